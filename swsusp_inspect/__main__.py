@@ -1,0 +1,4 @@
+from swsusp_inspect.cli import main
+
+if __name__ == "__main__":
+    main()

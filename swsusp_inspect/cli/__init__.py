@@ -1,0 +1,99 @@
+"""Command line: a thin click layer over the library.
+
+Commands live in sibling modules and are imported only when invoked (startup stays cheap).
+``swsusp-inspect IMAGE`` is ``swsusp-inspect audit IMAGE``.  Errors derived from
+:class:`~swsusp_inspect.errors.SwsuspError` become one line on stderr and exit code 2; ``--debug``
+shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+import click
+
+# command name -> "module:attribute" (relative to this package)
+_COMMANDS: dict[str, str] = {
+    "audit": ".audit:audit_cmd",
+    "info": ".image:info_cmd",
+    "verify": ".image:verify_cmd",
+    "extract": ".image:extract_cmd",
+    "map": ".maps:map_group",
+    "batch": ".batch:batch_cmd",
+}
+_DEFAULT = "audit"
+
+EXIT_OK, EXIT_FINDINGS, EXIT_BAD_INPUT = 0, 1, 2
+
+
+class LazyDefaultGroup(click.Group):
+    """Group whose commands import on first use and whose default command is ``audit``."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(_COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = _COMMANDS.get(cmd_name)
+        if target is None:
+            return None
+        module_name, attr = target.split(":")
+        module = importlib.import_module(module_name, __name__)
+        cmd: click.Command = getattr(module, attr)
+        return cmd
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        # `swsusp-inspect IMAGE ...` -> `swsusp-inspect audit IMAGE ...`
+        for i, arg in enumerate(args):
+            if arg == "--":
+                break
+            if arg.startswith("-"):
+                continue
+            if arg not in _COMMANDS:
+                args = [*args[:i], _DEFAULT, *args[i:]]
+            break
+        return super().parse_args(ctx, args)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        from swsusp_inspect.errors import SwsuspError
+
+        try:
+            return super().invoke(ctx)
+        except (SwsuspError, OSError) as exc:
+            if (ctx.obj or {}).get("debug"):
+                raise
+            click.echo(f"swsusp-inspect: error: {describe_error(exc)}", err=True)
+            ctx.exit(EXIT_BAD_INPUT)
+
+
+def describe_error(exc: BaseException) -> str:
+    """One line for an error (OSError gets its file name)."""
+    if isinstance(exc, OSError) and exc.filename:
+        return f"{exc.filename}: {exc.strerror or exc}"
+    return str(exc)
+
+
+@click.group(cls=LazyDefaultGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="swsusp-inspect")
+@click.option("--debug", is_flag=True, help="Show tracebacks for errors.")
+@click.pass_context
+def cli(ctx: click.Context, debug: bool) -> None:
+    """Open Linux hibernation (swsusp) images: what is inside, and was it safe to save.
+
+    \b
+    swsusp-inspect IMAGE [--map FILE]   audit an image (same as `audit`)
+    swsusp-inspect info IMAGE           header and PFN directory
+    swsusp-inspect verify IMAGE         decompress every chunk, check the CRC32
+    swsusp-inspect extract IMAGE -o OUT physical-memory file
+    swsusp-inspect map FILE             read a memory map (dmesg, iomem, sysfs, ...)
+    swsusp-inspect batch PATH...        audit many images
+
+    Exit codes: 0 fine, 1 unsafe saves or integrity failure, 2 bad input or usage.
+    """
+    ctx.ensure_object(dict)
+    ctx.obj["debug"] = debug
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console-script entry point."""
+    cli.main(args=argv, prog_name="swsusp-inspect")

@@ -1,0 +1,130 @@
+"""``info``, ``verify`` and ``extract``."""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+
+import click
+
+from swsusp_inspect.cli import EXIT_BAD_INPUT, EXIT_FINDINGS, EXIT_OK
+from swsusp_inspect.cli.common import (
+    color_option,
+    emit_json,
+    image_argument,
+    json_option,
+    map_format_option,
+    map_option,
+    progress_for,
+    resume_offset_option,
+    stdout_console,
+    system_map_option,
+)
+
+
+def _load_maps(maps: tuple[str, ...], fmt: str | None) -> list[Any]:
+    if not maps:
+        return []
+    from swsusp_inspect.e820 import load_memory_map
+
+    return [load_memory_map(p, fmt=fmt) for p in maps]
+
+
+def _summarize(image_path: str, resume_offset: int, verify: bool, system_map: str | None,
+               maps: tuple[str, ...], map_format: str | None, quiet: bool = False) -> Any:
+    from swsusp_inspect.image import open_image
+    from swsusp_inspect.summary import summarize
+    from swsusp_inspect.symbols import load_system_map
+
+    smap = load_system_map(system_map) if system_map else None
+    mem_maps = _load_maps(maps, map_format)
+    with open_image(image_path, resume_offset=resume_offset) as img:
+        bar = progress_for(img.info.pages - 1, "verifying", quiet) if verify else None
+        with bar if bar is not None else contextlib.nullcontext():
+            return summarize(img, verify=verify, system_map=smap, maps=mem_maps, progress=bar)
+
+
+def _output(summary: Any, as_json: bool, no_color: bool) -> None:
+    if as_json:
+        from swsusp_inspect.render.json import dumps
+
+        emit_json(dumps(summary))
+    else:
+        from swsusp_inspect.render.rich_image import render_summary
+
+        render_summary(summary, stdout_console(no_color))
+
+
+@click.command("info")
+@image_argument
+@resume_offset_option
+@system_map_option
+@map_option
+@map_format_option
+@json_option
+@color_option
+@click.pass_context
+def info_cmd(ctx: click.Context, image: str, resume_offset: int, system_map: str | None,
+             maps: tuple[str, ...], map_format: str | None, as_json: bool,
+             no_color: bool) -> None:
+    """Header, PFN directory and kernel identity of IMAGE (fast: no full decompression).
+
+    With --map, says whether the map is the one the image was made with (e820 checksum).
+    """
+    s = _summarize(image, resume_offset, False, system_map, maps, map_format)
+    _output(s, as_json, no_color)
+    ctx.exit(EXIT_OK)
+
+
+@click.command("verify")
+@image_argument
+@resume_offset_option
+@system_map_option
+@json_option
+@color_option
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+@click.pass_context
+def verify_cmd(ctx: click.Context, image: str, resume_offset: int, system_map: str | None,
+               as_json: bool, no_color: bool, quiet: bool) -> None:
+    """Read and decompress every chunk of IMAGE; check chunk bounds and the CRC32.
+
+    Exit 0 when everything checks, 1 on a CRC32 mismatch, 2 when the image cannot be read.
+    """
+    s = _summarize(image, resume_offset, True, system_map, (), None, quiet)
+    _output(s, as_json, no_color)
+    ctx.exit(EXIT_OK if s.verify_ok else EXIT_FINDINGS)
+
+
+@click.command("extract")
+@image_argument
+@resume_offset_option
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
+              help="Raw physical-memory file to write (offset = physical address).")
+@click.option("--format", "fmt", type=click.Choice(["raw"]), default="raw", show_default=True,
+              help="Output format.")
+@json_option
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+@click.pass_context
+def extract_cmd(ctx: click.Context, image: str, resume_offset: int, output: str, fmt: str,
+                as_json: bool, quiet: bool) -> None:
+    """Write IMAGE's saved pages to a raw physical-memory file (holes sparse)."""
+    import os
+
+    from swsusp_inspect.extract import extract_raw
+    from swsusp_inspect.image import open_image
+
+    if os.path.exists(output) and os.path.exists(image) and os.path.samefile(output, image):
+        click.echo("swsusp-inspect: error: the output file is the input file", err=True)
+        ctx.exit(EXIT_BAD_INPUT)
+    with open_image(image, resume_offset=resume_offset) as img:
+        bar = progress_for(img.info.image_pages, "extracting", quiet)
+        with bar if bar is not None else contextlib.nullcontext():
+            result = extract_raw(img, output, progress=bar)
+    if as_json:
+        from swsusp_inspect.render.json import dumps
+
+        emit_json(dumps(result))
+    else:
+        click.echo(f"{result.pages_written} pages written to {result.path} "
+                   f"({result.size:#x} bytes, {result.zero_pages} zero pages left as holes)")
+    ctx.exit(EXIT_OK)

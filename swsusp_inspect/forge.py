@@ -1,0 +1,202 @@
+"""Forge self-consistent hibernation images from the project's own format definitions.
+
+For tests (corner cases no kernel is easily made to write) and benchmarks (large images).  A forged
+image is never evidence of anything by itself: the real-kernel samples in ``samples/`` are.  The
+layout follows the kernel writer: page 0 holds the header, swap-map pages precede the entries
+they list, and compressed data is written in 32-page chunks with a ``size_t`` length header.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import BinaryIO
+
+import numpy as np
+
+from swsusp_inspect.formats import chunks as fchunks
+from swsusp_inspect.formats import pagedir as fpagedir
+from swsusp_inspect.formats import snapshot, swap, swapmap
+from swsusp_inspect.model import (
+    SF_COMPRESSION_ALG_LZ4,
+    SF_CRC32_MODE,
+    SF_NOCOMPRESS_MODE,
+)
+
+PageFn = Callable[[np.ndarray], bytes]
+
+
+def pattern_pages(pfns: np.ndarray, page_size: int = 4096) -> bytes:
+    """Deterministic content for ``pfns``: 8-byte word w of page p is ``p << 32 | w``."""
+    words = page_size // 8
+    w = np.arange(words, dtype=np.uint64)
+    arr = (pfns.astype(np.uint64)[:, None] << np.uint64(32)) | w[None, :]
+    return arr.astype("<u8").tobytes()
+
+
+@dataclass
+class ForgeSpec:
+    pfns: np.ndarray
+    zero: np.ndarray | None = None  # 6.6+ zero-page flags (those pages get no data page)
+    page_size: int = 4096
+    compression: str = "lzo"  # "none" | "lzo" | "lz4"
+    num_physpages: int = 0
+    arch_record: bytes | None = None  # default: x86_64 5.13+ record, checksum 0
+    uts: bytes = b""
+    content: PageFn | None = None  # pfns -> bytes of len(pfns) pages
+    extra_flags: int = 0
+    sig: bytes = b"S1SUSPEND\0"
+    resume_offset: int = 0  # pages before the swap area
+    scatter: bool = False  # place stream pages out of order on the device
+    crc32_override: int | None = None
+    device_pages: int | None = None  # swap header last_page + 1 (default: as written)
+    trim: bool = True  # file ends after the last used page
+
+
+@dataclass
+class Forged:
+    path: str
+    crc32: int | None
+    pages: int  # swsusp_info.pages
+    meta_pages: int
+    image_pages: int
+    info_page: int  # device page of swsusp_info
+    map_pages: list[int] = field(default_factory=list)
+    chunk_pages: list[int] = field(default_factory=list)  # first device page of each chunk
+
+
+def _stream_payload(spec: ForgeSpec) -> Iterator[bytes]:
+    """Stream pages 1..pages-1 (metadata, then data) in blocks of up to 32 pages."""
+    n = spec.page_size
+    meta = fpagedir.build(spec.pfns, spec.zero, 8, n)
+    for i in range(0, len(meta), 32 * n):
+        yield meta[i : i + 32 * n]
+    data_pfns = spec.pfns if spec.zero is None else spec.pfns[~spec.zero]
+    content = spec.content or (lambda p: pattern_pages(p, n))
+    for i in range(0, data_pfns.size, 32):
+        yield content(data_pfns[i : i + 32])
+
+
+def _regroup(blocks: Iterator[bytes], size: int) -> Iterator[bytes]:
+    """Re-cut a byte stream into ``size``-byte blocks (the kernel's 32-page chunks)."""
+    pending = b""
+    for b in blocks:
+        pending += b
+        while len(pending) >= size:
+            yield pending[:size]
+            pending = pending[size:]
+    if pending:
+        yield pending
+
+
+def forge(spec: ForgeSpec, path: str | os.PathLike[str]) -> Forged:
+    """Write a forged swap-device image to ``path``."""
+    n = spec.page_size
+    nr_pfns = int(spec.pfns.size)
+    zero_count = int(np.count_nonzero(spec.zero)) if spec.zero is not None else 0
+    image_pages = nr_pfns - zero_count
+    meta_pages = fpagedir.meta_pages_for(nr_pfns, 8, n)
+    pages = image_pages + meta_pages + 1
+    flags = spec.extra_flags
+    if spec.compression == "none":
+        flags |= SF_NOCOMPRESS_MODE
+    else:
+        flags |= SF_CRC32_MODE
+        if spec.compression == "lz4":
+            flags |= SF_COMPRESSION_ALG_LZ4
+
+    # the stream after swsusp_info, as the pages written to swap
+    crc = 0
+    written: list[bytes] = []  # units written: one page each, or one chunk
+    for block in _regroup(_stream_payload(spec), fchunks.UNC_PAGES * n):
+        if spec.compression == "none":
+            written.extend(block[i : i + n] for i in range(0, len(block), n))
+        else:
+            crc = fchunks.crc32_le(crc, block)
+            cmp = fchunks.compress(spec.compression, block)
+            unit = len(cmp).to_bytes(8, "little") + cmp
+            written.append(unit + bytes(-len(unit) % n))
+
+    arch = spec.arch_record
+    if arch is None and not spec.uts:
+        arch = snapshot.build_restore_record("5.13+ (CRC32 e820 checksum)")
+    info = snapshot.build_info(page_size=n, num_physpages=spec.num_physpages or nr_pfns,
+                               image_pages=image_pages, pages=pages, arch_record=arch or b"",
+                               uts=spec.uts)
+    units = [info, *written]
+    unit_pages = [len(u) // n for u in units]
+    n_entries = sum(unit_pages)
+    per_map = swapmap.map_page_entries(n, 8)
+    n_map = -(-n_entries // per_map)
+    total = 1 + n_map + n_entries  # header + map pages + entries (relative to swap area)
+
+    # device pages (relative to the swap area start) for each entry
+    slots = np.arange(1, total, dtype=np.int64)
+    rng = np.random.default_rng(1234)
+    if spec.scatter:
+        rng.shuffle(slots)
+    map_slots = slots[:n_map]
+    entry_slots = slots[n_map:]
+    base = spec.resume_offset
+    entries = (entry_slots + base).tolist()
+    maps = (map_slots + base).tolist()
+    next_pages = [*maps[1:], 0]
+    map_bytes = swapmap.build_map_pages(entries, next_pages, n)
+
+    device_pages = spec.device_pages or (base + total)
+    header = swap.build_header(
+        n, image=maps[0], flags=flags,
+        crc32=spec.crc32_override if spec.crc32_override is not None else crc,
+        sig=spec.sig, last_page=device_pages - base - 1,
+    )
+    with open(path, "wb") as out:
+        _write_at(out, base, n, header)
+        for slot, page in zip(maps, map_bytes, strict=True):
+            _write_at(out, slot, n, page)
+        e = 0
+        chunk_pages: list[int] = []
+        for u, cnt in zip(units, unit_pages, strict=True):
+            if cnt > 1 or u is not info:
+                chunk_pages.append(entries[e])
+            for j in range(cnt):
+                _write_at(out, entries[e], n, u[j * n : (j + 1) * n])
+                e += 1
+        if not spec.trim:
+            out.truncate(device_pages * n)
+    return Forged(
+        path=os.fspath(path),
+        crc32=crc if spec.compression != "none" else None,
+        pages=pages,
+        meta_pages=meta_pages,
+        image_pages=image_pages,
+        info_page=entries[0],
+        map_pages=maps,
+        chunk_pages=chunk_pages[:],
+    )
+
+
+def _write_at(out: BinaryIO, page: int, n: int, data: bytes) -> None:
+    out.seek(page * n)
+    out.write(data)
+
+
+def forge_stream(spec: ForgeSpec, path: str | os.PathLike[str]) -> Forged:
+    """Write the stream ``read(/dev/snapshot)`` yields: swsusp_info, metadata, data, raw."""
+    n = spec.page_size
+    nr_pfns = int(spec.pfns.size)
+    zero_count = int(np.count_nonzero(spec.zero)) if spec.zero is not None else 0
+    image_pages = nr_pfns - zero_count
+    meta_pages = fpagedir.meta_pages_for(nr_pfns, 8, n)
+    pages = image_pages + meta_pages + 1
+    arch = spec.arch_record
+    if arch is None and not spec.uts:
+        arch = snapshot.build_restore_record("5.13+ (CRC32 e820 checksum)")
+    info = snapshot.build_info(page_size=n, num_physpages=spec.num_physpages or nr_pfns,
+                               image_pages=image_pages, pages=pages, arch_record=arch or b"",
+                               uts=spec.uts)
+    with open(path, "wb") as out:
+        out.write(info)
+        for block in _stream_payload(spec):
+            out.write(block)
+    return Forged(os.fspath(path), None, pages, meta_pages, image_pages, 0)

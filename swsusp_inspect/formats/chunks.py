@@ -1,0 +1,191 @@
+"""Compressed image data: page-aligned chunks of 32 stream pages, LZO or LZ4, and the CRC32.
+
+References:
+    kernel/power/swap.c ``save_compressed_image()`` / ``load_compressed_image()`` (2.6.37 -> now;
+        ``save_image_lzo`` before 6.9): stream pages after ``swsusp_info`` are grouped
+        ``UNC_PAGES`` = 32 at a time (only the last group is shorter); each group is written as
+        ``[size_t cmp_len][cmp_len bytes][garbage to page end]`` over
+        ``DIV_ROUND_UP(CMP_HEADER + cmp_len, PAGE_SIZE)`` swap pages, chunks in stream order.
+        Reader checks: ``0 < cmp_len <= bytes_worst_compress(UNC_SIZE)``; the decompressed
+        length must be ``0 < unc_len <= UNC_SIZE`` and a multiple of PAGE_SIZE.
+        ``lzo1x_worst_compress(x) = x + x/16 + 64 + 3`` (+2 since 6.9's bytes_worst_compress).
+    ``crc32_threadfn()``: ``crc32_le(crc, unc, unc_len)`` over the uncompressed chunks in stream
+        order from seed 0, no final inversion: ``zlib.crc32(data, 0xFFFFFFFF) ^ 0xFFFFFFFF``.
+    Algorithms: LZO1X-1 (all kernels); LZ4 block when ``SF_COMPRESSION_ALG_LZ4`` (6.9+).
+"""
+
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from swsusp_inspect.errors import FormatError, TruncatedError
+
+UNC_PAGES = 32
+
+
+def unc_size(page_size: int) -> int:
+    return UNC_PAGES * page_size
+
+
+def worst_compress(page_size: int) -> int:
+    """``bytes_worst_compress(UNC_SIZE)`` (6.9+, 2 bytes more than lzo1x_worst_compress)."""
+    x = unc_size(page_size)
+    return x + x // 16 + 64 + 3 + 2
+
+
+@dataclass(frozen=True)
+class ChunkTable:
+    """Where each compressed chunk sits: index into the swap-map entries, and its length."""
+
+    first_entry: np.ndarray  # int64: index into SwapMap.entries of the chunk's first page
+    n_pages: np.ndarray  # int64: swap pages the chunk occupies
+    cmp_len: np.ndarray  # int64: compressed bytes
+    unc_pages: np.ndarray  # int64: stream pages it must decompress to
+
+    def __len__(self) -> int:
+        return int(self.first_entry.size)
+
+
+def build_table(
+    buf: Any,
+    entries: np.ndarray,
+    page_size: int,
+    header_size: int,
+    stream_pages: int,
+) -> ChunkTable:
+    """Walk the chunk headers (one ``size_t`` read per chunk).
+
+    Args:
+        buf: the file.
+        entries: device page of each swap-map entry (entry 0 = swsusp_info).
+        page_size: N.
+        header_size: ``CMP_HEADER`` = sizeof(size_t) of the writer.
+        stream_pages: ``swsusp_info.pages`` (stream pages including page 0).
+    """
+    remaining = stream_pages - 1
+    n_chunks = -(-remaining // UNC_PAGES)
+    first = np.empty(n_chunks, np.int64)
+    npg = np.empty(n_chunks, np.int64)
+    lens = np.empty(n_chunks, np.int64)
+    uncp = np.empty(n_chunks, np.int64)
+    worst = worst_compress(page_size)
+    file_size = len(buf)
+    idx = 1
+    for k in range(n_chunks):
+        if idx >= entries.size:
+            raise FormatError(
+                "compressed chunk", None, f"chunk {k}",
+                f"{n_chunks} chunks for {remaining} stream pages",
+                f"swap map ends after {entries.size} entries",
+            )
+        off = int(entries[idx]) * page_size
+        if off + header_size > file_size:
+            raise TruncatedError(f"compressed chunk {k} header", off, header_size, file_size)
+        cmp_len = int.from_bytes(buf[off : off + header_size], "little")
+        if not 0 < cmp_len <= worst:
+            raise FormatError(f"compressed chunk {k}", off, "cmp_len",
+                              f"1..{worst:#x}", cmp_len)
+        pages = -(-(header_size + cmp_len) // page_size)
+        first[k] = idx
+        npg[k] = pages
+        lens[k] = cmp_len
+        uncp[k] = min(UNC_PAGES, remaining - k * UNC_PAGES)
+        idx += pages
+    if idx > entries.size:
+        raise FormatError(
+            "compressed chunk", int(entries[-1]) * page_size, f"chunk {n_chunks - 1}",
+            f"{idx} swap-map entries", f"{entries.size}",
+        )
+    return ChunkTable(first, npg, lens, uncp)
+
+
+def gather(buf: Any, entries: np.ndarray, first: int, n_pages: int, page_size: int,
+           structure: str) -> bytes | memoryview:
+    """The bytes of ``n_pages`` swap pages listed from ``entries[first]`` on.
+
+    Contiguous runs (the common case) come straight from the map without copying.
+    """
+    pages = entries[first : first + n_pages]
+    file_size = len(buf)
+    last_off = int(pages.max()) * page_size
+    if last_off + page_size > file_size:
+        bad = int(pages[np.argmax(pages * page_size + page_size > file_size)])
+        raise TruncatedError(structure, bad * page_size, page_size, file_size)
+    start = int(pages[0])
+    if n_pages == 1 or np.all(np.diff(pages.astype(np.int64)) == 1):
+        return memoryview(buf)[start * page_size : (start + n_pages) * page_size]
+    return b"".join(bytes(buf[int(p) * page_size : (int(p) + 1) * page_size]) for p in pages)
+
+
+class Decompressor:
+    """Chunk decompression with the kernel's bounds, LZO or LZ4."""
+
+    def __init__(self, algorithm: str, page_size: int) -> None:
+        self.algorithm = algorithm
+        self.page_size = page_size
+        self.limit = unc_size(page_size)
+        if algorithm == "lzo":
+            import lzallright
+
+            self._lzo = lzallright.LZOCompressor()
+            self._lzo_errors: tuple[type[BaseException], ...] = (
+                lzallright.LZOError,
+                lzallright.InputNotConsumed,
+            )
+        elif algorithm == "lz4":
+            import lz4.block
+
+            self._lz4 = lz4.block
+        else:  # pragma: no cover
+            raise ValueError(algorithm)
+
+    def decompress(self, data: bytes | memoryview, expected_pages: int, *, where: str,
+                   offset: int) -> bytes:
+        """Decompress one chunk and check its length like ``decompress_threadfn`` does."""
+        try:
+            if self.algorithm == "lzo":
+                out = self._lzo.decompress(bytes(data), output_size_hint=self.limit)
+            else:
+                out = self._lz4.decompress(bytes(data), uncompressed_size=self.limit)
+        except self._errors() as exc:
+            # never echo the exception's payload (InputNotConsumed carries the output)
+            reason = exc.args[0] if exc.args else type(exc).__name__
+            raise FormatError(where, offset, None,
+                              f"valid {self.algorithm.upper()} data",
+                              f"decompression error ({reason})") from exc
+        n = len(out)
+        if n == 0 or n > self.limit or n % self.page_size:
+            raise FormatError(where, offset, "uncompressed length",
+                              f"a multiple of {self.page_size:#x} up to {self.limit:#x}", n)
+        if n != expected_pages * self.page_size:
+            raise FormatError(where, offset, "uncompressed length",
+                              expected_pages * self.page_size, n)
+        result: bytes = out
+        return result
+
+    def _errors(self) -> tuple[type[BaseException], ...]:
+        if self.algorithm == "lzo":
+            return self._lzo_errors
+        return (self._lz4.LZ4BlockError, ValueError)
+
+
+def crc32_le(seed: int, data: Any) -> int:
+    """The kernel's ``crc32_le(seed, data, len)`` (no pre/post inversion)."""
+    return zlib.crc32(data, seed ^ 0xFFFFFFFF) ^ 0xFFFFFFFF
+
+
+def compress(algorithm: str, data: bytes) -> bytes:
+    """Compress one chunk (for forged images) with the same libraries."""
+    if algorithm == "lzo":
+        import lzallright
+
+        out: bytes = lzallright.LZOCompressor().compress(data)
+        return out
+    import lz4.block
+
+    out = lz4.block.compress(data, store_size=False)
+    return out

@@ -1,0 +1,114 @@
+"""The PFN directory: metadata pages listing the page frame numbers that were saved.
+
+References:
+    kernel/power/snapshot.c ``pack_pfns()`` / ``unpack_orig_pfns()`` (2.6.19 -> now): each
+        metadata page is an array of ``unsigned long``; after the last PFN comes
+        ``BM_END_OF_MAP`` (~0UL) and the rest of the page is zero.  When the PFNs fill the last
+        page exactly there is no terminator (``nr_meta_pages = DIV_ROUND_UP(nr_pfns *
+        sizeof(long), PAGE_SIZE)``).
+    6.6+ (commit 005e8dddd497): bit ``BITS_PER_LONG - 1`` is ``ENCODED_PFN_ZERO_FLAG``: the page
+        was all zeros and has no data page; ``BM_END_OF_MAP`` is tested before the flag.
+    Data page k belongs to the k-th entry without the zero flag.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from swsusp_inspect.errors import FormatError
+
+
+@dataclass(frozen=True)
+class PfnDirectory:
+    """Decoded PFN directory (bulk arrays; never per-PFN Python objects)."""
+
+    pfns: np.ndarray  # uint64, every PFN listed, in directory order
+    zero: np.ndarray  # bool, True where the entry carries ENCODED_PFN_ZERO_FLAG
+    terminated: bool  # whether BM_END_OF_MAP was present
+
+    @property
+    def saved_pfns(self) -> int:
+        return int(self.pfns.size)
+
+    @property
+    def zero_pages(self) -> int:
+        return int(np.count_nonzero(self.zero))
+
+    @property
+    def data_pfns(self) -> np.ndarray:
+        """PFNs that have a data page, in data-page order."""
+        return self.pfns[~self.zero]
+
+
+def decode(
+    raw: np.ndarray,
+    word_size: int,
+    image_pages: int,
+    *,
+    offset: int = 0,
+) -> PfnDirectory:
+    """Decode the concatenated metadata pages ``raw`` (uint8 array).
+
+    Args:
+        raw: the metadata pages, stream pages 1..nr_meta_pages, concatenated.
+        word_size: sizeof(long) of the writer.
+        image_pages: ``swsusp_info.image_pages``; must equal the number of data pages listed.
+        offset: where the metadata starts (file offset, or stream offset), for messages.
+    """
+    dtype = np.dtype("<u8") if word_size == 8 else np.dtype("<u4")
+    entries = raw.view(dtype)
+    end_of_map = np.iinfo(dtype).max
+    zero_flag = 1 << (8 * word_size - 1)
+    hits = np.flatnonzero(entries == end_of_map)
+    if hits.size:
+        n = int(hits[0])
+        terminated = True
+        tail = entries[n + 1 :]
+        nonzero_tail = np.flatnonzero(tail)
+        if nonzero_tail.size:
+            at = n + 1 + int(nonzero_tail[0])
+            raise FormatError("PFN directory", offset + at * word_size, f"entry {at}",
+                              "0 after BM_END_OF_MAP", int(entries[at]))
+    else:
+        n = entries.size
+        terminated = False
+    listed = entries[:n].astype(np.uint64)
+    zero = (listed & np.uint64(zero_flag)) != 0
+    pfns = listed & np.uint64(zero_flag - 1)
+    data = int(n - np.count_nonzero(zero))
+    if data != image_pages:
+        if not terminated:
+            raise FormatError(
+                "PFN directory", offset, None,
+                f"BM_END_OF_MAP after {image_pages} data PFNs",
+                f"no terminator in {n} entries ({data} data PFNs)",
+            )
+        raise FormatError(
+            "PFN directory", offset, None,
+            f"{image_pages} data PFNs (swsusp_info.image_pages)",
+            f"{data} (before BM_END_OF_MAP at entry {n})",
+        )
+    if not terminated and n * word_size < raw.size:  # pragma: no cover - n == entries.size
+        raise FormatError("PFN directory", offset, None, "BM_END_OF_MAP", "none")
+    return PfnDirectory(pfns, zero, terminated)
+
+
+def meta_pages_for(nr_pfns: int, word_size: int, page_size: int) -> int:
+    """``DIV_ROUND_UP(nr_pfns * sizeof(long), PAGE_SIZE)`` (``swsusp_save()``)."""
+    return -(-nr_pfns * word_size // page_size)
+
+
+def build(pfns: np.ndarray, zero: np.ndarray | None, word_size: int, page_size: int) -> bytes:
+    """Build metadata pages as ``pack_pfns()`` does (for forged images)."""
+    dtype = np.dtype("<u8") if word_size == 8 else np.dtype("<u4")
+    vals = pfns.astype(np.uint64)
+    if zero is not None:
+        vals = vals | (zero.astype(np.uint64) << np.uint64(8 * word_size - 1))
+    n_pages = meta_pages_for(vals.size, word_size, page_size)
+    out = np.zeros(n_pages * page_size // word_size, dtype)
+    out[: vals.size] = vals.astype(dtype)
+    if vals.size < out.size:
+        out[vals.size] = np.iinfo(dtype).max
+    return out.tobytes()

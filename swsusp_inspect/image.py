@@ -1,0 +1,439 @@
+"""HibernationImage: one opened image, its headers, PFN directory and page access.
+
+Detection is by content only (never a version flag): the signature at the end of the first page
+(4 KiB..64 KiB) of the swap area, else a ``/dev/snapshot`` stream starting with ``swsusp_info``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections import OrderedDict
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+import numpy as np
+
+from swsusp_inspect.errors import (
+    FormatError,
+    NotAnImageError,
+    SwsuspError,
+    TruncatedError,
+    UnsupportedFormatError,
+)
+from swsusp_inspect.formats import chunks as fchunks
+from swsusp_inspect.formats import pagedir as fpagedir
+from swsusp_inspect.formats import signatures, snapshot, swap, swapmap
+from swsusp_inspect.model import (
+    SF_COMPRESSION_ALG_LZ4,
+    SF_NOCOMPRESS_MODE,
+    Banner,
+    Crc32Result,
+    SnapshotInfo,
+    SwsuspHeader,
+)
+from swsusp_inspect.source import Source, open_source
+
+__all__ = ["HibernationImage", "VerifyResult", "open_image"]
+
+# __START_KERNEL_map on x86_64: kernel-text virtual addresses are phys + this - phys_base.
+X86_64_START_KERNEL_MAP = 0xFFFFFFFF80000000
+
+_BANNER_RE = re.compile(rb"Linux version ([^\s\0]+) [\x20-\x7e]{0,400}\n\0")
+_BUILD_NUMBER_RE = re.compile(r"\) #\d+ ")
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    chunks: int
+    stream_pages_read: int
+    crc32: Crc32Result
+    ok: bool
+
+
+class HibernationImage:
+    """An opened hibernation image (read-only; close it, or use ``with``).
+
+    Attributes:
+        path: the input path.
+        container: ``"swap"`` (a swap device/partition dump) or ``"stream"`` (/dev/snapshot).
+        page_size: N.
+        header: ``swsusp_header`` (None for a stream).
+        info: ``swsusp_info``.
+        entries: device page of each stream page (swap) / stream page numbers (stream).
+    """
+
+    def __init__(self, source: Source, *, resume_offset: int = 0) -> None:
+        self.source = source
+        self.path = source.path
+        self.buf = source.buf
+        self.resume_offset = resume_offset
+        self.header: SwsuspHeader | None = None
+        self.device_pages: int | None = None
+        self.map_pages: tuple[int, ...] = ()
+        self._chunk_cache: OrderedDict[int, bytes] = OrderedDict()
+        self._detect()
+
+    # -- opening -------------------------------------------------------------------------
+
+    def _detect(self) -> None:
+        buf = self.buf
+        if self.resume_offset:
+            hit = None
+            for ps in signatures.PAGE_SIZES:
+                hit = signatures.sniff(buf, self.resume_offset * ps)
+                if hit is not None and hit.page_size == ps:
+                    break
+                hit = None
+        else:
+            hit = signatures.sniff(buf, 0)
+        base = 0 if hit is None else hit.offset + 10 - hit.page_size
+        if signatures.is_tuxonice(buf, base):
+            raise UnsupportedFormatError(
+                "TuxOnIce hibernation image (magic ed c3 02 e9 98 56 e5 0c at offset "
+                f"{base:#x}): recognised, not supported"
+            )
+        if hit is not None:
+            kind = hit.signature.kind
+            if kind == "swap":
+                raise NotAnImageError(
+                    f"no hibernation image: page {self.resume_offset} ends with "
+                    f"{hit.raw.decode('ascii', 'replace')!r} at {hit.offset:#x} (plain swap area)"
+                )
+            if kind == "unsupported":
+                raise UnsupportedFormatError(
+                    f"{hit.signature.name} signature at {hit.offset:#x}: "
+                    f"{hit.signature.era}; recognised, not readable by this version"
+                )
+            self.container = "swap"
+            self.page_size = hit.page_size
+            self._open_swap(base)
+            return
+        stream = snapshot.sniff_stream(buf)
+        if stream is not None:
+            self.container = "stream"
+            self.page_size, word = stream
+            self.info = snapshot.decode_info(buf, 0, self.page_size, word)
+            self.entries = np.arange(self.info.pages, dtype=np.uint64)
+            return
+        tail = bytes(buf[4086:4096]) if len(buf) >= 4096 else b""
+        shown = f"page 0 ends with {tail!r}" if tail else f"file is only {len(buf)} bytes"
+        raise NotAnImageError(
+            f"no hibernation image: {shown}; no swap or hibernation signature at the end of the "
+            "first 4-64 KiB and no swsusp_info at offset 0"
+        )
+
+    def _open_swap(self, base: int) -> None:
+        n = self.page_size
+        version, last_page = swap.decode_swap_info(self.buf, base)
+        # last_page counts from the swap area's start; pointers count from the device's.
+        if version == 1 and last_page:
+            self.device_pages = self.resume_offset + last_page + 1
+        self.header = swap.decode_header(self.buf, base, n)
+        smap = swapmap.walk(self.buf, self.header.image, n, self.header.sector_size,
+                            self.device_pages)
+        self.map_pages = smap.map_pages
+        self.entries = smap.entries
+        if not self.entries.size:
+            raise FormatError("swap map page", self.header.image * n, "entries[0]",
+                              "the swsusp_info page", 0)
+        info_off = int(self.entries[0]) * n
+        if info_off + n > len(self.buf):
+            raise TruncatedError("swsusp_info", info_off, n, len(self.buf))
+        self.info = self._decode_info(info_off)
+        needed = self.info.pages if self.compression == "none" else 1
+        if self.entries.size < needed:
+            raise FormatError("swap map", self.header.image * n, None,
+                              f"{needed} entries (swsusp_info.pages)", self.entries.size)
+
+    def _decode_info(self, off: int) -> SnapshotInfo:
+        try:
+            return snapshot.decode_info(self.buf, off, self.page_size, 8)
+        except FormatError:
+            # i386 writers: 4-byte longs in swsusp_info (sector_t stays 8 bytes since 5.2)
+            try:
+                return snapshot.decode_info(self.buf, off, self.page_size, 4)
+            except FormatError:
+                pass
+            raise
+
+    # -- basic properties ----------------------------------------------------------------
+
+    @property
+    def word_size(self) -> int:
+        return self.info.word_size
+
+    @property
+    def flags(self) -> int:
+        return (self.header.flags or 0) if self.header else 0
+
+    @property
+    def compression(self) -> str:
+        if self.container == "stream" or self.header is None:
+            return "none"
+        if self.header.flags is None:
+            # 2.6.20-2.6.22: no compression existed
+            return "none"
+        if self.flags & SF_NOCOMPRESS_MODE:
+            return "none"
+        return "lz4" if self.flags & SF_COMPRESSION_ALG_LZ4 else "lzo"
+
+    @property
+    def meta_pages(self) -> int:
+        return self.info.meta_pages
+
+    @property
+    def file_size(self) -> int:
+        return len(self.buf)
+
+    # -- stream access -------------------------------------------------------------------
+
+    @cached_property
+    def chunk_table(self) -> fchunks.ChunkTable:
+        return fchunks.build_table(self.buf, self.entries, self.page_size, self.word_size,
+                                   self.info.pages)
+
+    @cached_property
+    def _decompressor(self) -> fchunks.Decompressor:
+        return fchunks.Decompressor(self.compression, self.page_size)
+
+    def chunk_location(self, k: int) -> tuple[int, bytes | memoryview]:
+        """File offset and compressed bytes (after the ``cmp_len`` header) of chunk ``k``."""
+        t = self.chunk_table
+        first, npg, cmp_len = int(t.first_entry[k]), int(t.n_pages[k]), int(t.cmp_len[k])
+        off = int(self.entries[first]) * self.page_size
+        raw = fchunks.gather(self.buf, self.entries, first, npg, self.page_size,
+                             f"compressed chunk {k}")
+        h = self.word_size
+        return off, raw[h : h + cmp_len]
+
+    def decompress_chunk(self, k: int) -> bytes:
+        """Decompressed stream pages of chunk ``k`` (stream pages 1+32k ...)."""
+        cached = self._chunk_cache.get(k)
+        if cached is not None:
+            self._chunk_cache.move_to_end(k)
+            return cached
+        off, data = self.chunk_location(k)
+        out = self._decompressor.decompress(
+            data, int(self.chunk_table.unc_pages[k]), where=f"compressed chunk {k}", offset=off
+        )
+        self._chunk_cache[k] = out
+        if len(self._chunk_cache) > 8:
+            self._chunk_cache.popitem(last=False)
+        return out
+
+    def stream_pages(self, start: int, count: int) -> bytes | memoryview:
+        """``count`` stream pages from stream page ``start`` (>= 1), decompressed if needed."""
+        n = self.page_size
+        if start < 1 or start + count > self.info.pages:
+            raise IndexError(
+                f"stream pages {start}..{start + count - 1} outside 1..{self.info.pages - 1}"
+            )
+        if self.compression == "none":
+            return fchunks.gather(self.buf, self.entries, start, count, n, "image data page")
+        parts: list[bytes] = []
+        s = start
+        while s < start + count:
+            k, within = divmod(s - 1, fchunks.UNC_PAGES)
+            data = self.decompress_chunk(k)
+            take = min(start + count - s, fchunks.UNC_PAGES - within)
+            parts.append(data[within * n : (within + take) * n])
+            s += take
+        return parts[0] if len(parts) == 1 else b"".join(parts)
+
+    def iter_chunks(self) -> Iterator[tuple[int, bytes | memoryview]]:
+        """``(first stream page, data)`` over the whole stream after page 0, in order."""
+        if self.compression == "none":
+            step = fchunks.UNC_PAGES
+            for s in range(1, self.info.pages, step):
+                yield s, self.stream_pages(s, min(step, self.info.pages - s))
+            return
+        for k in range(len(self.chunk_table)):
+            yield 1 + k * fchunks.UNC_PAGES, self.decompress_chunk(k)
+
+    # -- the PFN directory ---------------------------------------------------------------
+
+    @cached_property
+    def pagedir(self) -> fpagedir.PfnDirectory:
+        meta = self.meta_pages
+        if meta <= 0:
+            raise FormatError("swsusp_info", self.info.offset, "pages - image_pages - 1",
+                              "at least one metadata page", meta)
+        raw = self.stream_pages(1, meta)
+        arr = np.frombuffer(raw, dtype=np.uint8)
+        where = (int(self.entries[1]) * self.page_size if self.compression == "none"
+                 else self.chunk_location(0)[0])
+        return fpagedir.decode(arr, self.word_size, self.info.image_pages, offset=where)
+
+    @cached_property
+    def _data_lookup(self) -> tuple[np.ndarray, np.ndarray]:
+        """Sorted data PFNs and, for each, its data-page index (for read_page)."""
+        pd = self.pagedir
+        pfns = pd.pfns
+        data_index = np.cumsum(~pd.zero) - 1
+        order = np.argsort(pfns, kind="stable")
+        return pfns[order], np.where(pd.zero[order], -1, data_index[order])
+
+    def read_page(self, pfn: int) -> bytes:
+        """Contents of the saved page frame ``pfn`` (zeros for a page saved as a zero page).
+
+        Raises:
+            KeyError: ``pfn`` is not in the image.
+        """
+        sorted_pfns, index = self._data_lookup
+        i = int(np.searchsorted(sorted_pfns, np.uint64(pfn)))
+        if i >= sorted_pfns.size or int(sorted_pfns[i]) != pfn:
+            raise KeyError(f"PFN {pfn:#x} is not saved in this image")
+        d = int(index[i])
+        if d < 0:
+            return bytes(self.page_size)
+        return bytes(self.stream_pages(1 + self.meta_pages + d, 1))
+
+    def iter_data_pages(
+        self, start_data: int = 0
+    ) -> Iterator[tuple[np.ndarray, bytes | memoryview]]:
+        """``(pfns, data)`` for runs of data pages in stream order, from data page ``start_data``.
+
+        ``data`` holds ``len(pfns)`` pages, each the content of the matching PFN.
+        """
+        data_pfns = self.pagedir.data_pfns
+        first_stream = 1 + self.meta_pages
+        s = first_stream + start_data
+        end = self.info.pages
+        while s < end:
+            if self.compression == "none":
+                take = min(fchunks.UNC_PAGES, end - s)
+            else:
+                within = (s - 1) % fchunks.UNC_PAGES
+                take = min(fchunks.UNC_PAGES - within, end - s)
+            data = self.stream_pages(s, take)
+            d0 = s - first_stream
+            yield data_pfns[d0 : d0 + take], data
+            s += take
+
+    # -- integrity -----------------------------------------------------------------------
+
+    def verify(self, progress: Any = None) -> VerifyResult:
+        """Read (and decompress) every stream page; compute the CRC32 the kernel computes.
+
+        Raises:
+            FormatError: a chunk that cannot be read or decompressed (bounds, lengths).
+        """
+        crc = 0
+        pages_read = 0
+        for _s, data in self.iter_chunks():
+            crc = fchunks.crc32_le(crc, data)
+            pages_read += len(data) // self.page_size
+            if progress is not None:
+                progress(len(data) // self.page_size)
+        _ = self.pagedir  # the directory must decode too
+        stored = self.header.crc32 if self.header else None
+        computed = crc if stored is not None else None
+        result = Crc32Result(stored, computed)
+        nchunks = len(self.chunk_table) if self.compression != "none" else 0
+        ok = result.ok is not False and pages_read == self.info.pages - 1
+        return VerifyResult(nchunks, pages_read, result, ok)
+
+    # -- kernel banner -------------------------------------------------------------------
+
+    def find_banner(self, start_pfn: int | None = None, *, window: int = 64 << 20) -> Banner | None:
+        """Find ``linux_banner`` ("Linux version ...\\n\\0") in the saved pages.
+
+        Scans data pages from the first one at or above ``start_pfn`` (default: the kernel's
+        physical text address from the arch record; .rodata follows .text) through ``window``
+        bytes of physical address space, then the rest of the image if nothing was found.
+        Only matches ending in "\\n\\0" count (the printk ring buffer's copy of the line has
+        neither).  6.1+ kernels also keep a weak placeholder banner without the build number
+        ("# SMP ..." instead of "#1 SMP ..."): a banner with a build number wins.
+        """
+        data_pfns = self.pagedir.data_pfns
+        if not data_pfns.size:
+            return None
+        if start_pfn is None:
+            arch = self.info.arch
+            start_pfn = ((arch.jump_address_phys or 0) // self.page_size) if arch else 0
+        start = int(np.searchsorted(data_pfns, np.uint64(start_pfn)))
+        if start >= data_pfns.size:
+            start = 0
+        limit_pfn = int(data_pfns[start]) + window // self.page_size
+        candidates: list[Banner] = []
+        for first, stop in ((start, limit_pfn), (0, None)):
+            for pfns, data in self.iter_data_pages(first):
+                if stop is not None and int(pfns[0]) >= stop:
+                    break
+                candidates.extend(self._search_banner(pfns, data))
+                if candidates and stop is None:
+                    break
+            if candidates or start == 0:
+                break
+        for cand in candidates:
+            if _BUILD_NUMBER_RE.search(cand.banner):
+                return cand
+        return candidates[0] if candidates else None
+
+    def _search_banner(self, pfns: np.ndarray, data: bytes | memoryview) -> list[Banner]:
+        n = self.page_size
+        found = []
+        for m in _BANNER_RE.finditer(data):
+            page = m.start() // n
+            if m.end() > (page + 1) * n:
+                continue  # spans two saved pages that need not be adjacent in memory
+            pfn = int(pfns[page])
+            text = m.group(0)[:-2].decode("ascii", "replace")
+            found.append(Banner(m.group(1).decode("ascii", "replace"), text, pfn,
+                                pfn * n + m.start() % n))
+        return found
+
+    def banner_at(self, phys: int, length: int = 512) -> str | None:
+        """The NUL-terminated string at physical address ``phys``, if that page is saved."""
+        pfn, off = divmod(phys, self.page_size)
+        try:
+            page = self.read_page(pfn)
+        except KeyError:
+            return None
+        raw = page[off : off + length].split(b"\0", 1)[0]
+        return raw.decode("ascii", "replace")
+
+    # -- lifetime ------------------------------------------------------------------------
+
+    def close(self) -> None:
+        self._chunk_cache.clear()
+        for name in ("pagedir", "_data_lookup", "chunk_table"):
+            self.__dict__.pop(name, None)
+        self.buf = None
+        self.source.close()
+
+    def __enter__(self) -> HibernationImage:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def open_image(path: str | os.PathLike[str], *, resume_offset: int = 0) -> HibernationImage:
+    """Open a hibernation image read-only, detecting its format from its content.
+
+    Args:
+        path: a swap device/partition dump, a ``/dev/snapshot`` stream, or either compressed with
+            xz, gzip or zstd.
+        resume_offset: pages from the start of the file to the swap area's header page (as the
+            kernel's ``resume_offset=``), for swap files inside a partition image.
+
+    Raises:
+        NotAnImageError: a plain swap area or unrelated data.
+        UnsupportedFormatError: a recognised format this version cannot read.
+        FormatError: a damaged image (structure, file offset, expected vs found).
+    """
+    source = open_source(path)
+    try:
+        return HibernationImage(source, resume_offset=resume_offset)
+    except SwsuspError as exc:
+        source.close()
+        if isinstance(exc, FormatError) and exc.path is None:
+            exc.with_path(source.path)
+        raise
+    except BaseException:
+        source.close()
+        raise
