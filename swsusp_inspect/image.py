@@ -42,6 +42,14 @@ __all__ = ["HibernationImage", "VerifyResult", "open_image"]
 X86_64_START_KERNEL_MAP = 0xFFFFFFFF80000000
 
 _BANNER_RE = re.compile(rb"Linux version ([^\s\0]+) [\x20-\x7e]{0,400}\n\0")
+
+
+def _has_banner_prefix(data: bytes | memoryview) -> bool:
+    # bytes.find is a fast memmem; a regex scan of every chunk costs a quarter of `verify`
+    raw = data if isinstance(data, bytes) else bytes(data)
+    return raw.find(b"Linux version ") >= 0
+
+
 _BUILD_NUMBER_RE = re.compile(r"\) #\d+ ")
 
 
@@ -51,6 +59,7 @@ class VerifyResult:
     stream_pages_read: int
     crc32: Crc32Result
     ok: bool
+    banners: tuple[Banner, ...] = ()  # "Linux version" banners met on the way
 
 
 class HibernationImage:
@@ -188,6 +197,14 @@ class HibernationImage:
     def file_size(self) -> int:
         return len(self.buf)
 
+    @cached_property
+    def pages_beyond_eof(self) -> int:
+        """Stream pages stored past the end of the file (a dump trimmed after its last
+        non-zero page): raw pages there read as zeros, within the device size."""
+        if self.container != "swap":
+            return 0
+        return int(np.count_nonzero(self.entries >= self.file_size // self.page_size))
+
     # -- stream access -------------------------------------------------------------------
 
     @cached_property
@@ -232,7 +249,8 @@ class HibernationImage:
                 f"stream pages {start}..{start + count - 1} outside 1..{self.info.pages - 1}"
             )
         if self.compression == "none":
-            return fchunks.gather(self.buf, self.entries, start, count, n, "image data page")
+            return fchunks.gather(self.buf, self.entries, start, count, n, "image data page",
+                                  zero_fill_below=self.device_pages)
         parts: list[bytes] = []
         s = start
         while s < start + count:
@@ -321,20 +339,30 @@ class HibernationImage:
         Raises:
             FormatError: a chunk that cannot be read or decompressed (bounds, lengths).
         """
+        data_pfns = self.pagedir.data_pfns  # must decode too (and its chunks stay cached)
+        first_data = 1 + self.meta_pages
         crc = 0
         pages_read = 0
-        for _s, data in self.iter_chunks():
+        banners: list[Banner] = []
+        n = self.page_size
+        for s, data in self.iter_chunks():
             crc = fchunks.crc32_le(crc, data)
-            pages_read += len(data) // self.page_size
+            npages = len(data) // n
+            pages_read += npages
+            # look for the kernel banner on the way, so `verify` needs no second pass
+            if _has_banner_prefix(data) and s + npages > first_data:
+                skip = max(0, first_data - s)
+                d0 = s + skip - first_data
+                banners.extend(self._search_banner(
+                    data_pfns[d0 : d0 + npages - skip], memoryview(data)[skip * n :]))
             if progress is not None:
-                progress(len(data) // self.page_size)
-        _ = self.pagedir  # the directory must decode too
+                progress(npages)
         stored = self.header.crc32 if self.header else None
         computed = crc if stored is not None else None
         result = Crc32Result(stored, computed)
         nchunks = len(self.chunk_table) if self.compression != "none" else 0
         ok = result.ok is not False and pages_read == self.info.pages - 1
-        return VerifyResult(nchunks, pages_read, result, ok)
+        return VerifyResult(nchunks, pages_read, result, ok, tuple(banners))
 
     # -- kernel banner -------------------------------------------------------------------
 
@@ -368,10 +396,7 @@ class HibernationImage:
                     break
             if candidates or start == 0:
                 break
-        for cand in candidates:
-            if _BUILD_NUMBER_RE.search(cand.banner):
-                return cand
-        return candidates[0] if candidates else None
+        return best_banner(candidates)
 
     def _search_banner(self, pfns: np.ndarray, data: bytes | memoryview) -> list[Banner]:
         n = self.page_size
@@ -385,6 +410,16 @@ class HibernationImage:
             found.append(Banner(m.group(1).decode("ascii", "replace"), text, pfn,
                                 pfn * n + m.start() % n))
         return found
+
+    def banner_near(self, phys: int) -> Banner | None:
+        """The banner at physical address ``phys`` (e.g. System.map's linux_banner), if saved."""
+        pfn = phys // self.page_size
+        try:
+            page = self.read_page(pfn)
+        except KeyError:
+            return None
+        found = self._search_banner(np.array([pfn], np.uint64), page)
+        return next((b for b in found if b.physical_address == phys), None)
 
     def banner_at(self, phys: int, length: int = 512) -> str | None:
         """The NUL-terminated string at physical address ``phys``, if that page is saved."""
@@ -410,6 +445,15 @@ class HibernationImage:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def best_banner(candidates: list[Banner] | tuple[Banner, ...]) -> Banner | None:
+    """The real ``linux_banner`` among candidates: one with a build number ("#1 SMP") wins
+    over the weak placeholder 6.1+ kernels also carry ("# SMP")."""
+    for cand in candidates:
+        if _BUILD_NUMBER_RE.search(cand.banner):
+            return cand
+    return candidates[0] if candidates else None
 
 
 def open_image(path: str | os.PathLike[str], *, resume_offset: int = 0) -> HibernationImage:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from swsusp_inspect.image import best_banner
 from swsusp_inspect.model import Banner, Crc32Result
 
 if TYPE_CHECKING:
@@ -103,6 +104,7 @@ class ImageSummary:
     uts: dict[str, str] | None
     version_code: int
     banner: Banner | None
+    pages_beyond_eof: int = 0  # raw stream pages past the end of a trimmed dump (read as zeros)
     banner_expected_at: int | None = None  # physical address of linux_banner per System.map
     map_checks: list[MapCheck] = field(default_factory=list)
 
@@ -154,6 +156,7 @@ class ImageSummary:
             "pfn_min": self.pfn_min,
             "pfn_max": self.pfn_max,
             "chunks": self.chunks,
+            "pages_beyond_eof": self.pages_beyond_eof,
             "crc32": self.crc32.to_dict(),
             "verified": self.verified,
             "verify_ok": self.verify_ok,
@@ -185,9 +188,12 @@ def summarize(
     expected: int | None = None
     if system_map is not None:
         expected = system_map.physical("linux_banner", arch)
-    if find_banner:
-        start = expected // image.page_size if expected is not None else None
-        banner = image.find_banner(start)
+    if expected is not None:
+        banner = image.banner_near(expected)
+    if banner is None and result is not None:
+        banner = best_banner(result.banners)
+    elif banner is None and find_banner:
+        banner = image.find_banner()
     crc = result.crc32 if result is not None else Crc32Result(hdr.crc32 if hdr else None)
     chunks = len(image.chunk_table) if image.compression != "none" else None
     return ImageSummary(
@@ -224,6 +230,7 @@ def summarize(
         uts=vars(info.uts) if info.uts else None,
         version_code=info.version_code,
         banner=banner,
+        pages_beyond_eof=image.pages_beyond_eof,
         banner_expected_at=expected,
         map_checks=[check_map(image, m) for m in (maps or [])],
     )

@@ -104,17 +104,31 @@ def build_table(
 
 
 def gather(buf: Any, entries: np.ndarray, first: int, n_pages: int, page_size: int,
-           structure: str) -> bytes | memoryview:
+           structure: str, *, zero_fill_below: int | None = None) -> bytes | memoryview:
     """The bytes of ``n_pages`` swap pages listed from ``entries[first]`` on.
 
     Contiguous runs (the common case) come straight from the map without copying.
+
+    Args:
+        zero_fill_below: pages at or past the end of the file but below this device page read
+            as zeros (a dump trimmed after its last non-zero page); None: such pages are an
+            error.
     """
     pages = entries[first : first + n_pages]
     file_size = len(buf)
-    last_off = int(pages.max()) * page_size
-    if last_off + page_size > file_size:
-        bad = int(pages[np.argmax(pages * page_size + page_size > file_size)])
-        raise TruncatedError(structure, bad * page_size, page_size, file_size)
+    file_pages = file_size // page_size
+    beyond = pages >= file_pages
+    if beyond.any():
+        bad = int(pages[np.argmax(beyond)])
+        if zero_fill_below is None or int(pages[beyond].max()) >= zero_fill_below:
+            if zero_fill_below is not None:
+                bad = int(pages[beyond].max())
+            raise TruncatedError(structure, bad * page_size, page_size, file_size)
+        return b"".join(
+            bytes(page_size) if int(p) >= file_pages
+            else bytes(buf[int(p) * page_size : (int(p) + 1) * page_size])
+            for p in pages
+        )
     start = int(pages[0])
     if n_pages == 1 or np.all(np.diff(pages.astype(np.int64)) == 1):
         return memoryview(buf)[start * page_size : (start + n_pages) * page_size]
@@ -148,9 +162,9 @@ class Decompressor:
         """Decompress one chunk and check its length like ``decompress_threadfn`` does."""
         try:
             if self.algorithm == "lzo":
-                out = self._lzo.decompress(bytes(data), output_size_hint=self.limit)
+                out = self._lzo.decompress(data, output_size_hint=self.limit)
             else:
-                out = self._lz4.decompress(bytes(data), uncompressed_size=self.limit)
+                out = self._lz4.decompress(data, uncompressed_size=self.limit)
         except self._errors() as exc:
             # never echo the exception's payload (InputNotConsumed carries the output)
             reason = exc.args[0] if exc.args else type(exc).__name__

@@ -74,6 +74,9 @@ def counts_table(s: ImageSummary) -> Table:
     t.add_row("metadata pages", f"{s.meta_pages:,}")
     t.add_row("stream pages (pages)", f"{s.pages:,}")
     t.add_row("PFN range", f"{_hex(s.pfn_min)} .. {_hex(s.pfn_max)}")
+    if s.pages_beyond_eof:
+        t.add_row("pages past end of file", f"{s.pages_beyond_eof:,} [dim](trimmed dump: "
+                  "read as zeros)[/]")
     return t
 
 

@@ -1,0 +1,807 @@
+#!/usr/bin/env python3
+"""Generate the real-kernel hibernation samples of swsusp-inspect.
+
+Usage (as root, on a Debian 12 amd64 host with qemu-system-x86, busybox-static, gcc):
+
+    python3 samples/generate.py --work /some/scratch/dir [--only NAME]
+
+For every sample it downloads a Debian kernel package (``apt-get download``, never
+installed; other suites through a temporary sources file that is removed afterwards),
+streams the real System.map out of the matching ``-dbg`` package, builds a busybox
+initramfs (samples/guest/init.sh + samples/guest/marker.c), boots the kernel under QEMU
+(TCG) with an empty swap disk, lets it hibernate, reads the evidence tar back from the
+second disk, resumes a copy of the swap disk in a second boot, and writes
+``samples/<name>/`` plus ``samples/systemmap/`` and ``samples/README.md``.
+
+Python 3 standard library only.  Downloads and scratch files live in --work and are
+reused on later runs (the QEMU runs themselves are redone every time).
+"""
+
+import argparse
+import datetime
+import functools
+import gzip
+import hashlib
+import io
+import json
+import lzma
+import os
+import re
+import shlex
+import shutil
+import stat
+import subprocess
+import sys
+import tarfile
+import urllib.request
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+PAGE = 4096
+MARKER_PAGES = 16
+MARKER_FILL = ('page i (0-based) = the 16-byte ASCII string "SWSUSPMARK%04d__" % i, '
+               'repeated 256 times (4096 bytes)')
+BASE_CMDLINE = 'console=ttyS0,115200 nokaslr no_console_suspend loglevel=8 pm_debug_messages'
+SWAP_DISK_MIB = 256
+EVIDENCE_DISK_MIB = 16
+QEMU_TIMEOUT = 240
+
+# Kernel package selection: suite, regex for the package name (newest version wins).
+KERNELS = {
+    'bookworm-6.1': {
+        'suites': None,  # the host's own (bookworm) sources
+        'regex': r'^linux-image-6\.1\.0-[0-9]+-amd64$',
+    },
+    'trixie-6.12': {
+        'suites': ['trixie', 'trixie-updates', 'trixie-security'],
+        'regex': r'^linux-image-6\.12\.[0-9]+\+deb13[^-]*-amd64$',
+    },
+}
+
+SAMPLES = [
+    # in the order they are produced
+    {'name': 'deb12-6.1-lzo', 'kernel': 'bookworm-6.1', 'extra': '', 'modules': [],
+     'ram_mib': 192, 'expect': 'lzo'},
+    {'name': 'deb13-6.12-lz4', 'kernel': 'trixie-6.12', 'extra': 'hibernate.compressor=lz4',
+     'modules': ['lz4_compress', 'lz4'], 'ram_mib': 192, 'expect': 'lz4'},
+    {'name': 'deb12-6.1-nocompress', 'kernel': 'bookworm-6.1', 'extra': 'hibernate=nocompress',
+     'modules': [], 'ram_mib': 192, 'expect': 'nocompress'},
+]
+
+VIRTIO_MODULES = ['virtio_pci_legacy_dev', 'virtio_pci_modern_dev', 'virtio_ring', 'virtio',
+                  'virtio_pci', 'virtio_blk']
+
+TEMP_SOURCES = '/etc/apt/sources.list.d/swsusp-samples-temp.sources'
+
+
+def log(*a):
+    print('[generate]', *a, file=sys.stderr, flush=True)
+
+
+def run(cmd, **kw):
+    log('$', ' '.join(shlex.quote(c) for c in cmd))
+    return subprocess.run(cmd, check=True, **kw)
+
+
+def sha256_file(path):
+    h = hashlib.sha256()
+    with open(path, 'rb') as f:
+        for blk in iter(lambda: f.read(1 << 20), b''):
+            h.update(blk)
+    return h.hexdigest()
+
+
+def marker_page(i):
+    return (('SWSUSPMARK%04d__' % i).encode('ascii')) * (PAGE // 16)
+
+
+# --------------------------------------------------------------------------- apt
+
+def apt_repo_uris():
+    """Base URIs of the host's configured Debian archives (read at run time)."""
+    out = subprocess.run(['apt-get', 'indextargets', '--format', '$(RELEASE) $(REPO_URI)'],
+                         check=True, capture_output=True, text=True).stdout
+    main = sec = None
+    for line in out.splitlines():
+        parts = line.split()
+        if len(parts) != 2:
+            continue
+        rel, uri = parts
+        if rel.endswith('-security'):
+            sec = sec or uri
+        elif rel in ('bookworm', 'trixie', 'bullseye', 'sid'):
+            main = main or uri
+    if not main:
+        raise SystemExit('cannot find the Debian archive URI in the apt configuration')
+    return main, sec
+
+
+def dpkg_version_cmp(a, b):
+    if a == b:
+        return 0
+    r = subprocess.run(['dpkg', '--compare-versions', a, 'lt', b])
+    return -1 if r.returncode == 0 else 1
+
+
+def apt_newest(regex):
+    out = subprocess.run(['apt-cache', 'search', '--names-only', regex], check=True,
+                         capture_output=True, text=True).stdout
+    names = [l.split(' - ')[0].strip() for l in out.splitlines()]
+    names = [n for n in names if re.match(regex, n)]
+    if not names:
+        raise SystemExit('no package matches %s' % regex)
+    vers = {}
+    for n in names:
+        pol = subprocess.run(['apt-cache', 'policy', n], check=True, capture_output=True,
+                             text=True).stdout
+        m = re.search(r'Candidate:\s*(\S+)', pol)
+        if m and m.group(1) != '(none)':
+            vers[n] = m.group(1)
+    best = sorted(vers, key=functools.cmp_to_key(lambda a, b: dpkg_version_cmp(vers[a], vers[b])))[-1]
+    return best, vers[best]
+
+
+def apt_print_uri(pkg):
+    out = subprocess.run(['apt-get', 'download', '--print-uris', pkg], check=True,
+                         capture_output=True, text=True).stdout
+    m = re.search(r"^'([^']+)'\s+(\S+)\s+(\d+)\s+SHA256:([0-9a-f]+)", out, re.M)
+    if not m:
+        raise SystemExit('apt-get download --print-uris %s gave no URI' % pkg)
+    return {'url': m.group(1), 'filename': m.group(2), 'size': int(m.group(3)),
+            'sha256': m.group(4)}
+
+
+def with_suites(suites, fn):
+    """Run fn() with a temporary apt sources file for `suites`, removed afterwards."""
+    if not suites:
+        return fn()
+    main, sec = apt_repo_uris()
+    stanzas = []
+    plain = [s for s in suites if not s.endswith('-security')]
+    security = [s for s in suites if s.endswith('-security')]
+    stanzas.append('Types: deb\nURIs: %s\nSuites: %s\nComponents: main\n'
+                   'Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg\n'
+                   % (main, ' '.join(plain)))
+    if security and sec:
+        stanzas.append('Types: deb\nURIs: %s\nSuites: %s\nComponents: main\n'
+                       'Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg\n'
+                       % (sec, ' '.join(security)))
+    with open(TEMP_SOURCES, 'w') as f:
+        f.write('\n'.join(stanzas))
+    try:
+        subprocess.run(['apt-get', 'update', '-q'], check=False)
+        return fn()
+    finally:
+        os.unlink(TEMP_SOURCES)
+        subprocess.run(['apt-get', 'update', '-q'], check=False)
+
+
+def ensure_kernel(work, key):
+    """Download + extract the kernel package; cached as work/kernels/<key>.json."""
+    spec = KERNELS[key]
+    kdir = os.path.join(work, 'kernels')
+    os.makedirs(kdir, exist_ok=True)
+    meta_path = os.path.join(kdir, key + '.json')
+    if os.path.exists(meta_path):
+        with open(meta_path) as f:
+            meta = json.load(f)
+        if os.path.exists(meta['deb_path']) and os.path.isdir(meta['root']):
+            return meta
+
+    def query_and_download():
+        pkg, version = apt_newest(spec['regex'])
+        img = apt_print_uri(pkg)
+        dbg = apt_print_uri(pkg + '-dbg')
+        debs = os.path.join(work, 'debs')
+        os.makedirs(debs, exist_ok=True)
+        deb_path = os.path.join(debs, img['filename'])
+        if not (os.path.exists(deb_path) and sha256_file(deb_path) == img['sha256']):
+            run(['apt-get', 'download', '-q', pkg], cwd=debs)
+        return pkg, version, img, dbg, deb_path
+
+    pkg, version, img, dbg, deb_path = with_suites(spec['suites'], query_and_download)
+    if sha256_file(deb_path) != img['sha256']:
+        raise SystemExit('sha256 mismatch for %s' % deb_path)
+    if '_%s_' % version.replace(':', '%3a') not in dbg['filename']:
+        raise SystemExit('dbg package %s does not match version %s' % (dbg['filename'], version))
+    release = pkg[len('linux-image-'):]
+    root = os.path.join(kdir, key + '-root')
+    if os.path.isdir(root):
+        shutil.rmtree(root)
+    run(['dpkg', '-x', deb_path, root])
+    meta = {'key': key, 'package': pkg, 'version': version, 'release': release,
+            'deb_filename': img['filename'], 'deb_path': deb_path, 'deb_sha256': img['sha256'],
+            'dbg_package': pkg + '-dbg', 'dbg_filename': dbg['filename'],
+            'dbg_url': dbg['url'], 'dbg_sha256': dbg['sha256'], 'dbg_size': dbg['size'],
+            'root': root}
+    with open(meta_path, 'w') as f:
+        json.dump(meta, f, indent=1)
+    return meta
+
+
+# --------------------------------------------------------------------------- System.map
+
+class _Limited(io.RawIOBase):
+    """Read at most `n` bytes from a sequential stream."""
+
+    def __init__(self, raw, n):
+        self.raw, self.left = raw, n
+
+    def readable(self):
+        return True
+
+    def readinto(self, b):
+        if self.left <= 0:
+            return 0
+        want = min(len(b), self.left)
+        data = self.raw.read(want)
+        if not data:
+            return 0
+        b[:len(data)] = data
+        self.left -= len(data)
+        return len(data)
+
+
+def _read_exact(f, n):
+    buf = b''
+    while len(buf) < n:
+        d = f.read(n - len(buf))
+        if not d:
+            raise EOFError('short read')
+        buf += d
+    return buf
+
+
+def _skip(f, n):
+    while n > 0:
+        d = f.read(min(n, 1 << 20))
+        if not d:
+            raise EOFError('short read while skipping')
+        n -= len(d)
+
+
+def stream_system_map(url, release):
+    """Return the bytes of usr/lib/debug/boot/System.map-<release> from the -dbg .deb at `url`.
+
+    The .deb is read sequentially straight from the HTTP response (ar archive -> data.tar.xz
+    -> lzma -> tar stream); only the first regular file of the data archive is extracted,
+    then the connection is closed.
+    """
+    want = 'usr/lib/debug/boot/System.map-' + release
+    resp = urllib.request.urlopen(url, timeout=120)
+    try:
+        if _read_exact(resp, 8) != b'!<arch>\n':
+            raise SystemExit('not an ar archive: %s' % url)
+        while True:
+            hdr = _read_exact(resp, 60)
+            name = hdr[0:16].decode().strip().rstrip('/')
+            size = int(hdr[48:58].decode().strip())
+            if name.startswith('data.tar'):
+                break
+            _skip(resp, size + (size & 1))
+        if name != 'data.tar.xz':
+            raise SystemExit('unexpected data member %s' % name)
+        member_stream = io.BufferedReader(_Limited(resp, size), 1 << 16)
+        xzs = lzma.LZMAFile(member_stream, 'rb')
+        with tarfile.open(fileobj=xzs, mode='r|') as tf:
+            for ti in tf:
+                if not ti.isfile():
+                    continue
+                name = ti.name[2:] if ti.name.startswith('./') else ti.name
+                if name != want:
+                    raise SystemExit('first file in %s is %s, not %s' % (url, name, want))
+                data = tf.extractfile(ti).read()
+                log('streamed %s (%d bytes) from the -dbg package' % (name, len(data)))
+                return data
+        raise SystemExit('no regular file in the data archive')
+    finally:
+        resp.close()
+
+
+def ensure_system_map(work, kmeta, samples_dir):
+    rel = kmeta['release']
+    cache = os.path.join(work, 'systemmap', 'System.map-' + rel)
+    if not os.path.exists(cache):
+        os.makedirs(os.path.dirname(cache), exist_ok=True)
+        data = stream_system_map(kmeta['dbg_url'], rel)
+        with open(cache + '.tmp', 'wb') as f:
+            f.write(data)
+        os.rename(cache + '.tmp', cache)
+    with open(cache, 'rb') as f:
+        data = f.read()
+    for sym in (b' linux_banner\n', b' __nosave_begin\n'):
+        if sym not in data:
+            raise SystemExit('%s lacks %s' % (cache, sym.strip().decode()))
+    out_dir = os.path.join(samples_dir, 'systemmap')
+    os.makedirs(out_dir, exist_ok=True)
+    out = os.path.join(out_dir, 'System.map-%s.xz' % rel)
+    if not os.path.exists(out) or lzma.decompress(open(out, 'rb').read()) != data:
+        with open(out, 'wb') as f:
+            f.write(lzma.compress(data, preset=9 | lzma.PRESET_EXTREME))
+    return cache, data
+
+
+def system_map_symbols(data, names):
+    res = {}
+    for line in data.decode().splitlines():
+        parts = line.split()
+        if len(parts) == 3 and parts[2] in names:
+            res[parts[2]] = parts[0]
+    return res
+
+
+# --------------------------------------------------------------------------- initramfs
+
+def find_modules_dir(root, release):
+    for cand in ('lib/modules', 'usr/lib/modules'):
+        d = os.path.join(root, cand, release)
+        if os.path.isdir(d):
+            return d
+    raise SystemExit('no modules directory for %s in %s' % (release, root))
+
+
+def module_index(mdir):
+    """name -> path of every .ko / .ko.xz below mdir; set of built-in module names."""
+    idx = {}
+    for dp, _dn, fns in os.walk(mdir):
+        for fn in fns:
+            m = re.match(r'(.+)\.ko(\.xz|\.zst|\.gz)?$', fn)
+            if m:
+                idx[m.group(1).replace('-', '_')] = os.path.join(dp, fn)
+    builtin = set()
+    bpath = os.path.join(mdir, 'modules.builtin')
+    if os.path.exists(bpath):
+        for line in open(bpath):
+            builtin.add(os.path.basename(line.strip()).split('.ko')[0].replace('-', '_'))
+    return idx, builtin
+
+
+def read_module(path):
+    with open(path, 'rb') as f:
+        data = f.read()
+    if path.endswith('.xz'):
+        data = lzma.decompress(data)
+    elif path.endswith('.gz'):
+        data = gzip.decompress(data)
+    elif path.endswith('.zst'):
+        raise SystemExit('zstd modules are not supported: %s' % path)
+    return data
+
+
+def module_depends(data):
+    m = re.search(rb'\x00depends=([^\x00]*)\x00', data)
+    if not m or not m.group(1):
+        return []
+    return [d.replace('-', '_') for d in m.group(1).decode().split(',') if d]
+
+
+def resolve_modules(mdir, wanted):
+    """Modules (name, bytes) in a valid insmod order; built-in ones are skipped."""
+    idx, builtin = module_index(mdir)
+    order, seen, blobs = [], set(), {}
+
+    def visit(name):
+        if name in seen:
+            return
+        seen.add(name)
+        if name in builtin:
+            log('module %s is built in' % name)
+            return
+        if name not in idx:
+            raise SystemExit('module %s not found in %s' % (name, mdir))
+        data = read_module(idx[name])
+        for dep in module_depends(data):
+            visit(dep)
+        blobs[name] = data
+        order.append(name)
+
+    for w in wanted:
+        visit(w)
+    return [(n, blobs[n]) for n in order]
+
+
+class Cpio:
+    """Minimal newc cpio writer."""
+
+    def __init__(self):
+        self.buf = io.BytesIO()
+        self.ino = 1
+
+    def _entry(self, name, mode, data=b'', rdev=(0, 0), nlink=1):
+        nb = name.encode() + b'\x00'
+        hdr = '070701' + ''.join('%08X' % v for v in (
+            self.ino, mode, 0, 0, nlink, 0, len(data), 0, 0, rdev[0], rdev[1], len(nb), 0))
+        self.ino += 1
+        self.buf.write(hdr.encode() + nb)
+        self.buf.write(b'\x00' * ((4 - (110 + len(nb)) % 4) % 4))
+        self.buf.write(data)
+        self.buf.write(b'\x00' * ((4 - len(data) % 4) % 4))
+
+    def dir(self, name):
+        self._entry(name, stat.S_IFDIR | 0o755, nlink=2)
+
+    def file(self, name, data, mode=0o644):
+        self._entry(name, stat.S_IFREG | mode, data)
+
+    def chardev(self, name, major, minor):
+        self._entry(name, stat.S_IFCHR | 0o600, rdev=(major, minor))
+
+    def finish(self):
+        self._entry('TRAILER!!!', 0)
+        return self.buf.getvalue()
+
+
+def build_marker(work):
+    out = os.path.join(work, 'marker')
+    src = os.path.join(HERE, 'guest', 'marker.c')
+    run(['gcc', '-static', '-O2', '-Wall', '-o', out, src])
+    return out
+
+
+def build_initramfs(work, kmeta, extra_modules):
+    mdir = find_modules_dir(kmeta['root'], kmeta['release'])
+    mods = resolve_modules(mdir, VIRTIO_MODULES + list(extra_modules))
+    log('insmod order: ' + ' '.join(n for n, _ in mods))
+    busybox = shutil.which('busybox') or '/bin/busybox'
+    bb = open(busybox, 'rb').read()
+    if subprocess.run(['ldd', busybox], capture_output=True).returncode == 0:
+        raise SystemExit('%s is not static (install busybox-static)' % busybox)
+    c = Cpio()
+    for d in ('bin', 'dev', 'proc', 'sys', 'tmp', 'ev', 'lib', 'lib/modules'):
+        c.dir(d)
+    c.chardev('dev/console', 5, 1)
+    c.chardev('dev/null', 1, 3)
+    c.file('bin/busybox', bb, 0o755)
+    c.file('bin/marker', open(build_marker(work), 'rb').read(), 0o755)
+    c.file('init', open(os.path.join(HERE, 'guest', 'init.sh'), 'rb').read(), 0o755)
+    c.file('lib/modules/order', ''.join('%s.ko\n' % n for n, _ in mods).encode())
+    for n, data in mods:
+        c.file('lib/modules/%s.ko' % n, data)
+    path = os.path.join(work, 'initrd-%s-%s.cpio.gz' % (kmeta['release'], '-'.join(extra_modules) or 'base'))
+    with open(path, 'wb') as f:
+        f.write(gzip.compress(c.finish(), 6, mtime=0))
+    return path, [n for n, _ in mods]
+
+
+# --------------------------------------------------------------------------- QEMU
+
+def qemu_version():
+    out = subprocess.run(['qemu-system-x86_64', '--version'], capture_output=True, text=True).stdout
+    return out.splitlines()[0].strip()
+
+
+def qemu_cmd(kernel, initrd, cmdline, ram, swap, evidence, console):
+    return ['qemu-system-x86_64', '-accel', 'tcg', '-machine', 'pc', '-cpu', 'qemu64',
+            '-smp', '1', '-m', str(ram), '-nodefaults', '-no-user-config', '-display', 'none',
+            '-vga', 'none', '-no-reboot', '-monitor', 'none',
+            '-serial', 'file:' + console,
+            '-kernel', kernel, '-initrd', initrd, '-append', cmdline,
+            '-drive', 'file=%s,format=raw,if=virtio,cache=writeback' % swap,
+            '-drive', 'file=%s,format=raw,if=virtio,cache=writeback' % evidence]
+
+
+def run_qemu(cmd):
+    log('$', ' '.join(shlex.quote(c) for c in cmd))
+    t0 = datetime.datetime.now()
+    try:
+        r = subprocess.run(cmd, timeout=QEMU_TIMEOUT, stdin=subprocess.DEVNULL)
+        rc = r.returncode
+    except subprocess.TimeoutExpired:
+        rc = 'timeout'
+    secs = (datetime.datetime.now() - t0).total_seconds()
+    log('qemu finished: rc=%s after %.1f s' % (rc, secs))
+    return rc, secs
+
+
+def zero_disk(path, mib):
+    if os.path.exists(path):
+        os.unlink(path)
+    with open(path, 'wb') as f:
+        f.truncate(mib << 20)
+
+
+def trimmed_image(path):
+    """Bytes of the disk up to and including its last non-zero 4096-byte page."""
+    with open(path, 'rb') as f:
+        data = f.read()
+    end = len(data)
+    zero = bytes(PAGE)
+    while end >= PAGE and data[end - PAGE:end] == zero:
+        end -= PAGE
+    return data[:end]
+
+
+def on_disk_summary(img):
+    """Header fields and swap-map facts of the trimmed image (reads past its end are zeros)."""
+    import struct
+
+    def page(i):
+        return img[i * PAGE:(i + 1) * PAGE].ljust(PAGE, b'\0')
+    h = page(0)
+    res = {'signature': h[PAGE - 10:].rstrip(b'\0').decode('ascii', 'replace'),
+           'orig_signature': h[PAGE - 20:PAGE - 10].rstrip(b'\0').decode('ascii', 'replace'),
+           'flags': struct.unpack_from('<I', h, PAGE - 24)[0],
+           'image': struct.unpack_from('<Q', h, PAGE - 32)[0],
+           'crc32': '%08x' % struct.unpack_from('<I', h, PAGE - 36)[0],
+           'trimmed_pages': len(img) // PAGE}
+    entries, mp, nmaps = [], res['image'], 0
+    while mp and nmaps < 100000:
+        e = struct.unpack_from('<512Q', page(mp))
+        entries += [x for x in e[:511] if x]
+        mp, nmaps = e[511], nmaps + 1
+    res['swap_map_pages'] = nmaps
+    res['map_entries'] = len(entries)
+    if entries:
+        info = page(entries[0])
+        res['swsusp_info_page'] = entries[0]
+        res['max_map_entry'] = max(entries)
+        res['info_image_pages'] = struct.unpack_from('<Q', info, 416)[0]
+        res['info_pages'] = struct.unpack_from('<Q', info, 424)[0]
+        res['map_entries_beyond_trimmed_end'] = sum(1 for x in entries if x >= len(img) // PAGE)
+    return res
+
+
+def read_evidence(path):
+    res = {}
+    with tarfile.open(path, 'r:') as tf:
+        for ti in tf:
+            if ti.isfile():
+                res[os.path.basename(ti.name)] = tf.extractfile(ti).read()
+    return res
+
+
+# --------------------------------------------------------------------------- one sample
+
+def make_sample(args, sample, samples_dir):
+    name = sample['name']
+    work = args.work
+    swork = os.path.join(work, 'run', name)
+    os.makedirs(swork, exist_ok=True)
+    kmeta = ensure_kernel(work, sample['kernel'])
+    smap_path, smap = ensure_system_map(work, kmeta, samples_dir)
+    rel = kmeta['release']
+    kernel = os.path.join(kmeta['root'], 'boot', 'vmlinuz-' + rel)
+    initrd, modules = build_initramfs(swork, kmeta, sample['modules'])
+    cmdline = BASE_CMDLINE + (' ' + sample['extra'] if sample['extra'] else '')
+    ram = sample['ram_mib']
+
+    swap = os.path.join(swork, 'swap.img')
+    evid = os.path.join(swork, 'evidence.img')
+    console = os.path.join(swork, 'console.log')
+    for attempt in range(1, 4):
+        zero_disk(swap, SWAP_DISK_MIB)
+        zero_disk(evid, EVIDENCE_DISK_MIB)
+        if os.path.exists(console):
+            os.unlink(console)
+        hcmd = qemu_cmd(kernel, initrd, cmdline, ram, swap, evid, console)
+        rc, hsecs = run_qemu(hcmd)
+        con = open(console, 'rb').read().decode('utf-8', 'replace')
+        with open(swap, 'rb') as f:
+            f.seek(PAGE - 10)
+            sig = f.read(10)
+        ok = (rc == 0 and sig == b'S1SUSPEND\x00' and 'Image created' in con
+              and 'evidence written, hibernating now' in con)
+        if ok:
+            break
+        log('attempt %d failed (rc=%s, signature %r); console tail:\n%s'
+            % (attempt, rc, sig, con[-3000:]))
+    else:
+        raise SystemExit('%s: hibernation failed 3 times' % name)
+
+    # Resume from a copy (resume rewrites the signature; keep the original untouched).
+    rswap = os.path.join(swork, 'resume-swap.img')
+    revid = os.path.join(swork, 'resume-evidence.img')
+    rconsole = os.path.join(swork, 'resume.log')
+    shutil.copyfile(swap, rswap)
+    shutil.copyfile(evid, revid)
+    if os.path.exists(rconsole):
+        os.unlink(rconsole)
+    rcmd = qemu_cmd(kernel, initrd, cmdline, ram, rswap, revid, rconsole)
+    rrc, rsecs = run_qemu(rcmd)
+    rcon = open(rconsole, 'rb').read().decode('utf-8', 'replace')
+    resumed = 'SWSUSP-SAMPLE: resumed' in rcon
+    m = re.search(r'SWSUSP-SAMPLE: marker: (\d+)/(\d+) pages intact, (\d+)/(\d+) at the same pfn', rcon)
+    markers_after_resume = m.group(0)[len('SWSUSP-SAMPLE: '):] if m else None
+
+    ev = read_evidence(evid)
+    for k in ('dmesg.txt', 'iomem.txt', 'memmap.txt', 'cmdline.txt', 'kpageflags.bin',
+              'markers.txt', 'uname.txt', 'kallsyms-check.txt'):
+        if k not in ev:
+            raise SystemExit('%s: evidence lacks %s' % (name, k))
+    uname = ev['uname.txt'].decode().strip()
+    if uname != rel:
+        raise SystemExit('%s: guest runs %s, expected %s' % (name, uname, rel))
+    # kallsyms (nokaslr) must agree with the System.map
+    ks = {}
+    for line in ev['kallsyms-check.txt'].decode().splitlines():
+        p = line.split()
+        if len(p) == 3:
+            ks[p[2]] = p[0]
+    sm = system_map_symbols(smap, set(ks))
+    kallsyms_match = bool(ks) and all(sm.get(k) == v for k, v in ks.items())
+    if not kallsyms_match:
+        log('WARNING: kallsyms %r vs System.map %r' % (ks, sm))
+
+    markers = []
+    for line in ev['markers.txt'].decode().splitlines():
+        p = line.split()
+        if len(p) == 4 and p[0] == 'MARK':
+            i, pfn, present = int(p[1]), int(p[2]), int(p[3])
+            if not present:
+                raise SystemExit('%s: marker page %d not present' % (name, i))
+            markers.append({'index': i, 'pfn': pfn,
+                            'sha256': hashlib.sha256(marker_page(i)).hexdigest()})
+    if len(markers) != MARKER_PAGES:
+        raise SystemExit('%s: got %d markers' % (name, len(markers)))
+
+    # ---- write the sample directory
+    out = os.path.join(samples_dir, name)
+    if os.path.isdir(out):
+        shutil.rmtree(out)
+    os.makedirs(out)
+    img = trimmed_image(swap)
+    img_sha = hashlib.sha256(img).hexdigest()
+    with open(os.path.join(out, 'swap.img.xz'), 'wb') as f:
+        f.write(lzma.compress(img, preset=9 | lzma.PRESET_EXTREME))
+    shutil.copyfile(console, os.path.join(out, 'console.log'))
+    shutil.copyfile(rconsole, os.path.join(out, 'resume.log'))
+    for k in ('dmesg.txt', 'iomem.txt', 'memmap.txt', 'cmdline.txt'):
+        with open(os.path.join(out, k), 'wb') as f:
+            f.write(ev[k])
+    with open(os.path.join(out, 'kpageflags.bin.xz'), 'wb') as f:
+        f.write(lzma.compress(ev['kpageflags.bin'], preset=9 | lzma.PRESET_EXTREME))
+    with open(os.path.join(out, 'markers.json'), 'w') as f:
+        json.dump({'page_size': PAGE, 'fill': MARKER_FILL, 'markers': markers}, f, indent=1)
+        f.write('\n')
+
+    lines = {}
+    for key, pat in (('image_created', r'Image created \([^)]*\)'),
+                     ('image_data', r'[^\n]*image data[^\n]*\(\d+ pages\)[^\n]*'),
+                     ('compression', r'Using \d+ thread\(s\) for [^\n]*')):
+        mm = re.search(pat, con)
+        lines[key] = mm.group(0).strip() if mm else None
+    prov = {
+        'sample': name,
+        'kernel_package': kmeta['package'],
+        'kernel_package_version': kmeta['version'],
+        'kernel_deb': kmeta['deb_filename'],
+        'kernel_deb_sha256': kmeta['deb_sha256'],
+        'kernel_release': uname,
+        'dbg_package': kmeta['dbg_filename'],
+        'dbg_deb_sha256_from_archive_index': kmeta['dbg_sha256'],
+        'system_map': 'systemmap/System.map-%s.xz' % rel,
+        'system_map_sha256': hashlib.sha256(smap).hexdigest(),
+        'kallsyms_matches_system_map': kallsyms_match,
+        'kallsyms_checked': ks,
+        'kernel_cmdline': ev['cmdline.txt'].decode().strip(),
+        'modules_insmod_order': modules,
+        'guest_ram_mib': ram,
+        'swap_disk_mib': SWAP_DISK_MIB,
+        'qemu_version': qemu_version(),
+        'qemu_command_hibernate': ' '.join(shlex.quote(c) for c in hcmd),
+        'qemu_command_resume': ' '.join(shlex.quote(c) for c in rcmd),
+        'qemu_seconds': {'hibernate': round(hsecs, 1), 'resume': round(rsecs, 1)},
+        'date_utc': datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ'),
+        'swap_img_xz_sha256': sha256_file(os.path.join(out, 'swap.img.xz')),
+        'swap_img_sha256': img_sha,
+        'swap_img_bytes': len(img),
+        'swap_img_trimmed_from_bytes': SWAP_DISK_MIB << 20,
+        'on_disk': on_disk_summary(img),
+        'console_lines': lines,
+        'resume_succeeded': resumed,
+        'markers_after_resume': markers_after_resume,
+        'expectation': sample['expect'],
+    }
+    with open(os.path.join(out, 'provenance.json'), 'w') as f:
+        json.dump(prov, f, indent=1)
+        f.write('\n')
+    log('%s done: image %d bytes, resume %s' % (name, len(img), 'OK' if resumed else 'FAILED'))
+    return prov
+
+
+# --------------------------------------------------------------------------- README
+
+def write_readme(samples_dir):
+    rows = []
+    for s in SAMPLES:
+        d = os.path.join(samples_dir, s['name'])
+        pp = os.path.join(d, 'provenance.json')
+        if not os.path.exists(pp):
+            continue
+        rows.append((s, json.load(open(pp)), d))
+    L = ['# Real-kernel hibernation samples', '',
+         'Generated by `samples/generate.py` (do not edit by hand; the generator rewrites this file).',
+         'Each sample is one hibernation of a stock Debian amd64 kernel under QEMU (TCG, `-machine pc`,',
+         '1 CPU), booted from a busybox initramfs (`guest/init.sh`) with an all-zero %d MiB virtio swap'
+         % SWAP_DISK_MIB,
+         'disk (`mkswap` in the guest) and a second virtio disk that receives the evidence as a raw tar.',
+         'Before hibernating the guest sets `vm.compact_unevictable_allowed=0`, plants %d mlock()ed'
+         % MARKER_PAGES,
+         'marker pages (`guest/marker.c`), writes `0` to `/sys/power/image_size` and `shutdown` to',
+         '`/sys/power/disk`. A second boot of the same kernel resumes from a *copy* of the swap disk;',
+         'the committed image is the untouched pre-resume disk.', '',
+         'Kernel command line: `%s` plus the per-sample extra.' % BASE_CMDLINE, '',
+         'Guest RAM is 192 MiB: with 128 MiB the 6.1 kernel could not preallocate the image',
+         '("Image allocation is ~3400 pages short"); with 160 MiB it hibernated but the resuming',
+         'kernel failed with -ENOMEM while loading the image.', '',
+         '## Files of each sample', '',
+         '- `swap.img.xz`: the whole swap disk, trimmed after its last non-zero 4096-byte page (the disk',
+         '  started all zero), `xz -9e` (Python lzma preset 9|extreme).',
+         '- `console.log`: serial console of the hibernating boot; `resume.log`: of the resuming boot.',
+         '- `dmesg.txt`, `iomem.txt`, `memmap.txt` (`grep . /sys/firmware/memmap/*/*`), `cmdline.txt`:',
+         '  captured in the guest just before hibernating.',
+         '- `kpageflags.bin.xz`: raw `/proc/kpageflags` (u64 per PFN from PFN 0), after the markers were planted.',
+         '- `markers.json`: marker page PFNs; content rule in `fill`, sha256 computed on the host from that rule.',
+         '- `provenance.json`: packages, hashes, QEMU command lines, console key lines, resume result.',
+         '', '`systemmap/System.map-<release>.xz`: the real System.map of each kernel, streamed from the',
+         'first file of the matching `linux-image-<release>-dbg` package (the image package only has a',
+         'placeholder). With `nokaslr` the guest /proc/kallsyms matches it (checked: `kallsyms_matches_system_map`).',
+         '', '## Samples', '']
+    for s, p, d in rows:
+        L += ['### `%s`' % s['name'], '',
+              '- kernel: `%s` %s (`uname -r` = `%s`), deb sha256 `%s`'
+              % (p['kernel_package'], p['kernel_package_version'], p['kernel_release'], p['kernel_deb_sha256']),
+              '- command line: `%s`' % p['kernel_cmdline'],
+              '- expectation: %s' % {
+                  'lzo': 'LZO-compressed chunks, flags SF_CRC32_MODE',
+                  'nocompress': 'raw data pages, flags SF_NOCOMPRESS_MODE',
+                  'lz4': 'LZ4 chunks (SF_COMPRESSION_ALG_LZ4 | SF_CRC32_MODE); PFN directory carries zero pages',
+              }[s['expect']],
+              '- guest RAM: %d MiB; swap disk %d MiB; modules: %s'
+              % (p['guest_ram_mib'], p['swap_disk_mib'], ', '.join(p['modules_insmod_order'])),
+              '- console: `%s`; `%s`' % (p['console_lines']['image_created'], p['console_lines']['image_data']),
+              '- trimmed image: %d bytes, sha256 `%s`' % (p['swap_img_bytes'], p['swap_img_sha256']),
+              '- resume succeeded: %s (%s)' % (p['resume_succeeded'], p['markers_after_resume']),
+              '- on disk: signature `%(signature)s` (orig `%(orig_signature)s`), flags 0x%(flags)x, `image` = swap page '
+              '%(image)d (swap pages 1..%(image_m1)d below it were used for ordinary pages swapped out while image memory was preallocated), '
+              'swsusp_info at page %(swsusp_info_page)d, %(swap_map_pages)d swap-map pages, %(map_entries)d map entries, '
+              'highest %(max_map_entry)d; trimmed file has %(trimmed_pages)d pages, %(map_entries_beyond_trimmed_end)d map '
+              'entries point past its end (all-zero pages, read them as zeros)' % dict(p['on_disk'], image_m1=p['on_disk']['image'] - 1),
+              '- System.map: `%s`; QEMU: %s; generated %s' % (p['system_map'], p['qemu_version'], p['date_utc']),
+              '', '| file | bytes | sha256 |', '|---|---|---|']
+        for fn in sorted(os.listdir(d)):
+            fp = os.path.join(d, fn)
+            L.append('| `%s` | %d | `%s` |' % (fn, os.path.getsize(fp), sha256_file(fp)))
+        L.append('')
+    smd = os.path.join(samples_dir, 'systemmap')
+    if os.path.isdir(smd):
+        L += ['### System.map files', '', '| file | bytes | sha256 |', '|---|---|---|']
+        for fn in sorted(os.listdir(smd)):
+            fp = os.path.join(smd, fn)
+            L.append('| `systemmap/%s` | %d | `%s` |' % (fn, os.path.getsize(fp), sha256_file(fp)))
+        L.append('')
+    L += ['## Regenerating', '',
+          'As root on a Debian 12 amd64 host (network access to the Debian archive):', '',
+          '```', 'apt-get update', 'apt-get install qemu-system-x86 busybox-static xz-utils gcc libc6-dev',
+          'python3 samples/generate.py --work /some/scratch/dir            # all samples',
+          'python3 samples/generate.py --work /some/scratch/dir --only deb12-6.1-lzo', '```', '',
+          'Downloads are cached in the work directory. Every run produces new images (addresses,',
+          'timestamps and PFNs differ between runs), so the hashes above change; the kernel packages',
+          'are the newest available at generation time unless the cached ones in --work are reused.', '']
+    with open(os.path.join(samples_dir, 'README.md'), 'w') as f:
+        f.write('\n'.join(L))
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument('--work', required=True, help='scratch directory (downloads, disks, runs)')
+    ap.add_argument('--only', action='append', help='sample name (repeatable)')
+    ap.add_argument('--readme-only', action='store_true', help='only rewrite samples/README.md')
+    args = ap.parse_args()
+    args.work = os.path.abspath(args.work)
+    os.makedirs(args.work, exist_ok=True)
+    names = [s['name'] for s in SAMPLES]
+    for n in args.only or []:
+        if n not in names:
+            ap.error('unknown sample %s (known: %s)' % (n, ', '.join(names)))
+    if not args.readme_only:
+        if os.geteuid() != 0:
+            ap.error('must run as root (apt-get, /proc/kpageflags in the guest is unaffected)')
+        for s in SAMPLES:
+            if args.only and s['name'] not in args.only:
+                continue
+            make_sample(args, s, HERE)
+    write_readme(HERE)
+
+
+if __name__ == '__main__':
+    main()

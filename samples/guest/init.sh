@@ -1,0 +1,91 @@
+#!/bin/busybox sh
+# /init of the swsusp-inspect sample initramfs (busybox, static).
+#
+# The initramfs also holds:
+#   /lib/modules/order      module file names, one a line, in insmod order
+#   /lib/modules/*.ko       uncompressed modules
+#   /bin/marker             static marker-page helper (samples/guest/marker.c)
+#
+# Disks: /dev/vda = swap disk (all zero before the hibernating boot),
+#        /dev/vdb = evidence disk (a tar of /ev is written raw to it).
+# Mode:  if /dev/vda carries the hibernation signature S1SUSPEND this is the resume boot,
+#        otherwise it is the hibernating boot.
+/bin/busybox mkdir -p /proc /sys /dev /tmp /ev
+/bin/busybox --install -s /bin
+export PATH=/bin
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev 2>/dev/null
+
+say() { echo "SWSUSP-SAMPLE: $*"; }
+die() { say "FAILED: $*"; sync; poweroff -f; sleep 5; }
+
+say "init started, kernel $(uname -r)"
+for m in $(cat /lib/modules/order); do
+	insmod "/lib/modules/$m" || say "insmod $m failed"
+done
+i=0
+while [ ! -e /sys/block/vda/dev ] || [ ! -e /sys/block/vdb/dev ]; do
+	i=$((i + 1)); [ $i -gt 100 ] && die "virtio disks did not appear"
+	sleep 0.1
+done
+[ -b /dev/vda ] || mknod /dev/vda b $(sed 's/:/ /' /sys/block/vda/dev)
+[ -b /dev/vdb ] || mknod /dev/vdb b $(sed 's/:/ /' /sys/block/vdb/dev)
+VDA=$(cat /sys/block/vda/dev)
+say "swap disk vda is $VDA"
+[ -e /sys/module/hibernate/parameters/compressor ] && \
+	say "hibernate.compressor = $(cat /sys/module/hibernate/parameters/compressor)"
+
+sig=$(dd if=/dev/vda bs=1 skip=4086 count=9 2>/dev/null)
+if [ "$sig" = "S1SUSPEND" ]; then
+	say "resume boot: vda carries $sig, writing $VDA to /sys/power/resume"
+	echo "$VDA" > /sys/power/resume
+	die "resume did not happen (still running the fresh kernel)"
+fi
+
+say "hibernating boot"
+echo 0 > /proc/sys/vm/compact_unevictable_allowed
+mkswap /dev/vda || die "mkswap"
+swapon /dev/vda || die "swapon"
+
+/bin/marker /ev/markers.txt 16 &
+MARKER_PID=$!
+i=0
+while [ ! -e /ev/markers.txt ]; do
+	i=$((i + 1)); [ $i -gt 100 ] && die "marker did not start"
+	sleep 0.1
+done
+
+uname -r > /ev/uname.txt
+cat /proc/cmdline > /ev/cmdline.txt
+cat /proc/iomem > /ev/iomem.txt
+if ! grep . /sys/firmware/memmap/*/* > /ev/memmap.txt 2>/dev/null; then
+	: > /ev/memmap.txt
+	for f in /sys/firmware/memmap/*/*; do
+		while read -r l; do echo "$f:$l"; done < "$f" >> /ev/memmap.txt
+	done
+fi
+grep -E ' (linux_banner|__nosave_begin|__nosave_end|_text|swapper_pg_dir)$' /proc/kallsyms > /ev/kallsyms-check.txt
+
+echo 0 > /sys/power/image_size || die "image_size"
+echo "$VDA" > /sys/power/resume || die "resume device"
+echo shutdown > /sys/power/disk || die "disk mode"
+say "image_size=$(cat /sys/power/image_size) resume=$(cat /sys/power/resume) disk=$(cat /sys/power/disk)"
+free
+
+dmesg -s 4194304 > /ev/dmesg.txt
+dd if=/proc/kpageflags of=/ev/kpageflags.bin bs=4096 2>/dev/null
+(cd /ev && tar -cf - .) > /dev/vdb || die "evidence tar"
+sync
+say "evidence written, hibernating now"
+if echo disk > /sys/power/state; then
+	say "resumed (swap signature now '$(dd if=/dev/vda bs=1 skip=4086 count=10 2>/dev/null)')"
+	kill -USR1 $MARKER_PID
+	sleep 1
+	say "done"
+else
+	say "FAILED: echo disk > /sys/power/state returned an error"
+fi
+sync
+poweroff -f
+sleep 5
