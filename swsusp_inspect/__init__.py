@@ -34,7 +34,7 @@ _EXPORTS = {
     "MapError": "swsusp_inspect.errors",
 }
 
-__all__ = sorted(_EXPORTS)
+__all__ = list(_EXPORTS)
 
 
 def __getattr__(name: str) -> Any:

@@ -11,9 +11,8 @@ import contextlib
 import mmap
 import os
 import tempfile
-from dataclasses import dataclass, field
-from pathlib import Path
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from typing import IO, Any
 
 from swsusp_inspect.errors import FormatError, NotAnImageError
@@ -63,11 +62,11 @@ def _blocks(name: str, raw: IO[bytes]) -> Iterator[bytes]:
     if name == "xz":
         import lzma
 
-        stream: IO[bytes] = lzma.open(raw, "rb")  # type: ignore[assignment]
+        stream: IO[bytes] = lzma.open(raw, "rb")  # type: ignore[assignment]  # noqa: SIM115
     else:
         import gzip
 
-        stream = gzip.open(raw, "rb")  # type: ignore[assignment]
+        stream = gzip.open(raw, "rb")  # type: ignore[assignment]  # noqa: SIM115
     with stream:
         while True:
             block = stream.read(1 << 20)

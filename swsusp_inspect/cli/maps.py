@@ -1,0 +1,74 @@
+"""``swsusp-inspect map FILE`` and ``swsusp-inspect map diff OLD NEW``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from swsusp_inspect.e820 import FORMATS, diff_maps, load_memory_map
+from swsusp_inspect.render import json as json_render
+from swsusp_inspect.render.console import make_console
+from swsusp_inspect.render.rich_map import render_map, render_map_diff
+
+EXIT_OK, EXIT_DIFFERENT = 0, 1
+
+
+class _DefaultShowGroup(click.Group):
+    """``map FILE ...`` means ``map show FILE ...``; ``map diff OLD NEW`` stays."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands and args[0] not in ("-h", "--help"):
+            args = ["show", *args]
+        return super().parse_args(ctx, args)
+
+    def format_usage(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        formatter.write_usage(ctx.command_path, "FILE [--json] [--map-format F] [--boot N] | "
+                                                "diff OLD NEW [--json]")
+
+
+_format_opt = click.option("--map-format", "fmt", type=click.Choice(FORMATS), default=None,
+                           help="Force a reader instead of sniffing the content.")
+_boot_opt = click.option("--boot", type=int, default=None,
+                         help="Boot to read from a multi-boot log (1-based; -1 is the last).")
+
+
+@click.group(cls=_DefaultShowGroup, context_settings={"help_option_names": ["-h", "--help"]})
+def map_group() -> None:
+    """Read a memory map (dmesg, journal, /proc/iomem, /sys/firmware/memmap, boot_params,
+    raw e820, JSON): table, e820 checksums, nosave ranges.
+
+    \b
+    swsusp-inspect map FILE [--json] [--map-format F] [--boot N]
+    swsusp-inspect map diff OLD NEW [--json]   exit 0 same, 1 different, 2 bad input
+    """
+
+
+@map_group.command("show")
+@click.argument("file", type=click.Path(exists=True, dir_okay=True))
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (schema_version 1).")
+@_format_opt
+@_boot_opt
+def show_cmd(file: str, as_json: bool, fmt: str | None, boot: int | None) -> None:
+    """Show the memory map in FILE."""
+    m = load_memory_map(file, fmt=fmt, boot=boot)
+    if as_json:
+        click.echo(json_render.dumps(m))
+    else:
+        render_map(make_console(), m)
+
+
+@map_group.command("diff")
+@click.argument("old", type=click.Path(exists=True, dir_okay=True))
+@click.argument("new", type=click.Path(exists=True, dir_okay=True))
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (schema_version 1).")
+@_format_opt
+@click.pass_context
+def diff_cmd(ctx: click.Context, old: str, new: str, as_json: bool, fmt: str | None) -> Any:
+    """Compare two memory maps: regions added, removed, moved, resized, retyped."""
+    d = diff_maps(load_memory_map(old, fmt=fmt), load_memory_map(new, fmt=fmt))
+    if as_json:
+        click.echo(json_render.dumps(d))
+    else:
+        render_map_diff(make_console(), d)
+    ctx.exit(EXIT_OK if d.same else EXIT_DIFFERENT)

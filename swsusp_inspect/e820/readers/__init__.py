@@ -1,0 +1,84 @@
+"""Readers, one per source; :func:`load` picks one by content (or by name)."""
+
+from __future__ import annotations
+
+import tarfile
+from pathlib import Path
+
+from swsusp_inspect.e820.model import MemoryMap
+from swsusp_inspect.e820.readers.binary import (
+    looks_like_boot_params,
+    read_boot_params,
+    read_e820_raw,
+)
+from swsusp_inspect.e820.readers.iomem import looks_like_iomem, read_iomem
+from swsusp_inspect.e820.readers.jsonmap import read_json
+from swsusp_inspect.e820.readers.logtext import looks_like_log, read_log
+from swsusp_inspect.e820.readers.sysfs import (
+    looks_like_sysfs,
+    read_sysfs_dir,
+    read_sysfs_tar,
+    read_sysfs_text,
+)
+from swsusp_inspect.errors import MapError
+
+__all__ = ["FORMATS", "load"]
+
+# --map-format values
+FORMATS = ("dmesg", "iomem", "sysfs", "boot_params", "e820_raw", "json")
+_MAX_TEXT = 256 << 20  # a kernel log is never this big; refuse rather than exhaust memory
+
+
+def _decode(source: str, data: bytes) -> str | None:
+    if b"\0" in data[:65536]:
+        return None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        try:
+            return data.decode("latin-1")
+        except UnicodeDecodeError:  # pragma: no cover - latin-1 decodes everything
+            return None
+
+
+def load(path: str | Path, fmt: str | None = None, boot: int | None = None) -> MemoryMap:
+    """Read a memory map from ``path`` in any supported format (see :data:`FORMATS`)."""
+    p = Path(path)
+    source = str(path)
+    if fmt is not None and fmt not in FORMATS:
+        raise MapError(source, None, f"unknown map format {fmt!r} (one of {', '.join(FORMATS)})")
+    if p.is_dir():
+        if fmt not in (None, "sysfs"):
+            raise MapError(source, None, f"a directory can only be read as sysfs, not {fmt}")
+        return read_sysfs_dir(p)
+    if fmt in (None, "sysfs") and p.is_file() and tarfile.is_tarfile(p):
+        return read_sysfs_tar(p)
+    if p.stat().st_size > _MAX_TEXT:
+        raise MapError(source, None, f"file is {p.stat().st_size} bytes: too big for a map")
+    data = p.read_bytes()
+    if fmt == "boot_params":
+        return read_boot_params(source, data)
+    if fmt == "e820_raw":
+        return read_e820_raw(source, data)
+    text = _decode(source, data)
+    if text is None:
+        if fmt is not None:
+            raise MapError(source, None, f"binary file, not {fmt} text")
+        if looks_like_boot_params(data):
+            return read_boot_params(source, data)
+        if len(data) % 20 == 0:
+            return read_e820_raw(source, data)
+        raise MapError(source, None, f"binary file of {len(data)} bytes: not a 4096-byte "
+                                     "boot_params page, and not a multiple of 20 (a raw e820 "
+                                     "table)")
+    if fmt == "json" or (fmt is None and text.lstrip().startswith("{")):
+        return read_json(source, text)
+    if fmt == "iomem" or (fmt is None and looks_like_iomem(text)):
+        return read_iomem(source, text)
+    if fmt == "sysfs" or (fmt is None and looks_like_sysfs(text)):
+        return read_sysfs_text(source, text)
+    if fmt == "dmesg" or looks_like_log(text):
+        return read_log(source, text, boot)
+    first = next((i for i, ln in enumerate(text.splitlines(), 1) if ln.strip()), None)
+    raise MapError(source, first, "no memory map: not a kernel log, iomem, sysfs memmap or JSON "
+                                  "map")
