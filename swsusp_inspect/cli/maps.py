@@ -6,6 +6,7 @@ from typing import Any
 
 import click
 
+from swsusp_inspect.cli.common import color_option
 from swsusp_inspect.e820 import FORMATS, diff_maps, load_memory_map
 from swsusp_inspect.render import json as json_render
 from swsusp_inspect.render.console import make_console
@@ -49,13 +50,15 @@ def map_group() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (schema_version 1).")
 @_format_opt
 @_boot_opt
-def show_cmd(file: str, as_json: bool, fmt: str | None, boot: int | None) -> None:
+@color_option
+def show_cmd(file: str, as_json: bool, fmt: str | None, boot: int | None,
+             no_color: bool) -> None:
     """Show the memory map in FILE."""
     m = load_memory_map(file, fmt=fmt, boot=boot)
     if as_json:
         click.echo(json_render.dumps(m))
     else:
-        render_map(make_console(), m)
+        render_map(make_console(no_color=no_color), m)
 
 
 @map_group.command("diff")
@@ -63,12 +66,14 @@ def show_cmd(file: str, as_json: bool, fmt: str | None, boot: int | None) -> Non
 @click.argument("new", type=click.Path(exists=True, dir_okay=True))
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (schema_version 1).")
 @_format_opt
+@color_option
 @click.pass_context
-def diff_cmd(ctx: click.Context, old: str, new: str, as_json: bool, fmt: str | None) -> Any:
+def diff_cmd(ctx: click.Context, old: str, new: str, as_json: bool, fmt: str | None,
+             no_color: bool) -> Any:
     """Compare two memory maps: regions added, removed, moved, resized, retyped."""
     d = diff_maps(load_memory_map(old, fmt=fmt), load_memory_map(new, fmt=fmt))
     if as_json:
         click.echo(json_render.dumps(d))
     else:
-        render_map_diff(make_console(), d)
+        render_map_diff(make_console(no_color=no_color), d)
     ctx.exit(EXIT_OK if d.same else EXIT_DIFFERENT)
