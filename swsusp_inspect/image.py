@@ -232,14 +232,18 @@ class HibernationImage:
         if cached is not None:
             self._chunk_cache.move_to_end(k)
             return cached
-        off, data = self.chunk_location(k)
-        out = self._decompressor.decompress(
-            data, int(self.chunk_table.unc_pages[k]), where=f"compressed chunk {k}", offset=off
-        )
+        out = self._decompress_uncached(k)
         self._chunk_cache[k] = out
         if len(self._chunk_cache) > 8:
             self._chunk_cache.popitem(last=False)
         return out
+
+    def _decompress_uncached(self, k: int) -> bytes:
+        # thread-safe: reads the map and the table only
+        off, data = self.chunk_location(k)
+        return self._decompressor.decompress(
+            data, int(self.chunk_table.unc_pages[k]), where=f"compressed chunk {k}", offset=off
+        )
 
     def stream_pages(self, start: int, count: int) -> bytes | memoryview:
         """``count`` stream pages from stream page ``start`` (>= 1), decompressed if needed."""
@@ -261,15 +265,40 @@ class HibernationImage:
             s += take
         return parts[0] if len(parts) == 1 else b"".join(parts)
 
-    def iter_chunks(self) -> Iterator[tuple[int, bytes | memoryview]]:
-        """``(first stream page, data)`` over the whole stream after page 0, in order."""
+    def iter_chunks(self, jobs: int = 1) -> Iterator[tuple[int, bytes | memoryview]]:
+        """``(first stream page, data)`` over the whole stream after page 0, in order.
+
+        With ``jobs > 1`` compressed chunks are decompressed by that many threads (the
+        decompressors release the GIL), at most ``2 * jobs`` chunks ahead of the consumer, so
+        memory stays bounded by a few chunks whatever the image size.
+        """
         if self.compression == "none":
             step = fchunks.UNC_PAGES
             for s in range(1, self.info.pages, step):
                 yield s, self.stream_pages(s, min(step, self.info.pages - s))
             return
-        for k in range(len(self.chunk_table)):
-            yield 1 + k * fchunks.UNC_PAGES, self.decompress_chunk(k)
+        n_chunks = len(self.chunk_table)
+        if jobs <= 1 or n_chunks < 2:
+            for k in range(n_chunks):
+                yield 1 + k * fchunks.UNC_PAGES, self.decompress_chunk(k)
+            return
+        from collections import deque
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="swsusp-chunk") as pool:
+            pending: deque[Any] = deque()
+            nxt = 0
+            for k in range(n_chunks):
+                while nxt < n_chunks and len(pending) < 2 * jobs:
+                    pending.append(pool.submit(self._decompress_uncached, nxt))
+                    nxt += 1
+                try:
+                    data = pending.popleft().result()
+                except BaseException:
+                    for fut in pending:
+                        fut.cancel()
+                    raise
+                yield 1 + k * fchunks.UNC_PAGES, data
 
     # -- the PFN directory ---------------------------------------------------------------
 
@@ -333,7 +362,7 @@ class HibernationImage:
 
     # -- integrity -----------------------------------------------------------------------
 
-    def verify(self, progress: Any = None) -> VerifyResult:
+    def verify(self, progress: Any = None, *, jobs: int = 1) -> VerifyResult:
         """Read (and decompress) every stream page; compute the CRC32 the kernel computes.
 
         Raises:
@@ -345,7 +374,7 @@ class HibernationImage:
         pages_read = 0
         banners: list[Banner] = []
         n = self.page_size
-        for s, data in self.iter_chunks():
+        for s, data in self.iter_chunks(jobs):
             crc = fchunks.crc32_le(crc, data)
             npages = len(data) // n
             pages_read += npages

@@ -177,10 +177,11 @@ def summarize(
     maps: list[MemoryMap] | None = None,
     find_banner: bool = True,
     progress: Any = None,
+    jobs: int = 1,
 ) -> ImageSummary:
     """Build the summary; ``verify`` reads and decompresses every chunk and checks the CRC32."""
     pd = image.pagedir
-    result: VerifyResult | None = image.verify(progress) if verify else None
+    result: VerifyResult | None = image.verify(progress, jobs=jobs) if verify else None
     hdr = image.header
     info = image.info
     arch = info.arch

@@ -67,3 +67,14 @@ def progress_for(total: int, description: str, quiet: bool = False) -> Any:
     from swsusp_inspect.render.progress import ProgressBar
 
     return ProgressBar(total, description)
+
+
+def jobs_option(f: F) -> F:
+    return click.option("--jobs", "-j", type=click.IntRange(min=1), default=None,
+                        help="Parallel workers (default: number of cores).")(f)
+
+
+def default_jobs(jobs: int | None) -> int:
+    import os
+
+    return jobs or os.cpu_count() or 1

@@ -10,8 +10,10 @@ import click
 from swsusp_inspect.cli import EXIT_BAD_INPUT, EXIT_FINDINGS, EXIT_OK
 from swsusp_inspect.cli.common import (
     color_option,
+    default_jobs,
     emit_json,
     image_argument,
+    jobs_option,
     json_option,
     map_format_option,
     map_option,
@@ -31,7 +33,8 @@ def _load_maps(maps: tuple[str, ...], fmt: str | None) -> list[Any]:
 
 
 def _summarize(image_path: str, resume_offset: int, verify: bool, system_map: str | None,
-               maps: tuple[str, ...], map_format: str | None, quiet: bool = False) -> Any:
+               maps: tuple[str, ...], map_format: str | None, quiet: bool = False,
+               jobs: int = 1) -> Any:
     from swsusp_inspect.image import open_image
     from swsusp_inspect.summary import summarize
     from swsusp_inspect.symbols import load_system_map
@@ -41,7 +44,8 @@ def _summarize(image_path: str, resume_offset: int, verify: bool, system_map: st
     with open_image(image_path, resume_offset=resume_offset) as img:
         bar = progress_for(img.info.pages - 1, "verifying", quiet) if verify else None
         with bar if bar is not None else contextlib.nullcontext():
-            return summarize(img, verify=verify, system_map=smap, maps=mem_maps, progress=bar)
+            return summarize(img, verify=verify, system_map=smap, maps=mem_maps, progress=bar,
+                             jobs=jobs)
 
 
 def _output(summary: Any, as_json: bool, no_color: bool) -> None:
@@ -83,14 +87,15 @@ def info_cmd(ctx: click.Context, image: str, resume_offset: int, system_map: str
 @json_option
 @color_option
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+@jobs_option
 @click.pass_context
 def verify_cmd(ctx: click.Context, image: str, resume_offset: int, system_map: str | None,
-               as_json: bool, no_color: bool, quiet: bool) -> None:
+               as_json: bool, no_color: bool, quiet: bool, jobs: int | None) -> None:
     """Read and decompress every chunk of IMAGE; check chunk bounds and the CRC32.
 
     Exit 0 when everything checks, 1 on a CRC32 mismatch, 2 when the image cannot be read.
     """
-    s = _summarize(image, resume_offset, True, system_map, (), None, quiet)
+    s = _summarize(image, resume_offset, True, system_map, (), None, quiet, default_jobs(jobs))
     _output(s, as_json, no_color)
     ctx.exit(EXIT_OK if s.verify_ok else EXIT_FINDINGS)
 

@@ -17,6 +17,7 @@ References:
 from __future__ import annotations
 
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -56,6 +57,7 @@ def build_table(
     page_size: int,
     header_size: int,
     stream_pages: int,
+    entry_offset: Callable[[int], int] | None = None,
 ) -> ChunkTable:
     """Walk the chunk headers (one ``size_t`` read per chunk).
 
@@ -65,41 +67,64 @@ def build_table(
         page_size: N.
         header_size: ``CMP_HEADER`` = sizeof(size_t) of the writer.
         stream_pages: ``swsusp_info.pages`` (stream pages including page 0).
+        entry_offset: file offset of swap-map slot ``i`` (for messages); default: the
+            device page the last entry points to.
     """
     remaining = stream_pages - 1
     n_chunks = -(-remaining // UNC_PAGES)
+    file_size = len(buf)
+
+    def map_end(k: int, idx: int) -> FormatError:
+        at = entry_offset(idx) if entry_offset is not None else (
+            int(entries[-1]) * page_size if entries.size else None)
+        return FormatError(
+            "swap map page", at, f"entry {idx}",
+            f"compressed chunk {k} of {n_chunks} ({remaining:#x} stream pages)",
+            "0 (end of the swap map)",
+        )
+
+    # Every chunk takes at least one entry: a count the map cannot hold is refused before
+    # anything is allocated for it (swsusp_info.pages is read from the file).
+    if n_chunks > max(entries.size - 1, 0):
+        raise map_end(max(entries.size - 1, 0), entries.size)
     first = np.empty(n_chunks, np.int64)
     npg = np.empty(n_chunks, np.int64)
     lens = np.empty(n_chunks, np.int64)
     uncp = np.empty(n_chunks, np.int64)
     worst = worst_compress(page_size)
-    file_size = len(buf)
+    # first entry whose page is not wholly in the file: a cut inside chunk k's data is reported
+    # as chunk k, not as the next header beyond it
+    beyond = np.flatnonzero(entries[1:] >= file_size // page_size)
+    first_missing = 1 + int(beyond[0]) if beyond.size else int(entries.size)
     idx = 1
     for k in range(n_chunks):
         if idx >= entries.size:
-            raise FormatError(
-                "compressed chunk", None, f"chunk {k}",
-                f"{n_chunks} chunks for {remaining} stream pages",
-                f"swap map ends after {entries.size} entries",
-            )
+            raise map_end(k, idx)
         off = int(entries[idx]) * page_size
         if off + header_size > file_size:
+            if first_missing < idx:
+                owner = int(np.searchsorted(first[:k], first_missing, side="right")) - 1
+                raise TruncatedError(f"compressed chunk {owner}",
+                                     int(entries[first_missing]) * page_size, page_size,
+                                     file_size)
             raise TruncatedError(f"compressed chunk {k} header", off, header_size, file_size)
         cmp_len = int.from_bytes(buf[off : off + header_size], "little")
         if not 0 < cmp_len <= worst:
             raise FormatError(f"compressed chunk {k}", off, "cmp_len",
                               f"1..{worst:#x}", cmp_len)
         pages = -(-(header_size + cmp_len) // page_size)
+        if idx + pages > entries.size:
+            raise FormatError(
+                f"compressed chunk {k}", off, "cmp_len",
+                f"at most {(entries.size - idx) * page_size - header_size:#x} "
+                f"({entries.size - idx} swap-map entries left)",
+                cmp_len,
+            )
         first[k] = idx
         npg[k] = pages
         lens[k] = cmp_len
         uncp[k] = min(UNC_PAGES, remaining - k * UNC_PAGES)
         idx += pages
-    if idx > entries.size:
-        raise FormatError(
-            "compressed chunk", int(entries[-1]) * page_size, f"chunk {n_chunks - 1}",
-            f"{idx} swap-map entries", f"{entries.size}",
-        )
     return ChunkTable(first, npg, lens, uncp)
 
 

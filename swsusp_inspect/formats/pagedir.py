@@ -13,6 +13,7 @@ References:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -48,6 +49,7 @@ def decode(
     image_pages: int,
     *,
     offset: int = 0,
+    locate: Callable[[int], tuple[str, int]] | None = None,
 ) -> PfnDirectory:
     """Decode the concatenated metadata pages ``raw`` (uint8 array).
 
@@ -56,7 +58,15 @@ def decode(
         word_size: sizeof(long) of the writer.
         image_pages: ``swsusp_info.image_pages``; must equal the number of data pages listed.
         offset: where the metadata starts (file offset, or stream offset), for messages.
+        locate: maps a byte position in ``raw`` to ``(structure, file offset)`` for messages,
+            for metadata pages that are not contiguous in the file (scattered swap pages,
+            compressed chunks).  Default: ``("PFN directory", offset + position)``.
     """
+
+    def error(pos: int, field: str | None, expected: object, found: object) -> FormatError:
+        structure, at = locate(pos) if locate is not None else ("PFN directory", offset + pos)
+        return FormatError(structure, at, field, expected, found)
+
     dtype = np.dtype("<u8") if word_size == 8 else np.dtype("<u4")
     entries = raw.view(dtype)
     end_of_map = np.iinfo(dtype).max
@@ -69,8 +79,8 @@ def decode(
         nonzero_tail = np.flatnonzero(tail)
         if nonzero_tail.size:
             at = n + 1 + int(nonzero_tail[0])
-            raise FormatError("PFN directory", offset + at * word_size, f"entry {at}",
-                              "0 after BM_END_OF_MAP", int(entries[at]))
+            raise error(at * word_size, f"entry {at}", "0 after BM_END_OF_MAP",
+                        int(entries[at]))
     else:
         n = entries.size
         terminated = False
@@ -79,19 +89,27 @@ def decode(
     pfns = listed & np.uint64(zero_flag - 1)
     data = int(n - np.count_nonzero(zero))
     if data != image_pages:
+        if data > image_pages:
+            # the entry after the image_pages-th data PFN is where BM_END_OF_MAP belongs
+            at = int(np.flatnonzero(~zero)[image_pages])
+            raise error(
+                at * word_size, f"entry {at}",
+                f"BM_END_OF_MAP after {image_pages} data PFNs (swsusp_info.image_pages)",
+                int(entries[at]),
+            )
         if not terminated:
-            raise FormatError(
-                "PFN directory", offset, None,
+            raise error(
+                (n - 1) * word_size if n else 0, None,
                 f"BM_END_OF_MAP after {image_pages} data PFNs",
                 f"no terminator in {n} entries ({data} data PFNs)",
             )
-        raise FormatError(
-            "PFN directory", offset, None,
-            f"{image_pages} data PFNs (swsusp_info.image_pages)",
-            f"{data} (before BM_END_OF_MAP at entry {n})",
+        raise error(
+            n * word_size, f"entry {n}",
+            f"BM_END_OF_MAP after {image_pages} data PFNs (swsusp_info.image_pages)",
+            f"BM_END_OF_MAP after {data}",
         )
     if not terminated and n * word_size < raw.size:  # pragma: no cover - n == entries.size
-        raise FormatError("PFN directory", offset, None, "BM_END_OF_MAP", "none")
+        raise error(0, None, "BM_END_OF_MAP", "none")
     return PfnDirectory(pfns, zero, terminated)
 
 

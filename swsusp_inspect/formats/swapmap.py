@@ -30,6 +30,20 @@ def map_page_entries(page_size: int, sector_size: int) -> int:
     return page_size // sector_size - 1
 
 
+def entry_offset(map_pages: tuple[int, ...], index: int, page_size: int,
+                 sector_size: int = 8) -> int:
+    """File offset of the slot holding stream entry ``index`` in the swap-map chain.
+
+    One past the last slot of the last map page is that page's ``next_swap`` (where the chain
+    ended).
+    """
+    per_page = map_page_entries(page_size, sector_size)
+    page_idx, slot = divmod(index, per_page)
+    if page_idx >= len(map_pages):
+        return map_pages[-1] * page_size + per_page * sector_size
+    return map_pages[page_idx] * page_size + slot * sector_size
+
+
 def walk(
     buf: Any,
     first: int,
