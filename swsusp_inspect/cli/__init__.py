@@ -24,6 +24,16 @@ _COMMANDS: dict[str, str] = {
 }
 _DEFAULT = "audit"
 
+# one-line help per command, so `--help` lists them without importing their modules
+_SHORT_HELP: dict[str, str] = {
+    "audit": "Label every saved PFN and report unsafe saves (the default command).",
+    "info": "Header, PFN directory and kernel identity (fast).",
+    "verify": "Decompress every chunk; check chunk bounds and the image CRC32.",
+    "extract": "Write saved pages to a raw physical-memory file.",
+    "map": "Read a memory map (dmesg, iomem, sysfs, boot_params, JSON); diff two.",
+    "batch": "Audit many images from scripts (JSON lines, worst exit code).",
+}
+
 EXIT_OK, EXIT_FINDINGS, EXIT_BAD_INPUT = 0, 1, 2
 
 
@@ -41,6 +51,11 @@ class LazyDefaultGroup(click.Group):
         module = importlib.import_module(module_name, __name__)
         cmd: click.Command = getattr(module, attr)
         return cmd
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, _SHORT_HELP[name]) for name in self.list_commands(ctx)]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         # `swsusp-inspect IMAGE ...` -> `swsusp-inspect audit IMAGE ...`

@@ -1,0 +1,298 @@
+"""Batch audits: many images, per-image inputs from sidecars or a manifest, a process pool.
+
+Results come back in input order whatever the parallelism; a broken image becomes a row with
+its error and never stops the batch; the batch's exit code is the worst of its images'.
+
+Sidecar conventions (documented in README):
+
+* ``host1.img`` (or ``host1.img.xz``, ``host1.bin``, ...) takes ``host1.dmesg``, ``host1.iomem``,
+  ``host1.memmap``, ``host1.e820`` (any map reader), ``host1.kpageflags`` and
+  ``host1.System.map``, each optionally compressed (``.xz``, ``.gz``, ``.zst``) or with ``.txt``;
+* an image alone in its directory (the layout of ``samples/``) also takes that directory's
+  ``dmesg.txt``, ``iomem.txt``, ``memmap.txt``, ``kpageflags*`` and ``System.map*``.
+"""
+
+from __future__ import annotations
+
+import csv
+import glob
+import json
+import os
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from swsusp_inspect.formats import signatures
+from swsusp_inspect.source import sniff_transport
+
+IMAGE_SUFFIXES = (".img", ".bin", ".swap", ".raw", ".dump", ".image", ".snapshot")
+TRANSPORT_SUFFIXES = (".xz", ".gz", ".zst")
+MAP_KINDS = ("dmesg", "journal", "iomem", "memmap", "e820", "map")
+SIDECAR_WORDS = (*MAP_KINDS, "kpageflags", "System.map", "console", "txt", "json", "log",
+                 "csv", "md")
+
+
+@dataclass(frozen=True)
+class BatchJob:
+    """One image and its per-image inputs."""
+
+    image: str
+    maps: tuple[str, ...] = ()
+    kpageflags: str | None = None
+    system_map: str | None = None
+    resume_offset: int = 0
+    verify: bool = False
+
+
+@dataclass
+class BatchRow:
+    path: str
+    exit_code: int
+    report: dict[str, Any] | None
+    error: str | None
+    inputs: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        body = dict(self.report) if self.report is not None else {
+            "image": None, "map": None, "evidence": None, "labels": None,
+            "unsafe_pages": None, "findings": [],
+        }
+        body["path"] = self.path
+        body["error"] = self.error
+        body["exit_code"] = self.exit_code
+        body["inputs"] = self.inputs
+        return body
+
+
+# -- discovery ----------------------------------------------------------------------------
+
+
+def _strip_suffixes(name: str) -> str:
+    for suf in TRANSPORT_SUFFIXES:
+        if name.endswith(suf):
+            name = name[: -len(suf)]
+            break
+    for suf in IMAGE_SUFFIXES:
+        if name.endswith(suf):
+            return name[: -len(suf)]
+    return name
+
+
+def looks_like_sidecar(path: Path) -> bool:
+    name = path.name
+    for suf in TRANSPORT_SUFFIXES:
+        if name.endswith(suf):
+            name = name[: -len(suf)]
+    parts = name.split(".")
+    return any(p in SIDECAR_WORDS for p in parts[1:]) or parts[0] in MAP_KINDS or \
+        name.startswith(("System.map", "kpageflags", "dmesg", "iomem", "memmap", "console",
+                         "resume", "provenance", "markers", "cmdline", "README"))
+
+
+def looks_like_image(path: Path) -> bool:
+    """Cheap content sniff: a known signature at a page end, a snapshot stream, or a
+    compressed transport whose name is not a sidecar's."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(65536)
+    except OSError:
+        return False
+    if sniff_transport(head):
+        return not looks_like_sidecar(path)
+    if signatures.sniff(head) is not None or signatures.is_tuxonice(head):
+        return True
+    from swsusp_inspect.formats.snapshot import sniff_stream
+
+    return sniff_stream(head) is not None
+
+
+def expand_paths(paths: Iterable[str]) -> list[Path]:
+    """Files as given, directories recursively (image-looking files only), globs expanded."""
+    out: list[Path] = []
+    seen: set[Path] = set()
+
+    def add(p: Path) -> None:
+        rp = p.resolve()
+        if rp not in seen:
+            seen.add(rp)
+            out.append(p)
+
+    for raw in paths:
+        candidates = [raw]
+        if any(ch in raw for ch in "*?[") and not os.path.exists(raw):
+            candidates = sorted(glob.glob(raw, recursive=True)) or [raw]
+        for c in candidates:
+            p = Path(c)
+            if p.is_dir():
+                for root, dirs, files in os.walk(p):
+                    dirs.sort()
+                    for f in sorted(files):
+                        fp = Path(root) / f
+                        if fp.is_file() and not looks_like_sidecar(fp) and looks_like_image(fp):
+                            add(fp)
+            else:
+                add(p)  # named explicitly: always an input (errors become rows)
+    return out
+
+
+def _first_existing(candidates: Iterable[Path]) -> Path | None:
+    for c in candidates:
+        if c.is_file():
+            return c
+    return None
+
+
+def _variants(base: Path) -> list[Path]:
+    return [base, *(Path(str(base) + s) for s in (".txt", *TRANSPORT_SUFFIXES)),
+            *(Path(str(base) + ".txt" + s) for s in TRANSPORT_SUFFIXES)]
+
+
+def sidecars(image: Path) -> dict[str, Any]:
+    """Per-image inputs found next to ``image`` (see the module docstring)."""
+    d = image.parent
+    stem = _strip_suffixes(image.name)
+    maps: list[str] = []
+    for kind in MAP_KINDS:
+        hit = _first_existing(_variants(d / f"{stem}.{kind}"))
+        if hit is not None:
+            maps.append(str(hit))
+    kpf = _first_existing(_variants(d / f"{stem}.kpageflags"))
+    smap = _first_existing(_variants(d / f"{stem}.System.map"))
+    images_here = [f for f in d.iterdir() if f.is_file() and not looks_like_sidecar(f)
+                   and f.name.split(".")[0] in {stem, "swap", "image"}]
+    alone = len(images_here) <= 1
+    if alone:
+        if not maps:
+            for name in ("dmesg", "iomem", "memmap"):
+                hit = _first_existing(_variants(d / name))
+                if hit is not None:
+                    maps.append(str(hit))
+        if kpf is None:
+            kpf = _first_existing([*_variants(d / "kpageflags"),
+                                   *_variants(d / "kpageflags.bin")])
+        if smap is None:
+            found = sorted(d.glob("System.map*"))
+            smap = found[0] if found else None
+    return {"maps": maps, "kpageflags": str(kpf) if kpf else None,
+            "system_map": str(smap) if smap else None}
+
+
+def read_manifest(path: str) -> list[BatchJob]:
+    """CSV (header ``image,map,kpageflags,system_map``) or JSON lines with those keys.
+
+    ``map`` may name several files separated by ``;`` (a list in JSON).  Relative paths are
+    relative to the manifest's directory.
+    """
+    from swsusp_inspect.errors import MapError
+
+    base = Path(path).parent
+    text = Path(path).read_text()
+    rows: list[dict[str, Any]] = []
+    stripped = text.lstrip()
+    if stripped.startswith("{"):
+        for lineno, line in enumerate(text.splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise MapError(path, lineno, f"manifest: not a JSON object ({exc.msg})") from None
+            if not isinstance(obj, dict):
+                raise MapError(path, lineno, "manifest: expected a JSON object per line")
+            rows.append({"_line": lineno, **obj})
+    else:
+        reader = csv.DictReader(text.splitlines())
+        if not reader.fieldnames or "image" not in reader.fieldnames:
+            raise MapError(path, 1, "manifest: expected a CSV header with an 'image' column")
+        for lineno, rec in enumerate(reader, 2):
+            rows.append({"_line": lineno, **rec})
+
+    def rel(p: str | None) -> str | None:
+        if not p:
+            return None
+        return p if os.path.isabs(p) else str(base / p)
+
+    jobs = []
+    for r in rows:
+        if not r.get("image"):
+            raise MapError(path, r["_line"], "manifest: row without 'image'")
+        maps = r.get("map") or []
+        if isinstance(maps, str):
+            maps = [m for m in maps.split(";") if m.strip()]
+        jobs.append(BatchJob(
+            image=str(rel(r["image"])),
+            maps=tuple(str(rel(m.strip())) for m in maps),
+            kpageflags=rel(r.get("kpageflags")),
+            system_map=rel(r.get("system_map")),
+        ))
+    return jobs
+
+
+def plan(paths: Iterable[str], *, manifest: str | None = None, maps: tuple[str, ...] = (),
+         kpageflags: str | None = None, system_map: str | None = None,
+         verify: bool = False, use_sidecars: bool = True) -> list[BatchJob]:
+    """The jobs of a batch, in input order (manifest rows first, then paths)."""
+    jobs: list[BatchJob] = []
+    if manifest:
+        for j in read_manifest(manifest):
+            jobs.append(BatchJob(j.image, j.maps or maps, j.kpageflags or kpageflags,
+                                 j.system_map or system_map, verify=verify))
+    for p in expand_paths(paths):
+        found = sidecars(p) if use_sidecars else {"maps": [], "kpageflags": None,
+                                                  "system_map": None}
+        jobs.append(BatchJob(
+            image=str(p),
+            maps=maps or tuple(found["maps"]),
+            kpageflags=kpageflags or found["kpageflags"],
+            system_map=system_map or found["system_map"],
+            verify=verify,
+        ))
+    return jobs
+
+
+# -- running ------------------------------------------------------------------------------
+
+
+def run_job(job: BatchJob) -> BatchRow:
+    """Audit one image; every failure becomes the row's error (never raised)."""
+    from swsusp_inspect.audit import audit_paths
+    from swsusp_inspect.errors import SwsuspError
+
+    inputs = {"maps": list(job.maps), "kpageflags": job.kpageflags,
+              "system_map": job.system_map}
+    try:
+        report = audit_paths(job.image, maps=job.maps, kpageflags=job.kpageflags,
+                             system_map=job.system_map, verify=job.verify,
+                             resume_offset=job.resume_offset)
+        return BatchRow(job.image, report.exit_code, report.to_dict(), None, inputs)
+    except (SwsuspError, OSError, ValueError) as exc:
+        msg = str(exc)
+        if isinstance(exc, OSError) and exc.filename:
+            msg = f"{exc.filename}: {exc.strerror or exc}"
+        return BatchRow(job.image, 2, None, msg, inputs)
+    except MemoryError:
+        return BatchRow(job.image, 2, None, "out of memory", inputs)
+
+
+def run(jobs: list[BatchJob], *, workers: int = 1,
+        on_done: Callable[[BatchRow], None] | None = None) -> Iterator[BatchRow]:
+    """Rows in input order; ``workers > 1`` runs a process pool (one image per worker)."""
+    if workers <= 1 or len(jobs) <= 1:
+        for j in jobs:
+            row = run_job(j)
+            if on_done:
+                on_done(row)
+            yield row
+        return
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(max_workers=min(workers, len(jobs))) as pool:
+        for row in pool.map(run_job, jobs, chunksize=1):
+            if on_done:
+                on_done(row)
+            yield row
+
+
+def worst(codes: Iterable[int]) -> int:
+    return max(codes, default=0)

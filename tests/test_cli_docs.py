@@ -1,0 +1,42 @@
+"""Every command has help, appears in the README, and `--help` stays cheap."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from swsusp_inspect.cli import _COMMANDS, _SHORT_HELP, cli
+
+README = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+
+
+def test_short_help_for_every_command() -> None:
+    assert set(_SHORT_HELP) == set(_COMMANDS)
+
+
+@pytest.mark.parametrize("name", sorted(_COMMANDS))
+def test_command_has_help_and_is_documented(name: str) -> None:
+    result = CliRunner().invoke(cli, [name, "--help"])
+    assert result.exit_code == 0, result.output
+    assert "Usage:" in result.output
+    assert f"swsusp-inspect {name}" in README
+
+
+def test_help_does_not_import_the_heavy_modules() -> None:
+    code = (
+        "import sys\n"
+        "from swsusp_inspect.cli import cli\n"
+        "try:\n"
+        "    cli.main(['--help'], standalone_mode=False)\n"
+        "finally:\n"
+        "    heavy = [m for m in ('numpy', 'construct', 'rich', 'lzallright', 'lz4')\n"
+        "             if m in sys.modules]\n"
+        "    print('HEAVY', heavy)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout
+    assert "HEAVY []" in out
