@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Generate the real-kernel hibernation samples of swsusp-inspect.
 
-Usage (as root, on a Debian 12 amd64 host with qemu-system-x86, busybox-static, gcc):
+Usage (as root, on a Debian 12 amd64 host with qemu-system-x86, qemu-system-arm,
+busybox-static, gcc, libc6-dev-i386, lib32gcc-12-dev, gcc-12-aarch64-linux-gnu):
 
     python3 samples/generate.py --work /some/scratch/dir [--only NAME]
 
@@ -40,7 +41,8 @@ PAGE = 4096
 MARKER_PAGES = 16
 MARKER_FILL = ('page i (0-based) = the 16-byte ASCII string "SWSUSPMARK%04d__" % i, '
                'repeated 256 times (4096 bytes)')
-BASE_CMDLINE = 'console=ttyS0,115200 nokaslr no_console_suspend loglevel=8 pm_debug_messages'
+CMDLINE_REST = 'nokaslr no_console_suspend loglevel=8 pm_debug_messages'
+BASE_CMDLINE = 'console=ttyS0,115200 ' + CMDLINE_REST  # x86 (amd64, i386)
 SWAP_DISK_MIB = 256
 EVIDENCE_DISK_MIB = 16
 QEMU_TIMEOUT = 240
@@ -50,6 +52,14 @@ KERNELS = {
     'bookworm-6.1': {
         'suites': None,  # the host's own (bookworm) sources
         'regex': r'^linux-image-6\.1\.0-[0-9]+-amd64$',
+    },
+    'bookworm-6.1-686-pae': {
+        'suites': None, 'arch': 'i386',
+        'regex': r'^linux-image-6\.1\.0-[0-9]+-686-pae$',
+    },
+    'bookworm-6.1-arm64': {
+        'suites': None, 'arch': 'arm64',
+        'regex': r'^linux-image-6\.1\.0-[0-9]+-arm64$',
     },
     'trixie-6.12': {
         'suites': ['trixie', 'trixie-updates', 'trixie-security'],
@@ -65,10 +75,49 @@ SAMPLES = [
      'modules': ['lz4_compress', 'lz4'], 'ram_mib': 192, 'expect': 'lz4'},
     {'name': 'deb12-6.1-nocompress', 'kernel': 'bookworm-6.1', 'extra': 'hibernate=nocompress',
      'modules': [], 'ram_mib': 192, 'expect': 'nocompress'},
+    # i386: 64 MiB hibernated but the resuming kernel failed with -ENOMEM; 96 MiB works.
+    {'name': 'deb12-6.1-i386-lzo', 'kernel': 'bookworm-6.1-686-pae', 'extra': '', 'modules': [],
+     'ram_mib': 96, 'expect': 'lzo'},
+    # arm64: the kernel reserves 64 MiB for CMA (CONFIG_CMA_SIZE_MBYTES=64), which the image
+    # preallocation cannot use: 192 MiB was 5616 pages short, 224 MiB 1585 pages short.
+    {'name': 'deb12-6.1-arm64-lzo', 'kernel': 'bookworm-6.1-arm64', 'extra': '', 'modules': [],
+     'ram_mib': 256, 'expect': 'lzo'},
 ]
 
 VIRTIO_MODULES = ['virtio_pci_legacy_dev', 'virtio_pci_modern_dev', 'virtio_ring', 'virtio',
                   'virtio_pci', 'virtio_blk']
+
+# Per Debian architecture: QEMU, console, marker compiler, word size of `unsigned long`.
+# virtio/virtio_ring are built into the arm64 kernel (modules.builtin; resolve_modules skips
+# them); its PCI host (pci-host-generic) is built in, so `-drive if=virtio` (virtio-blk-pci on
+# the virt machine's PCIe bus) needs the same module set as x86.
+ARCHES = {
+    'amd64': {'qemu': 'qemu-system-x86_64', 'machine': ['-machine', 'pc', '-cpu', 'qemu64'],
+              'console': 'ttyS0,115200', 'cc': ['gcc', '-static'], 'long': 8},
+    'i386': {'qemu': 'qemu-system-i386', 'machine': ['-machine', 'pc', '-cpu', 'qemu32'],
+             'console': 'ttyS0,115200', 'long': 4,
+             # asm/ of linux-libc-dev serves i386 and amd64; without gcc-multilib only this finds it
+             'cc': ['gcc', '-m32', '-static', '-isystem', '/usr/include/x86_64-linux-gnu']},
+    'arm64': {'qemu': 'qemu-system-aarch64', 'machine': ['-machine', 'virt', '-cpu', 'cortex-a57'],
+              'console': 'ttyAMA0,115200', 'cc': ['aarch64-linux-gnu-gcc-12', '-static'], 'long': 8},
+}
+
+
+def host_arch():
+    return subprocess.run(['dpkg', '--print-architecture'], check=True, capture_output=True,
+                          text=True).stdout.strip()
+
+
+def kernel_arch(key):
+    return KERNELS[key].get('arch', 'amd64')
+
+
+def apt_arch_opts(arch):
+    """apt options that add a foreign architecture's indexes without touching dpkg."""
+    if arch == host_arch():
+        return []
+    return ['-o', 'APT::Architectures::=' + host_arch(), '-o', 'APT::Architectures::=' + arch]
+
 
 TEMP_SOURCES = '/etc/apt/sources.list.d/swsusp-samples-temp.sources'
 
@@ -122,8 +171,10 @@ def dpkg_version_cmp(a, b):
     return -1 if r.returncode == 0 else 1
 
 
-def apt_newest(regex):
-    out = subprocess.run(['apt-cache', 'search', '--names-only', regex], check=True,
+def apt_newest(regex, arch=None):
+    aopts = apt_arch_opts(arch) if arch else []
+    qual = ':' + arch if aopts else ''
+    out = subprocess.run(['apt-cache'] + aopts + ['search', '--names-only', regex], check=True,
                          capture_output=True, text=True).stdout
     names = [l.split(' - ')[0].strip() for l in out.splitlines()]
     names = [n for n in names if re.match(regex, n)]
@@ -131,8 +182,8 @@ def apt_newest(regex):
         raise SystemExit('no package matches %s' % regex)
     vers = {}
     for n in names:
-        pol = subprocess.run(['apt-cache', 'policy', n], check=True, capture_output=True,
-                             text=True).stdout
+        pol = subprocess.run(['apt-cache'] + aopts + ['policy', n + qual], check=True,
+                             capture_output=True, text=True).stdout
         m = re.search(r'Candidate:\s*(\S+)', pol)
         if m and m.group(1) != '(none)':
             vers[n] = m.group(1)
@@ -140,14 +191,29 @@ def apt_newest(regex):
     return best, vers[best]
 
 
-def apt_print_uri(pkg):
-    out = subprocess.run(['apt-get', 'download', '--print-uris', pkg], check=True,
+def apt_print_uri(pkg, arch=None):
+    aopts = apt_arch_opts(arch) if arch else []
+    if aopts:
+        pkg += ':' + arch
+    out = subprocess.run(['apt-get'] + aopts + ['download', '--print-uris', pkg], check=True,
                          capture_output=True, text=True).stdout
     m = re.search(r"^'([^']+)'\s+(\S+)\s+(\d+)\s+SHA256:([0-9a-f]+)", out, re.M)
     if not m:
         raise SystemExit('apt-get download --print-uris %s gave no URI' % pkg)
     return {'url': m.group(1), 'filename': m.group(2), 'size': int(m.group(3)),
             'sha256': m.group(4)}
+
+
+def with_arch(arch, fn):
+    """Run fn() with the package indexes of a foreign `arch` (a plain update drops them again)."""
+    aopts = apt_arch_opts(arch)
+    if not aopts:
+        return fn()
+    try:
+        subprocess.run(['apt-get'] + aopts + ['update', '-q'], check=False)
+        return fn()
+    finally:
+        subprocess.run(['apt-get', 'update', '-q'], check=False)
 
 
 def with_suites(suites, fn):
@@ -187,18 +253,23 @@ def ensure_kernel(work, key):
         if os.path.exists(meta['deb_path']) and os.path.isdir(meta['root']):
             return meta
 
+    arch = kernel_arch(key)
+
     def query_and_download():
-        pkg, version = apt_newest(spec['regex'])
-        img = apt_print_uri(pkg)
-        dbg = apt_print_uri(pkg + '-dbg')
+        pkg, version = apt_newest(spec['regex'], arch)
+        img = apt_print_uri(pkg, arch)
+        dbg = apt_print_uri(pkg + '-dbg', arch)
         debs = os.path.join(work, 'debs')
         os.makedirs(debs, exist_ok=True)
         deb_path = os.path.join(debs, img['filename'])
         if not (os.path.exists(deb_path) and sha256_file(deb_path) == img['sha256']):
-            run(['apt-get', 'download', '-q', pkg], cwd=debs)
+            aopts = apt_arch_opts(arch)
+            run(['apt-get'] + aopts + ['download', '-q', pkg + (':' + arch if aopts else '')],
+                cwd=debs)
         return pkg, version, img, dbg, deb_path
 
-    pkg, version, img, dbg, deb_path = with_suites(spec['suites'], query_and_download)
+    pkg, version, img, dbg, deb_path = with_arch(
+        arch, lambda: with_suites(spec['suites'], query_and_download))
     if sha256_file(deb_path) != img['sha256']:
         raise SystemExit('sha256 mismatch for %s' % deb_path)
     if '_%s_' % version.replace(':', '%3a') not in dbg['filename']:
@@ -208,7 +279,7 @@ def ensure_kernel(work, key):
     if os.path.isdir(root):
         shutil.rmtree(root)
     run(['dpkg', '-x', deb_path, root])
-    meta = {'key': key, 'package': pkg, 'version': version, 'release': release,
+    meta = {'key': key, 'arch': arch, 'package': pkg, 'version': version, 'release': release,
             'deb_filename': img['filename'], 'deb_path': deb_path, 'deb_sha256': img['sha256'],
             'dbg_package': pkg + '-dbg', 'dbg_filename': dbg['filename'],
             'dbg_url': dbg['url'], 'dbg_sha256': dbg['sha256'], 'dbg_size': dbg['size'],
@@ -430,28 +501,89 @@ class Cpio:
         return self.buf.getvalue()
 
 
-def build_marker(work):
+def build_marker(work, arch):
     out = os.path.join(work, 'marker')
     src = os.path.join(HERE, 'guest', 'marker.c')
-    run(['gcc', '-static', '-O2', '-Wall', '-o', out, src])
-    return out
+    cc = ARCHES[arch]['cc'] + ['-O2', '-Wall', '-o', out, src]
+    run(cc)
+    return out, ' '.join(cc[:-3] + ['-o', 'marker', 'samples/guest/marker.c'])
+
+
+def elf_machine(data):
+    """(ELF class, e_machine) of an ELF file: 1/2 = 32/64-bit; 3 = i386, 62 = x86_64, 183 = aarch64."""
+    import struct
+    if data[:4] != b'\x7fELF':
+        raise SystemExit('not an ELF file')
+    return data[4], struct.unpack_from('<H', data, 18)[0]
+
+
+ELF_MACHINES = {'amd64': (2, 62), 'i386': (1, 3), 'arm64': (2, 183)}
+
+
+def ensure_busybox(work, arch):
+    """Static busybox for `arch`: the host's busybox-static, or the foreign .deb extracted."""
+    if arch == host_arch():
+        busybox = shutil.which('busybox') or '/bin/busybox'
+        if subprocess.run(['ldd', busybox], capture_output=True).returncode == 0:
+            raise SystemExit('%s is not static (install busybox-static)' % busybox)
+        ver = subprocess.run(['dpkg-query', '-W', '-f', '${Version}', 'busybox-static'],
+                             capture_output=True, text=True).stdout.strip()
+        return {'path': busybox, 'package': 'busybox-static:%s' % arch, 'version': ver,
+                'deb': None, 'deb_sha256': None}
+    os.makedirs(os.path.join(work, 'busybox'), exist_ok=True)
+    meta_path = os.path.join(work, 'busybox', arch + '.json')
+    if os.path.exists(meta_path):
+        meta = json.load(open(meta_path))
+        if os.path.exists(meta['path']):
+            return meta
+    debs = os.path.join(work, 'debs')
+    os.makedirs(debs, exist_ok=True)
+
+    def dl():
+        info = apt_print_uri('busybox-static', arch)
+        _n, ver = apt_newest(r'^busybox-static$', arch)
+        deb = os.path.join(debs, info['filename'])
+        if not (os.path.exists(deb) and sha256_file(deb) == info['sha256']):
+            run(['apt-get'] + apt_arch_opts(arch) + ['download', '-q', 'busybox-static:' + arch],
+                cwd=debs)
+        return info, ver, deb
+    info, ver, deb = with_arch(arch, dl)
+    if sha256_file(deb) != info['sha256']:
+        raise SystemExit('sha256 mismatch for %s' % deb)
+    root = os.path.join(work, 'busybox', arch + '-root')
+    if os.path.isdir(root):
+        shutil.rmtree(root)
+    run(['dpkg', '-x', deb, root])
+    meta = {'path': os.path.join(root, 'bin', 'busybox'), 'package': 'busybox-static:' + arch,
+            'version': ver, 'deb': info['filename'], 'deb_sha256': info['sha256']}
+    with open(meta_path, 'w') as f:
+        json.dump(meta, f, indent=1)
+    return meta
 
 
 def build_initramfs(work, kmeta, extra_modules):
+    arch = kmeta.get('arch', 'amd64')
     mdir = find_modules_dir(kmeta['root'], kmeta['release'])
     mods = resolve_modules(mdir, VIRTIO_MODULES + list(extra_modules))
     log('insmod order: ' + ' '.join(n for n, _ in mods))
-    busybox = shutil.which('busybox') or '/bin/busybox'
+    bbmeta = ensure_busybox(os.path.dirname(os.path.dirname(work)), arch)
+    busybox = bbmeta['path']
     bb = open(busybox, 'rb').read()
-    if subprocess.run(['ldd', busybox], capture_output=True).returncode == 0:
-        raise SystemExit('%s is not static (install busybox-static)' % busybox)
+    marker_path, marker_cc = build_marker(work, arch)
+    marker = open(marker_path, 'rb').read()
+    for what, data in (('busybox', bb), ('marker', marker)):
+        if elf_machine(data) != ELF_MACHINES[arch]:
+            raise SystemExit('%s is not a %s binary: %r' % (what, arch, elf_machine(data)))
+    for n, data in mods:
+        if elf_machine(data) != ELF_MACHINES[arch]:
+            raise SystemExit('module %s is not a %s object' % (n, arch))
     c = Cpio()
     for d in ('bin', 'dev', 'proc', 'sys', 'tmp', 'ev', 'lib', 'lib/modules'):
         c.dir(d)
     c.chardev('dev/console', 5, 1)
     c.chardev('dev/null', 1, 3)
     c.file('bin/busybox', bb, 0o755)
-    c.file('bin/marker', open(build_marker(work), 'rb').read(), 0o755)
+    c.file('bin/marker', marker, 0o755)
     c.file('init', open(os.path.join(HERE, 'guest', 'init.sh'), 'rb').read(), 0o755)
     c.file('lib/modules/order', ''.join('%s.ko\n' % n for n, _ in mods).encode())
     for n, data in mods:
@@ -459,18 +591,19 @@ def build_initramfs(work, kmeta, extra_modules):
     path = os.path.join(work, 'initrd-%s-%s.cpio.gz' % (kmeta['release'], '-'.join(extra_modules) or 'base'))
     with open(path, 'wb') as f:
         f.write(gzip.compress(c.finish(), 6, mtime=0))
-    return path, [n for n, _ in mods]
+    return path, [n for n, _ in mods], bbmeta, marker_cc
 
 
 # --------------------------------------------------------------------------- QEMU
 
-def qemu_version():
-    out = subprocess.run(['qemu-system-x86_64', '--version'], capture_output=True, text=True).stdout
+def qemu_version(arch='amd64'):
+    out = subprocess.run([ARCHES[arch]['qemu'], '--version'], capture_output=True, text=True).stdout
     return out.splitlines()[0].strip()
 
 
-def qemu_cmd(kernel, initrd, cmdline, ram, swap, evidence, console):
-    return ['qemu-system-x86_64', '-accel', 'tcg', '-machine', 'pc', '-cpu', 'qemu64',
+def qemu_cmd(kernel, initrd, cmdline, ram, swap, evidence, console, arch='amd64'):
+    a = ARCHES[arch]
+    return [a['qemu'], '-accel', 'tcg'] + a['machine'] + [
             '-smp', '1', '-m', str(ram), '-nodefaults', '-no-user-config', '-display', 'none',
             '-vga', 'none', '-no-reboot', '-monitor', 'none',
             '-serial', 'file:' + console,
@@ -510,8 +643,13 @@ def trimmed_image(path):
     return data[:end]
 
 
-def on_disk_summary(img):
-    """Header fields and swap-map facts of the trimmed image (reads past its end are zeros)."""
+def on_disk_summary(img, long_size=8):
+    """Header fields and swap-map facts of the trimmed image (reads past its end are zeros).
+
+    The swap header tail and the swap-map pages use 8-byte sector_t on every architecture;
+    swsusp_info uses `unsigned long` (4 bytes on i386): image_pages/pages at 416/424 (64-bit)
+    or 404/408 (i386).
+    """
     import struct
 
     def page(i):
@@ -534,8 +672,10 @@ def on_disk_summary(img):
         info = page(entries[0])
         res['swsusp_info_page'] = entries[0]
         res['max_map_entry'] = max(entries)
-        res['info_image_pages'] = struct.unpack_from('<Q', info, 416)[0]
-        res['info_pages'] = struct.unpack_from('<Q', info, 424)[0]
+        lf, (oi, op) = ('<Q', (416, 424)) if long_size == 8 else ('<I', (404, 408))
+        res['info_long_bytes'] = long_size
+        res['info_image_pages'] = struct.unpack_from(lf, info, oi)[0]
+        res['info_pages'] = struct.unpack_from(lf, info, op)[0]
         res['map_entries_beyond_trimmed_end'] = sum(1 for x in entries if x >= len(img) // PAGE)
     return res
 
@@ -559,10 +699,24 @@ def make_sample(args, sample, samples_dir):
     kmeta = ensure_kernel(work, sample['kernel'])
     smap_path, smap = ensure_system_map(work, kmeta, samples_dir)
     rel = kmeta['release']
-    kernel = os.path.join(kmeta['root'], 'boot', 'vmlinuz-' + rel)
-    initrd, modules = build_initramfs(swork, kmeta, sample['modules'])
-    cmdline = BASE_CMDLINE + (' ' + sample['extra'] if sample['extra'] else '')
-    ram = sample['ram_mib']
+    arch = kmeta.get('arch', 'amd64')
+    vmlinuz = os.path.join(kmeta['root'], 'boot', 'vmlinuz-' + rel)
+    kernel = vmlinuz
+    if arch == 'arm64':
+        # QEMU loads the uncompressed arm64 Image; gunzip it on the host if it is compressed.
+        raw = open(vmlinuz, 'rb').read()
+        if raw[:2] == b'\x1f\x8b':
+            raw = gzip.decompress(raw)
+        if raw[56:60] != b'ARM\x64':
+            raise SystemExit('%s is not an arm64 Image' % vmlinuz)
+        kernel = os.path.join(work, 'kernels', 'Image-' + rel)
+        if not os.path.exists(kernel) or open(kernel, 'rb').read() != raw:
+            with open(kernel, 'wb') as f:
+                f.write(raw)
+    initrd, modules, bbmeta, marker_cc = build_initramfs(swork, kmeta, sample['modules'])
+    cmdline = 'console=%s %s' % (ARCHES[arch]['console'], CMDLINE_REST)
+    cmdline += (' ' + sample['extra'] if sample['extra'] else '')
+    ram = args.ram_mib or sample['ram_mib']
 
     swap = os.path.join(swork, 'swap.img')
     evid = os.path.join(swork, 'evidence.img')
@@ -572,7 +726,7 @@ def make_sample(args, sample, samples_dir):
         zero_disk(evid, EVIDENCE_DISK_MIB)
         if os.path.exists(console):
             os.unlink(console)
-        hcmd = qemu_cmd(kernel, initrd, cmdline, ram, swap, evid, console)
+        hcmd = qemu_cmd(kernel, initrd, cmdline, ram, swap, evid, console, arch)
         rc, hsecs = run_qemu(hcmd)
         con = open(console, 'rb').read().decode('utf-8', 'replace')
         with open(swap, 'rb') as f:
@@ -595,13 +749,16 @@ def make_sample(args, sample, samples_dir):
     shutil.copyfile(evid, revid)
     if os.path.exists(rconsole):
         os.unlink(rconsole)
-    rcmd = qemu_cmd(kernel, initrd, cmdline, ram, rswap, revid, rconsole)
+    rcmd = qemu_cmd(kernel, initrd, cmdline, ram, rswap, revid, rconsole, arch)
     rrc, rsecs = run_qemu(rcmd)
     rcon = open(rconsole, 'rb').read().decode('utf-8', 'replace')
     resumed = 'SWSUSP-SAMPLE: resumed' in rcon
     m = re.search(r'SWSUSP-SAMPLE: marker: (\d+)/(\d+) pages intact, (\d+)/(\d+) at the same pfn', rcon)
     markers_after_resume = m.group(0)[len('SWSUSP-SAMPLE: '):] if m else None
 
+    if not (resumed and m and len({m.group(k) for k in (1, 2, 3, 4)}) == 1):
+        raise SystemExit('%s: resume from the copy failed (%s); samples/%s left unchanged; '
+                         'resume.log tail:\n%s' % (name, markers_after_resume, name, rcon[-3000:]))
     ev = read_evidence(evid)
     for k in ('dmesg.txt', 'iomem.txt', 'memmap.txt', 'cmdline.txt', 'kpageflags.bin',
               'markers.txt', 'uname.txt', 'kallsyms-check.txt'):
@@ -645,6 +802,8 @@ def make_sample(args, sample, samples_dir):
     shutil.copyfile(console, os.path.join(out, 'console.log'))
     shutil.copyfile(rconsole, os.path.join(out, 'resume.log'))
     for k in ('dmesg.txt', 'iomem.txt', 'memmap.txt', 'cmdline.txt'):
+        if k == 'memmap.txt' and not ev[k].strip():
+            continue  # no /sys/firmware/memmap (arm64 boots from a device tree, no e820)
         with open(os.path.join(out, k), 'wb') as f:
             f.write(ev[k])
     with open(os.path.join(out, 'kpageflags.bin.xz'), 'wb') as f:
@@ -661,10 +820,18 @@ def make_sample(args, sample, samples_dir):
         lines[key] = mm.group(0).strip() if mm else None
     prov = {
         'sample': name,
+        'arch': arch,
         'kernel_package': kmeta['package'],
         'kernel_package_version': kmeta['version'],
         'kernel_deb': kmeta['deb_filename'],
         'kernel_deb_sha256': kmeta['deb_sha256'],
+        'kernel_loaded': os.path.relpath(kernel, kmeta['root']) if kernel == vmlinuz else
+        'Image-%s (boot/vmlinuz-%s%s)' % (rel, rel, ', gunzipped' if open(vmlinuz, 'rb').read(2) == b'\x1f\x8b' else ', already uncompressed'),
+        'kernel_loaded_sha256': sha256_file(kernel),
+        'busybox': {'package': bbmeta['package'], 'version': bbmeta['version'],
+                    'deb': bbmeta['deb'], 'deb_sha256': bbmeta['deb_sha256'],
+                    'binary_sha256': sha256_file(bbmeta['path'])},
+        'marker_build': marker_cc,
         'kernel_release': uname,
         'dbg_package': kmeta['dbg_filename'],
         'dbg_deb_sha256_from_archive_index': kmeta['dbg_sha256'],
@@ -676,7 +843,7 @@ def make_sample(args, sample, samples_dir):
         'modules_insmod_order': modules,
         'guest_ram_mib': ram,
         'swap_disk_mib': SWAP_DISK_MIB,
-        'qemu_version': qemu_version(),
+        'qemu_version': qemu_version(arch),
         'qemu_command_hibernate': ' '.join(shlex.quote(c) for c in hcmd),
         'qemu_command_resume': ' '.join(shlex.quote(c) for c in rcmd),
         'qemu_seconds': {'hibernate': round(hsecs, 1), 'resume': round(rsecs, 1)},
@@ -685,7 +852,7 @@ def make_sample(args, sample, samples_dir):
         'swap_img_sha256': img_sha,
         'swap_img_bytes': len(img),
         'swap_img_trimmed_from_bytes': SWAP_DISK_MIB << 20,
-        'on_disk': on_disk_summary(img),
+        'on_disk': on_disk_summary(img, ARCHES[arch]['long']),
         'console_lines': lines,
         'resume_succeeded': resumed,
         'markers_after_resume': markers_after_resume,
@@ -710,36 +877,58 @@ def write_readme(samples_dir):
         rows.append((s, json.load(open(pp)), d))
     L = ['# Real-kernel hibernation samples', '',
          'Generated by `samples/generate.py` (do not edit by hand; the generator rewrites this file).',
-         'Each sample is one hibernation of a stock Debian amd64 kernel under QEMU (TCG, `-machine pc`,',
-         '1 CPU), booted from a busybox initramfs (`guest/init.sh`) with an all-zero %d MiB virtio swap'
+         'Each sample is one hibernation of a stock Debian kernel under QEMU (TCG, 1 CPU): amd64 and',
+         'i386 (`686-pae`) kernels on `-machine pc` (`qemu-system-x86_64 -cpu qemu64`,',
+         '`qemu-system-i386 -cpu qemu32`), arm64 on `qemu-system-aarch64 -machine virt -cpu cortex-a57`',
+         'with the uncompressed `Image` loaded directly (QEMU\'s PSCI firmware interface; no UEFI).',
+         'The guest boots from a busybox initramfs (`guest/init.sh`, busybox-static of the guest\'s',
+         'architecture) with an all-zero %d MiB virtio swap disk (`mkswap` in the guest) and a second'
          % SWAP_DISK_MIB,
-         'disk (`mkswap` in the guest) and a second virtio disk that receives the evidence as a raw tar.',
+         'virtio disk that receives the evidence as a raw tar (both `-drive if=virtio`, i.e. virtio-blk-pci;',
+         'on arm64 virtio and virtio_ring are built in, the PCIe host is built in, the rest are modules).',
          'Before hibernating the guest sets `vm.compact_unevictable_allowed=0`, plants %d mlock()ed'
          % MARKER_PAGES,
-         'marker pages (`guest/marker.c`), writes `0` to `/sys/power/image_size` and `shutdown` to',
-         '`/sys/power/disk`. A second boot of the same kernel resumes from a *copy* of the swap disk;',
-         'the committed image is the untouched pre-resume disk.', '',
-         'Kernel command line: `%s` plus the per-sample extra.' % BASE_CMDLINE, '',
-         'Guest RAM is 192 MiB: with 128 MiB the 6.1 kernel could not preallocate the image',
-         '("Image allocation is ~3400 pages short"); with 160 MiB it hibernated but the resuming',
-         'kernel failed with -ENOMEM while loading the image.', '',
+         'marker pages (`guest/marker.c`, built static for the guest architecture), writes `0` to',
+         '`/sys/power/image_size` and `shutdown` to `/sys/power/disk`; after the evidence is written it',
+         'removes the loaded module files and the evidence copies from the tmpfs root and drops the',
+         'page cache (`echo 3 > /proc/sys/vm/drop_caches`). A second boot of the same kernel resumes',
+         'from a *copy* of the swap disk; the committed image is the untouched pre-resume disk. The',
+         'generator refuses to write a sample whose resume did not bring back all marker pages intact',
+         'at the same PFNs.', '',
+         'Kernel command line: `console=ttyS0,115200 %s` (x86) or `console=ttyAMA0,115200 %s`'
+         % (CMDLINE_REST, CMDLINE_REST),
+         '(arm64), plus the per-sample extra.', '',
+         'Guest RAM: 192 MiB on amd64 (with 128 MiB the 6.1 kernel could not preallocate the image,',
+         '"Image allocation is ~3400 pages short"; with 160 MiB it hibernated but the resuming kernel',
+         'failed with -ENOMEM while loading the image). 96 MiB on i386 (64 MiB hibernated, but the',
+         'resuming kernel failed with -ENOMEM). 256 MiB on arm64: the Debian arm64 kernel reserves',
+         '64 MiB for CMA (`CONFIG_CMA_SIZE_MBYTES=64`), which the image preallocation cannot use',
+         '(192 MiB: 5616 pages short, 224 MiB: 1585 pages short). The guest RAM hardly changes the image:',
+         'it is dominated by the kernel\'s own text, rodata and data (i386: 96 and 128 MiB gave',
+         'swap.img.xz within 0.2% of each other).', '',
          '## Files of each sample', '',
          '- `swap.img.xz`: the whole swap disk, trimmed after its last non-zero 4096-byte page (the disk',
          '  started all zero), `xz -9e` (Python lzma preset 9|extreme).',
          '- `console.log`: serial console of the hibernating boot; `resume.log`: of the resuming boot.',
-         '- `dmesg.txt`, `iomem.txt`, `memmap.txt` (`grep . /sys/firmware/memmap/*/*`), `cmdline.txt`:',
-         '  captured in the guest just before hibernating.',
-         '- `kpageflags.bin.xz`: raw `/proc/kpageflags` (u64 per PFN from PFN 0), after the markers were planted.',
+         '- `dmesg.txt`, `iomem.txt`, `memmap.txt` (`grep . /sys/firmware/memmap/*/*`; absent on arm64,',
+         '  which has no firmware memmap), `cmdline.txt`: captured in the guest just before hibernating.',
+         '- `kpageflags.bin.xz`: raw `/proc/kpageflags` (u64 per PFN from PFN 0; arm64 RAM starts at PFN',
+         '  0x40000), after the markers were planted.',
          '- `markers.json`: marker page PFNs; content rule in `fill`, sha256 computed on the host from that rule.',
          '- `provenance.json`: packages, hashes, QEMU command lines, console key lines, resume result.',
          '', '`systemmap/System.map-<release>.xz`: the real System.map of each kernel, streamed from the',
          'first file of the matching `linux-image-<release>-dbg` package (the image package only has a',
-         'placeholder). With `nokaslr` the guest /proc/kallsyms matches it (checked: `kallsyms_matches_system_map`).',
+         'placeholder). With `nokaslr` the guest /proc/kallsyms matches it (checked: `kallsyms_matches_system_map`;',
+         'the i386 and arm64 kernels lack CONFIG_KALLSYMS_ALL, so only text symbols are compared there).',
          '', '## Samples', '']
     for s, p, d in rows:
         L += ['### `%s`' % s['name'], '',
-              '- kernel: `%s` %s (`uname -r` = `%s`), deb sha256 `%s`'
-              % (p['kernel_package'], p['kernel_package_version'], p['kernel_release'], p['kernel_deb_sha256']),
+              '- architecture: %s; QEMU: `%s`' % (p.get('arch', 'amd64'), ' '.join(
+                  p['qemu_command_hibernate'].split(' -m ')[0].split()[:1] +
+                  p['qemu_command_hibernate'].split(' -m ')[0].split()[3:]).replace(' -smp 1', '')),
+              '- kernel: `%s` %s (`uname -r` = `%s`), deb sha256 `%s`; QEMU loads `%s`'
+              % (p['kernel_package'], p['kernel_package_version'], p['kernel_release'], p['kernel_deb_sha256'],
+                 p.get('kernel_loaded', 'boot/vmlinuz-' + p['kernel_release'])),
               '- command line: `%s`' % p['kernel_cmdline'],
               '- expectation: %s' % {
                   'lzo': 'LZO-compressed chunks, flags SF_CRC32_MODE',
@@ -748,14 +937,18 @@ def write_readme(samples_dir):
               }[s['expect']],
               '- guest RAM: %d MiB; swap disk %d MiB; modules: %s'
               % (p['guest_ram_mib'], p['swap_disk_mib'], ', '.join(p['modules_insmod_order'])),
+              ] + (['- busybox: `%s` %s; marker: `%s`' % (p['busybox']['package'], p['busybox']['version'],
+                                                          p['marker_build'])] if 'busybox' in p else []) + [
               '- console: `%s`; `%s`' % (p['console_lines']['image_created'], p['console_lines']['image_data']),
               '- trimmed image: %d bytes, sha256 `%s`' % (p['swap_img_bytes'], p['swap_img_sha256']),
               '- resume succeeded: %s (%s)' % (p['resume_succeeded'], p['markers_after_resume']),
               '- on disk: signature `%(signature)s` (orig `%(orig_signature)s`), flags 0x%(flags)x, `image` = swap page '
               '%(image)d (swap pages 1..%(image_m1)d below it were used for ordinary pages swapped out while image memory was preallocated), '
-              'swsusp_info at page %(swsusp_info_page)d, %(swap_map_pages)d swap-map pages, %(map_entries)d map entries, '
+              'swsusp_info at page %(swsusp_info_page)d (`unsigned long` = %(info_long_bytes)d bytes), %(swap_map_pages)d swap-map pages, %(map_entries)d map entries, '
               'highest %(max_map_entry)d; trimmed file has %(trimmed_pages)d pages, %(map_entries_beyond_trimmed_end)d map '
-              'entries point past its end (all-zero pages, read them as zeros)' % dict(p['on_disk'], image_m1=p['on_disk']['image'] - 1),
+              'entries point past its end (all-zero pages, read them as zeros)' % dict(
+                  p['on_disk'], image_m1=p['on_disk']['image'] - 1,
+                  info_long_bytes=p['on_disk'].get('info_long_bytes', 8)),
               '- System.map: `%s`; QEMU: %s; generated %s' % (p['system_map'], p['qemu_version'], p['date_utc']),
               '', '| file | bytes | sha256 |', '|---|---|---|']
         for fn in sorted(os.listdir(d)):
@@ -771,12 +964,20 @@ def write_readme(samples_dir):
         L.append('')
     L += ['## Regenerating', '',
           'As root on a Debian 12 amd64 host (network access to the Debian archive):', '',
-          '```', 'apt-get update', 'apt-get install qemu-system-x86 busybox-static xz-utils gcc libc6-dev',
+          '```', 'apt-get update',
+          'apt-get install qemu-system-x86 qemu-system-arm busybox-static xz-utils gcc libc6-dev \\',
+          '    libc6-dev-i386 lib32gcc-12-dev gcc-12-aarch64-linux-gnu   # not gcc-multilib (conflicts)',
           'python3 samples/generate.py --work /some/scratch/dir            # all samples',
           'python3 samples/generate.py --work /some/scratch/dir --only deb12-6.1-lzo', '```', '',
           'Downloads are cached in the work directory. Every run produces new images (addresses,',
           'timestamps and PFNs differ between runs), so the hashes above change; the kernel packages',
-          'are the newest available at generation time unless the cached ones in --work are reused.', '']
+          'are the newest available at generation time unless the cached ones in --work are reused.',
+          'The i386 and arm64 kernels and busybox-static come from those architectures\' package indexes,',
+          'fetched with `apt-get -o APT::Architectures::=amd64 -o APT::Architectures::=<arch> update` (dpkg',
+          'is not touched); a plain `apt-get update` afterwards drops them again. When the i386 sample was',
+          'made, the security suite\'s i386 index failed to download (size mismatch while the mirror',
+          'synced), so its kernel is the newest from the main suite. `--ram-mib N` overrides the guest',
+          'RAM for trying sizes.', '']
     with open(os.path.join(samples_dir, 'README.md'), 'w') as f:
         f.write('\n'.join(L))
 
@@ -785,6 +986,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument('--work', required=True, help='scratch directory (downloads, disks, runs)')
     ap.add_argument('--only', action='append', help='sample name (repeatable)')
+    ap.add_argument('--ram-mib', type=int, help='override the guest RAM (for trying sizes)')
     ap.add_argument('--readme-only', action='store_true', help='only rewrite samples/README.md')
     args = ap.parse_args()
     args.work = os.path.abspath(args.work)

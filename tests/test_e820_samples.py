@@ -21,7 +21,9 @@ import pytest
 from swsusp_inspect.e820 import load_memory_map
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
-DIRS = sorted(p for p in SAMPLES.glob("*") if (p / "dmesg.txt").is_file())
+# real-kernel samples only (forged ones have no provenance.json from a guest run)
+DIRS = sorted(p for p in SAMPLES.glob("*")
+              if (p / "dmesg.txt").is_file() and (p / "provenance.json").is_file())
 FILES = ("dmesg.txt", "console.log", "iomem.txt", "memmap.txt")
 
 pytestmark = pytest.mark.skipif(not DIRS, reason="samples/ not generated in this checkout")

@@ -3,7 +3,7 @@
 #
 # The initramfs also holds:
 #   /lib/modules/order      module file names, one a line, in insmod order
-#   /lib/modules/*.ko       uncompressed modules
+#   /lib/modules/*.ko       uncompressed modules (removed once loaded)
 #   /bin/marker             static marker-page helper (samples/guest/marker.c)
 #
 # Disks: /dev/vda = swap disk (all zero before the hibernating boot),
@@ -24,6 +24,9 @@ say "init started, kernel $(uname -r)"
 for m in $(cat /lib/modules/order); do
 	insmod "/lib/modules/$m" || say "insmod $m failed"
 done
+# The module files are no longer needed: free their tmpfs pages (smaller image, and more
+# room for the resuming kernel to load the image).
+rm -rf /lib/modules
 i=0
 while [ ! -e /sys/block/vda/dev ] || [ ! -e /sys/block/vdb/dev ]; do
 	i=$((i + 1)); [ $i -gt 100 ] && die "virtio disks did not appear"
@@ -65,7 +68,9 @@ if ! grep . /sys/firmware/memmap/*/* > /ev/memmap.txt 2>/dev/null; then
 		while read -r l; do echo "$f:$l"; done < "$f" >> /ev/memmap.txt
 	done
 fi
-grep -E ' (linux_banner|__nosave_begin|__nosave_end|_text|swapper_pg_dir)$' /proc/kallsyms > /ev/kallsyms-check.txt
+# Without CONFIG_KALLSYMS_ALL (i386, arm64) only text symbols are listed; arm64 lists no _text.
+grep -E ' (linux_banner|__nosave_begin|__nosave_end|_text|_stext|swapper_pg_dir|swsusp_save|hibernate)$' \
+	/proc/kallsyms > /ev/kallsyms-check.txt
 
 echo 0 > /sys/power/image_size || die "image_size"
 echo "$VDA" > /sys/power/resume || die "resume device"
@@ -77,6 +82,10 @@ dmesg -s 4194304 > /ev/dmesg.txt
 dd if=/proc/kpageflags of=/ev/kpageflags.bin bs=4096 2>/dev/null
 (cd /ev && tar -cf - .) > /dev/vdb || die "evidence tar"
 sync
+# Keep the image small: drop the evidence copies from the tmpfs root and the page cache.
+rm -rf /ev
+echo 3 > /proc/sys/vm/drop_caches
+free
 say "evidence written, hibernating now"
 if echo disk > /sys/power/state; then
 	say "resumed (swap signature now '$(dd if=/dev/vda bs=1 skip=4086 count=10 2>/dev/null)')"
