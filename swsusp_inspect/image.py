@@ -125,10 +125,15 @@ class HibernationImage:
             self.container = "stream"
             self.page_size, word = stream
             self.info = snapshot.decode_info(buf, 0, self.page_size, word)
-            self.entries = np.arange(self.info.pages, dtype=np.uint64)
+            # pages is read from the file: list no more stream pages than the file can hold
+            # (one past its end, so reading that one reports the truncation)
+            n_listed = min(self.info.pages, len(buf) // self.page_size + 1)
+            self.entries = np.arange(n_listed, dtype=np.uint64)
             return
-        tail = bytes(buf[4086:4096]) if len(buf) >= 4096 else b""
-        shown = f"page 0 ends with {tail!r}" if tail else f"file is only {len(buf)} bytes"
+        base = self.resume_offset * 4096
+        tail = bytes(buf[base + 4086 : base + 4096]) if len(buf) >= base + 4096 else b""
+        shown = (f"page {self.resume_offset} ends with {tail!r} at {base + 4086:#x}" if tail
+                 else f"file ends at {len(buf):#x}")
         raise NotAnImageError(
             f"no hibernation image: {shown}; no swap or hibernation signature at the end of the "
             "first 4-64 KiB and no swsusp_info at offset 0"
@@ -141,8 +146,11 @@ class HibernationImage:
         if version == 1 and last_page:
             self.device_pages = self.resume_offset + last_page + 1
         self.header = swap.decode_header(self.buf, base, n)
+        # swsusp_header.image sits at N-24-S (2.6.23+) or N-20-S (2.6.20-2.6.22)
+        tail = 24 if self.header.layout == "2.6.23+" else 20
         smap = swapmap.walk(self.buf, self.header.image, n, self.header.sector_size,
-                            self.device_pages)
+                            self.device_pages,
+                            image_offset=base + n - tail - self.header.sector_size)
         self.map_pages = smap.map_pages
         self.entries = smap.entries
         if not self.entries.size:
@@ -152,10 +160,14 @@ class HibernationImage:
         if info_off + n > len(self.buf):
             raise TruncatedError("swsusp_info", info_off, n, len(self.buf))
         self.info = self._decode_info(info_off)
-        needed = self.info.pages if self.compression == "none" else 1
+        if self.compression == "none":
+            needed = self.info.pages
+        else:  # the swsusp_info page, then at least one page per 32-page chunk
+            needed = 1 + -(-(self.info.pages - 1) // fchunks.UNC_PAGES)
         if self.entries.size < needed:
             raise FormatError("swap map", self.header.image * n, None,
-                              f"{needed} entries (swsusp_info.pages)", self.entries.size)
+                              f"{needed:#x} entries (swsusp_info.pages = {self.info.pages:#x})",
+                              self.entries.size)
 
     def _decode_info(self, off: int) -> SnapshotInfo:
         try:
@@ -210,7 +222,14 @@ class HibernationImage:
     @cached_property
     def chunk_table(self) -> fchunks.ChunkTable:
         return fchunks.build_table(self.buf, self.entries, self.page_size, self.word_size,
-                                   self.info.pages)
+                                   self.info.pages, self._entry_offset)
+
+    def _entry_offset(self, index: int) -> int:
+        """File offset of swap-map slot ``index`` (for messages)."""
+        if self.header is None:  # stream: entry i is stream page i
+            return index * self.page_size
+        return swapmap.entry_offset(self.map_pages, index, self.page_size,
+                                    self.header.sector_size)
 
     @cached_property
     def _decompressor(self) -> fchunks.Decompressor:
@@ -253,6 +272,10 @@ class HibernationImage:
                 f"stream pages {start}..{start + count - 1} outside 1..{self.info.pages - 1}"
             )
         if self.compression == "none":
+            if start + count > self.entries.size:
+                # only a stream lists fewer entries than pages (swap maps are checked at open)
+                missing = self.file_size // n
+                raise TruncatedError("image stream page", missing * n, n, self.file_size)
             return fchunks.gather(self.buf, self.entries, start, count, n, "image data page",
                                   zero_fill_below=self.device_pages)
         parts: list[bytes] = []
@@ -310,9 +333,20 @@ class HibernationImage:
                               "at least one metadata page", meta)
         raw = self.stream_pages(1, meta)
         arr = np.frombuffer(raw, dtype=np.uint8)
-        where = (int(self.entries[1]) * self.page_size if self.compression == "none"
-                 else self.chunk_location(0)[0])
-        return fpagedir.decode(arr, self.word_size, self.info.image_pages, offset=where)
+        return fpagedir.decode(arr, self.word_size, self.info.image_pages,
+                               locate=self._locate_meta, page_size=self.page_size)
+
+    def _locate_meta(self, pos: int) -> tuple[str, int]:
+        """``(structure, file offset)`` of byte ``pos`` of the PFN directory (for messages)."""
+        n = self.page_size
+        stream_page, within = divmod(pos, n)
+        stream_page += 1
+        if self.compression == "none":
+            return "PFN directory", int(self.entries[stream_page]) * n + within
+        k = (stream_page - 1) // fchunks.UNC_PAGES
+        # inside compressed data there is no file offset: name the chunk and the position
+        return (f"PFN directory (stream page {stream_page} + {within:#x}, "
+                f"decompressed from compressed chunk {k})", self.chunk_location(k)[0])
 
     @cached_property
     def _data_lookup(self) -> tuple[np.ndarray, np.ndarray]:

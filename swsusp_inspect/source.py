@@ -110,7 +110,7 @@ def open_source(
         if transport is None:
             size = raw.seek(0, os.SEEK_END)
             if size == 0:
-                raise NotAnImageError(f"no hibernation image: {spath} is empty")
+                raise NotAnImageError(f"no hibernation image: {spath} is empty (ends at 0x0)")
             mm = mmap.mmap(raw.fileno(), size, access=mmap.ACCESS_READ)
             return Source(spath, mm, None, [mm, raw])
         raw.seek(0)
@@ -119,7 +119,8 @@ def open_source(
             _expand(spath, transport, raw, tmp, max_expanded)
             size = tmp.seek(0, os.SEEK_END)
             if size == 0:
-                raise NotAnImageError(f"no hibernation image: {spath} decompresses to nothing")
+                raise NotAnImageError(
+                    f"no hibernation image: {spath} decompresses to nothing (ends at 0x0)")
             mm = mmap.mmap(tmp.fileno(), size, access=mmap.ACCESS_READ)
         except BaseException:
             tmp.close()
@@ -151,7 +152,7 @@ def _expand(spath: str, transport: str, raw: IO[bytes], out: IO[bytes], limit: i
         for block in _blocks(transport, raw):
             total += len(block)
             if total > limit:
-                raise FormatError(f"{transport} stream", None, None,
+                raise FormatError(f"{transport} stream", 0, None,
                                   f"at most {limit:#x} bytes decompressed", "more", path=spath)
             # keep holes sparse: most of a swap device is zeros
             if block.count(0) == len(block):
@@ -160,6 +161,8 @@ def _expand(spath: str, transport: str, raw: IO[bytes], out: IO[bytes], limit: i
                 out.write(block)
         out.truncate(total)
     except _codec_errors(transport) as exc:
-        raise FormatError(f"{transport} stream", None, None, f"a complete {transport} stream",
+        # the stream starts at file offset 0; where decoding stopped is given as a decompressed
+        # count (the compressed read position is buffered, not exact)
+        raise FormatError(f"{transport} stream", 0, None, f"a complete {transport} stream",
                           f"corrupt after {total:#x} decompressed bytes ({exc})",
                           path=spath) from exc

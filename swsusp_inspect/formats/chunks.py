@@ -149,9 +149,9 @@ def gather(buf: Any, entries: np.ndarray, first: int, n_pages: int, page_size: i
             if zero_fill_below is not None:
                 bad = int(pages[beyond].max())
             raise TruncatedError(structure, bad * page_size, page_size, file_size)
+        # a page the file ends inside keeps the bytes it has; only the missing part is zeros
         return b"".join(
-            bytes(page_size) if int(p) >= file_pages
-            else bytes(buf[int(p) * page_size : (int(p) + 1) * page_size])
+            bytes(buf[int(p) * page_size : (int(p) + 1) * page_size]).ljust(page_size, b"\0")
             for p in pages
         )
     start = int(pages[0])

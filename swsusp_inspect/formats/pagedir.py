@@ -20,6 +20,9 @@ import numpy as np
 
 from swsusp_inspect.errors import FormatError
 
+# MAXPHYADDR is at most 52 on x86_64 and arm64 (LPA); i386 PAE stops at 36 bits
+MAX_PHYS_ADDR = 1 << 52
+
 
 @dataclass(frozen=True)
 class PfnDirectory:
@@ -50,6 +53,7 @@ def decode(
     *,
     offset: int = 0,
     locate: Callable[[int], tuple[str, int]] | None = None,
+    page_size: int = 4096,
 ) -> PfnDirectory:
     """Decode the concatenated metadata pages ``raw`` (uint8 array).
 
@@ -61,6 +65,8 @@ def decode(
         locate: maps a byte position in ``raw`` to ``(structure, file offset)`` for messages,
             for metadata pages that are not contiguous in the file (scattered swap pages,
             compressed chunks).  Default: ``("PFN directory", offset + position)``.
+        page_size: N; a PFN whose physical address needs more than 52 bits (the x86_64 and
+            arm64 architectural maximum) is corrupt.
     """
 
     def error(pos: int, field: str | None, expected: object, found: object) -> FormatError:
@@ -108,6 +114,12 @@ def decode(
             f"BM_END_OF_MAP after {image_pages} data PFNs (swsusp_info.image_pages)",
             f"BM_END_OF_MAP after {data}",
         )
+    too_high = np.flatnonzero(pfns >= np.uint64(MAX_PHYS_ADDR // page_size))
+    if too_high.size:
+        at = int(too_high[0])
+        raise error(at * word_size, f"entry {at}",
+                    f"a PFN below {MAX_PHYS_ADDR // page_size:#x} (52-bit physical addresses)",
+                    int(pfns[at]))
     if not terminated and n * word_size < raw.size:  # pragma: no cover - n == entries.size
         raise error(0, None, "BM_END_OF_MAP", "none")
     return PfnDirectory(pfns, zero, terminated)

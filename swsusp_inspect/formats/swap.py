@@ -75,18 +75,30 @@ def decode_swap_info(buf: Any, base: int) -> tuple[int, int]:
 def decode_header(buf: Any, base: int, page_size: int, sector_size: int = 8) -> SwsuspHeader:
     """Decode the hibernation header page at file offset ``base``.
 
-    Chooses between the 2.6.23+ layout and the 2.6.20-2.6.22 one by which gives a nonzero
-    ``image`` pointer (older kernels leave the newer slots zero).
+    Chooses between the 2.6.23+ layout and the 2.6.20-2.6.22 one.  The two ``image`` slots
+    overlap: with an 8-byte ``sector_t`` the old ``image`` (at N-28) reads through the new
+    layout's ``image`` (at N-32) as ``image << 32``, and the new ``flags`` read as the old
+    ``image``'s high half.  The old layout is taken when its ``image`` is below 2**32 (no
+    2.6.20-2.6.22 swap device was 16 TiB) and the new ``image`` is zero or has zero low 32 bits
+    (a new ``image`` that is a nonzero multiple of 2**32 pages would need a 16 TiB partition).
     """
-    for layout in LAYOUTS:
-        hdr = parse_at(swsusp_header_struct(page_size, sector_size, layout), buf, base,
-                       "swsusp_header")
-        if hdr.image:
-            break
+    hdrs = {layout: parse_at(swsusp_header_struct(page_size, sector_size, layout), buf, base,
+                             "swsusp_header")
+            for layout in LAYOUTS}
+    new, old = int(hdrs["2.6.23+"].image), int(hdrs["2.6.20-2.6.22"].image)
+    if sector_size == 8:
+        use_old = 0 < old < 1 << 32 and new & 0xFFFFFFFF == 0
+    else:
+        use_old = new == 0 and old != 0
+    if use_old:
+        layout = "2.6.20-2.6.22"
+    elif new:
+        layout = "2.6.23+"
     else:
         img_off = base + page_size - 20 - (12 + sector_size) + 8
         raise FormatError("swsusp_header", img_off, "image",
                           "nonzero first swap-map page", 0)
+    hdr = hdrs[layout]
     flags = int(hdr.flags) if layout == "2.6.23+" else None
     return SwsuspHeader(
         offset=base,

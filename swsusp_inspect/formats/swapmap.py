@@ -50,6 +50,7 @@ def walk(
     page_size: int,
     sector_size: int = 8,
     device_pages: int | None = None,
+    image_offset: int | None = None,
 ) -> SwapMap:
     """Follow ``next_swap`` from ``first``, bounded by the file and cycle-checked.
 
@@ -60,6 +61,7 @@ def walk(
         sector_size: sizeof(sector_t) on disk.
         device_pages: size of the swap device in pages when known (from ``last_page``); pointers
             at or beyond it are corrupt even if the file happens to be longer.
+        image_offset: file offset of ``swsusp_header.image`` (for messages about ``first``).
     """
     dtype = np.dtype("<u8") if sector_size == 8 else np.dtype("<u4")
     per_page = map_page_entries(page_size, sector_size)
@@ -69,7 +71,7 @@ def walk(
     chunks: list[np.ndarray] = []
     order: list[int] = []
     page = first
-    prev_field = ("swsusp_header", None, "image")
+    prev_field = ("swsusp_header", image_offset, "image")
     while page:
         off = page * page_size
         if limit is not None and page >= limit:
