@@ -288,6 +288,17 @@ class HibernationImage:
             s += take
         return parts[0] if len(parts) == 1 else b"".join(parts)
 
+    def read_stream_into(self, start: int, count: int, out: np.ndarray) -> None:
+        """Copy ``count`` stream pages from ``start`` into ``out`` (uint8, count * N bytes)."""
+        n = self.page_size
+        s = start
+        step = fchunks.UNC_PAGES
+        while s < start + count:
+            take = min(start + count - s, step - (s - 1) % step)
+            pos = (s - start) * n
+            out[pos : pos + take * n] = np.frombuffer(self.stream_pages(s, take), np.uint8)
+            s += take
+
     def iter_chunks(self, jobs: int = 1) -> Iterator[tuple[int, bytes | memoryview]]:
         """``(first stream page, data)`` over the whole stream after page 0, in order.
 
@@ -331,8 +342,20 @@ class HibernationImage:
         if meta <= 0:
             raise FormatError("swsusp_info", self.info.offset, "pages - image_pages - 1",
                               "at least one metadata page", meta)
-        raw = self.stream_pages(1, meta)
-        arr = np.frombuffer(raw, dtype=np.uint8)
+        # never allocate for more metadata than the file can hold
+        if self.compression == "none":
+            if 1 + meta > self.entries.size:
+                where = "swap map lists" if self.container == "swap" else "file holds"
+                raise FormatError("swsusp_info", self.info.offset, "pages - image_pages - 1",
+                                  f"at most {self.entries.size - 1} metadata pages (the {where} "
+                                  f"{self.entries.size} stream pages)", meta)
+        elif 1 + meta > 1 + fchunks.UNC_PAGES * len(self.chunk_table):  # pragma: no cover
+            raise FormatError("swsusp_info", self.info.offset, "pages - image_pages - 1",
+                              "metadata within the compressed chunks", meta)
+        # one owned, writable buffer filled a chunk at a time: decode() masks it in place,
+        # so a directory of P PFNs costs about 9 bytes per PFN at its peak
+        arr = np.empty(meta * self.page_size, dtype=np.uint8)
+        self.read_stream_into(1, meta, arr)
         return fpagedir.decode(arr, self.word_size, self.info.image_pages,
                                locate=self._locate_meta, page_size=self.page_size)
 
@@ -434,7 +457,8 @@ class HibernationImage:
 
         Scans data pages from the first one at or above ``start_pfn`` (default: the kernel's
         physical text address from the arch record; .rodata follows .text) through ``window``
-        bytes of physical address space, then the rest of the image if nothing was found.
+        bytes of physical address space, then the first ``window`` bytes from the lowest PFN if
+        nothing was found (``verify`` meets every banner on its way instead).
         Only matches ending in "\\n\\0" count (the printk ring buffer's copy of the line has
         neither).  6.1+ kernels also keep a weak placeholder banner without the build number
         ("# SMP ..." instead of "#1 SMP ..."): a banner with a build number wins.
@@ -448,15 +472,16 @@ class HibernationImage:
         start = int(np.searchsorted(data_pfns, np.uint64(start_pfn)))
         if start >= data_pfns.size:
             start = 0
-        limit_pfn = int(data_pfns[start]) + window // self.page_size
+        span = window // self.page_size
         candidates: list[Banner] = []
-        for first, stop in ((start, limit_pfn), (0, None)):
+        # two bounded windows: from the kernel text, then from the lowest PFN; never the whole
+        # image, so `info` costs the same whatever the image's size
+        for first in (start, 0):
+            stop = int(data_pfns[first]) + span
             for pfns, data in self.iter_data_pages(first):
-                if stop is not None and int(pfns[0]) >= stop:
+                if int(pfns[0]) >= stop:
                     break
                 candidates.extend(self._search_banner(pfns, data))
-                if candidates and stop is None:
-                    break
             if candidates or start == 0:
                 break
         return best_banner(candidates)

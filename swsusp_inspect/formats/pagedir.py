@@ -90,9 +90,14 @@ def decode(
     else:
         n = entries.size
         terminated = False
-    listed = entries[:n].astype(np.uint64)
-    zero = (listed & np.uint64(zero_flag)) != 0
-    pfns = listed & np.uint64(zero_flag - 1)
+    listed = entries[:n]
+    zero = listed >= dtype.type(zero_flag)
+    if listed.flags.writeable and dtype.itemsize == 8:
+        # in place: no second copy of a directory that can hold hundreds of millions of PFNs
+        np.bitwise_and(listed, dtype.type(zero_flag - 1), out=listed)
+        pfns = listed.view(np.uint64)
+    else:
+        pfns = (listed & dtype.type(zero_flag - 1)).astype(np.uint64)
     data = int(n - np.count_nonzero(zero))
     if data != image_pages:
         if data > image_pages:
