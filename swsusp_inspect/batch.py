@@ -254,18 +254,29 @@ def plan(paths: Iterable[str], *, manifest: str | None = None, maps: tuple[str, 
 # -- running ------------------------------------------------------------------------------
 
 
+def audit_job(job: BatchJob) -> Any:
+    """Open, audit and close one job's image (the same API calls `audit` makes)."""
+    from swsusp_inspect.audit import audit
+    from swsusp_inspect.e820 import load_memory_map
+    from swsusp_inspect.image import open_image
+    from swsusp_inspect.symbols import load_system_map
+
+    maps = [load_memory_map(m) for m in job.maps]
+    smap = load_system_map(job.system_map) if job.system_map else None
+    with open_image(job.image, resume_offset=job.resume_offset) as img:
+        return audit(img, maps=maps or None, kpageflags=job.kpageflags, system_map=smap,
+                     verify=job.verify)
+
+
 def run_job(job: BatchJob) -> BatchRow:
     """Audit one image; every failure becomes the row's error (never raised)."""
-    from swsusp_inspect.audit import audit_paths
     from swsusp_inspect.errors import SwsuspError
 
     inputs = {"maps": list(job.maps), "kpageflags": job.kpageflags,
               "system_map": job.system_map}
     try:
-        report = audit_paths(job.image, maps=job.maps, kpageflags=job.kpageflags,
-                             system_map=job.system_map, verify=job.verify,
-                             resume_offset=job.resume_offset)
-        return BatchRow(job.image, report.exit_code, report.to_dict(), None, inputs)
+        report = audit_job(job)
+        return BatchRow(job.image, report.exit_code(), report.to_dict(), None, inputs)
     except (SwsuspError, OSError, ValueError) as exc:
         msg = str(exc)
         if isinstance(exc, OSError) and exc.filename:

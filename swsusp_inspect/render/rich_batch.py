@@ -4,43 +4,47 @@ from __future__ import annotations
 
 from typing import Any
 
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
 VERDICT = {0: "[ok]ok[/]", 1: "[bad]UNSAFE[/]", 2: "[bad]ERROR[/]"}
 
 
-def _labels(report: dict[str, Any]) -> str:
-    labels = report.get("labels")
-    if not labels:
-        return "[dim]no map[/]"
-    order = ("normal", "reserved-ram", "reserved-non-ram", "nosave")
-    return " ".join(f"[label.{k}]{labels.get(k, 0):,}[/]" for k in order)
+LABELS = (("normal", "normal"), ("reserved-ram", "resRAM"),
+          ("reserved-non-ram", "nonRAM"), ("nosave", "nosave"))
 
 
 def render_batch(rows: list[Any], console: Console) -> None:
-    t = Table(title=f"{len(rows)} images", title_justify="left")
-    t.add_column("image", overflow="fold")
-    t.add_column("verdict")
-    t.add_column("kernel")
-    t.add_column("labels (normal reserved-RAM non-RAM nosave)")
-    t.add_column("unsafe", justify="right")
-    t.add_column("map checksum")
-    t.add_column("error", overflow="fold")
-    for r in rows:
+    """One row per image; errors, which are long, listed under the table by row number."""
+    t = Table(title=f"{len(rows)} images (labels in pages)", title_justify="left",
+              box=box.SIMPLE_HEAD, padding=(0, 1), pad_edge=False)
+    t.add_column("#", justify="right", style="dim", no_wrap=True, min_width=1)
+    t.add_column("image", overflow="fold", min_width=12, ratio=1)
+    t.add_column("verdict", no_wrap=True, min_width=6)
+    t.add_column("unsafe", justify="right", no_wrap=True, min_width=6)
+    for key, head in LABELS:
+        t.add_column(head, justify="right", style=f"label.{key}", no_wrap=True,
+                     min_width=len(head))
+    t.add_column("map", no_wrap=True, min_width=8)
+    errors: list[tuple[int, str]] = []
+    for i, r in enumerate(rows, 1):
         rep = r.report
         if rep is None:
-            t.add_row(r.path, VERDICT[2], "", "", "", "", f"[bad]{r.error}[/]")
+            errors.append((i, f"{r.path}: {r.error}"))
+            t.add_row(str(i), r.path, VERDICT[2], "", *([""] * len(LABELS)), "")
             continue
-        img = rep.get("image") or {}
-        kernel = (img.get("kernel") or {}).get("release") or ""
+        labels = rep.get("labels") or {}
+        cells = [f"{labels[k]:,}" if labels.get(k) is not None else "-" for k, _ in LABELS]
         m = rep.get("map") or {}
         match = m.get("checksum_matches_image")
-        checksum = "" if not m else ("[ok]match[/]" if match else "[bad]MISMATCH[/]"
-                                     if match is False else "[dim]n/a[/]")
+        checksum = "-" if not m else ("[ok]match[/]" if match else "[bad]MISMATCH[/]"
+                                      if match is False else "[dim]n/a[/]")
         unsafe = rep.get("unsafe_pages")
-        t.add_row(r.path, VERDICT.get(r.exit_code, str(r.exit_code)), kernel, _labels(rep),
-                  "" if unsafe is None else f"{unsafe:,}", checksum, "")
+        t.add_row(str(i), r.path, VERDICT.get(r.exit_code, str(r.exit_code)),
+                  "-" if unsafe is None else f"{unsafe:,}", *cells, checksum)
     console.print(t)
+    for i, msg in errors:
+        console.print(f"[bad]#{i}[/] {msg}", overflow="fold", highlight=False)
     worst = max((r.exit_code for r in rows), default=0)
     console.print(f"worst exit code: {worst}")
