@@ -83,6 +83,8 @@ class HibernationImage:
         self.device_pages: int | None = None
         self.map_pages: tuple[int, ...] = ()
         self._chunk_cache: OrderedDict[int, bytes] = OrderedDict()
+        self.era = "unknown"  # which writer family: "2.6.20+", "stream", or a legacy era
+        self.details: dict[str, Any] = {}  # format-specific facts for reports (legacy, uswsusp)
         self._detect()
 
     # -- opening -------------------------------------------------------------------------
@@ -111,18 +113,30 @@ class HibernationImage:
                     f"no hibernation image: page {self.resume_offset} ends with "
                     f"{hit.raw.decode('ascii', 'replace')!r} at {hit.offset:#x} (plain swap area)"
                 )
-            if kind == "unsupported":
-                raise UnsupportedFormatError(
-                    f"{hit.signature.name} signature at {hit.offset:#x}: "
-                    f"{hit.signature.era}; recognised, not readable by this version"
-                )
             self.container = "swap"
             self.page_size = hit.page_size
-            self._open_swap(base)
+            self.era = "2.6.20+"
+            if kind == "unsupported":
+                opener = _other_reader(hit.signature.name)
+                if opener is None:
+                    raise UnsupportedFormatError(
+                        f"{hit.signature.name} signature at {hit.offset:#x}: "
+                        f"{hit.signature.era}; recognised, not readable by this version"
+                    )
+                opener(self, hit, base)
+                return
+            try:
+                self._open_swap(base)
+            except FormatError:
+                # S1SUSPEND was also written by 2.6.9-2.6.19, whose headers and maps differ
+                opener = _other_reader("S1SUSPEND-legacy")
+                if opener is None or not opener(self, hit, base, probe=True):
+                    raise
             return
         stream = snapshot.sniff_stream(buf)
         if stream is not None:
             self.container = "stream"
+            self.era = "stream"
             self.page_size, word = stream
             self.info = snapshot.decode_info(buf, 0, self.page_size, word)
             # pages is read from the file: list no more stream pages than the file can hold
@@ -338,6 +352,7 @@ class HibernationImage:
 
     @cached_property
     def pagedir(self) -> fpagedir.PfnDirectory:
+        """Every saved PFN (an opener of another format may set it directly)."""
         meta = self.meta_pages
         if meta <= 0:
             raise FormatError("swsusp_info", self.info.offset, "pages - image_pages - 1",
@@ -533,6 +548,36 @@ class HibernationImage:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+# Readers of formats other than the 2.6.20+ kernel layout, by signature name: "module:function".
+# An opener fills the image's attributes (container, page_size, header, info, entries, era,
+# details, and optionally a pre-decoded ``pagedir``) so that everything downstream works
+# unchanged; with ``probe=True`` (S1SUSPEND written by 2.6.9-2.6.19) it returns False instead
+# of raising when the layout is not its own.
+OTHER_READERS: dict[str, str] = {
+    "S1SUSPEND-legacy": "swsusp_inspect.formats.legacy:open_s1suspend_legacy",
+    "S1SUSP": "swsusp_inspect.formats.legacy:open_link_era",
+    "S2SUSP": "swsusp_inspect.formats.legacy:open_link_era",
+    "SUSP1R": "swsusp_inspect.formats.legacy:open_link_era",
+    "SUSP2R": "swsusp_inspect.formats.legacy:open_link_era",
+    "pmdisk": "swsusp_inspect.formats.legacy:open_pmdisk",
+    "ULSUSPEND": "swsusp_inspect.formats.uswsusp:open_uswsusp",
+}
+
+
+def _other_reader(name: str) -> Any:
+    target = OTHER_READERS.get(name)
+    if target is None:
+        return None
+    module_name, func = target.split(":")
+    import importlib
+
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError:
+        return None
+    return getattr(module, func, None)
 
 
 def best_banner(candidates: list[Banner] | tuple[Banner, ...]) -> Banner | None:

@@ -105,6 +105,8 @@ class ImageSummary:
     version_code: int
     banner: Banner | None
     pages_beyond_eof: int = 0  # raw stream pages past the end of a trimmed dump (read as zeros)
+    era: str = "2.6.20+"  # writer family the layout was recognised as
+    details: dict[str, Any] = field(default_factory=dict)  # format-specific facts
     banner_expected_at: int | None = None  # physical address of linux_banner per System.map
     map_checks: list[MapCheck] = field(default_factory=list)
 
@@ -129,6 +131,7 @@ class ImageSummary:
             "transport": self.transport,
             "file_size": self.file_size,
             "container": self.container,
+            "era": self.era,
             "page_size": self.page_size,
             "word_size": self.word_size,
             "signature": self.signature,
@@ -164,6 +167,8 @@ class ImageSummary:
             "uts": self.uts,
             "kernel": kernel,
         }
+        if self.details:
+            out["details"] = self.details
         if self.map_checks:
             out["maps"] = [m.to_dict() for m in self.map_checks]
         return out
@@ -232,6 +237,8 @@ def summarize(
         version_code=info.version_code,
         banner=banner,
         pages_beyond_eof=image.pages_beyond_eof,
+        era=image.era,
+        details=dict(image.details),
         banner_expected_at=expected,
         map_checks=[check_map(image, m) for m in (maps or [])],
     )
