@@ -6,6 +6,7 @@ Detection is by content only (never a version flag): the signature at the end of
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 from collections import OrderedDict
@@ -42,6 +43,80 @@ __all__ = ["HibernationImage", "VerifyResult", "open_image"]
 X86_64_START_KERNEL_MAP = 0xFFFFFFFF80000000
 
 _BANNER_RE = re.compile(rb"Linux version ([^\s\0]+) [\x20-\x7e]{0,400}\n\0")
+
+
+_FORKED_IMAGE: HibernationImage | None = None
+
+
+def _can_fork() -> bool:
+    import multiprocessing
+
+    return "fork" in multiprocessing.get_all_start_methods()
+
+
+def _verify_span_forked(lo: int, hi: int, windows: list[tuple[int, int]]
+                        ) -> tuple[int, int, int, list[Banner]]:
+    """Worker: plain zlib CRC32 (from 0), bytes, pages and banners of chunks ``lo..hi-1``."""
+    import zlib
+
+    image = _FORKED_IMAGE
+    assert image is not None
+    crc = 0
+    nbytes = 0
+    npages = 0
+    banners: list[Banner] = []
+    n = image.page_size
+    data_pfns = image.pagedir.data_pfns
+    first_data = 1 + image.meta_pages
+    for k in range(lo, hi):
+        data = image._decompress_uncached(k)
+        crc = zlib.crc32(data, crc)
+        nbytes += len(data)
+        npages += len(data) // n
+        banners.extend(_banners_in(image, 1 + k * fchunks.UNC_PAGES, data, data_pfns,
+                                   first_data, windows))
+    return crc, nbytes, npages, banners
+
+
+def _verify_span(image: HibernationImage, lo: int, hi: int | None,
+                 windows: list[tuple[int, int]], progress: Any
+                 ) -> tuple[int, int, list[Banner]]:
+    """Serial verify: kernel CRC32, pages read and banners of the whole stream."""
+    crc = 0
+    pages_read = 0
+    banners: list[Banner] = []
+    data_pfns = image.pagedir.data_pfns
+    first_data = 1 + image.meta_pages
+    n = image.page_size
+    for s, data in image.iter_chunks():
+        crc = fchunks.crc32_le(crc, data)
+        npages = len(data) // n
+        pages_read += npages
+        banners.extend(_banners_in(image, s, data, data_pfns, first_data, windows))
+        if progress is not None:
+            progress(npages)
+    return crc, pages_read, banners
+
+
+def _banners_in(image: HibernationImage, s: int, data: bytes | memoryview,
+                data_pfns: np.ndarray, first_data: int,
+                windows: list[tuple[int, int]]) -> list[Banner]:
+    """Banners in stream pages ``s..`` held in ``data``, if they fall in a search window."""
+    n = image.page_size
+    npages = len(data) // n
+    if s + npages <= first_data:
+        return []
+    skip = max(0, first_data - s)
+    d0 = s + skip - first_data
+    pfns = data_pfns[d0 : d0 + npages - skip]
+    if not pfns.size:
+        return []
+    lo, hi = int(pfns.min()), int(pfns.max())
+    if not any(lo < w_hi and hi >= w_lo for w_lo, w_hi in windows):
+        return []
+    if not _has_banner_prefix(data):
+        return []
+    return image._search_banner(pfns, memoryview(data)[skip * n :])
 
 
 def _has_banner_prefix(data: bytes | memoryview) -> bool:
@@ -437,33 +512,76 @@ class HibernationImage:
     def verify(self, progress: Any = None, *, jobs: int = 1) -> VerifyResult:
         """Read (and decompress) every stream page; compute the CRC32 the kernel computes.
 
+        With ``jobs > 1`` a compressed image is split into contiguous ranges of chunks that
+        forked worker processes decompress and checksum (LZ4 holds the GIL, so threads would
+        not help); their CRC32s are chained with zlib-ng's ``crc32_combine``.  The kernel banner
+        is looked for on the way, in the same windows :meth:`find_banner` searches.
+
         Raises:
             FormatError: a chunk that cannot be read or decompressed (bounds, lengths).
         """
-        data_pfns = self.pagedir.data_pfns  # must decode too (and its chunks stay cached)
-        first_data = 1 + self.meta_pages
-        crc = 0
-        pages_read = 0
-        banners: list[Banner] = []
-        n = self.page_size
-        for s, data in self.iter_chunks(jobs):
-            crc = fchunks.crc32_le(crc, data)
-            npages = len(data) // n
-            pages_read += npages
-            # look for the kernel banner on the way, so `verify` needs no second pass
-            if _has_banner_prefix(data) and s + npages > first_data:
-                skip = max(0, first_data - s)
-                d0 = s + skip - first_data
-                banners.extend(self._search_banner(
-                    data_pfns[d0 : d0 + npages - skip], memoryview(data)[skip * n :]))
-            if progress is not None:
-                progress(npages)
+        _ = self.pagedir  # must decode too (and its chunks stay cached)
+        windows = self._banner_windows()
+        n_chunks = len(self.chunk_table) if self.compression != "none" else 0
+        if jobs > 1 and n_chunks >= 8 * jobs and _can_fork():
+            crc, pages_read, banners = self._verify_parallel(jobs, windows, progress)
+        else:
+            crc, pages_read, banners = _verify_span(self, 0, None, windows, progress)
         stored = self.header.crc32 if self.header else None
         computed = crc if stored is not None else None
         result = Crc32Result(stored, computed)
-        nchunks = len(self.chunk_table) if self.compression != "none" else 0
         ok = result.ok is not False and pages_read == self.info.pages - 1
-        return VerifyResult(nchunks, pages_read, result, ok, tuple(banners))
+        return VerifyResult(n_chunks, pages_read, result, ok, tuple(banners))
+
+    def _verify_parallel(self, jobs: int, windows: list[tuple[int, int]],
+                         progress: Any) -> tuple[int, int, list[Banner]]:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        from zlib_ng import zlib_ng
+
+        global _FORKED_IMAGE  # noqa: PLW0603 - handed to forked workers, never pickled
+        n_chunks = len(self.chunk_table)
+        n_ranges = min(n_chunks, 4 * jobs)
+        bounds = np.linspace(0, n_chunks, n_ranges + 1).astype(np.int64).tolist()
+        spans = list(itertools.pairwise(bounds))
+        _FORKED_IMAGE = self
+        try:
+            ctx = multiprocessing.get_context("fork")
+            with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
+                futures = [pool.submit(_verify_span_forked, lo, hi, windows) for lo, hi in spans]
+                crc = 0
+                pages_read = 0
+                banners: list[Banner] = []
+                mask = 0xFFFFFFFF
+                for fut in futures:
+                    z_range, nbytes, npages, found = fut.result()
+                    # kernel crc32_le(seed, B) == zlib crc32(B, seed ^ ~0) ^ ~0, and zlib's
+                    # crc32(B, v) == crc32_combine(v, crc32(B), len(B)) for any v
+                    crc = zlib_ng.crc32_combine(crc ^ mask, z_range, nbytes) ^ mask
+                    pages_read += npages
+                    banners.extend(found)
+                    if progress is not None:
+                        progress(npages)
+        finally:
+            _FORKED_IMAGE = None
+        return crc, pages_read, banners
+
+    def _banner_windows(self, window: int = 64 << 20) -> list[tuple[int, int]]:
+        """PFN ranges ``[lo, hi)`` where the banner is looked for: from the kernel's text (the
+        arch record's ``jump_address_phys``), then from the lowest saved PFN."""
+        data_pfns = self.pagedir.data_pfns
+        if not data_pfns.size:
+            return []
+        span = window // self.page_size
+        arch = self.info.arch
+        starts = []
+        if arch is not None and arch.jump_address_phys:
+            i = int(np.searchsorted(data_pfns, np.uint64(arch.jump_address_phys // self.page_size)))
+            if i < data_pfns.size:
+                starts.append(int(data_pfns[i]))
+        starts.append(int(data_pfns.min()))
+        return [(lo, lo + span) for lo in starts]
 
     # -- kernel banner -------------------------------------------------------------------
 

@@ -173,3 +173,12 @@ def test_zero_pages_only_in_6_6_plus() -> None:
         with open_image(SAMPLES / name / "swap.img.xz") as img:
             has_zero = bool(np.any(img.pagedir.zero))
             assert has_zero == name.startswith("deb13"), name
+
+
+def test_parallel_verify_equals_serial(sample: Sample) -> None:
+    serial = sample.image.verify(jobs=1)
+    parallel = sample.image.verify(jobs=2)
+    assert parallel.crc32 == serial.crc32
+    assert parallel.stream_pages_read == serial.stream_pages_read
+    assert parallel.banners == serial.banners
+    assert parallel.ok
