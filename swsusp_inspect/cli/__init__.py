@@ -9,6 +9,7 @@ shows the traceback instead.
 from __future__ import annotations
 
 import importlib
+import sys
 from typing import Any
 
 import click
@@ -74,6 +75,13 @@ class LazyDefaultGroup(click.Group):
 
         try:
             return super().invoke(ctx)
+        except BrokenPipeError:
+            # the reader went away (`| head`): no traceback, no message, nothing more to write
+            import os
+
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            ctx.exit(EXIT_BAD_INPUT)
         except (SwsuspError, OSError) as exc:
             if (ctx.obj or {}).get("debug"):
                 raise
