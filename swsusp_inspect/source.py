@@ -62,7 +62,7 @@ def _blocks(name: str, raw: IO[bytes]) -> Iterator[bytes]:
     if name == "xz":
         import lzma
 
-        stream: IO[bytes] = lzma.open(raw, "rb")  # type: ignore[assignment]  # noqa: SIM115
+        stream: IO[bytes] = lzma.open(raw, "rb")  # noqa: SIM115
     else:
         import gzip
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -40,10 +41,14 @@ class PfnDirectory:
     def zero_pages(self) -> int:
         return int(np.count_nonzero(self.zero))
 
-    @property
+    @cached_property
     def data_pfns(self) -> np.ndarray:
-        """PFNs that have a data page, in data-page order."""
-        return self.pfns[~self.zero]
+        """PFNs that have a data page, in data-page order (computed once; no copy when the
+        directory has no zero pages)."""
+        if not self.zero.any():
+            return self.pfns
+        out: np.ndarray = self.pfns[~self.zero]
+        return out
 
 
 def decode(

@@ -96,7 +96,7 @@ def integrity_text(s: ImageSummary) -> Text:
 
 
 def render_summary(s: ImageSummary, console: Console) -> None:
-    parts: list[object] = [header_table(s), Text(""), counts_table(s), Text(""),
+    parts: list[Table | Text] = [header_table(s), Text(""), counts_table(s), Text(""),
                            integrity_text(s)]
     for m in s.map_checks:
         style = "ok" if m.matches else "bad" if m.matches is False else "dim"
