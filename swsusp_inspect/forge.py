@@ -90,14 +90,27 @@ def _regroup(blocks: Iterator[bytes], size: int) -> Iterator[bytes]:
         yield pending
 
 
-def forge(spec: ForgeSpec, path: str | os.PathLike[str]) -> Forged:
-    """Write a forged swap-device image to ``path``."""
-    n = spec.page_size
+def _info_page(spec: ForgeSpec) -> tuple[bytes, int, int, int]:
+    """``(swsusp_info page, image_pages, meta_pages, pages)`` for ``spec``."""
     nr_pfns = int(spec.pfns.size)
     zero_count = int(np.count_nonzero(spec.zero)) if spec.zero is not None else 0
     image_pages = nr_pfns - zero_count
-    meta_pages = fpagedir.meta_pages_for(nr_pfns, 8, n)
+    meta_pages = fpagedir.meta_pages_for(nr_pfns, 8, spec.page_size)
     pages = image_pages + meta_pages + 1
+    arch = spec.arch_record
+    if arch is None and not spec.uts:
+        arch = snapshot.build_restore_record("5.13+ (CRC32 e820 checksum)")
+    info = snapshot.build_info(page_size=spec.page_size,
+                               num_physpages=spec.num_physpages or nr_pfns,
+                               image_pages=image_pages, pages=pages, arch_record=arch or b"",
+                               uts=spec.uts)
+    return info, image_pages, meta_pages, pages
+
+
+def forge(spec: ForgeSpec, path: str | os.PathLike[str]) -> Forged:
+    """Write a forged swap-device image to ``path``."""
+    n = spec.page_size
+    info, image_pages, meta_pages, pages = _info_page(spec)
     flags = spec.extra_flags
     if spec.compression == "none":
         flags |= SF_NOCOMPRESS_MODE
@@ -118,12 +131,6 @@ def forge(spec: ForgeSpec, path: str | os.PathLike[str]) -> Forged:
             unit = len(cmp).to_bytes(8, "little") + cmp
             written.append(unit + bytes(-len(unit) % n))
 
-    arch = spec.arch_record
-    if arch is None and not spec.uts:
-        arch = snapshot.build_restore_record("5.13+ (CRC32 e820 checksum)")
-    info = snapshot.build_info(page_size=n, num_physpages=spec.num_physpages or nr_pfns,
-                               image_pages=image_pages, pages=pages, arch_record=arch or b"",
-                               uts=spec.uts)
     units = [info, *written]
     unit_pages = [len(u) // n for u in units]
     n_entries = sum(unit_pages)
@@ -183,18 +190,7 @@ def _write_at(out: BinaryIO, page: int, n: int, data: bytes) -> None:
 
 def forge_stream(spec: ForgeSpec, path: str | os.PathLike[str]) -> Forged:
     """Write the stream ``read(/dev/snapshot)`` yields: swsusp_info, metadata, data, raw."""
-    n = spec.page_size
-    nr_pfns = int(spec.pfns.size)
-    zero_count = int(np.count_nonzero(spec.zero)) if spec.zero is not None else 0
-    image_pages = nr_pfns - zero_count
-    meta_pages = fpagedir.meta_pages_for(nr_pfns, 8, n)
-    pages = image_pages + meta_pages + 1
-    arch = spec.arch_record
-    if arch is None and not spec.uts:
-        arch = snapshot.build_restore_record("5.13+ (CRC32 e820 checksum)")
-    info = snapshot.build_info(page_size=n, num_physpages=spec.num_physpages or nr_pfns,
-                               image_pages=image_pages, pages=pages, arch_record=arch or b"",
-                               uts=spec.uts)
+    info, image_pages, meta_pages, pages = _info_page(spec)
     with open(path, "wb") as out:
         out.write(info)
         for block in _stream_payload(spec):
