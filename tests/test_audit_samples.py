@@ -1,0 +1,221 @@
+"""The audit on images written by real kernels (samples/), against independent truth.
+
+Truth here never comes from the classifier: the kpageflags file is decoded with ``lzma`` and
+``np.frombuffer`` in the test; RAM and the nosave lines are read with the regexes below from
+the guest's own log (``BIOS-e820:`` lines on x86, ``node N: [mem ...]`` lines on arm64); the
+``.data..nosave`` section is placed from the System.map text and the guest's /proc/iomem
+``Kernel code`` line (which starts at ``_text`` on x86 and at ``_stext`` on arm64,
+arch/*/kernel/setup.c), not from the image's arch record as the audit does.
+"""
+
+from __future__ import annotations
+
+import json
+import lzma
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from swsusp_inspect.audit import audit
+from swsusp_inspect.e820 import load_memory_map
+from swsusp_inspect.image import HibernationImage, open_image
+from swsusp_inspect.report import Report
+from swsusp_inspect.symbols import load_system_map
+
+SAMPLES = Path(__file__).resolve().parent.parent / "samples"
+REAL = sorted(p.parent.name for p in SAMPLES.glob("deb*/swap.img.xz"))
+KPF_RESERVED = 32
+
+_E820 = re.compile(r"BIOS-e820: \[mem (0x[0-9a-f]+)-(0x[0-9a-f]+)\] (\S.*)$", re.M)
+_NODE = re.compile(r"node +\d+: \[mem (0x[0-9a-f]+)-(0x[0-9a-f]+)\]")
+_NOSAVE = re.compile(r"Registered nosave memory: \[mem (0x[0-9a-f]+)-(0x[0-9a-f]+)\]")
+_KCODE = re.compile(r"^\s*([0-9a-f]+)-[0-9a-f]+ : Kernel code$", re.M)
+
+
+def _symbols(path: Path, *names: str) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for line in lzma.decompress(path.read_bytes()).decode().splitlines():
+        addr, kind, name = line.split()[:3]
+        if name in names and kind.isupper():  # the global symbol, not a local namesake
+            out.setdefault(name, int(addr, 16))
+    return out
+
+
+class Truth:
+    """What the guest itself recorded, decoded without the package's readers."""
+
+    def __init__(self, name: str) -> None:
+        d = SAMPLES / name
+        self.name = name
+        self.dir = d
+        self.kpf = np.frombuffer(lzma.decompress((d / "kpageflags.bin.xz").read_bytes()), "<u8")
+        self.dmesg = (d / "dmesg.txt").read_text(errors="replace")
+        prov = json.loads((d / "provenance.json").read_text())
+        self.arch = prov.get("arch", "amd64")
+        self.e820 = [(int(a, 16), int(b, 16), t.strip()) for a, b, t in _E820.findall(self.dmesg)]
+        if self.e820:
+            self.ram = [(a, b) for a, b, t in self.e820 if t == "usable"]
+        else:
+            self.ram = [(int(a, 16), int(b, 16)) for a, b in _NODE.findall(self.dmesg)]
+        self.nosave = [(int(a, 16) >> 12, int(b, 16) >> 12)
+                       for a, b in _NOSAVE.findall(self.dmesg)]
+        self.system_map = SAMPLES / prov["system_map"]
+        anchor = "_stext" if self.arch == "arm64" else "_text"
+        sym = _symbols(self.system_map, anchor, "__nosave_begin", "__nosave_end")
+        kcode = int(_KCODE.search((d / "iomem.txt").read_text()).group(1), 16)  # type: ignore[union-attr]
+        self.kernel_code = kcode
+        self.nosave_section = (
+            (kcode + sym["__nosave_begin"] - sym[anchor]) >> 12,
+            ((kcode + sym["__nosave_end"] - sym[anchor] + 4095) >> 12) - 1,
+        )
+
+    def reserved(self) -> np.ndarray:
+        return np.flatnonzero((self.kpf >> np.uint64(KPF_RESERVED)) & np.uint64(1))
+
+    def non_ram_pfns(self, pfns: np.ndarray) -> set[int]:
+        """Those of ``pfns`` not fully inside a RAM line of the log."""
+        return {p for p in pfns.tolist()
+                if not any(a <= p << 12 and ((p + 1) << 12) - 1 <= b for a, b in self.ram)}
+
+
+@pytest.fixture(scope="module", params=REAL)
+def real(request: pytest.FixtureRequest) -> tuple[Truth, HibernationImage, Report]:
+    truth = Truth(request.param)
+    img = open_image(truth.dir / "swap.img.xz")
+    request.addfinalizer(img.close)
+    report = audit(img, maps=[load_memory_map(truth.dir / "dmesg.txt")],
+                   kpageflags=truth.dir / "kpageflags.bin.xz",
+                   system_map=load_system_map(truth.system_map))
+    return truth, img, report
+
+
+def test_real_samples_present() -> None:
+    assert {"deb12-6.1-lzo", "deb12-6.1-nocompress", "deb13-6.12-lz4"} <= set(REAL)
+
+
+def test_kernel_saved_no_non_ram_and_no_nosave(real: tuple[Truth, HibernationImage,
+                                                           Report]) -> None:
+    _truth, img, r = real
+    assert r.labels is not None
+    assert r.labels["reserved-non-ram"] == 0
+    assert r.labels["nosave"] == 0
+    assert r.unsafe_pages == 0
+    assert sum(r.labels.values()) == img.pagedir.saved_pfns
+    assert r.map is not None
+    # x86 images carry the e820 CRC32 and the log's table matches it; arm64 has no e820
+    assert r.map.checksum_matches_image is (True if _truth.e820 else None)
+    assert r.exit_code() == 0 and r.exit_code(strict=True) == 0
+    assert [f.code for f in r.findings] == ["saved-reserved-ram"]
+
+
+def test_reserved_ram_equals_kpageflags(real: tuple[Truth, HibernationImage, Report]) -> None:
+    """reserved-ram == the saved PFNs whose kpageflags entry has KPF_RESERVED.
+
+    Compared on the saved PFNs the kpageflags copy covers (all of them here: the copy spans
+    every PFN with a struct page).  The copy was taken before hibernating, so pages allocated
+    afterwards carry stale flags: the saved pages that were free (KPF_BUDDY) at the copy are
+    such pages, and the test shows they exist.  PG_reserved itself does not change after boot
+    on these guests (no driver reserves pages at run time), which is why the comparison is
+    meaningful on every covered PFN.
+    """
+    truth, img, r = real
+    pfns = img.pagedir.pfns
+    covered = pfns[pfns < truth.kpf.size]
+    assert covered.size == pfns.size
+    flags = truth.kpf[covered.astype(np.intp)]
+    reserved = int(np.count_nonzero((flags >> np.uint64(KPF_RESERVED)) & np.uint64(1)))
+    assert r.labels is not None and r.labels["reserved-ram"] == reserved > 0
+    buddy = int(np.count_nonzero((flags >> np.uint64(10)) & np.uint64(1)))
+    kp = r.evidence["reserved-ram"]["kpageflags"]
+    assert kp["buddy"] == buddy > 0
+    assert kp["reserved"] == reserved and kp["covered"] == pfns.size
+    (finding,) = r.findings_with("saved-reserved-ram")
+    assert finding.pages == reserved
+    assert finding.details["by_evidence"] == {"kpageflags": reserved}
+    assert sum(x.pages for x in finding.ranges) == reserved
+
+
+def test_every_reserved_page_left_out_is_nosave_or_non_ram(
+    real: tuple[Truth, HibernationImage, Report],
+) -> None:
+    """saveable_page(): PG_reserved alone never excludes a page; nosave and non-RAM do."""
+    truth, img, r = real
+    left_out = np.setdiff1d(truth.reserved(), img.pagedir.pfns)
+    nosave = {p for a, b in truth.nosave for p in range(a, b + 1)}
+    lo, hi = truth.nosave_section
+    nosave |= set(range(lo, hi + 1))
+    assert set(left_out.tolist()) <= nosave | truth.non_ram_pfns(left_out)
+    # and the audit placed the .data..nosave section where kallsyms says it is
+    (sm,) = [e for e in r.evidence["nosave"] if e["source"] == "System.map"]
+    assert sm["ranges"] == [{"start_pfn": lo, "end_pfn": hi}]
+    assert truth.kpf[lo] >> np.uint64(KPF_RESERVED) & np.uint64(1)  # reserved, still not saved
+    assert lo not in set(img.pagedir.pfns.tolist())
+
+
+def test_altered_map_flags_exactly_the_redeclared_range(
+    real: tuple[Truth, HibernationImage, Report], tmp_path: Path,
+) -> None:
+    """A RAM range of the log redeclared not RAM: exactly the saved PFNs in it are flagged.
+
+    The range is the 16 MiB around the start of the kernel text (always saved).  x86: the
+    ``usable`` line is split around a ``reserved`` one; arm64 (no e820): the node range is cut
+    so that the range becomes a hole.
+    """
+    truth, img, _ = real
+    lo = truth.kernel_code & ~0xFFFFFF
+    hi = lo + 0xFFFFFF
+    a, b = next((a, b) for a, b in truth.ram if a <= lo and hi <= b)
+    if truth.e820:
+        old = f"[mem {a:#018x}-{b:#018x}] usable"
+        pieces = ([f"[mem {a:#018x}-{lo - 1:#018x}] usable"] if a < lo else []) + [
+            f"[mem {lo:#018x}-{hi:#018x}] reserved"] + (
+            [f"[mem {hi + 1:#018x}-{b:#018x}] usable"] if hi < b else [])
+        new = "\n[    0.000000] BIOS-e820: ".join(pieces)
+        region = f"reserved {lo:#x}-{hi:#x}"
+    else:
+        old = next(m.group(0) for m in _NODE.finditer(truth.dmesg)
+                   if int(m.group(1), 16) == a)
+        assert a == lo and hi < b  # the guest's RAM starts at the kernel's 16 MiB
+        new = old.replace(f"{a:#018x}", f"{hi + 1:#018x}")
+        region = f"hole {0:#x}-{hi:#x}"
+    assert old in truth.dmesg
+    altered = tmp_path / "dmesg-altered.txt"
+    altered.write_text(truth.dmesg.replace(old, new, 1))
+    r = audit(img, maps=[load_memory_map(altered)])
+    pfns = img.pagedir.pfns
+    want = np.sort(pfns[(pfns >= lo >> 12) & (pfns <= hi >> 12)])
+    assert want.size > 0
+    assert r.labels is not None and r.labels["reserved-non-ram"] == want.size
+    (f,) = r.findings_with("saved-non-ram")
+    got = np.concatenate([np.arange(x.start_pfn, x.end_pfn + 1) for x in f.ranges])
+    assert np.array_equal(got, want)
+    assert {x.region for x in f.ranges} == {region}
+    assert r.exit_code() == 1
+    if truth.e820:
+        assert r.map is not None and r.map.checksum_matches_image is False
+        assert r.findings_with("map-checksum-mismatch")
+
+
+def test_iomem_evidence_sees_only_the_kernel_image(
+    real: tuple[Truth, HibernationImage, Report],
+) -> None:
+    """With dmesg + iomem (no kpageflags) reserved-ram is the saved pages the iomem kernel
+    sections touch, counted here from iomem.txt with a regex."""
+    truth, img, _ = real
+    iomem = (truth.dir / "iomem.txt").read_text()
+    secs = [(int(a, 16), int(b, 16)) for a, b, name in
+            re.findall(r"^\s+([0-9a-f]+)-([0-9a-f]+) : (Kernel \w+|Crash kernel)$", iomem, re.M)]
+    pfns = img.pagedir.pfns
+    hit = np.zeros(pfns.size, dtype=bool)
+    for a, b in secs:
+        hit |= (pfns >= a >> 12) & (pfns <= b >> 12)
+    r = audit(img, maps=[load_memory_map(truth.dir / "dmesg.txt"),
+                         load_memory_map(truth.dir / "iomem.txt")])
+    assert r.labels is not None and r.labels["reserved-ram"] == int(hit.sum()) > 0
+    assert r.evidence["reserved-ram"]["source"] == "iomem"
+    assert r.map is not None
+    if truth.e820:  # the log's firmware table is chosen and matches the image's checksum
+        assert r.map.format == "dmesg" and r.map.checksum_matches_image
+    assert r.exit_code(strict=True) == 0  # iomem's edited page 0 is not a disagreement
