@@ -6,8 +6,45 @@ are plain ``int`` (numpy scalars are converted where these objects are built).
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any
+
+SCHEMA_VERSION = 1
+
+
+def _json_default(obj: Any) -> Any:
+    # numpy scalars and arrays, without importing numpy here
+    if hasattr(obj, "item") and callable(obj.item) and getattr(obj, "ndim", 0) == 0:
+        return obj.item()
+    if hasattr(obj, "tolist"):
+        return obj.tolist()
+    if hasattr(obj, "to_dict"):
+        return obj.to_dict()
+    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
+
+
+def json_document(model: Any) -> dict[str, Any]:
+    """The JSON document of a model object (``to_dict()``), ``schema_version`` first."""
+    body: dict[str, Any] = model.to_dict()
+    return {"schema_version": SCHEMA_VERSION, **body}
+
+
+def to_json(model: Any, *, indent: int | None = 2) -> str:
+    """Serialise a model object: every number a plain integer, ``schema_version`` first."""
+    if indent is None:
+        return json.dumps(json_document(model), separators=(",", ":"), default=_json_default)
+    return json.dumps(json_document(model), indent=indent, default=_json_default)
+
+
+class JsonModel:
+    """Mixin: ``to_json()`` for model objects that define ``to_dict()``."""
+
+    def to_dict(self) -> dict[str, Any]:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def to_json(self, *, indent: int | None = 2) -> str:
+        return to_json(self, indent=indent)
 
 # swsusp_header.flags bits (kernel/power/power.h)
 SF_FLAGS: tuple[tuple[int, str], ...] = (

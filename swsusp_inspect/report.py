@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from swsusp_inspect.classify import CODE_LABEL, NORMAL, Classification, runs
+from swsusp_inspect.model import JsonModel
 
 if TYPE_CHECKING:
     from swsusp_inspect.summary import ImageSummary
@@ -195,7 +196,7 @@ class Strip:
 
 
 @dataclass(frozen=True)
-class Report:
+class Report(JsonModel):
     """Everything the audit found about one image; ``to_dict()`` is the JSON document body."""
 
     image: ImageSummary

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from swsusp_inspect.image import best_banner
-from swsusp_inspect.model import Banner, Crc32Result
+from swsusp_inspect.model import Banner, Crc32Result, JsonModel
 
 if TYPE_CHECKING:
     from swsusp_inspect.e820 import MemoryMap
@@ -68,7 +68,7 @@ def check_map(image: HibernationImage, memmap: MemoryMap) -> MapCheck:
 
 
 @dataclass(frozen=True)
-class ImageSummary:
+class ImageSummary(JsonModel):
     """Header, PFN directory statistics, integrity and kernel identity of one image."""
 
     path: str
@@ -209,8 +209,8 @@ def summarize(
         container=image.container,
         page_size=image.page_size,
         word_size=image.word_size,
-        signature=hdr.sig if hdr else None,
-        orig_sig=hdr.orig_sig if hdr else None,
+        signature=hdr.sig if hdr else image.details.get("signature"),  # uswsusp: a stream
+        orig_sig=hdr.orig_sig if hdr else image.details.get("orig_sig"),  # in a container
         flags=hdr.flag_names if hdr else [],
         flags_value=hdr.flags if hdr else None,
         header_layout=hdr.layout if hdr else None,
