@@ -1,0 +1,53 @@
+"""`info --map`: is this memory map the one the image was made with? (e820 checksum)"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from swsusp_inspect.cli import cli
+from swsusp_inspect.summary import INCONSISTENT_MAP
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLES = sorted(p.parent for p in (ROOT / "samples").glob("deb*/swap.img.xz"))
+# a different machine's firmware map, from a public bug report (tests/data/realworld/)
+OTHER = ROOT / "tests" / "data" / "realworld" / "lkml-2017-precision5810-2.dmesg.txt"
+
+
+def info(*args: str) -> tuple[int, dict, str]:
+    r = CliRunner().invoke(cli, ["info", "--json", *args])
+    return r.exit_code, (json.loads(r.stdout) if r.stdout else {}), r.stderr
+
+
+@pytest.mark.parametrize("sample", SAMPLES, ids=lambda p: p.name)
+def test_own_dmesg_matches(sample: Path) -> None:
+    code, doc, _ = info(str(sample / "swap.img.xz"), "--map", str(sample / "dmesg.txt"))
+    assert code == 0
+    (check,) = doc["maps"]
+    assert check["checksum_matches_image"] is True
+    assert check["kind"] == "crc32"
+    assert check["map_value"] == check["image_value"] == doc["arch"]["e820_checksum"]
+
+
+@pytest.mark.parametrize("sample", SAMPLES, ids=lambda p: p.name)
+def test_other_machines_map_mismatches_with_explanation(sample: Path) -> None:
+    code, doc, _ = info(str(sample / "swap.img.xz"), "--map", str(OTHER))
+    assert code == 0
+    (check,) = doc["maps"]
+    assert check["checksum_matches_image"] is False
+    assert INCONSISTENT_MAP in check["explanation"]
+    r = CliRunner().invoke(cli, ["info", "--no-color", str(sample / "swap.img.xz"), "--map",
+                                 str(OTHER)])
+    words = " ".join(r.stdout.replace("│", " ").split())  # the panel's borders out
+    assert "refuse to resume on this map" in words
+    assert "Hibernate inconsistent memory map detected!" in words
+
+
+def test_sysfs_memmap_gives_the_same_checksum() -> None:
+    sample = SAMPLES[0]
+    code, doc, _ = info(str(sample / "swap.img.xz"), "--map", str(sample / "memmap.txt"))
+    assert code == 0
+    assert doc["maps"][0]["checksum_matches_image"] is True
