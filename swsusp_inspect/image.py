@@ -54,13 +54,17 @@ def _can_fork() -> bool:
     return "fork" in multiprocessing.get_all_start_methods()
 
 
-def _verify_span_forked(lo: int, hi: int, windows: list[tuple[int, int]]
-                        ) -> tuple[int, int, int, list[Banner]]:
+def _run_forked(worker: Any, lo: int, hi: int, args: tuple[Any, ...]) -> Any:
+    image = _FORKED_IMAGE
+    assert image is not None
+    return worker(image, lo, hi, *args)
+
+
+def _verify_span_forked(image: HibernationImage, lo: int, hi: int,
+                        windows: list[tuple[int, int]]) -> tuple[int, int, int, list[Banner]]:
     """Worker: plain zlib CRC32 (from 0), bytes, pages and banners of chunks ``lo..hi-1``."""
     import zlib
 
-    image = _FORKED_IMAGE
-    assert image is not None
     crc = 0
     nbytes = 0
     npages = 0
@@ -149,17 +153,23 @@ class HibernationImage:
         entries: device page of each stream page (swap) / stream page numbers (stream).
     """
 
-    def __init__(self, source: Source, *, resume_offset: int = 0) -> None:
+    def __init__(self, source: Source, *, resume_offset: int = 0,
+                 passphrase: str | bytes | None = None,
+                 page_offset: int | None = None) -> None:
         self.source = source
         self.path = source.path
         self.buf = source.buf
         self.resume_offset = resume_offset
+        self.page_offset = page_offset  # PAGE_OFFSET for legacy eras listing virtual addresses
+        # set by an opener: (image, first stream page, count, raw pages) -> pages (decryption)
+        self.page_transform: Any = None
         self.header: SwsuspHeader | None = None
         self.device_pages: int | None = None
         self.map_pages: tuple[int, ...] = ()
         self._chunk_cache: OrderedDict[int, bytes] = OrderedDict()
         self.era = "unknown"  # which writer family: "2.6.20+", "stream", or a legacy era
         self.details: dict[str, Any] = {}  # format-specific facts for reports (legacy, uswsusp)
+        self.passphrase = passphrase  # for openers of encrypted formats (uswsusp)
         self._detect()
 
     # -- opening -------------------------------------------------------------------------
@@ -207,6 +217,12 @@ class HibernationImage:
                 opener = _other_reader("S1SUSPEND-legacy")
                 if opener is None or not opener(self, hit, base, probe=True):
                     raise
+            else:
+                # 64-bit 2.6.17-2.6.18 share this header and map but list virtual addresses
+                opener = _other_reader("S1SUSPEND-legacy")
+                if opener is not None and self.header is not None \
+                        and self.header.layout == "2.6.20-2.6.22":
+                    opener(self, hit, base, probe=True)
             return
         stream = snapshot.sniff_stream(buf)
         if stream is not None:
@@ -218,6 +234,10 @@ class HibernationImage:
             # (one past its end, so reading that one reports the truncation)
             n_listed = min(self.info.pages, len(buf) // self.page_size + 1)
             self.entries = np.arange(n_listed, dtype=np.uint64)
+            return
+        # 64-bit 2.5.48-2.6.8: link.next overwrote all of "S1SUSP...." but "S1"/"S2"
+        opener = _other_reader("S1SUSP-short")
+        if opener is not None and opener(self, None, 0, probe=True):
             return
         base = self.resume_offset * 4096
         tail = bytes(buf[base + 4086 : base + 4096]) if len(buf) >= base + 4096 else b""
@@ -365,8 +385,11 @@ class HibernationImage:
                 # only a stream lists fewer entries than pages (swap maps are checked at open)
                 missing = self.file_size // n
                 raise TruncatedError("image stream page", missing * n, n, self.file_size)
-            return fchunks.gather(self.buf, self.entries, start, count, n, "image data page",
+            data = fchunks.gather(self.buf, self.entries, start, count, n, "image data page",
                                   zero_fill_below=self.device_pages)
+            if self.page_transform is not None:
+                return self.page_transform(self, start, count, data)  # type: ignore[no-any-return]
+            return data
         parts: list[bytes] = []
         s = start
         while s < start + count:
@@ -531,41 +554,68 @@ class HibernationImage:
         computed = crc if stored is not None else None
         result = Crc32Result(stored, computed)
         ok = result.ok is not False and pages_read == self.info.pages - 1
+        # a checksum of another format, checked by its opener over the data it decoded
+        # (details["checksum"]: uswsusp's MD5 of the whole stream)
+        ok = ok and (self.details.get("checksum") or {}).get("ok") is not False
         return VerifyResult(n_chunks, pages_read, result, ok, tuple(banners))
 
     def _verify_parallel(self, jobs: int, windows: list[tuple[int, int]],
                          progress: Any) -> tuple[int, int, list[Banner]]:
+        from zlib_ng import zlib_ng
+
+        crc = 0
+        pages_read = 0
+        banners: list[Banner] = []
+        mask = 0xFFFFFFFF
+        for z_range, nbytes, npages, found in self.map_chunk_ranges(
+                _verify_span_forked, jobs, windows):
+            # kernel crc32_le(seed, B) == zlib crc32(B, seed ^ ~0) ^ ~0, and zlib's
+            # crc32(B, v) == crc32_combine(v, crc32(B), len(B)) for any v
+            crc = zlib_ng.crc32_combine(crc ^ mask, z_range, nbytes) ^ mask
+            pages_read += npages
+            banners.extend(found)
+            if progress is not None:
+                progress(npages)
+        return crc, pages_read, banners
+
+    def map_chunk_ranges(self, worker: Any, jobs: int, *args: Any) -> Iterator[Any]:
+        """Run ``worker(image, lo, hi, *args)`` over contiguous ranges of compressed chunks
+        in forked processes (``jobs`` at a time); results in chunk order.
+
+        The workers inherit this image (its map, tables and directory) through ``fork``;
+        nothing is pickled but the range and ``args``.
+        """
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
 
-        from zlib_ng import zlib_ng
-
         global _FORKED_IMAGE  # noqa: PLW0603 - handed to forked workers, never pickled
         n_chunks = len(self.chunk_table)
-        n_ranges = min(n_chunks, 4 * jobs)
+        n_ranges = max(1, min(n_chunks, 4 * jobs))
         bounds = np.linspace(0, n_chunks, n_ranges + 1).astype(np.int64).tolist()
-        spans = list(itertools.pairwise(bounds))
+        _ = self.pagedir.data_pfns, self._decompressor  # computed once, before forking
         _FORKED_IMAGE = self
         try:
             ctx = multiprocessing.get_context("fork")
             with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
-                futures = [pool.submit(_verify_span_forked, lo, hi, windows) for lo, hi in spans]
-                crc = 0
-                pages_read = 0
-                banners: list[Banner] = []
-                mask = 0xFFFFFFFF
+                futures = [pool.submit(_run_forked, worker, lo, hi, args)
+                           for lo, hi in itertools.pairwise(bounds)]
                 for fut in futures:
-                    z_range, nbytes, npages, found = fut.result()
-                    # kernel crc32_le(seed, B) == zlib crc32(B, seed ^ ~0) ^ ~0, and zlib's
-                    # crc32(B, v) == crc32_combine(v, crc32(B), len(B)) for any v
-                    crc = zlib_ng.crc32_combine(crc ^ mask, z_range, nbytes) ^ mask
-                    pages_read += npages
-                    banners.extend(found)
-                    if progress is not None:
-                        progress(npages)
+                    yield fut.result()
         finally:
             _FORKED_IMAGE = None
-        return crc, pages_read, banners
+
+    def chunk_data_pages(self, k: int, data: bytes | memoryview
+                         ) -> tuple[np.ndarray, bytes | memoryview]:
+        """The data pages inside decompressed chunk ``k``: ``(pfns, their bytes)``
+        (metadata pages at the start of the stream are skipped)."""
+        n = self.page_size
+        s = 1 + k * fchunks.UNC_PAGES
+        npages = len(data) // n
+        first_data = 1 + self.meta_pages
+        skip = min(npages, max(0, first_data - s))
+        d0 = s + skip - first_data
+        return (self.pagedir.data_pfns[d0 : d0 + npages - skip],
+                memoryview(data)[skip * n :])
 
     def _banner_windows(self, window: int = 64 << 20) -> list[tuple[int, int]]:
         """PFN ranges ``[lo, hi)`` where the banner is looked for: from the kernel's text (the
@@ -675,6 +725,7 @@ class HibernationImage:
 # of raising when the layout is not its own.
 OTHER_READERS: dict[str, str] = {
     "S1SUSPEND-legacy": "swsusp_inspect.formats.legacy:open_s1suspend_legacy",
+    "S1SUSP-short": "swsusp_inspect.formats.legacy:open_link_era_short",
     "S1SUSP": "swsusp_inspect.formats.legacy:open_link_era",
     "S2SUSP": "swsusp_inspect.formats.legacy:open_link_era",
     "SUSP1R": "swsusp_inspect.formats.legacy:open_link_era",
@@ -707,7 +758,9 @@ def best_banner(candidates: list[Banner] | tuple[Banner, ...]) -> Banner | None:
     return candidates[0] if candidates else None
 
 
-def open_image(path: str | os.PathLike[str], *, resume_offset: int = 0) -> HibernationImage:
+def open_image(path: str | os.PathLike[str], *, resume_offset: int = 0,
+               passphrase: str | bytes | None = None,
+               page_offset: int | None = None) -> HibernationImage:
     """Open a hibernation image read-only, detecting its format from its content.
 
     Args:
@@ -715,6 +768,9 @@ def open_image(path: str | os.PathLike[str], *, resume_offset: int = 0) -> Hiber
             xz, gzip or zstd.
         resume_offset: pages from the start of the file to the swap area's header page (as the
             kernel's ``resume_offset=``), for swap files inside a partition image.
+        passphrase: decrypts an encrypted uswsusp (s2disk) image.
+        page_offset: the kernel's PAGE_OFFSET, for images before 2.6.19 that name pages by
+            virtual address (default: inferred from the addresses).
 
     Raises:
         NotAnImageError: a plain swap area or unrelated data.
@@ -723,7 +779,8 @@ def open_image(path: str | os.PathLike[str], *, resume_offset: int = 0) -> Hiber
     """
     source = open_source(path)
     try:
-        return HibernationImage(source, resume_offset=resume_offset)
+        return HibernationImage(source, resume_offset=resume_offset, passphrase=passphrase,
+                                page_offset=page_offset)
     except SwsuspError as exc:
         source.close()
         if isinstance(exc, FormatError) and exc.path is None:

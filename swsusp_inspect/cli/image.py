@@ -17,6 +17,8 @@ from swsusp_inspect.cli.common import (
     json_option,
     map_format_option,
     map_option,
+    page_offset_option,
+    passphrase_option,
     progress_for,
     resume_offset_option,
     stdout_console,
@@ -34,14 +36,16 @@ def _load_maps(maps: tuple[str, ...], fmt: str | None) -> list[Any]:
 
 def _summarize(image_path: str, resume_offset: int, verify: bool, system_map: str | None,
                maps: tuple[str, ...], map_format: str | None, quiet: bool = False,
-               jobs: int = 1) -> Any:
+               jobs: int = 1, passphrase: str | None = None,
+               page_offset: int | None = None) -> Any:
     from swsusp_inspect.image import open_image
     from swsusp_inspect.summary import summarize
     from swsusp_inspect.symbols import load_system_map
 
     smap = load_system_map(system_map) if system_map else None
     mem_maps = _load_maps(maps, map_format)
-    with open_image(image_path, resume_offset=resume_offset) as img:
+    with open_image(image_path, resume_offset=resume_offset, passphrase=passphrase,
+                    page_offset=page_offset) as img:
         bar = progress_for(img.info.pages - 1, "verifying", quiet) if verify else None
         with bar if bar is not None else contextlib.nullcontext():
             return summarize(img, verify=verify, system_map=smap, maps=mem_maps, progress=bar,
@@ -62,20 +66,23 @@ def _output(summary: Any, as_json: bool, no_color: bool) -> None:
 @click.command("info")
 @image_argument
 @resume_offset_option
+@page_offset_option
 @system_map_option
 @map_option
 @map_format_option
+@passphrase_option
 @json_option
 @color_option
 @click.pass_context
 def info_cmd(ctx: click.Context, image: str, resume_offset: int, system_map: str | None,
-             maps: tuple[str, ...], map_format: str | None, as_json: bool,
-             no_color: bool) -> None:
+             maps: tuple[str, ...], map_format: str | None, passphrase: str | None,
+             as_json: bool, no_color: bool, page_offset: int | None = None) -> None:
     """Header, PFN directory and kernel identity of IMAGE (fast: no full decompression).
 
     With --map, says whether the map is the one the image was made with (e820 checksum).
     """
-    s = _summarize(image, resume_offset, False, system_map, maps, map_format)
+    s = _summarize(image, resume_offset, False, system_map, maps, map_format,
+                   passphrase=passphrase, page_offset=page_offset)
     _output(s, as_json, no_color)
     ctx.exit(EXIT_OK)
 
@@ -83,19 +90,23 @@ def info_cmd(ctx: click.Context, image: str, resume_offset: int, system_map: str
 @click.command("verify")
 @image_argument
 @resume_offset_option
+@page_offset_option
 @system_map_option
+@passphrase_option
 @json_option
 @color_option
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 @jobs_option
 @click.pass_context
 def verify_cmd(ctx: click.Context, image: str, resume_offset: int, system_map: str | None,
-               as_json: bool, no_color: bool, quiet: bool, jobs: int | None) -> None:
+               passphrase: str | None, as_json: bool, no_color: bool, quiet: bool,
+               jobs: int | None, page_offset: int | None = None) -> None:
     """Read and decompress every chunk of IMAGE; check chunk bounds and the CRC32.
 
     Exit 0 when everything checks, 1 on a CRC32 mismatch, 2 when the image cannot be read.
     """
-    s = _summarize(image, resume_offset, True, system_map, (), None, quiet, default_jobs(jobs))
+    s = _summarize(image, resume_offset, True, system_map, (), None, quiet, default_jobs(jobs),
+                   passphrase=passphrase, page_offset=page_offset)
     _output(s, as_json, no_color)
     ctx.exit(EXIT_OK if s.verify_ok else EXIT_FINDINGS)
 
@@ -103,15 +114,19 @@ def verify_cmd(ctx: click.Context, image: str, resume_offset: int, system_map: s
 @click.command("extract")
 @image_argument
 @resume_offset_option
+@page_offset_option
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
               help="Raw physical-memory file to write (offset = physical address).")
 @click.option("--format", "fmt", type=click.Choice(["raw"]), default="raw", show_default=True,
               help="Output format.")
+@passphrase_option
 @json_option
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+@jobs_option
 @click.pass_context
 def extract_cmd(ctx: click.Context, image: str, resume_offset: int, output: str, fmt: str,
-                as_json: bool, quiet: bool) -> None:
+                passphrase: str | None, as_json: bool, quiet: bool, jobs: int | None = None,
+                page_offset: int | None = None) -> None:
     """Write IMAGE's saved pages to a raw physical-memory file (holes sparse)."""
     import os
 
@@ -121,10 +136,11 @@ def extract_cmd(ctx: click.Context, image: str, resume_offset: int, output: str,
     if os.path.exists(output) and os.path.exists(image) and os.path.samefile(output, image):
         click.echo("swsusp-inspect: error: the output file is the input file", err=True)
         ctx.exit(EXIT_BAD_INPUT)
-    with open_image(image, resume_offset=resume_offset) as img:
+    with open_image(image, resume_offset=resume_offset, passphrase=passphrase,
+                    page_offset=page_offset) as img:
         bar = progress_for(img.info.image_pages, "extracting", quiet)
         with bar if bar is not None else contextlib.nullcontext():
-            result = extract_raw(img, output, progress=bar)
+            result = extract_raw(img, output, progress=bar, jobs=default_jobs(jobs))
     if as_json:
         from swsusp_inspect.render.json import dumps
 
