@@ -102,7 +102,7 @@ def bench_verify(tmp: Path, gib: float, runs: int) -> None:
 
 
 def audit_time(path: Path, memmap: object) -> tuple[float, float, int]:
-    from swsusp_inspect.audit import audit
+    from swsusp_inspect.auditor import audit
 
     tracemalloc.start()
     t0 = time.perf_counter()

@@ -24,7 +24,7 @@ _EXPORTS = {
     "ImageSummary": "swsusp_inspect.summary",
     "check_map": "swsusp_inspect.summary",
     "extract_raw": "swsusp_inspect.extract",
-    "audit": "swsusp_inspect.audit",
+    "audit": "swsusp_inspect.auditor",
     "Report": "swsusp_inspect.report",
     "load_kpageflags": "swsusp_inspect.kpageflags",
     "load_system_map": "swsusp_inspect.symbols",

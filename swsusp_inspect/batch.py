@@ -256,7 +256,7 @@ def plan(paths: Iterable[str], *, manifest: str | None = None, maps: tuple[str, 
 
 def audit_job(job: BatchJob) -> Any:
     """Open, audit and close one job's image (the same API calls `audit` makes)."""
-    from swsusp_inspect.audit import audit
+    from swsusp_inspect.auditor import audit
     from swsusp_inspect.e820 import load_memory_map
     from swsusp_inspect.image import open_image
     from swsusp_inspect.symbols import load_system_map

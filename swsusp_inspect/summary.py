@@ -205,12 +205,14 @@ def summarize(
     return ImageSummary(
         path=image.path,
         transport=image.source.transport,
-        file_size=image.file_size,
+        # uswsusp: the input's size, not the decoded stream's
+        file_size=image.details.get("input_file_size", image.file_size),
         container=image.container,
         page_size=image.page_size,
         word_size=image.word_size,
-        signature=hdr.sig if hdr else image.details.get("signature"),  # uswsusp: a stream
-        orig_sig=hdr.orig_sig if hdr else image.details.get("orig_sig"),  # in a container
+        # uswsusp: a stream inside a container with a signature of its own
+        signature=hdr.sig if hdr else image.details.get("signature"),
+        orig_sig=hdr.orig_sig if hdr else image.details.get("orig_sig"),
         flags=hdr.flag_names if hdr else [],
         flags_value=hdr.flags if hdr else None,
         header_layout=hdr.layout if hdr else None,

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from helpers import forge_to
 
-from swsusp_inspect.audit import arch_limit_pfn, audit
+from swsusp_inspect.auditor import arch_limit_pfn, audit
 from swsusp_inspect.e820 import MemoryMap, load_memory_map
 from swsusp_inspect.formats.snapshot import build_restore_record
 from swsusp_inspect.image import open_image
@@ -191,7 +191,7 @@ def test_pfn_beyond_the_architecture(tmp_path: Path, monkeypatch: pytest.MonkeyP
     assert arch_limit_pfn(None, 8, 4096) == 1 << 51
     # the reader already refuses PFNs past 52-bit addresses; below that, an i386 image can
     # still list a PFN its machine cannot have: emulate its limit on a forged x86_64 image
-    monkeypatch.setattr("swsusp_inspect.audit.arch_limit_pfn", lambda *a: 0x1000)
+    monkeypatch.setattr("swsusp_inspect.auditor.arch_limit_pfn", lambda *a: 0x1000)
     path, _ = forged(tmp_path, [0x100, 0x1000, 0x1001, 0x2000])
     r = run(path)
     (f,) = r.findings_with("pfn-beyond-arch")

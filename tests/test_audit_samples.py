@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from swsusp_inspect.audit import audit
+from swsusp_inspect.auditor import audit
 from swsusp_inspect.e820 import load_memory_map
 from swsusp_inspect.image import HibernationImage, open_image
 from swsusp_inspect.report import Report

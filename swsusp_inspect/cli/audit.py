@@ -15,6 +15,8 @@ from swsusp_inspect.cli.common import (
     json_option,
     map_format_option,
     map_option,
+    page_offset_option,
+    passphrase_option,
     progress_for,
     resume_offset_option,
     stdout_console,
@@ -43,12 +45,15 @@ STRIP_WIDTH = 64
 @color_option
 @click.option("--strict", is_flag=True, help="Warnings give exit code 1 too.")
 @resume_offset_option
+@page_offset_option
+@passphrase_option
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 @click.pass_context
 def audit_cmd(ctx: click.Context, image: str, maps: tuple[str, ...], map_format: str | None,
               kpageflags: str | None, system_map: str | None, verify: bool,
               nosave_rules: str | None, as_json: bool, as_csv: bool, no_color: bool,
-              strict: bool, resume_offset: int, quiet: bool) -> None:
+              strict: bool, resume_offset: int, passphrase: str | None, quiet: bool,
+              page_offset: int | None = None) -> None:
     """Label every saved PFN of IMAGE and report pages that must not be saved.
 
     \b
@@ -65,7 +70,7 @@ def audit_cmd(ctx: click.Context, image: str, maps: tuple[str, ...], map_format:
     """
     if as_json and as_csv:
         raise click.UsageError("--json and --csv are exclusive")
-    from swsusp_inspect.audit import audit
+    from swsusp_inspect.auditor import audit
     from swsusp_inspect.image import open_image
     from swsusp_inspect.symbols import load_system_map
 
@@ -77,7 +82,8 @@ def audit_cmd(ctx: click.Context, image: str, maps: tuple[str, ...], map_format:
         mem_maps = [load_memory_map(p, fmt=map_format) for p in maps]
     console = None if (as_json or as_csv) else stdout_console(no_color)
     width = STRIP_WIDTH if console is None else max(16, min(96, console.width - 4))
-    with open_image(image, resume_offset=resume_offset) as img:
+    with open_image(image, resume_offset=resume_offset, passphrase=passphrase,
+                    page_offset=page_offset) as img:
         bar = progress_for(img.info.pages - 1, "verifying", quiet) if verify else None
         with bar if bar is not None else contextlib.nullcontext():
             report = audit(img, maps=mem_maps or None, kpageflags=kpageflags,

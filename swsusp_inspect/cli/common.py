@@ -23,6 +23,32 @@ def resume_offset_option(f: F) -> F:
     )(f)
 
 
+def _address(value: str | int | None) -> int | None:
+    if value is None or isinstance(value, int):
+        return value
+    try:
+        return int(value, 0)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a number (0xc0000000 or 3221225472)") \
+            from None
+
+
+def page_offset_option(f: F) -> F:
+    return click.option(
+        "--page-offset", default=None, metavar="ADDR", callback=lambda c, p, v: _address(v),
+        help="The kernel's PAGE_OFFSET, for images before 2.6.19 that name pages by virtual "
+        "address (default: inferred from the addresses, e.g. 0xc0000000 on i386).",
+    )(f)
+
+
+def passphrase_option(f: F) -> F:
+    return click.option(
+        "--passphrase", envvar="SWSUSP_INSPECT_PASSPHRASE", default=None, metavar="TEXT",
+        help="Passphrase of an encrypted uswsusp (s2disk) image (also from "
+        "SWSUSP_INSPECT_PASSPHRASE, which keeps it out of the process list).",
+    )(f)
+
+
 def json_option(f: F) -> F:
     return click.option("--json", "as_json", is_flag=True, help="Print JSON (schema_version 1).")(f)
 

@@ -18,6 +18,17 @@ References:
         version).
     arch/arm64/kernel/hibernate.c ``struct arch_hibernate_hdr`` (uts_version[65] at 0,
         ttbr1_el1 72, reenter_kernel 80, __hyp_stub_vectors 88, sleep_cpu_mpidr 96).
+    arch/riscv/kernel/hibernate.c (6.4 -> now; torvalds/linux @42d3b66d, unchanged since the
+        StarFive original): ``struct arch_hibernate_hdr { struct arch_hibernate_hdr_invariants
+        { char uts_version[__NEW_UTS_LEN + 1]; } invariants; unsigned long hartid;
+        unsigned long saved_satp; unsigned long restore_cpu_addr; }``: hartid 72, saved_satp 80
+        (``csr_read(CSR_SATP)``), restore_cpu_addr 88 (VA of ``__hibernate_cpu_resume``) with
+        8-byte longs; 68/72/76 with 4-byte longs (``ARCH_HIBERNATION_POSSIBLE`` does not exclude
+        RV32).
+    Architectures without ``CONFIG_ARCH_HIBERNATION_HEADER`` (arm, powerpc, mips, loongarch,
+        sparc, x86 before 2.6.24 / i386 before 4.20, ...) keep the generic header:
+        ``init_utsname()`` in ``uts`` and ``LINUX_VERSION_CODE`` in ``version_code``, checked by
+        ``check_image_kernel()`` on resume (snapshot.c).
 """
 
 from __future__ import annotations
@@ -90,6 +101,60 @@ arm64_hdr = cs.Struct(
 )
 
 
+def riscv_hdr_struct(word_size: int = 8) -> Any:
+    """riscv ``struct arch_hibernate_hdr`` for ``sizeof(long) == word_size``."""
+    ulong = cs.Int64ul if word_size == 8 else cs.Int32ul
+    return cs.Struct(
+        "uts_version" / cs.Bytes(UTS_LEN),
+        cs.Padding(-UTS_LEN % word_size),  # 65 -> 72 (RV64) or 68 (RV32)
+        "hartid" / ulong,
+        "saved_satp" / ulong,
+        "restore_cpu_addr" / ulong,
+    )
+
+
+# satp.MODE (RISC-V privileged spec): RV64 bits 63:60, RV32 bit 31
+RISCV_SATP_MODES_64 = {8: "sv39", 9: "sv48", 10: "sv57"}
+RISCV_SATP_MODES_32 = {1: "sv32"}
+
+
+def _uts_version_slot(page: bytes, word_size: int) -> bool:
+    """``uts_version`` ("#1 SMP ...") at 0, zero padding up to the next long."""
+    end = UTS_LEN + (-UTS_LEN % word_size)
+    return page[:1] == b"#" and page[UTS_LEN:end] == bytes(end - UTS_LEN)
+
+
+def _riscv_record(page: bytes, word_size: int) -> ArchRecord | None:
+    """The riscv record, told from arm64's (same uts_version head) by ``satp.MODE``: at
+    offset 80 arm64 holds ``reenter_kernel``, a TTBR1 kernel address (top nibble 0xf)."""
+    if not _uts_version_slot(page, word_size):
+        return None
+    hdr = riscv_hdr_struct(word_size).parse(page)
+    satp = int(hdr.saved_satp)
+    if word_size == 8:
+        mode = RISCV_SATP_MODES_64.get(satp >> 60)
+        ppn = satp & ((1 << 44) - 1)
+    else:
+        mode = RISCV_SATP_MODES_32.get(satp >> 31)
+        ppn = satp & ((1 << 22) - 1)
+    if mode is None:
+        return None
+    return ArchRecord(
+        "riscv64" if word_size == 8 else "riscv32",
+        "6.4+",
+        None,
+        extra={
+            "uts_version": cstring(hdr.uts_version),
+            "hartid": int(hdr.hartid),
+            "saved_satp": satp,
+            "satp_mode": mode,
+            # physical address of the root page table the image kernel ran on (PPN << 12)
+            "page_table_root": ppn << 12,
+            "restore_cpu_addr": int(hdr.restore_cpu_addr),
+        },
+    )
+
+
 def _magic_at(page: bytes, off: int, size: int) -> int:
     return int.from_bytes(page[off : off + size], "little")
 
@@ -105,7 +170,10 @@ def decode_arch(page: bytes, word_size: int) -> ArchRecord | None:
         layout = X86_64_MAGICS.get(_magic_at(page, 24, 8))
         if layout is not None:
             return _x86_record(page, 8, "x86_64", layout)
-        if page[:1] == b"#" and page[UTS_LEN : UTS_LEN + 7] == bytes(7):
+        riscv = _riscv_record(page, 8)
+        if riscv is not None:
+            return riscv
+        if _uts_version_slot(page, 8):
             hdr = arm64_hdr.parse(page)
             return ArchRecord(
                 "arm64",
@@ -123,7 +191,7 @@ def decode_arch(page: bytes, word_size: int) -> ArchRecord | None:
     layout = I386_MAGICS.get(_magic_at(page, 12, 4))
     if layout is not None:
         return _x86_record(page, 4, "i386", layout)
-    return None
+    return _riscv_record(page, 4)
 
 
 def _x86_record(page: bytes, word_size: int, name: str, layout: str) -> ArchRecord:

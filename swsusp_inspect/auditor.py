@@ -9,8 +9,7 @@ References:
 
 Typical use::
 
-    from swsusp_inspect import open_image, load_memory_map
-    from swsusp_inspect.audit import audit
+    from swsusp_inspect import audit, load_memory_map, open_image
 
     with open_image("swap.img.xz") as img:
         report = audit(img, maps=[load_memory_map("dmesg.txt")], kpageflags="kpageflags.bin")

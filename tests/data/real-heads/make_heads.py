@@ -1,0 +1,141 @@
+#!/usr/bin/env python3
+"""Cut small committed fixtures ("heads") out of real hibernation images too large to commit.
+
+Usage: python tests/data/real-heads/make_heads.py [UNCOMMITTED_DIR]
+
+UNCOMMITTED_DIR (default /work/scratch-samples/uncommitted) holds one directory per sample as
+``samples/generate.py`` writes them (swap.img.xz, console.log, provenance.json, ...) and the
+kernels' System.map-<release>.xz.  For each sample this writes, beside this script:
+
+    <sample>/heads.img.xz        the swap disk with every page zeroed except the header page,
+                                 every swap-map page, the swsusp_info page and the compressed
+                                 chunks that hold the whole PFN directory; every other chunk keeps
+                                 only its ``size_t cmp_len`` word (so the chunk table is the real
+                                 one) and its payload reads as zeros.  Same length as the full
+                                 trimmed disk; xz -9e.
+    <sample>/heads.json          what was kept and the sha256 of the full image it came from
+    <sample>/console-pm.txt      the console lines the tests compare with (banner, BIOS-e820,
+                                 PM: ...), verbatim
+    <sample>/System.map-excerpt  the few System.map lines the tests need, verbatim
+    <sample>/provenance.json     the sample's provenance, verbatim
+
+It reads the structures with plain ``struct`` arithmetic, not with swsusp_inspect, so the
+fixtures do not depend on the reader they test.  Offsets (kernel 6.1, 4 KiB pages):
+swsusp_header.image = u64 at 0xfe0 of page 0; swap_map_page = 511 u64 entries + u64 next_swap;
+swsusp_info pages/size at 424/432 (8-byte long) or 408/412 (4-byte long); chunk =
+[long cmp_len][LZO][garbage to the page end], 32 stream pages each.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import lzma
+import re
+import struct
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+N = 4096
+UNC_PAGES = 32
+SAMPLES = {
+    # sample directory: the System.map symbols the tests use
+    "deb12-6.1-i386-lzo": ("restore_registers", "linux_banner", "_text", "__nosave_begin",
+                           "__nosave_end"),
+    "deb12-6.1-arm64-lzo": ("swapper_pg_dir", "_cpu_resume", "linux_banner", "_text",
+                            "__nosave_begin", "__nosave_end"),
+}
+CONSOLE_RE = re.compile(r"Linux version |BIOS-e820: |Machine model: |PM: ")
+
+
+def u64(buf: bytes, off: int) -> int:
+    return int(struct.unpack_from("<Q", buf, off)[0])
+
+
+def cut(raw: bytes) -> tuple[bytearray, dict[str, object]]:
+    assert raw[N - 10 : N] == b"S1SUSPEND\0", raw[N - 10 : N]
+    image = u64(raw, N - 32)  # 0xfe0: sector_t image (5.17+ header)
+    entries: list[int] = []
+    map_pages: list[int] = []
+    page = image
+    while page:
+        assert page not in map_pages, "swap map loops"
+        map_pages.append(page)
+        words = struct.unpack_from("<512Q", raw, page * N)
+        entries.extend(words[:511])
+        page = words[511]
+    entries = entries[: entries.index(0)] if 0 in entries else entries
+    info = entries[0] * N
+    if u64(raw, info + 424) and u64(raw, info + 432) == u64(raw, info + 424) * N:
+        word = 8
+        image_pages, pages = u64(raw, info + 416), u64(raw, info + 424)
+    else:
+        word = 4
+        image_pages, pages, size = struct.unpack_from("<3I", raw, info + 404)
+        assert size == pages * N
+    meta = pages - image_pages - 1
+    chunks = []  # (first entry, pages)
+    idx = 1
+    for _ in range(-(-(pages - 1) // UNC_PAGES)):
+        cmp_len = int.from_bytes(raw[entries[idx] * N : entries[idx] * N + word], "little")
+        npg = -(-(word + cmp_len) // N)
+        chunks.append((idx, npg))
+        idx += npg
+    meta_chunks = -(-meta // UNC_PAGES)
+    keep = {0, *map_pages, entries[0]}
+    for first, npg in chunks[:meta_chunks]:
+        keep.update(entries[first : first + npg])
+    out = bytearray(len(raw))
+    for p in keep:
+        out[p * N : (p + 1) * N] = raw[p * N : (p + 1) * N]
+    for first, _npg in chunks[meta_chunks:]:
+        off = entries[first] * N
+        out[off : off + word] = raw[off : off + word]
+    facts = {
+        "image": image, "map_pages": map_pages, "map_entries": len(entries),
+        "swsusp_info_page": entries[0], "word_size": word, "pages": pages,
+        "image_pages": image_pages, "meta_pages": meta, "chunks": len(chunks),
+        "chunks_kept_whole": meta_chunks, "pages_kept_whole": sorted(keep),
+    }
+    return out, facts
+
+
+def main(src: Path) -> None:
+    for name, symbols in SAMPLES.items():
+        sdir = src / name
+        dest = HERE / name
+        dest.mkdir(exist_ok=True)
+        prov_text = (sdir / "provenance.json").read_text()
+        prov = json.loads(prov_text)
+        packed = (sdir / "swap.img.xz").read_bytes()
+        raw = lzma.decompress(packed)
+        assert hashlib.sha256(packed).hexdigest() == prov["swap_img_xz_sha256"]
+        assert hashlib.sha256(raw).hexdigest() == prov["swap_img_sha256"]
+        out, facts = cut(raw)
+        facts = {
+            "sample": name,
+            "full_image": "swap.img.xz of the sample (not committed: too large)",
+            "full_image_xz_sha256": prov["swap_img_xz_sha256"],
+            "full_image_sha256": prov["swap_img_sha256"],
+            "full_image_bytes": len(raw),
+            "heads_sha256": hashlib.sha256(out).hexdigest(),
+            **facts,
+        }
+        (dest / "heads.img.xz").write_bytes(
+            lzma.compress(bytes(out), preset=9 | lzma.PRESET_EXTREME))
+        (dest / "heads.json").write_text(json.dumps(facts, indent=1) + "\n")
+        (dest / "provenance.json").write_text(prov_text)
+        console = (sdir / "console.log").read_text(errors="replace").splitlines()
+        (dest / "console-pm.txt").write_text(
+            "".join(line + "\n" for line in console if CONSOLE_RE.search(line)))
+        smap = lzma.decompress((src / Path(prov["system_map"]).name).read_bytes()).decode()
+        wanted = [line for line in smap.splitlines()
+                  if len(line.split()) == 3 and line.split()[2] in symbols]
+        (dest / "System.map-excerpt").write_text("".join(line + "\n" for line in wanted))
+        print(f"{name}: {len(out)} bytes -> {(dest / 'heads.img.xz').stat().st_size} (xz); "
+              f"kept {len(facts['pages_kept_whole'])} pages whole")
+
+
+if __name__ == "__main__":
+    main(Path(sys.argv[1] if len(sys.argv) > 1 else "/work/scratch-samples/uncommitted"))
