@@ -33,7 +33,21 @@ def header_table(s: ImageSummary) -> Table:
         t.add_row("flags", f"{_hex(s.flags_value)}  {flags}")
     else:
         t.add_row("page size", str(s.page_size))
-    t.add_row("compression", s.compression + (f"  [dim]{s.chunks} chunks[/]" if s.chunks else ""))
+    if s.era not in ("2.6.20+", "stream"):
+        t.add_row("format", f"{s.era}" + (f"  [dim]{s.details.get('header_layout')}[/]"
+                                           if s.details.get("header_layout") else ""))
+    outer = s.details.get("compression")
+    if outer and s.compression == "none":
+        # uswsusp compresses the kernel's raw stream itself
+        blocks = s.details.get("blocks")
+        t.add_row("compression", f"{outer} (userland)" + (f"  [dim]{blocks} blocks[/]"
+                                                          if blocks else ""))
+    else:
+        t.add_row("compression",
+                  s.compression + (f"  [dim]{s.chunks} chunks[/]" if s.chunks else ""))
+    enc = s.details.get("encryption")
+    if enc:
+        t.add_row("encryption", str(enc if isinstance(enc, str) else enc.get("mode", enc)))
     release = s.kernel_release or "[dim]unknown[/]"
     t.add_row("kernel", release)
     if s.banner is not None:
@@ -81,6 +95,14 @@ def counts_table(s: ImageSummary) -> Table:
 
 
 def integrity_text(s: ImageSummary) -> Text:
+    checksum = s.details.get("checksum")
+    if isinstance(checksum, dict) and checksum.get("kind") == "md5":
+        # uswsusp: MD5 over the whole uncompressed stream
+        if checksum.get("ok") is True:
+            return Text.from_markup(f"[ok]MD5 OK[/] {checksum.get('computed')}")
+        if checksum.get("ok") is False:
+            return Text.from_markup(f"[bad]MD5 MISMATCH[/] stored {checksum.get('stored')}, "
+                                    f"computed {checksum.get('computed')}")
     if not s.verified:
         stored = "" if s.crc32.stored is None else f"stored CRC32 {s.crc32.stored:#010x}; "
         return Text.from_markup(f"[dim]{stored}not verified (run `verify`)[/]")
