@@ -405,6 +405,12 @@ def audit(
                 "error", "crc32-mismatch",
                 f"image CRC32 mismatch: stored {summary.crc32.stored:#010x}, computed "
                 f"{summary.crc32.computed:#010x}: the data is not what the kernel wrote"))
+        elif verify and (summary.details.get("checksum") or {}).get("ok") is False:
+            md5 = summary.details["checksum"]
+            findings.append(AuditFinding(
+                "error", "md5-mismatch",
+                f"uswsusp image MD5 mismatch: stored {md5.get('stored')}, computed "
+                f"{md5.get('computed')}: the data is not what s2disk wrote"))
         elif verify and summary.verify_ok is False:
             findings.append(AuditFinding(
                 "error", "verify-incomplete",
