@@ -21,6 +21,7 @@ Usage: python benchmarks/bench_verify.py [IMAGE] [--runs N] [--synthetic-mib M]
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import lzma
 import os
@@ -62,7 +63,8 @@ print(crc)
 
 def largest_compressed_sample() -> Path:
     cands = [p for p in (ROOT / "samples").glob("deb*/swap.img.xz")
-             if json.loads((p.parent / "provenance.json").read_text())["expectation"] != "nocompress"]
+             if json.loads((p.parent / "provenance.json").read_text())["expectation"]
+             != "nocompress"]
     return max(cands, key=lambda p: p.stat().st_size)
 
 
@@ -88,8 +90,6 @@ def main() -> None:
     src = args.image or largest_compressed_sample()
 
     sys.path.insert(0, str(ROOT))
-    from swsusp_inspect.image import open_image
-
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python "
           f"{platform.python_version()}, {platform.platform()}")
     with tempfile.TemporaryDirectory() as tmp:
@@ -167,7 +167,7 @@ def in_process(plain: Path, runs: int) -> None:
             mm = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
             crc = 0
             for pages, hdr, n in spec["chunks"]:  # type: ignore[attr-defined]
-                if all(b - a == 1 for a, b in zip(pages, pages[1:])):
+                if all(b - a == 1 for a, b in itertools.pairwise(pages)):
                     raw = mm[pages[0] * 4096 : (pages[-1] + 1) * 4096]
                 else:
                     raw = b"".join(mm[p * 4096 : (p + 1) * 4096] for p in pages)

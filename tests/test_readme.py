@@ -21,7 +21,7 @@ def test_readme_example_runs(code: str, capsys: pytest.CaptureFixture[str]) -> N
     cwd = os.getcwd()
     os.chdir(ROOT)
     try:
-        exec(compile(code, "README.md", "exec"), {"__name__": "readme"})  # noqa: S102
+        exec(compile(code, "README.md", "exec"), {"__name__": "readme"})
     finally:
         os.chdir(cwd)
     assert capsys.readouterr().out
