@@ -474,9 +474,18 @@ def audit(
                    and arch.name == "arm64" else "no restore_registers at jump_address")
                 + "): a map of another build, or KASLR; the nosave section is placed relative "
                 "to that symbol anyway"))
-    # e820 nosave registration is x86's; an arm64 kernel registers none from its memory map
+    # e820 nosave registration is x86's; an arm64 kernel registers none from its memory map,
+    # and neither did x86_64 before 2.6.19 nor i386 before 2.6.23 (every legacy era read by
+    # formats/legacy.py): those kernels saved whatever their pagedir listed
+    pre_nosave_era = image.era not in ("2.6.20+", "stream", "uswsusp", "unknown")
     x86_map = mm is not None and mm.format != "node-ranges" and (
-        arch is None or arch.name in ("x86_64", "i386"))
+        arch is None or arch.name in ("x86_64", "i386")) and (
+        not pre_nosave_era or nosave_rules is not None)
+    if mm is not None and pre_nosave_era and nosave_rules is None and mm.nosave_log is None:
+        nosave_ev.append({
+            "source": "none", "file": mm.source,
+            "what": f"this kernel era ({image.era}) registered no e820 nosave regions",
+            "usable": False, "ranges": []})
     if mm is not None and (x86_map or (nosave_rules is None and mm.nosave_log is not None)):
         if nosave_rules is None and mm.nosave_log is not None:
             ranges, name = mm.nosave_log, "log"

@@ -154,6 +154,9 @@ def _evidence(r: Report) -> Group:
             f"{x['start_pfn']:#x}" + ("" if x["end_pfn"] == x["start_pfn"]
                                       else f"-{x['end_pfn']:#x}") for x in ranges[:4])
         more = f" +{len(ranges) - 4}" if len(ranges) > 4 else ""
+        if not ranges and item.get("what"):
+            line.append(("; " if i else "") + str(item["what"]), style="dim")
+            continue
         line.append(("; " if i else "") + f"{item['source']} ")
         line.append(f"pfn {shown or 'none'}{more}", style="label.nosave")
     return Group(head, cannot, line)
