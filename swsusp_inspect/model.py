@@ -61,10 +61,10 @@ SF_HW_SIG = 8
 SF_COMPRESSION_ALG_LZ4 = 16
 
 
-def flag_names(flags: int) -> list[str]:
-    """Names of the SF_* bits set in ``flags``; unknown bits as ``0x..``."""
-    names = [name for bit, name in SF_FLAGS if flags & bit]
-    known = sum(bit for bit, _ in SF_FLAGS)
+def flag_names(flags: int, table: tuple[tuple[int, str], ...] = SF_FLAGS) -> list[str]:
+    """Names of the bits of ``table`` (default: SF_*) set in ``flags``; unknown bits as ``0x..``."""
+    names = [name for bit, name in table if flags & bit]
+    known = sum(bit for bit, _ in table)
     if flags & ~known:
         names.append(f"{flags & ~known:#x}")
     return names

@@ -58,6 +58,7 @@ import numpy as np
 from swsusp_inspect.errors import FormatError, TruncatedError, UnsupportedFormatError
 from swsusp_inspect.formats import snapshot, swap
 from swsusp_inspect.formats.common import cstring, parse_at
+from swsusp_inspect.model import flag_names as model_flag_names
 
 SWSUSP_SIG = b"ULSUSPEND\0"
 IMAGE_CHECKSUM = 0x1
@@ -88,11 +89,7 @@ SWSUSP_HEADER_SIZE = 28  # loff_t image + orig_sig[10] + sig[10]
 
 
 def flag_names(flags: int) -> list[str]:
-    names = [name for bit, name in IMAGE_FLAGS if flags & bit]
-    known = sum(bit for bit, _ in IMAGE_FLAGS)
-    if flags & ~known:
-        names.append(f"{flags & ~known:#x}")
-    return names
+    return model_flag_names(flags, IMAGE_FLAGS)
 
 
 # -- construct definitions (the reader parses with them, the forger builds with them) ----------
