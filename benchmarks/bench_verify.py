@@ -114,7 +114,7 @@ def chunk_spec(plain: Path) -> tuple[dict[str, object], int | None, int]:
     from swsusp_inspect.image import open_image
 
     with open_image(plain) as img:
-        t = img.chunk_table
+        t = img.chunk_table.ensure_all()
         chunks = [
             [img.entries[int(t.first_entry[k]) : int(t.first_entry[k] + t.n_pages[k])]
              .astype(int).tolist(), img.word_size, int(t.cmp_len[k])]

@@ -330,8 +330,9 @@ class HibernationImage:
 
     @cached_property
     def chunk_table(self) -> fchunks.ChunkTable:
-        return fchunks.build_table(self.buf, self.entries, self.page_size, self.word_size,
-                                   self.info.pages, self._entry_offset)
+        """The chunk table, walked lazily (``ensure(k)``; ``ensure_all()`` for everything)."""
+        return fchunks.ChunkTable(self.buf, self.entries, self.page_size, self.word_size,
+                                  self.info.pages, self._entry_offset)
 
     def _entry_offset(self, index: int) -> int:
         """File offset of swap-map slot ``index`` (for messages)."""
@@ -347,6 +348,7 @@ class HibernationImage:
     def chunk_location(self, k: int) -> tuple[int, bytes | memoryview]:
         """File offset and compressed bytes (after the ``cmp_len`` header) of chunk ``k``."""
         t = self.chunk_table
+        t.ensure(k)
         first, npg, cmp_len = int(t.first_entry[k]), int(t.n_pages[k]), int(t.cmp_len[k])
         off = int(self.entries[first]) * self.page_size
         raw = fchunks.gather(self.buf, self.entries, first, npg, self.page_size,
@@ -592,7 +594,8 @@ class HibernationImage:
         n_chunks = len(self.chunk_table)
         n_ranges = max(1, min(n_chunks, 4 * jobs))
         bounds = np.linspace(0, n_chunks, n_ranges + 1).astype(np.int64).tolist()
-        _ = self.pagedir.data_pfns, self._decompressor  # computed once, before forking
+        # computed once, before forking (a worker's own walk would be lost with it)
+        _ = self.pagedir.data_pfns, self._decompressor, self.chunk_table.ensure_all()
         _FORKED_IMAGE = self
         try:
             ctx = multiprocessing.get_context("fork")

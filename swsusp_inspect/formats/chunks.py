@@ -38,17 +38,101 @@ def worst_compress(page_size: int) -> int:
     return x + x // 16 + 64 + 3 + 2
 
 
-@dataclass(frozen=True)
 class ChunkTable:
-    """Where each compressed chunk sits: index into the swap-map entries, and its length."""
+    """Where each compressed chunk sits: index into the swap-map entries, and its length.
 
-    first_entry: np.ndarray  # int64: index into SwapMap.entries of the chunk's first page
-    n_pages: np.ndarray  # int64: swap pages the chunk occupies
-    cmp_len: np.ndarray  # int64: compressed bytes
-    unc_pages: np.ndarray  # int64: stream pages it must decompress to
+    The chunk headers are walked lazily, one ``size_t`` read per chunk, only as far as a
+    caller needs (:meth:`ensure`): the PFN directory sits in the first chunks, so ``info`` and
+    ``audit`` cost the same whatever the size of the data behind it.  The number of chunks
+    follows from ``swsusp_info.pages`` (32 stream pages a chunk, the last one shorter).
+    """
+
+    def __init__(
+        self,
+        buf: Any,
+        entries: np.ndarray,
+        page_size: int,
+        header_size: int,
+        stream_pages: int,
+        entry_offset: Callable[[int], int] | None = None,
+    ) -> None:
+        self.buf = buf
+        self.entries = entries
+        self.page_size = page_size
+        self.header_size = header_size
+        self.entry_offset = entry_offset
+        self.remaining = stream_pages - 1
+        self.n_chunks = -(-self.remaining // UNC_PAGES)
+        # Every chunk takes at least one entry: a count the map cannot hold is refused before
+        # anything is allocated for it (swsusp_info.pages is read from the file).
+        if self.n_chunks > max(entries.size - 1, 0):
+            raise self._map_end(max(entries.size - 1, 0), entries.size)
+        n = self.n_chunks
+        self.first_entry = np.empty(n, np.int64)  # index into entries of the chunk's 1st page
+        self.n_pages = np.empty(n, np.int64)  # swap pages the chunk occupies
+        self.cmp_len = np.empty(n, np.int64)  # compressed bytes
+        # stream pages each chunk must decompress to
+        self.unc_pages = np.minimum(UNC_PAGES, self.remaining - np.arange(n) * UNC_PAGES)
+        self.built = 0  # chunks walked so far
+        self._idx = 1  # next swap-map entry
+        self._worst = worst_compress(page_size)
+        # first entry whose page is not wholly in the file: a cut inside chunk k's data is
+        # reported as chunk k, not as the next header beyond it
+        beyond = np.flatnonzero(entries[1:] >= len(buf) // page_size)
+        self._first_missing = 1 + int(beyond[0]) if beyond.size else int(entries.size)
 
     def __len__(self) -> int:
-        return int(self.first_entry.size)
+        return self.n_chunks
+
+    def _map_end(self, k: int, idx: int) -> FormatError:
+        entries = self.entries
+        at = self.entry_offset(idx) if self.entry_offset is not None else (
+            int(entries[-1]) * self.page_size if entries.size else None)
+        return FormatError(
+            "swap map page", at, f"entry {idx}",
+            f"compressed chunk {k} of {self.n_chunks} ({self.remaining:#x} stream pages)",
+            "0 (end of the swap map)",
+        )
+
+    def ensure(self, k: int) -> None:
+        """Walk the chunk headers up to chunk ``k`` (inclusive)."""
+        entries, n, buf = self.entries, self.page_size, self.buf
+        h = self.header_size
+        file_size = len(buf)
+        idx = self._idx
+        for j in range(self.built, min(k + 1, self.n_chunks)):
+            if idx >= entries.size:
+                raise self._map_end(j, idx)
+            off = int(entries[idx]) * n
+            if off + h > file_size:
+                if self._first_missing < idx:
+                    owner = int(np.searchsorted(self.first_entry[:j], self._first_missing,
+                                                side="right")) - 1
+                    raise TruncatedError(f"compressed chunk {owner}",
+                                         int(entries[self._first_missing]) * n, n, file_size)
+                raise TruncatedError(f"compressed chunk {j} header", off, h, file_size)
+            cmp_len = int.from_bytes(buf[off : off + h], "little")
+            if not 0 < cmp_len <= self._worst:
+                raise FormatError(f"compressed chunk {j}", off, "cmp_len",
+                                  f"1..{self._worst:#x}", cmp_len)
+            pages = -(-(h + cmp_len) // n)
+            if idx + pages > entries.size:
+                raise FormatError(
+                    f"compressed chunk {j}", off, "cmp_len",
+                    f"at most {(entries.size - idx) * n - h:#x} "
+                    f"({entries.size - idx} swap-map entries left)",
+                    cmp_len,
+                )
+            self.first_entry[j] = idx
+            self.n_pages[j] = pages
+            self.cmp_len[j] = cmp_len
+            idx += pages
+            self.built = j + 1
+            self._idx = idx
+
+    def ensure_all(self) -> ChunkTable:
+        self.ensure(self.n_chunks - 1)
+        return self
 
 
 def build_table(
@@ -59,7 +143,7 @@ def build_table(
     stream_pages: int,
     entry_offset: Callable[[int], int] | None = None,
 ) -> ChunkTable:
-    """Walk the chunk headers (one ``size_t`` read per chunk).
+    """The whole chunk table, every header walked (see :class:`ChunkTable`).
 
     Args:
         buf: the file.
@@ -70,62 +154,8 @@ def build_table(
         entry_offset: file offset of swap-map slot ``i`` (for messages); default: the
             device page the last entry points to.
     """
-    remaining = stream_pages - 1
-    n_chunks = -(-remaining // UNC_PAGES)
-    file_size = len(buf)
-
-    def map_end(k: int, idx: int) -> FormatError:
-        at = entry_offset(idx) if entry_offset is not None else (
-            int(entries[-1]) * page_size if entries.size else None)
-        return FormatError(
-            "swap map page", at, f"entry {idx}",
-            f"compressed chunk {k} of {n_chunks} ({remaining:#x} stream pages)",
-            "0 (end of the swap map)",
-        )
-
-    # Every chunk takes at least one entry: a count the map cannot hold is refused before
-    # anything is allocated for it (swsusp_info.pages is read from the file).
-    if n_chunks > max(entries.size - 1, 0):
-        raise map_end(max(entries.size - 1, 0), entries.size)
-    first = np.empty(n_chunks, np.int64)
-    npg = np.empty(n_chunks, np.int64)
-    lens = np.empty(n_chunks, np.int64)
-    uncp = np.empty(n_chunks, np.int64)
-    worst = worst_compress(page_size)
-    # first entry whose page is not wholly in the file: a cut inside chunk k's data is reported
-    # as chunk k, not as the next header beyond it
-    beyond = np.flatnonzero(entries[1:] >= file_size // page_size)
-    first_missing = 1 + int(beyond[0]) if beyond.size else int(entries.size)
-    idx = 1
-    for k in range(n_chunks):
-        if idx >= entries.size:
-            raise map_end(k, idx)
-        off = int(entries[idx]) * page_size
-        if off + header_size > file_size:
-            if first_missing < idx:
-                owner = int(np.searchsorted(first[:k], first_missing, side="right")) - 1
-                raise TruncatedError(f"compressed chunk {owner}",
-                                     int(entries[first_missing]) * page_size, page_size,
-                                     file_size)
-            raise TruncatedError(f"compressed chunk {k} header", off, header_size, file_size)
-        cmp_len = int.from_bytes(buf[off : off + header_size], "little")
-        if not 0 < cmp_len <= worst:
-            raise FormatError(f"compressed chunk {k}", off, "cmp_len",
-                              f"1..{worst:#x}", cmp_len)
-        pages = -(-(header_size + cmp_len) // page_size)
-        if idx + pages > entries.size:
-            raise FormatError(
-                f"compressed chunk {k}", off, "cmp_len",
-                f"at most {(entries.size - idx) * page_size - header_size:#x} "
-                f"({entries.size - idx} swap-map entries left)",
-                cmp_len,
-            )
-        first[k] = idx
-        npg[k] = pages
-        lens[k] = cmp_len
-        uncp[k] = min(UNC_PAGES, remaining - k * UNC_PAGES)
-        idx += pages
-    return ChunkTable(first, npg, lens, uncp)
+    return ChunkTable(buf, entries, page_size, header_size, stream_pages,
+                      entry_offset).ensure_all()
 
 
 def gather(buf: Any, entries: np.ndarray, first: int, n_pages: int, page_size: int,
