@@ -258,7 +258,8 @@ def test_damaged_data_chunk_is_an_error_finding_not_a_crash(tmp_path: Path) -> N
     path, m = forged(tmp_path, list(range(0x100, 0x100 + 300)))
     raw = bytearray(path.read_bytes())
     with open_image(path) as img:
-        last = int(img.entries[int(img.chunk_table.ensure_all().first_entry[-1])])  # device page, chunk 9
+        table = img.chunk_table.ensure_all()
+        last = int(img.entries[int(table.first_entry[-1])])  # device page of chunk 9
     raw[last * 4096 + 16 : last * 4096 + 200] = bytes(184)  # zeros: not valid LZO any more
     path.write_bytes(raw)
     for verify in (False, True):
