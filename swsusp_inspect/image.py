@@ -427,8 +427,11 @@ class HibernationImage:
             return
         n_chunks = len(self.chunk_table)
         if jobs <= 1 or n_chunks < 2:
+            cache = self._chunk_cache  # a sweep reuses what is cached and caches nothing
             for k in range(n_chunks):
-                yield 1 + k * fchunks.UNC_PAGES, self.decompress_chunk(k)
+                data = cache.get(k)
+                yield 1 + k * fchunks.UNC_PAGES, (data if data is not None
+                                                  else self._decompress_uncached(k))
             return
         from collections import deque
         from concurrent.futures import ThreadPoolExecutor

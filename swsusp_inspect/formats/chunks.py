@@ -16,6 +16,7 @@ References:
 
 from __future__ import annotations
 
+import struct
 import zlib
 from collections.abc import Callable
 from typing import Any
@@ -95,12 +96,16 @@ class ChunkTable:
 
     def ensure(self, k: int) -> None:
         """Walk the chunk headers up to chunk ``k`` (inclusive)."""
+        if k < self.built:
+            return
         entries, n, buf = self.entries, self.page_size, self.buf
         h = self.header_size
+        unpack = struct.Struct("<Q" if h == 8 else "<I").unpack_from
         file_size = len(buf)
         idx = self._idx
+        n_entries = int(entries.size)
         for j in range(self.built, min(k + 1, self.n_chunks)):
-            if idx >= entries.size:
+            if idx >= n_entries:
                 raise self._map_end(j, idx)
             off = int(entries[idx]) * n
             if off + h > file_size:
@@ -110,16 +115,16 @@ class ChunkTable:
                     raise TruncatedError(f"compressed chunk {owner}",
                                          int(entries[self._first_missing]) * n, n, file_size)
                 raise TruncatedError(f"compressed chunk {j} header", off, h, file_size)
-            cmp_len = int.from_bytes(buf[off : off + h], "little")
+            (cmp_len,) = unpack(buf, off)
             if not 0 < cmp_len <= self._worst:
                 raise FormatError(f"compressed chunk {j}", off, "cmp_len",
                                   f"1..{self._worst:#x}", cmp_len)
             pages = -(-(h + cmp_len) // n)
-            if idx + pages > entries.size:
+            if idx + pages > n_entries:
                 raise FormatError(
                     f"compressed chunk {j}", off, "cmp_len",
-                    f"at most {(entries.size - idx) * n - h:#x} "
-                    f"({entries.size - idx} swap-map entries left)",
+                    f"at most {(n_entries - idx) * n - h:#x} "
+                    f"({n_entries - idx} swap-map entries left)",
                     cmp_len,
                 )
             self.first_entry[j] = idx
@@ -168,9 +173,16 @@ def gather(buf: Any, entries: np.ndarray, first: int, n_pages: int, page_size: i
             as zeros (a dump trimmed after its last non-zero page); None: such pages are an
             error.
     """
-    pages = entries[first : first + n_pages]
     file_size = len(buf)
     file_pages = file_size // page_size
+    start = int(entries[first])
+    if n_pages == 1 or int(entries[first + n_pages - 1]) - start == n_pages - 1:
+        # contiguous on the device (the common case), checked on the ends first: cheap
+        run = entries[first : first + n_pages]
+        if (n_pages == 1 or bool((run[1:] - run[:-1] == 1).all())) and \
+                start + n_pages <= file_pages:
+            return memoryview(buf)[start * page_size : (start + n_pages) * page_size]
+    pages = entries[first : first + n_pages]
     beyond = pages >= file_pages
     if beyond.any():
         bad = int(pages[np.argmax(beyond)])
