@@ -56,9 +56,11 @@ def _can_fork() -> bool:
     return "fork" in multiprocessing.get_all_start_methods()
 
 
-def _run_forked(worker: Any, lo: int, hi: int, args: tuple[Any, ...]) -> Any:
+def _run_forked(worker: Any, lo: int, hi: int,
+                part: tuple[np.ndarray, np.ndarray, np.ndarray], args: tuple[Any, ...]) -> Any:
     image = _FORKED_IMAGE
     assert image is not None
+    image.chunk_table.adopt(lo, part)
     _prefault(image, lo, hi)
     return worker(image, lo, hi, *args)
 
@@ -613,8 +615,9 @@ class HibernationImage:
         """Run ``worker(image, lo, hi, *args)`` over contiguous ranges of compressed chunks
         in forked processes (``jobs`` at a time); results in chunk order.
 
-        The workers inherit this image (its map, tables and directory) through ``fork``;
-        nothing is pickled but the range and ``args``.
+        The workers inherit this image (its map and directory) through ``fork``; each range is
+        submitted as soon as the parent's walk of the chunk headers has passed it, with that
+        part of the table, so the walk overlaps the workers' decompression.
         """
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
@@ -623,13 +626,13 @@ class HibernationImage:
         n_chunks = len(self.chunk_table)
         n_ranges = max(1, min(n_chunks, 16 * jobs))  # small ranges: workers finish together
         bounds = np.linspace(0, n_chunks, n_ranges + 1).astype(np.int64).tolist()
-        # computed once, before forking (a worker's own walk would be lost with it)
-        _ = self.pagedir.data_pfns, self._decompressor, self.chunk_table.ensure_all()
+        _ = self.pagedir.data_pfns, self._decompressor  # computed once, before forking
+        table = self.chunk_table
         _FORKED_IMAGE = self
         try:
             ctx = multiprocessing.get_context("fork")
             with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
-                futures = [pool.submit(_run_forked, worker, lo, hi, args)
+                futures = [pool.submit(_run_forked, worker, lo, hi, table.part(lo, hi), args)
                            for lo, hi in itertools.pairwise(bounds)]
                 for fut in futures:
                     yield fut.result()

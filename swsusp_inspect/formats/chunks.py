@@ -75,6 +75,7 @@ class ChunkTable:
         self.unc_pages = np.minimum(UNC_PAGES, self.remaining - np.arange(n) * UNC_PAGES)
         self.built = 0  # chunks walked so far
         self._idx = 1  # next swap-map entry
+        self._adopted: list[tuple[int, int]] = []  # ranges filled in by adopt()
         self._worst = worst_compress(page_size)
         # first entry whose page is not wholly in the file: a cut inside chunk k's data is
         # reported as chunk k, not as the next header beyond it
@@ -96,7 +97,7 @@ class ChunkTable:
 
     def ensure(self, k: int) -> None:
         """Walk the chunk headers up to chunk ``k`` (inclusive)."""
-        if k < self.built:
+        if k < self.built or any(lo <= k < hi for lo, hi in self._adopted):
             return
         entries, n, buf = self.entries, self.page_size, self.buf
         h = self.header_size
@@ -133,6 +134,22 @@ class ChunkTable:
             idx += pages
             self.built = j + 1
             self._idx = idx
+
+    def part(self, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Chunks ``lo..hi-1`` as walked (``first_entry``, ``n_pages``, ``cmp_len``)."""
+        self.ensure(hi - 1)
+        return (self.first_entry[lo:hi].copy(), self.n_pages[lo:hi].copy(),
+                self.cmp_len[lo:hi].copy())
+
+    def adopt(self, lo: int, part: tuple[np.ndarray, np.ndarray, np.ndarray]) -> None:
+        """Take chunks ``lo..`` as another copy of this table walked them (a forked worker
+        started before its parent's walk reached them)."""
+        first, npg, lens = part
+        hi = lo + int(first.size)
+        self.first_entry[lo:hi] = first
+        self.n_pages[lo:hi] = npg
+        self.cmp_len[lo:hi] = lens
+        self._adopted.append((lo, hi))
 
     def ensure_all(self) -> ChunkTable:
         self.ensure(self.n_chunks - 1)
