@@ -124,7 +124,10 @@ def _verify_span(image: HibernationImage, lo: int, hi: int | None,
         crc = fchunks.crc32_le(crc, data)
         npages = len(data) // n
         pages_read += npages
-        banners.extend(_banners_in(image, s, data, data_pfns, first_data, windows))
+        if windows:
+            banners.extend(_banners_in(image, s, data, data_pfns, first_data, windows))
+            if any(_BUILD_NUMBER_RE.search(b.banner) for b in banners):
+                windows = []  # the real linux_banner is found: stop searching
         if progress is not None:
             progress(npages)
     return crc, pages_read, banners

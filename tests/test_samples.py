@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from swsusp_inspect.extract import extract_raw
-from swsusp_inspect.image import HibernationImage, open_image
+from swsusp_inspect.image import HibernationImage, best_banner, open_image
 from swsusp_inspect.summary import summarize
 from swsusp_inspect.symbols import SystemMap, load_system_map
 
@@ -186,5 +186,6 @@ def test_parallel_verify_equals_serial(sample: Sample) -> None:
     parallel = sample.image.verify(jobs=2)
     assert parallel.crc32 == serial.crc32
     assert parallel.stream_pages_read == serial.stream_pages_read
-    assert parallel.banners == serial.banners
+    # the serial sweep stops looking once it has the real banner; both pick the same one
+    assert best_banner(parallel.banners) == best_banner(serial.banners) is not None
     assert parallel.ok
