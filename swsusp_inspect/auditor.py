@@ -132,66 +132,15 @@ def _ram_differs(best: MemoryMap, maps: Sequence[MemoryMap]) -> list[AuditFindin
 
 
 def _symbol_phys(smap: SystemMap, name: str, arch: ArchRecord | None) -> int | None:
-    """Physical address of a kernel-image symbol in the image's kernel.
-
-    x86 through :meth:`SystemMap.physical` (``jump_address_phys`` = ``__pa_symbol(
-    restore_registers)``); arm64 here: ``ttbr1_el1`` = ``__pa_symbol(swapper_pg_dir)``
-    (arch/arm64/kernel/hibernate.c ``arch_hibernation_header_save()``), the kernel image being
-    physically contiguous.
-    """
-    if arch is not None and arch.name != "arm64" and smap.matches(arch) is False:
-        anchor = _duplicate_anchor(smap, arch)
-        sym = smap.get(name)
-        if anchor is not None and sym is not None and arch.jump_address_phys is not None:
-            return arch.jump_address_phys + (sym - anchor)
-    phys = smap.physical(name, arch)
-    if phys is not None or arch is None or arch.name != "arm64":
-        return phys
-    sym, anchor = smap.get(name), smap.get("swapper_pg_dir")
-    ttbr = arch.extra.get("ttbr1_el1")
-    if sym is None or anchor is None or ttbr is None:
-        return None
-    return int(ttbr) + (sym - anchor)
-
-
-def _duplicate_anchor(smap: SystemMap, arch: ArchRecord) -> int | None:
-    """The ``restore_registers`` address equal to the image's ``jump_address`` among all lines
-    of that name in the System.map file.
-
-    Narrow adapter: :class:`SystemMap` keeps the first line of a name, and i386 System.maps
-    list a local ``t restore_registers`` (another object file) before the global ``T`` one
-    the hibernation record points at.
-    """
-    if arch.jump_address is None:
-        return None
-    from swsusp_inspect.symbols import _read_text
-
-    try:
-        text = _read_text(smap.source)
-    except OSError:
-        return None
-    for line in text.splitlines():
-        parts = line.split()
-        if len(parts) >= 3 and parts[2] == "restore_registers":
-            try:
-                addr = int(parts[0], 16)
-            except ValueError:
-                continue
-            if addr == arch.jump_address:
-                return addr
-    return None
+    """Physical address of a kernel-image symbol in the image's kernel (anchored by the arch
+    record: x86 ``jump_address_phys``, arm64 ``ttbr1_el1``; see :class:`SystemMap`)."""
+    return smap.physical(name, arch)
 
 
 def _map_matches(smap: SystemMap, arch: ArchRecord | None) -> bool | None:
-    """Whether the System.map is the image's kernel (x86: a restore_registers == jump_address;
+    """Whether the System.map is the image's kernel (x86: restore_registers == jump_address;
     arm64: _cpu_resume == reenter_kernel)."""
-    if arch is not None and arch.name == "arm64":
-        mine, theirs = smap.get("_cpu_resume"), arch.extra.get("reenter_kernel")
-        return None if mine is None or theirs is None else mine == int(theirs)
-    matches = smap.matches(arch)
-    if matches is False and arch is not None and _duplicate_anchor(smap, arch) is not None:
-        return True
-    return matches
+    return smap.matches(arch)
 
 
 def _max_ram_pfn(m: MemoryMap, shift: int) -> int | None:
