@@ -349,6 +349,11 @@ def audit(
         findings.append(AuditFinding("error", "chunk-unreadable",
                                      f"image data cannot be read ({how}): {exc}"))
     else:
+        if summary.banner_error:
+            findings.append(AuditFinding(
+                "error", "chunk-unreadable",
+                f"image data cannot be read (while looking for the kernel banner): "
+                f"{summary.banner_error}"))
         if verify and summary.crc32.ok is False:
             findings.append(AuditFinding(
                 "error", "crc32-mismatch",

@@ -29,8 +29,20 @@ def _show(value: Any) -> str:
     return str(value)
 
 
+def _restore(cls: type[SwsuspError], message: str, state: dict[str, Any]) -> SwsuspError:
+    err = cls.__new__(cls)
+    Exception.__init__(err, message)
+    err.__dict__.update(state)
+    return err
+
+
 class SwsuspError(Exception):
     """Root of every error raised for bad input or bad usage."""
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # errors cross process boundaries (parallel verify, batch): rebuild them from their
+        # message and fields, whatever the subclass's __init__ takes
+        return (_restore, (type(self), str(self), dict(self.__dict__)))
 
 
 class FormatError(SwsuspError):

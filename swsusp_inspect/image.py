@@ -752,7 +752,10 @@ class HibernationImage:
     def __enter__(self) -> HibernationImage:
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        # errors met lazily (a chunk, the directory) name the input like those met at open
+        if isinstance(exc, FormatError) and exc.path is None:
+            exc.with_path(self.path)
         self.close()
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from swsusp_inspect.errors import FormatError
 from swsusp_inspect.image import best_banner
 from swsusp_inspect.model import Banner, Crc32Result, JsonModel
 
@@ -108,6 +109,7 @@ class ImageSummary(JsonModel):
     era: str = "2.6.20+"  # writer family the layout was recognised as
     details: dict[str, Any] = field(default_factory=dict)  # format-specific facts
     banner_expected_at: int | None = None  # physical address of linux_banner per System.map
+    banner_error: str | None = None  # a data chunk the banner search could not read
     map_checks: list[MapCheck] = field(default_factory=list)
 
     @property
@@ -125,6 +127,7 @@ class ImageSummary(JsonModel):
             "found_at_pfn": self.banner.found_at_pfn if self.banner else None,
             "physical_address": self.banner.physical_address if self.banner else None,
             "expected_physical_address": self.banner_expected_at,
+            "error": self.banner_error,
         }
         out: dict[str, Any] = {
             "path": self.path,
@@ -194,12 +197,18 @@ def summarize(
     expected: int | None = None
     if system_map is not None:
         expected = system_map.physical("linux_banner", arch)
-    if expected is not None:
-        banner = image.banner_near(expected)
-    if banner is None and result is not None:
-        banner = best_banner(result.banners)
-    elif banner is None and find_banner:
-        banner = image.find_banner()
+    banner_error: str | None = None
+    try:
+        # the banner is in the data pages: a damaged chunk there is reported, not fatal to
+        # `info` (which reads the headers and the PFN directory; `verify` reads the data)
+        if expected is not None:
+            banner = image.banner_near(expected)
+        if banner is None and result is not None:
+            banner = best_banner(result.banners)
+        elif banner is None and find_banner:
+            banner = image.find_banner()
+    except FormatError as exc:
+        banner_error = str(exc)
     crc = result.crc32 if result is not None else Crc32Result(hdr.crc32 if hdr else None)
     chunks = len(image.chunk_table) if image.compression != "none" else None
     return ImageSummary(
@@ -242,5 +251,6 @@ def summarize(
         era=image.era,
         details=dict(image.details),
         banner_expected_at=expected,
+        banner_error=banner_error,
         map_checks=[check_map(image, m) for m in (maps or [])],
     )

@@ -301,10 +301,17 @@ def test_bad_cmp_len(forged_image: Forger, tmp_path: Path, cmp_len: int, shown: 
     at = forged.chunk_pages[k] * N
     put_u64(data, at, cmp_len)
     path = write(tmp_path / "cmp", data)
-    for cmd in ("info", "verify"):
+    # chunk 0 holds the PFN directory, which `info` needs; chunk 1 is data, which only
+    # `verify` (and the banner search, on the report's kernel line) reads
+    for cmd in ("info", "verify") if k == 0 else ("verify",):
         line = assert_error_line(run_cli(cmd, path), f"compressed chunk {k} at", hex(at),
                                  "cmp_len", shown)
         assert f"1..{chunks.worst_compress(N):#x}" in line
+    if k:
+        result = run_cli("info", "--json", path)
+        assert result.exit_code == 0
+        error = json.loads(result.stdout)["kernel"]["error"]
+        assert f"compressed chunk {k} at {hex(at)}" in error and shown in error
 
 
 def test_last_chunk_longer_than_the_map(forged_image: Forger, tmp_path: Path) -> None:
@@ -661,3 +668,24 @@ def test_sf_crc32_mode_is_what_the_forged_images_carry() -> None:
     # guards the tests above: the LZO images they corrupt do carry a CRC32
     flags = struct.unpack_from("<I", small_image_bytes(), 0xFE8)[0]
     assert flags & SF_CRC32_MODE
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_damaged_chunk_with_parallel_workers_is_one_line(tmp_path: Path, jobs: str) -> None:
+    # 40 chunks: enough for `--jobs 2` to hand ranges to forked workers, whose errors must
+    # come back whole (pickled) and end as the same one line as the serial sweep's
+    rng = np.random.default_rng(5)
+
+    def content(p: np.ndarray) -> bytes:
+        return rng.integers(0, 4, size=p.size * N, dtype=np.uint8).tobytes()
+
+    forged = forge_to(tmp_path, pfns=pfns(0x100, 0x100 + 32 * 40), compression="lzo",
+                      content=content)
+    data = bytearray(Path(forged.path).read_bytes())
+    k = 30
+    at = forged.chunk_pages[k] * N
+    data[at + 8 : at + 8 + 256] = bytes(256)  # not LZO any more
+    path = write(tmp_path / "flip", data)
+    result = run_cli("verify", "--jobs", jobs, path)
+    line = assert_error_line(result, f"compressed chunk {k}", expected_vs_found=False)
+    assert "Traceback" not in result.output and path in line

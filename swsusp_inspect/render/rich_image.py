@@ -50,6 +50,8 @@ def header_table(s: ImageSummary) -> Table:
         t.add_row("encryption", str(enc if isinstance(enc, str) else enc.get("mode", enc)))
     release = s.kernel_release or "[dim]unknown[/]"
     t.add_row("kernel", release)
+    if s.banner_error:
+        t.add_row("", Text(f"banner search stopped: {s.banner_error}", style="bad"))
     if s.banner is not None:
         t.add_row("", Text(s.banner.banner, style="dim"))
         t.add_row("", f"[dim]banner at PFN {s.banner.found_at_pfn:#x} "
