@@ -297,9 +297,36 @@ def run(jobs: list[BatchJob], *, workers: int = 1,
             yield row
         return
     from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
 
-    with ProcessPoolExecutor(max_workers=min(workers, len(jobs))) as pool:
-        for row in pool.map(run_job, jobs, chunksize=1):
+    def died(job: BatchJob) -> BatchRow:
+        return BatchRow(job.image, 2, None, "the worker auditing this image died",
+                        {"maps": list(job.maps), "kpageflags": job.kpageflags,
+                         "system_map": job.system_map})
+
+    def isolated(job: BatchJob) -> BatchRow:
+        with ProcessPoolExecutor(max_workers=1) as solo:
+            try:
+                return solo.submit(run_job, job).result()
+            except BrokenProcessPool:
+                return died(job)
+
+    done = 0
+    try:
+        with ProcessPoolExecutor(max_workers=min(workers, len(jobs))) as pool:
+            futures = [pool.submit(run_job, j) for j in jobs]
+            for fut in futures:
+                row = fut.result()
+                done += 1
+                if on_done:
+                    on_done(row)
+                yield row
+    except BrokenProcessPool:
+        # a worker died (killed for memory, a crash in a native library) and took the pool
+        # with it; which image did it is unknown, so the rest run one process each: the one
+        # that kills its process again becomes an error row, the others are audited
+        for job in jobs[done:]:
+            row = isolated(job)
             if on_done:
                 on_done(row)
             yield row

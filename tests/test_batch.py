@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -112,3 +113,26 @@ def test_table_output_names_every_row(mixed: list[Path]) -> None:
     code, out, _ = run("batch", "--no-color", "--jobs", "1", *map(str, mixed[1:3]))
     assert code == 2
     assert "ERROR" in out and "plain swap area" in out
+
+
+_real_run_job = batch.run_job
+
+
+def _dying_run_job(job: batch.BatchJob) -> batch.BatchRow:
+    if "die" in Path(job.image).name:
+        os._exit(3)  # a worker killed mid-audit (out of memory, a native crash)
+    return _real_run_job(job)
+
+
+def test_a_dying_worker_is_a_row_not_the_end(tmp_path: Path,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    pfns = np.arange(0x100, 0x200, dtype=np.uint64)
+    names = ["a.img", "die.img", "c.img", "d.img"]
+    for name in names:
+        forge(ForgeSpec(pfns=pfns, compression="lzo"), tmp_path / name)
+    monkeypatch.setattr(batch, "run_job", _dying_run_job)
+    jobs = [batch.BatchJob(str(tmp_path / n)) for n in names]
+    rows = list(batch.run(jobs, workers=2))
+    assert [Path(r.path).name for r in rows] == names
+    assert rows[1].exit_code == 2 and "died" in (rows[1].error or "")
+    assert [r.exit_code for r in rows if r is not rows[1]] == [0, 0, 0]
