@@ -40,3 +40,19 @@ def test_help_does_not_import_the_heavy_modules() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout
     assert "HEAVY []" in out
+
+
+def test_options_before_the_image_still_mean_audit() -> None:
+    root = Path(__file__).resolve().parent.parent / "samples" / "forged-seed-2004"
+    image, dmesg = str(root / "swap.img.xz"), str(root / "dmesg.txt")
+    runs = [
+        ["--map", dmesg, image, "--json"],
+        ["--debug", image, "--map", dmesg, "--json"],
+        ["audit", image, "--map", dmesg, "--json"],
+    ]
+    outs = []
+    for args in runs:
+        r = CliRunner().invoke(cli, args)
+        assert r.exit_code == 1, (args, r.output)  # the seed scenario's unsafe saves
+        outs.append(r.stdout)
+    assert outs[0] == outs[1] == outs[2]

@@ -24,6 +24,8 @@ _COMMANDS: dict[str, str] = {
     "batch": ".batch:batch_cmd",
 }
 _DEFAULT = "audit"
+_GROUP_FLAGS = ("--debug",)  # group options that take no value
+_GROUP_EXITS = ("--help", "-h", "--version")  # group options that answer and exit
 
 # one-line help per command, so `--help` lists them without importing their modules
 _SHORT_HELP: dict[str, str] = {
@@ -59,15 +61,13 @@ class LazyDefaultGroup(click.Group):
             formatter.write_dl(rows)
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        # `swsusp-inspect IMAGE ...` -> `swsusp-inspect audit IMAGE ...`
-        for i, arg in enumerate(args):
-            if arg == "--":
-                break
-            if arg.startswith("-"):
-                continue
-            if arg not in _COMMANDS:
-                args = [*args[:i], _DEFAULT, *args[i:]]
-            break
+        # `swsusp-inspect [--debug] IMAGE|--audit-option ...` -> `... audit IMAGE ...`: after
+        # the group's own options, anything that is not a command starts an audit
+        i = 0
+        while i < len(args) and args[i] in _GROUP_FLAGS:
+            i += 1
+        if i < len(args) and args[i] not in _COMMANDS and args[i] not in _GROUP_EXITS:
+            args = [*args[:i], _DEFAULT, *args[i:]]
         return super().parse_args(ctx, args)
 
     def invoke(self, ctx: click.Context) -> Any:
