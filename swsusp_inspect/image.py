@@ -581,11 +581,17 @@ class HibernationImage:
         """
         _ = self.pagedir  # must decode too (and its chunks stay cached)
         windows = self._banner_windows()
+        # the sweep looks in the kernel-text window only; the fallback window (from the lowest
+        # PFN) is searched afterwards, and only when that found nothing
+        first, fallback = windows[:1], windows[1:]
         n_chunks = len(self.chunk_table) if self.compression != "none" else 0
         if jobs > 1 and n_chunks >= 8 * jobs and _can_fork():
-            crc, pages_read, banners = self._verify_parallel(jobs, windows, progress)
+            crc, pages_read, banners = self._verify_parallel(jobs, first, progress)
         else:
-            crc, pages_read, banners = _verify_span(self, 0, None, windows, progress)
+            crc, pages_read, banners = _verify_span(self, 0, None, first, progress)
+        if not banners and fallback:
+            found = self.find_banner()
+            banners = [found] if found is not None else []
         stored = self.header.crc32 if self.header else None
         computed = crc if stored is not None else None
         result = Crc32Result(stored, computed)
@@ -657,7 +663,8 @@ class HibernationImage:
 
     def _banner_windows(self, window: int = 64 << 20) -> list[tuple[int, int]]:
         """PFN ranges ``[lo, hi)`` where the banner is looked for: from the kernel's text (the
-        arch record's ``jump_address_phys``), then from the lowest saved PFN."""
+        arch record's ``jump_address_phys``), then from the lowest saved PFN (the only one
+        without an arch record)."""
         data_pfns = self.pagedir.data_pfns
         if not data_pfns.size:
             return []
