@@ -43,6 +43,7 @@ class BatchJob:
     system_map: str | None = None
     resume_offset: int = 0
     verify: bool = False
+    passphrase: str | None = field(default=None, repr=False)  # encrypted uswsusp images
 
 
 @dataclass
@@ -231,13 +232,15 @@ def read_manifest(path: str) -> list[BatchJob]:
 
 def plan(paths: Iterable[str], *, manifest: str | None = None, maps: tuple[str, ...] = (),
          kpageflags: str | None = None, system_map: str | None = None,
-         verify: bool = False, use_sidecars: bool = True) -> list[BatchJob]:
+         verify: bool = False, use_sidecars: bool = True,
+         passphrase: str | None = None) -> list[BatchJob]:
     """The jobs of a batch, in input order (manifest rows first, then paths)."""
     jobs: list[BatchJob] = []
     if manifest:
         for j in read_manifest(manifest):
             jobs.append(BatchJob(j.image, j.maps or maps, j.kpageflags or kpageflags,
-                                 j.system_map or system_map, verify=verify))
+                                 j.system_map or system_map, verify=verify,
+                                 passphrase=passphrase))
     for p in expand_paths(paths):
         found = sidecars(p) if use_sidecars else {"maps": [], "kpageflags": None,
                                                   "system_map": None}
@@ -247,6 +250,7 @@ def plan(paths: Iterable[str], *, manifest: str | None = None, maps: tuple[str, 
             kpageflags=kpageflags or found["kpageflags"],
             system_map=system_map or found["system_map"],
             verify=verify,
+            passphrase=passphrase,
         ))
     return jobs
 
@@ -263,7 +267,8 @@ def audit_job(job: BatchJob) -> Any:
 
     maps = [load_memory_map(m) for m in job.maps]
     smap = load_system_map(job.system_map) if job.system_map else None
-    with open_image(job.image, resume_offset=job.resume_offset) as img:
+    with open_image(job.image, resume_offset=job.resume_offset,
+                    passphrase=job.passphrase) as img:
         return audit(img, maps=maps or None, kpageflags=job.kpageflags, system_map=smap,
                      verify=job.verify)
 

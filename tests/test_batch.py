@@ -136,3 +136,16 @@ def test_a_dying_worker_is_a_row_not_the_end(tmp_path: Path,
     assert [Path(r.path).name for r in rows] == names
     assert rows[1].exit_code == 2 and "died" in (rows[1].error or "")
     assert [r.exit_code for r in rows if r is not rows[1]] == [0, 0, 0]
+
+
+def test_passphrase_applies_to_encrypted_images_and_stays_out_of_the_rows() -> None:
+    d = SAMPLES / "forged-uswsusp"  # its README gives the passphrase
+    code, out, _ = run("batch", "--jsonl", "--jobs", "1", str(d))
+    rows = {Path(r["path"]).name: r for r in map(json.loads, out.splitlines())}
+    assert "passphrase" in rows["uswsusp-lzo-encrypted.img.xz"]["error"]
+    assert code == 2
+    code, out, _ = run("batch", "--jsonl", "--jobs", "1", "--passphrase", "hibernate me",
+                       str(d))
+    assert code == 0
+    assert "hibernate me" not in out
+    assert all(json.loads(line)["error"] is None for line in out.splitlines())

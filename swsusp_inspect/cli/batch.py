@@ -8,7 +8,13 @@ from typing import Any
 
 import click
 
-from swsusp_inspect.cli.common import color_option, default_jobs, jobs_option, stdout_console
+from swsusp_inspect.cli.common import (
+    color_option,
+    default_jobs,
+    jobs_option,
+    passphrase_option,
+    stdout_console,
+)
 
 
 @click.command("batch")
@@ -24,14 +30,15 @@ from swsusp_inspect.cli.common import color_option, default_jobs, jobs_option, s
 @click.option("--no-sidecars", is_flag=True, help="Do not look for per-image sidecar files.")
 @click.option("--verify", is_flag=True, help="Also decompress everything and check CRC32s.")
 @click.option("--jsonl", is_flag=True, help="One audit JSON object per line (plus path, error).")
+@passphrase_option
 @jobs_option
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 @color_option
 @click.pass_context
 def batch_cmd(ctx: click.Context, paths: tuple[str, ...], manifest: str | None,
               maps: tuple[str, ...], kpageflags: str | None, system_map: str | None,
-              no_sidecars: bool, verify: bool, jsonl: bool, jobs: int | None, quiet: bool,
-              no_color: bool) -> None:
+              no_sidecars: bool, verify: bool, jsonl: bool, passphrase: str | None,
+              jobs: int | None, quiet: bool, no_color: bool) -> None:
     """Audit every image in PATHS (files, directories searched recursively, globs).
 
     Per-image inputs come from sidecar files (host1.img + host1.dmesg / .iomem /
@@ -45,7 +52,8 @@ def batch_cmd(ctx: click.Context, paths: tuple[str, ...], manifest: str | None,
     if not paths and not manifest:
         raise click.UsageError("give at least one PATH or --manifest")
     plan = batch.plan(paths, manifest=manifest, maps=maps, kpageflags=kpageflags,
-                      system_map=system_map, verify=verify, use_sidecars=not no_sidecars)
+                      system_map=system_map, verify=verify, use_sidecars=not no_sidecars,
+                      passphrase=passphrase)
     bar: Any = None
     if not quiet and sys.stderr.isatty() and plan:
         from swsusp_inspect.render.progress import ProgressBar
