@@ -131,6 +131,10 @@ def _ram_differs(best: MemoryMap, maps: Sequence[MemoryMap]) -> list[AuditFindin
     return out
 
 
+def _chunk_unreadable(how: str, error: str) -> AuditFinding:
+    return AuditFinding("error", "chunk-unreadable", f"image data cannot be read ({how}): {error}")
+
+
 def _symbol_phys(smap: SystemMap, name: str, arch: ArchRecord | None) -> int | None:
     """Physical address of a kernel-image symbol in the image's kernel (anchored by the arch
     record: x86 ``jump_address_phys``, arm64 ``ttbr1_el1``; see :class:`SystemMap`)."""
@@ -341,19 +345,16 @@ def audit(
         summary = summarize(image, verify=verify, system_map=system_map, maps=map_list,
                             progress=progress)
     except FormatError as exc:
-        # a damaged data chunk (met by --verify or by the banner search): the labels need
-        # only the headers and the PFN directory, so the audit goes on; if those fail, raise
+        # a damaged data chunk met by --verify: the labels need only the headers and the
+        # PFN directory, so the audit goes on; if those fail, this raises
         summary = summarize(image, verify=False, system_map=system_map, maps=map_list,
                             find_banner=False)
-        how = "while verifying" if verify else "while looking for the kernel banner"
-        findings.append(AuditFinding("error", "chunk-unreadable",
-                                     f"image data cannot be read ({how}): {exc}"))
+        findings.append(_chunk_unreadable("while verifying", str(exc)))
     else:
+        # the banner search reports a damaged chunk in the summary instead of raising
         if summary.banner_error:
-            findings.append(AuditFinding(
-                "error", "chunk-unreadable",
-                f"image data cannot be read (while looking for the kernel banner): "
-                f"{summary.banner_error}"))
+            findings.append(_chunk_unreadable("while looking for the kernel banner",
+                                              summary.banner_error))
         if verify and summary.crc32.ok is False:
             findings.append(AuditFinding(
                 "error", "crc32-mismatch",
@@ -382,7 +383,7 @@ def audit(
     if map_list:
         mm, inputs = _merge(map_list)
         chk = check_map(image, mm)
-        meaningful = bool(mm.to_dict()["checksum"]["meaningful"])
+        meaningful = mm.has_checksum
         map_info = MapInfo(mm.source, mm.format, chk.matches, chk.kind, chk.image_value,
                            chk.map_value, meaningful, tuple(inputs), len(mm.starts),
                            _max_ram_pfn(mm, shift))

@@ -359,6 +359,12 @@ class MemoryMap:
             for a, z, t in self.firmware_entries()
         ]
 
+    @property
+    def has_checksum(self) -> bool:
+        """Whether this map is a firmware table whose e820 checksum means something (False
+        for iomem and node ranges, which show the kernel's view)."""
+        return self._has_checksum
+
     def to_dict(self) -> dict[str, Any]:
         ranges, source = self.nosave_ranges()
         return {
@@ -370,7 +376,7 @@ class MemoryMap:
             "checksum": {
                 "crc32": self.checksum_crc32(),
                 "md5": self.checksum_md5().hex(),
-                "meaningful": self._has_checksum,
+                "meaningful": self.has_checksum,
             },
             "nosave": [{"start_pfn": a, "end_pfn": b} for a, b in ranges],
             "nosave_source": source,

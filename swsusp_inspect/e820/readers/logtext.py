@@ -174,6 +174,17 @@ def _type_code(source: str, line: int, name: str) -> int:
     return code
 
 
+def _either(text: str, inclusive: re.Pattern[str], exclusive: re.Pattern[str]
+            ) -> tuple[re.Match[str] | None, bool]:
+    """The newer ``[mem a-b]`` form (inclusive end), else the older one (exclusive end):
+    the match and whether its end is exclusive."""
+    m = inclusive.search(text)
+    if m is not None:
+        return m, False
+    m = exclusive.search(text)
+    return m, m is not None
+
+
 def _range(source: str, line: int, a: str, b: str, *, exclusive: bool) -> tuple[int, int]:
     """(start, size) from a printed range, checking it."""
     start, end = _hex(source, line, a), _hex(source, line, b)
@@ -225,11 +236,7 @@ def _parse_lines(source: str, lines: Sequence[str]) -> list[_Boot]:
                     text, i = joined, j + 1
                     break
 
-        m = RE_NEW.search(text)
-        exclusive = False
-        if m is None:
-            m = RE_OLD.search(text)
-            exclusive = m is not None
+        m, exclusive = _either(text, RE_NEW, RE_OLD)
         if m is not None:
             name = m.group("type")
             code = _type_code(source, lineno, name)
@@ -274,11 +281,7 @@ def _parse_lines(source: str, lines: Sequence[str]) -> list[_Boot]:
         if RE_KEXEC_ONLY.search(text):
             events.append(_Event("kexec", lineno))
             continue
-        m = RE_NOSAVE_NEW.search(text)
-        exclusive = False
-        if m is None:
-            m = RE_NOSAVE_OLD.search(text)
-            exclusive = m is not None
+        m, exclusive = _either(text, RE_NOSAVE_NEW, RE_NOSAVE_OLD)
         if m is not None:
             start, size = _range(source, lineno, m.group("a"), m.group("b"), exclusive=exclusive)
             kind = "marking" if m.group("kind").startswith("Marking") else "registered"
