@@ -11,6 +11,7 @@ checksum are the same).  The 6.1.192 and 6.12.118 logs both match the post-2025 
 
 from __future__ import annotations
 
+import json
 import re
 import struct
 import zlib
@@ -24,6 +25,9 @@ SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 # real-kernel samples only (forged ones have no provenance.json from a guest run)
 DIRS = sorted(p for p in SAMPLES.glob("*")
               if (p / "dmesg.txt").is_file() and (p / "provenance.json").is_file())
+# x86 guests have an e820 map (and /sys/firmware/memmap); arm64 has neither
+X86 = [p for p in DIRS if json.loads((p / "provenance.json").read_text())["arch"] != "arm64"]
+ARM64 = [p for p in DIRS if p not in X86]
 FILES = ("dmesg.txt", "console.log", "iomem.txt", "memmap.txt")
 
 pytestmark = pytest.mark.skipif(not DIRS, reason="samples/ not generated in this checkout")
@@ -37,7 +41,7 @@ def _ids(p: Path) -> str:
     return p.name
 
 
-@pytest.mark.parametrize("sample", DIRS, ids=_ids)
+@pytest.mark.parametrize("sample", X86, ids=_ids)
 @pytest.mark.parametrize("name", FILES)
 def test_sample_file_parses(sample: Path, name: str) -> None:
     m = load_memory_map(sample / name)
@@ -45,7 +49,7 @@ def test_sample_file_parses(sample: Path, name: str) -> None:
     assert len(m.starts) > 0
 
 
-@pytest.mark.parametrize("sample", DIRS, ids=_ids)
+@pytest.mark.parametrize("sample", X86, ids=_ids)
 def test_sample_checksum_is_crc32_of_printed_table(sample: Path) -> None:
     entries = []
     for line in (sample / "dmesg.txt").read_text().splitlines():
@@ -58,7 +62,7 @@ def test_sample_checksum_is_crc32_of_printed_table(sample: Path) -> None:
         assert load_memory_map(sample / name).checksum_crc32() == expected
 
 
-@pytest.mark.parametrize("sample", DIRS, ids=_ids)
+@pytest.mark.parametrize("sample", X86, ids=_ids)
 def test_dmesg_and_sysfs_agree(sample: Path) -> None:
     log = load_memory_map(sample / "dmesg.txt")
     sysfs = load_memory_map(sample / "memmap.txt")
@@ -67,7 +71,7 @@ def test_dmesg_and_sysfs_agree(sample: Path) -> None:
     assert sysfs.firmware_entries() == log.firmware_entries()
 
 
-@pytest.mark.parametrize("sample", DIRS, ids=_ids)
+@pytest.mark.parametrize("sample", X86, ids=_ids)
 def test_iomem_shows_the_edited_table(sample: Path) -> None:
     log = load_memory_map(sample / "dmesg.txt")
     iomem = load_memory_map(sample / "iomem.txt")
@@ -79,7 +83,7 @@ def test_iomem_shows_the_edited_table(sample: Path) -> None:
     assert any(r.label == "Kernel code" for r in iomem.reserved_ram_evidence)
 
 
-@pytest.mark.parametrize("sample", DIRS, ids=_ids)
+@pytest.mark.parametrize("sample", X86, ids=_ids)
 def test_derived_nosave_equals_log_lines(sample: Path) -> None:
     lines = [(int(a, 16) >> 12, (int(b, 16) + 1) >> 12)
              for a, b in RE_NOSAVE.findall((sample / "dmesg.txt").read_text())]
@@ -89,3 +93,32 @@ def test_derived_nosave_equals_log_lines(sample: Path) -> None:
     assert m.derive_nosave_calls("post-2025") == lines
     assert m.nosave_rules_matched() == "post-2025"
     assert m.nosave_ranges() == ([(a, b - 1) for a, b in lines], "log")
+
+
+RE_NODE = re.compile(r"node +\d+: \[mem (0x[0-9a-f]+)-(0x[0-9a-f]+)\]")
+RE_IOMEM_RAM = re.compile(r"^([0-9a-f]+)-([0-9a-f]+) : System RAM$", re.M)
+
+
+@pytest.mark.parametrize("sample", ARM64, ids=_ids)
+@pytest.mark.parametrize("name", ("dmesg.txt", "console.log"))
+def test_arm64_log_map_is_the_node_ranges(sample: Path, name: str) -> None:
+    # no e820 on arm64: RAM is what "Early memory node ranges" printed, and /proc/iomem agrees
+    text = (sample / name).read_text()
+    nodes = [(int(a, 16), int(b, 16)) for a, b in RE_NODE.findall(text)]
+    iomem = [(int(a, 16), int(b, 16))
+             for a, b in RE_IOMEM_RAM.findall((sample / "iomem.txt").read_text())]
+    assert nodes and nodes == iomem
+    m = load_memory_map(sample / name)
+    assert (m.format, m.has_checksum) == ("node-ranges", False)
+    assert m.ram_ranges() == nodes
+    assert [f.code for f in m.findings] == ["node-ranges"]
+
+
+@pytest.mark.parametrize("sample", ARM64, ids=_ids)
+def test_arm64_iomem(sample: Path) -> None:
+    text = (sample / "iomem.txt").read_text()
+    m = load_memory_map(sample / "iomem.txt")
+    assert m.format == "iomem"
+    assert m.ram_ranges() == [(int(a, 16), int(b, 16)) for a, b in RE_IOMEM_RAM.findall(text)]
+    labels = {r.label for r in m.reserved_ram_evidence}
+    assert {"Kernel code", "Kernel data"} <= labels

@@ -6,8 +6,9 @@ swsusp_info page and the compressed chunks that hold the whole PFN directory (ev
 keeps only its ``cmp_len`` word), byte for byte as the kernel wrote them.  See the README there
 for provenance.
 
-Expected values come from what the guest kernel printed (console-pm.txt), from its System.map
-(System.map-excerpt) and from the provenance; the few that neither gives (first/last PFN, cr3,
+Expected values come from what the guest kernel printed (samples/<name>/console.log, committed
+with the rest of the samples' evidence), from its System.map (System.map-excerpt) and from the
+provenance (samples/<name>/provenance.json); the few that neither gives (first/last PFN, cr3,
 load address) were read once off the *full* images with ``swsusp-inspect`` and are typed in
 below, marked so.
 """
@@ -30,6 +31,8 @@ from swsusp_inspect.summary import summarize
 from swsusp_inspect.symbols import load_system_map
 
 HEADS = Path(__file__).resolve().parent / "data" / "real-heads"
+# the samples' evidence (console.log, provenance.json) is committed; their images are not
+SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 I386 = "deb12-6.1-i386-lzo"
 ARM64 = "deb12-6.1-arm64-lzo"
 
@@ -44,8 +47,8 @@ FULL_IMAGE_FACTS: dict[str, dict[str, Any]] = {
 class Head:
     def __init__(self, name: str) -> None:
         self.dir = HEADS / name
-        self.console = (self.dir / "console-pm.txt").read_text()
-        self.provenance = json.loads((self.dir / "provenance.json").read_text())
+        self.console = (SAMPLES / name / "console.log").read_text(errors="replace")
+        self.provenance = json.loads((SAMPLES / name / "provenance.json").read_text())
         self.facts = json.loads((self.dir / "heads.json").read_text())
         self.system_map = load_system_map(self.dir / "System.map-excerpt")
         self.image: HibernationImage = open_image(self.dir / "heads.img.xz")
@@ -54,7 +57,7 @@ class Head:
         """(pages copied, pages written) as the kernel logged them."""
         copied = re.search(r"Image created \((\d+) pages copied\)", self.console)
         written = re.search(r"Compressing and saving image data \((\d+) pages\)", self.console)
-        assert copied and written, "console-pm.txt lacks the image lines"
+        assert copied and written, "console.log lacks the image lines"
         return int(copied.group(1)), int(written.group(1))
 
 
@@ -155,7 +158,7 @@ def test_i386_restore_record() -> None:
         assert arch.jump_address_phys == 0x018BF000 == arch.jump_address - 0xC0000000
         assert arch.cr3 == FULL_IMAGE_FACTS[I386]["cr3"]
         # e820 CRC32 = zlib.crc32 of the BIOS-e820 table the console printed
-        table = load_memory_map(h.dir / "console-pm.txt")
+        table = load_memory_map(SAMPLES / I386 / "console.log")
         assert arch.e820_checksum == table.checksum_crc32() == 0x19A554FF
         assert h.system_map.matches(arch) is True
         # System.map -> physical: where the reader found the banner in the full image
@@ -233,5 +236,5 @@ def test_header_decoders_on_raw_bytes() -> None:
 
 def _console_only(name: str) -> Head:
     h = Head.__new__(Head)
-    h.console = (HEADS / name / "console-pm.txt").read_text()
+    h.console = (SAMPLES / name / "console.log").read_text(errors="replace")
     return h

@@ -14,8 +14,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from swsusp_inspect.e820 import load_memory_map
 from swsusp_inspect.extract import extract_raw
 from swsusp_inspect.image import HibernationImage, best_banner, open_image
+from swsusp_inspect.model import ArchRecord
 from swsusp_inspect.summary import summarize
 from swsusp_inspect.symbols import SystemMap, load_system_map
 
@@ -23,9 +25,37 @@ SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 REAL = sorted(p.parent.name for p in SAMPLES.glob("deb*/swap.img.xz"))
 
 
+# made and resumed like the others, evidence committed, image git-ignored (samples/.gitignore)
+NOT_COMMITTED = ("deb12-6.1-i386-lzo", "deb12-6.1-arm64-lzo")
+
+
 def test_real_samples_present() -> None:
     # the three the reader issue asks for: 6.1 LZO, 6.1 nocompress, 6.12 LZ4 with zero pages
     assert {"deb12-6.1-lzo", "deb12-6.1-nocompress", "deb13-6.12-lz4"} <= set(REAL)
+    for name in NOT_COMMITTED:
+        assert (SAMPLES / name / "provenance.json").is_file()
+
+
+def _git_ignored() -> set[Path]:
+    lines = (SAMPLES / ".gitignore").read_text().splitlines()
+    return {SAMPLES / ln.lstrip("/") for ln in lines if ln and not ln.startswith("#")}
+
+
+def test_committed_samples_stay_under_40_mib() -> None:
+    ignored = _git_ignored()
+    for name in NOT_COMMITTED:
+        prov = json.loads((SAMPLES / name / "provenance.json").read_text())
+        assert {SAMPLES / name / "swap.img.xz", SAMPLES / prov["system_map"]} <= ignored
+    committed = [p for p in SAMPLES.rglob("*")
+                 if p.is_file() and p not in ignored and "__pycache__" not in p.parts]
+    assert sum(p.stat().st_size for p in committed) < 40 * 2**20
+
+
+@pytest.mark.parametrize("name", REAL)
+def test_image_is_the_documented_one(name: str) -> None:
+    prov = json.loads((SAMPLES / name / "provenance.json").read_text())
+    digest = hashlib.sha256((SAMPLES / name / "swap.img.xz").read_bytes()).hexdigest()
+    assert digest == prov["swap_img_xz_sha256"]
 
 
 class Sample:
@@ -35,6 +65,7 @@ class Sample:
         self.console = (self.dir / "console.log").read_text(errors="replace")
         self.provenance = json.loads((self.dir / "provenance.json").read_text())
         self.markers = json.loads((self.dir / "markers.json").read_text())
+        self.arch: str = self.provenance["arch"]  # Debian's name: amd64, i386, arm64
         self.image: HibernationImage = open_image(self.dir / "swap.img.xz")
         self._smap: SystemMap | None = None
 
@@ -69,8 +100,10 @@ def test_counts_equal_kernel_log(sample: Sample) -> None:
     assert img.pagedir.saved_pfns == copied + zero
     # swap.c logs nr_to_write = snapshot_get_image_size() - 1 = pages - 1 (header page excluded)
     assert img.info.pages - 1 == written
-    # the PFN directory covers every listed PFN, zero pages included (6.6+)
-    assert img.meta_pages == -(-(copied + zero) * 8 // img.page_size)
+    # the PFN directory covers every listed PFN, zero pages included (6.6+), one C long each
+    word = {"amd64": 8, "arm64": 8, "i386": 4}[sample.arch]
+    assert img.word_size == word
+    assert img.meta_pages == -(-(copied + zero) * word // img.page_size)
 
 
 def test_expected_flags_and_compression(sample: Sample) -> None:
@@ -120,14 +153,39 @@ def test_banner_at_linux_banner(sample: Sample) -> None:
 
 def test_arch_record(sample: Sample) -> None:
     arch = sample.image.info.arch
-    assert arch is not None and arch.name == "x86_64"
-    assert arch.magic == 0x23456789ABCDEF02  # 5.13+ record with the CRC32 e820 checksum
+    smap = sample.system_map
+    assert arch is not None
+    assert smap.matches(arch) is True
+    if sample.arch == "arm64":
+        _arm64_record(sample, arch)
+        return
+    # x86: the restore record; 5.13+ carries the CRC32 of the firmware e820 table
+    assert arch.name == {"amd64": "x86_64", "i386": "i386"}[sample.arch]
+    assert arch.magic == {"amd64": 0x23456789ABCDEF02, "i386": 0x12345679}[sample.arch]
     assert arch.e820_checksum_kind == "crc32"
-    # jump_address_phys is __pa_symbol(restore_registers): text is mapped at
-    # __START_KERNEL_map + phys (phys_base 0 with nokaslr at the default load address)
-    rr = sample.system_map["restore_registers"]
+    assert arch.e820_checksum == load_memory_map(sample.dir / "dmesg.txt").checksum_crc32()
+    # jump_address is __pa_symbol(restore_registers)'s virtual address; text is mapped at
+    # __START_KERNEL_map + phys on x86_64 (phys_base 0 with nokaslr at the default load
+    # address) and at PAGE_OFFSET + phys on i386 (3G/1G split)
+    rr = smap["restore_registers"]
+    base = {"amd64": 0xFFFFFFFF80000000, "i386": 0xC0000000}[sample.arch]
     assert arch.jump_address == rr
-    assert arch.jump_address_phys == rr - 0xFFFFFFFF80000000
+    assert arch.jump_address_phys == rr - base
+
+
+def _arm64_record(sample: Sample, arch: ArchRecord) -> None:
+    smap = sample.system_map
+    assert (arch.name, arch.magic, arch.e820_checksum) == ("arm64", None, None)
+    x = arch.extra
+    banner = re.search(r"Linux version (\S+) \(.*\) (#1 .*)$", sample.console, re.M)
+    assert banner is not None
+    assert x["uts_version"] == banner.group(2)  # init_utsname()->version, `uname -v`
+    # ttbr1_el1 = __pa_symbol(swapper_pg_dir); iomem's "Kernel code" starts at _stext
+    assert smap.physical("swapper_pg_dir", arch) == x["ttbr1_el1"]
+    code = next(r for r in load_memory_map(sample.dir / "iomem.txt").reserved_ram_evidence
+                if r.label == "Kernel code")
+    assert smap.physical("_stext", arch) == code.start
+    assert x["reenter_kernel"] == smap["_cpu_resume"]  # VA of _cpu_resume (nokaslr)
 
 
 def test_json_keys(sample: Sample) -> None:
@@ -141,7 +199,8 @@ def test_json_keys(sample: Sample) -> None:
     assert d["pfn_min"] == int(sample.image.pagedir.pfns.min())
 
 
-@pytest.mark.parametrize(("name", "jobs"), [("deb13-6.12-lz4", 1), ("deb12-6.1-lzo", 2)])
+@pytest.mark.parametrize(("name", "jobs"), [
+    (name, 2 if i % 2 else 1) for i, name in enumerate(n for n in REAL if "nocompress" not in n)])
 def test_extract_places_pages_at_physical_addresses(name: str, jobs: int,
                                                     tmp_path: Path) -> None:
     s = Sample(name)

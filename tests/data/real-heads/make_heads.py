@@ -1,11 +1,13 @@
 #!/usr/bin/env python3
 """Cut small committed fixtures ("heads") out of real hibernation images too large to commit.
 
-Usage: python tests/data/real-heads/make_heads.py [UNCOMMITTED_DIR]
+Usage: python tests/data/real-heads/make_heads.py [SAMPLES_DIR]
 
-UNCOMMITTED_DIR (default /work/scratch-samples/uncommitted) holds one directory per sample as
-``samples/generate.py`` writes them (swap.img.xz, console.log, provenance.json, ...) and the
-kernels' System.map-<release>.xz.  For each sample this writes, beside this script:
+SAMPLES_DIR (default: the checkout's samples/) holds one directory per sample as
+``samples/generate.py`` writes them and ``systemmap/``.  The i386 and arm64 samples' evidence
+(console.log, provenance.json, ...) is committed there; their swap.img.xz and System.map are not
+(samples/.gitignore) and must be put in place first.  For each sample this writes, beside this
+script:
 
     <sample>/heads.img.xz        the swap disk with every page zeroed except the header page,
                                  every swap-map page, the swsusp_info page and the compressed
@@ -14,10 +16,7 @@ kernels' System.map-<release>.xz.  For each sample this writes, beside this scri
                                  one) and its payload reads as zeros.  Same length as the full
                                  trimmed disk; xz -9e.
     <sample>/heads.json          what was kept and the sha256 of the full image it came from
-    <sample>/console-pm.txt      the console lines the tests compare with (banner, BIOS-e820,
-                                 PM: ...), verbatim
     <sample>/System.map-excerpt  the few System.map lines the tests need, verbatim
-    <sample>/provenance.json     the sample's provenance, verbatim
 
 It reads the structures with plain ``struct`` arithmetic, not with swsusp_inspect, so the
 fixtures do not depend on the reader they test.  Offsets (kernel 6.1, 4 KiB pages):
@@ -31,7 +30,6 @@ from __future__ import annotations
 import hashlib
 import json
 import lzma
-import re
 import struct
 import sys
 from pathlib import Path
@@ -46,7 +44,6 @@ SAMPLES = {
     "deb12-6.1-arm64-lzo": ("swapper_pg_dir", "_cpu_resume", "linux_banner", "_text",
                             "__nosave_begin", "__nosave_end"),
 }
-CONSOLE_RE = re.compile(r"Linux version |BIOS-e820: |Machine model: |PM: ")
 
 
 def u64(buf: bytes, off: int) -> int:
@@ -106,8 +103,7 @@ def main(src: Path) -> None:
         sdir = src / name
         dest = HERE / name
         dest.mkdir(exist_ok=True)
-        prov_text = (sdir / "provenance.json").read_text()
-        prov = json.loads(prov_text)
+        prov = json.loads((sdir / "provenance.json").read_text())
         packed = (sdir / "swap.img.xz").read_bytes()
         raw = lzma.decompress(packed)
         assert hashlib.sha256(packed).hexdigest() == prov["swap_img_xz_sha256"]
@@ -125,11 +121,7 @@ def main(src: Path) -> None:
         (dest / "heads.img.xz").write_bytes(
             lzma.compress(bytes(out), preset=9 | lzma.PRESET_EXTREME))
         (dest / "heads.json").write_text(json.dumps(facts, indent=1) + "\n")
-        (dest / "provenance.json").write_text(prov_text)
-        console = (sdir / "console.log").read_text(errors="replace").splitlines()
-        (dest / "console-pm.txt").write_text(
-            "".join(line + "\n" for line in console if CONSOLE_RE.search(line)))
-        smap = lzma.decompress((src / Path(prov["system_map"]).name).read_bytes()).decode()
+        smap = lzma.decompress((src / prov["system_map"]).read_bytes()).decode()
         wanted = [line for line in smap.splitlines()
                   if len(line.split()) == 3 and line.split()[2] in symbols]
         (dest / "System.map-excerpt").write_text("".join(line + "\n" for line in wanted))
@@ -138,4 +130,4 @@ def main(src: Path) -> None:
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1] if len(sys.argv) > 1 else "/work/scratch-samples/uncommitted"))
+    main(Path(sys.argv[1]) if len(sys.argv) > 1 else HERE.parent.parent.parent / "samples")
