@@ -44,6 +44,7 @@ class BatchJob:
     resume_offset: int = 0
     verify: bool = False
     passphrase: str | None = field(default=None, repr=False)  # encrypted uswsusp images
+    page_offset: int | None = None  # PAGE_OFFSET for pre-2.6.19 eras (None: inferred)
 
 
 @dataclass
@@ -183,7 +184,9 @@ def read_manifest(path: str) -> list[BatchJob]:
     """CSV (header ``image,map,kpageflags,system_map``) or JSON lines with those keys.
 
     ``map`` may name several files separated by ``;`` (a list in JSON).  Relative paths are
-    relative to the manifest's directory.
+    relative to the manifest's directory.  Optional columns: ``resume_offset`` (pages from
+    the start of the file to the swap area) and ``page_offset`` (the kernel's PAGE_OFFSET for
+    images that name pages by virtual address; ``0xc0000000`` or decimal).
     """
     from swsusp_inspect.errors import MapError
 
@@ -214,6 +217,20 @@ def read_manifest(path: str) -> list[BatchJob]:
             return None
         return p if os.path.isabs(p) else str(base / p)
 
+    def number(r: dict[str, Any], key: str) -> int | None:
+        value = r.get(key)
+        if value is None or value == "":
+            return None
+        try:
+            n = value if isinstance(value, int) and not isinstance(value, bool) \
+                else int(str(value).strip(), 0)
+        except ValueError:
+            n = -1
+        if n < 0:
+            raise MapError(path, r["_line"], f"manifest: {key} {value!r} is not a "
+                                             "non-negative number (decimal or 0x...)")
+        return n
+
     jobs = []
     for r in rows:
         if not r.get("image"):
@@ -226,6 +243,8 @@ def read_manifest(path: str) -> list[BatchJob]:
             maps=tuple(str(rel(m.strip())) for m in maps),
             kpageflags=rel(r.get("kpageflags")),
             system_map=rel(r.get("system_map")),
+            resume_offset=number(r, "resume_offset") or 0,
+            page_offset=number(r, "page_offset"),
         ))
     return jobs
 
@@ -233,14 +252,21 @@ def read_manifest(path: str) -> list[BatchJob]:
 def plan(paths: Iterable[str], *, manifest: str | None = None, maps: tuple[str, ...] = (),
          kpageflags: str | None = None, system_map: str | None = None,
          verify: bool = False, use_sidecars: bool = True,
-         passphrase: str | None = None) -> list[BatchJob]:
-    """The jobs of a batch, in input order (manifest rows first, then paths)."""
+         passphrase: str | None = None, resume_offset: int = 0,
+         page_offset: int | None = None) -> list[BatchJob]:
+    """The jobs of a batch, in input order (manifest rows first, then paths).
+
+    ``maps``, ``kpageflags``, ``system_map``, ``resume_offset`` and ``page_offset`` apply to
+    every image; a manifest row's own values win over them, and they win over sidecars.
+    """
     jobs: list[BatchJob] = []
     if manifest:
         for j in read_manifest(manifest):
-            jobs.append(BatchJob(j.image, j.maps or maps, j.kpageflags or kpageflags,
-                                 j.system_map or system_map, verify=verify,
-                                 passphrase=passphrase))
+            jobs.append(BatchJob(
+                j.image, j.maps or maps, j.kpageflags or kpageflags, j.system_map or system_map,
+                resume_offset=j.resume_offset or resume_offset, verify=verify,
+                passphrase=passphrase,
+                page_offset=j.page_offset if j.page_offset is not None else page_offset))
     for p in expand_paths(paths):
         found = sidecars(p) if use_sidecars else {"maps": [], "kpageflags": None,
                                                   "system_map": None}
@@ -249,8 +275,10 @@ def plan(paths: Iterable[str], *, manifest: str | None = None, maps: tuple[str, 
             maps=maps or tuple(found["maps"]),
             kpageflags=kpageflags or found["kpageflags"],
             system_map=system_map or found["system_map"],
+            resume_offset=resume_offset,
             verify=verify,
             passphrase=passphrase,
+            page_offset=page_offset,
         ))
     return jobs
 
@@ -268,7 +296,7 @@ def audit_job(job: BatchJob) -> Any:
     maps = [load_memory_map(m) for m in job.maps]
     smap = load_system_map(job.system_map) if job.system_map else None
     with open_image(job.image, resume_offset=job.resume_offset,
-                    passphrase=job.passphrase) as img:
+                    passphrase=job.passphrase, page_offset=job.page_offset) as img:
         return audit(img, maps=maps or None, kpageflags=job.kpageflags, system_map=smap,
                      verify=job.verify)
 
@@ -277,8 +305,12 @@ def run_job(job: BatchJob) -> BatchRow:
     """Audit one image; every failure becomes the row's error (never raised)."""
     from swsusp_inspect.errors import SwsuspError
 
-    inputs = {"maps": list(job.maps), "kpageflags": job.kpageflags,
-              "system_map": job.system_map}
+    inputs: dict[str, Any] = {"maps": list(job.maps), "kpageflags": job.kpageflags,
+                              "system_map": job.system_map}
+    if job.resume_offset:
+        inputs["resume_offset"] = job.resume_offset
+    if job.page_offset is not None:
+        inputs["page_offset"] = job.page_offset
     try:
         report = audit_job(job)
         return BatchRow(job.image, report.exit_code(), report.to_dict(), None, inputs)

@@ -149,3 +149,49 @@ def test_passphrase_applies_to_encrypted_images_and_stays_out_of_the_rows() -> N
     assert code == 0
     assert "hibernate me" not in out
     assert all(json.loads(line)["error"] is None for line in out.splitlines())
+
+
+def test_page_offset_from_the_option_and_per_manifest_row(tmp_path: Path) -> None:
+    """Old eras name pages by virtual address.  Without a page near the start of the direct
+    map the reader can only assume the tightest i386 PAGE_OFFSET below the lowest address."""
+    from swsusp_inspect.forge_legacy import LegacySpec, forge_legacy
+
+    # a: VMSPLIT_2G (0x78000000), pages at 1 GiB: lowest address 0xb8000000, which the tightest
+    # fit reads as VMSPLIT_3G_OPT (0xb0000000); b: VMSPLIT_1G (0x40000000), pages at 512 MiB
+    specs = {"a.img": (0x78000000, 0x40000), "b.img": (0x40000000, 0x20000)}
+    for name, (po, first) in specs.items():
+        forge_legacy(LegacySpec("pbe", word_size=4, page_offset=po,
+                                pfns=np.arange(first, first + 16, dtype=np.uint64)),
+                     tmp_path / name)
+
+    def rows_of(*args: str) -> tuple[int, list[dict]]:
+        code, out, _ = run("batch", "--jsonl", "--jobs", "1", *args)
+        return code, [json.loads(line) for line in out.splitlines()]
+
+    def pfns(row: dict) -> tuple[int, int]:
+        return row["image"]["pfn_min"], row["image"]["pfn_max"]
+
+    a, b = str(tmp_path / "a.img"), str(tmp_path / "b.img")
+    _, (row,) = rows_of(a)
+    wrong = (0x78000000 + (0x40000 << 12) - 0xB0000000) >> 12  # PA read with 0xb0000000
+    assert row["error"] is None and pfns(row) == (wrong, wrong + 15)
+    assert "page_offset" not in row["inputs"]
+    # one value for every image
+    _, (row,) = rows_of("--page-offset", "0x78000000", a)
+    assert row["error"] is None and pfns(row) == (0x40000, 0x4000F)
+    assert row["inputs"]["page_offset"] == 0x78000000
+    code, (row,) = rows_of("--page-offset", "0xc0000000", b)
+    assert code == 2 and "direct map" in row["error"] and "0xc0000000" in row["error"]
+    # per image from the manifest (hex or decimal), winning over --page-offset
+    (tmp_path / "m.csv").write_text("image,map,kpageflags,system_map,page_offset\n"
+                                    f"a.img,,,,0x78000000\nb.img,,,,{0x40000000}\n")
+    code, rows = rows_of("--page-offset", "0xc0000000", "--manifest", str(tmp_path / "m.csv"))
+    assert [r["error"] for r in rows] == [None, None]
+    assert [pfns(r) for r in rows] == [(0x40000, 0x4000F), (0x20000, 0x2000F)]
+    assert [r["inputs"]["page_offset"] for r in rows] == [0x78000000, 0x40000000]
+    (tmp_path / "bad.jsonl").write_text(json.dumps({"image": "a.img", "page_offset": "0xzz"}))
+    code, out, err = run("batch", "--manifest", str(tmp_path / "bad.jsonl"))
+    assert code == 2 and out == ""
+    assert err.strip().endswith("manifest: page_offset '0xzz' is not a non-negative number "
+                                "(decimal or 0x...)")
+    assert "bad.jsonl:1" in err and len(err.splitlines()) == 1

@@ -12,7 +12,9 @@ from swsusp_inspect.cli.common import (
     color_option,
     default_jobs,
     jobs_option,
+    page_offset_option,
     passphrase_option,
+    resume_offset_option,
     stdout_console,
 )
 
@@ -20,7 +22,8 @@ from swsusp_inspect.cli.common import (
 @click.command("batch")
 @click.argument("paths", nargs=-1)
 @click.option("--manifest", type=click.Path(dir_okay=False, exists=True), default=None,
-              help="CSV or JSON lines with columns image, map, kpageflags, system_map.")
+              help="CSV or JSON lines with columns image, map, kpageflags, system_map "
+              "(optional: resume_offset, page_offset).")
 @click.option("--map", "maps", multiple=True, type=click.Path(), metavar="FILE",
               help="Memory map applied to every image (overrides sidecars). Repeatable.")
 @click.option("--kpageflags", type=click.Path(dir_okay=False), default=None,
@@ -31,6 +34,8 @@ from swsusp_inspect.cli.common import (
 @click.option("--verify", is_flag=True, help="Also decompress everything and check CRC32s.")
 @click.option("--jsonl", is_flag=True, help="One audit JSON object per line (plus path, error).")
 @passphrase_option
+@resume_offset_option
+@page_offset_option
 @jobs_option
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 @color_option
@@ -38,7 +43,8 @@ from swsusp_inspect.cli.common import (
 def batch_cmd(ctx: click.Context, paths: tuple[str, ...], manifest: str | None,
               maps: tuple[str, ...], kpageflags: str | None, system_map: str | None,
               no_sidecars: bool, verify: bool, jsonl: bool, passphrase: str | None,
-              jobs: int | None, quiet: bool, no_color: bool) -> None:
+              resume_offset: int, page_offset: int | None, jobs: int | None, quiet: bool,
+              no_color: bool) -> None:
     """Audit every image in PATHS (files, directories searched recursively, globs).
 
     Per-image inputs come from sidecar files (host1.img + host1.dmesg / .iomem /
@@ -53,7 +59,8 @@ def batch_cmd(ctx: click.Context, paths: tuple[str, ...], manifest: str | None,
         raise click.UsageError("give at least one PATH or --manifest")
     plan = batch.plan(paths, manifest=manifest, maps=maps, kpageflags=kpageflags,
                       system_map=system_map, verify=verify, use_sidecars=not no_sidecars,
-                      passphrase=passphrase)
+                      passphrase=passphrase, resume_offset=resume_offset,
+                      page_offset=page_offset)
     bar: Any = None
     if not quiet and sys.stderr.isatty() and plan:
         from swsusp_inspect.render.progress import ProgressBar
