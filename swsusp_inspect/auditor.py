@@ -305,6 +305,30 @@ def _strip_model(c: cl.Classification, top: int, width: int) -> Strip:
     return Strip(0, int(sc.bounds[-1]), tuple(cols), tuple(int(b) for b in sc.bounds))
 
 
+# i386 registers e820 nosave regions from 2.6.23 (e820_mark_nosave_regions in arch/i386's
+# setup code); x86_64 from 2.6.19, older than any 2.6.20+ layout
+I386_E820_NOSAVE_SINCE = 0x020617
+
+
+def _without_e820_nosave(image: HibernationImage) -> str | None:
+    """What names the image's kernel as one that registered no e820 nosave regions, or None.
+
+    Legacy eras (read by formats/legacy.py) are older than e820 nosave registration on both
+    x86 word sizes.  A 2.6.20+ layout image without an arch record carries the generic header,
+    whose ``version_code`` is the writer's ``LINUX_VERSION_CODE``: i386 2.6.20-2.6.22 kernels
+    (``CONFIG_LBD``: 8-byte ``sector_t``) registered none either.
+    """
+    if image.era not in ("2.6.20+", "stream", "uswsusp", "unknown"):
+        return f"this kernel era ({image.era})"
+    info = image.info
+    if info.arch is None and info.uts is not None and info.word_size == 4 \
+            and (info.version_code >> 16) == 2 and info.version_code < I386_E820_NOSAVE_SINCE:
+        v = info.version_code
+        return (f"i386 {v >> 16}.{(v >> 8) & 0xFF}.{v & 0xFF} (before 2.6.23, by "
+                "swsusp_info.version_code)")
+    return None
+
+
 def audit(
     image: HibernationImage,
     *,
@@ -432,14 +456,15 @@ def audit(
     # e820 nosave registration is x86's; an arm64 kernel registers none from its memory map,
     # and neither did x86_64 before 2.6.19 nor i386 before 2.6.23 (every legacy era read by
     # formats/legacy.py): those kernels saved whatever their pagedir listed
-    pre_nosave_era = image.era not in ("2.6.20+", "stream", "uswsusp", "unknown")
+    pre_nosave = _without_e820_nosave(image)
+    pre_nosave_era = pre_nosave is not None
     x86_map = mm is not None and mm.format != "node-ranges" and (
         arch is None or arch.name in ("x86_64", "i386")) and (
         not pre_nosave_era or nosave_rules is not None)
     if mm is not None and pre_nosave_era and nosave_rules is None and mm.nosave_log is None:
         nosave_ev.append({
             "source": "none", "file": mm.source,
-            "what": f"this kernel era ({image.era}) registered no e820 nosave regions",
+            "what": f"{pre_nosave} registered no e820 nosave regions",
             "usable": False, "ranges": []})
     if mm is not None and (x86_map or (nosave_rules is None and mm.nosave_log is not None)):
         if nosave_rules is None and mm.nosave_log is not None:

@@ -44,6 +44,8 @@ class ForgeSpec:
     num_physpages: int = 0
     arch_record: bytes | None = None  # default: x86_64 5.13+ record, checksum 0
     uts: bytes = b""
+    version_code: int = 0  # generic header's LINUX_VERSION_CODE (with ``uts``)
+    word_size: int = 8  # sizeof(long): swsusp_info, PFN directory, chunk length (4: i386)
     content: PageFn | None = None  # pfns -> bytes of len(pfns) pages
     extra_flags: int = 0
     sig: bytes = b"S1SUSPEND\0"
@@ -69,7 +71,7 @@ class Forged:
 def _stream_payload(spec: ForgeSpec) -> Iterator[bytes]:
     """Stream pages 1..pages-1 (metadata, then data) in blocks of up to 32 pages."""
     n = spec.page_size
-    meta = fpagedir.build(spec.pfns, spec.zero, 8, n)
+    meta = fpagedir.build(spec.pfns, spec.zero, spec.word_size, n)
     for i in range(0, len(meta), 32 * n):
         yield meta[i : i + 32 * n]
     data_pfns = spec.pfns if spec.zero is None else spec.pfns[~spec.zero]
@@ -95,7 +97,7 @@ def _info_page(spec: ForgeSpec) -> tuple[bytes, int, int, int]:
     nr_pfns = int(spec.pfns.size)
     zero_count = int(np.count_nonzero(spec.zero)) if spec.zero is not None else 0
     image_pages = nr_pfns - zero_count
-    meta_pages = fpagedir.meta_pages_for(nr_pfns, 8, spec.page_size)
+    meta_pages = fpagedir.meta_pages_for(nr_pfns, spec.word_size, spec.page_size)
     pages = image_pages + meta_pages + 1
     arch = spec.arch_record
     if arch is None and not spec.uts:
@@ -103,7 +105,8 @@ def _info_page(spec: ForgeSpec) -> tuple[bytes, int, int, int]:
     info = snapshot.build_info(page_size=spec.page_size,
                                num_physpages=spec.num_physpages or nr_pfns,
                                image_pages=image_pages, pages=pages, arch_record=arch or b"",
-                               uts=spec.uts)
+                               uts=spec.uts, version_code=spec.version_code,
+                               word_size=spec.word_size)
     return info, image_pages, meta_pages, pages
 
 
@@ -128,7 +131,7 @@ def forge(spec: ForgeSpec, path: str | os.PathLike[str]) -> Forged:
         else:
             crc = fchunks.crc32_le(crc, block)
             cmp = fchunks.compress(spec.compression, block)
-            unit = len(cmp).to_bytes(8, "little") + cmp
+            unit = len(cmp).to_bytes(spec.word_size, "little") + cmp
             written.append(unit + bytes(-len(unit) % n))
 
     units = [info, *written]

@@ -267,3 +267,38 @@ def test_damaged_data_chunk_is_an_error_finding_not_a_crash(tmp_path: Path) -> N
         (f,) = r.findings_with("chunk-unreadable")
         assert f.severity == "error" and "compressed chunk 9" in f.message
         assert r.labels is not None and r.labels["normal"] == 300 and r.exit_code() == 1
+
+
+@pytest.mark.parametrize(("word", "machine", "version", "registered"), [
+    (4, "i686", 0x020616, False),  # i386 2.6.22 (CONFIG_LBD: the 2.6.20+ header layout)
+    (4, "i686", 0x020617, True),   # i386 2.6.23: e820_mark_nosave_regions()
+    (8, "x86_64", 0x020616, True),  # x86_64 registered them from 2.6.19
+])
+def test_e820_nosave_registration_follows_the_writers_version(
+        tmp_path: Path, word: int, machine: str, version: int, registered: bool) -> None:
+    from swsusp_inspect.forge_legacy import uts_bytes
+
+    release = f"2.6.{version & 0xFF}"
+    path, m = forged(tmp_path, list(range(0x9D, 0x200)), compression="none", arch_record=b"",
+                     uts=uts_bytes(release, machine), version_code=version, word_size=word)
+    r = run(path, maps=[m]).to_dict()
+    assert r["image"]["word_size"] == word
+    (ev,) = [e for e in r["evidence"]["nosave"] if e["file"] == m.source]
+    if registered:
+        assert (ev["source"], ev["usable"]) == ("post-2025 rules", True)
+        assert [(x["start_pfn"], x["end_pfn"]) for x in ev["ranges"]][:1] == [(0x9F, 0xFF)]
+    else:
+        assert (ev["source"], ev["usable"], ev["ranges"]) == ("none", False, [])
+        assert ev["what"] == (f"i386 {release} (before 2.6.23, by swsusp_info.version_code) "
+                              "registered no e820 nosave regions")
+    # either way the BIOS hole 0xa0-0xef and the partly-RAM page 0x9f are non-RAM saves
+    assert r["labels"]["reserved-non-ram"] == 0x100 - 0x9F
+
+
+def test_legacy_eras_registered_no_e820_nosave() -> None:
+    d = SAMPLES / "forged-legacy" / "2.4.19-susp2r-i386"
+    r = run(d / "swap.img.xz", maps=[load_memory_map(d / "dmesg.txt")]).to_dict()
+    (ev,) = r["evidence"]["nosave"]
+    assert (ev["source"], ev["usable"], ev["ranges"]) == ("none", False, [])
+    assert ev["what"] == ("this kernel era (2.4/2.5 patch (SUSP1R/SUSP2R, link.next)) "
+                          "registered no e820 nosave regions")
