@@ -41,7 +41,7 @@ SAMPLES = {
     # sample directory: the System.map symbols the tests use
     "deb12-6.1-i386-lzo": ("restore_registers", "linux_banner", "_text", "__nosave_begin",
                            "__nosave_end"),
-    "deb12-6.1-arm64-lzo": ("swapper_pg_dir", "_cpu_resume", "linux_banner", "_text",
+    "deb12-6.1-arm64-lzo": ("swapper_pg_dir", "_cpu_resume", "linux_banner", "_text", "_stext",
                             "__nosave_begin", "__nosave_end"),
 }
 
