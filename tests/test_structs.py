@@ -508,8 +508,14 @@ def test_arm64_header_hexdump() -> None:
     }
 
 
+# reenter_kernel is a kernel virtual address (TTBR1 half: top nibble 0xf with every VA size,
+# 36 to 52 bits); riscv's saved_satp in that slot has MODE 8/9/10 there, which is how the two
+# records with the same uts_version head are told apart (test below)
+KERNEL_VA = st.integers(0xF << 60, 2**64 - 1)
+
+
 @given(version=st.text(st.characters(min_codepoint=0x20, max_codepoint=0x7E), max_size=63),
-       ttbr=u64, reenter=u64, hyp=u64, mpidr=u64)
+       ttbr=u64, reenter=KERNEL_VA, hyp=u64, mpidr=u64)
 @HYP
 def test_arm64_header_round_trip(version: str, ttbr: int, reenter: int, hyp: int,
                                  mpidr: int) -> None:
@@ -523,6 +529,19 @@ def test_arm64_header_round_trip(version: str, ttbr: int, reenter: int, hyp: int
     assert arch.name == "arm64"
     assert arch.extra["uts_version"] == "#" + version
     assert (arch.extra["ttbr1_el1"], arch.extra["sleep_cpu_mpidr"]) == (ttbr, mpidr)
+
+
+@pytest.mark.parametrize(("word_at_80", "name"), [
+    (0xFFFF800008F6C000, "arm64"),  # reenter_kernel, 48-bit VA
+    (0xFFFFFF8008F6C000, "arm64"),  # 39-bit VA
+    (0x8000000000080A3F, "riscv64"),  # saved_satp, MODE 8 (Sv39)
+    (0xA000000000080A3F, "riscv64"),  # MODE 10 (Sv57)
+])
+def test_arm64_and_riscv_told_apart_by_the_word_at_80(word_at_80: int, name: str) -> None:
+    head = b"#1 SMP PREEMPT".ljust(72, b"\0")
+    page = head + (0x41858000).to_bytes(8, "little") + word_at_80.to_bytes(8, "little")
+    arch = snapshot.decode_arch(page.ljust(4096, b"\0"), 8)
+    assert arch is not None and arch.name == name
 
 
 # -- PFN directory ---------------------------------------------------------------------------
