@@ -87,7 +87,29 @@ SAMPLES = [
     # preallocation cannot use: 192 MiB was 5616 pages short, 224 MiB 1585 pages short.
     {'name': 'deb12-6.1-arm64-lzo', 'kernel': 'bookworm-6.1-arm64', 'extra': '', 'modules': [],
      'ram_mib': 256, 'expect': 'lzo', 'commit_image': False},
+    # uswsusp: suspend-utils' s2disk writes the image (ULSUSPEND) from /dev/snapshot and its
+    # `resume` loads it; image not committed either (same size class as the kernel's LZO one)
+    {'name': 'deb12-6.1-uswsusp-lzo', 'kernel': 'bookworm-6.1', 'extra': '', 'modules': [],
+     'ram_mib': 192, 'expect': 'uswsusp-lzo', 'writer': 'uswsusp', 'commit_image': False},
 ]
+
+# suspend-utils (uswsusp) as maintained after its SourceForge home went quiet; Debian dropped
+# the package after buster.  Built from this commit, statically, on the host (--uswsusp-git).
+USWSUSP = {'repository': 'https://github.com/bircoph/suspend',
+           'commit': '84d75e60b4150e08028e2b927da1acdbd37848f8',
+           'configure': ['--enable-minimal', '--enable-compress'],
+           'build_deps': ['autoconf', 'automake', 'libtool', 'pkg-config', 'liblzo2-dev',
+                          'libx86-dev', 'libpci-dev']}
+SUSPEND_CONF = '''snapshot device = /dev/snapshot
+resume device = /dev/vda
+image size = 0
+compute checksum = y
+compress = y
+early writeout = y
+shutdown method = shutdown
+suspend loglevel = 8
+max loglevel = 8
+'''
 
 VIRTIO_MODULES = ['virtio_pci_legacy_dev', 'virtio_pci_modern_dev', 'virtio_ring', 'virtio',
                   'virtio_pci', 'virtio_blk']
@@ -566,7 +588,46 @@ def ensure_busybox(work, arch):
     return meta
 
 
-def build_initramfs(work, kmeta, extra_modules):
+def ensure_uswsusp(work, git_dir):
+    """Static s2disk and resume built from USWSUSP['commit'] (cached in WORK/uswsusp)."""
+    out = os.path.join(work, 'uswsusp')
+    meta_path = os.path.join(out, 'meta.json')
+    if os.path.exists(meta_path):
+        meta = json.load(open(meta_path))
+        if meta['commit'] == USWSUSP['commit'] and all(
+                os.path.exists(meta[k]['path']) for k in ('s2disk', 'resume')):
+            return meta
+    if not git_dir:
+        raise SystemExit('uswsusp samples need --uswsusp-git DIR: a git repository holding %s '
+                         '(a clone of %s)' % (USWSUSP['commit'], USWSUSP['repository']))
+    missing = [p for p in USWSUSP['build_deps'] if subprocess.run(
+        ['dpkg-query', '-W', '-f=${Status}', p], capture_output=True, text=True
+    ).stdout.split()[-1:] != ['installed']]
+    if missing:
+        raise SystemExit('uswsusp build needs: apt-get install ' + ' '.join(missing))
+    src = os.path.join(out, 'src')
+    if os.path.isdir(src):
+        shutil.rmtree(src)
+    os.makedirs(src)
+    tar = subprocess.run(['git', '--git-dir', git_dir, 'archive', '--format=tar',
+                          USWSUSP['commit']], check=True, capture_output=True).stdout
+    with tarfile.open(fileobj=io.BytesIO(tar)) as tf:
+        tf.extractall(src)
+    run(['sh', './autogen.sh'], cwd=src)
+    run(['./configure'] + USWSUSP['configure'], cwd=src)
+    run(['make', 's2disk', 'resume', 'LDFLAGS=-all-static'], cwd=src)
+    meta = {'repository': USWSUSP['repository'], 'commit': USWSUSP['commit'],
+            'source_tar_sha256': hashlib.sha256(tar).hexdigest(),
+            'configure': USWSUSP['configure'], 'make': 'make s2disk resume LDFLAGS=-all-static'}
+    for k in ('s2disk', 'resume'):
+        path = os.path.join(src, k)
+        meta[k] = {'path': path, 'sha256': sha256_file(path)}
+    with open(meta_path, 'w') as f:
+        json.dump(meta, f, indent=1)
+    return meta
+
+
+def build_initramfs(work, kmeta, extra_modules, uswsusp=None):
     arch = kmeta.get('arch', 'amd64')
     mdir = find_modules_dir(kmeta['root'], kmeta['release'])
     mods = resolve_modules(mdir, VIRTIO_MODULES + list(extra_modules))
@@ -590,10 +651,16 @@ def build_initramfs(work, kmeta, extra_modules):
     c.file('bin/busybox', bb, 0o755)
     c.file('bin/marker', marker, 0o755)
     c.file('init', open(os.path.join(HERE, 'guest', 'init.sh'), 'rb').read(), 0o755)
+    if uswsusp is not None:
+        c.dir('etc')
+        for k in ('s2disk', 'resume'):
+            c.file('bin/' + k, open(uswsusp[k]['path'], 'rb').read(), 0o755)
+        c.file('etc/suspend.conf', SUSPEND_CONF.encode())
     c.file('lib/modules/order', ''.join('%s.ko\n' % n for n, _ in mods).encode())
     for n, data in mods:
         c.file('lib/modules/%s.ko' % n, data)
-    path = os.path.join(work, 'initrd-%s-%s.cpio.gz' % (kmeta['release'], '-'.join(extra_modules) or 'base'))
+    path = os.path.join(work, 'initrd-%s-%s%s.cpio.gz' % (kmeta['release'], '-'.join(extra_modules) or 'base',
+                                                       '-uswsusp' if uswsusp else ''))
     with open(path, 'wb') as f:
         f.write(gzip.compress(c.finish(), 6, mtime=0))
     return path, [n for n, _ in mods], bbmeta, marker_cc
@@ -685,6 +752,28 @@ def on_disk_summary(img, long_size=8):
     return res
 
 
+def uswsusp_on_disk_summary(img):
+    """suspend-utils' header facts (swsusp.h, x86_64): struct swsusp_header { loff_t image;
+    char orig_sig[10]; char sig[10]; } at the end of page 0, image = byte offset of the
+    struct image_header_info page { unsigned long pages; u32 flags; loff_t map_start;
+    loff_t image_data_size; unsigned char checksum[16]; double writeout_time;
+    int resume_pause; }."""
+    import struct
+
+    h = img[:PAGE].ljust(PAGE, b'\0')
+    res = {'signature': h[PAGE - 10:].rstrip(b'\0').decode('ascii', 'replace'),
+           'orig_signature': h[PAGE - 20:PAGE - 10].rstrip(b'\0').decode('ascii', 'replace'),
+           'image_byte_offset': struct.unpack_from('<q', h, PAGE - 28)[0],
+           'trimmed_pages': len(img) // PAGE}
+    off = res['image_byte_offset']
+    hi = img[off:off + 64].ljust(64, b'\0')
+    pages, flags, map_start, data_size = struct.unpack_from('<QI4xqq', hi, 0)
+    res.update({'header_info_page': off // PAGE, 'pages': pages, 'flags': flags,
+                'map_start': map_start, 'image_data_size': data_size,
+                'checksum_md5': hi[32:48].hex()})
+    return res
+
+
 def read_evidence(path):
     res = {}
     with tarfile.open(path, 'r:') as tf:
@@ -718,7 +807,10 @@ def make_sample(args, sample, samples_dir):
         if not os.path.exists(kernel) or open(kernel, 'rb').read() != raw:
             with open(kernel, 'wb') as f:
                 f.write(raw)
-    initrd, modules, bbmeta, marker_cc = build_initramfs(swork, kmeta, sample['modules'])
+    writer = sample.get('writer', 'kernel')
+    uswsusp = ensure_uswsusp(work, args.uswsusp_git) if writer == 'uswsusp' else None
+    initrd, modules, bbmeta, marker_cc = build_initramfs(swork, kmeta, sample['modules'], uswsusp)
+    want_sig = b'ULSUSPEND\x00' if writer == 'uswsusp' else b'S1SUSPEND\x00'
     cmdline = 'console=%s %s' % (ARCHES[arch]['console'], CMDLINE_REST)
     cmdline += (' ' + sample['extra'] if sample['extra'] else '')
     ram = args.ram_mib or sample['ram_mib']
@@ -737,7 +829,7 @@ def make_sample(args, sample, samples_dir):
         with open(swap, 'rb') as f:
             f.seek(PAGE - 10)
             sig = f.read(10)
-        ok = (rc == 0 and sig == b'S1SUSPEND\x00' and 'Image created' in con
+        ok = (rc == 0 and sig == want_sig and 'Image created' in con
               and 'evidence written, hibernating now' in con)
         if ok:
             break
@@ -820,7 +912,8 @@ def make_sample(args, sample, samples_dir):
     lines = {}
     for key, pat in (('image_created', r'Image created \([^)]*\)'),
                      ('image_data', r'[^\n]*image data[^\n]*\(\d+ pages\)[^\n]*'),
-                     ('compression', r'Using \d+ thread\(s\) for [^\n]*')):
+                     ('compression', r'Using \d+ thread\(s\) for [^\n]*'),
+                     ('s2disk_done', r'done \(\d+ pages\)')):
         mm = re.search(pat, con)
         lines[key] = mm.group(0).strip() if mm else None
     prov = {
@@ -858,7 +951,12 @@ def make_sample(args, sample, samples_dir):
         'swap_img_sha256': img_sha,
         'swap_img_bytes': len(img),
         'swap_img_trimmed_from_bytes': SWAP_DISK_MIB << 20,
-        'on_disk': on_disk_summary(img, ARCHES[arch]['long']),
+        'writer': writer,
+        'uswsusp': None if uswsusp is None else {
+            k: v if not isinstance(v, dict) else {'sha256': v['sha256']} for k, v in uswsusp.items()},
+        'suspend_conf': SUSPEND_CONF if uswsusp else None,
+        'on_disk': (uswsusp_on_disk_summary(img) if uswsusp else
+                    on_disk_summary(img, ARCHES[arch]['long'])),
         'console_lines': lines,
         'resume_succeeded': resumed,
         'markers_after_resume': markers_after_resume,
@@ -927,6 +1025,7 @@ def write_readme(samples_dir):
          'placeholder). With `nokaslr` the guest /proc/kallsyms matches it (checked: `kallsyms_matches_system_map`;',
          'the i386 and arm64 kernels lack CONFIG_KALLSYMS_ALL, so only text symbols are compared there).',
          '', '## Samples', '']
+    committed_maps = {p['system_map'] for s, p, d in rows if s.get('commit_image', True)}
     for s, p, d in rows:
         L += ['### `%s`' % s['name'], '',
               '- architecture: %s; QEMU: `%s`' % (p.get('arch', 'amd64'), ' '.join(
@@ -940,25 +1039,42 @@ def write_readme(samples_dir):
                   'lzo': 'LZO-compressed chunks, flags SF_CRC32_MODE',
                   'nocompress': 'raw data pages, flags SF_NOCOMPRESS_MODE',
                   'lz4': 'LZ4 chunks (SF_COMPRESSION_ALG_LZ4 | SF_CRC32_MODE); PFN directory carries zero pages',
+                  'uswsusp-lzo': 'written by s2disk (suspend-utils), not the kernel: ULSUSPEND header, '
+                                 'image_header_info, extent map, LZO-compressed buffer blocks, MD5 '
+                                 '(IMAGE_CHECKSUM | IMAGE_COMPRESSED)',
               }[s['expect']],
               '- guest RAM: %d MiB; swap disk %d MiB; modules: %s'
               % (p['guest_ram_mib'], p['swap_disk_mib'], ', '.join(p['modules_insmod_order'])),
               ] + (['- busybox: `%s` %s; marker: `%s`' % (p['busybox']['package'], p['busybox']['version'],
                                                           p['marker_build'])] if 'busybox' in p else []) + [
-              '- console: `%s`; `%s`' % (p['console_lines']['image_created'], p['console_lines']['image_data']),
+              '- console: `%s`; `%s`' % (p['console_lines']['image_created'],
+                                          re.sub(r' \(press backspace.*?(done \(\d+ pages\))', r' ... \1',
+                                                 p['console_lines']['image_data'] or '')),
+              ] + ([
+              '- s2disk and resume: %s @ `%s`, `./configure %s`, `%s`; s2disk sha256 `%s`; '
+              '`/etc/suspend.conf`: `%s`' % (p['uswsusp']['repository'], p['uswsusp']['commit'],
+                                              ' '.join(p['uswsusp']['configure']), p['uswsusp']['make'],
+                                              p['uswsusp']['s2disk']['sha256'],
+                                              '; '.join(p['suspend_conf'].splitlines())),
+              ] if p.get('uswsusp') else []) + [
               '- trimmed image: %d bytes, sha256 `%s`' % (p['swap_img_bytes'], p['swap_img_sha256']),
               '- resume succeeded: %s (%s)' % (p['resume_succeeded'], p['markers_after_resume']),
-              '- on disk: signature `%(signature)s` (orig `%(orig_signature)s`), flags 0x%(flags)x, `image` = swap page '
+              ('- on disk: signature `%(signature)s` (orig `%(orig_signature)s`); `image_header_info` at byte '
+               '%(image_byte_offset)#x (swap page %(header_info_page)d): pages %(pages)d, flags %(flags)#x, '
+               'map_start %(map_start)#x, image_data_size %(image_data_size)d, MD5 `%(checksum_md5)s`; '
+               'trimmed file has %(trimmed_pages)d pages' % p['on_disk']) if p.get('writer') == 'uswsusp' else
+              ('- on disk: signature `%(signature)s` (orig `%(orig_signature)s`), flags 0x%(flags)x, `image` = swap page '
               '%(image)d (swap pages 1..%(image_m1)d below it were used for ordinary pages swapped out while image memory was preallocated), '
               'swsusp_info at page %(swsusp_info_page)d (`unsigned long` = %(info_long_bytes)d bytes), %(swap_map_pages)d swap-map pages, %(map_entries)d map entries, '
               'highest %(max_map_entry)d; trimmed file has %(trimmed_pages)d pages, %(map_entries_beyond_trimmed_end)d map '
               'entries point past its end (all-zero pages, read them as zeros)' % dict(
                   p['on_disk'], image_m1=p['on_disk']['image'] - 1,
-                  info_long_bytes=p['on_disk'].get('info_long_bytes', 8)),
+                  info_long_bytes=p['on_disk'].get('info_long_bytes', 8))),
               '- System.map: `%s`; QEMU: %s; generated %s' % (p['system_map'], p['qemu_version'], p['date_utc']),
               ] + ([] if s.get('commit_image', True) else [
-                  '- **image not committed**: `swap.img.xz` (%d bytes) and `%s` are git-ignored to keep'
-                  % (p['swap_img_xz_bytes'], p['system_map']),
+                  '- **image not committed**: `swap.img.xz` (%d bytes) %s git-ignored to keep'
+                  % (p['swap_img_xz_bytes'], 'is' if p['system_map'] in committed_maps
+                     else 'and `%s` are' % p['system_map']),
                   '  samples/ under 40 MiB; the evidence is committed. Put the files listed here with',
                   '  their sha256 in place (or regenerate with `--only %s`, which rewrites the evidence'
                   % s['name'],
@@ -976,7 +1092,8 @@ def write_readme(samples_dir):
     smd = os.path.join(samples_dir, 'systemmap')
     if os.path.isdir(smd):
         L += ['### System.map files', '', '| file | bytes | sha256 |', '|---|---|---|']
-        ignored = {p['system_map'] for s, p, d in rows if not s.get('commit_image', True)}
+        ignored = ({p['system_map'] for s, p, d in rows if not s.get('commit_image', True)}
+                   - {p['system_map'] for s, p, d in rows if s.get('commit_image', True)})
         for fn in sorted(os.listdir(smd)):
             fp = os.path.join(smd, fn)
             note = ' (not in git)' if 'systemmap/' + fn in ignored else ''
@@ -1007,9 +1124,13 @@ def write_gitignore(samples_dir, rows):
     """samples/.gitignore: the images (and System.maps) of samples whose image is not committed."""
     L = ['# Written by samples/generate.py: images kept out of git to hold samples/ under 40 MiB',
          '# (their evidence is committed; see README.md).']
+    needed = {p['system_map'] for s, p, d in rows if s.get('commit_image', True)}
     for s, p, d in rows:
         if not s.get('commit_image', True):
-            L += ['/%s/swap.img.xz' % s['name'], '/%s' % p['system_map']]
+            L.append('/%s/swap.img.xz' % s['name'])
+            if p['system_map'] not in needed:  # a committed sample's System.map stays
+                L.append('/%s' % p['system_map'])
+                needed.add(p['system_map'])
     with open(os.path.join(samples_dir, '.gitignore'), 'w') as f:
         f.write('\n'.join(L) + '\n')
 
@@ -1020,6 +1141,8 @@ def main():
     ap.add_argument('--only', action='append', help='sample name (repeatable)')
     ap.add_argument('--ram-mib', type=int, help='override the guest RAM (for trying sizes)')
     ap.add_argument('--readme-only', action='store_true', help='only rewrite samples/README.md')
+    ap.add_argument('--uswsusp-git', help='git repository holding suspend-utils commit %s '
+                    '(%s), for the uswsusp sample' % (USWSUSP['commit'][:12], USWSUSP['repository']))
     args = ap.parse_args()
     args.work = os.path.abspath(args.work)
     os.makedirs(args.work, exist_ok=True)

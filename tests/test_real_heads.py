@@ -25,7 +25,7 @@ import pytest
 
 from swsusp_inspect.e820 import load_memory_map
 from swsusp_inspect.errors import FormatError
-from swsusp_inspect.formats import snapshot, swap, swapmap
+from swsusp_inspect.formats import pagedir, snapshot, swap, swapmap, uswsusp
 from swsusp_inspect.image import HibernationImage, open_image
 from swsusp_inspect.summary import summarize
 from swsusp_inspect.symbols import load_system_map
@@ -238,3 +238,107 @@ def _console_only(name: str) -> Head:
     h = Head.__new__(Head)
     h.console = (SAMPLES / name / "console.log").read_text(errors="replace")
     return h
+
+
+# -- uswsusp: a real s2disk image -------------------------------------------------------------
+
+USWSUSP = "deb12-6.1-uswsusp-lzo"
+
+
+class UswsuspHead:
+    """The real s2disk image's head: swap header, image_header_info, extents page and the two
+    LZO blocks holding swsusp_info and the PFN directory; every other block keeps its size."""
+
+    def __init__(self) -> None:
+        import lzma
+
+        self.dir = HEADS / USWSUSP
+        self.sample = SAMPLES / USWSUSP
+        self.raw = lzma.decompress((self.dir / "heads.img.xz").read_bytes())
+        self.facts = json.loads((self.dir / "heads.json").read_text())
+        self.provenance = json.loads((self.sample / "provenance.json").read_text())
+        self.console = (self.sample / "console.log").read_text(errors="replace")
+        self.resume_log = (self.sample / "resume.log").read_text(errors="replace")
+        # the swap area mkswap made (union swap_header: u32 last_page at 0x404); the dump is
+        # trimmed, and s2disk's extents reach past its end
+        self.device_bytes = (int.from_bytes(self.raw[0x404:0x408], "little") + 1) * 4096
+        assert self.device_bytes == self.provenance["swap_disk_mib"] << 20
+
+    def logged(self) -> tuple[int, int]:
+        """(pages the kernel copied, stream pages s2disk read from /dev/snapshot)."""
+        copied = re.search(r"Image created \((\d+) pages copied\)", self.console)
+        saving = re.search(r"s2disk: Saving (\d+) image data pages", self.console)
+        assert copied and saving
+        return int(copied.group(1)), int(saving.group(1))
+
+    def stream_head(self, hdr: Any) -> bytes:
+        """Stream pages 0..63 (blocks 0 and 1), read with the format-level helpers."""
+        import lzallright
+
+        offsets, _ = uswsusp.data_offsets(self.raw, hdr.map_start, hdr.image_data_size // 4096,
+                                          4096, self.device_bytes)
+        out, i = b"", 0
+        for _ in range(2):
+            size = int.from_bytes(self.raw[offsets[i] : offsets[i] + 8], "little")
+            npg = -(-(8 + size) // 4096)
+            data = b"".join(self.raw[o : o + 4096] for o in offsets[i : i + npg].tolist())
+            out += bytes(lzallright.LZOCompressor.decompress(data[8 : 8 + size]))
+            i += npg
+        return out
+
+
+def test_uswsusp_head_comes_from_the_documented_image() -> None:
+    h = UswsuspHead()
+    assert h.facts["full_image_sha256"] == h.provenance["swap_img_sha256"]
+    assert len(h.raw) == h.provenance["swap_img_bytes"]
+    assert h.provenance["writer"] == "uswsusp"
+
+
+def test_uswsusp_headers_on_real_bytes() -> None:
+    h = UswsuspHead()
+    tail = uswsusp.swsusp_header_struct(4096).parse(h.raw[:4096])
+    assert (tail.sig, tail.orig_sig) == (b"ULSUSPEND\0", b"SWAPSPACE2")
+    assert tail.image == h.provenance["on_disk"]["image_byte_offset"]
+    hdr = uswsusp.decode_image_header_info(h.raw, tail.image, 4096, len(h.raw))
+    # built without --enable-encrypt: the 64-byte x86_64 layout
+    assert (hdr.word_size, hdr.encrypt_layout, hdr.size) == (8, False, 64)
+    assert uswsusp.flag_names(hdr.flags) == ["IMAGE_CHECKSUM", "IMAGE_COMPRESSED"]
+    _copied, stream_pages = h.logged()
+    assert hdr.pages == stream_pages
+    # the MD5 that suspend-utils' resume printed when it loaded the full image
+    m = re.search(r"resume: MD5 checksum ((?:[0-9a-f]{2} ){16})", h.resume_log)
+    assert m is not None and hdr.checksum.hex() == m.group(1).replace(" ", "")
+    assert hdr.map_start == h.provenance["on_disk"]["map_start"] == tail.image + 4096
+
+
+def test_uswsusp_stream_inside_is_the_kernels() -> None:
+    h = UswsuspHead()
+    hdr = uswsusp.decode_image_header_info(h.raw, h.facts["image_byte_offset"], 4096, len(h.raw))
+    stream = h.stream_head(hdr)
+    assert len(stream) == 64 * 4096  # two full 32-page buffers
+    info = snapshot.decode_info(stream, 0, 4096, 8)
+    copied, stream_pages = h.logged()
+    assert (info.image_pages, info.pages) == (copied, stream_pages)
+    arch = info.arch
+    assert arch is not None and arch.name == "x86_64" and arch.e820_checksum_kind == "crc32"
+    assert arch.e820_checksum == load_memory_map(h.sample / "dmesg.txt").checksum_crc32()
+    assert arch.jump_address == load_system_map(HEADS / USWSUSP / "System.map-excerpt")[
+        "restore_registers"]
+    # the PFN directory: every saved PFN once; the guest's marker pages among them
+    meta = info.pages - info.image_pages - 1
+    pd = pagedir.decode(np.frombuffer(stream[4096 : (1 + meta) * 4096], np.uint8), 8,
+                        info.image_pages)
+    assert pd.saved_pfns == copied and not pd.zero.any()
+    markers = json.loads((h.sample / "markers.json").read_text())["markers"]
+    assert {m["pfn"] for m in markers} <= set(pd.pfns.tolist())
+
+
+def test_uswsusp_head_opens_to_one_error_line(tmp_path: Path) -> None:
+    # data blocks past the PFN directory are zeroed in the head: the reader names the first
+    path = HEADS / USWSUSP / "heads.img.xz"
+    with pytest.raises(FormatError) as exc:
+        open_image(path)
+    assert (exc.value.structure, exc.value.offset) == ("buf_block 2", 0x41C000)
+    from helpers import assert_error_line, run_cli
+
+    assert_error_line(run_cli("info", str(path)), "buf_block 2", "0x41c000", "LZO")

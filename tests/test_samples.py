@@ -26,7 +26,7 @@ REAL = sorted(p.parent.name for p in SAMPLES.glob("deb*/swap.img.xz"))
 
 
 # made and resumed like the others, evidence committed, image git-ignored (samples/.gitignore)
-NOT_COMMITTED = ("deb12-6.1-i386-lzo", "deb12-6.1-arm64-lzo")
+NOT_COMMITTED = ("deb12-6.1-i386-lzo", "deb12-6.1-arm64-lzo", "deb12-6.1-uswsusp-lzo")
 
 
 def test_real_samples_present() -> None:
@@ -43,9 +43,15 @@ def _git_ignored() -> set[Path]:
 
 def test_committed_samples_stay_under_40_mib() -> None:
     ignored = _git_ignored()
+    def system_map(name: str) -> Path:
+        return SAMPLES / json.loads((SAMPLES / name / "provenance.json").read_text())["system_map"]
+
+    committed_maps = {system_map(p.parent.name) for p in SAMPLES.glob("deb*/provenance.json")
+                      if p.parent.name not in NOT_COMMITTED}
     for name in NOT_COMMITTED:
-        prov = json.loads((SAMPLES / name / "provenance.json").read_text())
-        assert {SAMPLES / name / "swap.img.xz", SAMPLES / prov["system_map"]} <= ignored
+        assert SAMPLES / name / "swap.img.xz" in ignored
+        # its System.map too, unless a committed sample ran the same kernel
+        assert (system_map(name) in ignored) is (system_map(name) not in committed_maps)
     committed = [p for p in SAMPLES.rglob("*")
                  if p.is_file() and p not in ignored and "__pycache__" not in p.parts]
     assert sum(p.stat().st_size for p in committed) < 40 * 2**20
@@ -63,9 +69,12 @@ class Sample:
         self.name = name
         self.dir = SAMPLES / name
         self.console = (self.dir / "console.log").read_text(errors="replace")
+        self.resume_log = (self.dir / "resume.log").read_text(errors="replace")
         self.provenance = json.loads((self.dir / "provenance.json").read_text())
         self.markers = json.loads((self.dir / "markers.json").read_text())
         self.arch: str = self.provenance["arch"]  # Debian's name: amd64, i386, arm64
+        # who wrote the image: the kernel (S1SUSPEND) or suspend-utils' s2disk (ULSUSPEND)
+        self.writer: str = self.provenance.get("writer", "kernel")
         self.image: HibernationImage = open_image(self.dir / "swap.img.xz")
         self._smap: SystemMap | None = None
 
@@ -76,9 +85,15 @@ class Sample:
         return self._smap
 
     def log_counts(self) -> tuple[int, int, int]:
-        """(pages copied, zero pages, pages written) as the kernel logged them."""
+        """(pages copied, zero pages, stream pages written after swsusp_info) as logged:
+        the kernel's swap.c logs ``nr_to_write`` = pages - 1; s2disk logs the whole stream
+        it read from /dev/snapshot (``Saving N image data pages``, swsusp_info included)."""
         m = re.search(r"Image created \((\d+) pages copied(?:, (\d+) zero pages)?\)", self.console)
         assert m, "console.log lacks the 'Image created' line"
+        if self.writer == "uswsusp":
+            w = re.search(r"s2disk: Saving (\d+) image data pages", self.console)
+            assert w, "console.log lacks s2disk's 'Saving N image data pages' line"
+            return int(m.group(1)), int(m.group(2) or 0), int(w.group(1)) - 1
         w = re.search(r"(?:Compressing and saving image data|Saving image data pages) "
                       r"\((\d+) pages\)", self.console)
         assert w, "console.log lacks the 'image data (N pages)' line"
@@ -109,6 +124,17 @@ def test_counts_equal_kernel_log(sample: Sample) -> None:
 def test_expected_flags_and_compression(sample: Sample) -> None:
     img = sample.image
     expected = sample.provenance["expectation"]
+    if expected == "uswsusp-lzo":
+        # s2disk's own header, not the kernel's: LZO in userland and an MD5 of the stream
+        d = img.details
+        assert (img.era, d["signature"], d["orig_sig"]) == ("uswsusp", "ULSUSPEND", "SWAPSPACE2")
+        assert d["flag_names"] == ["IMAGE_CHECKSUM", "IMAGE_COMPRESSED"]
+        assert d["header_layout"] == "x86_64 without CONFIG_ENCRYPT (64 bytes)"
+        # the stream read back is the kernel's raw one; the LZO was s2disk's
+        assert (img.compression, d["compression"], d["encryption"]) == ("none", "lzo", None)
+        assert d["image"] == sample.provenance["on_disk"]["image_byte_offset"]
+        assert img.header is None  # no kernel swsusp_header on this device
+        return
     if expected == "nocompress":
         assert img.compression == "none"
         assert img.header is not None and "SF_NOCOMPRESS_MODE" in img.header.flag_names
@@ -122,6 +148,14 @@ def test_verify_crc32(sample: Sample) -> None:
     result = sample.image.verify()
     assert result.ok
     assert result.stream_pages_read == sample.image.info.pages - 1
+    if sample.writer == "uswsusp":
+        # the MD5 that suspend-utils' resume printed when it loaded this image
+        m = re.search(r"resume: MD5 checksum ((?:[0-9a-f]{2} ){16})", sample.resume_log)
+        assert m, "resume.log lacks resume's MD5 line"
+        md5 = m.group(1).replace(" ", "")
+        assert sample.image.details["checksum"] == {"kind": "md5", "stored": md5,
+                                                    "computed": md5, "ok": True}
+        return
     if sample.image.compression != "none":
         assert result.crc32.stored is not None
         assert result.crc32.computed == result.crc32.stored
@@ -194,8 +228,12 @@ def test_json_keys(sample: Sample) -> None:
                 "compression", "num_physpages", "image_pages", "pages", "meta_pages",
                 "saved_pfns", "zero_pages", "pfn_min", "pfn_max", "crc32", "arch", "kernel"):
         assert key in d
-    assert d["container"] == "swap" and d["signature"] == "S1SUSPEND"
-    assert d["orig_sig"] == "SWAPSPACE2"
+    if sample.writer == "uswsusp":  # the kernel stream inside s2disk's container
+        assert (d["container"], d["era"], d["details"]["signature"]) == (
+            "stream", "uswsusp", "ULSUSPEND")
+    else:
+        assert d["container"] == "swap" and d["signature"] == "S1SUSPEND"
+        assert d["orig_sig"] == "SWAPSPACE2"
     assert d["pfn_min"] == int(sample.image.pagedir.pfns.min())
 
 

@@ -5,11 +5,13 @@
 #   /lib/modules/order      module file names, one a line, in insmod order
 #   /lib/modules/*.ko       uncompressed modules (removed once loaded)
 #   /bin/marker             static marker-page helper (samples/guest/marker.c)
+#   /bin/s2disk, /bin/resume, /etc/suspend.conf
+#                           only in uswsusp samples: suspend-utils' userland writer and loader
 #
 # Disks: /dev/vda = swap disk (all zero before the hibernating boot),
 #        /dev/vdb = evidence disk (a tar of /ev is written raw to it).
-# Mode:  if /dev/vda carries the hibernation signature S1SUSPEND this is the resume boot,
-#        otherwise it is the hibernating boot.
+# Mode:  if /dev/vda carries a hibernation signature (S1SUSPEND: the kernel's, ULSUSPEND:
+#        s2disk's) this is the resume boot, otherwise it is the hibernating boot.
 /bin/busybox mkdir -p /proc /sys /dev /tmp /ev
 /bin/busybox --install -s /bin
 export PATH=/bin
@@ -44,6 +46,11 @@ if [ "$sig" = "S1SUSPEND" ]; then
 	say "resume boot: vda carries $sig, writing $VDA to /sys/power/resume"
 	echo "$VDA" > /sys/power/resume
 	die "resume did not happen (still running the fresh kernel)"
+fi
+if [ "$sig" = "ULSUSPEND" ]; then
+	say "resume boot: vda carries $sig, running /bin/resume"
+	/bin/resume -f /etc/suspend.conf
+	die "resume did not happen (/bin/resume returned $?)"
 fi
 
 say "hibernating boot"
@@ -87,13 +94,20 @@ rm -rf /ev
 echo 3 > /proc/sys/vm/drop_caches
 free
 say "evidence written, hibernating now"
-if echo disk > /sys/power/state; then
+if [ -x /bin/s2disk ]; then
+	# suspend-utils: s2disk snapshots through /dev/snapshot, writes the image itself and
+	# powers off ("shutdown method = shutdown"); it returns here after a resume
+	hibernate() { /bin/s2disk -f /etc/suspend.conf; }
+else
+	hibernate() { echo disk > /sys/power/state; }
+fi
+if hibernate; then
 	say "resumed (swap signature now '$(dd if=/dev/vda bs=1 skip=4086 count=10 2>/dev/null)')"
 	kill -USR1 $MARKER_PID
 	sleep 1
 	say "done"
 else
-	say "FAILED: echo disk > /sys/power/state returned an error"
+	say "FAILED: hibernating returned an error"
 fi
 sync
 poweroff -f

@@ -43,6 +43,8 @@ SAMPLES = {
                            "__nosave_end"),
     "deb12-6.1-arm64-lzo": ("swapper_pg_dir", "_cpu_resume", "linux_banner", "_text", "_stext",
                             "__nosave_begin", "__nosave_end"),
+    "deb12-6.1-uswsusp-lzo": ("restore_registers", "linux_banner", "_text", "__nosave_begin",
+                              "__nosave_end"),
 }
 
 
@@ -98,6 +100,68 @@ def cut(raw: bytes) -> tuple[bytearray, dict[str, object]]:
     return out, facts
 
 
+def cut_uswsusp(raw: bytes) -> tuple[bytearray, dict[str, object]]:
+    """s2disk's layout (suspend-utils swsusp.h, load.c): ``loff_t image`` (a byte offset) at
+    N - 28; the image_header_info page there (pages at 0, flags at 8, map_start at 16,
+    image_data_size at 24); extents pages of 16-byte ``[start, end)`` byte ranges whose last
+    slot's start is the next extents page; data in 32-page buffers, each written as
+    ``[size_t size][LZO data]`` from a fresh page."""
+    assert raw[N - 10 : N] == b"ULSUSPEND\0", raw[N - 10 : N]
+    image = u64(raw, N - 28)
+    pages, flags = u64(raw, image), struct.unpack_from("<I", raw, image + 8)[0]
+    map_start, data_size = u64(raw, image + 16), u64(raw, image + 24)
+    offsets: list[int] = []  # byte offset of every data page, in read order
+    ext_pages: list[int] = []
+    ext = map_start
+    while ext and len(offsets) * N < data_size:
+        ext_pages.append(ext)
+        for k in range(N // 16 - 1):
+            start, end = u64(raw, ext + 16 * k), u64(raw, ext + 16 * k + 8)
+            if start >= end:
+                break
+            offsets.extend(range(start, end, N))
+        ext = u64(raw, ext + (N // 16 - 1) * 16)
+    offsets = offsets[: data_size // N]
+    blocks = []  # (first data page index, pages)
+    idx = 0
+    while idx < len(offsets):
+        size = u64(raw, offsets[idx])
+        npg = -(-(8 + size) // N)
+        blocks.append((idx, npg))
+        idx += npg
+    # the kernel stream starts with swsusp_info; its meta pages are in the first blocks
+    info = lzo_first_page(raw, offsets, blocks[0])
+    image_pages, stream_pages = u64(info, 416), u64(info, 424)
+    meta = stream_pages - image_pages - 1
+    meta_blocks = -(-(1 + meta) // UNC_PAGES)
+    keep = {0, image // N, *(e // N for e in ext_pages)}
+    for first, npg in blocks[:meta_blocks]:
+        keep.update(offsets[i] // N for i in range(first, first + npg))
+    out = bytearray(len(raw))
+    for p in keep:
+        out[p * N : (p + 1) * N] = raw[p * N : (p + 1) * N]
+    for first, _npg in blocks[meta_blocks:]:
+        off = offsets[first]
+        out[off : off + 8] = raw[off : off + 8]
+    facts = {
+        "image_byte_offset": image, "pages": pages, "flags": flags, "map_start": map_start,
+        "image_data_size": data_size, "extents_pages": ext_pages, "blocks": len(blocks),
+        "blocks_kept_whole": meta_blocks, "stream_image_pages": image_pages,
+        "meta_pages": meta, "pages_kept_whole": sorted(keep),
+    }
+    return out, facts
+
+
+def lzo_first_page(raw: bytes, offsets: list[int], block: tuple[int, int]) -> bytes:
+    """The first uncompressed page of a block (LZO1X, lzallright: the test extra's reader)."""
+    import lzallright
+
+    first, npg = block
+    data = b"".join(raw[offsets[i] : offsets[i] + N] for i in range(first, first + npg))
+    size = u64(data, 0)
+    return bytes(lzallright.LZOCompressor.decompress(data[8 : 8 + size]))[:N]
+
+
 def main(src: Path) -> None:
     for name, symbols in SAMPLES.items():
         sdir = src / name
@@ -108,7 +172,7 @@ def main(src: Path) -> None:
         raw = lzma.decompress(packed)
         assert hashlib.sha256(packed).hexdigest() == prov["swap_img_xz_sha256"]
         assert hashlib.sha256(raw).hexdigest() == prov["swap_img_sha256"]
-        out, facts = cut(raw)
+        out, facts = cut_uswsusp(raw) if raw[N - 10 : N] == b"ULSUSPEND\0" else cut(raw)
         facts = {
             "sample": name,
             "full_image": "swap.img.xz of the sample (not committed: too large)",
