@@ -91,7 +91,14 @@ SAMPLES = [
     # `resume` loads it; image not committed either (same size class as the kernel's LZO one)
     {'name': 'deb12-6.1-uswsusp-lzo', 'kernel': 'bookworm-6.1', 'extra': '', 'modules': [],
      'ram_mib': 192, 'expect': 'uswsusp-lzo', 'writer': 'uswsusp', 'commit_image': False},
+    # the same with s2disk built --enable-encrypt (the 2432-byte header) and `encrypt = y`:
+    # Blowfish-CFB under a passphrase, which the guest feeds to s2disk and resume on stdin
+    {'name': 'deb12-6.1-uswsusp-lzo-encrypted', 'kernel': 'bookworm-6.1', 'extra': '',
+     'modules': [], 'ram_mib': 192, 'expect': 'uswsusp-lzo-encrypted', 'writer': 'uswsusp',
+     'encrypt': True, 'commit_image': False},
 ]
+# A sample's passphrase, not a secret: it is in the README and the provenance.
+USWSUSP_PASSPHRASE = 'swsusp-inspect sample'
 
 # suspend-utils (uswsusp) as maintained after its SourceForge home went quiet; Debian dropped
 # the package after buster.  Built from this commit, statically, on the host (--uswsusp-git).
@@ -588,19 +595,27 @@ def ensure_busybox(work, arch):
     return meta
 
 
-def ensure_uswsusp(work, git_dir):
-    """Static s2disk and resume built from USWSUSP['commit'] (cached in WORK/uswsusp)."""
-    out = os.path.join(work, 'uswsusp')
+def suspend_conf(encrypt):
+    return SUSPEND_CONF + ('encrypt = y\n' if encrypt else '')
+
+
+def ensure_uswsusp(work, git_dir, encrypt=False):
+    """Static s2disk and resume built from USWSUSP['commit'] (cached in WORK/uswsusp[-encrypt]);
+    with ``encrypt``, configured --enable-encrypt (libgcrypt, linked statically)."""
+    out = os.path.join(work, 'uswsusp-encrypt' if encrypt else 'uswsusp')
+    configure = USWSUSP['configure'] + (['--enable-encrypt'] if encrypt else [])
+    make = ['make', 's2disk', 'resume', 'LDFLAGS=-all-static'] + (['LIBS=-lgpg-error'] if encrypt else [])
     meta_path = os.path.join(out, 'meta.json')
     if os.path.exists(meta_path):
         meta = json.load(open(meta_path))
-        if meta['commit'] == USWSUSP['commit'] and all(
+        if meta['commit'] == USWSUSP['commit'] and meta['configure'] == configure and all(
                 os.path.exists(meta[k]['path']) for k in ('s2disk', 'resume')):
             return meta
     if not git_dir:
         raise SystemExit('uswsusp samples need --uswsusp-git DIR: a git repository holding %s '
                          '(a clone of %s)' % (USWSUSP['commit'], USWSUSP['repository']))
-    missing = [p for p in USWSUSP['build_deps'] if subprocess.run(
+    deps = USWSUSP['build_deps'] + (['libgcrypt20-dev'] if encrypt else [])
+    missing = [p for p in deps if subprocess.run(
         ['dpkg-query', '-W', '-f=${Status}', p], capture_output=True, text=True
     ).stdout.split()[-1:] != ['installed']]
     if missing:
@@ -614,11 +629,11 @@ def ensure_uswsusp(work, git_dir):
     with tarfile.open(fileobj=io.BytesIO(tar)) as tf:
         tf.extractall(src)
     run(['sh', './autogen.sh'], cwd=src)
-    run(['./configure'] + USWSUSP['configure'], cwd=src)
-    run(['make', 's2disk', 'resume', 'LDFLAGS=-all-static'], cwd=src)
+    run(['./configure'] + configure, cwd=src)
+    run(make, cwd=src)
     meta = {'repository': USWSUSP['repository'], 'commit': USWSUSP['commit'],
             'source_tar_sha256': hashlib.sha256(tar).hexdigest(),
-            'configure': USWSUSP['configure'], 'make': 'make s2disk resume LDFLAGS=-all-static'}
+            'configure': configure, 'make': ' '.join(make)}
     for k in ('s2disk', 'resume'):
         path = os.path.join(src, k)
         meta[k] = {'path': path, 'sha256': sha256_file(path)}
@@ -627,7 +642,7 @@ def ensure_uswsusp(work, git_dir):
     return meta
 
 
-def build_initramfs(work, kmeta, extra_modules, uswsusp=None):
+def build_initramfs(work, kmeta, extra_modules, uswsusp=None, encrypt=False):
     arch = kmeta.get('arch', 'amd64')
     mdir = find_modules_dir(kmeta['root'], kmeta['release'])
     mods = resolve_modules(mdir, VIRTIO_MODULES + list(extra_modules))
@@ -655,12 +670,15 @@ def build_initramfs(work, kmeta, extra_modules, uswsusp=None):
         c.dir('etc')
         for k in ('s2disk', 'resume'):
             c.file('bin/' + k, open(uswsusp[k]['path'], 'rb').read(), 0o755)
-        c.file('etc/suspend.conf', SUSPEND_CONF.encode())
+        c.file('etc/suspend.conf', suspend_conf(encrypt).encode())
+        if encrypt:  # init.sh feeds it to s2disk (twice: it asks to verify) and to resume
+            c.file('etc/passphrase', (USWSUSP_PASSPHRASE + '\n').encode(), 0o600)
     c.file('lib/modules/order', ''.join('%s.ko\n' % n for n, _ in mods).encode())
     for n, data in mods:
         c.file('lib/modules/%s.ko' % n, data)
     path = os.path.join(work, 'initrd-%s-%s%s.cpio.gz' % (kmeta['release'], '-'.join(extra_modules) or 'base',
-                                                       '-uswsusp' if uswsusp else ''))
+                                                       ('-uswsusp-encrypt' if encrypt else '-uswsusp')
+                                                       if uswsusp else ''))
     with open(path, 'wb') as f:
         f.write(gzip.compress(c.finish(), 6, mtime=0))
     return path, [n for n, _ in mods], bbmeta, marker_cc
@@ -808,8 +826,10 @@ def make_sample(args, sample, samples_dir):
             with open(kernel, 'wb') as f:
                 f.write(raw)
     writer = sample.get('writer', 'kernel')
-    uswsusp = ensure_uswsusp(work, args.uswsusp_git) if writer == 'uswsusp' else None
-    initrd, modules, bbmeta, marker_cc = build_initramfs(swork, kmeta, sample['modules'], uswsusp)
+    encrypt = bool(sample.get('encrypt'))
+    uswsusp = ensure_uswsusp(work, args.uswsusp_git, encrypt) if writer == 'uswsusp' else None
+    initrd, modules, bbmeta, marker_cc = build_initramfs(swork, kmeta, sample['modules'], uswsusp,
+                                                         encrypt)
     want_sig = b'ULSUSPEND\x00' if writer == 'uswsusp' else b'S1SUSPEND\x00'
     cmdline = 'console=%s %s' % (ARCHES[arch]['console'], CMDLINE_REST)
     cmdline += (' ' + sample['extra'] if sample['extra'] else '')
@@ -954,7 +974,8 @@ def make_sample(args, sample, samples_dir):
         'writer': writer,
         'uswsusp': None if uswsusp is None else {
             k: v if not isinstance(v, dict) else {'sha256': v['sha256']} for k, v in uswsusp.items()},
-        'suspend_conf': SUSPEND_CONF if uswsusp else None,
+        'suspend_conf': suspend_conf(encrypt) if uswsusp else None,
+        'passphrase': USWSUSP_PASSPHRASE if encrypt else None,
         'on_disk': (uswsusp_on_disk_summary(img) if uswsusp else
                     on_disk_summary(img, ARCHES[arch]['long'])),
         'console_lines': lines,
@@ -1042,6 +1063,11 @@ def write_readme(samples_dir):
                   'uswsusp-lzo': 'written by s2disk (suspend-utils), not the kernel: ULSUSPEND header, '
                                  'image_header_info, extent map, LZO-compressed buffer blocks, MD5 '
                                  '(IMAGE_CHECKSUM | IMAGE_COMPRESSED)',
+                  'uswsusp-lzo-encrypted': 'as uswsusp-lzo, from an s2disk built --enable-encrypt '
+                                           '(2432-byte image_header_info) with `encrypt = y`: data '
+                                           'pages Blowfish-CFB encrypted under the passphrase `%s` '
+                                           '(IMAGE_CHECKSUM | IMAGE_COMPRESSED | IMAGE_ENCRYPTED)'
+                                           % USWSUSP_PASSPHRASE,
               }[s['expect']],
               '- guest RAM: %d MiB; swap disk %d MiB; modules: %s'
               % (p['guest_ram_mib'], p['swap_disk_mib'], ', '.join(p['modules_insmod_order'])),

@@ -75,6 +75,7 @@ class Truth:
             self.ram = [(int(a, 16), int(b, 16)) for a, b in _NODE.findall(self.dmesg)]
         self.nosave = [(int(a, 16) >> 12, int(b, 16) >> 12)
                        for a, b in _NOSAVE.findall(self.dmesg)]
+        self.passphrase: str | None = prov.get("passphrase")  # an encrypted s2disk sample
         self.head = name in HEAD_ONLY
         self.image = (HEADS / name / "heads.img.xz") if self.head else d / "swap.img.xz"
         self.system_map = (HEADS / name / "System.map-excerpt") if self.head \
@@ -112,7 +113,7 @@ def _warnings(r: Report, truth: Truth) -> list[str]:
 @pytest.fixture(scope="module", params=AUDITED)
 def real(request: pytest.FixtureRequest) -> tuple[Truth, HibernationImage, Report]:
     truth = Truth(request.param)
-    img = open_image(truth.image)
+    img = open_image(truth.image, passphrase=truth.passphrase)
     request.addfinalizer(img.close)
     report = audit(img, maps=[load_memory_map(truth.dir / "dmesg.txt")],
                    kpageflags=truth.dir / "kpageflags.bin.xz",

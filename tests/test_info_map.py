@@ -19,8 +19,14 @@ SAMPLES = sorted(p.parent for p in (ROOT / "samples").glob("deb*/swap.img.xz")
 OTHER = ROOT / "tests" / "data" / "realworld" / "lkml-2017-precision5810-2.dmesg.txt"
 
 
+def env(sample: Path) -> dict[str, str]:
+    """An encrypted s2disk sample's passphrase (its provenance has it), as users pass it."""
+    pp = json.loads((sample / "provenance.json").read_text()).get("passphrase")
+    return {"SWSUSP_INSPECT_PASSPHRASE": pp} if pp else {}
+
+
 def info(*args: str) -> tuple[int, dict, str]:
-    r = CliRunner().invoke(cli, ["info", "--json", *args])
+    r = CliRunner(env=env(Path(args[0]).parent)).invoke(cli, ["info", "--json", *args])
     return r.exit_code, (json.loads(r.stdout) if r.stdout else {}), r.stderr
 
 
@@ -41,8 +47,8 @@ def test_other_machines_map_mismatches_with_explanation(sample: Path) -> None:
     (check,) = doc["maps"]
     assert check["checksum_matches_image"] is False
     assert INCONSISTENT_MAP in check["explanation"]
-    r = CliRunner().invoke(cli, ["info", "--no-color", str(sample / "swap.img.xz"), "--map",
-                                 str(OTHER)])
+    r = CliRunner(env=env(sample)).invoke(
+        cli, ["info", "--no-color", str(sample / "swap.img.xz"), "--map", str(OTHER)])
     words = " ".join(r.stdout.replace("│", " ").split())  # the panel's borders out
     assert "refuse to resume on this map" in words
     assert "Hibernate inconsistent memory map detected!" in words

@@ -240,23 +240,27 @@ def _console_only(name: str) -> Head:
     return h
 
 
-# -- uswsusp: a real s2disk image -------------------------------------------------------------
+# -- uswsusp: real s2disk images ---------------------------------------------------------------
 
 USWSUSP = "deb12-6.1-uswsusp-lzo"
+USWSUSP_ENC = "deb12-6.1-uswsusp-lzo-encrypted"
 
 
 class UswsuspHead:
-    """The real s2disk image's head: swap header, image_header_info, extents page and the two
-    LZO blocks holding swsusp_info and the PFN directory; every other block keeps its size."""
+    """A real s2disk image's head: swap header, image_header_info, extents page and the two
+    LZO blocks holding swsusp_info and the PFN directory (the plain image's other blocks keep
+    their size word; the encrypted image's are zeroed)."""
 
-    def __init__(self) -> None:
+    def __init__(self, name: str) -> None:
         import lzma
 
-        self.dir = HEADS / USWSUSP
-        self.sample = SAMPLES / USWSUSP
+        self.name = name
+        self.dir = HEADS / name
+        self.sample = SAMPLES / name
         self.raw = lzma.decompress((self.dir / "heads.img.xz").read_bytes())
         self.facts = json.loads((self.dir / "heads.json").read_text())
         self.provenance = json.loads((self.sample / "provenance.json").read_text())
+        self.passphrase: str | None = self.provenance.get("passphrase")
         self.console = (self.sample / "console.log").read_text(errors="replace")
         self.resume_log = (self.sample / "resume.log").read_text(errors="replace")
         # the swap area mkswap made (union swap_header: u32 last_page at 0x404); the dump is
@@ -271,38 +275,44 @@ class UswsuspHead:
         assert copied and saving
         return int(copied.group(1)), int(saving.group(1))
 
-    def stream_head(self, hdr: Any) -> bytes:
-        """Stream pages 0..63 (blocks 0 and 1), read with the format-level helpers."""
-        import lzallright
+    def header(self) -> Any:
+        return uswsusp.decode_image_header_info(self.raw, self.facts["image_byte_offset"], 4096,
+                                                self.device_bytes)
 
-        offsets, _ = uswsusp.data_offsets(self.raw, hdr.map_start, hdr.image_data_size // 4096,
-                                          4096, self.device_bytes)
-        out, i = b"", 0
-        for _ in range(2):
-            size = int.from_bytes(self.raw[offsets[i] : offsets[i] + 8], "little")
-            npg = -(-(8 + size) // 4096)
-            data = b"".join(self.raw[o : o + 4096] for o in offsets[i : i + npg].tolist())
-            out += bytes(lzallright.LZOCompressor.decompress(data[8 : 8 + size]))
-            i += npg
-        return out
+    def stream_head(self) -> bytes:
+        """Stream pages 0..63: the first two buffers, decrypted and decompressed lazily."""
+        blocks = uswsusp.stream_blocks(self.raw, self.header(), 4096, self.device_bytes,
+                                       self.passphrase)
+        return next(blocks) + next(blocks)
 
 
-def test_uswsusp_head_comes_from_the_documented_image() -> None:
-    h = UswsuspHead()
-    assert h.facts["full_image_sha256"] == h.provenance["swap_img_sha256"]
-    assert len(h.raw) == h.provenance["swap_img_bytes"]
-    assert h.provenance["writer"] == "uswsusp"
+@pytest.fixture(scope="module", params=[USWSUSP, USWSUSP_ENC])
+def ushead(request: pytest.FixtureRequest) -> UswsuspHead:
+    return UswsuspHead(request.param)
 
 
-def test_uswsusp_headers_on_real_bytes() -> None:
-    h = UswsuspHead()
+def test_uswsusp_head_comes_from_the_documented_image(ushead: UswsuspHead) -> None:
+    assert ushead.facts["full_image_sha256"] == ushead.provenance["swap_img_sha256"]
+    assert len(ushead.raw) == ushead.provenance["swap_img_bytes"]
+    assert ushead.provenance["writer"] == "uswsusp"
+
+
+def test_uswsusp_headers_on_real_bytes(ushead: UswsuspHead) -> None:
+    h = ushead
     tail = uswsusp.swsusp_header_struct(4096).parse(h.raw[:4096])
     assert (tail.sig, tail.orig_sig) == (b"ULSUSPEND\0", b"SWAPSPACE2")
     assert tail.image == h.provenance["on_disk"]["image_byte_offset"]
-    hdr = uswsusp.decode_image_header_info(h.raw, tail.image, 4096, len(h.raw))
-    # built without --enable-encrypt: the 64-byte x86_64 layout
-    assert (hdr.word_size, hdr.encrypt_layout, hdr.size) == (8, False, 64)
-    assert uswsusp.flag_names(hdr.flags) == ["IMAGE_CHECKSUM", "IMAGE_COMPRESSED"]
+    hdr = h.header()
+    flags = ["IMAGE_CHECKSUM", "IMAGE_COMPRESSED"]
+    if h.passphrase is None:  # s2disk built without --enable-encrypt: 64 bytes
+        assert (hdr.word_size, hdr.encrypt_layout, hdr.size, hdr.encryption) == (
+            8, False, 64, None)
+    else:  # built --enable-encrypt: salt, RSA data and key slot make it 2432 bytes
+        assert (hdr.word_size, hdr.encrypt_layout, hdr.size, hdr.encryption) == (
+            8, True, 2432, "blowfish-cfb/passphrase")
+        flags.append("IMAGE_ENCRYPTED")
+        assert "encrypt = y" in h.provenance["suspend_conf"]
+    assert uswsusp.flag_names(hdr.flags) == flags
     _copied, stream_pages = h.logged()
     assert hdr.pages == stream_pages
     # the MD5 that suspend-utils' resume printed when it loaded the full image
@@ -311,10 +321,11 @@ def test_uswsusp_headers_on_real_bytes() -> None:
     assert hdr.map_start == h.provenance["on_disk"]["map_start"] == tail.image + 4096
 
 
-def test_uswsusp_stream_inside_is_the_kernels() -> None:
-    h = UswsuspHead()
-    hdr = uswsusp.decode_image_header_info(h.raw, h.facts["image_byte_offset"], 4096, len(h.raw))
-    stream = h.stream_head(hdr)
+def test_uswsusp_stream_inside_is_the_kernels(ushead: UswsuspHead) -> None:
+    """Decrypted (Blowfish-CFB under the sample's passphrase) and decompressed, the first two
+    buffers are the kernel's swsusp_info and PFN directory, as the kernel logged them."""
+    h = ushead
+    stream = h.stream_head()
     assert len(stream) == 64 * 4096  # two full 32-page buffers
     info = snapshot.decode_info(stream, 0, 4096, 8)
     copied, stream_pages = h.logged()
@@ -322,10 +333,11 @@ def test_uswsusp_stream_inside_is_the_kernels() -> None:
     arch = info.arch
     assert arch is not None and arch.name == "x86_64" and arch.e820_checksum_kind == "crc32"
     assert arch.e820_checksum == load_memory_map(h.sample / "dmesg.txt").checksum_crc32()
-    assert arch.jump_address == load_system_map(HEADS / USWSUSP / "System.map-excerpt")[
+    assert arch.jump_address == load_system_map(h.dir / "System.map-excerpt")[
         "restore_registers"]
     # the PFN directory: every saved PFN once; the guest's marker pages among them
     meta = info.pages - info.image_pages - 1
+    assert 1 + meta <= 64
     pd = pagedir.decode(np.frombuffer(stream[4096 : (1 + meta) * 4096], np.uint8), 8,
                         info.image_pages)
     assert pd.saved_pfns == copied and not pd.zero.any()
@@ -333,12 +345,25 @@ def test_uswsusp_stream_inside_is_the_kernels() -> None:
     assert {m["pfn"] for m in markers} <= set(pd.pfns.tolist())
 
 
-def test_uswsusp_head_opens_to_one_error_line(tmp_path: Path) -> None:
-    # data blocks past the PFN directory are zeroed in the head: the reader names the first
-    path = HEADS / USWSUSP / "heads.img.xz"
+def test_uswsusp_wrong_passphrase_is_named() -> None:
+    h = UswsuspHead(USWSUSP_ENC)
+    with pytest.raises(FormatError, match=r"wrong passphrase\?"):
+        next(uswsusp.stream_blocks(h.raw, h.header(), 4096, h.device_bytes, "not it"))
+
+
+def test_uswsusp_head_opens_to_one_error_line(ushead: UswsuspHead) -> None:
+    # past the two blocks kept, the head's data is zeroed: the reader names the first block
+    # it cannot read, at the first data page not kept
+    h = ushead
+    offsets, _ = uswsusp.data_offsets(h.raw, h.header().map_start,
+                                      h.header().image_data_size // 4096, 4096, h.device_bytes)
+    kept = set(h.facts["pages_kept_whole"])
+    at = next(o for o in offsets.tolist() if o // 4096 not in kept)
+    path = h.dir / "heads.img.xz"
     with pytest.raises(FormatError) as exc:
-        open_image(path)
-    assert (exc.value.structure, exc.value.offset) == ("buf_block 2", 0x41C000)
+        open_image(path, passphrase=h.passphrase)
+    assert (exc.value.structure, exc.value.offset) == ("buf_block 2", at)
     from helpers import assert_error_line, run_cli
 
-    assert_error_line(run_cli("info", str(path)), "buf_block 2", "0x41c000", "LZO")
+    args = ["info", str(path)] + (["--passphrase", h.passphrase] if h.passphrase else [])
+    assert_error_line(run_cli(*args), "buf_block 2", f"{at:#x}")

@@ -26,7 +26,8 @@ REAL = sorted(p.parent.name for p in SAMPLES.glob("deb*/swap.img.xz"))
 
 
 # made and resumed like the others, evidence committed, image git-ignored (samples/.gitignore)
-NOT_COMMITTED = ("deb12-6.1-i386-lzo", "deb12-6.1-arm64-lzo", "deb12-6.1-uswsusp-lzo")
+NOT_COMMITTED = ("deb12-6.1-i386-lzo", "deb12-6.1-arm64-lzo", "deb12-6.1-uswsusp-lzo",
+                 "deb12-6.1-uswsusp-lzo-encrypted")
 
 
 def test_real_samples_present() -> None:
@@ -75,7 +76,9 @@ class Sample:
         self.arch: str = self.provenance["arch"]  # Debian's name: amd64, i386, arm64
         # who wrote the image: the kernel (S1SUSPEND) or suspend-utils' s2disk (ULSUSPEND)
         self.writer: str = self.provenance.get("writer", "kernel")
-        self.image: HibernationImage = open_image(self.dir / "swap.img.xz")
+        self.passphrase: str | None = self.provenance.get("passphrase")  # encrypted s2disk
+        self.image: HibernationImage = open_image(self.dir / "swap.img.xz",
+                                                  passphrase=self.passphrase)
         self._smap: SystemMap | None = None
 
     @property
@@ -124,14 +127,18 @@ def test_counts_equal_kernel_log(sample: Sample) -> None:
 def test_expected_flags_and_compression(sample: Sample) -> None:
     img = sample.image
     expected = sample.provenance["expectation"]
-    if expected == "uswsusp-lzo":
+    if expected.startswith("uswsusp-lzo"):
         # s2disk's own header, not the kernel's: LZO in userland and an MD5 of the stream
         d = img.details
         assert (img.era, d["signature"], d["orig_sig"]) == ("uswsusp", "ULSUSPEND", "SWAPSPACE2")
-        assert d["flag_names"] == ["IMAGE_CHECKSUM", "IMAGE_COMPRESSED"]
-        assert d["header_layout"] == "x86_64 without CONFIG_ENCRYPT (64 bytes)"
+        encrypted = expected == "uswsusp-lzo-encrypted"
+        assert d["flag_names"] == ["IMAGE_CHECKSUM", "IMAGE_COMPRESSED"] + (
+            ["IMAGE_ENCRYPTED"] if encrypted else [])
+        assert d["header_layout"] == ("x86_64 with CONFIG_ENCRYPT (2432 bytes)" if encrypted
+                                      else "x86_64 without CONFIG_ENCRYPT (64 bytes)")
         # the stream read back is the kernel's raw one; the LZO was s2disk's
-        assert (img.compression, d["compression"], d["encryption"]) == ("none", "lzo", None)
+        assert (img.compression, d["compression"], d["encryption"]) == (
+            "none", "lzo", "blowfish-cfb/passphrase" if encrypted else None)
         assert d["image"] == sample.provenance["on_disk"]["image_byte_offset"]
         assert img.header is None  # no kernel swsusp_header on this device
         return
@@ -273,7 +280,7 @@ def test_extract_places_pages_at_physical_addresses(name: str, jobs: int,
 def test_zero_pages_only_in_6_6_plus() -> None:
     # 6.1 predates ENCODED_PFN_ZERO_FLAG; 6.12 marks all-zero pages
     for name in REAL:
-        with open_image(SAMPLES / name / "swap.img.xz") as img:
+        with Sample(name).image as img:
             has_zero = bool(np.any(img.pagedir.zero))
             assert has_zero == name.startswith("deb13"), name
 

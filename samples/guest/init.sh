@@ -5,7 +5,7 @@
 #   /lib/modules/order      module file names, one a line, in insmod order
 #   /lib/modules/*.ko       uncompressed modules (removed once loaded)
 #   /bin/marker             static marker-page helper (samples/guest/marker.c)
-#   /bin/s2disk, /bin/resume, /etc/suspend.conf
+#   /bin/s2disk, /bin/resume, /etc/suspend.conf (and /etc/passphrase when encrypting)
 #                           only in uswsusp samples: suspend-utils' userland writer and loader
 #
 # Disks: /dev/vda = swap disk (all zero before the hibernating boot),
@@ -49,7 +49,11 @@ if [ "$sig" = "S1SUSPEND" ]; then
 fi
 if [ "$sig" = "ULSUSPEND" ]; then
 	say "resume boot: vda carries $sig, running /bin/resume"
-	/bin/resume -f /etc/suspend.conf
+	if [ -f /etc/passphrase ]; then
+		/bin/resume -f /etc/suspend.conf < /etc/passphrase
+	else
+		/bin/resume -f /etc/suspend.conf
+	fi
 	die "resume did not happen (/bin/resume returned $?)"
 fi
 
@@ -97,7 +101,11 @@ say "evidence written, hibernating now"
 if [ -x /bin/s2disk ]; then
 	# suspend-utils: s2disk snapshots through /dev/snapshot, writes the image itself and
 	# powers off ("shutdown method = shutdown"); it returns here after a resume
-	hibernate() { /bin/s2disk -f /etc/suspend.conf; }
+	if [ -f /etc/passphrase ]; then  # encrypted sample: s2disk asks twice
+		hibernate() { cat /etc/passphrase /etc/passphrase | /bin/s2disk -f /etc/suspend.conf; }
+	else
+		hibernate() { /bin/s2disk -f /etc/suspend.conf; }
+	fi
 else
 	hibernate() { echo disk > /sys/power/state; }
 fi

@@ -509,6 +509,35 @@ class Decoded:
     blocks: int | None
 
 
+def _open_reader(buf: Any, hdr: ImageHeaderInfo, page_size: int, limit: int,
+                 passphrase: str | bytes | None) -> tuple[_Reader, list[int]]:
+    """The data pages in write order (decrypting when needed) and the extents pages read."""
+    decryptor = None
+    if hdr.flags & IMAGE_ENCRYPTED:
+        if passphrase is None:
+            raise PassphraseRequired(hdr)
+        secret = passphrase_bytes(passphrase)
+        if hdr.flags & IMAGE_USE_RSA:
+            key, iv = rsa_image_key(hdr, secret)
+        else:
+            assert hdr.salt is not None
+            key, iv = passphrase_key(secret, hdr.salt)
+        decryptor = _cipher("blowfish", key, iv).decryptor()
+    offsets, extents_pages = data_offsets(buf, hdr.map_start, hdr.image_data_size // page_size,
+                                          page_size, limit,
+                                          hdr.offset + (16 if hdr.word_size == 8 else 8))
+    return _Reader(buf, offsets, page_size, limit, decryptor), extents_pages
+
+
+def stream_blocks(buf: Any, hdr: ImageHeaderInfo, page_size: int, limit: int,
+                  passphrase: str | bytes | None = None) -> Iterator[bytes]:
+    """The kernel stream as ``s2disk`` buffered it: one uncompressed buffer (at most 32 pages)
+    at a time, read lazily (decrypted and decompressed as :func:`decode_stream` does, without
+    its checks of the whole image), e.g. for the head of a damaged image."""
+    reader, _ = _open_reader(buf, hdr, page_size, limit, passphrase)
+    yield from _stream_pages(reader, hdr, page_size, bool(hdr.flags & IMAGE_ENCRYPTED))
+
+
 def decode_stream(buf: Any, hdr: ImageHeaderInfo, page_size: int, limit: int,
                   passphrase: str | bytes | None = None) -> Decoded:
     """Read, decrypt and decompress the data into an unlinked temporary file.
@@ -526,27 +555,13 @@ def decode_stream(buf: Any, hdr: ImageHeaderInfo, page_size: int, limit: int,
         raise FormatError("image_header_info", hdr.offset, "pages",
                           f"at most {per_page * n_data:#x} (image_data_size "
                           f"{hdr.image_data_size:#x} / {page_size} * {per_page})", hdr.pages)
-    decryptor = None
-    encrypted = bool(hdr.flags & IMAGE_ENCRYPTED)
-    if encrypted:
-        if passphrase is None:
-            raise PassphraseRequired(hdr)
-        secret = passphrase_bytes(passphrase)
-        if hdr.flags & IMAGE_USE_RSA:
-            key, iv = rsa_image_key(hdr, secret)
-        else:
-            assert hdr.salt is not None
-            key, iv = passphrase_key(secret, hdr.salt)
-        decryptor = _cipher("blowfish", key, iv).decryptor()
-    offsets, extents_pages = data_offsets(buf, hdr.map_start, n_data, page_size, limit,
-                                          hdr.offset + (16 if hdr.word_size == 8 else 8))
-    reader = _Reader(buf, offsets, page_size, limit, decryptor)
+    reader, extents_pages = _open_reader(buf, hdr, page_size, limit, passphrase)
     md5 = hashlib.md5()
     tmp = tempfile.TemporaryFile(prefix="swsusp-inspect-uswsusp-")  # noqa: SIM115
     try:
         written = 0
         blocks = 0
-        for out in _stream_pages(reader, hdr, page_size, encrypted):
+        for out in _stream_pages(reader, hdr, page_size, bool(hdr.flags & IMAGE_ENCRYPTED)):
             md5.update(out)
             blocks += 1
             take = min(len(out) // page_size, hdr.pages - written) * page_size

@@ -45,6 +45,8 @@ SAMPLES = {
                             "__nosave_begin", "__nosave_end"),
     "deb12-6.1-uswsusp-lzo": ("restore_registers", "linux_banner", "_text", "__nosave_begin",
                               "__nosave_end"),
+    "deb12-6.1-uswsusp-lzo-encrypted": ("restore_registers", "linux_banner", "_text",
+                                        "__nosave_begin", "__nosave_end"),
 }
 
 
@@ -100,7 +102,7 @@ def cut(raw: bytes) -> tuple[bytearray, dict[str, object]]:
     return out, facts
 
 
-def cut_uswsusp(raw: bytes) -> tuple[bytearray, dict[str, object]]:
+def cut_uswsusp(raw: bytes, passphrase: str | None) -> tuple[bytearray, dict[str, object]]:
     """s2disk's layout (suspend-utils swsusp.h, load.c): ``loff_t image`` (a byte offset) at
     N - 28; the image_header_info page there (pages at 0, flags at 8, map_start at 16,
     image_data_size at 24); extents pages of 16-byte ``[start, end)`` byte ranges whose last
@@ -122,6 +124,11 @@ def cut_uswsusp(raw: bytes) -> tuple[bytearray, dict[str, object]]:
             offsets.extend(range(start, end, N))
         ext = u64(raw, ext + (N // 16 - 1) * 16)
     offsets = offsets[: data_size // N]
+    if flags & 4:  # IMAGE_ENCRYPTED: block sizes are inside the Blowfish-CFB stream
+        assert passphrase is not None, "an encrypted image needs the sample's passphrase"
+        return cut_encrypted(raw, image, ext_pages, offsets, {
+            "image_byte_offset": image, "pages": pages, "flags": flags, "map_start": map_start,
+            "image_data_size": data_size, "extents_pages": ext_pages}, passphrase)
     blocks = []  # (first data page index, pages)
     idx = 0
     while idx < len(offsets):
@@ -152,6 +159,43 @@ def cut_uswsusp(raw: bytes) -> tuple[bytearray, dict[str, object]]:
     return out, facts
 
 
+def cut_encrypted(raw: bytes, image: int, ext_pages: list[int], offsets: list[int],
+                  facts: dict[str, object], passphrase: str) -> tuple[bytearray, dict[str, object]]:
+    """Block sizes are inside the Blowfish-CFB stream (suspend-utils encrypt_init(): key =
+    MD5(passphrase), IV = the passphrase's first 8 bytes, zero-padded, XOR header.salt, the
+    salt at byte 48 of the 2432-byte header): decrypt just enough, with ``cryptography``, to
+    find the first two blocks, and keep them whole; zero every other data page."""
+    import hashlib
+
+    from cryptography.hazmat.decrepit.ciphers.algorithms import Blowfish
+    from cryptography.hazmat.primitives.ciphers import Cipher
+
+    try:  # cryptography >= 48 keeps CFB among the "decrepit" modes
+        from cryptography.hazmat.decrepit.ciphers.modes import CFB
+    except ImportError:
+        from cryptography.hazmat.primitives.ciphers.modes import CFB
+
+    secret = passphrase.encode()
+    salt = raw[image + 48 : image + 56]
+    iv = bytes(a ^ b for a, b in zip(secret[:8].ljust(8, b"\0"), salt, strict=True))
+    dec = Cipher(Blowfish(hashlib.md5(secret).digest()), CFB(iv)).decryptor()
+    idx, kept_blocks = 0, 0
+    while kept_blocks < 2:
+        first = dec.update(raw[offsets[idx] : offsets[idx] + N])
+        npg = -(-(8 + u64(first, 0)) // N)
+        for k in range(1, npg):  # keep the CFB stream in step
+            dec.update(raw[offsets[idx + k] : offsets[idx + k] + N])
+        idx += npg
+        kept_blocks += 1
+    keep = {0, image // N, *(e // N for e in ext_pages), *(o // N for o in offsets[:idx])}
+    out = bytearray(len(raw))
+    for p in keep:
+        out[p * N : (p + 1) * N] = raw[p * N : (p + 1) * N]
+    facts.update({"blocks_kept_whole": 2, "data_pages_kept": idx,
+                  "pages_kept_whole": sorted(keep)})
+    return out, facts
+
+
 def lzo_first_page(raw: bytes, offsets: list[int], block: tuple[int, int]) -> bytes:
     """The first uncompressed page of a block (LZO1X, lzallright: the test extra's reader)."""
     import lzallright
@@ -172,7 +216,8 @@ def main(src: Path) -> None:
         raw = lzma.decompress(packed)
         assert hashlib.sha256(packed).hexdigest() == prov["swap_img_xz_sha256"]
         assert hashlib.sha256(raw).hexdigest() == prov["swap_img_sha256"]
-        out, facts = cut_uswsusp(raw) if raw[N - 10 : N] == b"ULSUSPEND\0" else cut(raw)
+        out, facts = (cut_uswsusp(raw, prov.get("passphrase"))
+                      if raw[N - 10 : N] == b"ULSUSPEND\0" else cut(raw))
         facts = {
             "sample": name,
             "full_image": "swap.img.xz of the sample (not committed: too large)",
