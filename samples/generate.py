@@ -96,7 +96,14 @@ SAMPLES = [
     {'name': 'deb12-6.1-uswsusp-lzo-encrypted', 'kernel': 'bookworm-6.1', 'extra': '',
      'modules': [], 'ram_mib': 192, 'expect': 'uswsusp-lzo-encrypted', 'writer': 'uswsusp',
      'encrypt': True, 'commit_image': False},
+    # and in RSA mode: a 1024-bit key made on the host by suspend-keygen (its private half
+    # AES-encrypted under the passphrase) as `RSA key file`; s2disk encrypts a random
+    # Blowfish key with the public half, and resume needs the passphrase to unlock the private
+    {'name': 'deb12-6.1-uswsusp-lzo-rsa', 'kernel': 'bookworm-6.1', 'extra': '',
+     'modules': [], 'ram_mib': 192, 'expect': 'uswsusp-lzo-rsa', 'writer': 'uswsusp',
+     'encrypt': True, 'rsa': True, 'commit_image': False},
 ]
+RSA_KEY_BITS = 1024
 # A sample's passphrase, not a secret: it is in the README and the provenance.
 USWSUSP_PASSPHRASE = 'swsusp-inspect sample'
 
@@ -595,8 +602,18 @@ def ensure_busybox(work, arch):
     return meta
 
 
-def suspend_conf(encrypt):
-    return SUSPEND_CONF + ('encrypt = y\n' if encrypt else '')
+def suspend_conf(encrypt, rsa=False):
+    return (SUSPEND_CONF + ('encrypt = y\n' if encrypt else '')
+            + ('RSA key file = /etc/suspend.key\n' if rsa else ''))
+
+
+def make_rsa_key(uswsusp, path):
+    """suspend-keygen on the host: RSA_KEY_BITS bits, the private half under the passphrase."""
+    if os.path.exists(path):
+        os.unlink(path)
+    answers = '%d\n%s\n%s\n%s\n' % (RSA_KEY_BITS, USWSUSP_PASSPHRASE, USWSUSP_PASSPHRASE, path)
+    run([uswsusp['suspend-keygen']['path']], input=answers.encode(), stdout=subprocess.DEVNULL)
+    return open(path, 'rb').read()
 
 
 def ensure_uswsusp(work, git_dir, encrypt=False):
@@ -604,12 +621,14 @@ def ensure_uswsusp(work, git_dir, encrypt=False):
     with ``encrypt``, configured --enable-encrypt (libgcrypt, linked statically)."""
     out = os.path.join(work, 'uswsusp-encrypt' if encrypt else 'uswsusp')
     configure = USWSUSP['configure'] + (['--enable-encrypt'] if encrypt else [])
-    make = ['make', 's2disk', 'resume', 'LDFLAGS=-all-static'] + (['LIBS=-lgpg-error'] if encrypt else [])
+    make = ['make', 's2disk', 'resume'] + (['suspend-keygen'] if encrypt else []) + [
+        'LDFLAGS=-all-static'] + (['LIBS=-lgpg-error'] if encrypt else [])
+    tools = ('s2disk', 'resume') + (('suspend-keygen',) if encrypt else ())
     meta_path = os.path.join(out, 'meta.json')
     if os.path.exists(meta_path):
         meta = json.load(open(meta_path))
         if meta['commit'] == USWSUSP['commit'] and meta['configure'] == configure and all(
-                os.path.exists(meta[k]['path']) for k in ('s2disk', 'resume')):
+                k in meta and os.path.exists(meta[k]['path']) for k in tools):
             return meta
     if not git_dir:
         raise SystemExit('uswsusp samples need --uswsusp-git DIR: a git repository holding %s '
@@ -634,7 +653,7 @@ def ensure_uswsusp(work, git_dir, encrypt=False):
     meta = {'repository': USWSUSP['repository'], 'commit': USWSUSP['commit'],
             'source_tar_sha256': hashlib.sha256(tar).hexdigest(),
             'configure': configure, 'make': ' '.join(make)}
-    for k in ('s2disk', 'resume'):
+    for k in tools:
         path = os.path.join(src, k)
         meta[k] = {'path': path, 'sha256': sha256_file(path)}
     with open(meta_path, 'w') as f:
@@ -642,7 +661,7 @@ def ensure_uswsusp(work, git_dir, encrypt=False):
     return meta
 
 
-def build_initramfs(work, kmeta, extra_modules, uswsusp=None, encrypt=False):
+def build_initramfs(work, kmeta, extra_modules, uswsusp=None, encrypt=False, rsa_key=None):
     arch = kmeta.get('arch', 'amd64')
     mdir = find_modules_dir(kmeta['root'], kmeta['release'])
     mods = resolve_modules(mdir, VIRTIO_MODULES + list(extra_modules))
@@ -670,14 +689,17 @@ def build_initramfs(work, kmeta, extra_modules, uswsusp=None, encrypt=False):
         c.dir('etc')
         for k in ('s2disk', 'resume'):
             c.file('bin/' + k, open(uswsusp[k]['path'], 'rb').read(), 0o755)
-        c.file('etc/suspend.conf', suspend_conf(encrypt).encode())
+        c.file('etc/suspend.conf', suspend_conf(encrypt, rsa_key is not None).encode())
+        if rsa_key is not None:
+            c.file('etc/suspend.key', rsa_key, 0o600)
         if encrypt:  # init.sh feeds it to s2disk (twice: it asks to verify) and to resume
             c.file('etc/passphrase', (USWSUSP_PASSPHRASE + '\n').encode(), 0o600)
     c.file('lib/modules/order', ''.join('%s.ko\n' % n for n, _ in mods).encode())
     for n, data in mods:
         c.file('lib/modules/%s.ko' % n, data)
     path = os.path.join(work, 'initrd-%s-%s%s.cpio.gz' % (kmeta['release'], '-'.join(extra_modules) or 'base',
-                                                       ('-uswsusp-encrypt' if encrypt else '-uswsusp')
+                                                       ('-uswsusp-rsa' if rsa_key else
+                                                        '-uswsusp-encrypt' if encrypt else '-uswsusp')
                                                        if uswsusp else ''))
     with open(path, 'wb') as f:
         f.write(gzip.compress(c.finish(), 6, mtime=0))
@@ -828,8 +850,10 @@ def make_sample(args, sample, samples_dir):
     writer = sample.get('writer', 'kernel')
     encrypt = bool(sample.get('encrypt'))
     uswsusp = ensure_uswsusp(work, args.uswsusp_git, encrypt) if writer == 'uswsusp' else None
+    rsa_key = (make_rsa_key(uswsusp, os.path.join(swork, 'suspend.key'))
+               if sample.get('rsa') else None)
     initrd, modules, bbmeta, marker_cc = build_initramfs(swork, kmeta, sample['modules'], uswsusp,
-                                                         encrypt)
+                                                         encrypt, rsa_key)
     want_sig = b'ULSUSPEND\x00' if writer == 'uswsusp' else b'S1SUSPEND\x00'
     cmdline = 'console=%s %s' % (ARCHES[arch]['console'], CMDLINE_REST)
     cmdline += (' ' + sample['extra'] if sample['extra'] else '')
@@ -923,6 +947,9 @@ def make_sample(args, sample, samples_dir):
             continue  # no /sys/firmware/memmap (arm64 boots from a device tree, no e820)
         with open(os.path.join(out, k), 'wb') as f:
             f.write(ev[k])
+    if rsa_key is not None:  # the key file s2disk used; its private half is passphrase-encrypted
+        with open(os.path.join(out, 'suspend.key'), 'wb') as f:
+            f.write(rsa_key)
     with open(os.path.join(out, 'kpageflags.bin.xz'), 'wb') as f:
         f.write(lzma.compress(ev['kpageflags.bin'], preset=9 | lzma.PRESET_EXTREME))
     with open(os.path.join(out, 'markers.json'), 'w') as f:
@@ -974,7 +1001,10 @@ def make_sample(args, sample, samples_dir):
         'writer': writer,
         'uswsusp': None if uswsusp is None else {
             k: v if not isinstance(v, dict) else {'sha256': v['sha256']} for k, v in uswsusp.items()},
-        'suspend_conf': suspend_conf(encrypt) if uswsusp else None,
+        'suspend_conf': suspend_conf(encrypt, rsa_key is not None) if uswsusp else None,
+        'rsa_key': None if rsa_key is None else {
+            'file': 'suspend.key', 'bits': RSA_KEY_BITS, 'sha256': hashlib.sha256(rsa_key).hexdigest(),
+            'made_by': 'suspend-keygen (same build); answers: key bits, passphrase twice, file name'},
         'passphrase': USWSUSP_PASSPHRASE if encrypt else None,
         'on_disk': (uswsusp_on_disk_summary(img) if uswsusp else
                     on_disk_summary(img, ARCHES[arch]['long'])),
@@ -1063,6 +1093,10 @@ def write_readme(samples_dir):
                   'uswsusp-lzo': 'written by s2disk (suspend-utils), not the kernel: ULSUSPEND header, '
                                  'image_header_info, extent map, LZO-compressed buffer blocks, MD5 '
                                  '(IMAGE_CHECKSUM | IMAGE_COMPRESSED)',
+                  'uswsusp-lzo-rsa': 'as uswsusp-lzo-encrypted, in RSA mode: `RSA key file` made by '
+                                     'suspend-keygen (`suspend.key`, %d bits, private half under the '
+                                     'passphrase `%s`); the Blowfish key and IV are random, RSA-encrypted '
+                                     'into the header (IMAGE_USE_RSA)' % (RSA_KEY_BITS, USWSUSP_PASSPHRASE),
                   'uswsusp-lzo-encrypted': 'as uswsusp-lzo, from an s2disk built --enable-encrypt '
                                            '(2432-byte image_header_info) with `encrypt = y`: data '
                                            'pages Blowfish-CFB encrypted under the passphrase `%s` '

@@ -15,6 +15,7 @@ below, marked so.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from pathlib import Path
@@ -244,6 +245,7 @@ def _console_only(name: str) -> Head:
 
 USWSUSP = "deb12-6.1-uswsusp-lzo"
 USWSUSP_ENC = "deb12-6.1-uswsusp-lzo-encrypted"
+USWSUSP_RSA = "deb12-6.1-uswsusp-lzo-rsa"
 
 
 class UswsuspHead:
@@ -286,7 +288,7 @@ class UswsuspHead:
         return next(blocks) + next(blocks)
 
 
-@pytest.fixture(scope="module", params=[USWSUSP, USWSUSP_ENC])
+@pytest.fixture(scope="module", params=[USWSUSP, USWSUSP_ENC, USWSUSP_RSA])
 def ushead(request: pytest.FixtureRequest) -> UswsuspHead:
     return UswsuspHead(request.param)
 
@@ -308,10 +310,19 @@ def test_uswsusp_headers_on_real_bytes(ushead: UswsuspHead) -> None:
         assert (hdr.word_size, hdr.encrypt_layout, hdr.size, hdr.encryption) == (
             8, False, 64, None)
     else:  # built --enable-encrypt: salt, RSA data and key slot make it 2432 bytes
+        rsa = h.provenance.get("rsa_key") is not None
         assert (hdr.word_size, hdr.encrypt_layout, hdr.size, hdr.encryption) == (
-            8, True, 2432, "blowfish-cfb/passphrase")
-        flags.append("IMAGE_ENCRYPTED")
+            8, True, 2432, "blowfish-cfb/rsa" if rsa else "blowfish-cfb/passphrase")
+        flags += ["IMAGE_ENCRYPTED"] + (["IMAGE_USE_RSA"] if rsa else [])
         assert "encrypt = y" in h.provenance["suspend_conf"]
+        if rsa:
+            # s2disk copied the key file suspend-keygen wrote (struct RSA_data) into the
+            # header, right after checksum[16] and salt[8]
+            key = (h.sample / "suspend.key").read_bytes()
+            assert hashlib.sha256(key).hexdigest() == h.provenance["rsa_key"]["sha256"]
+            at = h.facts["image_byte_offset"] + 56
+            assert h.raw[at : at + len(key)] == key
+            assert hdr.rsa is not None and hdr.rsa["field"] == list("nedpqu")
     assert uswsusp.flag_names(hdr.flags) == flags
     _copied, stream_pages = h.logged()
     assert hdr.pages == stream_pages
@@ -346,8 +357,11 @@ def test_uswsusp_stream_inside_is_the_kernels(ushead: UswsuspHead) -> None:
 
 
 def test_uswsusp_wrong_passphrase_is_named() -> None:
-    h = UswsuspHead(USWSUSP_ENC)
+    h = UswsuspHead(USWSUSP_ENC)  # passphrase mode: only the data can tell
     with pytest.raises(FormatError, match=r"wrong passphrase\?"):
+        next(uswsusp.stream_blocks(h.raw, h.header(), 4096, h.device_bytes, "not it"))
+    h = UswsuspHead(USWSUSP_RSA)  # RSA mode: the key's key_test tells, before any data
+    with pytest.raises(FormatError, match=r"key_test: .*: wrong passphrase$"):
         next(uswsusp.stream_blocks(h.raw, h.header(), 4096, h.device_bytes, "not it"))
 
 

@@ -27,7 +27,7 @@ REAL = sorted(p.parent.name for p in SAMPLES.glob("deb*/swap.img.xz"))
 
 # made and resumed like the others, evidence committed, image git-ignored (samples/.gitignore)
 NOT_COMMITTED = ("deb12-6.1-i386-lzo", "deb12-6.1-arm64-lzo", "deb12-6.1-uswsusp-lzo",
-                 "deb12-6.1-uswsusp-lzo-encrypted")
+                 "deb12-6.1-uswsusp-lzo-encrypted", "deb12-6.1-uswsusp-lzo-rsa")
 
 
 def test_real_samples_present() -> None:
@@ -131,14 +131,15 @@ def test_expected_flags_and_compression(sample: Sample) -> None:
         # s2disk's own header, not the kernel's: LZO in userland and an MD5 of the stream
         d = img.details
         assert (img.era, d["signature"], d["orig_sig"]) == ("uswsusp", "ULSUSPEND", "SWAPSPACE2")
-        encrypted = expected == "uswsusp-lzo-encrypted"
+        mode = {"uswsusp-lzo": None, "uswsusp-lzo-encrypted": "blowfish-cfb/passphrase",
+                "uswsusp-lzo-rsa": "blowfish-cfb/rsa"}[expected]
         assert d["flag_names"] == ["IMAGE_CHECKSUM", "IMAGE_COMPRESSED"] + (
-            ["IMAGE_ENCRYPTED"] if encrypted else [])
-        assert d["header_layout"] == ("x86_64 with CONFIG_ENCRYPT (2432 bytes)" if encrypted
+            ["IMAGE_ENCRYPTED"] if mode else []) + (["IMAGE_USE_RSA"] if expected.endswith(
+                "rsa") else [])
+        assert d["header_layout"] == ("x86_64 with CONFIG_ENCRYPT (2432 bytes)" if mode
                                       else "x86_64 without CONFIG_ENCRYPT (64 bytes)")
         # the stream read back is the kernel's raw one; the LZO was s2disk's
-        assert (img.compression, d["compression"], d["encryption"]) == (
-            "none", "lzo", "blowfish-cfb/passphrase" if encrypted else None)
+        assert (img.compression, d["compression"], d["encryption"]) == ("none", "lzo", mode)
         assert d["image"] == sample.provenance["on_disk"]["image_byte_offset"]
         assert img.header is None  # no kernel swsusp_header on this device
         return
