@@ -28,7 +28,9 @@ from swsusp_inspect.report import Report
 from swsusp_inspect.symbols import load_system_map
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
-REAL = sorted(p.parent.name for p in SAMPLES.glob("deb*/swap.img.xz"))
+# real-kernel samples: the generator writes provenance.json (forged ones have none)
+REAL = sorted(p.parent.name for p in SAMPLES.glob("*/swap.img.xz")
+              if (p.parent / "provenance.json").is_file())
 # The i386 and arm64 images are not committed (samples/.gitignore).  Where they are absent,
 # their real heads stand in: every byte of the header, swap map, swsusp_info and PFN directory
 # as the kernel wrote them, data payloads zeroed.  The audit reads PFNs, not page contents.
@@ -40,7 +42,9 @@ HEAD_ONLY = sorted(p.name for p in HEADS.iterdir() if p.is_dir() and p.name not 
 AUDITED = REAL + HEAD_ONLY
 KPF_RESERVED = 32
 
-_E820 = re.compile(r"BIOS-e820: \[mem (0x[0-9a-f]+)-(0x[0-9a-f]+)\] (\S.*)$", re.M)
+# 7.x kernels print two spaces and "System RAM" / "device reserved" for usable / reserved
+_E820 = re.compile(r"BIOS-e820: \[mem (0x[0-9a-f]+)-(0x[0-9a-f]+)\]\s+(\S.*)$", re.M)
+RAM_NAMES = ("usable", "System RAM")
 _NODE = re.compile(r"node +\d+: \[mem (0x[0-9a-f]+)-(0x[0-9a-f]+)\]")
 _NOSAVE = re.compile(r"Registered nosave memory: \[mem (0x[0-9a-f]+)-(0x[0-9a-f]+)\]")
 _KCODE = re.compile(r"^\s*([0-9a-f]+)-[0-9a-f]+ : Kernel code$", re.M)
@@ -70,7 +74,7 @@ class Truth:
         self.arch = prov.get("arch", "amd64")
         self.e820 = [(int(a, 16), int(b, 16), t.strip()) for a, b, t in _E820.findall(self.dmesg)]
         if self.e820:
-            self.ram = [(a, b) for a, b, t in self.e820 if t == "usable"]
+            self.ram = [(a, b) for a, b, t in self.e820 if t in RAM_NAMES]
         else:
             self.ram = [(int(a, 16), int(b, 16)) for a, b in _NODE.findall(self.dmesg)]
         self.nosave = [(int(a, 16) >> 12, int(b, 16) >> 12)
@@ -202,10 +206,16 @@ def test_altered_map_flags_exactly_the_redeclared_range(
     hi = lo + 0xFFFFFF
     a, b = next((a, b) for a, b in truth.ram if a <= lo and hi <= b)
     if truth.e820:
-        old = f"[mem {a:#018x}-{b:#018x}] usable"
-        pieces = ([f"[mem {a:#018x}-{lo - 1:#018x}] usable"] if a < lo else []) + [
-            f"[mem {lo:#018x}-{hi:#018x}] reserved"] + (
-            [f"[mem {hi + 1:#018x}-{b:#018x}] usable"] if hi < b else [])
+        # the line as this kernel printed it (separator and type names differ in 7.x)
+        m = re.search(rf"\[mem {a:#018x}-{b:#018x}\](\s+)(usable|System RAM)$", truth.dmesg,
+                      re.M)
+        assert m is not None
+        sep, ram = m.group(1), m.group(2)
+        res = "reserved" if ram == "usable" else "device reserved"
+        old = m.group(0)
+        pieces = ([f"[mem {a:#018x}-{lo - 1:#018x}]{sep}{ram}"] if a < lo else []) + [
+            f"[mem {lo:#018x}-{hi:#018x}]{sep}{res}"] + (
+            [f"[mem {hi + 1:#018x}-{b:#018x}]{sep}{ram}"] if hi < b else [])
         new = "\n[    0.000000] BIOS-e820: ".join(pieces)
         region = f"reserved {lo:#x}-{hi:#x}"
     else:

@@ -34,7 +34,9 @@ pytestmark = pytest.mark.skipif(not DIRS, reason="samples/ not generated in this
 
 RE_E820 = re.compile(r"BIOS-e820: \[mem (0x[0-9a-f]+)-(0x[0-9a-f]+)\] (.+)$")
 RE_NOSAVE = re.compile(r"Registered nosave memory: \[mem (0x[0-9a-f]+)-(0x[0-9a-f]+)\]")
-NAMES = {"usable": 1, "reserved": 2, "ACPI data": 3, "ACPI NVS": 4}
+# 7.x kernels print "System RAM" and "device reserved" for types 1 and 2 (sid-7-lzo)
+NAMES = {"usable": 1, "reserved": 2, "ACPI data": 3, "ACPI NVS": 4, "System RAM": 1,
+         "device reserved": 2}
 
 
 def _ids(p: Path) -> str:

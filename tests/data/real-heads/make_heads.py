@@ -43,6 +43,8 @@ SAMPLES = {
                            "__nosave_end"),
     "deb12-6.1-arm64-lzo": ("swapper_pg_dir", "_cpu_resume", "linux_banner", "_text", "_stext",
                             "__nosave_begin", "__nosave_end"),
+    "sid-7-lzo": ("restore_registers", "linux_banner", "_text", "__nosave_begin",
+                  "__nosave_end"),
     "deb12-6.1-uswsusp-lzo": ("restore_registers", "linux_banner", "_text", "__nosave_begin",
                               "__nosave_end"),
     "deb12-6.1-uswsusp-lzo-encrypted": ("restore_registers", "linux_banner", "_text",
