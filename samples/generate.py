@@ -95,6 +95,10 @@ SAMPLES = [
      'ram_mib': 256, 'expect': 'lzo', 'commit_image': False},
     # uswsusp: suspend-utils' s2disk writes the image (ULSUSPEND) from /dev/snapshot and its
     # `resume` loads it; image not committed either (same size class as the kernel's LZO one)
+    # s2disk of i386 (gcc -m32, static) on the 686-pae kernel: the 52-byte header
+    {'name': 'deb12-6.1-i386-uswsusp-lzo', 'kernel': 'bookworm-6.1-686-pae', 'extra': '',
+     'modules': [], 'ram_mib': 96, 'expect': 'uswsusp-lzo', 'writer': 'uswsusp',
+     'commit_image': False},
     # the newest Debian kernel (sid's 7.x, split packages), default LZO: the format and the
     # log lines of a current kernel; image not committed
     # 7.2 at 192 MiB hibernated, but the resuming kernel failed with -ENOMEM (-12)
@@ -648,13 +652,55 @@ def make_rsa_key(uswsusp, path):
     return open(path, 'rb').read()
 
 
-def ensure_uswsusp(work, git_dir, encrypt=False):
+def i386_lzo_sysroot(work):
+    """liblzo2-dev:i386 and liblzo2-2:i386 extracted into a sysroot (dpkg untouched)."""
+    root = os.path.join(work, 'uswsusp-i386-sysroot')
+    debs = os.path.join(work, 'debs')
+    os.makedirs(debs, exist_ok=True)
+
+    def dl():
+        out = []
+        for pkg in ('liblzo2-dev', 'liblzo2-2'):
+            info = apt_print_uri(pkg, 'i386')
+            deb = os.path.join(debs, info['filename'])
+            if not (os.path.exists(deb) and sha256_file(deb) == info['sha256']):
+                run(['apt-get'] + apt_arch_opts('i386') + ['download', '-q', pkg + ':i386'],
+                    cwd=debs)
+            if sha256_file(deb) != info['sha256']:
+                raise SystemExit('sha256 mismatch for %s' % deb)
+            out.append(deb)
+        return out
+    if os.path.isdir(root):
+        shutil.rmtree(root)
+    for deb in with_arch('i386', dl):
+        run(['dpkg', '-x', deb, root])
+    return root
+
+
+def ensure_uswsusp(work, git_dir, encrypt=False, arch='amd64'):
     """Static s2disk and resume built from USWSUSP['commit'] (cached in WORK/uswsusp[-encrypt]);
-    with ``encrypt``, configured --enable-encrypt (libgcrypt, linked statically)."""
-    out = os.path.join(work, 'uswsusp-encrypt' if encrypt else 'uswsusp')
+    with ``encrypt``, configured --enable-encrypt (libgcrypt, linked statically); for i386,
+    built with ``gcc -m32`` against liblzo2 of i386 (WORK/uswsusp-i386)."""
+    out = os.path.join(work, 'uswsusp' + ('-encrypt' if encrypt else '')
+                       + ('' if arch == 'amd64' else '-' + arch))
     configure = USWSUSP['configure'] + (['--enable-encrypt'] if encrypt else [])
     make = ['make', 's2disk', 'resume'] + (['suspend-keygen'] if encrypt else []) + [
         'LDFLAGS=-all-static'] + (['LIBS=-lgpg-error'] if encrypt else [])
+    env = None
+    if arch == 'i386':
+        if encrypt:
+            raise SystemExit('an encrypted i386 s2disk would need libgcrypt of i386')
+        sysroot = i386_lzo_sysroot(work)
+        lib = os.path.join(sysroot, 'usr', 'lib', 'i386-linux-gnu')
+        # the libpci/libx86 checks are for s2ram, which is not built; s2disk links neither
+        configure += ['--host=i686-linux-gnu', '--build=x86_64-linux-gnu', 'CC=gcc -m32',
+                      'CPPFLAGS=-I%s -isystem /usr/include/x86_64-linux-gnu'
+                      % os.path.join(sysroot, 'usr', 'include'),
+                      'LDFLAGS=-L' + lib, 'LIBPCI_CFLAGS= ', 'LIBPCI_LIBS=-lpci',
+                      'LIBX86_LIBS=-lx86']
+        make = ['make', 's2disk', 'resume', 'LDFLAGS=-all-static -L' + lib]
+    elif arch != 'amd64':
+        raise SystemExit('uswsusp samples are built for amd64 and i386 only')
     tools = ('s2disk', 'resume') + (('suspend-keygen',) if encrypt else ())
     meta_path = os.path.join(out, 'meta.json')
     if os.path.exists(meta_path):
@@ -680,8 +726,8 @@ def ensure_uswsusp(work, git_dir, encrypt=False):
     with tarfile.open(fileobj=io.BytesIO(tar)) as tf:
         tf.extractall(src)
     run(['sh', './autogen.sh'], cwd=src)
-    run(['./configure'] + configure, cwd=src)
-    run(make, cwd=src)
+    run(['./configure'] + configure, cwd=src, env=env)
+    run(make, cwd=src, env=env)
     meta = {'repository': USWSUSP['repository'], 'commit': USWSUSP['commit'],
             'source_tar_sha256': hashlib.sha256(tar).hexdigest(),
             'configure': configure, 'make': ' '.join(make)}
@@ -824,12 +870,13 @@ def on_disk_summary(img, long_size=8):
     return res
 
 
-def uswsusp_on_disk_summary(img):
-    """suspend-utils' header facts (swsusp.h, x86_64): struct swsusp_header { loff_t image;
+def uswsusp_on_disk_summary(img, long_size=8):
+    """suspend-utils' header facts (swsusp.h): struct swsusp_header { loff_t image;
     char orig_sig[10]; char sig[10]; } at the end of page 0, image = byte offset of the
     struct image_header_info page { unsigned long pages; u32 flags; loff_t map_start;
     loff_t image_data_size; unsigned char checksum[16]; double writeout_time;
-    int resume_pause; }."""
+    int resume_pause; } (x86_64: map_start at 16; i386, 4-byte long and 4-byte aligned
+    loff_t: at 8)."""
     import struct
 
     h = img[:PAGE].ljust(PAGE, b'\0')
@@ -839,10 +886,11 @@ def uswsusp_on_disk_summary(img):
            'trimmed_pages': len(img) // PAGE}
     off = res['image_byte_offset']
     hi = img[off:off + 64].ljust(64, b'\0')
-    pages, flags, map_start, data_size = struct.unpack_from('<QI4xqq', hi, 0)
+    fmt, ck = ('<QI4xqq', 32) if long_size == 8 else ('<IIqq', 24)
+    pages, flags, map_start, data_size = struct.unpack_from(fmt, hi, 0)
     res.update({'header_info_page': off // PAGE, 'pages': pages, 'flags': flags,
                 'map_start': map_start, 'image_data_size': data_size,
-                'checksum_md5': hi[32:48].hex()})
+                'checksum_md5': hi[ck:ck + 16].hex()})
     return res
 
 
@@ -881,7 +929,8 @@ def make_sample(args, sample, samples_dir):
                 f.write(raw)
     writer = sample.get('writer', 'kernel')
     encrypt = bool(sample.get('encrypt'))
-    uswsusp = ensure_uswsusp(work, args.uswsusp_git, encrypt) if writer == 'uswsusp' else None
+    uswsusp = (ensure_uswsusp(work, args.uswsusp_git, encrypt, kernel_arch(sample['kernel']))
+               if writer == 'uswsusp' else None)
     rsa_key = (make_rsa_key(uswsusp, os.path.join(swork, 'suspend.key'))
                if sample.get('rsa') else None)
     initrd, modules, bbmeta, marker_cc = build_initramfs(swork, kmeta, sample['modules'], uswsusp,
@@ -1038,7 +1087,7 @@ def make_sample(args, sample, samples_dir):
             'file': 'suspend.key', 'bits': RSA_KEY_BITS, 'sha256': hashlib.sha256(rsa_key).hexdigest(),
             'made_by': 'suspend-keygen (same build); answers: key bits, passphrase twice, file name'},
         'passphrase': USWSUSP_PASSPHRASE if encrypt else None,
-        'on_disk': (uswsusp_on_disk_summary(img) if uswsusp else
+        'on_disk': (uswsusp_on_disk_summary(img, ARCHES[arch]['long']) if uswsusp else
                     on_disk_summary(img, ARCHES[arch]['long'])),
         'console_lines': lines,
         'resume_succeeded': resumed,

@@ -246,6 +246,7 @@ def _console_only(name: str) -> Head:
 USWSUSP = "deb12-6.1-uswsusp-lzo"
 USWSUSP_ENC = "deb12-6.1-uswsusp-lzo-encrypted"
 USWSUSP_RSA = "deb12-6.1-uswsusp-lzo-rsa"
+USWSUSP_I386 = "deb12-6.1-i386-uswsusp-lzo"
 
 
 class UswsuspHead:
@@ -263,6 +264,7 @@ class UswsuspHead:
         self.facts = json.loads((self.dir / "heads.json").read_text())
         self.provenance = json.loads((self.sample / "provenance.json").read_text())
         self.passphrase: str | None = self.provenance.get("passphrase")
+        self.word = 4 if self.provenance["arch"] == "i386" else 8  # s2disk's and the kernel's
         self.console = (self.sample / "console.log").read_text(errors="replace")
         self.resume_log = (self.sample / "resume.log").read_text(errors="replace")
         # the swap area mkswap made (union swap_header: u32 last_page at 0x404); the dump is
@@ -282,13 +284,14 @@ class UswsuspHead:
                                                 self.device_bytes)
 
     def stream_head(self) -> bytes:
-        """Stream pages 0..63: the first two buffers, decrypted and decompressed lazily."""
+        """The buffers kept whole (32 stream pages each: swsusp_info and the PFN directory),
+        decrypted and decompressed lazily."""
         blocks = uswsusp.stream_blocks(self.raw, self.header(), 4096, self.device_bytes,
                                        self.passphrase)
-        return next(blocks) + next(blocks)
+        return b"".join(next(blocks) for _ in range(self.facts["blocks_kept_whole"]))
 
 
-@pytest.fixture(scope="module", params=[USWSUSP, USWSUSP_ENC, USWSUSP_RSA])
+@pytest.fixture(scope="module", params=[USWSUSP, USWSUSP_ENC, USWSUSP_RSA, USWSUSP_I386])
 def ushead(request: pytest.FixtureRequest) -> UswsuspHead:
     return UswsuspHead(request.param)
 
@@ -306,9 +309,9 @@ def test_uswsusp_headers_on_real_bytes(ushead: UswsuspHead) -> None:
     assert tail.image == h.provenance["on_disk"]["image_byte_offset"]
     hdr = h.header()
     flags = ["IMAGE_CHECKSUM", "IMAGE_COMPRESSED"]
-    if h.passphrase is None:  # s2disk built without --enable-encrypt: 64 bytes
+    if h.passphrase is None:  # s2disk built without --enable-encrypt: 64 bytes (i386: 52)
         assert (hdr.word_size, hdr.encrypt_layout, hdr.size, hdr.encryption) == (
-            8, False, 64, None)
+            h.word, False, 64 if h.word == 8 else 52, None)
     else:  # built --enable-encrypt: salt, RSA data and key slot make it 2432 bytes
         rsa = h.provenance.get("rsa_key") is not None
         assert (hdr.word_size, hdr.encrypt_layout, hdr.size, hdr.encryption) == (
@@ -330,6 +333,7 @@ def test_uswsusp_headers_on_real_bytes(ushead: UswsuspHead) -> None:
     m = re.search(r"resume: MD5 checksum ((?:[0-9a-f]{2} ){16})", h.resume_log)
     assert m is not None and hdr.checksum.hex() == m.group(1).replace(" ", "")
     assert hdr.map_start == h.provenance["on_disk"]["map_start"] == tail.image + 4096
+    assert hdr.image_data_size == h.provenance["on_disk"]["image_data_size"]
 
 
 def test_uswsusp_stream_inside_is_the_kernels(ushead: UswsuspHead) -> None:
@@ -337,19 +341,20 @@ def test_uswsusp_stream_inside_is_the_kernels(ushead: UswsuspHead) -> None:
     buffers are the kernel's swsusp_info and PFN directory, as the kernel logged them."""
     h = ushead
     stream = h.stream_head()
-    assert len(stream) == 64 * 4096  # two full 32-page buffers
-    info = snapshot.decode_info(stream, 0, 4096, 8)
+    assert len(stream) == h.facts["blocks_kept_whole"] * 32 * 4096  # full 32-page buffers
+    info = snapshot.decode_info(stream, 0, 4096, h.word)
     copied, stream_pages = h.logged()
     assert (info.image_pages, info.pages) == (copied, stream_pages)
     arch = info.arch
-    assert arch is not None and arch.name == "x86_64" and arch.e820_checksum_kind == "crc32"
+    assert arch is not None and arch.e820_checksum_kind == "crc32"
+    assert arch.name == ("x86_64" if h.word == 8 else "i386")
     assert arch.e820_checksum == load_memory_map(h.sample / "dmesg.txt").checksum_crc32()
     assert arch.jump_address == load_system_map(h.dir / "System.map-excerpt")[
         "restore_registers"]
     # the PFN directory: every saved PFN once; the guest's marker pages among them
     meta = info.pages - info.image_pages - 1
-    assert 1 + meta <= 64
-    pd = pagedir.decode(np.frombuffer(stream[4096 : (1 + meta) * 4096], np.uint8), 8,
+    assert 1 + meta <= len(stream) // 4096
+    pd = pagedir.decode(np.frombuffer(stream[4096 : (1 + meta) * 4096], np.uint8), h.word,
                         info.image_pages)
     assert pd.saved_pfns == copied and not pd.zero.any()
     markers = json.loads((h.sample / "markers.json").read_text())["markers"]
@@ -376,8 +381,9 @@ def test_uswsusp_head_opens_to_one_error_line(ushead: UswsuspHead) -> None:
     path = h.dir / "heads.img.xz"
     with pytest.raises(FormatError) as exc:
         open_image(path, passphrase=h.passphrase)
-    assert (exc.value.structure, exc.value.offset) == ("buf_block 2", at)
+    block = f"buf_block {h.facts['blocks_kept_whole']}"
+    assert (exc.value.structure, exc.value.offset) == (block, at)
     from helpers import assert_error_line, run_cli
 
     args = ["info", str(path)] + (["--passphrase", h.passphrase] if h.passphrase else [])
-    assert_error_line(run_cli(*args), "buf_block 2", f"{at:#x}")
+    assert_error_line(run_cli(*args), block, f"{at:#x}")

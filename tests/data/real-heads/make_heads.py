@@ -43,6 +43,8 @@ SAMPLES = {
                            "__nosave_end"),
     "deb12-6.1-arm64-lzo": ("swapper_pg_dir", "_cpu_resume", "linux_banner", "_text", "_stext",
                             "__nosave_begin", "__nosave_end"),
+    "deb12-6.1-i386-uswsusp-lzo": ("restore_registers", "linux_banner", "_text",
+                                   "__nosave_begin", "__nosave_end"),
     "sid-7-lzo": ("restore_registers", "linux_banner", "_text", "__nosave_begin",
                   "__nosave_end"),
     "deb12-6.1-uswsusp-lzo": ("restore_registers", "linux_banner", "_text", "__nosave_begin",
@@ -106,16 +108,22 @@ def cut(raw: bytes) -> tuple[bytearray, dict[str, object]]:
     return out, facts
 
 
-def cut_uswsusp(raw: bytes, passphrase: str | None) -> tuple[bytearray, dict[str, object]]:
+def cut_uswsusp(raw: bytes, passphrase: str | None,
+                word: int = 8) -> tuple[bytearray, dict[str, object]]:
     """s2disk's layout (suspend-utils swsusp.h, load.c): ``loff_t image`` (a byte offset) at
-    N - 28; the image_header_info page there (pages at 0, flags at 8, map_start at 16,
-    image_data_size at 24); extents pages of 16-byte ``[start, end)`` byte ranges whose last
-    slot's start is the next extents page; data in 32-page buffers, each written as
-    ``[size_t size][LZO data]`` from a fresh page."""
+    N - 28; the image_header_info page there (x86_64: pages at 0, flags at 8, map_start at
+    16, image_data_size at 24; i386, 4-byte long and 4-byte aligned loff_t: 0, 4, 8, 16);
+    extents pages of 16-byte ``[start, end)`` byte ranges whose last slot's start is the next
+    extents page; data in 32-page buffers, each written as ``[size_t size][LZO data]`` from a
+    fresh page (size_t = ``word`` bytes)."""
     assert raw[N - 10 : N] == b"ULSUSPEND\0", raw[N - 10 : N]
     image = u64(raw, N - 28)
-    pages, flags = u64(raw, image), struct.unpack_from("<I", raw, image + 8)[0]
-    map_start, data_size = u64(raw, image + 16), u64(raw, image + 24)
+    if word == 8:
+        pages, flags = u64(raw, image), struct.unpack_from("<I", raw, image + 8)[0]
+        map_start, data_size = u64(raw, image + 16), u64(raw, image + 24)
+    else:
+        pages, flags = struct.unpack_from("<II", raw, image)
+        map_start, data_size = u64(raw, image + 8), u64(raw, image + 16)
     offsets: list[int] = []  # byte offset of every data page, in read order
     ext_pages: list[int] = []
     ext = map_start
@@ -138,13 +146,16 @@ def cut_uswsusp(raw: bytes, passphrase: str | None) -> tuple[bytearray, dict[str
     blocks = []  # (first data page index, pages)
     idx = 0
     while idx < len(offsets):
-        size = u64(raw, offsets[idx])
-        npg = -(-(8 + size) // N)
+        size = int.from_bytes(raw[offsets[idx] : offsets[idx] + word], "little")
+        npg = -(-(word + size) // N)
         blocks.append((idx, npg))
         idx += npg
     # the kernel stream starts with swsusp_info; its meta pages are in the first blocks
-    info = lzo_first_page(raw, offsets, blocks[0])
-    image_pages, stream_pages = u64(info, 416), u64(info, 424)
+    info = lzo_first_page(raw, offsets, blocks[0], word)
+    if word == 8:
+        image_pages, stream_pages = u64(info, 416), u64(info, 424)
+    else:
+        image_pages, stream_pages = struct.unpack_from("<II", info, 404)
     meta = stream_pages - image_pages - 1
     meta_blocks = -(-(1 + meta) // UNC_PAGES)
     keep = {0, image // N, *(e // N for e in ext_pages)}
@@ -155,10 +166,11 @@ def cut_uswsusp(raw: bytes, passphrase: str | None) -> tuple[bytearray, dict[str
         out[p * N : (p + 1) * N] = raw[p * N : (p + 1) * N]
     for first, _npg in blocks[meta_blocks:]:
         off = offsets[first]
-        out[off : off + 8] = raw[off : off + 8]
+        out[off : off + word] = raw[off : off + word]
     facts = {
-        "image_byte_offset": image, "pages": pages, "flags": flags, "map_start": map_start,
-        "image_data_size": data_size, "extents_pages": ext_pages, "blocks": len(blocks),
+        "image_byte_offset": image, "word_size": word, "pages": pages, "flags": flags,
+        "map_start": map_start, "image_data_size": data_size, "extents_pages": ext_pages,
+        "blocks": len(blocks),
         "blocks_kept_whole": meta_blocks, "stream_image_pages": image_pages,
         "meta_pages": meta, "pages_kept_whole": sorted(keep),
     }
@@ -224,14 +236,14 @@ def cut_rsa(raw: bytes, image: int, ext_pages: list[int], offsets: list[int],
     return out, facts
 
 
-def lzo_first_page(raw: bytes, offsets: list[int], block: tuple[int, int]) -> bytes:
+def lzo_first_page(raw: bytes, offsets: list[int], block: tuple[int, int], word: int) -> bytes:
     """The first uncompressed page of a block (LZO1X, lzallright: the test extra's reader)."""
     import lzallright
 
     first, npg = block
     data = b"".join(raw[offsets[i] : offsets[i] + N] for i in range(first, first + npg))
-    size = u64(data, 0)
-    return bytes(lzallright.LZOCompressor.decompress(data[8 : 8 + size]))[:N]
+    size = int.from_bytes(data[:word], "little")
+    return bytes(lzallright.LZOCompressor.decompress(data[word : word + size]))[:N]
 
 
 def main(src: Path) -> None:
@@ -244,7 +256,7 @@ def main(src: Path) -> None:
         raw = lzma.decompress(packed)
         assert hashlib.sha256(packed).hexdigest() == prov["swap_img_xz_sha256"]
         assert hashlib.sha256(raw).hexdigest() == prov["swap_img_sha256"]
-        out, facts = (cut_uswsusp(raw, prov.get("passphrase"))
+        out, facts = (cut_uswsusp(raw, prov.get("passphrase"), 4 if prov["arch"] == "i386" else 8)
                       if raw[N - 10 : N] == b"ULSUSPEND\0" else cut(raw))
         facts = {
             "sample": name,
