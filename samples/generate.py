@@ -99,6 +99,10 @@ SAMPLES = [
     {'name': 'deb12-6.1-i386-uswsusp-lzo', 'kernel': 'bookworm-6.1-686-pae', 'extra': '',
      'modules': [], 'ram_mib': 96, 'expect': 'uswsusp-lzo', 'writer': 'uswsusp',
      'commit_image': False},
+    # and built --enable-encrypt (libgcrypt of i386): the 2416-byte header, passphrase mode
+    {'name': 'deb12-6.1-i386-uswsusp-lzo-encrypted', 'kernel': 'bookworm-6.1-686-pae',
+     'extra': '', 'modules': [], 'ram_mib': 96, 'expect': 'uswsusp-lzo-encrypted',
+     'writer': 'uswsusp', 'encrypt': True, 'commit_image': False},
     # the newest Debian kernel (sid's 7.x, split packages), default LZO: the format and the
     # log lines of a current kernel; image not committed
     # 7.2 at 192 MiB hibernated, but the resuming kernel failed with -ENOMEM (-12)
@@ -652,15 +656,20 @@ def make_rsa_key(uswsusp, path):
     return open(path, 'rb').read()
 
 
-def i386_lzo_sysroot(work):
-    """liblzo2-dev:i386 and liblzo2-2:i386 extracted into a sysroot (dpkg untouched)."""
-    root = os.path.join(work, 'uswsusp-i386-sysroot')
+I386_BUILD_DEBS = ('liblzo2-dev', 'liblzo2-2')
+I386_ENCRYPT_DEBS = ('libgcrypt20-dev', 'libgcrypt20', 'libgpg-error-dev', 'libgpg-error0')
+
+
+def i386_lzo_sysroot(work, encrypt=False):
+    """liblzo2 (and for encryption libgcrypt and libgpg-error) of i386 extracted into a
+    sysroot (dpkg untouched)."""
+    root = os.path.join(work, 'uswsusp-i386-sysroot' + ('-encrypt' if encrypt else ''))
     debs = os.path.join(work, 'debs')
     os.makedirs(debs, exist_ok=True)
 
     def dl():
         out = []
-        for pkg in ('liblzo2-dev', 'liblzo2-2'):
+        for pkg in I386_BUILD_DEBS + (I386_ENCRYPT_DEBS if encrypt else ()):
             info = apt_print_uri(pkg, 'i386')
             deb = os.path.join(debs, info['filename'])
             if not (os.path.exists(deb) and sha256_file(deb) == info['sha256']):
@@ -688,17 +697,19 @@ def ensure_uswsusp(work, git_dir, encrypt=False, arch='amd64'):
         'LDFLAGS=-all-static'] + (['LIBS=-lgpg-error'] if encrypt else [])
     env = None
     if arch == 'i386':
-        if encrypt:
-            raise SystemExit('an encrypted i386 s2disk would need libgcrypt of i386')
-        sysroot = i386_lzo_sysroot(work)
+        sysroot = i386_lzo_sysroot(work, encrypt)
         lib = os.path.join(sysroot, 'usr', 'lib', 'i386-linux-gnu')
+        inc = os.path.join(sysroot, 'usr', 'include')
         # the libpci/libx86 checks are for s2ram, which is not built; s2disk links neither
         configure += ['--host=i686-linux-gnu', '--build=x86_64-linux-gnu', 'CC=gcc -m32',
-                      'CPPFLAGS=-I%s -isystem /usr/include/x86_64-linux-gnu'
-                      % os.path.join(sysroot, 'usr', 'include'),
+                      'CPPFLAGS=-I%s -isystem /usr/include/x86_64-linux-gnu' % inc,
                       'LDFLAGS=-L' + lib, 'LIBPCI_CFLAGS= ', 'LIBPCI_LIBS=-lpci',
                       'LIBX86_LIBS=-lx86']
-        make = ['make', 's2disk', 'resume', 'LDFLAGS=-all-static -L' + lib]
+        if encrypt:  # AM_PATH_LIBGCRYPT asks libgcrypt-config: the i386 package's own
+            configure += ['LIBGCRYPT_CONFIG=' + os.path.join(sysroot, 'usr', 'bin',
+                                                             'libgcrypt-config')]
+        make = ['make', 's2disk', 'resume'] + (['suspend-keygen'] if encrypt else []) + [
+            'LDFLAGS=-all-static -L' + lib] + (['LIBS=-lgpg-error'] if encrypt else [])
     elif arch != 'amd64':
         raise SystemExit('uswsusp samples are built for amd64 and i386 only')
     tools = ('s2disk', 'resume') + (('suspend-keygen',) if encrypt else ())

@@ -247,6 +247,7 @@ USWSUSP = "deb12-6.1-uswsusp-lzo"
 USWSUSP_ENC = "deb12-6.1-uswsusp-lzo-encrypted"
 USWSUSP_RSA = "deb12-6.1-uswsusp-lzo-rsa"
 USWSUSP_I386 = "deb12-6.1-i386-uswsusp-lzo"
+USWSUSP_I386_ENC = "deb12-6.1-i386-uswsusp-lzo-encrypted"
 
 
 class UswsuspHead:
@@ -291,7 +292,8 @@ class UswsuspHead:
         return b"".join(next(blocks) for _ in range(self.facts["blocks_kept_whole"]))
 
 
-@pytest.fixture(scope="module", params=[USWSUSP, USWSUSP_ENC, USWSUSP_RSA, USWSUSP_I386])
+@pytest.fixture(scope="module",
+                params=[USWSUSP, USWSUSP_ENC, USWSUSP_RSA, USWSUSP_I386, USWSUSP_I386_ENC])
 def ushead(request: pytest.FixtureRequest) -> UswsuspHead:
     return UswsuspHead(request.param)
 
@@ -315,7 +317,8 @@ def test_uswsusp_headers_on_real_bytes(ushead: UswsuspHead) -> None:
     else:  # built --enable-encrypt: salt, RSA data and key slot make it 2432 bytes
         rsa = h.provenance.get("rsa_key") is not None
         assert (hdr.word_size, hdr.encrypt_layout, hdr.size, hdr.encryption) == (
-            8, True, 2432, "blowfish-cfb/rsa" if rsa else "blowfish-cfb/passphrase")
+            h.word, True, 2432 if h.word == 8 else 2416,
+            "blowfish-cfb/rsa" if rsa else "blowfish-cfb/passphrase")
         flags += ["IMAGE_ENCRYPTED"] + (["IMAGE_USE_RSA"] if rsa else [])
         assert "encrypt = y" in h.provenance["suspend_conf"]
         if rsa:

@@ -30,7 +30,8 @@ REAL = sorted(p.parent.name for p in SAMPLES.glob("*/swap.img.xz")
 # made and resumed like the others, evidence committed, image git-ignored (samples/.gitignore)
 NOT_COMMITTED = ("deb12-6.1-i386-lzo", "deb12-6.1-arm64-lzo", "deb12-6.1-uswsusp-lzo",
                  "deb12-6.1-uswsusp-lzo-encrypted", "deb12-6.1-uswsusp-lzo-rsa",
-                 "deb12-6.1-i386-uswsusp-lzo", "sid-7-lzo")
+                 "deb12-6.1-i386-uswsusp-lzo", "deb12-6.1-i386-uswsusp-lzo-encrypted",
+                 "sid-7-lzo")
 
 
 def test_real_samples_present() -> None:

@@ -45,6 +45,8 @@ SAMPLES = {
                             "__nosave_begin", "__nosave_end"),
     "deb12-6.1-i386-uswsusp-lzo": ("restore_registers", "linux_banner", "_text",
                                    "__nosave_begin", "__nosave_end"),
+    "deb12-6.1-i386-uswsusp-lzo-encrypted": ("restore_registers", "linux_banner", "_text",
+                                             "__nosave_begin", "__nosave_end"),
     "sid-7-lzo": ("restore_registers", "linux_banner", "_text", "__nosave_begin",
                   "__nosave_end"),
     "deb12-6.1-uswsusp-lzo": ("restore_registers", "linux_banner", "_text", "__nosave_begin",
@@ -142,7 +144,7 @@ def cut_uswsusp(raw: bytes, passphrase: str | None,
                  "map_start": map_start, "image_data_size": data_size, "extents_pages": ext_pages}
         if flags & 8:  # IMAGE_USE_RSA
             return cut_rsa(raw, image, ext_pages, offsets, facts, passphrase)
-        return cut_encrypted(raw, image, ext_pages, offsets, facts, passphrase)
+        return cut_encrypted(raw, image, ext_pages, offsets, facts, passphrase, word)
     blocks = []  # (first data page index, pages)
     idx = 0
     while idx < len(offsets):
@@ -178,11 +180,13 @@ def cut_uswsusp(raw: bytes, passphrase: str | None,
 
 
 def cut_encrypted(raw: bytes, image: int, ext_pages: list[int], offsets: list[int],
-                  facts: dict[str, object], passphrase: str) -> tuple[bytearray, dict[str, object]]:
+                  facts: dict[str, object], passphrase: str,
+                  word: int = 8) -> tuple[bytearray, dict[str, object]]:
     """Block sizes are inside the Blowfish-CFB stream (suspend-utils encrypt_init(): key =
     MD5(passphrase), IV = the passphrase's first 8 bytes, zero-padded, XOR header.salt, the
-    salt at byte 48 of the 2432-byte header): decrypt just enough, with ``cryptography``, to
-    find the first two blocks, and keep them whole; zero every other data page."""
+    salt right after checksum[16]: byte 48 of the 2432-byte x86_64 header, 40 of the
+    2416-byte i386 one): decrypt just enough, with ``cryptography``, to find the first two
+    blocks, and keep them whole; zero every other data page."""
     import hashlib
 
     from cryptography.hazmat.decrepit.ciphers.algorithms import Blowfish
@@ -194,13 +198,14 @@ def cut_encrypted(raw: bytes, image: int, ext_pages: list[int], offsets: list[in
         from cryptography.hazmat.primitives.ciphers.modes import CFB
 
     secret = passphrase.encode()
-    salt = raw[image + 48 : image + 56]
+    at = image + (48 if word == 8 else 40)
+    salt = raw[at : at + 8]
     iv = bytes(a ^ b for a, b in zip(secret[:8].ljust(8, b"\0"), salt, strict=True))
     dec = Cipher(Blowfish(hashlib.md5(secret).digest()), CFB(iv)).decryptor()
     idx, kept_blocks = 0, 0
     while kept_blocks < 2:
         first = dec.update(raw[offsets[idx] : offsets[idx] + N])
-        npg = -(-(8 + u64(first, 0)) // N)
+        npg = -(-(word + int.from_bytes(first[:word], "little")) // N)
         for k in range(1, npg):  # keep the CFB stream in step
             dec.update(raw[offsets[idx + k] : offsets[idx + k] + N])
         idx += npg
