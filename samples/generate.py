@@ -4,7 +4,7 @@
 Usage (as root, on a Debian 12 amd64 host with qemu-system-x86, qemu-system-arm,
 busybox-static, gcc, libc6-dev-i386, lib32gcc-12-dev, gcc-12-aarch64-linux-gnu):
 
-    python3 samples/generate.py --work /some/scratch/dir [--only NAME]
+    python3 samples/generate.py --work /some/scratch/dir [--only NAME] [--uswsusp-git DIR]
 
 For every sample it downloads a Debian kernel package (``apt-get download``, never
 installed; other suites through a temporary sources file that is removed afterwards),
@@ -1150,7 +1150,8 @@ def write_readme(samples_dir):
          'failed with -ENOMEM while loading the image). 96 MiB on i386 (64 MiB hibernated, but the',
          'resuming kernel failed with -ENOMEM). 256 MiB on arm64: the Debian arm64 kernel reserves',
          '64 MiB for CMA (`CONFIG_CMA_SIZE_MBYTES=64`), which the image preallocation cannot use',
-         '(192 MiB: 5616 pages short, 224 MiB: 1585 pages short). The guest RAM hardly changes the image:',
+         '(192 MiB: 5616 pages short, 224 MiB: 1585 pages short). 256 MiB for sid\'s 7.2 (192 MiB',
+         'hibernated, but the resuming kernel failed with -ENOMEM). The guest RAM hardly changes the image:',
          'it is dominated by the kernel\'s own text, rodata and data (i386: 96 and 128 MiB gave',
          'swap.img.xz within 0.2% of each other).', '',
          '## Files of each sample', '',
@@ -1256,8 +1257,16 @@ def write_readme(samples_dir):
           '```', 'apt-get update',
           'apt-get install qemu-system-x86 qemu-system-arm busybox-static xz-utils gcc libc6-dev \\',
           '    libc6-dev-i386 lib32gcc-12-dev gcc-12-aarch64-linux-gnu   # not gcc-multilib (conflicts)',
-          'python3 samples/generate.py --work /some/scratch/dir            # all samples',
+          'apt-get install autoconf automake libtool pkg-config liblzo2-dev libx86-dev libpci-dev \\',
+          '    libgcrypt20-dev                                                # uswsusp samples',
+          'git clone https://github.com/bircoph/suspend /some/suspend-utils  # uswsusp samples',
+          'python3 samples/generate.py --work /some/scratch/dir --uswsusp-git /some/suspend-utils/.git',
           'python3 samples/generate.py --work /some/scratch/dir --only deb12-6.1-lzo', '```', '',
+          'The uswsusp samples build suspend-utils (commit `%s`) from that repository: statically,'
+          % USWSUSP['commit'],
+          'for amd64, and for i386 with `gcc -m32` against liblzo2 (and libgcrypt, libgpg-error) of',
+          'i386 extracted into a sysroot in the work directory. The sid sample reads sid\'s split',
+          'kernel packages (`linux-binary-*`, `linux-modules-*`) through a temporary sources file.', '',
           'Downloads are cached in the work directory. Every run produces new images (addresses,',
           'timestamps and PFNs differ between runs), so the hashes above change; the kernel packages',
           'are the newest available at generation time unless the cached ones in --work are reused.',
