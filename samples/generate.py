@@ -65,8 +65,9 @@ KERNELS = {
         'suites': ['trixie', 'trixie-updates', 'trixie-security'],
         'regex': r'^linux-image-6\.12\.[0-9]+\+deb13[^-]*-amd64$',
     },
-    # sid splits the kernel: linux-image-<kver> is empty and depends on linux-binary-<kver>
-    # (usr/lib/modules/<kver>/vmlinuz) and linux-modules-<kver>
+    # sid splits the kernel: linux-image-<kver> is empty and depends on linux-base-<kver>
+    # (config, modules.builtin), linux-binary-<kver> (usr/lib/modules/<kver>/vmlinuz) and
+    # linux-modules-<kver>
     'sid-7': {
         'suites': ['sid'], 'split': True,
         'regex': r'^linux-image-7\.[0-9]+\.[0-9]+\+deb[0-9]+-amd64$',
@@ -333,7 +334,7 @@ def ensure_kernel(work, key):
         img, deb_path = download(pkg)
         dbg = apt_print_uri(pkg + '-dbg', arch)
         parts = [download(pkg.replace('linux-image-', 'linux-%s-' % part, 1))
-                 for part in ('binary', 'modules')] if spec.get('split') else []
+                 for part in ('base', 'binary', 'modules')] if spec.get('split') else []
         return pkg, version, img, dbg, deb_path, parts
 
     pkg, version, img, dbg, deb_path, parts = with_arch(
@@ -522,21 +523,14 @@ def module_depends(data):
 def resolve_modules(mdir, wanted):
     """Modules (name, bytes) in a valid insmod order; built-in ones are skipped."""
     idx, builtin = module_index(mdir)
-    # sid's split packages ship no modules.builtin: a wanted module without a .ko is then
-    # taken as built in (the .ko files' own `depends=` still must all be found; the guest
-    # dies if the disks do not appear)
-    no_list = not os.path.exists(os.path.join(mdir, 'modules.builtin'))
     order, seen, blobs = [], set(), {}
 
-    def visit(name, wanted_here=False):
+    def visit(name):
         if name in seen:
             return
         seen.add(name)
         if name in builtin:
             log('module %s is built in' % name)
-            return
-        if name not in idx and no_list and wanted_here:
-            log('module %s: no .ko and no modules.builtin, taken as built in' % name)
             return
         if name not in idx:
             raise SystemExit('module %s not found in %s' % (name, mdir))
@@ -547,7 +541,7 @@ def resolve_modules(mdir, wanted):
         order.append(name)
 
     for w in wanted:
-        visit(w, wanted_here=True)
+        visit(w)
     return [(n, blobs[n]) for n in order]
 
 
