@@ -25,3 +25,19 @@ def test_readme_example_runs(code: str, capsys: pytest.CaptureFixture[str]) -> N
     finally:
         os.chdir(cwd)
     assert capsys.readouterr().out
+
+
+def test_every_real_sample_is_in_the_readme() -> None:
+    """Each generated sample (samples/<name>/provenance.json) is named in README.md, and each
+    one whose image is git-ignored is named in the table of samples not committed."""
+    readme = (ROOT / "README.md").read_text()
+    ignored = (ROOT / "samples" / ".gitignore").read_text()
+    names = sorted(p.parent.name for p in (ROOT / "samples").glob("*/provenance.json"))
+    assert len(names) >= 3
+    table = readme[readme.index("| sample | what it shows |"):]
+    table = table[: table.index("\n\n")]
+    for name in names:
+        assert name in readme or name.replace("-lzo-encrypted", "-lzo{,-encrypted}") in readme
+        if f"/{name}/swap.img.xz" in ignored:
+            base = name.removesuffix("-encrypted")
+            assert f"`{name}`" in table or f"`{base}{{,-encrypted}}`" in table, name
