@@ -494,6 +494,7 @@ def _stream_pages(reader: _Reader, hdr: ImageHeaderInfo, page_size: int,
         yield out
         remaining -= n // page_size
         k += 1
+        hint = ""  # a block decoded: the key is right, and later failures are damage
 
 
 @dataclass(frozen=True)
