@@ -439,12 +439,11 @@ class _Reader:
         return self.decryptor.update(data) if self.decryptor is not None else data
 
 
-def _stream_pages(reader: _Reader, hdr: ImageHeaderInfo, page_size: int,
-                  encrypted: bool) -> Iterator[bytes]:
+def _stream_pages(reader: _Reader, hdr: ImageHeaderInfo, page_size: int) -> Iterator[bytes]:
     """The kernel stream, one buffer (at most 32 pages) at a time (``load_buffer()``)."""
     word = hdr.word_size
     remaining = hdr.pages
-    hint = " (wrong passphrase?)" if encrypted else ""
+    hint = " (wrong passphrase?)" if hdr.flags & IMAGE_ENCRYPTED else ""
     if not hdr.flags & IMAGE_COMPRESSED:
         while remaining > 0:
             take = min(BUFFER_PAGES, remaining)
@@ -536,7 +535,7 @@ def stream_blocks(buf: Any, hdr: ImageHeaderInfo, page_size: int, limit: int,
     at a time, read lazily (decrypted and decompressed as :func:`decode_stream` does, without
     its checks of the whole image), e.g. for the head of a damaged image."""
     reader, _ = _open_reader(buf, hdr, page_size, limit, passphrase)
-    yield from _stream_pages(reader, hdr, page_size, bool(hdr.flags & IMAGE_ENCRYPTED))
+    yield from _stream_pages(reader, hdr, page_size)
 
 
 def decode_stream(buf: Any, hdr: ImageHeaderInfo, page_size: int, limit: int,
@@ -562,7 +561,7 @@ def decode_stream(buf: Any, hdr: ImageHeaderInfo, page_size: int, limit: int,
     try:
         written = 0
         blocks = 0
-        for out in _stream_pages(reader, hdr, page_size, bool(hdr.flags & IMAGE_ENCRYPTED)):
+        for out in _stream_pages(reader, hdr, page_size):
             md5.update(out)
             blocks += 1
             take = min(len(out) // page_size, hdr.pages - written) * page_size

@@ -230,7 +230,7 @@ def cut_rsa(raw: bytes, image: int, ext_pages: list[int], offsets: list[int],
 
     hdr = uswsusp.decode_image_header_info(raw, image, N, 1 << 62)
     reader, _ = uswsusp._open_reader(raw, hdr, N, 1 << 62, passphrase)
-    blocks = uswsusp._stream_pages(reader, hdr, N, True)
+    blocks = uswsusp._stream_pages(reader, hdr, N)
     next(blocks), next(blocks)
     keep = {0, image // N, *(e // N for e in ext_pages), *(o // N for o in offsets[: reader.pos])}
     out = bytearray(len(raw))
