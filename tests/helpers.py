@@ -1,7 +1,9 @@
-"""Helpers shared by the reader's tests: hand-written hexdumps, forged images, CLI runs."""
+"""Helpers shared by the reader's tests: hand-written hexdumps, forged images, CLI runs, and
+the real-kernel samples' provenance and log lines."""
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -71,3 +73,34 @@ def assert_error_line(result: Result, *names: str, exit_code: int = 2,
     if expected_vs_found:
         assert re.search(r"expected .+, got .+", line), line
     return line
+
+
+# -- real-kernel samples (samples/<name>/, made by samples/generate.py) -----------------------
+
+SAMPLES = Path(__file__).resolve().parent.parent / "samples"
+
+
+def provenance(name: str) -> dict[str, Any]:
+    """The generator's record of a real sample (forged samples have none)."""
+    return dict(json.loads((SAMPLES / name / "provenance.json").read_text()))
+
+
+def real_samples() -> list[str]:
+    """Real samples whose image is in place (some are git-ignored: samples/.gitignore)."""
+    return sorted(p.parent.name for p in SAMPLES.glob("*/swap.img.xz")
+                  if (p.parent / "provenance.json").is_file())
+
+
+def resume_md5(resume_log: str) -> str:
+    """The MD5 suspend-utils' ``resume`` printed when it loaded an s2disk image (hex)."""
+    m = re.search(r"resume: MD5 checksum ((?:[0-9a-f]{2} ){16})", resume_log)
+    assert m, "resume.log lacks resume's MD5 line"
+    return m.group(1).replace(" ", "")
+
+
+def s2disk_stream_pages(console: str) -> int:
+    """Stream pages s2disk read from /dev/snapshot (``Saving N image data pages``)."""
+    m = re.search(r"s2disk: Saving (\d+) image data pages", console)
+    assert m, "console.log lacks s2disk's 'Saving N image data pages' line"
+    return int(m.group(1))
+

@@ -13,13 +13,13 @@ tests/data/real-heads/ (their real PFN directories), so they are audited on ever
 
 from __future__ import annotations
 
-import json
 import lzma
 import re
 from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import SAMPLES, provenance, real_samples
 
 from swsusp_inspect.auditor import audit
 from swsusp_inspect.e820 import load_memory_map
@@ -27,18 +27,14 @@ from swsusp_inspect.image import HibernationImage, open_image
 from swsusp_inspect.report import Report
 from swsusp_inspect.symbols import load_system_map
 
-SAMPLES = Path(__file__).resolve().parent.parent / "samples"
-# real-kernel samples: the generator writes provenance.json (forged ones have none)
-REAL = sorted(p.parent.name for p in SAMPLES.glob("*/swap.img.xz")
-              if (p.parent / "provenance.json").is_file())
+REAL = real_samples()
 # The i386 and arm64 images are not committed (samples/.gitignore).  Where they are absent,
 # their real heads stand in: every byte of the header, swap map, swsusp_info and PFN directory
 # as the kernel wrote them, data payloads zeroed.  The audit reads PFNs, not page contents.
 HEADS = Path(__file__).resolve().parent / "data" / "real-heads"
 # (s2disk's head is not among them: its reader decodes the whole stream when opening)
 HEAD_ONLY = sorted(p.name for p in HEADS.iterdir() if p.is_dir() and p.name not in REAL
-                   and json.loads((SAMPLES / p.name / "provenance.json").read_text()).get(
-                       "writer", "kernel") == "kernel")
+                   and provenance(p.name).get("writer", "kernel") == "kernel")
 AUDITED = REAL + HEAD_ONLY
 KPF_RESERVED = 32
 
@@ -70,7 +66,7 @@ class Truth:
         self.dir = d
         self.kpf = np.frombuffer(lzma.decompress((d / "kpageflags.bin.xz").read_bytes()), "<u8")
         self.dmesg = (d / "dmesg.txt").read_text(errors="replace")
-        prov = json.loads((d / "provenance.json").read_text())
+        prov = provenance(name)
         self.arch = prov.get("arch", "amd64")
         self.e820 = [(int(a, 16), int(b, 16), t.strip()) for a, b, t in _E820.findall(self.dmesg)]
         if self.e820:

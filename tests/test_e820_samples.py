@@ -11,13 +11,13 @@ checksum are the same).  The 6.1.192 and 6.12.118 logs both match the post-2025 
 
 from __future__ import annotations
 
-import json
 import re
 import struct
 import zlib
 from pathlib import Path
 
 import pytest
+from helpers import provenance
 
 from swsusp_inspect.e820 import load_memory_map
 
@@ -26,7 +26,7 @@ SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 DIRS = sorted(p for p in SAMPLES.glob("*")
               if (p / "dmesg.txt").is_file() and (p / "provenance.json").is_file())
 # x86 guests have an e820 map (and /sys/firmware/memmap); arm64 has neither
-X86 = [p for p in DIRS if json.loads((p / "provenance.json").read_text())["arch"] != "arm64"]
+X86 = [p for p in DIRS if provenance(p.name)["arch"] != "arm64"]
 ARM64 = [p for p in DIRS if p not in X86]
 FILES = ("dmesg.txt", "console.log", "iomem.txt", "memmap.txt")
 

@@ -7,22 +7,22 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from helpers import SAMPLES as ALL_SAMPLES
+from helpers import provenance, real_samples
 
 from swsusp_inspect.cli import cli
 from swsusp_inspect.summary import INCONSISTENT_MAP
 
 ROOT = Path(__file__).resolve().parent.parent
 # x86 samples: the image carries the e820 checksum (arm64 has no e820; see test_audit_samples)
-SAMPLES = sorted(p.parent for p in (ROOT / "samples").glob("*/swap.img.xz")
-                 if (p.parent / "provenance.json").is_file()
-                 and json.loads((p.parent / "provenance.json").read_text())["arch"] != "arm64")
+SAMPLES = [ALL_SAMPLES / n for n in real_samples() if provenance(n)["arch"] != "arm64"]
 # a different machine's firmware map, from a public bug report (tests/data/realworld/)
 OTHER = ROOT / "tests" / "data" / "realworld" / "lkml-2017-precision5810-2.dmesg.txt"
 
 
 def env(sample: Path) -> dict[str, str]:
     """An encrypted s2disk sample's passphrase (its provenance has it), as users pass it."""
-    pp = json.loads((sample / "provenance.json").read_text()).get("passphrase")
+    pp = provenance(sample.name).get("passphrase")
     return {"SWSUSP_INSPECT_PASSPHRASE": pp} if pp else {}
 
 

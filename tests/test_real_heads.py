@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from helpers import SAMPLES, assert_error_line, provenance, resume_md5, run_cli, s2disk_stream_pages
 
 from swsusp_inspect.e820 import load_memory_map
 from swsusp_inspect.errors import FormatError
@@ -33,7 +34,6 @@ from swsusp_inspect.symbols import load_system_map
 
 HEADS = Path(__file__).resolve().parent / "data" / "real-heads"
 # the samples' evidence (console.log, provenance.json) is committed; their images are not
-SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 I386 = "deb12-6.1-i386-lzo"
 ARM64 = "deb12-6.1-arm64-lzo"
 
@@ -49,7 +49,7 @@ class Head:
     def __init__(self, name: str) -> None:
         self.dir = HEADS / name
         self.console = (SAMPLES / name / "console.log").read_text(errors="replace")
-        self.provenance = json.loads((SAMPLES / name / "provenance.json").read_text())
+        self.provenance = provenance(name)
         self.facts = json.loads((self.dir / "heads.json").read_text())
         self.system_map = load_system_map(self.dir / "System.map-excerpt")
         self.image: HibernationImage = open_image(self.dir / "heads.img.xz")
@@ -263,7 +263,7 @@ class UswsuspHead:
         self.sample = SAMPLES / name
         self.raw = lzma.decompress((self.dir / "heads.img.xz").read_bytes())
         self.facts = json.loads((self.dir / "heads.json").read_text())
-        self.provenance = json.loads((self.sample / "provenance.json").read_text())
+        self.provenance = provenance(name)
         self.passphrase: str | None = self.provenance.get("passphrase")
         self.word = 4 if self.provenance["arch"] == "i386" else 8  # s2disk's and the kernel's
         self.console = (self.sample / "console.log").read_text(errors="replace")
@@ -276,9 +276,8 @@ class UswsuspHead:
     def logged(self) -> tuple[int, int]:
         """(pages the kernel copied, stream pages s2disk read from /dev/snapshot)."""
         copied = re.search(r"Image created \((\d+) pages copied\)", self.console)
-        saving = re.search(r"s2disk: Saving (\d+) image data pages", self.console)
-        assert copied and saving
-        return int(copied.group(1)), int(saving.group(1))
+        assert copied
+        return int(copied.group(1)), s2disk_stream_pages(self.console)
 
     def header(self) -> Any:
         return uswsusp.decode_image_header_info(self.raw, self.facts["image_byte_offset"], 4096,
@@ -333,8 +332,7 @@ def test_uswsusp_headers_on_real_bytes(ushead: UswsuspHead) -> None:
     _copied, stream_pages = h.logged()
     assert hdr.pages == stream_pages
     # the MD5 that suspend-utils' resume printed when it loaded the full image
-    m = re.search(r"resume: MD5 checksum ((?:[0-9a-f]{2} ){16})", h.resume_log)
-    assert m is not None and hdr.checksum.hex() == m.group(1).replace(" ", "")
+    assert hdr.checksum.hex() == resume_md5(h.resume_log)
     assert hdr.map_start == h.provenance["on_disk"]["map_start"] == tail.image + 4096
     assert hdr.image_data_size == h.provenance["on_disk"]["image_data_size"]
 
@@ -386,8 +384,6 @@ def test_uswsusp_head_opens_to_one_error_line(ushead: UswsuspHead) -> None:
         open_image(path, passphrase=h.passphrase)
     block = f"buf_block {h.facts['blocks_kept_whole']}"
     assert (exc.value.structure, exc.value.offset) == (block, at)
-    from helpers import assert_error_line, run_cli
-
     args = ["info", str(path)] + (["--passphrase", h.passphrase] if h.passphrase else [])
     r = run_cli(*args)
     assert_error_line(r, block, f"{at:#x}")

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import SAMPLES, provenance, real_samples, resume_md5, s2disk_stream_pages
 
 from swsusp_inspect.e820 import load_memory_map
 from swsusp_inspect.extract import extract_raw
@@ -21,10 +22,7 @@ from swsusp_inspect.model import ArchRecord
 from swsusp_inspect.summary import summarize
 from swsusp_inspect.symbols import SystemMap, load_system_map
 
-SAMPLES = Path(__file__).resolve().parent.parent / "samples"
-# real-kernel samples: the generator writes provenance.json (forged ones have none)
-REAL = sorted(p.parent.name for p in SAMPLES.glob("*/swap.img.xz")
-              if (p.parent / "provenance.json").is_file())
+REAL = real_samples()
 
 
 # made and resumed like the others, evidence committed, image git-ignored (samples/.gitignore)
@@ -50,7 +48,7 @@ def test_committed_samples_stay_under_40_mib() -> None:
     ignored = _git_ignored()
 
     def system_map(name: str) -> Path:
-        return SAMPLES / json.loads((SAMPLES / name / "provenance.json").read_text())["system_map"]
+        return SAMPLES / provenance(name)["system_map"]
 
     committed_maps = {system_map(p.parent.name) for p in SAMPLES.glob("*/provenance.json")
                       if p.parent.name not in NOT_COMMITTED}
@@ -65,9 +63,8 @@ def test_committed_samples_stay_under_40_mib() -> None:
 
 @pytest.mark.parametrize("name", REAL)
 def test_image_is_the_documented_one(name: str) -> None:
-    prov = json.loads((SAMPLES / name / "provenance.json").read_text())
     digest = hashlib.sha256((SAMPLES / name / "swap.img.xz").read_bytes()).hexdigest()
-    assert digest == prov["swap_img_xz_sha256"]
+    assert digest == provenance(name)["swap_img_xz_sha256"]
 
 
 class Sample:
@@ -76,7 +73,7 @@ class Sample:
         self.dir = SAMPLES / name
         self.console = (self.dir / "console.log").read_text(errors="replace")
         self.resume_log = (self.dir / "resume.log").read_text(errors="replace")
-        self.provenance = json.loads((self.dir / "provenance.json").read_text())
+        self.provenance = provenance(name)
         self.markers = json.loads((self.dir / "markers.json").read_text())
         self.arch: str = self.provenance["arch"]  # Debian's name: amd64, i386, arm64
         # who wrote the image: the kernel (S1SUSPEND) or suspend-utils' s2disk (ULSUSPEND)
@@ -99,9 +96,8 @@ class Sample:
         m = re.search(r"Image created \((\d+) pages copied(?:, (\d+) zero pages)?\)", self.console)
         assert m, "console.log lacks the 'Image created' line"
         if self.writer == "uswsusp":
-            w = re.search(r"s2disk: Saving (\d+) image data pages", self.console)
-            assert w, "console.log lacks s2disk's 'Saving N image data pages' line"
-            return int(m.group(1)), int(m.group(2) or 0), int(w.group(1)) - 1
+            return (int(m.group(1)), int(m.group(2) or 0),
+                    s2disk_stream_pages(self.console) - 1)
         w = re.search(r"(?:Compressing and saving image data|Saving image data pages) "
                       r"\((\d+) pages\)", self.console)
         assert w, "console.log lacks the 'image data (N pages)' line"
@@ -164,9 +160,7 @@ def test_verify_crc32(sample: Sample) -> None:
     assert result.stream_pages_read == sample.image.info.pages - 1
     if sample.writer == "uswsusp":
         # the MD5 that suspend-utils' resume printed when it loaded this image
-        m = re.search(r"resume: MD5 checksum ((?:[0-9a-f]{2} ){16})", sample.resume_log)
-        assert m, "resume.log lacks resume's MD5 line"
-        md5 = m.group(1).replace(" ", "")
+        md5 = resume_md5(sample.resume_log)
         assert sample.image.details["checksum"] == {"kind": "md5", "stored": md5,
                                                     "computed": md5, "ok": True}
         return
