@@ -62,6 +62,14 @@ def u64(buf: bytes, off: int) -> int:
     return int(struct.unpack_from("<Q", buf, off)[0])
 
 
+def kept_pages(raw: bytes, keep: set[int]) -> bytearray:
+    """``raw`` with every page not in ``keep`` zeroed (same length)."""
+    out = bytearray(len(raw))
+    for p in keep:
+        out[p * N : (p + 1) * N] = raw[p * N : (p + 1) * N]
+    return out
+
+
 def cut(raw: bytes) -> tuple[bytearray, dict[str, object]]:
     assert raw[N - 10 : N] == b"S1SUSPEND\0", raw[N - 10 : N]
     image = u64(raw, N - 32)  # 0xfe0: sector_t image (5.17+ header)
@@ -95,9 +103,7 @@ def cut(raw: bytes) -> tuple[bytearray, dict[str, object]]:
     keep = {0, *map_pages, entries[0]}
     for first, npg in chunks[:meta_chunks]:
         keep.update(entries[first : first + npg])
-    out = bytearray(len(raw))
-    for p in keep:
-        out[p * N : (p + 1) * N] = raw[p * N : (p + 1) * N]
+    out = kept_pages(raw, keep)
     for first, _npg in chunks[meta_chunks:]:
         off = entries[first] * N
         out[off : off + word] = raw[off : off + word]
@@ -163,9 +169,7 @@ def cut_uswsusp(raw: bytes, passphrase: str | None,
     keep = {0, image // N, *(e // N for e in ext_pages)}
     for first, npg in blocks[:meta_blocks]:
         keep.update(offsets[i] // N for i in range(first, first + npg))
-    out = bytearray(len(raw))
-    for p in keep:
-        out[p * N : (p + 1) * N] = raw[p * N : (p + 1) * N]
+    out = kept_pages(raw, keep)
     for first, _npg in blocks[meta_blocks:]:
         off = offsets[first]
         out[off : off + word] = raw[off : off + word]
@@ -211,9 +215,7 @@ def cut_encrypted(raw: bytes, image: int, ext_pages: list[int], offsets: list[in
         idx += npg
         kept_blocks += 1
     keep = {0, image // N, *(e // N for e in ext_pages), *(o // N for o in offsets[:idx])}
-    out = bytearray(len(raw))
-    for p in keep:
-        out[p * N : (p + 1) * N] = raw[p * N : (p + 1) * N]
+    out = kept_pages(raw, keep)
     facts.update({"blocks_kept_whole": 2, "data_pages_kept": idx,
                   "pages_kept_whole": sorted(keep)})
     return out, facts
@@ -233,9 +235,7 @@ def cut_rsa(raw: bytes, image: int, ext_pages: list[int], offsets: list[int],
     blocks = uswsusp._stream_pages(reader, hdr, N)
     next(blocks), next(blocks)
     keep = {0, image // N, *(e // N for e in ext_pages), *(o // N for o in offsets[: reader.pos])}
-    out = bytearray(len(raw))
-    for p in keep:
-        out[p * N : (p + 1) * N] = raw[p * N : (p + 1) * N]
+    out = kept_pages(raw, keep)
     facts.update({"blocks_kept_whole": 2, "data_pages_kept": reader.pos,
                   "pages_kept_whole": sorted(keep)})
     return out, facts
