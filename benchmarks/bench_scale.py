@@ -39,7 +39,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from bench_verify import BARE, chunk_spec, timed  # noqa: E402
 
-from swsusp_inspect.forge import ForgeSpec, forge  # noqa: E402
+from swsusp_inspect.forge.kernel import ForgeSpec, forge  # noqa: E402
 from swsusp_inspect.image import open_image  # noqa: E402
 
 CLI = [sys.executable, "-m", "swsusp_inspect"]

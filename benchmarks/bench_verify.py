@@ -200,7 +200,7 @@ def make_synthetic(plain: Path, out: Path, mib: int) -> None:
     """An LZO image of ``mib`` MiB of saved pages, each a real page of the sample."""
     import numpy as np
 
-    from swsusp_inspect.forge import ForgeSpec, forge
+    from swsusp_inspect.forge.kernel import ForgeSpec, forge
     from swsusp_inspect.image import open_image
 
     with open_image(plain) as img:

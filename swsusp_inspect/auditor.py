@@ -26,7 +26,7 @@ import numpy as np
 
 from swsusp_inspect import classify as cl
 from swsusp_inspect.errors import FormatError
-from swsusp_inspect.kpageflags import KPF_RESERVED, KPageFlags, load_kpageflags
+from swsusp_inspect.inputs.kpageflags import KPF_RESERVED, KPageFlags, load_kpageflags
 from swsusp_inspect.report import (
     AuditFinding,
     MapInfo,
@@ -41,7 +41,7 @@ if TYPE_CHECKING:
     from swsusp_inspect.e820 import MemoryMap
     from swsusp_inspect.image import HibernationImage
     from swsusp_inspect.model import ArchRecord
-    from swsusp_inspect.symbols import SystemMap
+    from swsusp_inspect.inputs.system_map import SystemMap
 
 __all__ = ["MAX_RANGES", "arch_limit_pfn", "audit"]
 

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from swsusp_inspect.formats import signatures
-from swsusp_inspect.source import sniff_transport
+from swsusp_inspect.transport import sniff_transport
 
 IMAGE_SUFFIXES = (".img", ".bin", ".swap", ".raw", ".dump", ".image", ".snapshot")
 TRANSPORT_SUFFIXES = (".xz", ".gz", ".zst")
@@ -291,7 +291,7 @@ def audit_job(job: BatchJob) -> Any:
     from swsusp_inspect.auditor import audit
     from swsusp_inspect.e820 import load_memory_map
     from swsusp_inspect.image import open_image
-    from swsusp_inspect.symbols import load_system_map
+    from swsusp_inspect.inputs.system_map import load_system_map
 
     maps = [load_memory_map(m) for m in job.maps]
     smap = load_system_map(job.system_map) if job.system_map else None

@@ -37,7 +37,7 @@ from swsusp_inspect.model import (
     SnapshotInfo,
     SwsuspHeader,
 )
-from swsusp_inspect.source import Source, open_source
+from swsusp_inspect.transport import Source, open_source
 
 __all__ = ["HibernationImage", "VerifyResult", "open_image"]
 

@@ -12,7 +12,7 @@ from swsusp_inspect.model import Banner, Crc32Result, JsonModel
 if TYPE_CHECKING:
     from swsusp_inspect.e820 import MemoryMap
     from swsusp_inspect.image import HibernationImage, VerifyResult
-    from swsusp_inspect.symbols import SystemMap
+    from swsusp_inspect.inputs.system_map import SystemMap
 
 INCONSISTENT_MAP = "Hibernate inconsistent memory map detected!"
 

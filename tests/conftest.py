@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from helpers import forge_to
 
-from swsusp_inspect.forge import Forged
+from swsusp_inspect.forge.kernel import Forged
 
 
 @pytest.fixture

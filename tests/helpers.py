@@ -12,7 +12,7 @@ import numpy as np
 from click.testing import CliRunner, Result
 
 from swsusp_inspect.cli import cli
-from swsusp_inspect.forge import Forged, ForgeSpec, forge, forge_stream
+from swsusp_inspect.forge.kernel import Forged, ForgeSpec, forge, forge_stream
 
 _LINE = re.compile(r"^\s*([0-9a-fA-F]+):((?:\s+[0-9a-fA-F]{2})+)\s*(?:#.*)?$")
 

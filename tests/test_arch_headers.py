@@ -25,12 +25,12 @@ from helpers import forge_to, run_cli, unhex
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from swsusp_inspect.forge import pattern_pages
+from swsusp_inspect.forge.kernel import pattern_pages
 from swsusp_inspect.formats import snapshot
 from swsusp_inspect.image import open_image
 from swsusp_inspect.model import ArchRecord
 from swsusp_inspect.summary import summarize
-from swsusp_inspect.symbols import load_system_map
+from swsusp_inspect.inputs.system_map import load_system_map
 
 HYP = settings(max_examples=40, deadline=None)
 u64 = st.integers(0, 2**64 - 1)

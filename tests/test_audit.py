@@ -18,10 +18,10 @@ from swsusp_inspect.auditor import arch_limit_pfn, audit
 from swsusp_inspect.e820 import MemoryMap, load_memory_map
 from swsusp_inspect.formats.snapshot import build_restore_record
 from swsusp_inspect.image import open_image
-from swsusp_inspect.kpageflags import KPF_RESERVED
+from swsusp_inspect.inputs.kpageflags import KPF_RESERVED
 from swsusp_inspect.render.json import dumps
 from swsusp_inspect.report import FINDING_CODES, Report
-from swsusp_inspect.symbols import load_system_map
+from swsusp_inspect.inputs.system_map import load_system_map
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 SEED = SAMPLES / "forged-seed-2004"
@@ -276,7 +276,7 @@ def test_damaged_data_chunk_is_an_error_finding_not_a_crash(tmp_path: Path) -> N
 ])
 def test_e820_nosave_registration_follows_the_writers_version(
         tmp_path: Path, word: int, machine: str, version: int, registered: bool) -> None:
-    from swsusp_inspect.forge_legacy import uts_bytes
+    from swsusp_inspect.forge.legacy import uts_bytes
 
     release = f"2.6.{version & 0xFF}"
     path, m = forged(tmp_path, list(range(0x9D, 0x200)), compression="none", arch_record=b"",

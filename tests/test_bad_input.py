@@ -30,7 +30,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from swsusp_inspect.errors import SwsuspError
-from swsusp_inspect.forge import Forged
+from swsusp_inspect.forge.kernel import Forged
 from swsusp_inspect.formats import chunks
 from swsusp_inspect.image import open_image
 from swsusp_inspect.model import SF_CRC32_MODE
@@ -412,7 +412,7 @@ def test_pfn_directory_garbage_after_terminator(forged_image: Forger, tmp_path: 
 
 def test_pfn_directory_without_terminator_compressed(forged_image: Forger,
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
-    from swsusp_inspect import forge as forge_module
+    from swsusp_inspect.forge import kernel as forge_module
 
     real_build = forge_module.fpagedir.build
 

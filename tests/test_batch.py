@@ -13,7 +13,7 @@ from click.testing import CliRunner
 
 from swsusp_inspect import batch
 from swsusp_inspect.cli import cli
-from swsusp_inspect.forge import ForgeSpec, forge
+from swsusp_inspect.forge.kernel import ForgeSpec, forge
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "samples"
@@ -154,7 +154,7 @@ def test_passphrase_applies_to_encrypted_images_and_stays_out_of_the_rows() -> N
 def test_page_offset_from_the_option_and_per_manifest_row(tmp_path: Path) -> None:
     """Old eras name pages by virtual address.  Without a page near the start of the direct
     map the reader can only assume the tightest i386 PAGE_OFFSET below the lowest address."""
-    from swsusp_inspect.forge_legacy import LegacySpec, forge_legacy
+    from swsusp_inspect.forge.legacy import LegacySpec, forge_legacy
 
     # a: VMSPLIT_2G (0x78000000), pages at 1 GiB: lowest address 0xb8000000, which the tightest
     # fit reads as VMSPLIT_3G_OPT (0xb0000000); b: VMSPLIT_1G (0x40000000), pages at 512 MiB

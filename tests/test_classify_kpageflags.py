@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from swsusp_inspect.errors import FormatError, SwsuspError
-from swsusp_inspect.kpageflags import KPF_RESERVED, load_kpageflags
+from swsusp_inspect.inputs.kpageflags import KPF_RESERVED, load_kpageflags
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 

@@ -21,7 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from swsusp_inspect.errors import NotAnImageError
-from swsusp_inspect.forge import Forged, pattern_pages
+from swsusp_inspect.forge.kernel import Forged, pattern_pages
 from swsusp_inspect.formats import chunks, swap
 from swsusp_inspect.image import HibernationImage, open_image
 

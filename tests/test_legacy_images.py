@@ -19,8 +19,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from swsusp_inspect.errors import SwsuspError, UnsupportedFormatError
-from swsusp_inspect.forge import pattern_pages
-from swsusp_inspect.forge_legacy import ForgedLegacy, LegacySpec, forge_legacy
+from swsusp_inspect.forge.kernel import pattern_pages
+from swsusp_inspect.forge.legacy import ForgedLegacy, LegacySpec, forge_legacy
 from swsusp_inspect.formats import legacy as lg
 from swsusp_inspect.image import open_image
 from swsusp_inspect.summary import summarize

@@ -30,7 +30,7 @@ from swsusp_inspect.errors import FormatError
 from swsusp_inspect.formats import pagedir, snapshot, swap, swapmap, uswsusp
 from swsusp_inspect.image import HibernationImage, open_image
 from swsusp_inspect.summary import summarize
-from swsusp_inspect.symbols import load_system_map
+from swsusp_inspect.inputs.system_map import load_system_map
 
 HEADS = Path(__file__).resolve().parent / "data" / "real-heads"
 # the samples' evidence (console.log, provenance.json) is committed; their images are not

@@ -34,7 +34,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from swsusp_inspect.errors import FormatError, SwsuspError
-from swsusp_inspect.forge import pattern_pages
+from swsusp_inspect.forge.kernel import pattern_pages
 from swsusp_inspect.formats import pagedir, snapshot, uswsusp
 from swsusp_inspect.image import open_image
 from swsusp_inspect.summary import summarize

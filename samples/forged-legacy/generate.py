@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Forge one small swap-device image per legacy hibernation era (see README.md).
 
-Every image is written by ``swsusp_inspect.forge_legacy`` from the construct shapes of
+Every image is written by ``swsusp_inspect.forge.legacy`` from the construct shapes of
 ``swsusp_inspect.formats.legacy``: no kernel of these eras wrote them.  Each saved page holds a
 32-byte stamp naming its PFN (``forged page pfn 0x...``), the rest zeros; one kernel page holds
 the era's ``linux_banner``.  The 2.4 image is the seed scenario in its own era: the 2.4 swsusp
@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from swsusp_inspect.forge_legacy import LegacySpec, forge_legacy, stamp_pages
+from swsusp_inspect.forge.legacy import LegacySpec, forge_legacy, stamp_pages
 from swsusp_inspect.formats import legacy as lg
 
 HERE = Path(__file__).resolve().parent

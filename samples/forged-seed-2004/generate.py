@@ -14,7 +14,7 @@ The machine: a 2004 dual-Opteron-class x86_64 box with 4 GiB of RAM, 1 GiB of it
   the hole below 4 GiB),
 
 which ``swsusp-inspect audit`` must flag, and nothing else.  The image is written with the
-project's construct definitions (``swsusp_inspect.forge``) in the current on-disk format (a 2004
+project's construct definitions (``swsusp_inspect.forge.kernel``) in the current on-disk format (a 2004
 kernel wrote the 2.6.9 pagedir format); its x86_64 restore record carries the CRC32 of the e820
 table below, so the map matches the image.
 
@@ -32,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
-from swsusp_inspect.forge import ForgeSpec, forge
+from swsusp_inspect.forge.kernel import ForgeSpec, forge
 from swsusp_inspect.formats.snapshot import build_restore_record
 
 HERE = Path(__file__).resolve().parent

@@ -72,7 +72,7 @@ def audit_cmd(ctx: click.Context, image: str, maps: tuple[str, ...], map_format:
         raise click.UsageError("--json and --csv are exclusive")
     from swsusp_inspect.auditor import audit
     from swsusp_inspect.image import open_image
-    from swsusp_inspect.symbols import load_system_map
+    from swsusp_inspect.inputs.system_map import load_system_map
 
     smap = load_system_map(system_map) if system_map else None
     mem_maps = []

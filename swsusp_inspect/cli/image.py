@@ -40,7 +40,7 @@ def _summarize(image_path: str, resume_offset: int, verify: bool, system_map: st
                page_offset: int | None = None) -> Any:
     from swsusp_inspect.image import open_image
     from swsusp_inspect.summary import summarize
-    from swsusp_inspect.symbols import load_system_map
+    from swsusp_inspect.inputs.system_map import load_system_map
 
     smap = load_system_map(system_map) if system_map else None
     mem_maps = _load_maps(maps, map_format)
@@ -130,7 +130,7 @@ def extract_cmd(ctx: click.Context, image: str, resume_offset: int, output: str,
     """Write IMAGE's saved pages to a raw physical-memory file (holes sparse)."""
     import os
 
-    from swsusp_inspect.extract import extract_raw
+    from swsusp_inspect.export.raw import extract_raw
     from swsusp_inspect.image import open_image
 
     if os.path.exists(output) and os.path.exists(image) and os.path.samefile(output, image):

@@ -4,7 +4,7 @@ Every module sniffs its layout first (page size, word size, signature variant) a
 construct definitions for that layout from a factory.  Construct ``Container`` objects never leave
 this package: each module exposes ``decode_*()`` functions returning :mod:`swsusp_inspect.model`
 objects, and construct errors are translated into :class:`~swsusp_inspect.errors.FormatError`
-with the file offset at one choke point (:func:`swsusp_inspect.formats.common.parse_at`).
+with the file offset at one choke point (:func:`swsusp_inspect.formats.parse.parse_at`).
 
 Modules:
     signatures   what sits at the end of page 0: every signature Linux and its peers wrote

@@ -65,7 +65,7 @@ import numpy as np
 from swsusp_inspect.errors import FormatError, TruncatedError, UnsupportedFormatError
 from swsusp_inspect.formats import legacy_addr
 from swsusp_inspect.formats import pagedir as fpagedir
-from swsusp_inspect.formats.common import cstring, parse_at
+from swsusp_inspect.formats.parse import cstring, parse_at
 from swsusp_inspect.formats.signatures import PAGE_SIZES, SignatureHit
 from swsusp_inspect.model import SnapshotInfo, SwsuspHeader, Utsname
 

@@ -38,7 +38,7 @@ from typing import Any
 import construct as cs
 
 from swsusp_inspect.errors import FormatError
-from swsusp_inspect.formats.common import cstring, parse_at
+from swsusp_inspect.formats.parse import cstring, parse_at
 from swsusp_inspect.formats.signatures import PAGE_SIZES
 from swsusp_inspect.model import ArchRecord, SnapshotInfo, Utsname
 

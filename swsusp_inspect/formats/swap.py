@@ -21,7 +21,7 @@ from typing import Any
 import construct as cs
 
 from swsusp_inspect.errors import FormatError
-from swsusp_inspect.formats.common import cstring, parse_at
+from swsusp_inspect.formats.parse import cstring, parse_at
 from swsusp_inspect.model import SF_CRC32_MODE, SF_HW_SIG, SwsuspHeader, flag_names
 
 LAYOUTS = ("2.6.23+", "2.6.20-2.6.22")

@@ -57,7 +57,7 @@ import numpy as np
 
 from swsusp_inspect.errors import FormatError, TruncatedError, UnsupportedFormatError
 from swsusp_inspect.formats import snapshot, swap
-from swsusp_inspect.formats.common import cstring, parse_at
+from swsusp_inspect.formats.parse import cstring, parse_at
 from swsusp_inspect.model import flag_names as model_flag_names
 
 SWSUSP_SIG = b"ULSUSPEND\0"

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from swsusp_inspect.forge import pattern_pages
+from swsusp_inspect.forge.kernel import pattern_pages
 from swsusp_inspect.formats import legacy as lg
 from swsusp_inspect.formats import pagedir as fpagedir
 from swsusp_inspect.formats import snapshot

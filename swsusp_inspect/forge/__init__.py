@@ -1,0 +1,7 @@
+"""Forging self-consistent hibernation images from the reader's own construct definitions
+(test images and the forged samples; no kernel wrote them).
+
+Modules:
+    kernel    the 2.6.20+ kernel layout and /dev/snapshot streams (:func:`forge`)
+    legacy    the 2.4/2.5 patch, pmdisk and 2.6.x-2.6.19 eras (:func:`forge_legacy`)
+"""
