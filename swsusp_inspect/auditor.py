@@ -40,8 +40,8 @@ from swsusp_inspect.summary import check_map, summarize
 if TYPE_CHECKING:
     from swsusp_inspect.e820 import MemoryMap
     from swsusp_inspect.image import HibernationImage
-    from swsusp_inspect.model import ArchRecord
     from swsusp_inspect.inputs.system_map import SystemMap
+    from swsusp_inspect.model import ArchRecord
 
 __all__ = ["MAX_RANGES", "arch_limit_pfn", "audit"]
 

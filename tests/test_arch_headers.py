@@ -28,9 +28,9 @@ from hypothesis import strategies as st
 from swsusp_inspect.forge.kernel import pattern_pages
 from swsusp_inspect.formats import snapshot
 from swsusp_inspect.image import open_image
+from swsusp_inspect.inputs.system_map import load_system_map
 from swsusp_inspect.model import ArchRecord
 from swsusp_inspect.summary import summarize
-from swsusp_inspect.inputs.system_map import load_system_map
 
 HYP = settings(max_examples=40, deadline=None)
 u64 = st.integers(0, 2**64 - 1)

@@ -19,9 +19,9 @@ from swsusp_inspect.e820 import MemoryMap, load_memory_map
 from swsusp_inspect.formats.snapshot import build_restore_record
 from swsusp_inspect.image import open_image
 from swsusp_inspect.inputs.kpageflags import KPF_RESERVED
+from swsusp_inspect.inputs.system_map import load_system_map
 from swsusp_inspect.render.json import dumps
 from swsusp_inspect.report import FINDING_CODES, Report
-from swsusp_inspect.inputs.system_map import load_system_map
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 SEED = SAMPLES / "forged-seed-2004"

@@ -24,8 +24,8 @@ from helpers import SAMPLES, provenance, real_samples
 from swsusp_inspect.auditor import audit
 from swsusp_inspect.e820 import load_memory_map
 from swsusp_inspect.image import HibernationImage, open_image
-from swsusp_inspect.report import Report
 from swsusp_inspect.inputs.system_map import load_system_map
+from swsusp_inspect.report import Report
 
 REAL = real_samples()
 # The i386 and arm64 images are not committed (samples/.gitignore).  Where they are absent,

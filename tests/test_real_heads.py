@@ -29,8 +29,8 @@ from swsusp_inspect.e820 import load_memory_map
 from swsusp_inspect.errors import FormatError
 from swsusp_inspect.formats import pagedir, snapshot, swap, swapmap, uswsusp
 from swsusp_inspect.image import HibernationImage, open_image
-from swsusp_inspect.summary import summarize
 from swsusp_inspect.inputs.system_map import load_system_map
+from swsusp_inspect.summary import summarize
 
 HEADS = Path(__file__).resolve().parent / "data" / "real-heads"
 # the samples' evidence (console.log, provenance.json) is committed; their images are not

@@ -18,9 +18,9 @@ from helpers import SAMPLES, provenance, real_samples, resume_md5, s2disk_stream
 from swsusp_inspect.e820 import load_memory_map
 from swsusp_inspect.export.raw import extract_raw
 from swsusp_inspect.image import HibernationImage, best_banner, open_image
+from swsusp_inspect.inputs.system_map import SystemMap, load_system_map
 from swsusp_inspect.model import ArchRecord
 from swsusp_inspect.summary import summarize
-from swsusp_inspect.inputs.system_map import SystemMap, load_system_map
 
 REAL = real_samples()
 

@@ -39,8 +39,8 @@ def _summarize(image_path: str, resume_offset: int, verify: bool, system_map: st
                jobs: int = 1, passphrase: str | None = None,
                page_offset: int | None = None) -> Any:
     from swsusp_inspect.image import open_image
-    from swsusp_inspect.summary import summarize
     from swsusp_inspect.inputs.system_map import load_system_map
+    from swsusp_inspect.summary import summarize
 
     smap = load_system_map(system_map) if system_map else None
     mem_maps = _load_maps(maps, map_format)
