@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from swsusp_inspect.exitcodes import ExitCode
 from swsusp_inspect.formats import signatures
 from swsusp_inspect.transport import sniff_transport
 
@@ -318,9 +319,13 @@ def run_job(job: BatchJob) -> BatchRow:
         msg = str(exc)
         if isinstance(exc, OSError) and exc.filename:
             msg = f"{exc.filename}: {exc.strerror or exc}"
-        return BatchRow(job.image, 2, None, msg, inputs)
+        return BatchRow(job.image, ExitCode.BAD_INPUT, None, msg, inputs)
     except MemoryError:
-        return BatchRow(job.image, 2, None, "out of memory", inputs)
+        return BatchRow(job.image, ExitCode.BAD_INPUT, None, "out of memory", inputs)
+    except Exception as exc:  # the last line of defence: a bug, never a finding or bad input
+        return BatchRow(job.image, ExitCode.INTERNAL_ERROR, None,
+                        f"internal error: {type(exc).__name__}: {exc} (a bug: audit this image "
+                        "alone with --debug for the traceback)", inputs)
 
 
 def run(jobs: list[BatchJob], *, workers: int = 1,
@@ -337,7 +342,7 @@ def run(jobs: list[BatchJob], *, workers: int = 1,
     from concurrent.futures.process import BrokenProcessPool
 
     def died(job: BatchJob) -> BatchRow:
-        return BatchRow(job.image, 2, None, "the worker auditing this image died",
+        return BatchRow(job.image, ExitCode.BAD_INPUT, None, "the worker auditing this image died",
                         {"maps": list(job.maps), "kpageflags": job.kpageflags,
                          "system_map": job.system_map})
 

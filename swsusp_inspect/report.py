@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from swsusp_inspect.classify import CODE_LABEL, NORMAL, Classification, runs
+from swsusp_inspect.exitcodes import ExitCode
 from swsusp_inspect.model import JsonModel
 
 if TYPE_CHECKING:
@@ -18,8 +19,6 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CSV_HEADER",
-    "EXIT_FINDINGS",
-    "EXIT_OK",
     "FINDING_CODES",
     "SEVERITIES",
     "AuditFinding",
@@ -31,7 +30,6 @@ __all__ = [
 ]
 
 SEVERITIES = ("info", "warning", "error")
-EXIT_OK, EXIT_FINDINGS = 0, 1
 CSV_HEADER = ("start_pfn", "end_pfn", "pages", "label", "region", "type")
 
 # code -> (severity, one-line meaning); the README table is generated from the same words
@@ -220,8 +218,8 @@ class Report(JsonModel):
         warning)."""
         worst = self.worst_severity
         if worst == "error" or (strict and worst == "warning"):
-            return EXIT_FINDINGS
-        return EXIT_OK
+            return ExitCode.FINDINGS
+        return ExitCode.OK
 
     def findings_with(self, code: str) -> list[AuditFinding]:
         return [f for f in self.findings if f.code == code]

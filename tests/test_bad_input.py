@@ -689,3 +689,39 @@ def test_damaged_chunk_with_parallel_workers_is_one_line(tmp_path: Path, jobs: s
     result = run_cli("verify", "--jobs", jobs, path)
     line = assert_error_line(result, f"compressed chunk {k}", expected_vs_found=False)
     assert "Traceback" not in result.output and path in line
+
+
+def test_an_unanticipated_exception_is_one_line_and_exit_3(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """A bug is neither a finding (1) nor bad input (2): one line naming the command and its
+    input, exit code 3; --debug gives the traceback."""
+    from swsusp_inspect import summary
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise KeyError("boom")
+
+    monkeypatch.setattr(summary, "summarize", broken)
+    forged = forge_to(tmp_path)
+    result = run_cli("info", str(forged.path))
+    assert result.exit_code == 3, (result.stderr, result.exception)
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and "Traceback" not in result.stderr
+    assert lines[0].startswith("swsusp-inspect: error: internal error in `info` reading ")
+    assert str(forged.path) in lines[0] and "KeyError: 'boom'" in lines[0]
+    assert "--debug" in lines[0]
+    debug = run_cli("--debug", "info", str(forged.path))
+    assert isinstance(debug.exception, KeyError)
+
+
+def test_batch_row_of_an_unanticipated_exception_is_exit_3(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from swsusp_inspect import batch
+
+    def broken(job: object) -> None:
+        raise ZeroDivisionError("bug")
+
+    monkeypatch.setattr(batch, "audit_job", broken)
+    forged = forge_to(tmp_path)
+    row = batch.run_job(batch.BatchJob(str(forged.path)))
+    assert row.exit_code == 3 and row.report is None
+    assert row.error is not None and row.error.startswith("internal error: ZeroDivisionError")

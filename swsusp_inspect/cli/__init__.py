@@ -14,6 +14,8 @@ from typing import Any
 
 import click
 
+from swsusp_inspect.exitcodes import ExitCode
+
 # command name -> "module:attribute" (relative to this package)
 _COMMANDS: dict[str, str] = {
     "audit": ".audit:audit_cmd",
@@ -37,7 +39,6 @@ _SHORT_HELP: dict[str, str] = {
     "batch": "Audit many images from scripts (JSON lines, worst exit code).",
 }
 
-EXIT_OK, EXIT_FINDINGS, EXIT_BAD_INPUT = 0, 1, 2
 
 
 class LazyDefaultGroup(click.Group):
@@ -68,6 +69,7 @@ class LazyDefaultGroup(click.Group):
             i += 1
         if i < len(args) and args[i] not in _COMMANDS and args[i] not in _GROUP_EXITS:
             args = [*args[:i], _DEFAULT, *args[i:]]
+        ctx.meta["swsusp_inspect.argv"] = list(args)
         return super().parse_args(ctx, args)
 
     def invoke(self, ctx: click.Context) -> Any:
@@ -81,12 +83,34 @@ class LazyDefaultGroup(click.Group):
 
             devnull = os.open(os.devnull, os.O_WRONLY)
             os.dup2(devnull, sys.stdout.fileno())
-            ctx.exit(EXIT_BAD_INPUT)
+            ctx.exit(ExitCode.BAD_INPUT)
         except (SwsuspError, OSError) as exc:
             if (ctx.obj or {}).get("debug"):
                 raise
             click.echo(f"swsusp-inspect: error: {describe_error(exc)}", err=True)
-            ctx.exit(EXIT_BAD_INPUT)
+            ctx.exit(ExitCode.BAD_INPUT)
+        except (click.exceptions.Exit, click.ClickException, click.Abort, KeyboardInterrupt):
+            raise
+        except Exception as exc:
+            # the last line of defence: a bug is neither a finding (1) nor bad input (2)
+            if (ctx.obj or {}).get("debug"):
+                raise
+            click.echo(f"swsusp-inspect: error: {describe_internal(ctx, exc)}", err=True)
+            ctx.exit(ExitCode.INTERNAL_ERROR)
+
+
+def describe_internal(ctx: click.Context, exc: BaseException) -> str:
+    """One line for an exception the code did not anticipate: the command, its inputs, the
+    exception, and how to see the traceback."""
+    import os
+
+    argv = ctx.meta.get("swsusp_inspect.argv", [])
+    sub = next((a for a in argv if a in _COMMANDS), "swsusp-inspect")
+    inputs = [a for a in argv if not a.startswith("-") and a not in _COMMANDS
+              and os.path.exists(a)]
+    reading = f" reading {', '.join(inputs)}" if inputs else ""
+    return (f"internal error in `{sub}`{reading}: {type(exc).__name__}: {exc} "
+            "(a bug: run with --debug for the traceback)")
 
 
 def describe_error(exc: BaseException) -> str:
@@ -111,7 +135,8 @@ def cli(ctx: click.Context, debug: bool) -> None:
     swsusp-inspect map FILE             read a memory map (dmesg, iomem, sysfs, ...)
     swsusp-inspect batch PATH...        audit many images
 
-    Exit codes: 0 fine, 1 unsafe saves or integrity failure, 2 bad input or usage.
+    Exit codes: 0 fine, 1 unsafe saves or integrity failure, 2 bad input or usage,
+    3 internal error (a bug; --debug shows the traceback).
     """
     ctx.ensure_object(dict)
     ctx.obj["debug"] = debug

@@ -7,7 +7,6 @@ from typing import Any
 
 import click
 
-from swsusp_inspect.cli import EXIT_BAD_INPUT, EXIT_FINDINGS, EXIT_OK
 from swsusp_inspect.cli.common import (
     color_option,
     default_jobs,
@@ -24,6 +23,7 @@ from swsusp_inspect.cli.common import (
     stdout_console,
     system_map_option,
 )
+from swsusp_inspect.exitcodes import ExitCode
 
 
 def _load_maps(maps: tuple[str, ...], fmt: str | None) -> list[Any]:
@@ -84,7 +84,7 @@ def info_cmd(ctx: click.Context, image: str, resume_offset: int, system_map: str
     s = _summarize(image, resume_offset, False, system_map, maps, map_format,
                    passphrase=passphrase, page_offset=page_offset)
     _output(s, as_json, no_color)
-    ctx.exit(EXIT_OK)
+    ctx.exit(ExitCode.OK)
 
 
 @click.command("verify")
@@ -108,7 +108,7 @@ def verify_cmd(ctx: click.Context, image: str, resume_offset: int, system_map: s
     s = _summarize(image, resume_offset, True, system_map, (), None, quiet, default_jobs(jobs),
                    passphrase=passphrase, page_offset=page_offset)
     _output(s, as_json, no_color)
-    ctx.exit(EXIT_OK if s.verify_ok else EXIT_FINDINGS)
+    ctx.exit(ExitCode.OK if s.verify_ok else ExitCode.FINDINGS)
 
 
 @click.command("extract")
@@ -135,7 +135,7 @@ def extract_cmd(ctx: click.Context, image: str, resume_offset: int, output: str,
 
     if os.path.exists(output) and os.path.exists(image) and os.path.samefile(output, image):
         click.echo("swsusp-inspect: error: the output file is the input file", err=True)
-        ctx.exit(EXIT_BAD_INPUT)
+        ctx.exit(ExitCode.BAD_INPUT)
     with open_image(image, resume_offset=resume_offset, passphrase=passphrase,
                     page_offset=page_offset) as img:
         bar = progress_for(img.info.image_pages, "extracting", quiet)
@@ -148,4 +148,4 @@ def extract_cmd(ctx: click.Context, image: str, resume_offset: int, output: str,
     else:
         click.echo(f"{result.pages_written} pages written to {result.path} "
                    f"({result.size:#x} bytes, {result.zero_pages} zero pages left as holes)")
-    ctx.exit(EXIT_OK)
+    ctx.exit(ExitCode.OK)

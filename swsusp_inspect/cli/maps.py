@@ -8,11 +8,10 @@ import click
 
 from swsusp_inspect.cli.common import color_option
 from swsusp_inspect.e820 import FORMATS, diff_maps, load_memory_map
+from swsusp_inspect.exitcodes import ExitCode
 from swsusp_inspect.render import json as json_render
 from swsusp_inspect.render.console import make_console
 from swsusp_inspect.render.rich_map import render_map, render_map_diff
-
-EXIT_OK, EXIT_DIFFERENT = 0, 1
 
 
 class _DefaultShowGroup(click.Group):
@@ -76,4 +75,4 @@ def diff_cmd(ctx: click.Context, old: str, new: str, as_json: bool, fmt: str | N
         click.echo(json_render.dumps(d))
     else:
         render_map_diff(make_console(no_color=no_color), d)
-    ctx.exit(EXIT_OK if d.same else EXIT_DIFFERENT)
+    ctx.exit(ExitCode.OK if d.same else ExitCode.FINDINGS)
