@@ -27,6 +27,7 @@ import numpy as np
 from swsusp_inspect import classify as cl
 from swsusp_inspect.errors import FormatError
 from swsusp_inspect.inputs.kpageflags import KPF_RESERVED, KPageFlags, load_kpageflags
+from swsusp_inspect.model.details import UswsuspDetails
 from swsusp_inspect.report import (
     AuditFinding,
     MapInfo,
@@ -384,12 +385,13 @@ def audit(
                 "error", "crc32-mismatch",
                 f"image CRC32 mismatch: stored {summary.crc32.stored:#010x}, computed "
                 f"{summary.crc32.computed:#010x}: the data is not what the kernel wrote"))
-        elif verify and (summary.details.get("checksum") or {}).get("ok") is False:
-            md5 = summary.details["checksum"]
+        elif verify and isinstance(summary.details, UswsuspDetails) and \
+                summary.details.checksum is not None and not summary.details.checksum.ok:
+            md5 = summary.details.checksum
             findings.append(AuditFinding(
                 "error", "md5-mismatch",
-                f"uswsusp image MD5 mismatch: stored {md5.get('stored')}, computed "
-                f"{md5.get('computed')}: the data is not what s2disk wrote"))
+                f"uswsusp image MD5 mismatch: stored {md5.stored}, computed "
+                f"{md5.computed}: the data is not what s2disk wrote"))
         elif verify and summary.verify_ok is False:
             findings.append(AuditFinding(
                 "error", "verify-incomplete",

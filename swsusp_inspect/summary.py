@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING, Any
 
 from swsusp_inspect.errors import FormatError
 from swsusp_inspect.image import best_banner
-from swsusp_inspect.model import Banner, Crc32Result, JsonModel
+from swsusp_inspect.model import ArchRecord, Banner, Crc32Result, JsonModel, Utsname, to_data
+from swsusp_inspect.model.details import FormatDetails, UswsuspDetails
 
 if TYPE_CHECKING:
     from swsusp_inspect.e820 import MemoryMap
@@ -101,13 +102,13 @@ class ImageSummary(JsonModel):
     crc32: Crc32Result
     verified: bool
     verify_ok: bool | None
-    arch: dict[str, Any] | None
-    uts: dict[str, str] | None
+    arch: ArchRecord | None
+    uts: Utsname | None
     version_code: int
     banner: Banner | None
     pages_beyond_eof: int = 0  # raw stream pages past the end of a trimmed dump (read as zeros)
     era: str = "2.6.20+"  # writer family the layout was recognised as
-    details: dict[str, Any] = field(default_factory=dict)  # format-specific facts
+    details: FormatDetails | None = None  # format-specific facts
     banner_expected_at: int | None = None  # physical address of linux_banner per System.map
     banner_error: str | None = None  # a data chunk the banner search could not read
     map_checks: list[MapCheck] = field(default_factory=list)
@@ -117,7 +118,7 @@ class ImageSummary(JsonModel):
         if self.banner is not None:
             return self.banner.release
         if self.uts is not None:
-            return self.uts.get("release") or None
+            return self.uts.release or None
         return None
 
     def to_dict(self) -> dict[str, Any]:
@@ -163,15 +164,15 @@ class ImageSummary(JsonModel):
             "pfn_max": self.pfn_max,
             "chunks": self.chunks,
             "pages_beyond_eof": self.pages_beyond_eof,
-            "crc32": self.crc32.to_dict(),
+            "crc32": to_data(self.crc32),
             "verified": self.verified,
             "verify_ok": self.verify_ok,
-            "arch": self.arch,
-            "uts": self.uts,
+            "arch": to_data(self.arch),
+            "uts": to_data(self.uts),
             "kernel": kernel,
         }
-        if self.details:
-            out["details"] = self.details
+        if self.details is not None:
+            out["details"] = to_data(self.details)
         if self.map_checks:
             out["maps"] = [m.to_dict() for m in self.map_checks]
         return out
@@ -210,18 +211,19 @@ def summarize(
     except FormatError as exc:
         banner_error = str(exc)
     crc = result.crc32 if result is not None else Crc32Result(hdr.crc32 if hdr else None)
+    uswsusp = image.details if isinstance(image.details, UswsuspDetails) else None
     chunks = len(image.chunk_table) if image.compression != "none" else None
     return ImageSummary(
         path=image.path,
         transport=image.source.transport,
         # uswsusp: the input's size, not the decoded stream's
-        file_size=image.details.get("input_file_size", image.file_size),
+        file_size=image.input_size,
         container=image.container,
         page_size=image.page_size,
         word_size=image.word_size,
         # uswsusp: a stream inside a container with a signature of its own
-        signature=hdr.sig if hdr else image.details.get("signature"),
-        orig_sig=hdr.orig_sig if hdr else image.details.get("orig_sig"),
+        signature=hdr.sig if hdr else uswsusp.signature if uswsusp else None,
+        orig_sig=hdr.orig_sig if hdr else uswsusp.orig_sig if uswsusp else None,
         flags=hdr.flag_names if hdr else [],
         flags_value=hdr.flags if hdr else None,
         header_layout=hdr.layout if hdr else None,
@@ -243,13 +245,13 @@ def summarize(
         crc32=crc,
         verified=result is not None,
         verify_ok=result.ok if result is not None else None,
-        arch=arch.to_dict() if arch else None,
-        uts=vars(info.uts) if info.uts else None,
+        arch=arch,
+        uts=info.uts,
         version_code=info.version_code,
         banner=banner,
         pages_beyond_eof=image.pages_beyond_eof,
         era=image.era,
-        details=dict(image.details),
+        details=image.details,
         banner_expected_at=expected,
         banner_error=banner_error,
         map_checks=[check_map(image, m) for m in (maps or [])],

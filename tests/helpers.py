@@ -104,3 +104,13 @@ def s2disk_stream_pages(console: str) -> int:
     assert m, "console.log lacks s2disk's 'Saving N image data pages' line"
     return int(m.group(1))
 
+
+
+_ARCH_SPECIFIC = ("uts_version", "ttbr1_el1", "reenter_kernel", "hyp_stub_vectors",
+                  "sleep_cpu_mpidr", "hartid", "saved_satp", "satp_mode", "page_table_root",
+                  "restore_cpu_addr")
+
+
+def arch_extra(arch: Any) -> dict[str, Any]:
+    """The arm64/riscv record's own fields that are set (those x86 records do not have)."""
+    return {k: getattr(arch, k) for k in _ARCH_SPECIFIC if getattr(arch, k) is not None}

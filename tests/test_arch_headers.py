@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from helpers import forge_to, run_cli, unhex
+from helpers import arch_extra, forge_to, run_cli, unhex
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -59,7 +59,7 @@ def test_riscv64_header_hexdump() -> None:
     arch = snapshot.decode_arch(unhex(4096, RISCV64_HDR), 8)
     assert arch is not None
     assert (arch.name, arch.layout, arch.magic) == ("riscv64", "6.4+", None)
-    assert arch.extra == {
+    assert arch_extra(arch) == {
         "uts_version": "#1 SMP Debian 6.12.33-1",
         "hartid": 3,
         "saved_satp": 0x8000000000082C5A,
@@ -74,8 +74,8 @@ def test_riscv32_header_hexdump() -> None:
     arch = snapshot.decode_arch(unhex(4096, RISCV32_HDR), 4)
     assert arch is not None
     assert arch.name == "riscv32"
-    assert (arch.extra["satp_mode"], arch.extra["page_table_root"],
-            arch.extra["restore_cpu_addr"]) == ("sv32", 0x81234000, 0xC0002000)
+    assert (arch_extra(arch)["satp_mode"], arch_extra(arch)["page_table_root"],
+            arch_extra(arch)["restore_cpu_addr"]) == ("sv32", 0x81234000, 0xC0002000)
 
 
 @pytest.mark.parametrize(("word", "size"), [(8, 96), (4, 80)])
@@ -94,7 +94,8 @@ def test_riscv_header_round_trip(word: int, size: int, version: str, hartid: int
     assert fmt.sizeof() == size == len(data)
     arch = snapshot.decode_arch(data.ljust(394, b"\0"), word)
     assert arch is not None and arch.name == ("riscv64" if word == 8 else "riscv32")
-    assert (arch.extra["uts_version"], arch.extra["hartid"], arch.extra["saved_satp"]) == (
+    x = arch_extra(arch)
+    assert (x["uts_version"], x["hartid"], x["saved_satp"]) == (
         "#" + version, hartid, satp)
 
 
@@ -161,9 +162,10 @@ def test_generic_header_in_a_forged_image(tmp_path: Path) -> None:
     with open_image(forged.path) as img:
         s = summarize(img, find_banner=False)
     assert s.arch is None
-    assert s.uts == {"sysname": "Linux", "nodename": "host", "release": "6.6.0-loong",
-                     "version": "#1 SMP PREEMPT 2024", "machine": "loongarch64",
-                     "domainname": "(none)"}
+    assert s.uts is not None
+    assert vars(s.uts) == {"sysname": "Linux", "nodename": "host", "release": "6.6.0-loong",
+                           "version": "#1 SMP PREEMPT 2024", "machine": "loongarch64",
+                           "domainname": "(none)"}
     assert s.kernel_release == "6.6.0-loong"
     out = run_cli("info", "--json", str(forged.path))
     assert out.exit_code == 0, out.stderr
@@ -210,7 +212,7 @@ def test_arm64_page_sizes(tmp_path: Path, page_size: int, compression: str) -> N
         assert img.page_size == page_size
         arch = img.info.arch
         assert arch is not None and arch.name == "arm64"
-        assert arch.extra["ttbr1_el1"] == ttbr1
+        assert arch_extra(arch)["ttbr1_el1"] == ttbr1
         assert img.pagedir.pfns.tolist() == pfn_arr.tolist()
         assert img.read_page(ram + 5) == pattern_pages(np.array([ram + 5]), page_size)
         result = img.verify()

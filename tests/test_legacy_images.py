@@ -23,6 +23,7 @@ from swsusp_inspect.forge.kernel import pattern_pages
 from swsusp_inspect.forge.legacy import ForgedLegacy, LegacySpec, forge_legacy
 from swsusp_inspect.formats import legacy as lg
 from swsusp_inspect.image import open_image
+from swsusp_inspect.model import to_data
 from swsusp_inspect.summary import summarize
 
 N = 4096
@@ -121,7 +122,7 @@ def test_i386_2620_without_lbd(tmp_path: Path) -> None:
     f = forge(tmp_path, "2.6.19", 4, version_code=0x020615)
     with open_image(f.path) as img:
         assert img.era == lg.ERA_2620_S4
-        assert "highmem" not in img.details  # 2.6.20 lists highmem PFNs
+        assert img.details.highmem is None  # 2.6.20 lists highmem PFNs
 
 
 @pytest.mark.parametrize(("era", "encoding", "version", "sig"), [
@@ -134,8 +135,8 @@ def test_link_variants(tmp_path: Path, era: str, encoding: str, version: int, si
     with open_image(f.path) as img:
         assert img.header.sig == sig
         assert img.header.orig_sig == ("SWAP-SPACE" if version == 0 else "SWAPSPACE2")
-        assert img.details["link_next_encoding"] == encoding
-        assert img.details["swap_type"] == 3
+        assert img.details.link_next_encoding == encoding
+        assert img.details.swap_type == 3
         assert img.device_pages is None if version == 0 else img.device_pages == f.device_pages
         assert img.pagedir.pfns.tolist() == PFNS.tolist()
 
@@ -144,7 +145,7 @@ def test_link_variants(tmp_path: Path, era: str, encoding: str, version: int, si
 def test_swap_type_of_the_resume_device(tmp_path: Path, era: str, w: int) -> None:
     f = forge(tmp_path, era, w, swap_type=2)
     with open_image(f.path) as img:
-        assert img.details["swap_type"] == 2
+        assert img.details.swap_type == 2
         assert img.pagedir.pfns.tolist() == PFNS.tolist()
 
 
@@ -174,22 +175,22 @@ def test_resume_offset(tmp_path: Path, era: str, w: int) -> None:
 def test_page_offset_inferred(tmp_path: Path, era: str, w: int, page_offset: int) -> None:
     f = forge(tmp_path, era, w, page_offset=page_offset)
     with open_image(f.path) as img:
-        assert img.details["page_offset"] == page_offset
-        assert img.details["page_offset_how"] == "inferred"
+        assert img.details.page_offset == page_offset
+        assert img.details.page_offset_how == "inferred"
         assert img.pagedir.pfns.tolist() == PFNS.tolist()
 
 
 def test_page_offset_assumed_without_low_pages(tmp_path: Path) -> None:
     f = forge(tmp_path, "pbe", 4, pfns=np.arange(0x20000, 0x20010, dtype=np.uint64))
     with open_image(f.path) as img:
-        assert (img.details["page_offset"], img.details["page_offset_how"]) == (0xC0000000,
+        assert (img.details.page_offset, img.details.page_offset_how) == (0xC0000000,
                                                                                 "assumed")
 
 
 def test_page_offset_given(tmp_path: Path) -> None:
     f = forge(tmp_path, "pbe", 4, page_offset=0x78000000)
     with open_image(f.path, page_offset=0x78000000) as img:
-        assert img.details["page_offset_how"] == "given"
+        assert img.details.page_offset_how == "given"
         assert img.pagedir.pfns.tolist() == PFNS.tolist()
     r = run_cli("info", "--json", "--page-offset", "0x78000000", f.path)
     assert json.loads(r.stdout)["details"]["page_offset"] == 0x78000000
@@ -206,7 +207,7 @@ def test_x86_64_kernel_text_addresses(tmp_path: Path) -> None:
     put_word(f.path, f.meta_pages[0] * N + row * 32 + 8, 0xFFFFFFFF80000000 + 0x101 * N, 8)
     with open_image(f.path) as img:
         assert img.pagedir.pfns.tolist() == PFNS.tolist()
-        assert img.details["kernel_text_addresses"] == 1
+        assert img.details.kernel_text_addresses == 1
 
 
 def test_unaligned_address(tmp_path: Path) -> None:
@@ -222,11 +223,11 @@ def test_highmem_report(tmp_path: Path, era: str, w: int, highmem: bool) -> None
     f = forge(tmp_path, era, w, num_physpages=0x40000)  # 1 GiB: 0x8000 pages of highmem
     with open_image(f.path) as img:
         if highmem:
-            note = img.details["highmem"]
+            note = to_data(img.details.highmem)
             assert (note["lowmem_end_pfn"], note["highmem_pfns"]) == (0x38000, 0x8000)
             assert note["addressable_by_pfn"] is False
         else:
-            assert "highmem" not in img.details
+            assert img.details.highmem is None
 
 
 # -- encryption (2.6.14-2.6.15) ---------------------------------------------------------------
@@ -240,7 +241,7 @@ def test_aes(tmp_path: Path, w: int) -> None:
     f = forge(tmp_path, "pbe", w, key_iv=KEY_IV, scatter=True)
     with open_image(f.path) as img:
         assert img.era == lg.ERA_PBE_AES
-        enc = img.details["encryption"]
+        enc = to_data(img.details.encryption)
         assert (enc["key"], enc["iv"]) == (KEY_IV[:32].hex(), KEY_IV[32:48].hex())
         assert enc["key_iv_offset"] == N - 20 - w - 64
         assert "in clear" in enc["note"]
@@ -279,10 +280,10 @@ def test_x86_64_pagedir_overflow(tmp_path: Path) -> None:
     pfns = np.arange(0x1000, 0x1000 + count, dtype=np.uint64)
     f = forge(tmp_path, "pbe", 8, pfns=pfns, zero_data=True)
     with open_image(f.path) as img:
-        ov = img.details["pagedir_overflow"]
+        ov = to_data(img.details.pagedir_overflow)
         assert (ov["pagedir_pages"], ov["slots_on_disk"], ov["pbes_unreachable"]) == (460, 457,
                                                                                       300)
-        assert img.details["image_pages_declared"] == count
+        assert img.details.image_pages_declared == count
         assert img.info.image_pages == 457 * 128
         assert img.pagedir.pfns.tolist() == pfns[: 457 * 128].tolist()
         s = summarize(img, find_banner=False)

@@ -16,6 +16,7 @@ from helpers import run_cli
 
 from swsusp_inspect.formats import legacy as lg
 from swsusp_inspect.image import open_image
+from swsusp_inspect.model import to_data
 
 ROOT = Path(__file__).resolve().parent.parent / "samples" / "forged-legacy"
 
@@ -87,10 +88,10 @@ def test_seed_scenario_in_its_era() -> None:
 
 def test_aes_sample_key_in_clear() -> None:
     with open_image(sample("2.6.15-aes-i386")) as img:
-        enc = img.details["encryption"]
+        enc = to_data(img.details.encryption)
         assert enc["key_iv_offset"] == 0xFA8
         assert len(bytes.fromhex(enc["key"])) == 32 and len(bytes.fromhex(enc["iv"])) == 16
-        assert img.details["highmem"]["highmem_pfns"] == 0x60000 - 0x38000
+        assert img.details.highmem.highmem_pfns == 0x60000 - 0x38000
         page = img.read_page(0x180)
         assert page.startswith(b"forged page pfn 0x00000180")
         assert b"Linux version 2.6.15-forged" in page
@@ -101,5 +102,5 @@ def test_x86_64_samples_page_offsets() -> None:
             "2.6.16-swapmap-x86_64": 0xFFFF810000000000}
     for name, po in want.items():
         with open_image(sample(name)) as img:
-            assert img.details["page_offset"] == po
+            assert img.details.page_offset == po
             assert np.all(img.pagedir.pfns < 0x40000)

@@ -105,12 +105,12 @@ def test_patch_24_susp2r(tmp_path: Path) -> None:
         assert img.era == lg.ERA_LINK_PATCH
         assert (img.word_size, img.header.sig, img.header.orig_sig) == (4, "SUSP2R",
                                                                          "SWAPSPACE2")
-        assert img.details["link_next_encoding"] == lg.ENC_I386_PTE
+        assert img.details.link_next_encoding == lg.ENC_I386_PTE
         assert img.pagedir.pfns.tolist() == [0x100, 0xA0]
         assert img.info.version_code == 0x020413
         assert (img.info.num_physpages, img.info.cpus) == (0x4000, 1)
-        assert img.details["version"] == "#1 SMP"
-        assert img.details["page_offset"] == 0xC0000000
+        assert img.details.version == "#1 SMP"
+        assert img.details.page_offset == 0xC0000000
         assert img.read_page(0x100).startswith(b"PFN 0x100")
         assert img.read_page(0xA0).startswith(b"VGA 0xa0000")
 
@@ -149,8 +149,8 @@ def test_s2susp_x86_64_two_letter_signature(tmp_path: Path) -> None:
         assert img.era == lg.ERA_LINK_26
         assert (img.word_size, img.header.sig, img.header.orig_sig) == (8, "S2", "SWAPSPACE2")
         assert img.pagedir.pfns.tolist() == [0x200]
-        assert img.details["page_offset"] == 1 << 40
-        assert img.details["machine"] == "x86_64"
+        assert img.details.page_offset == 1 << 40
+        assert img.details.machine == "x86_64"
         assert img.read_page(0x200).startswith(b"PFN 0x200")
 
 
@@ -188,7 +188,7 @@ def test_pmdisk_i386(tmp_path: Path) -> None:
         assert img.info.uts is not None and img.info.uts.machine == "i686"
         assert img.pagedir.pfns.tolist() == [0x300]
         assert img.read_page(0x300).startswith(b"PFN 0x300")
-        assert "highmem" not in img.details  # pmdisk refused CONFIG_HIGHMEM
+        assert img.details.highmem is None  # pmdisk refused CONFIG_HIGHMEM
 
 
 # -- 2.6.12, x86_64: swsusp_info.pagedir[] -> pbe pages with next ----------------------------------
@@ -229,8 +229,8 @@ def test_pbe_2612_x86_64(tmp_path: Path) -> None:
         assert img.era == lg.ERA_PBE
         assert img.word_size == 8
         assert img.pagedir.pfns.tolist() == [0x1000, 0x1001]
-        assert img.details["page_offset"] == 0xFFFF810000000000
-        assert img.details["suspend_pagedir"] == 0xFFFF810000400000
+        assert img.details.page_offset == 0xFFFF810000000000
+        assert img.details.suspend_pagedir == 0xFFFF810000400000
         assert img.info.num_physpages == 0x40000
         assert img.read_page(0x1001).startswith(b"PFN 0x1001")
 
@@ -277,13 +277,13 @@ def test_aes_2614_i386(tmp_path: Path) -> None:
                                  3: AES_2614_INFO, 4: cipher[:N]})
     with open_image(path) as img:
         assert img.era == lg.ERA_PBE_AES
-        assert img.details["encryption"]["key"] == key.hex()
-        assert img.details["encryption"]["iv"] == iv.hex()
-        assert img.details["encryption"]["key_iv_offset"] == 0xFA8
+        assert img.details.encryption.key == key.hex()
+        assert img.details.encryption.iv == iv.hex()
+        assert img.details.encryption.key_iv_offset == 0xFA8
         assert img.read_page(0x101) == plain[1]  # IV = last block of page 4's ciphertext
         assert img.read_page(0x100) == plain[0]
-        assert img.details["highmem"]["lowmem_end_pfn"] == 0x38000
-        assert img.details["highmem"]["highmem_pfns"] == 0x60000 - 0x38000
+        assert img.details.highmem.lowmem_end_pfn == 0x38000
+        assert img.details.highmem.highmem_pfns == 0x60000 - 0x38000
 
 
 # -- 2.6.16, x86_64: swap map of swp_entry_t, metadata of virtual addresses ---------------------

@@ -23,7 +23,15 @@ from typing import Any
 
 import numpy as np
 import pytest
-from helpers import SAMPLES, assert_error_line, provenance, resume_md5, run_cli, s2disk_stream_pages
+from helpers import (
+    SAMPLES,
+    arch_extra,
+    assert_error_line,
+    provenance,
+    resume_md5,
+    run_cli,
+    s2disk_stream_pages,
+)
 
 from swsusp_inspect.e820 import load_memory_map
 from swsusp_inspect.errors import FormatError
@@ -174,7 +182,7 @@ def test_arm64_header() -> None:
     try:
         arch = h.image.info.arch
         assert arch is not None and (arch.name, arch.magic) == ("arm64", None)
-        x = arch.extra
+        x = arch_extra(arch)
         banner = re.search(r"Linux version (\S+) \(.*\) (#1 .*)$", h.console, re.M)
         assert banner is not None
         assert x["uts_version"] == banner.group(2)  # init_utsname()->version, `uname -v`

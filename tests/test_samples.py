@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import SAMPLES, provenance, real_samples, resume_md5, s2disk_stream_pages
+from helpers import SAMPLES, arch_extra, provenance, real_samples, resume_md5, s2disk_stream_pages
 
 from swsusp_inspect.e820 import load_memory_map
 from swsusp_inspect.export.raw import extract_raw
@@ -161,7 +161,7 @@ def test_verify_crc32(sample: Sample) -> None:
     if sample.writer == "uswsusp":
         # the MD5 that suspend-utils' resume printed when it loaded this image
         md5 = resume_md5(sample.resume_log)
-        assert sample.image.details["checksum"] == {"kind": "md5", "stored": md5,
+        assert sample.image.details.checksum == {"kind": "md5", "stored": md5,
                                                     "computed": md5, "ok": True}
         return
     if sample.image.compression != "none":
@@ -218,7 +218,7 @@ def test_arch_record(sample: Sample) -> None:
 def _arm64_record(sample: Sample, arch: ArchRecord) -> None:
     smap = sample.system_map
     assert (arch.name, arch.magic, arch.e820_checksum) == ("arm64", None, None)
-    x = arch.extra
+    x = arch_extra(arch)
     banner = re.search(r"Linux version (\S+) \(.*\) (#1 .*)$", sample.console, re.M)
     assert banner is not None
     assert x["uts_version"] == banner.group(2)  # init_utsname()->version, `uname -v`

@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from helpers import unhex
+from helpers import arch_extra, unhex
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -499,7 +499,7 @@ def test_arm64_header_hexdump() -> None:
     arch = snapshot.decode_arch(unhex(4096, ARM64_HDR), 8)
     assert arch is not None
     assert (arch.name, arch.magic) == ("arm64", None)
-    assert arch.extra == {
+    assert arch_extra(arch) == {
         "uts_version": "#1 SMP Debian 6.1.76-1",
         "ttbr1_el1": 0x4131F000,
         "reenter_kernel": 0xFFFF800008F6C000,
@@ -527,8 +527,8 @@ def test_arm64_header_round_trip(version: str, ttbr: int, reenter: int, hyp: int
     arch = snapshot.decode_arch(data.ljust(4096, b"\0"), 8)
     assert arch is not None
     assert arch.name == "arm64"
-    assert arch.extra["uts_version"] == "#" + version
-    assert (arch.extra["ttbr1_el1"], arch.extra["sleep_cpu_mpidr"]) == (ttbr, mpidr)
+    assert arch_extra(arch)["uts_version"] == "#" + version
+    assert (arch_extra(arch)["ttbr1_el1"], arch_extra(arch)["sleep_cpu_mpidr"]) == (ttbr, mpidr)
 
 
 @pytest.mark.parametrize(("word_at_80", "name"), [

@@ -34,9 +34,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from swsusp_inspect.errors import FormatError, SwsuspError
+from swsusp_inspect.forge import uswsusp as forge_uswsusp
 from swsusp_inspect.forge.kernel import pattern_pages
 from swsusp_inspect.formats import pagedir, snapshot, uswsusp
 from swsusp_inspect.image import open_image
+from swsusp_inspect.model import to_data
 from swsusp_inspect.summary import summarize
 
 N = 4096
@@ -59,7 +61,7 @@ def kernel_stream(pfn_arr: np.ndarray, word: int = 8, page_size: int = N) -> byt
 PFNS = np.arange(0x100, 0x100 + 300, dtype=np.uint64)  # 300 data pages: 10 buffers of 32
 
 
-def write(tmp_path: Path, built: uswsusp.Built, name: str = "swap.img") -> Path:
+def write(tmp_path: Path, built: forge_uswsusp.Built, name: str = "swap.img") -> Path:
     path = tmp_path / name
     path.write_bytes(built.data)
     return path
@@ -188,7 +190,7 @@ def test_whole_image_hexdump(tmp_path: Path) -> None:
         assert img.info.pages == 3 and img.info.image_pages == 1
         assert img.pagedir.pfns.tolist() == [0x1234]
         assert img.read_page(0x1234) == pattern_pages(pfn_arr, N)
-        d = img.details
+        d = to_data(img.details)
         assert (d["signature"], d["orig_sig"], d["image"], d["map_start"],
                 d["image_data_size"], d["pages"]) == ("ULSUSPEND", "SWAPSPACE2", 0x1000,
                                                       0x2000, 0x3000, 3)
@@ -204,7 +206,7 @@ def test_whole_image_hexdump(tmp_path: Path) -> None:
     dev[0x7000] ^= 0xFF
     path.write_bytes(bytes(dev))
     with open_image(path) as img:
-        assert img.details["checksum"]["ok"] is False
+        assert img.details.checksum.ok is False
         assert img.verify().ok is False
 
 
@@ -281,14 +283,14 @@ def test_forged_reads_back(tmp_path: Path, case: str) -> None:
     kw: dict[str, Any] = CASES[case]
     word = kw.get("word_size", 8)
     stream = kernel_stream(PFNS, word)
-    built = uswsusp.build_image(stream, **kw)
+    built = forge_uswsusp.build_image(stream, **kw)
     path = write(tmp_path, built)
     with open_image(path, passphrase=kw.get("passphrase")) as img:
         assert img.info.word_size == word
         assert img.pagedir.pfns.tolist() == PFNS.tolist()
         for pfn in (0x100, 0x17F, 0x100 + 299):
             assert img.read_page(pfn) == pattern_pages(np.array([pfn], np.uint64), N)
-        d = img.details
+        d = to_data(img.details)
         assert d["pages"] == len(stream) // N == img.info.pages
         assert d["image_data_size"] == built.image_data_size
         assert d["compression"] == ("lzo" if kw.get("compress", True) else "none")
@@ -309,8 +311,8 @@ def test_forged_reads_back(tmp_path: Path, case: str) -> None:
 
 def test_encrypted_data_really_is_encrypted(tmp_path: Path) -> None:
     stream = kernel_stream(PFNS)
-    plain = uswsusp.build_image(stream, compress=False)
-    enc = uswsusp.build_image(stream, compress=False, passphrase=b"pw")
+    plain = forge_uswsusp.build_image(stream, compress=False)
+    enc = forge_uswsusp.build_image(stream, compress=False, passphrase=b"pw")
     # same places, different bytes; the header and extents pages stay in clear
     assert plain.data[3 * N : 4 * N] == stream[:N]
     assert enc.data[3 * N : 4 * N] != stream[:N]
@@ -318,7 +320,7 @@ def test_encrypted_data_really_is_encrypted(tmp_path: Path) -> None:
 
 
 def test_no_passphrase_names_the_header(tmp_path: Path) -> None:
-    built = uswsusp.build_image(kernel_stream(PFNS), passphrase=b"pw")
+    built = forge_uswsusp.build_image(kernel_stream(PFNS), passphrase=b"pw")
     path = write(tmp_path, built)
     with pytest.raises(uswsusp.PassphraseRequired) as exc:
         open_image(path)
@@ -333,7 +335,7 @@ def test_no_passphrase_names_the_header(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("compress", [True, False])
 def test_wrong_passphrase(tmp_path: Path, compress: bool) -> None:
-    built = uswsusp.build_image(kernel_stream(PFNS), passphrase=b"right", compress=compress)
+    built = forge_uswsusp.build_image(kernel_stream(PFNS), passphrase=b"right", compress=compress)
     path = write(tmp_path, built)
     with pytest.raises(FormatError) as exc:
         open_image(path, passphrase="wrong")
@@ -345,13 +347,13 @@ def test_passphrase_is_what_read_password_keeps(tmp_path: Path) -> None:
     # fgets(pass_buf, 128): at most 127 bytes; str passphrases are UTF-8
     long = "é" * 100  # 200 bytes in UTF-8
     assert uswsusp.passphrase_bytes(long) == long.encode()[:127]
-    built = uswsusp.build_image(kernel_stream(PFNS), passphrase=long.encode()[:127])
+    built = forge_uswsusp.build_image(kernel_stream(PFNS), passphrase=long.encode()[:127])
     with open_image(write(tmp_path, built), passphrase=long) as img:
         assert img.info.image_pages == PFNS.size
 
 
 def test_md5_mismatch_fails_verify_with_exit_1(tmp_path: Path) -> None:
-    built = uswsusp.build_image(kernel_stream(PFNS), compress=False)
+    built = forge_uswsusp.build_image(kernel_stream(PFNS), compress=False)
     dev = bytearray(built.data)
     dev[0x1020] ^= 1  # checksum[0]
     path = tmp_path / "bad-md5.img"
@@ -370,13 +372,13 @@ def test_scattered_extents_over_several_extents_pages(tmp_path: Path) -> None:
     # every other device page: more than 255 extents, so the list continues on a second
     # extents page reached through slot 255
     stream = kernel_stream(PFNS)
-    n_units = len(uswsusp.build_image(stream, compress=False).data) // N - 3
+    n_units = len(forge_uswsusp.build_image(stream, compress=False).data) // N - 3
     extents = [(3 + 2 * i, 4 + 2 * i) for i in range(n_units)]
     assert len(extents) > 255
-    built = uswsusp.build_image(stream, compress=False, extents=extents)
+    built = forge_uswsusp.build_image(stream, compress=False, extents=extents)
     assert len(built.extents_pages) == 2
     with open_image(write(tmp_path, built)) as img:
-        assert img.details["extents_pages"] == built.extents_pages
+        assert list(img.details.extents_pages) == built.extents_pages
         assert img.read_page(0x100 + 299) == pattern_pages(np.array([0x100 + 299]), N)
         assert img.verify().ok
 
@@ -385,7 +387,7 @@ def test_scattered_extents_over_several_extents_pages(tmp_path: Path) -> None:
 def test_large_pages(tmp_path: Path, page_size: int) -> None:
     pfn_arr = np.arange(0x10000, 0x10000 + 40, dtype=np.uint64)
     stream = kernel_stream(pfn_arr, 8, page_size)
-    built = uswsusp.build_image(stream, page_size=page_size, passphrase=b"big pages")
+    built = forge_uswsusp.build_image(stream, page_size=page_size, passphrase=b"big pages")
     with open_image(write(tmp_path, built), passphrase="big pages") as img:
         assert img.page_size == page_size
         assert img.read_page(0x10000 + 39) == pattern_pages(pfn_arr[-1:], page_size)
@@ -402,12 +404,12 @@ def test_rsa_mode(tmp_path: Path) -> None:
               "q": q, "u": pow(p, -1, q)}  # libgcrypt: p < q, u = p^-1 mod q
     key, iv = bytes(range(1, 17)), bytes(range(100, 108))
     stream = kernel_stream(PFNS)
-    built = uswsusp.build_image(stream, passphrase=b"unlock", rsa=(fields, key, iv))
+    built = forge_uswsusp.build_image(stream, passphrase=b"unlock", rsa=(fields, key, iv))
     path = write(tmp_path, built)
     with open_image(path, passphrase="unlock") as img:
-        assert img.details["encryption"] == "blowfish-cfb/rsa"
-        assert "IMAGE_USE_RSA" in img.details["flag_names"]
-        assert img.details["checksum"]["ok"] is True
+        assert img.details.encryption == "blowfish-cfb/rsa"
+        assert "IMAGE_USE_RSA" in img.details.flag_names
+        assert img.details.checksum.ok is True
         assert img.read_page(0x101) == pattern_pages(np.array([0x101]), N)
     with pytest.raises(FormatError) as exc:
         open_image(path, passphrase="not it")
@@ -446,7 +448,7 @@ def test_cfb_equals_libgcrypt(algo: int, key_size: int, block: int) -> None:
             theirs += out.raw
     finally:
         lib.gcry_cipher_close(hd)
-    ours = uswsusp._cipher("blowfish" if algo == 4 else "aes", key, iv).encryptor()
+    ours = uswsusp.crypto.cipher("blowfish" if algo == 4 else "aes", key, iv).encryptor()
     mine = b"".join(ours.update(data[i : i + N]) for i in range(0, len(data), N))
     assert mine == theirs
 
@@ -457,8 +459,8 @@ def test_cfb_equals_libgcrypt(algo: int, key_size: int, block: int) -> None:
 @pytest.fixture(scope="module")
 def small_images(tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
     stream = kernel_stream(PFNS[:40])
-    return {"lzo": uswsusp.build_image(stream).data,
-            "enc": uswsusp.build_image(stream, passphrase=b"pw").data}
+    return {"lzo": forge_uswsusp.build_image(stream).data,
+            "enc": forge_uswsusp.build_image(stream, passphrase=b"pw").data}
 
 
 @given(data=st.data())
@@ -482,7 +484,7 @@ def test_flipped_or_cut_images_fail_cleanly(tmp_path: Path, small_images: dict[s
 
 
 def test_header_pointing_outside_the_device(tmp_path: Path) -> None:
-    built = uswsusp.build_image(kernel_stream(PFNS[:10]))
+    built = forge_uswsusp.build_image(kernel_stream(PFNS[:10]))
     dev = bytearray(built.data)
     dev[N - 28 : N - 20] = (len(dev) + N).to_bytes(8, "little")
     path = tmp_path / "x.img"
@@ -493,9 +495,9 @@ def test_header_pointing_outside_the_device(tmp_path: Path) -> None:
 
 def test_extents_loop_is_reported(tmp_path: Path) -> None:
     stream = kernel_stream(PFNS)
-    n_units = len(uswsusp.build_image(stream, compress=False).data) // N - 3
+    n_units = len(forge_uswsusp.build_image(stream, compress=False).data) // N - 3
     extents = [(3 + 2 * i, 4 + 2 * i) for i in range(n_units)]
-    built = uswsusp.build_image(stream, compress=False, extents=extents)
+    built = forge_uswsusp.build_image(stream, compress=False, extents=extents)
     dev = bytearray(built.data)
     second = built.extents_pages[1]
     dev[second + N - 16 : second + N - 8] = (2 * N).to_bytes(8, "little")  # back to the first
@@ -512,7 +514,7 @@ def test_extents_loop_is_reported(tmp_path: Path) -> None:
 
 
 def test_cli_passphrase_everywhere(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    built = uswsusp.build_image(kernel_stream(PFNS), passphrase=b"pw")
+    built = forge_uswsusp.build_image(kernel_stream(PFNS), passphrase=b"pw")
     path = str(write(tmp_path, built))
     info = run_cli("info", "--json", "--passphrase", "pw", path)
     assert info.exit_code == 0, info.stderr
@@ -548,7 +550,7 @@ def test_committed_samples(name: str, passphrase: str | None) -> None:
     with open_image(path, passphrase=passphrase) as img:
         s = summarize(img, verify=True)
         assert s.verify_ok is True
-        assert img.details["checksum"]["stored"] == facts["md5"]
+        assert img.details.checksum.stored == facts["md5"]
         assert (s.image_pages, s.pages, s.pfn_min, s.pfn_max) == (
             facts["image_pages"], facts["pages"], facts["pfn_min"], facts["pfn_max"])
         assert s.kernel_release == facts["release"]

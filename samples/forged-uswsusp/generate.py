@@ -6,7 +6,7 @@ Usage: python samples/forged-uswsusp/generate.py   (rewrites the .img.xz files a
 Deterministic: the same library version writes the same bytes.  The kernel stream inside is
 built with the kernel-format builders (swsusp_info with an x86_64 5.13+ restore record, a PFN
 directory, data pages); the uswsusp container around it with
-``swsusp_inspect.formats.uswsusp.build_image`` -- the construct definitions the reader uses.
+``swsusp_inspect.forge.uswsusp.build_image`` -- the construct definitions the reader uses.
 """
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-from swsusp_inspect.formats import pagedir, snapshot, uswsusp
+from swsusp_inspect.forge import uswsusp
+from swsusp_inspect.formats import pagedir, snapshot
 
 HERE = Path(__file__).resolve().parent
 N = 4096

@@ -75,7 +75,7 @@ def _extract_range(image: HibernationImage, lo: int, hi: int, out_path: str) -> 
     try:
         count = 0
         for k in range(lo, hi):
-            pfns, pages = image.chunk_data_pages(k, image._decompress_uncached(k))
+            pfns, pages = image.chunk_data_pages(k, image.decompress_chunk(k, cache=False))
             count += write_pages(fd, pfns, pages, image.page_size)
         return count
     finally:

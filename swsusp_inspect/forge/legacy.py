@@ -24,9 +24,9 @@ from typing import Any
 import numpy as np
 
 from swsusp_inspect.forge.kernel import pattern_pages
-from swsusp_inspect.formats import legacy as lg
 from swsusp_inspect.formats import pagedir as fpagedir
 from swsusp_inspect.formats import snapshot
+from swsusp_inspect.formats.legacy import structs as lg
 
 PageFn = Callable[[np.ndarray], bytes]
 

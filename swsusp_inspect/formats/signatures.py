@@ -26,7 +26,7 @@ class Signature:
     """A recognised signature: what wrote it and whether this version reads it."""
 
     prefix: bytes
-    kind: str  # "kernel" | "swap" | "unsupported"
+    kind: str  # "kernel" (the current layout) | "swap" (no image) | "other" (another family)
     name: str
     era: str
 
@@ -36,14 +36,14 @@ SIGNATURES: tuple[Signature, ...] = (
     Signature(b"LINHIB0001", "kernel", "LINHIB0001", "Linux 2.6.37 development (swsusp)"),
     Signature(b"SWAPSPACE2", "swap", "SWAPSPACE2", "plain swap area (version 1)"),
     Signature(b"SWAP-SPACE", "swap", "SWAP-SPACE", "plain swap area (version 0)"),
-    Signature(b"ULSUSPEND", "unsupported", "ULSUSPEND", "uswsusp / suspend-utils s2disk"),
-    Signature(b"S2SUSPEND", "unsupported", "S2SUSPEND", "probed by libblkid; no known writer"),
-    Signature(b"pmdisk-swa", "unsupported", "pmdisk", "pmdisk, Linux 2.6.0-2.6.8"),
-    Signature(b"SUSP1R", "unsupported", "SUSP1R", "swsusp patches for Linux 2.4 / 2.5"),
-    Signature(b"SUSP2R", "unsupported", "SUSP2R", "swsusp patches for Linux 2.4 / 2.5"),
+    Signature(b"ULSUSPEND", "other", "ULSUSPEND", "uswsusp / suspend-utils s2disk"),
+    Signature(b"S2SUSPEND", "other", "S2SUSPEND", "probed by libblkid; no known writer"),
+    Signature(b"pmdisk-swa", "other", "pmdisk", "pmdisk, Linux 2.6.0-2.6.8"),
+    Signature(b"SUSP1R", "other", "SUSP1R", "swsusp patches for Linux 2.4 / 2.5"),
+    Signature(b"SUSP2R", "other", "SUSP2R", "swsusp patches for Linux 2.4 / 2.5"),
     # checked after the longer S1SUSPEND / S2SUSPEND prefixes above
-    Signature(b"S1SUSP", "unsupported", "S1SUSP", "swsusp, Linux 2.5.48-2.6.8"),
-    Signature(b"S2SUSP", "unsupported", "S2SUSP", "swsusp, Linux 2.5.48-2.6.8"),
+    Signature(b"S1SUSP", "other", "S1SUSP", "swsusp, Linux 2.5.48-2.6.8"),
+    Signature(b"S2SUSP", "other", "S2SUSP", "swsusp, Linux 2.5.48-2.6.8"),
 )
 
 

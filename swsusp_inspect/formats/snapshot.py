@@ -143,15 +143,13 @@ def _riscv_record(page: bytes, word_size: int) -> ArchRecord | None:
         "riscv64" if word_size == 8 else "riscv32",
         "6.4+",
         None,
-        extra={
-            "uts_version": cstring(hdr.uts_version),
-            "hartid": int(hdr.hartid),
-            "saved_satp": satp,
-            "satp_mode": mode,
-            # physical address of the root page table the image kernel ran on (PPN << 12)
-            "page_table_root": ppn << 12,
-            "restore_cpu_addr": int(hdr.restore_cpu_addr),
-        },
+        uts_version=cstring(hdr.uts_version),
+        hartid=int(hdr.hartid),
+        saved_satp=satp,
+        satp_mode=mode,
+        # physical address of the root page table the image kernel ran on (PPN << 12)
+        page_table_root=ppn << 12,
+        restore_cpu_addr=int(hdr.restore_cpu_addr),
     )
 
 
@@ -179,13 +177,11 @@ def decode_arch(page: bytes, word_size: int) -> ArchRecord | None:
                 "arm64",
                 "4.7+",
                 None,
-                extra={
-                    "uts_version": cstring(hdr.uts_version),
-                    "ttbr1_el1": int(hdr.ttbr1_el1),
-                    "reenter_kernel": int(hdr.reenter_kernel),
-                    "hyp_stub_vectors": int(hdr.__hyp_stub_vectors),
-                    "sleep_cpu_mpidr": int(hdr.sleep_cpu_mpidr),
-                },
+                uts_version=cstring(hdr.uts_version),
+                ttbr1_el1=int(hdr.ttbr1_el1),
+                reenter_kernel=int(hdr.reenter_kernel),
+                hyp_stub_vectors=int(hdr.__hyp_stub_vectors),
+                sleep_cpu_mpidr=int(hdr.sleep_cpu_mpidr),
             )
         return None
     layout = I386_MAGICS.get(_magic_at(page, 12, 4))
@@ -198,7 +194,8 @@ def _x86_record(page: bytes, word_size: int, name: str, layout: str) -> ArchReco
     rec = restore_record_struct(word_size, layout).parse(page)
     kind = "md5" if "MD5" in layout else "crc32" if "CRC32" in layout else None
     digest = bytes(rec.e820_digest) if kind == "md5" else None
-    checksum = int(rec.e820_checksum) if kind == "crc32" else None
+    checksum = int(rec.e820_checksum) if kind == "crc32" else \
+        int.from_bytes(digest, "big") if digest is not None else None
     return ArchRecord(
         name,
         layout,
@@ -208,7 +205,7 @@ def _x86_record(page: bytes, word_size: int, name: str, layout: str) -> ArchReco
         cr3=int(rec.cr3),
         e820_checksum=checksum,
         e820_checksum_kind=kind,
-        e820_digest=digest,
+        e820_digest_hex=None if digest is None else digest.hex(),
     )
 
 

@@ -44,8 +44,8 @@ def _anchor(arch: ArchRecord | None) -> _Anchor | None:
         if arch.jump_address_phys is None:
             return None  # 2.6.24-4.6 records have no physical address
         return _Anchor("restore_registers", arch.jump_address_phys, arch.jump_address)
-    if arch.name == "arm64" and arch.extra.get("ttbr1_el1"):
-        return _Anchor("swapper_pg_dir", int(arch.extra["ttbr1_el1"]), None)
+    if arch.name == "arm64" and arch.ttbr1_el1:
+        return _Anchor("swapper_pg_dir", arch.ttbr1_el1, None)
     return None
 
 
@@ -96,7 +96,7 @@ class SystemMap:
         if arch is None or arch.name not in _VIRTUAL_ANCHORS:
             return None
         name, slot = _VIRTUAL_ANCHORS[arch.name]
-        value = getattr(arch, slot, None) if slot == "jump_address" else arch.extra.get(slot)
+        value = getattr(arch, slot, None)
         mine = self.symbols.get(name)
         if value is None or mine is None:
             return None

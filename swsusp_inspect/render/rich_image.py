@@ -7,6 +7,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from swsusp_inspect.model.details import LegacyDetails, UswsuspDetails
 from swsusp_inspect.summary import ImageSummary
 
 
@@ -33,21 +34,21 @@ def header_table(s: ImageSummary) -> Table:
         t.add_row("flags", f"{_hex(s.flags_value)}  {flags}")
     else:
         t.add_row("page size", str(s.page_size))
+    d = s.details
+    usw = d if isinstance(d, UswsuspDetails) else None
     if s.era not in ("2.6.20+", "stream"):
-        t.add_row("format", f"{s.era}" + (f"  [dim]{s.details.get('header_layout')}[/]"
-                                           if s.details.get("header_layout") else ""))
-    outer = s.details.get("compression")
-    if outer and s.compression == "none":
+        t.add_row("format", f"{s.era}" + (f"  [dim]{usw.header_layout}[/]" if usw else ""))
+    if usw is not None and usw.compression != "none" and s.compression == "none":
         # uswsusp compresses the kernel's raw stream itself
-        blocks = s.details.get("blocks")
-        t.add_row("compression", f"{outer} (userland)" + (f"  [dim]{blocks} blocks[/]"
-                                                          if blocks else ""))
+        t.add_row("compression", f"{usw.compression} (userland)"
+                  + (f"  [dim]{usw.blocks} blocks[/]" if usw.blocks else ""))
     else:
         t.add_row("compression",
                   s.compression + (f"  [dim]{s.chunks} chunks[/]" if s.chunks else ""))
-    enc = s.details.get("encryption")
-    if enc:
-        t.add_row("encryption", str(enc if isinstance(enc, str) else enc.get("mode", enc)))
+    if usw is not None and usw.encryption:
+        t.add_row("encryption", usw.encryption)
+    elif isinstance(d, LegacyDetails) and d.encryption is not None:
+        t.add_row("encryption", d.encryption.mode)
     release = s.kernel_release or "[dim]unknown[/]"
     t.add_row("kernel", release)
     if s.banner_error:
@@ -62,19 +63,19 @@ def header_table(s: ImageSummary) -> Table:
         t.add_row("", f"[dim]System.map linux_banner at phys {s.banner_expected_at:#x}[/] {mark}")
     if s.arch is not None:
         a = s.arch
-        parts = [f"{a['name']} record {a['layout']}", f"magic {_hex(a['magic'])}"]
-        if a.get("jump_address_phys") is not None:
-            parts.append(f"jump_address_phys {_hex(a['jump_address_phys'])}")
-        if a.get("cr3") is not None:
-            parts.append(f"cr3 {_hex(a['cr3'])}")
-        if a.get("e820_checksum_kind"):
-            parts.append(f"e820 {a['e820_checksum_kind']} {_hex(a['e820_checksum'])}")
-        if a.get("uts_version"):
-            parts.append(f"uts_version {a['uts_version']}")
+        parts = [f"{a.name} record {a.layout}", f"magic {_hex(a.magic)}"]
+        if a.jump_address_phys is not None:
+            parts.append(f"jump_address_phys {_hex(a.jump_address_phys)}")
+        if a.cr3 is not None:
+            parts.append(f"cr3 {_hex(a.cr3)}")
+        if a.e820_checksum_kind:
+            parts.append(f"e820 {a.e820_checksum_kind} {_hex(a.e820_checksum)}")
+        if a.uts_version:
+            parts.append(f"uts_version {a.uts_version}")
         t.add_row("arch", ", ".join(parts))
     elif s.uts is not None:
         u = s.uts
-        t.add_row("uts", f"{u['sysname']} {u['release']} {u['version']} {u['machine']}")
+        t.add_row("uts", f"{u.sysname} {u.release} {u.version} {u.machine}")
     return t
 
 
@@ -97,14 +98,13 @@ def counts_table(s: ImageSummary) -> Table:
 
 
 def integrity_text(s: ImageSummary) -> Text:
-    checksum = s.details.get("checksum")
-    if isinstance(checksum, dict) and checksum.get("kind") == "md5":
+    checksum = s.details.checksum if isinstance(s.details, UswsuspDetails) else None
+    if checksum is not None:
         # uswsusp: MD5 over the whole uncompressed stream
-        if checksum.get("ok") is True:
-            return Text.from_markup(f"[ok]MD5 OK[/] {checksum.get('computed')}")
-        if checksum.get("ok") is False:
-            return Text.from_markup(f"[bad]MD5 MISMATCH[/] stored {checksum.get('stored')}, "
-                                    f"computed {checksum.get('computed')}")
+        if checksum.ok:
+            return Text.from_markup(f"[ok]MD5 OK[/] {checksum.computed}")
+        return Text.from_markup(f"[bad]MD5 MISMATCH[/] stored {checksum.stored}, "
+                                f"computed {checksum.computed}")
     if not s.verified:
         stored = "" if s.crc32.stored is None else f"stored CRC32 {s.crc32.stored:#010x}; "
         return Text.from_markup(f"[dim]{stored}not verified (run `verify`)[/]")

@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from swsusp_inspect.errors import FormatError
+from swsusp_inspect.model.details import HighmemNote
 
 X86_64_START_KERNEL_MAP = 0xFFFFFFFF80000000
 VMALLOC_RESERVE = 128 << 20  # i386 __VMALLOC_RESERVE default (arch/i386/mm/init.c)
@@ -168,7 +169,7 @@ def translate(
 
 
 def highmem_note(word_size: int, page_size: int, page_offset: int,
-                 num_physpages: int) -> dict[str, Any] | None:
+                 num_physpages: int) -> HighmemNote | None:
     """Facts about i386 highmem for eras that copied it with ``save_highmem()`` (else None).
 
     ``num_physpages`` is the highest PFN + 1 on i386 (``highend_pfn`` with highmem): pages at or
@@ -178,13 +179,13 @@ def highmem_note(word_size: int, page_size: int, page_offset: int,
         return None
     lowmem = i386_lowmem_pages(page_offset, page_size)
     above = max(0, num_physpages - lowmem)
-    return {
-        "lowmem_end_pfn": lowmem,
-        "highmem_pfns": above,
-        "addressable_by_pfn": False,
-        "note": (
+    return HighmemNote(
+        lowmem_end_pfn=lowmem,
+        highmem_pfns=above,
+        addressable_by_pfn=False,
+        note=(
             f"highmem PFNs {lowmem:#x}..{num_physpages - 1:#x} (at most {above:,} pages in use) "
             "were copied into lowmem buffers by save_highmem(): their contents are in this "
             "image under the PFNs of those buffers, their own PFNs are not recorded"
             if above else "no highmem: num_physpages ends inside lowmem"),
-    }
+    )

@@ -1,0 +1,104 @@
+"""The current kernel layout (2.6.20 -> now) on a swap device, and the ``/dev/snapshot`` stream.
+
+References:
+    kernel/power/swap.c ``swsusp_write()`` / ``load_image*()`` (2.6.20 -> now): the
+        ``swsusp_header`` at the end of the swap area's first page names the first swap-map page
+        (``image``); the map chain lists the device page of every stream page: the
+        ``swsusp_info`` page, the metadata (PFN directory) pages, then the data, raw or in
+        32-page compressed chunks (``save_compressed_image()``).
+    kernel/power/user.c ``snapshot_read()``: the same stream without a container.
+    See :mod:`~swsusp_inspect.formats.swap`, :mod:`~swsusp_inspect.formats.swapmap`,
+    :mod:`~swsusp_inspect.formats.snapshot` and :mod:`~swsusp_inspect.formats.chunks`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from swsusp_inspect.errors import FormatError, TruncatedError
+from swsusp_inspect.formats import chunks as fchunks
+from swsusp_inspect.formats import snapshot, swap, swapmap
+from swsusp_inspect.formats.opened import OpenedImage, OpenOptions
+from swsusp_inspect.formats.signatures import SignatureHit
+from swsusp_inspect.model.image import (
+    SF_COMPRESSION_ALG_LZ4,
+    SF_NOCOMPRESS_MODE,
+    SnapshotInfo,
+    SwsuspHeader,
+)
+
+__all__ = ["compression_of", "decode_info_any_word", "open_stream", "open_swap"]
+
+
+def compression_of(header: SwsuspHeader | None) -> str:
+    """``"none"``, ``"lzo"`` or ``"lz4"``: what the swap header's flags say."""
+    if header is None or header.flags is None:
+        return "none"  # a stream, or 2.6.20-2.6.22 (no compression existed)
+    if header.flags & SF_NOCOMPRESS_MODE:
+        return "none"
+    return "lz4" if header.flags & SF_COMPRESSION_ALG_LZ4 else "lzo"
+
+
+def decode_info_any_word(buf: Any, off: int, page_size: int) -> SnapshotInfo:
+    """``swsusp_info`` with 8-byte longs, else 4-byte ones (i386 writers; ``sector_t`` stays
+    8 bytes since 5.2); the 8-byte complaint when neither reads."""
+    try:
+        return snapshot.decode_info(buf, off, page_size, 8)
+    except FormatError:
+        try:
+            return snapshot.decode_info(buf, off, page_size, 4)
+        except FormatError:
+            pass
+        raise
+
+
+def open_swap(buf: Any, hit: SignatureHit | None, base: int, options: OpenOptions, *,
+              probe: bool = False) -> OpenedImage | None:
+    """The 2.6.20+ layout of a swap area whose header page starts at ``base``."""
+    if hit is None:
+        return None
+    n = hit.page_size
+    version, last_page = swap.decode_swap_info(buf, base)
+    # last_page counts from the swap area's start; pointers count from the device's
+    device_pages = options.resume_offset + last_page + 1 if version == 1 and last_page \
+        else None
+    header = swap.decode_header(buf, base, n)
+    # swsusp_header.image sits at N-24-S (2.6.23+) or N-20-S (2.6.20-2.6.22)
+    tail = 24 if header.layout == "2.6.23+" else 20
+    smap = swapmap.walk(buf, header.image, n, header.sector_size, device_pages,
+                        image_offset=base + n - tail - header.sector_size)
+    entries = smap.entries
+    if not entries.size:
+        raise FormatError("swap map page", header.image * n, "entries[0]",
+                          "the swsusp_info page", 0)
+    info_off = int(entries[0]) * n
+    if info_off + n > len(buf):
+        raise TruncatedError("swsusp_info", info_off, n, len(buf))
+    info = decode_info_any_word(buf, info_off, n)
+    if compression_of(header) == "none":
+        needed = info.pages
+    else:  # the swsusp_info page, then at least one page per 32-page chunk
+        needed = 1 + -(-(info.pages - 1) // fchunks.UNC_PAGES)
+    if entries.size < needed:
+        raise FormatError("swap map", header.image * n, None,
+                          f"{needed:#x} entries (swsusp_info.pages = {info.pages:#x})",
+                          entries.size)
+    return OpenedImage(container="swap", era="2.6.20+", page_size=n, buf=buf, header=header,
+                       info=info, entries=entries, map_pages=smap.map_pages,
+                       device_pages=device_pages)
+
+
+def open_stream(buf: Any) -> OpenedImage | None:
+    """A ``/dev/snapshot`` stream (it starts with ``swsusp_info``), or None."""
+    stream = snapshot.sniff_stream(buf)
+    if stream is None:
+        return None
+    page_size, word = stream
+    info = snapshot.decode_info(buf, 0, page_size, word)
+    # pages is read from the file: list no more stream pages than the file can hold (one past
+    # its end, so reading that one reports the truncation)
+    n_listed = min(info.pages, len(buf) // page_size + 1)
+    return OpenedImage(container="stream", era="stream", page_size=page_size, buf=buf,
+                       header=None, info=info, entries=np.arange(n_listed, dtype=np.uint64))
