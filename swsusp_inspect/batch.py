@@ -15,6 +15,7 @@ Sidecar conventions (documented in README):
 from __future__ import annotations
 
 import csv
+import dataclasses
 import glob
 import json
 import os
@@ -25,6 +26,8 @@ from typing import Any
 
 from swsusp_inspect.exitcodes import ExitCode
 from swsusp_inspect.formats import signatures
+from swsusp_inspect.model.report import BatchInputs, BatchRow, FailedAudit, Report
+from swsusp_inspect.run import Inputs
 from swsusp_inspect.transport import sniff_transport
 
 IMAGE_SUFFIXES = (".img", ".bin", ".swap", ".raw", ".dump", ".image", ".snapshot")
@@ -47,25 +50,16 @@ class BatchJob:
     passphrase: str | None = field(default=None, repr=False)  # encrypted uswsusp images
     page_offset: int | None = None  # PAGE_OFFSET for pre-2.6.19 eras (None: inferred)
 
+    @property
+    def inputs(self) -> Inputs:
+        return Inputs(image=self.image, maps=self.maps, kpageflags=self.kpageflags,
+                      system_map=self.system_map, resume_offset=self.resume_offset,
+                      page_offset=self.page_offset, passphrase=self.passphrase)
 
-@dataclass
-class BatchRow:
-    path: str
-    exit_code: int
-    report: dict[str, Any] | None
-    error: str | None
-    inputs: dict[str, Any] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        body = dict(self.report) if self.report is not None else {
-            "image": None, "map": None, "evidence": None, "labels": None,
-            "unsafe_pages": None, "findings": [],
-        }
-        body["path"] = self.path
-        body["error"] = self.error
-        body["exit_code"] = self.exit_code
-        body["inputs"] = self.inputs
-        return body
+    def used(self) -> BatchInputs:
+        """The files this job's audit reads, for its row."""
+        return BatchInputs(self.maps, self.kpageflags, self.system_map,
+                           self.resume_offset or None, self.page_offset)
 
 
 # -- discovery ----------------------------------------------------------------------------
@@ -287,45 +281,38 @@ def plan(paths: Iterable[str], *, manifest: str | None = None, maps: tuple[str, 
 # -- running ------------------------------------------------------------------------------
 
 
-def audit_job(job: BatchJob) -> Any:
-    """Open, audit and close one job's image (the same API calls `audit` makes)."""
-    from swsusp_inspect.auditor import audit
-    from swsusp_inspect.e820 import load_memory_map
-    from swsusp_inspect.image import open_image
-    from swsusp_inspect.inputs.system_map import load_system_map
+def audit_job(job: BatchJob) -> Report:
+    """Open, audit and close one job's image (the same call `audit` makes)."""
+    from swsusp_inspect.run import run_audit
 
-    maps = [load_memory_map(m) for m in job.maps]
-    smap = load_system_map(job.system_map) if job.system_map else None
-    with open_image(job.image, resume_offset=job.resume_offset,
-                    passphrase=job.passphrase, page_offset=job.page_offset) as img:
-        return audit(img, maps=maps or None, kpageflags=job.kpageflags, system_map=smap,
-                     verify=job.verify)
+    return run_audit(job.inputs, verify=job.verify)
+
+
+def _failed(job: BatchJob, code: ExitCode, error: str) -> BatchRow:
+    return BatchRow(report=FailedAudit(), path=job.image, error=error, exit_code=code,
+                    inputs=job.used())
 
 
 def run_job(job: BatchJob) -> BatchRow:
     """Audit one image; every failure becomes the row's error (never raised)."""
     from swsusp_inspect.errors import SwsuspError
 
-    inputs: dict[str, Any] = {"maps": list(job.maps), "kpageflags": job.kpageflags,
-                              "system_map": job.system_map}
-    if job.resume_offset:
-        inputs["resume_offset"] = job.resume_offset
-    if job.page_offset is not None:
-        inputs["page_offset"] = job.page_offset
     try:
         report = audit_job(job)
-        return BatchRow(job.image, report.exit_code(), report.to_dict(), None, inputs)
     except (SwsuspError, OSError, ValueError) as exc:
         msg = str(exc)
         if isinstance(exc, OSError) and exc.filename:
             msg = f"{exc.filename}: {exc.strerror or exc}"
-        return BatchRow(job.image, ExitCode.BAD_INPUT, None, msg, inputs)
+        return _failed(job, ExitCode.BAD_INPUT, msg)
     except MemoryError:
-        return BatchRow(job.image, ExitCode.BAD_INPUT, None, "out of memory", inputs)
+        return _failed(job, ExitCode.BAD_INPUT, "out of memory")
     except Exception as exc:  # the last line of defence: a bug, never a finding or bad input
-        return BatchRow(job.image, ExitCode.INTERNAL_ERROR, None,
-                        f"internal error: {type(exc).__name__}: {exc} (a bug: audit this image "
-                        "alone with --debug for the traceback)", inputs)
+        return _failed(job, ExitCode.INTERNAL_ERROR,
+                       f"internal error: {type(exc).__name__}: {exc} (a bug: audit this image "
+                       "alone with --debug for the traceback)")
+    # the per-PFN labels stay in the worker: a row carries the document only
+    return BatchRow(report=dataclasses.replace(report, classification=None), path=job.image,
+                    error=None, exit_code=report.exit_code(), inputs=job.used())
 
 
 def run(jobs: list[BatchJob], *, workers: int = 1,
@@ -342,9 +329,7 @@ def run(jobs: list[BatchJob], *, workers: int = 1,
     from concurrent.futures.process import BrokenProcessPool
 
     def died(job: BatchJob) -> BatchRow:
-        return BatchRow(job.image, ExitCode.BAD_INPUT, None, "the worker auditing this image died",
-                        {"maps": list(job.maps), "kpageflags": job.kpageflags,
-                         "system_map": job.system_map})
+        return _failed(job, ExitCode.BAD_INPUT, "the worker auditing this image died")
 
     def isolated(job: BatchJob) -> BatchRow:
         with ProcessPoolExecutor(max_workers=1) as solo:

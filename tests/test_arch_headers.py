@@ -219,7 +219,7 @@ def test_arm64_page_sizes(tmp_path: Path, page_size: int, compression: str) -> N
         assert result.ok and result.stream_pages_read == forged.pages - 1
         s = summarize(img)
         assert s.kernel_release == "6.1.0-99-arm64"  # from the banner in the data pages
-        assert s.banner is not None and s.banner.physical_address == banner_phys
+        assert s.kernel.banner is not None and s.kernel.physical_address == banner_phys
         # System.map: linux_banner's physical address from ttbr1_el1 = PA of swapper_pg_dir
         smap_path = tmp_path / "System.map"
         text = 0xFFFF800008000000
@@ -230,8 +230,8 @@ def test_arm64_page_sizes(tmp_path: Path, page_size: int, compression: str) -> N
             "ffff8000080320dc T _cpu_resume\n")
         smap = load_system_map(smap_path)
         with_map = summarize(img, system_map=smap)
-        assert with_map.banner_expected_at == banner_phys
-        assert with_map.banner is not None and with_map.banner.physical_address == banner_phys
+        assert with_map.kernel.expected_physical_address == banner_phys
+        assert with_map.kernel.physical_address == banner_phys
         assert smap.matches(arch) is True
 
 

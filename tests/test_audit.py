@@ -15,13 +15,14 @@ import pytest
 from helpers import forge_to
 
 from swsusp_inspect.auditor import arch_limit_pfn, audit
+from swsusp_inspect.auditor.notes import FINDING_CODES
 from swsusp_inspect.e820 import MemoryMap, load_memory_map
 from swsusp_inspect.formats.snapshot import build_restore_record
 from swsusp_inspect.image import open_image
 from swsusp_inspect.inputs.kpageflags import KPF_RESERVED
 from swsusp_inspect.inputs.system_map import load_system_map
-from swsusp_inspect.render.json import dumps
-from swsusp_inspect.report import FINDING_CODES, Report
+from swsusp_inspect.model import to_data
+from swsusp_inspect.model.report import Report
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 SEED = SAMPLES / "forged-seed-2004"
@@ -61,10 +62,10 @@ def codes(r: Report) -> list[str]:
 
 def test_seed_scenario_flags_exactly_the_bios_and_mmio_ranges() -> None:
     r = run(SEED / "swap.img.xz", maps=[load_memory_map(SEED / "dmesg.txt")])
-    assert r.labels is not None and r.labels["reserved-non-ram"] == 96 + 256
-    assert r.unsafe_pages == 352 and r.labels["nosave"] == 0
+    assert r.labels is not None and to_data(r.labels)["reserved-non-ram"] == 96 + 256
+    assert r.unsafe_pages == 352 and to_data(r.labels)["nosave"] == 0
     (f,) = r.findings_with("saved-non-ram")
-    assert f.severity == "error"
+    assert f.severity.value == "error"
     assert [(x.start_pfn, x.end_pfn, x.region, x.type) for x in f.ranges] == [
         (0xA0, 0xE5, "hole 0xa0000-0xe5fff", None),
         (0xE6, 0xFF, "reserved 0xe6000-0xfffff", 2),
@@ -79,20 +80,20 @@ def test_seed_scenario_flags_exactly_the_bios_and_mmio_ranges() -> None:
 def test_clean_forged_image_exits_0(tmp_path: Path) -> None:
     path, m = forged(tmp_path, list(range(1, 0x9F)) + list(range(0x100, 0x400)))
     r = run(path, maps=[m])
-    assert r.labels == {"normal": 0x9E + 0x300, "reserved-ram": 0, "reserved-non-ram": 0,
+    assert to_data(r.labels) == {"normal": 0x9E + 0x300, "reserved-ram": 0, "reserved-non-ram": 0,
                         "nosave": 0}
     assert r.findings == () and r.exit_code(strict=True) == 0
-    assert r.evidence["reserved-ram"]["source"] is None
-    assert "cannot be told" in r.evidence["reserved-ram"]["cannot_see"]
+    assert to_data(r.evidence)["reserved-ram"]["source"] is None
+    assert "cannot be told" in to_data(r.evidence)["reserved-ram"]["cannot_see"]
 
 
 def test_partly_ram_is_a_warning(tmp_path: Path) -> None:
     path, m = forged(tmp_path, [0x9E, 0x9F, 0x100])
     r = run(path, maps=[m])
     (f,) = r.findings
-    assert (f.code, f.severity, f.pages) == ("saved-partly-ram", "warning", 1)
+    assert (f.code, f.severity.value, f.pages) == ("saved-partly-ram", "warning", 1)
     assert [(x.start_pfn, x.region) for x in f.ranges] == [(0x9F, "reserved 0x9fc00-0x9ffff")]
-    assert r.unsafe_pages == 0 and r.labels is not None and r.labels["reserved-non-ram"] == 1
+    assert r.unsafe_pages == 0 and to_data(r.labels)["reserved-non-ram"] == 1
     assert r.exit_code() == 0 and r.exit_code(strict=True) == 1
 
 
@@ -101,15 +102,15 @@ def test_beyond_map_and_nosave_and_acpi(tmp_path: Path) -> None:
     pfns = [0, 0x200, 0x3FFF0, 0x3FFF1, top, top + 7]
     path, m = forged(tmp_path, pfns)
     r = run(path, maps=[m])
-    assert r.labels == {"normal": 2, "reserved-ram": 0, "reserved-non-ram": 4, "nosave": 0}
+    assert to_data(r.labels) == {"normal": 2, "reserved-ram": 0, "reserved-non-ram": 4, "nosave": 0}
     beyond = r.findings_with("saved-beyond-map")[0]
     assert [(x.start_pfn, x.end_pfn) for x in beyond.ranges] == [(top, top), (top + 7, top + 7)]
-    assert beyond.pages == 2 and beyond.severity == "error"
+    assert beyond.pages == 2 and beyond.severity.value == "error"
     acpi = r.findings_with("saved-non-ram")[0]
     assert [(x.start_pfn, x.end_pfn, x.type) for x in acpi.ranges] == [(0x3FFF0, 0x3FFF1, 3)]
     # page 0 is RAM in this table and no log line says nosave: the post-2025 rules derive
     # nosave only where RAM is not, so page 0 is normal here (real logs add it, see below)
-    assert r.evidence["nosave"][0]["source"] == "post-2025 rules"
+    assert to_data(r.evidence)["nosave"][0]["source"] == "post-2025 rules"
     assert r.unsafe_pages == 4
     assert r.exit_code() == 1
 
@@ -123,8 +124,8 @@ def test_log_nosave_lines_win_over_derived_rules(tmp_path: Path) -> None:
     r = run(path, maps=[load_memory_map(mpath)])
     (f,) = r.findings_with("saved-nosave")
     assert [(x.start_pfn, x.end_pfn) for x in f.ranges] == [(0, 0)]
-    assert f.details["sources"] == ["log"]
-    assert r.labels is not None and r.labels["nosave"] == 1 and r.unsafe_pages == 1
+    assert to_data(f.details)["sources"] == ["log"]
+    assert r.labels is not None and to_data(r.labels)["nosave"] == 1 and r.unsafe_pages == 1
 
 
 def test_system_map_nosave_section(tmp_path: Path) -> None:
@@ -138,7 +139,7 @@ def test_system_map_nosave_section(tmp_path: Path) -> None:
     r = run(path, maps=[m], system_map=load_system_map(smap))
     (f,) = r.findings_with("saved-nosave")
     assert [(x.start_pfn, x.end_pfn) for x in f.ranges] == [(0x1C00, 0x1C00)]
-    assert f.details["sources"] == ["System.map"]
+    assert to_data(f.details)["sources"] == ["System.map"]
     # without a map there are no labels, but the nosave section is still checked
     r = run(path, system_map=load_system_map(smap))
     assert r.labels is None and r.map is None
@@ -153,8 +154,8 @@ def test_reserved_ram_evidence_iomem_then_kpageflags(tmp_path: Path) -> None:
                      "  01008000-01008fff : Kernel data\n")
     r = run(path, maps=[m, load_memory_map(iomem)])
     (f,) = r.findings_with("saved-reserved-ram")
-    assert f.details["by_evidence"] == {"Kernel code": 8, "Kernel data": 1}
-    assert r.evidence["reserved-ram"]["source"] == "iomem"
+    assert to_data(f.details)["by_evidence"] == {"Kernel code": 8, "Kernel data": 1}
+    assert to_data(r.evidence)["reserved-ram"]["source"] == "iomem"
     assert r.exit_code(strict=True) == 0
     # kpageflags (covering PFNs < 0x5001) wins; the PFN beyond it falls back to iomem (none)
     flags = np.zeros(0x5001, dtype="<u8")
@@ -163,11 +164,11 @@ def test_reserved_ram_evidence_iomem_then_kpageflags(tmp_path: Path) -> None:
     kpath.write_bytes(flags.tobytes())
     r = run(path, maps=[m, load_memory_map(iomem)], kpageflags=kpath)
     (f,) = r.findings_with("saved-reserved-ram")
-    assert f.details["by_evidence"] == {"kpageflags": 2}
+    assert to_data(f.details)["by_evidence"] == {"kpageflags": 2}
     assert [(x.start_pfn, x.end_pfn) for x in f.ranges] == [(0x1001, 0x1001), (0x5000, 0x5000)]
     (p,) = r.findings_with("kpageflags-partial")
-    assert p.pages == 1 and p.severity == "info"
-    assert r.evidence["reserved-ram"]["kpageflags"]["covered"] == 17
+    assert p.pages == 1 and p.severity.value == "info"
+    assert to_data(r.evidence)["reserved-ram"]["kpageflags"]["covered"] == 17
 
 
 def test_unsorted_and_duplicate_directory(tmp_path: Path) -> None:
@@ -176,12 +177,12 @@ def test_unsorted_and_duplicate_directory(tmp_path: Path) -> None:
     r = run(path, maps=[m])
     assert {"pfn-unsorted", "pfn-duplicate", "saved-partly-ram"} <= set(codes(r))
     (u,) = r.findings_with("pfn-unsorted")
-    assert u.details == {"descents": 2, "first_index": 1}
+    assert to_data(u.details) == {"descents": 2, "first_index": 1}
     (d,) = r.findings_with("pfn-duplicate")
     assert d.pages == 1 and [(x.start_pfn, x.end_pfn) for x in d.ranges] == [(0x101, 0x101)]
     # labels count directory entries, sorted or not
-    assert r.labels is not None and sum(r.labels.values()) == len(pfns)
-    assert r.labels["reserved-non-ram"] == 1 and r.exit_code() == 1
+    assert r.labels is not None and sum(to_data(r.labels).values()) == len(pfns)
+    assert to_data(r.labels)["reserved-non-ram"] == 1 and r.exit_code() == 1
     assert not r.pfn_stats.sorted and r.pfn_stats.duplicates == 1
 
 
@@ -191,7 +192,7 @@ def test_pfn_beyond_the_architecture(tmp_path: Path, monkeypatch: pytest.MonkeyP
     assert arch_limit_pfn(None, 8, 4096) == 1 << 51
     # the reader already refuses PFNs past 52-bit addresses; below that, an i386 image can
     # still list a PFN its machine cannot have: emulate its limit on a forged x86_64 image
-    monkeypatch.setattr("swsusp_inspect.auditor.arch_limit_pfn", lambda *a: 0x1000)
+    monkeypatch.setattr("swsusp_inspect.auditor.findings.arch_limit_pfn", lambda *a: 0x1000)
     path, _ = forged(tmp_path, [0x100, 0x1000, 0x1001, 0x2000])
     r = run(path)
     (f,) = r.findings_with("pfn-beyond-arch")
@@ -204,7 +205,7 @@ def test_checksum_mismatch_is_a_warning(tmp_path: Path) -> None:
     path, m = forged(tmp_path, [0x100], checksum=False)
     r = run(path, maps=[m])
     (f,) = r.findings
-    assert (f.code, f.severity) == ("map-checksum-mismatch", "warning")
+    assert (f.code, f.severity.value) == ("map-checksum-mismatch", "warning")
     assert r.map is not None and r.map.checksum_matches_image is False
     assert r.exit_code() == 0 and r.exit_code(strict=True) == 1
 
@@ -214,13 +215,13 @@ def test_verify_crc32_mismatch_is_an_error(tmp_path: Path) -> None:
     assert run(path, maps=[m]).exit_code() == 0  # not read without verify
     r = run(path, maps=[m], verify=True)
     (f,) = r.findings_with("crc32-mismatch")
-    assert f.severity == "error" and "0x12345678" in f.message
+    assert f.severity.value == "error" and "0x12345678" in f.message
     assert r.exit_code() == 1
 
 
 def test_json_document_is_plain_integers(tmp_path: Path) -> None:
     path, m = forged(tmp_path, [0x9F, 0xA0, 0x100, 0x101])
-    doc = json.loads(dumps(run(path, maps=[m])))
+    doc = json.loads(run(path, maps=[m]).to_json())
     assert doc["schema_version"] == 1
     for key in ("image", "map", "evidence", "labels", "unsafe_pages", "findings"):
         assert key in doc
@@ -228,7 +229,7 @@ def test_json_document_is_plain_integers(tmp_path: Path) -> None:
     assert doc["map"]["checksum_matches_image"] is True
     for f in doc["findings"]:
         assert {"severity", "code", "message", "pages", "ranges"} <= set(f)
-        assert f["code"] in FINDING_CODES and f["severity"] == FINDING_CODES[f["code"]][0]
+        assert f["code"] in FINDING_CODES and f["severity"] == FINDING_CODES[f["code"]][0].value
         for x in f["ranges"]:
             assert {"start_pfn", "end_pfn", "region", "type"} <= set(x)
 
@@ -248,9 +249,9 @@ def test_json_document_is_plain_integers(tmp_path: Path) -> None:
 def test_strip_covers_the_saved_pages(tmp_path: Path, width: int) -> None:
     path, m = forged(tmp_path, [0x9F, 0xA0, 0x100, 0x101, 0x3FFF0])
     r = run(path, maps=[m], strip_width=width)
-    assert r.strip is not None and len(r.strip.columns) == width
-    assert sum(c["saved"] for c in r.strip.columns) == 5
-    assert sum(c["reserved-non-ram"] for c in r.strip.columns) == 3
+    assert r.strip is not None and len(to_data(r.strip)["columns"]) == width
+    assert sum(c["saved"] for c in to_data(r.strip)["columns"]) == 5
+    assert sum(c["reserved-non-ram"] for c in to_data(r.strip)["columns"]) == 3
     assert r.strip.end_pfn == 0x3FFF1  # the highest saved PFN + 1 (above the last RAM page)
 
 
@@ -265,8 +266,8 @@ def test_damaged_data_chunk_is_an_error_finding_not_a_crash(tmp_path: Path) -> N
     for verify in (False, True):
         r = run(path, maps=[m], verify=verify)
         (f,) = r.findings_with("chunk-unreadable")
-        assert f.severity == "error" and "compressed chunk 9" in f.message
-        assert r.labels is not None and r.labels["normal"] == 300 and r.exit_code() == 1
+        assert f.severity.value == "error" and "compressed chunk 9" in f.message
+        assert r.labels is not None and to_data(r.labels)["normal"] == 300 and r.exit_code() == 1
 
 
 @pytest.mark.parametrize(("word", "machine", "version", "registered"), [

@@ -25,7 +25,8 @@ from swsusp_inspect.auditor import audit
 from swsusp_inspect.e820 import load_memory_map
 from swsusp_inspect.image import HibernationImage, open_image
 from swsusp_inspect.inputs.system_map import load_system_map
-from swsusp_inspect.report import Report
+from swsusp_inspect.model import to_data
+from swsusp_inspect.model.report import Report
 
 REAL = real_samples()
 # The i386 and arm64 images are not committed (samples/.gitignore).  Where they are absent,
@@ -101,7 +102,7 @@ class Truth:
 def _warnings(r: Report, truth: Truth) -> list[str]:
     """Codes of the findings above info, but for a head's one expected error: the banner
     search meets a zeroed chunk payload (``chunk-unreadable``, only there)."""
-    codes = [f.code for f in r.findings if f.severity != "info"]
+    codes = [f.code for f in r.findings if f.severity.value != "info"]
     if truth.head:
         assert codes.count("chunk-unreadable") == 1
         codes.remove("chunk-unreadable")
@@ -131,10 +132,10 @@ def test_kernel_saved_no_non_ram_and_no_nosave(real: tuple[Truth, HibernationIma
                                                            Report]) -> None:
     _truth, img, r = real
     assert r.labels is not None
-    assert r.labels["reserved-non-ram"] == 0
-    assert r.labels["nosave"] == 0
+    assert to_data(r.labels)["reserved-non-ram"] == 0
+    assert to_data(r.labels)["nosave"] == 0
     assert r.unsafe_pages == 0
-    assert sum(r.labels.values()) == img.pagedir.saved_pfns
+    assert sum(to_data(r.labels).values()) == img.pagedir.saved_pfns
     assert r.map is not None
     # x86 images carry the e820 CRC32 and the log's table matches it; arm64 has no e820
     assert r.map.checksum_matches_image is (True if _truth.e820 else None)
@@ -160,14 +161,14 @@ def test_reserved_ram_equals_kpageflags(real: tuple[Truth, HibernationImage, Rep
     assert covered.size == pfns.size
     flags = truth.kpf[covered.astype(np.intp)]
     reserved = int(np.count_nonzero((flags >> np.uint64(KPF_RESERVED)) & np.uint64(1)))
-    assert r.labels is not None and r.labels["reserved-ram"] == reserved > 0
+    assert r.labels is not None and to_data(r.labels)["reserved-ram"] == reserved > 0
     buddy = int(np.count_nonzero((flags >> np.uint64(10)) & np.uint64(1)))
-    kp = r.evidence["reserved-ram"]["kpageflags"]
+    kp = to_data(r.evidence)["reserved-ram"]["kpageflags"]
     assert kp["buddy"] == buddy > 0
     assert kp["reserved"] == reserved and kp["covered"] == pfns.size
     (finding,) = r.findings_with("saved-reserved-ram")
     assert finding.pages == reserved
-    assert finding.details["by_evidence"] == {"kpageflags": reserved}
+    assert to_data(finding.details)["by_evidence"] == {"kpageflags": reserved}
     assert sum(x.pages for x in finding.ranges) == reserved
 
 
@@ -182,7 +183,7 @@ def test_every_reserved_page_left_out_is_nosave_or_non_ram(
     nosave |= set(range(lo, hi + 1))
     assert set(left_out.tolist()) <= nosave | truth.non_ram_pfns(left_out)
     # and the audit placed the .data..nosave section where kallsyms says it is
-    (sm,) = [e for e in r.evidence["nosave"] if e["source"] == "System.map"]
+    (sm,) = [e for e in to_data(r.evidence)["nosave"] if e["source"] == "System.map"]
     assert sm["ranges"] == [{"start_pfn": lo, "end_pfn": hi}]
     assert truth.kpf[lo] >> np.uint64(KPF_RESERVED) & np.uint64(1)  # reserved, still not saved
     assert lo not in set(img.pagedir.pfns.tolist())
@@ -227,7 +228,7 @@ def test_altered_map_flags_exactly_the_redeclared_range(
     pfns = img.pagedir.pfns
     want = np.sort(pfns[(pfns >= lo >> 12) & (pfns <= hi >> 12)])
     assert want.size > 0
-    assert r.labels is not None and r.labels["reserved-non-ram"] == want.size
+    assert r.labels is not None and to_data(r.labels)["reserved-non-ram"] == want.size
     (f,) = r.findings_with("saved-non-ram")
     got = np.concatenate([np.arange(x.start_pfn, x.end_pfn + 1) for x in f.ranges])
     assert np.array_equal(got, want)
@@ -253,8 +254,8 @@ def test_iomem_evidence_sees_only_the_kernel_image(
         hit |= (pfns >= a >> 12) & (pfns <= b >> 12)
     r = audit(img, maps=[load_memory_map(truth.dir / "dmesg.txt"),
                          load_memory_map(truth.dir / "iomem.txt")])
-    assert r.labels is not None and r.labels["reserved-ram"] == int(hit.sum()) > 0
-    assert r.evidence["reserved-ram"]["source"] == "iomem"
+    assert r.labels is not None and to_data(r.labels)["reserved-ram"] == int(hit.sum()) > 0
+    assert to_data(r.evidence)["reserved-ram"]["source"] == "iomem"
     assert r.map is not None
     if truth.e820:  # the log's firmware table is chosen and matches the image's checksum
         assert r.map.format == "dmesg" and r.map.checksum_matches_image

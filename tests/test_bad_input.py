@@ -723,5 +723,5 @@ def test_batch_row_of_an_unanticipated_exception_is_exit_3(
     monkeypatch.setattr(batch, "audit_job", broken)
     forged = forge_to(tmp_path)
     row = batch.run_job(batch.BatchJob(str(forged.path)))
-    assert row.exit_code == 3 and row.report is None
+    assert row.exit_code == 3 and row.report.image is None
     assert row.error is not None and row.error.startswith("internal error: ZeroDivisionError")

@@ -14,7 +14,6 @@ import pytest
 from swsusp_inspect.e820 import E820Type, diff_maps, load_memory_map, merge_evidence
 from swsusp_inspect.e820.readers.binary import build_boot_params, build_e820_raw
 from swsusp_inspect.errors import MapError
-from swsusp_inspect.render import json as json_render
 
 MAPS = Path(__file__).parent / "data" / "maps"
 
@@ -78,7 +77,7 @@ def test_arm64_node_ranges() -> None:
     m = load_memory_map(MAPS / "arm64-nodes.dmesg.txt")
     assert m.format == "node-ranges"
     assert m.ram_ranges() == [(0x40000000, 0x4BFFFFFF)]
-    assert m.to_dict()["checksum"]["meaningful"] is False
+    assert m.document().to_dict()["checksum"]["meaningful"] is False
 
 
 def test_extended_map_over_128_entries(tmp_path: Path) -> None:
@@ -204,7 +203,7 @@ def test_json_round_trip(tmp_path: Path) -> None:
     m = load_memory_map(Path(__file__).parent / "data" / "realworld"
                         / "lkml-2017-precision5810-2.dmesg.txt")
     f = tmp_path / "m.json"
-    f.write_text(json_render.dumps(m))
+    f.write_text(m.document().to_json())
     back = load_memory_map(f)
     assert back.format == "json"
     assert back.firmware_entries() == m.firmware_entries()

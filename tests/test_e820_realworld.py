@@ -103,7 +103,7 @@ def test_precision5810_table_and_nosave_lines() -> None:
     name = "lkml-2017-precision5810-2.dmesg.txt"
     m = load_memory_map(DATA / name)
     printed = _printed_table(name, "BIOS-e820")
-    assert [(r["start"], r["end"], r["name"]) for r in m.to_dict()["entries"]] == printed
+    assert [(r["start"], r["end"], r["name"]) for r in m.document().to_dict()["entries"]] == printed
     # 16 "PM: Registered nosave memory" lines, first [mem 0x00000000-0x00000fff]
     calls = m.nosave_log_calls
     assert calls is not None and len(calls) == 16

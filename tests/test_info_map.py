@@ -11,7 +11,7 @@ from helpers import SAMPLES as ALL_SAMPLES
 from helpers import provenance, real_samples
 
 from swsusp_inspect.cli import cli
-from swsusp_inspect.summary import INCONSISTENT_MAP
+from swsusp_inspect.model.summary import INCONSISTENT_MAP
 
 ROOT = Path(__file__).resolve().parent.parent
 # x86 samples: the image carries the e820 checksum (arm64 has no e820; see test_audit_samples)

@@ -77,8 +77,8 @@ def test_every_era_reads(tmp_path: Path, era: str, w: int, scatter: bool) -> Non
         assert img.pagedir.pfns.tolist() == PFNS.tolist()
         assert img.info.image_pages == PFNS.size
         s = summarize(img, verify=True, find_banner=False)
-        assert s.verify_ok and s.verified and s.crc32.stored is None
-        assert s.pages == PFNS.size + 1 + img.meta_pages
+        assert s.integrity.verify_ok and s.integrity.verified and s.integrity.crc32.stored is None
+        assert s.stream.pages == PFNS.size + 1 + img.meta_pages
         for pfn in (1, 0x100, 0x100 + 255, 0x2000 + 39):
             assert img.read_page(pfn) == pattern_pages(np.array([pfn], np.uint64))
         got = b"".join(bytes(d) for _, d in img.iter_data_pages())
@@ -287,7 +287,7 @@ def test_x86_64_pagedir_overflow(tmp_path: Path) -> None:
         assert img.info.image_pages == 457 * 128
         assert img.pagedir.pfns.tolist() == pfns[: 457 * 128].tolist()
         s = summarize(img, find_banner=False)
-        assert s.saved_pfns == 457 * 128
+        assert s.directory.saved_pfns == 457 * 128
 
 
 # -- bad input -------------------------------------------------------------------------------------

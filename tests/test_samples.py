@@ -182,15 +182,15 @@ def test_markers_at_their_pfns(sample: Sample) -> None:
 def test_banner_at_linux_banner(sample: Sample) -> None:
     s = summarize(sample.image, system_map=sample.system_map)
     release = sample.provenance["kernel_release"]
-    assert s.banner is not None
-    assert s.banner.release == release
-    assert s.banner_expected_at is not None
-    assert s.banner.physical_address == s.banner_expected_at
+    assert s.kernel.banner is not None
+    assert s.kernel.release == release
+    assert s.kernel.expected_physical_address is not None
+    assert s.kernel.physical_address == s.kernel.expected_physical_address
     # nokaslr: the image's jump_address is System.map's restore_registers
     assert sample.system_map.matches(sample.image.info.arch) is True
     # found without System.map too, at the same place
     alone = sample.image.find_banner()
-    assert alone is not None and alone.physical_address == s.banner_expected_at
+    assert alone is not None and alone.physical_address == s.kernel.expected_physical_address
 
 
 def test_arch_record(sample: Sample) -> None:

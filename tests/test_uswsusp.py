@@ -303,10 +303,11 @@ def test_forged_reads_back(tmp_path: Path, case: str) -> None:
         else:
             assert d["checksum"] is None
         s = summarize(img, verify=True)
-        assert s.verify_ok is True
-        assert (s.signature, s.orig_sig, s.era, s.container) == ("ULSUSPEND", "SWAPSPACE2",
-                                                                 "uswsusp", "stream")
-        assert s.image_pages == PFNS.size and s.saved_pfns == PFNS.size
+        assert s.integrity.verify_ok is True
+        lay = s.layout
+        assert (lay.signature, lay.orig_sig, lay.era, lay.container) == (
+            "ULSUSPEND", "SWAPSPACE2", "uswsusp", "stream")
+        assert s.stream.image_pages == PFNS.size and s.directory.saved_pfns == PFNS.size
 
 
 def test_encrypted_data_really_is_encrypted(tmp_path: Path) -> None:
@@ -549,9 +550,9 @@ def test_committed_samples(name: str, passphrase: str | None) -> None:
     assert path.stat().st_size < 100_000
     with open_image(path, passphrase=passphrase) as img:
         s = summarize(img, verify=True)
-        assert s.verify_ok is True
+        assert s.integrity.verify_ok is True
         assert img.details.checksum.stored == facts["md5"]
-        assert (s.image_pages, s.pages, s.pfn_min, s.pfn_max) == (
+        assert (s.stream.image_pages, s.stream.pages, s.directory.pfn_min, s.directory.pfn_max) == (
             facts["image_pages"], facts["pages"], facts["pfn_min"], facts["pfn_max"])
         assert s.kernel_release == facts["release"]
     raw = lzma.decompress(path.read_bytes())

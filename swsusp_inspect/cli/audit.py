@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-import csv
 import sys
 
 import click
@@ -11,29 +9,19 @@ import click
 from swsusp_inspect.cli.common import (
     color_option,
     emit_json,
-    image_argument,
+    image_options,
     json_option,
-    map_format_option,
-    map_option,
-    page_offset_option,
-    passphrase_option,
-    progress_for,
-    resume_offset_option,
+    progress_factory,
+    quiet_option,
     stdout_console,
-    system_map_option,
 )
+from swsusp_inspect.run import Inputs
 
 STRIP_WIDTH = 64
 
 
 @click.command("audit")
-@image_argument
-@map_option
-@map_format_option
-@click.option("--kpageflags", type=click.Path(dir_okay=False), default=None, metavar="FILE",
-              help="A copy of /proc/kpageflags (raw or .xz/.gz) taken before hibernating: "
-              "reserved-RAM evidence (KPF_RESERVED).")
-@system_map_option
+@image_options(maps=True, kpageflags=True)
 @click.option("--verify", is_flag=True,
               help="Decompress every chunk and check the CRC32 (a mismatch is an error).")
 @click.option("--nosave-rules", type=click.Choice(["pre-2025", "post-2025"]), default=None,
@@ -44,16 +32,10 @@ STRIP_WIDTH = 64
               help="One CSV row per run of saved PFNs: start_pfn,end_pfn,pages,label,region,type.")
 @color_option
 @click.option("--strict", is_flag=True, help="Warnings give exit code 1 too.")
-@resume_offset_option
-@page_offset_option
-@passphrase_option
-@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+@quiet_option
 @click.pass_context
-def audit_cmd(ctx: click.Context, image: str, maps: tuple[str, ...], map_format: str | None,
-              kpageflags: str | None, system_map: str | None, verify: bool,
-              nosave_rules: str | None, as_json: bool, as_csv: bool, no_color: bool,
-              strict: bool, resume_offset: int, passphrase: str | None, quiet: bool,
-              page_offset: int | None = None) -> None:
+def audit_cmd(ctx: click.Context, inputs: Inputs, verify: bool, nosave_rules: str | None,
+              as_json: bool, as_csv: bool, no_color: bool, strict: bool, quiet: bool) -> None:
     """Label every saved PFN of IMAGE and report pages that must not be saved.
 
     \b
@@ -70,35 +52,18 @@ def audit_cmd(ctx: click.Context, image: str, maps: tuple[str, ...], map_format:
     """
     if as_json and as_csv:
         raise click.UsageError("--json and --csv are exclusive")
-    from swsusp_inspect.auditor import audit
-    from swsusp_inspect.image import open_image
-    from swsusp_inspect.inputs.system_map import load_system_map
+    from swsusp_inspect.run import run_audit
 
-    smap = load_system_map(system_map) if system_map else None
-    mem_maps = []
-    if maps:
-        from swsusp_inspect.e820 import load_memory_map
-
-        mem_maps = [load_memory_map(p, fmt=map_format) for p in maps]
     console = None if (as_json or as_csv) else stdout_console(no_color)
     width = STRIP_WIDTH if console is None else max(16, min(96, console.width - 4))
-    with open_image(image, resume_offset=resume_offset, passphrase=passphrase,
-                    page_offset=page_offset) as img:
-        bar = progress_for(img.info.pages - 1, "verifying", quiet) if verify else None
-        with bar if bar is not None else contextlib.nullcontext():
-            report = audit(img, maps=mem_maps or None, kpageflags=kpageflags,
-                           system_map=smap, verify=verify, nosave_rules=nosave_rules,
-                           strip_width=width, progress=bar)
-        if as_csv:
-            from swsusp_inspect.report import CSV_HEADER
+    report = run_audit(inputs, verify=verify, nosave_rules=nosave_rules, strip_width=width,
+                       progress=progress_factory(quiet))
+    if as_csv:
+        from swsusp_inspect.render.csv import write_csv
 
-            out = csv.writer(sys.stdout, lineterminator="\n")
-            out.writerow(CSV_HEADER)
-            out.writerows(report.csv_rows())
-    if as_json:
-        from swsusp_inspect.render.json import dumps
-
-        emit_json(dumps(report))
+        write_csv(report, sys.stdout)
+    elif as_json:
+        emit_json(report.to_json())
     elif console is not None:
         from swsusp_inspect.render.rich_audit import render_report
 

@@ -53,7 +53,6 @@ def batch_cmd(ctx: click.Context, paths: tuple[str, ...], manifest: str | None,
     Exit code: the worst of the images (0 fine, 1 unsafe saves/integrity, 2 unreadable).
     """
     from swsusp_inspect import batch
-    from swsusp_inspect.render.json import dumps_line
 
     if not paths and not manifest:
         raise click.UsageError("give at least one PATH or --manifest")
@@ -72,7 +71,7 @@ def batch_cmd(ctx: click.Context, paths: tuple[str, ...], manifest: str | None,
                              on_done=(lambda _r: bar(1)) if bar else None):
             rows.append(row)
             if jsonl:
-                sys.stdout.write(dumps_line(row) + "\n")
+                sys.stdout.write(row.to_json(indent=None) + "\n")
                 sys.stdout.flush()
     if not jsonl:
         from swsusp_inspect.render.rich_batch import render_batch

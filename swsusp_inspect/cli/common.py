@@ -2,25 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import sys
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from typing import Any, TypeVar
 
 import click
 
+from swsusp_inspect.run import Inputs
+
 F = TypeVar("F", bound=Callable[..., Any])
-
-
-def image_argument(f: F) -> F:
-    return click.argument("image", type=click.Path(dir_okay=False, allow_dash=False))(f)
-
-
-def resume_offset_option(f: F) -> F:
-    return click.option(
-        "--resume-offset", type=click.IntRange(min=0), default=0, show_default=True,
-        metavar="PAGES",
-        help="Pages from the start of the file to the swap area (as the kernel's resume_offset=).",
-    )(f)
 
 
 def _address(value: str | int | None) -> int | None:
@@ -31,6 +24,14 @@ def _address(value: str | int | None) -> int | None:
     except ValueError:
         raise click.BadParameter(f"{value!r} is not a number (0xc0000000 or 3221225472)") \
             from None
+
+
+def resume_offset_option(f: F) -> F:
+    return click.option(
+        "--resume-offset", type=click.IntRange(min=0), default=0, show_default=True,
+        metavar="PAGES",
+        help="Pages from the start of the file to the swap area (as the kernel's resume_offset=).",
+    )(f)
 
 
 def page_offset_option(f: F) -> F:
@@ -49,15 +50,6 @@ def passphrase_option(f: F) -> F:
     )(f)
 
 
-def json_option(f: F) -> F:
-    return click.option("--json", "as_json", is_flag=True, help="Print JSON (schema_version 1).")(f)
-
-
-def color_option(f: F) -> F:
-    return click.option("--no-color", is_flag=True, envvar="NO_COLOR",
-                        help="No colour (also when NO_COLOR is set or stdout is no TTY).")(f)
-
-
 def system_map_option(f: F) -> F:
     return click.option("--system-map", type=click.Path(dir_okay=False), default=None,
                         help="The kernel's System.map (linux_banner, __nosave_begin/end).")(f)
@@ -74,6 +66,68 @@ def map_option(f: F) -> F:
 def map_format_option(f: F) -> F:
     return click.option("--map-format", default=None,
                         help="Force the memory-map reader (default: by content).")(f)
+
+
+def kpageflags_option(f: F) -> F:
+    return click.option(
+        "--kpageflags", type=click.Path(dir_okay=False), default=None, metavar="FILE",
+        help="A copy of /proc/kpageflags (raw or .xz/.gz) taken before hibernating: "
+        "reserved-RAM evidence (KPF_RESERVED).")(f)
+
+
+def image_options(*, system_map: bool = True, maps: bool = False,
+                  kpageflags: bool = False) -> Callable[[F], F]:
+    """The IMAGE argument and the options every image command shares, handed to the command
+    as one :class:`~swsusp_inspect.run.Inputs` (``inputs=``)."""
+
+    def decorate(f: F) -> F:
+        @functools.wraps(f)
+        def command(*args: Any, **kwargs: Any) -> Any:
+            inputs = Inputs(
+                image=kwargs.pop("image"), maps=tuple(kwargs.pop("maps", ())),
+                map_format=kwargs.pop("map_format", None),
+                kpageflags=kwargs.pop("kpageflags", None),
+                system_map=kwargs.pop("system_map", None),
+                resume_offset=kwargs.pop("resume_offset"),
+                page_offset=kwargs.pop("page_offset"), passphrase=kwargs.pop("passphrase"))
+            return f(*args, inputs=inputs, **kwargs)
+
+        options: list[Callable[[Any], Any]] = [
+            click.argument("image", type=click.Path(dir_okay=False, allow_dash=False)),
+            *([map_option, map_format_option] if maps else []),
+            *([kpageflags_option] if kpageflags else []),
+            *([system_map_option] if system_map else []),
+            resume_offset_option, page_offset_option, passphrase_option]
+        wrapped: Any = command
+        for option in reversed(options):
+            wrapped = option(wrapped)
+        return wrapped  # type: ignore[no-any-return]
+
+    return decorate
+
+
+def json_option(f: F) -> F:
+    return click.option("--json", "as_json", is_flag=True, help="Print JSON (schema_version 1).")(f)
+
+
+def color_option(f: F) -> F:
+    return click.option("--no-color", is_flag=True, envvar="NO_COLOR",
+                        help="No colour (also when NO_COLOR is set or stdout is no TTY).")(f)
+
+
+def quiet_option(f: F) -> F:
+    return click.option("--quiet", "-q", is_flag=True, help="No progress bar.")(f)
+
+
+def jobs_option(f: F) -> F:
+    return click.option("--jobs", "-j", type=click.IntRange(min=1), default=None,
+                        help="Parallel workers (default: number of cores).")(f)
+
+
+def default_jobs(jobs: int | None) -> int:
+    import os
+
+    return jobs or os.cpu_count() or 1
 
 
 def emit_json(text: str) -> None:
@@ -95,12 +149,11 @@ def progress_for(total: int, description: str, quiet: bool = False) -> Any:
     return ProgressBar(total, description)
 
 
-def jobs_option(f: F) -> F:
-    return click.option("--jobs", "-j", type=click.IntRange(min=1), default=None,
-                        help="Parallel workers (default: number of cores).")(f)
+def progress_factory(quiet: bool) -> Callable[[int, str], AbstractContextManager[Any]]:
+    """For the library's runs: a bar per long step (or nothing)."""
 
+    def factory(total: int, description: str) -> AbstractContextManager[Any]:
+        bar = progress_for(total, description, quiet)
+        return bar if bar is not None else contextlib.nullcontext()
 
-def default_jobs(jobs: int | None) -> int:
-    import os
-
-    return jobs or os.cpu_count() or 1
+    return factory

@@ -11,52 +11,21 @@ from swsusp_inspect.cli.common import (
     color_option,
     default_jobs,
     emit_json,
-    image_argument,
+    image_options,
     jobs_option,
     json_option,
-    map_format_option,
-    map_option,
-    page_offset_option,
-    passphrase_option,
+    progress_factory,
     progress_for,
-    resume_offset_option,
+    quiet_option,
     stdout_console,
-    system_map_option,
 )
 from swsusp_inspect.exitcodes import ExitCode
-
-
-def _load_maps(maps: tuple[str, ...], fmt: str | None) -> list[Any]:
-    if not maps:
-        return []
-    from swsusp_inspect.e820 import load_memory_map
-
-    return [load_memory_map(p, fmt=fmt) for p in maps]
-
-
-def _summarize(image_path: str, resume_offset: int, verify: bool, system_map: str | None,
-               maps: tuple[str, ...], map_format: str | None, quiet: bool = False,
-               jobs: int = 1, passphrase: str | None = None,
-               page_offset: int | None = None) -> Any:
-    from swsusp_inspect.image import open_image
-    from swsusp_inspect.inputs.system_map import load_system_map
-    from swsusp_inspect.summary import summarize
-
-    smap = load_system_map(system_map) if system_map else None
-    mem_maps = _load_maps(maps, map_format)
-    with open_image(image_path, resume_offset=resume_offset, passphrase=passphrase,
-                    page_offset=page_offset) as img:
-        bar = progress_for(img.info.pages - 1, "verifying", quiet) if verify else None
-        with bar if bar is not None else contextlib.nullcontext():
-            return summarize(img, verify=verify, system_map=smap, maps=mem_maps, progress=bar,
-                             jobs=jobs)
+from swsusp_inspect.run import Inputs
 
 
 def _output(summary: Any, as_json: bool, no_color: bool) -> None:
     if as_json:
-        from swsusp_inspect.render.json import dumps
-
-        emit_json(dumps(summary))
+        emit_json(summary.to_json())
     else:
         from swsusp_inspect.render.rich_image import render_summary
 
@@ -64,87 +33,70 @@ def _output(summary: Any, as_json: bool, no_color: bool) -> None:
 
 
 @click.command("info")
-@image_argument
-@resume_offset_option
-@page_offset_option
-@system_map_option
-@map_option
-@map_format_option
-@passphrase_option
+@image_options(maps=True)
 @json_option
 @color_option
 @click.pass_context
-def info_cmd(ctx: click.Context, image: str, resume_offset: int, system_map: str | None,
-             maps: tuple[str, ...], map_format: str | None, passphrase: str | None,
-             as_json: bool, no_color: bool, page_offset: int | None = None) -> None:
+def info_cmd(ctx: click.Context, inputs: Inputs, as_json: bool, no_color: bool) -> None:
     """Header, PFN directory and kernel identity of IMAGE (fast: no full decompression).
 
     With --map, says whether the map is the one the image was made with (e820 checksum).
     """
-    s = _summarize(image, resume_offset, False, system_map, maps, map_format,
-                   passphrase=passphrase, page_offset=page_offset)
-    _output(s, as_json, no_color)
+    from swsusp_inspect.run import run_summary
+
+    _output(run_summary(inputs), as_json, no_color)
     ctx.exit(ExitCode.OK)
 
 
 @click.command("verify")
-@image_argument
-@resume_offset_option
-@page_offset_option
-@system_map_option
-@passphrase_option
+@image_options()
 @json_option
 @color_option
-@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+@quiet_option
 @jobs_option
 @click.pass_context
-def verify_cmd(ctx: click.Context, image: str, resume_offset: int, system_map: str | None,
-               passphrase: str | None, as_json: bool, no_color: bool, quiet: bool,
-               jobs: int | None, page_offset: int | None = None) -> None:
+def verify_cmd(ctx: click.Context, inputs: Inputs, as_json: bool, no_color: bool, quiet: bool,
+               jobs: int | None) -> None:
     """Read and decompress every chunk of IMAGE; check chunk bounds and the CRC32.
 
     Exit 0 when everything checks, 1 on a CRC32 mismatch, 2 when the image cannot be read.
     """
-    s = _summarize(image, resume_offset, True, system_map, (), None, quiet, default_jobs(jobs),
-                   passphrase=passphrase, page_offset=page_offset)
+    from swsusp_inspect.run import run_summary
+
+    s = run_summary(inputs, verify=True, jobs=default_jobs(jobs),
+                    progress=progress_factory(quiet))
     _output(s, as_json, no_color)
-    ctx.exit(ExitCode.OK if s.verify_ok else ExitCode.FINDINGS)
+    ctx.exit(ExitCode.OK if s.integrity.verify_ok else ExitCode.FINDINGS)
 
 
 @click.command("extract")
-@image_argument
-@resume_offset_option
-@page_offset_option
+@image_options(system_map=False)
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
               help="Raw physical-memory file to write (offset = physical address).")
 @click.option("--format", "fmt", type=click.Choice(["raw"]), default="raw", show_default=True,
               help="Output format.")
-@passphrase_option
 @json_option
-@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+@quiet_option
 @jobs_option
 @click.pass_context
-def extract_cmd(ctx: click.Context, image: str, resume_offset: int, output: str, fmt: str,
-                passphrase: str | None, as_json: bool, quiet: bool, jobs: int | None = None,
-                page_offset: int | None = None) -> None:
+def extract_cmd(ctx: click.Context, inputs: Inputs, output: str, fmt: str, as_json: bool,
+                quiet: bool, jobs: int | None = None) -> None:
     """Write IMAGE's saved pages to a raw physical-memory file (holes sparse)."""
     import os
 
     from swsusp_inspect.export.raw import extract_raw
-    from swsusp_inspect.image import open_image
+    from swsusp_inspect.run import open_inputs
 
+    image = inputs.image
     if os.path.exists(output) and os.path.exists(image) and os.path.samefile(output, image):
         click.echo("swsusp-inspect: error: the output file is the input file", err=True)
         ctx.exit(ExitCode.BAD_INPUT)
-    with open_image(image, resume_offset=resume_offset, passphrase=passphrase,
-                    page_offset=page_offset) as img:
-        bar = progress_for(img.info.image_pages, "extracting", quiet)
+    with open_inputs(inputs) as o:
+        bar = progress_for(o.image.info.image_pages, "extracting", quiet)
         with bar if bar is not None else contextlib.nullcontext():
-            result = extract_raw(img, output, progress=bar, jobs=default_jobs(jobs))
+            result = extract_raw(o.image, output, progress=bar, jobs=default_jobs(jobs))
     if as_json:
-        from swsusp_inspect.render.json import dumps
-
-        emit_json(dumps(result))
+        emit_json(result.to_json())
     else:
         click.echo(f"{result.pages_written} pages written to {result.path} "
                    f"({result.size:#x} bytes, {result.zero_pages} zero pages left as holes)")

@@ -9,7 +9,6 @@ import click
 from swsusp_inspect.cli.common import color_option
 from swsusp_inspect.e820 import FORMATS, diff_maps, load_memory_map
 from swsusp_inspect.exitcodes import ExitCode
-from swsusp_inspect.render import json as json_render
 from swsusp_inspect.render.console import make_console
 from swsusp_inspect.render.rich_map import render_map, render_map_diff
 
@@ -55,7 +54,7 @@ def show_cmd(file: str, as_json: bool, fmt: str | None, boot: int | None,
     """Show the memory map in FILE."""
     m = load_memory_map(file, fmt=fmt, boot=boot)
     if as_json:
-        click.echo(json_render.dumps(m))
+        click.echo(m.document().to_json())
     else:
         render_map(make_console(no_color=no_color), m)
 
@@ -72,7 +71,7 @@ def diff_cmd(ctx: click.Context, old: str, new: str, as_json: bool, fmt: str | N
     """Compare two memory maps: regions added, removed, moved, resized, retyped."""
     d = diff_maps(load_memory_map(old, fmt=fmt), load_memory_map(new, fmt=fmt))
     if as_json:
-        click.echo(json_render.dumps(d))
+        click.echo(d.to_json())
     else:
         render_map_diff(make_console(no_color=no_color), d)
     ctx.exit(ExitCode.OK if d.same else ExitCode.FINDINGS)

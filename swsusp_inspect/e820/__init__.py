@@ -25,6 +25,7 @@ from swsusp_inspect.e820.readers import load as _load
 from swsusp_inspect.e820.sanitize import sanitize
 from swsusp_inspect.e820.types import E820Type, dmesg_name, iomem_name
 from swsusp_inspect.errors import MapError
+from swsusp_inspect.model.findings import Severity
 
 __all__ = [
     "FORMATS",
@@ -84,7 +85,7 @@ def merge_evidence(maps: Sequence[MemoryMap]) -> MemoryMap:
         evidence += [r for r in other.reserved_ram_evidence if r not in evidence]
         if other.ram_ranges() != best.ram_ranges():
             findings.append(Finding(
-                "warning", "ram-differs",
+                Severity.WARNING, "ram-differs",
                 f"RAM in {other.source} ({other.format}) differs from {best.source} "
                 f"({best.format})"))
     merged = MemoryMap(

@@ -9,10 +9,10 @@ removed.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from swsusp_inspect.e820.model import MemoryMap, Region
+from swsusp_inspect.model.serialize import JsonModel, json_field, record
 
 __all__ = ["Change", "MapDiff", "diff_maps"]
 
@@ -31,16 +31,19 @@ def _span(r: Region) -> str:
     return f"{r.start:#x}-{r.end:#x}"
 
 
-@dataclass(frozen=True)
+@record
 class Change:
     """One change: kind is "added", "removed", "moved", "resized" or "retyped"."""
 
     kind: str
     old: Region | None
     new: Region | None
+    text: str = json_field(init=False, default="")  # the change in words
 
-    @property
-    def text(self) -> str:
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "text", self._words())
+
+    def _words(self) -> str:
         o, n = self.old, self.new
         if self.kind == "added" and n is not None:
             return f"{n.name} {_span(n)} added ({_amount(n.size)})"
@@ -63,41 +66,32 @@ class Change:
         return (f"{o.name} {_span(o)} {size} by {_amount(n.size - o.size)}: "
                 f"{', '.join(parts)} (now {_span(n)})")
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "kind": self.kind,
-            "old": None if self.old is None else self.old.to_dict(),
-            "new": None if self.new is None else self.new.to_dict(),
-            "text": self.text,
-        }
 
 
-@dataclass(frozen=True)
-class MapDiff:
-    """Changes from ``old`` to ``new`` and whether the firmware-table checksum changed."""
-
-    old_source: str
-    new_source: str
-    changes: tuple[Change, ...]
+@record
+class DiffChecksum:
     old_crc32: int
     new_crc32: int
 
-    @property
-    def checksum_changed(self) -> bool:
-        return self.old_crc32 != self.new_crc32
+
+@record(kw_only=True)
+class MapDiff(JsonModel):
+    """Changes from ``old`` to ``new`` and whether the firmware-table checksum changed (the
+    ``map diff --json`` document)."""
+
+    old_source: str = json_field(name="old")
+    new_source: str = json_field(name="new")
+    changes: tuple[Change, ...]
+    checksum_changed: bool = json_field(init=False, default=False)
+    checksum: DiffChecksum
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "checksum_changed",
+                           self.checksum.old_crc32 != self.checksum.new_crc32)
 
     @property
     def same(self) -> bool:
         return not self.changes and not self.checksum_changed
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "old": self.old_source,
-            "new": self.new_source,
-            "changes": [c.to_dict() for c in self.changes],
-            "checksum_changed": self.checksum_changed,
-            "checksum": {"old_crc32": self.old_crc32, "new_crc32": self.new_crc32},
-        }
 
 
 def _overlap(a: Region, b: Region) -> int:
@@ -134,5 +128,5 @@ def diff_maps(old: MemoryMap, new: MemoryMap) -> MapDiff:
     changes = pairs + [Change("removed", o, None) for o in left] + [
         Change("added", None, n) for n in right]
     changes.sort(key=lambda c: (c.old or c.new).start)  # type: ignore[union-attr]
-    return MapDiff(old.source, new.source, tuple(changes), old.checksum_crc32(),
-                   new.checksum_crc32())
+    return MapDiff(old_source=old.source, new_source=new.source, changes=tuple(changes),
+                   checksum=DiffChecksum(old.checksum_crc32(), new.checksum_crc32()))

@@ -16,7 +16,6 @@ import hashlib
 import struct
 import zlib
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -25,27 +24,17 @@ import numpy.typing as npt
 from swsusp_inspect.e820 import nosave as _nosave
 from swsusp_inspect.e820.sanitize import sanitize
 from swsusp_inspect.e820.types import RAM_TYPES, dmesg_name
+from swsusp_inspect.model.findings import Finding, Severity
+from swsusp_inspect.model.maps import BootChoice, MapChecksums, MapDocument, MapEntry
+from swsusp_inspect.model.report import PfnSpan, ReservedRange
+from swsusp_inspect.model.serialize import json_field, record
 
 __all__ = ["Finding", "MemoryMap", "RawEntry", "Region", "ReservedRam"]
 
 PAGE_SIZE = 4096
 
 
-@dataclass(frozen=True)
-class Finding:
-    """Something odd about a map: severity ("info", "warning", "error"), a stable code, words."""
-
-    severity: str
-    code: str
-    message: str
-    line: int | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"severity": self.severity, "code": self.code, "message": self.message,
-                "line": self.line}
-
-
-@dataclass(frozen=True)
+@record
 class RawEntry:
     """One entry as read, before sanitizing; ``size`` may be 0, ``end`` is inclusive."""
 
@@ -65,7 +54,7 @@ class RawEntry:
         return self.start + self.size
 
 
-@dataclass(frozen=True)
+@record
 class Region:
     """One region of the sanitized map, ``end`` inclusive, with the line it came from."""
 
@@ -73,18 +62,15 @@ class Region:
     end: int
     type: int
     name: str
-    source: str
-    line: int | None
+    source: str = json_field(skip=True)
+    line: int | None = json_field(skip=True)
 
     @property
     def size(self) -> int:
         return self.end - self.start + 1
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"start": self.start, "end": self.end, "type": self.type, "name": self.name}
 
-
-@dataclass(frozen=True)
+@record
 class ReservedRam:
     """Evidence that a RAM range is reserved (kernel image, crash kernel, RESERVED_KERN)."""
 
@@ -95,11 +81,8 @@ class ReservedRam:
     def __iter__(self) -> Any:  # unpacks as (start, end_inclusive, label)
         return iter((self.start, self.end, self.label))
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"start": self.start, "end": self.end, "label": self.label}
 
-
-@dataclass(frozen=True)
+@record
 class NosaveLog:
     """The nosave lines of a log: the printed pieces (if any) and the merged ranges."""
 
@@ -188,12 +171,12 @@ class MemoryMap:
             return out
         zero = np.flatnonzero(e <= s)
         for i in zero:
-            out.append(Finding("warning", "zero-size",
+            out.append(Finding(Severity.WARNING, "zero-size",
                                f"zero-size entry at {int(s[i]):#x} is ignored, as the kernel does",
                                raw[i].line))
         if np.any(s[1:] < s[:-1]):
             k = int(np.flatnonzero(s[1:] < s[:-1])[0]) + 1
-            out.append(Finding("warning", "unsorted",
+            out.append(Finding(Severity.WARNING, "unsorted",
                                f"entries are not sorted (entry at {int(s[k]):#x} follows "
                                f"{int(s[k - 1]):#x}); sorted as the kernel sorts", raw[k].line))
         order = np.argsort(s, kind="stable")
@@ -202,21 +185,21 @@ class MemoryMap:
         overlap = np.flatnonzero(so[1:] < run_end[:-1]) + 1
         for i in overlap[:20]:
             j = int(order[i])
-            out.append(Finding("warning", "overlap",
+            out.append(Finding(Severity.WARNING, "overlap",
                                f"{dmesg_name(int(to[i]))} {int(so[i]):#x}-{int(eo[i]) - 1:#x} "
                                f"overlaps an earlier entry; the higher type wins", raw[j].line))
         unaligned = np.flatnonzero(((s % PAGE_SIZE) != 0) | ((e % PAGE_SIZE) != 0))
         for i in unaligned[:20]:
-            out.append(Finding("info", "unaligned",
+            out.append(Finding(Severity.INFO, "unaligned",
                                f"{dmesg_name(int(t[i]))} {int(s[i]):#x}-{int(e[i]) - 1:#x} "
                                "is not page-aligned", raw[i].line))
         if len(unaligned) > 20:
-            out.append(Finding("info", "unaligned",
+            out.append(Finding(Severity.INFO, "unaligned",
                                f"{len(unaligned) - 20} more unaligned entries"))
         if self._printed and (
             len(self.starts) != len(raw) or not np.array_equal(self.starts, s)
         ):
-            out.append(Finding("info", "sanitized",
+            out.append(Finding(Severity.INFO, "sanitized",
                                f"sanitizing changed the printed table ({len(raw)} entries -> "
                                f"{len(self.starts)}); the checksum uses the table as printed"))
         return out
@@ -353,11 +336,9 @@ class MemoryMap:
         return None
 
     # ------------------------------------------------------------------ export
-    def _entries_dict(self) -> list[dict[str, Any]]:
-        return [
-            {"start": a, "end": a + z - 1, "type": t, "name": dmesg_name(t)}
-            for a, z, t in self.firmware_entries()
-        ]
+    def _entries(self) -> tuple[MapEntry, ...]:
+        return tuple(MapEntry(a, a + z - 1, t, dmesg_name(t))
+                     for a, z, t in self.firmware_entries())
 
     @property
     def has_checksum(self) -> bool:
@@ -365,29 +346,29 @@ class MemoryMap:
         for iomem and node ranges, which show the kernel's view)."""
         return self._has_checksum
 
-    def to_dict(self) -> dict[str, Any]:
+    def document(self) -> MapDocument:
+        """The ``map --json`` document of this map."""
         ranges, source = self.nosave_ranges()
-        return {
-            "source": self.source,
-            "format": self.format,
-            "boot": None if self.boot is None else {"index": self.boot, "count": self.boots},
-            "entries": self._entries_dict(),
-            "modified": None if self.modified is None else self.modified._entries_dict(),
-            "checksum": {
-                "crc32": self.checksum_crc32(),
-                "md5": self.checksum_md5().hex(),
-                "meaningful": self.has_checksum,
-            },
-            "nosave": [{"start_pfn": a, "end_pfn": b} for a, b in ranges],
-            "nosave_source": source,
-            "nosave_rules": self.nosave_rules_matched(),
-            "nosave_derived": {
-                rules: [{"start_pfn": a, "end_pfn": b} for a, b in self.derive_nosave(rules)]
-                for rules in _nosave.RULES
-            },
-            "reserved_ram_evidence": [r.to_dict() for r in self.reserved_ram_evidence],
-            "findings": [f.to_dict() for f in self.findings],
-        }
+
+        def spans(pairs: Iterable[tuple[int, int]]) -> tuple[PfnSpan, ...]:
+            return tuple(PfnSpan(a, b) for a, b in pairs)
+
+        return MapDocument(
+            source=self.source,
+            format=self.format,
+            boot=None if self.boot is None else BootChoice(self.boot, self.boots),
+            entries=self._entries(),
+            modified=None if self.modified is None else self.modified._entries(),
+            checksum=MapChecksums(self.checksum_crc32(), self.checksum_md5().hex(),
+                                  self.has_checksum),
+            nosave=spans(ranges),
+            nosave_source=source,
+            nosave_rules=self.nosave_rules_matched(),
+            nosave_derived={rules: spans(self.derive_nosave(rules)) for rules in _nosave.RULES},
+            reserved_ram_evidence=tuple(ReservedRange(r.start, r.end, r.label)
+                                        for r in self.reserved_ram_evidence),
+            findings=tuple(self.findings),
+        )
 
     def __repr__(self) -> str:
         return (f"MemoryMap(source={self.source!r}, format={self.format!r}, "

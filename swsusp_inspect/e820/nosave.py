@@ -144,10 +144,6 @@ class NosaveMatch:
     ranges: bool
     prefix: bool = False
 
-    def to_dict(self) -> dict[str, object]:
-        return {"rules": self.rules, "lines": self.lines, "ranges": self.ranges,
-                "prefix": self.prefix}
-
 
 def compare_with_log(
     derived_calls: dict[str, list[tuple[int, int]]],

@@ -3,24 +3,22 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from swsusp_inspect.image import HibernationImage
+from swsusp_inspect.model.serialize import JsonModel, json_field, record
 
 
-@dataclass(frozen=True)
-class ExtractResult:
-    path: str
+@record
+class ExtractResult(JsonModel):
+    """What ``extract`` wrote (the ``extract --json`` document)."""
+
+    path: str = json_field(name="output")
     size: int
     pages_written: int
     zero_pages: int
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"output": self.path, "size": self.size, "pages_written": self.pages_written,
-                "zero_pages": self.zero_pages}
 
 
 def extract_raw(image: HibernationImage, out_path: str | os.PathLike[str], *,

@@ -6,9 +6,7 @@ uswsusp (``s2disk``) say how they were read.  Every key is documented in docs/js
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-from swsusp_inspect.model.serialize import json_field
+from swsusp_inspect.model.serialize import json_field, record
 
 __all__ = [
     "AesKeyInClear",
@@ -21,7 +19,7 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True)
+@record
 class PagedirOverflow:
     """x86_64 2.6.9-2.6.15: pbe pages past the slots of ``swsusp_info.pagedir[]`` on disk."""
 
@@ -31,7 +29,7 @@ class PagedirOverflow:
     note: str
 
 
-@dataclass(frozen=True)
+@record
 class AesKeyInClear:
     """2.6.14-2.6.15 ``CONFIG_SWSUSP_ENCRYPT``: AES key and IV left in clear in the header."""
 
@@ -43,7 +41,7 @@ class AesKeyInClear:
     note: str
 
 
-@dataclass(frozen=True)
+@record
 class HighmemNote:
     """i386 eras that copied highmem into lowmem buffers (``save_highmem()``)."""
 
@@ -54,7 +52,7 @@ class HighmemNote:
 
 
 
-@dataclass(frozen=True)
+@record
 class LegacyDetails:
     """How an image of the 2.4/2.5 patches, pmdisk or 2.6.x-2.6.19 was read (None: the era
     has no such fact; left out of the JSON)."""
@@ -83,7 +81,7 @@ class LegacyDetails:
     encryption: AesKeyInClear | None = json_field(default=None, omit="none")
 
 
-@dataclass(frozen=True, kw_only=True)
+@record(kw_only=True)
 class Md5Check:
     """uswsusp's MD5 over the whole uncompressed stream (hex digests)."""
 
@@ -93,7 +91,7 @@ class Md5Check:
     ok: bool
 
 
-@dataclass(frozen=True, kw_only=True)
+@record(kw_only=True)
 class UswsuspDetails:
     """The suspend-utils (``s2disk``) container around the kernel's stream."""
 

@@ -6,9 +6,7 @@ Field names keep the kernel's spelling (``orig_sig``, ``image_pages``); numbers 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-from swsusp_inspect.model.serialize import json_field
+from swsusp_inspect.model.serialize import json_field, record
 
 # swsusp_header.flags bits (kernel/power/power.h)
 SF_FLAGS: tuple[tuple[int, str], ...] = (
@@ -34,7 +32,7 @@ def flag_names(flags: int, table: tuple[tuple[int, str], ...] = SF_FLAGS) -> lis
     return names
 
 
-@dataclass(frozen=True)
+@record
 class SwsuspHeader:
     """``struct swsusp_header`` at the end of the swap area's first page."""
 
@@ -54,7 +52,7 @@ class SwsuspHeader:
         return flag_names(self.flags or 0)
 
 
-@dataclass(frozen=True)
+@record
 class Utsname:
     sysname: str
     nodename: str
@@ -64,7 +62,7 @@ class Utsname:
     domainname: str
 
 
-@dataclass(frozen=True)
+@record
 class ArchRecord:
     """The architecture record overlaying the start of ``swsusp_info`` (x86, arm64, riscv).
 
@@ -101,7 +99,7 @@ class ArchRecord:
         return None if self.e820_digest_hex is None else bytes.fromhex(self.e820_digest_hex)
 
 
-@dataclass(frozen=True)
+@record
 class SnapshotInfo:
     """``struct swsusp_info`` (stream page 0)."""
 
@@ -122,7 +120,7 @@ class SnapshotInfo:
         return self.pages - self.image_pages - 1
 
 
-@dataclass(frozen=True)
+@record
 class Banner:
     """The ``Linux version ...`` banner found in the saved pages."""
 
@@ -133,7 +131,7 @@ class Banner:
 
 
 
-@dataclass(frozen=True)
+@record
 class Crc32Result:
     """The image CRC32 (``swsusp_header.crc32``) and, once verified, the computed one."""
 

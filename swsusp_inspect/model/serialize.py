@@ -15,14 +15,15 @@ from __future__ import annotations
 import dataclasses
 import enum
 import json
-from collections.abc import Mapping
-from typing import Any, Literal
+from collections.abc import Callable, Mapping
+from typing import Any, Literal, TypeVar, dataclass_transform, overload
 
 __all__ = [
     "SCHEMA_VERSION",
     "JsonModel",
     "json_document",
     "json_field",
+    "record",
     "to_data",
     "to_json",
 ]
@@ -64,6 +65,29 @@ def json_field(
     if skip:
         kwargs.update(repr=False, compare=False)
     return dataclasses.field(**kwargs)
+
+
+T = TypeVar("T")
+
+
+@overload
+def record(cls: type[T], /) -> type[T]: ...
+@overload
+def record(*, kw_only: bool = False) -> Callable[[type[T]], type[T]]: ...
+
+
+@dataclass_transform(frozen_default=True, field_specifiers=(json_field, dataclasses.field))
+def record(cls: type[T] | None = None, /, *, kw_only: bool = False) -> Any:
+    """A frozen dataclass of the model (``json_field`` is known to type checkers as a field).
+
+    ``@record`` or ``@record(kw_only=True)`` (fields computed after ``__init__`` may then sit
+    anywhere, so the JSON keys keep their documented order).
+    """
+
+    def wrap(c: type[T]) -> type[T]:
+        return dataclasses.dataclass(frozen=True, kw_only=kw_only)(c)
+
+    return wrap if cls is None else wrap(cls)
 
 
 def _is_numpy(value: Any) -> bool:
@@ -116,8 +140,7 @@ def _object(obj: Any) -> dict[str, Any]:
 
 def json_document(model: Any) -> dict[str, Any]:
     """The JSON document of a model object: ``schema_version`` first, then its keys."""
-    body = model.to_dict() if hasattr(model, "to_dict") else _object(model)
-    return {"schema_version": SCHEMA_VERSION, **body}
+    return {"schema_version": SCHEMA_VERSION, **_object(model)}
 
 
 def to_json(model: Any, *, indent: int | None = 2) -> str:

@@ -9,8 +9,9 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from swsusp_inspect.model.findings import Finding, Severity
+from swsusp_inspect.model.report import Report, Strip
 from swsusp_inspect.render.rich_image import counts_table, header_table, integrity_text
-from swsusp_inspect.report import AuditFinding, Report, Strip
 
 __all__ = ["render_report", "strip_text"]
 
@@ -37,13 +38,14 @@ def _map_line(r: Report) -> Text:
     m = r.map
     if m is None:
         return Text.from_markup("[key]map[/]  [dim]none[/]")
-    inputs = ", ".join(escape(f"{s} ({f})") for s, f in m.inputs)
+    inputs = ", ".join(escape(f"{i.source} ({i.format})") for i in m.inputs)
+    c = m.checksum
     if m.checksum_matches_image is True:
-        chk = f"[ok]e820 {m.checksum_kind} {m.map_checksum:#010x} matches the image[/]"
+        chk = f"[ok]e820 {c.kind} {c.map:#010x} matches the image[/]"
     elif m.checksum_matches_image is False:
-        style = "bad" if m.checksum_meaningful else "dim"
-        chk = (f"[{style}]e820 {m.checksum_kind} {m.map_checksum:#010x} differs from the "
-               f"image's {m.image_checksum:#010x}[/]")
+        style = "bad" if c.meaningful else "dim"
+        chk = (f"[{style}]e820 {c.kind} {c.map:#010x} differs from the "
+               f"image's {c.image:#010x}[/]")
     else:
         chk = "[dim]the image carries no e820 checksum[/]"
     return Text.from_markup(f"[key]map[/]  {inputs}\n     {chk}")
@@ -56,7 +58,7 @@ def _labels_table(r: Report) -> Table:
     t.add_column("pages", justify="right")
     t.add_column("MiB", justify="right")
     t.add_column("share", justify="right")
-    labels = r.labels or {}
+    labels = dict(r.labels.items()) if r.labels else {}
     total = sum(labels.values()) or 1
     for lab in LABEL_ORDER:
         n = labels.get(lab, 0)
@@ -75,15 +77,15 @@ def strip_text(s: Strip, page_size: int) -> Text:
     bottom = Text()
     for col, c in enumerate(s.columns):
         pages = max(1, s.bounds[col + 1] - s.bounds[col])
-        saved = c["saved"]
+        saved = c.saved
         if saved:
-            worst = next((lab for lab in _WORST_FIRST if c.get(lab)), None)
-            lab = worst or max(("reserved-ram", "normal"), key=lambda k: c.get(k, 0))
+            worst = next((lab for lab in _WORST_FIRST if c.label(lab)), None)
+            lab = worst or max(("reserved-ram", "normal"), key=c.label)
             shade = _SHADES[min(len(_SHADES) - 1, saved * len(_SHADES) // pages)]
             top.append(shade, style=f"label.{lab}")
         else:
             top.append(" ")
-        ram = c["ram_pages"]
+        ram = c.ram_pages
         if ram < 0:
             bottom.append(" ")
         elif ram >= pages:
@@ -107,8 +109,9 @@ def strip_text(s: Strip, page_size: int) -> Text:
     return Text("\n").join([top, bottom, axis, legend])
 
 
-def _finding(f: AuditFinding, page_size: int) -> Group:
-    head = Text.from_markup(f"[sev.{f.severity}]{f.severity.upper():7}[/] [key]{f.code}[/]  ")
+def _finding(f: Finding, page_size: int) -> Group:
+    sev = f.severity.value
+    head = Text.from_markup(f"[sev.{sev}]{sev.upper():7}[/] [key]{f.code}[/]  ")
     head.append(f.message)
     parts: list[RenderableType] = [head]
     if f.ranges:
@@ -136,28 +139,27 @@ def _finding(f: AuditFinding, page_size: int) -> Group:
 def _evidence(r: Report) -> Group:
     ev = r.evidence
     head = Text()
-    rr = ev.get("reserved-ram") or {}
+    rr = ev.reserved_ram
     head.append("reserved-ram evidence: ", style="key")
-    head.append(rr.get("source") or "none")
-    by = rr.get("pages_by_evidence") or {}
+    head.append(rr.source or "none")
+    by = rr.pages_by_evidence
     if by:
         head.append("  (" + ", ".join(f"{k} {v:,}" for k, v in by.items()) + ")", style="dim")
-    cannot = Padding(Text("cannot see: " + (rr.get("cannot_see") or ""), style="dim"),
-                     (0, 0, 0, 2))
-    ns = ev.get("nosave") or []
+    cannot = Padding(Text("cannot see: " + rr.cannot_see, style="dim"), (0, 0, 0, 2))
+    ns = ev.nosave
     line = Text("nosave: ", style="key")
     if not ns:
         line.append("none given (--map, --system-map)", style="dim")
     for i, item in enumerate(ns):
-        ranges = item.get("ranges") or []
+        ranges = item.ranges
         shown = ", ".join(
-            f"{x['start_pfn']:#x}" + ("" if x["end_pfn"] == x["start_pfn"]
-                                      else f"-{x['end_pfn']:#x}") for x in ranges[:4])
+            f"{x.start_pfn:#x}" + ("" if x.end_pfn == x.start_pfn else f"-{x.end_pfn:#x}")
+            for x in ranges[:4])
         more = f" +{len(ranges) - 4}" if len(ranges) > 4 else ""
-        if not ranges and item.get("what"):
-            line.append(("; " if i else "") + str(item["what"]), style="dim")
+        if not ranges and item.what:
+            line.append(("; " if i else "") + item.what, style="dim")
             continue
-        line.append(("; " if i else "") + f"{item['source']} ")
+        line.append(("; " if i else "") + f"{item.source} ")
         line.append(f"pfn {shown or 'none'}{more}", style="label.nosave")
     return Group(head, cannot, line)
 
@@ -191,9 +193,9 @@ def render_report(r: Report, console: Console) -> None:
     if r.labels is None:
         console.print("[dim]hint: labels need --map FILE (the boot log with its BIOS-e820 lines, "
                       "/proc/iomem, /sys/firmware/memmap, ...)[/]")
-    if worst == "error":
+    if worst is Severity.ERROR:
         console.print(f"[bad]UNSAFE[/]: {r.unsafe_pages:,} unsafe saved pages"
                       if r.unsafe_pages else "[bad]FAILED[/]: see the errors above")
     elif r.labels is not None:
         console.print("[ok]OK[/]: no unsafe saves" + (" (warnings above)"
-                                                       if worst == "warning" else ""))
+                                                       if worst is Severity.WARNING else ""))

@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from rich import box
 from rich.console import Console
 from rich.table import Table
 
-VERDICT = {0: "[ok]ok[/]", 1: "[bad]UNSAFE[/]", 2: "[bad]ERROR[/]"}
+from swsusp_inspect.model.report import BatchRow, Report
+
+VERDICT = {0: "[ok]ok[/]", 1: "[bad]UNSAFE[/]", 2: "[bad]ERROR[/]", 3: "[bad]BUG[/]"}
 
 
 LABELS = (("normal", "normal"), ("reserved-ram", "resRAM"),
           ("reserved-non-ram", "nonRAM"), ("nosave", "nosave"))
 
 
-def render_batch(rows: list[Any], console: Console) -> None:
+def render_batch(rows: list[BatchRow], console: Console) -> None:
     """One row per image; errors, which are long, listed under the table by row number."""
     t = Table(title=f"{len(rows)} images (labels in pages)", title_justify="left",
               box=box.SIMPLE_HEAD, padding=(0, 1), pad_edge=False)
@@ -30,17 +30,18 @@ def render_batch(rows: list[Any], console: Console) -> None:
     errors: list[tuple[int, str]] = []
     for i, r in enumerate(rows, 1):
         rep = r.report
-        if rep is None:
+        if not isinstance(rep, Report):
             errors.append((i, f"{r.path}: {r.error}"))
-            t.add_row(str(i), r.path, VERDICT[2], "", *([""] * len(LABELS)), "")
+            t.add_row(str(i), r.path, VERDICT.get(r.exit_code, str(r.exit_code)), "",
+                      *([""] * len(LABELS)), "")
             continue
-        labels = rep.get("labels") or {}
+        labels = dict(rep.labels.items()) if rep.labels else {}
         cells = [f"{labels[k]:,}" if labels.get(k) is not None else "-" for k, _ in LABELS]
-        m = rep.get("map") or {}
-        match = m.get("checksum_matches_image")
+        m = rep.map
+        match = m.checksum_matches_image if m else None
         checksum = "-" if not m else ("[ok]match[/]" if match else "[bad]MISMATCH[/]"
                                       if match is False else "[dim]n/a[/]")
-        unsafe = rep.get("unsafe_pages")
+        unsafe = rep.unsafe_pages
         t.add_row(str(i), r.path, VERDICT.get(r.exit_code, str(r.exit_code)),
                   "-" if unsafe is None else f"{unsafe:,}", *cells, checksum)
     console.print(t)

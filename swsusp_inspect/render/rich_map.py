@@ -32,7 +32,7 @@ def render_map(console: Console, m: MemoryMap) -> None:
         table.add_row(f"{a:#018x}", f"{a + z - 1:#018x}", _size(z),
                       f"[{style}]{dmesg_name(t)}[/]")
     console.print(table)
-    note = "" if m.to_dict()["checksum"]["meaningful"] else "  [dim](not a firmware table)[/]"
+    note = "" if m.has_checksum else "  [dim](not a firmware table)[/]"
     console.print(f"[key]e820 checksum[/]  crc32 {m.checksum_crc32():#010x}   "
                   f"md5 {m.checksum_md5().hex()}{note}")
     if m.modified is not None:
@@ -49,7 +49,8 @@ def render_map(console: Console, m: MemoryMap) -> None:
                       + escape(f"[mem {lo << 12:#010x}-{((hi + 1) << 12) - 1:#010x}]"))
     for f in m.findings:
         where = f" (line {f.line})" if f.line else ""
-        console.print(f"[sev.{f.severity}]{f.severity}[/]: {escape(f.message)}{where}")
+        sev = f.severity.value
+        console.print(f"[sev.{sev}]{sev}[/]: {escape(f.message)}{where}")
 
 
 def render_map_diff(console: Console, d: MapDiff) -> None:
@@ -60,7 +61,8 @@ def render_map_diff(console: Console, d: MapDiff) -> None:
     for c in d.changes:
         console.print(f"  {c.kind:8} {escape(c.text)}")
     if d.checksum_changed:
-        console.print(f"[bad]checksum changed[/]: crc32 {d.old_crc32:#010x} -> {d.new_crc32:#010x}"
+        console.print(f"[bad]checksum changed[/]: crc32 {d.checksum.old_crc32:#010x} -> "
+                      f"{d.checksum.new_crc32:#010x}"
                       " (resume would refuse the image)")
     else:
-        console.print(f"[ok]checksum unchanged[/]: crc32 {d.old_crc32:#010x}")
+        console.print(f"[ok]checksum unchanged[/]: crc32 {d.checksum.old_crc32:#010x}")

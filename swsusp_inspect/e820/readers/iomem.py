@@ -21,6 +21,7 @@ import re
 from swsusp_inspect.e820.model import Finding, MemoryMap, RawEntry, ReservedRam
 from swsusp_inspect.e820.types import dmesg_name, type_from_iomem_name
 from swsusp_inspect.errors import MapError
+from swsusp_inspect.model.findings import Severity
 
 __all__ = ["looks_like_iomem", "read_iomem"]
 
@@ -45,7 +46,7 @@ def read_iomem(source: str, text: str) -> MemoryMap:
         if not raw.strip():
             continue
         if raw.strip() in ("...", "…"):
-            findings.append(Finding("info", "elided", "the capture elides lines here", i))
+            findings.append(Finding(Severity.INFO, "elided", "the capture elides lines here", i))
             continue
         m = RE_LINE.match(raw)
         if m is None:
@@ -84,12 +85,12 @@ def read_iomem(source: str, text: str) -> MemoryMap:
             evidence.append(ReservedRam(start, end, name))
         stack.append((depth, code is not None))
     if placeholders:
-        findings.append(Finding("info", "placeholder",
+        findings.append(Finding(Severity.INFO, "placeholder",
                                 f"{placeholders} 00000000-00000000 placeholder lines skipped"))
     if not entries:
         raise MapError(source, parsed[-1][0], "no memory map: no e820 resource (System RAM, "
                                                "Reserved, ACPI ...) in this iomem")
-    findings.append(Finding("info", "not-firmware-table",
+    findings.append(Finding(Severity.INFO, "not-firmware-table",
                             "iomem shows the kernel's resources, not the firmware table: the "
                             "checksum is a guess; use the boot log for it"))
     return MemoryMap(source, "iomem", entries, reserved_ram_evidence=evidence,

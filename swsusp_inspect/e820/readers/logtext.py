@@ -40,6 +40,7 @@ from swsusp_inspect.e820.nosave import PAGE_SHIFT, merge_calls
 from swsusp_inspect.e820.sanitize import U32, U64, apply_remove, apply_update, sanitize
 from swsusp_inspect.e820.types import dmesg_name, type_from_log_name
 from swsusp_inspect.errors import MapError
+from swsusp_inspect.model.findings import Severity
 
 __all__ = ["looks_like_log", "read_log"]
 
@@ -333,13 +334,13 @@ def _build(source: str, boot: _Boot, index: int, count: int, findings: list[Find
         if xen:
             firmware_blocks = xen
             findings.append(Finding(
-                "info", "hypervisor-map",
+                Severity.INFO, "hypervisor-map",
                 "the map is the Xen hypervisor's (XEN) table; a dom0 kernel hashes its own "
                 "'Xen:' table", xen[-1][0].line))
         elif any(b[0].who in _KERNEL_WHO for b in blocks):
             firmware_blocks = [b for b in blocks if b[0].who in _KERNEL_WHO][:1]
             findings.append(Finding(
-                "warning", "no-firmware-table",
+                Severity.WARNING, "no-firmware-table",
                 f"no BIOS-e820 table; using the kernel's '{firmware_blocks[0][0].who}:' table, "
                 "which is not the firmware table the checksum covers", firmware_blocks[0][0].line))
         else:
@@ -348,7 +349,7 @@ def _build(source: str, boot: _Boot, index: int, count: int, findings: list[Find
                 fmt = "node-ranges"
                 has_checksum = False
                 findings.append(Finding(
-                    "info", "node-ranges",
+                    Severity.INFO, "node-ranges",
                     "no e820 table (not x86?): RAM from 'node N: [mem ...]' lines, everything "
                     "else is non-RAM", nodes[0].line))
                 firmware_blocks = [nodes]
@@ -362,7 +363,7 @@ def _build(source: str, boot: _Boot, index: int, count: int, findings: list[Find
                       or firmware_blocks[-1][0].who != "extended"]
         if superseded and firmware_blocks[-1][0].who != "extended":
             findings.append(Finding(
-                "warning", "several-tables",
+                Severity.WARNING, "several-tables",
                 f"{len(firmware_blocks)} firmware tables in one boot; using the last",
                 firmware_blocks[-1][0].line))
     fw_block = firmware_blocks[-1]
@@ -398,7 +399,7 @@ def _build(source: str, boot: _Boot, index: int, count: int, findings: list[Find
     for b in kernel_blocks.values():
         if max(e.start + e.size for e in b) < fw_end:
             findings.append(Finding(
-                "warning", "kernel-table-short",
+                Severity.WARNING, "kernel-table-short",
                 f"the '{b[0].who}:' table ends at {max(e.start + e.size for e in b) - 1:#x}, "
                 f"below the firmware table's {fw_end - 1:#x}: cut off in this capture, or "
                 "mem=/memmap= limits", b[-1].line))
@@ -411,7 +412,7 @@ def _build(source: str, boot: _Boot, index: int, count: int, findings: list[Find
     nosave_log = _nosave_log(events)
     if count > 1:
         findings.append(Finding(
-            "info", "boot", f"the log holds {count} boots; read boot {index} "
+            Severity.INFO, "boot", f"the log holds {count} boots; read boot {index} "
             f"(lines {boot.first_line}-); --boot N chooses another", boot.first_line))
     return MemoryMap(source, fmt, raw, printed=fmt == "dmesg", modified=modified,
                      nosave_log=nosave_log, findings=findings, boot=index if count > 1 else None,
@@ -472,6 +473,7 @@ def read_log(source: str, text: str, boot: int | None = None) -> MemoryMap:
         index = with_map[-1] if with_map else count
         if with_map and index != count:
             findings.append(Finding(
-                "warning", "boot", f"the last boot (of {count}) has no memory map; read boot "
-                f"{index}, the last one with a map", boots[index - 1].first_line))
+                Severity.WARNING, "boot",
+                f"the last boot (of {count}) has no memory map; read boot {index}, the last one "
+                "with a map", boots[index - 1].first_line))
     return _build(source, boots[index - 1], index, count, findings)

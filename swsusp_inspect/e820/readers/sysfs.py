@@ -19,6 +19,7 @@ from pathlib import Path
 from swsusp_inspect.e820.model import Finding, MemoryMap, RawEntry
 from swsusp_inspect.e820.types import dmesg_name, type_from_iomem_name
 from swsusp_inspect.errors import MapError
+from swsusp_inspect.model.findings import Severity
 
 __all__ = ["looks_like_sysfs", "read_sysfs_dir", "read_sysfs_tar", "read_sysfs_text"]
 
@@ -67,8 +68,9 @@ def _build(source: str, fields: dict[int, dict[str, tuple[str, int | None]]]) ->
         entries.append(RawEntry(start, end - start + 1, code, dmesg_name(code), source,
                                 f["start"][1]))
     return MemoryMap(source, "sysfs", entries, findings=[Finding(
-        "info", "not-firmware-table", "sysfs follows the kexec table, which kexec-time edits "
-        "may change: prefer the boot log for the checksum")])
+        Severity.INFO, "not-firmware-table",
+        "sysfs follows the kexec table, which kexec-time edits may change: prefer the boot log "
+        "for the checksum")])
 
 
 def read_sysfs_text(source: str, text: str) -> MemoryMap:

@@ -1,0 +1,98 @@
+"""Stage 1, integrity: the image's summary, and what reading it found wrong."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from swsusp_inspect.auditor.notes import finding
+from swsusp_inspect.errors import FormatError
+from swsusp_inspect.model.details import UswsuspDetails
+from swsusp_inspect.model.findings import Finding
+from swsusp_inspect.model.summary import ImageSummary
+from swsusp_inspect.summary import summarize
+
+if TYPE_CHECKING:
+    from swsusp_inspect.e820 import MemoryMap
+    from swsusp_inspect.image import HibernationImage
+    from swsusp_inspect.inputs.system_map import SystemMap
+
+__all__ = ["IntegrityStage", "integrity_stage"]
+
+
+@dataclass(frozen=True)
+class IntegrityStage:
+    summary: ImageSummary
+    findings: tuple[Finding, ...]
+
+
+def _chunk_unreadable(how: str, error: str) -> Finding:
+    return finding("chunk-unreadable", f"image data cannot be read ({how}): {error}")
+
+
+def _checksum_findings(summary: ImageSummary) -> list[Finding]:
+    """``--verify``'s verdict: the CRC32, uswsusp's MD5, or pages missing."""
+    crc = summary.integrity.crc32
+    details = summary.details
+    if crc.ok is False:
+        return [
+            finding(
+                "crc32-mismatch",
+                f"image CRC32 mismatch: stored {crc.stored:#010x}, computed {crc.computed:#010x}: "
+                "the data is not what the kernel wrote",
+            )
+        ]
+    if (
+        isinstance(details, UswsuspDetails)
+        and details.checksum is not None
+        and not details.checksum.ok
+    ):
+        md5 = details.checksum
+        return [
+            finding(
+                "md5-mismatch",
+                f"uswsusp image MD5 mismatch: stored {md5.stored}, computed {md5.computed}: the "
+                "data is not what s2disk wrote",
+            )
+        ]
+    if summary.integrity.verify_ok is False:
+        return [
+            finding(
+                "verify-incomplete",
+                f"verify read fewer stream pages than swsusp_info.pages ({summary.stream.pages})",
+            )
+        ]
+    return []
+
+
+def integrity_stage(
+    image: HibernationImage,
+    *,
+    verify: bool,
+    system_map: SystemMap | None,
+    maps: list[MemoryMap],
+    progress: Any = None,
+) -> IntegrityStage:
+    """The summary (``verify``: every page read, the checksum checked).
+
+    A damaged data chunk is a finding, not the end: the labels need only the headers and the
+    PFN directory, so the audit goes on; if those cannot be read, this raises.
+    """
+    try:
+        summary = summarize(
+            image, verify=verify, system_map=system_map, maps=maps, progress=progress
+        )
+    except FormatError as exc:
+        summary = summarize(
+            image, verify=False, system_map=system_map, maps=maps, find_banner=False
+        )
+        return IntegrityStage(summary, (_chunk_unreadable("while verifying", str(exc)),))
+    findings: list[Finding] = []
+    if summary.kernel.error:
+        # the banner search reports a damaged chunk in the summary instead of raising
+        findings.append(
+            _chunk_unreadable("while looking for the kernel banner", summary.kernel.error)
+        )
+    if verify:
+        findings += _checksum_findings(summary)
+    return IntegrityStage(summary, tuple(findings))

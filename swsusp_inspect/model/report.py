@@ -1,0 +1,250 @@
+"""The audit document: labels, evidence, findings, PFN statistics and the address-space strip,
+and a batch's rows."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from swsusp_inspect.exitcodes import ExitCode
+from swsusp_inspect.model.findings import Finding, Severity
+from swsusp_inspect.model.serialize import JsonModel, json_field, record
+from swsusp_inspect.model.summary import ImageSummary
+
+__all__ = [
+    "BatchInputs",
+    "BatchRow",
+    "Evidence",
+    "KpageflagsStats",
+    "LabelCounts",
+    "MapChecksum",
+    "MapInfo",
+    "MapInput",
+    "NonRamEvidence",
+    "NosaveEvidence",
+    "PfnSpan",
+    "PfnStats",
+    "Report",
+    "ReservedRamEvidence",
+    "ReservedRange",
+    "Strip",
+    "StripColumn",
+]
+
+
+@record
+class PfnSpan:
+    """PFNs ``start_pfn..end_pfn`` (inclusive)."""
+
+    start_pfn: int
+    end_pfn: int
+
+
+@record
+class MapInput:
+    source: str
+    format: str
+
+
+@record
+class MapChecksum:
+    kind: str | None  # "crc32" | "md5" | None
+    image: int | None
+    map: int | None
+    meaningful: bool  # False for iomem and node ranges (the kernel's view)
+
+
+@record
+class MapInfo:
+    """The memory map the labels come from (several inputs are merged into one)."""
+
+    source: str
+    format: str
+    checksum_matches_image: bool | None
+    checksum: MapChecksum
+    inputs: tuple[MapInput, ...]
+    regions: int
+    max_ram_pfn: int | None  # first PFN after the highest RAM (the kernel's max_pfn)
+
+
+@record
+class NonRamEvidence:
+    map: str
+    format: str
+    inputs: tuple[MapInput, ...]
+    what: str
+
+
+@record
+class NosaveEvidence:
+    source: str  # "System.map", "log", "pre-2025 rules", "post-2025 rules", "none"
+    file: str
+    what: str
+    usable: bool
+    ranges: tuple[PfnSpan, ...]
+
+
+@record
+class ReservedRange:
+    """Reserved-RAM evidence from a map: ``start..end`` (inclusive bytes) and its label."""
+
+    start: int
+    end: int
+    label: str
+
+
+@record
+class KpageflagsStats:
+    file: str
+    pfns: int  # PFNs the file covers
+    covered: int  # saved PFNs it covers
+    reserved: int
+    nopage: int
+    buddy: int
+
+
+@record
+class ReservedRamEvidence:
+    source: str | None  # "kpageflags", "iomem", "e820-type-128", "iomem+e820-type-128", None
+    files: tuple[str, ...]
+    pages_by_evidence: dict[str, int]
+    ranges: tuple[ReservedRange, ...]
+    kpageflags: KpageflagsStats | None
+    cannot_see: str
+
+
+@record
+class Evidence:
+    """What each label rests on."""
+
+    reserved_non_ram: NonRamEvidence | None = json_field(name="reserved-non-ram")
+    nosave: tuple[NosaveEvidence, ...]
+    reserved_ram: ReservedRamEvidence = json_field(name="reserved-ram")
+    normal: str | None
+
+
+@record
+class LabelCounts:
+    """Saved pages per label."""
+
+    normal: int
+    reserved_ram: int = json_field(name="reserved-ram")
+    reserved_non_ram: int = json_field(name="reserved-non-ram")
+    nosave: int
+
+    def items(self) -> list[tuple[str, int]]:
+        return [("normal", self.normal), ("reserved-ram", self.reserved_ram),
+                ("reserved-non-ram", self.reserved_non_ram), ("nosave", self.nosave)]
+
+
+@record
+class PfnStats:
+    """The PFN directory in numbers."""
+
+    saved: int
+    zero: int
+    min_pfn: int | None
+    max_pfn: int | None
+    num_physpages: int
+    above_num_physpages: int  # saved PFNs >= num_physpages (normal: it counts pages)
+    sorted: bool
+    duplicates: int
+    arch_limit_pfn: int | None  # first PFN the architecture cannot address
+
+
+@record
+class StripColumn:
+    """One column of the strip: pages per label, saved pages, RAM pages."""
+
+    normal: int
+    reserved_ram: int = json_field(name="reserved-ram")
+    reserved_non_ram: int = json_field(name="reserved-non-ram")
+    nosave: int
+    saved: int
+    ram_pages: int
+
+    def label(self, name: str) -> int:
+        return {"normal": self.normal, "reserved-ram": self.reserved_ram,
+                "reserved-non-ram": self.reserved_non_ram, "nosave": self.nosave}[name]
+
+
+@record
+class Strip:
+    """Saved pages across physical address space, in equal columns."""
+
+    start_pfn: int
+    end_pfn: int  # exclusive
+    bounds: tuple[int, ...]
+    columns: tuple[StripColumn, ...]
+
+
+def worst_of(findings: tuple[Finding, ...]) -> Severity | None:
+    return max((f.severity for f in findings), key=lambda s: s.rank, default=None)
+
+
+@record(kw_only=True)
+class Report(JsonModel):
+    """Everything the audit found about one image (the ``audit --json`` document).
+
+    ``classification`` (per-PFN label codes, numpy) is kept out of the JSON; the CSV rows and
+    the library use it.
+    """
+
+    image: ImageSummary
+    map: MapInfo | None
+    evidence: Evidence
+    labels: LabelCounts | None
+    unsafe_pages: int
+    worst_severity: Severity | None = json_field(init=False, default=None)
+    findings: tuple[Finding, ...]
+    pfn_stats: PfnStats = json_field(name="pfns")
+    strip: Strip | None
+    page_size: int = json_field(skip=True)
+    classification: Any = json_field(default=None, skip=True)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "worst_severity", worst_of(self.findings))
+
+    def exit_code(self, strict: bool = False) -> ExitCode:
+        """0: no unsafe save and integrity fine; 1: an error finding (``strict``: or a
+        warning)."""
+        worst = self.worst_severity
+        if worst is Severity.ERROR or (strict and worst is Severity.WARNING):
+            return ExitCode.FINDINGS
+        return ExitCode.OK
+
+    def findings_with(self, code: str) -> list[Finding]:
+        return [f for f in self.findings if f.code == code]
+
+
+@record
+class BatchInputs:
+    """The files a batch row's audit used."""
+
+    maps: tuple[str, ...]
+    kpageflags: str | None
+    system_map: str | None
+    resume_offset: int | None = json_field(default=None, omit="none")
+    page_offset: int | None = json_field(default=None, omit="none")
+
+
+@record
+class FailedAudit:
+    """The audit keys of a row whose image could not be audited."""
+
+    image: None = None
+    map: None = None
+    evidence: None = None
+    labels: None = None
+    unsafe_pages: None = None
+    findings: tuple[Finding, ...] = ()
+
+
+@record(kw_only=True)
+class BatchRow(JsonModel):
+    """One image of a batch: its audit (as ``audit --json``) or its error."""
+
+    report: Report | FailedAudit = json_field(flatten=True)
+    path: str
+    error: str | None
+    exit_code: int
+    inputs: BatchInputs

@@ -1,0 +1,144 @@
+"""The ``info`` / ``verify`` document: what an image holds, composed of its parts.
+
+The parts are separate types (input, layout, stream, PFN directory, integrity, kernel identity)
+and the JSON stays one flat object (docs/json.md): each part's keys are merged into it.
+"""
+
+from __future__ import annotations
+
+from swsusp_inspect.model.details import FormatDetails
+from swsusp_inspect.model.image import ArchRecord, Crc32Result, Utsname
+from swsusp_inspect.model.serialize import JsonModel, json_field, record
+
+__all__ = [
+    "INCONSISTENT_MAP",
+    "DirectoryFacts",
+    "HeaderFacts",
+    "ImageSummary",
+    "InputFacts",
+    "IntegrityFacts",
+    "KernelIdentity",
+    "LayoutFacts",
+    "MapCheck",
+    "StreamFacts",
+]
+
+INCONSISTENT_MAP = "Hibernate inconsistent memory map detected!"
+
+
+@record
+class InputFacts:
+    path: str
+    transport: str | None  # None, "xz", "gzip", "zstd"
+    file_size: int  # the input's bytes (decompressed when it came in a transport)
+
+
+@record
+class HeaderFacts:
+    """``swsusp_header`` of a swap container."""
+
+    layout: str
+    offset: int
+    image: int  # first swap-map page, in device pages
+    hw_sig: int | None
+    map_pages: int
+
+
+@record
+class LayoutFacts:
+    container: str  # "swap" | "stream"
+    era: str  # writer family the layout was recognised as
+    page_size: int
+    word_size: int  # sizeof(long) of the writer
+    signature: str | None
+    orig_sig: str | None
+    flags: tuple[str, ...]  # SF_* names
+    flags_value: int | None
+    header: HeaderFacts | None
+    compression: str  # "none" | "lzo" | "lz4"
+
+
+@record
+class StreamFacts:
+    """``swsusp_info``'s counts."""
+
+    num_physpages: int  # a page count, not the highest PFN
+    cpus: int
+    version_code: int
+    image_pages: int  # data pages stored
+    pages: int  # stream pages in all (header + metadata + data)
+    meta_pages: int
+
+
+@record
+class DirectoryFacts:
+    """The PFN directory in numbers."""
+
+    saved_pfns: int  # every PFN listed (zero pages included)
+    zero_pages: int  # listed, not stored (6.6+)
+    pfn_min: int | None
+    pfn_max: int | None
+
+
+@record
+class IntegrityFacts:
+    chunks: int | None  # compressed chunks; None for raw data
+    pages_beyond_eof: int  # raw stream pages past the end of a trimmed dump (read as zeros)
+    crc32: Crc32Result
+    verified: bool  # whether every page was read
+    verify_ok: bool | None  # the verdict when verified
+
+
+@record
+class KernelIdentity:
+    """The kernel that wrote the image: its banner, found in the saved pages."""
+
+    release: str | None
+    banner: str | None
+    found_at_pfn: int | None
+    physical_address: int | None
+    expected_physical_address: int | None  # System.map's linux_banner, placed in the image
+    error: str | None  # a damaged data chunk met by the banner search
+
+
+@record(kw_only=True)
+class MapCheck:
+    """Whether a memory map is the one the image's kernel booted with (e820 checksum)."""
+
+    source: str
+    format: str
+    kind: str | None  # "crc32" | "md5" | None (the image carries no checksum)
+    image_value: int | None
+    map_value: int | None
+    matches: bool | None = json_field(name="checksum_matches_image")
+    explanation: str = json_field(init=False, default="")
+
+    def __post_init__(self) -> None:
+        if self.matches is None:
+            text = "the image carries no e820 checksum to compare"
+        elif self.matches:
+            text = "the map's e820 checksum equals the image's: this is the map it was made with"
+        else:
+            text = ("the map's e820 checksum differs from the image's: the kernel that wrote "
+                    f"this image would refuse to resume on this map with \"{INCONSISTENT_MAP}\"")
+        object.__setattr__(self, "explanation", text)
+
+
+@record
+class ImageSummary(JsonModel):
+    """Header, PFN directory, integrity and kernel identity of one image."""
+
+    input: InputFacts = json_field(flatten=True)
+    layout: LayoutFacts = json_field(flatten=True)
+    stream: StreamFacts = json_field(flatten=True)
+    directory: DirectoryFacts = json_field(flatten=True)
+    integrity: IntegrityFacts = json_field(flatten=True)
+    arch: ArchRecord | None
+    uts: Utsname | None  # the generic header (architectures without an arch record)
+    kernel: KernelIdentity
+    details: FormatDetails | None = json_field(default=None, omit="none")
+    maps: tuple[MapCheck, ...] = json_field(default=(), omit="empty")
+
+    @property
+    def kernel_release(self) -> str | None:
+        return self.kernel.release

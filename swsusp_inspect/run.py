@@ -1,0 +1,124 @@
+"""One call per command: open every input of a run, then summarise or audit the image.
+
+The CLI's ``info``/``verify``/``audit`` and each row of a ``batch`` go through these, so an
+input is opened, checked and closed the same way everywhere: the side inputs first (a bad map
+fails before a long decompression), then the image, read-only.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from swsusp_inspect.e820 import MemoryMap
+    from swsusp_inspect.image import HibernationImage
+    from swsusp_inspect.inputs.system_map import SystemMap
+    from swsusp_inspect.model.report import Report
+    from swsusp_inspect.model.summary import ImageSummary
+
+__all__ = ["Inputs", "Opened", "ProgressFactory", "open_inputs", "run_audit", "run_summary"]
+
+# (total, description) -> a context whose value is a callable advanced by pages, or None
+ProgressFactory = Callable[[int, str], AbstractContextManager[Any]]
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """The files of one run and what the user says about them."""
+
+    image: str
+    maps: tuple[str, ...] = ()
+    map_format: str | None = None  # force a memory-map reader
+    kpageflags: str | None = None
+    system_map: str | None = None
+    resume_offset: int = 0  # pages from the start of the file to the swap area
+    page_offset: int | None = None  # PAGE_OFFSET for eras that list virtual addresses
+    passphrase: str | bytes | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True)
+class Opened:
+    """Every input of a run, opened."""
+
+    image: HibernationImage
+    maps: list[MemoryMap]
+    system_map: SystemMap | None
+
+
+@contextlib.contextmanager
+def open_inputs(inputs: Inputs) -> Iterator[Opened]:
+    """Open the side inputs, then the image; the image is closed on the way out."""
+    from swsusp_inspect.image import open_image
+
+    maps: list[MemoryMap] = []
+    if inputs.maps:
+        from swsusp_inspect.e820 import load_memory_map
+
+        maps = [load_memory_map(p, fmt=inputs.map_format) for p in inputs.maps]
+    smap = None
+    if inputs.system_map:
+        from swsusp_inspect.inputs.system_map import load_system_map
+
+        smap = load_system_map(inputs.system_map)
+    with open_image(
+        inputs.image,
+        resume_offset=inputs.resume_offset,
+        passphrase=inputs.passphrase,
+        page_offset=inputs.page_offset,
+    ) as img:
+        yield Opened(img, maps, smap)
+
+
+def _progress(
+    factory: ProgressFactory | None, total: int, what: str
+) -> AbstractContextManager[Any]:
+    return contextlib.nullcontext() if factory is None else factory(total, what)
+
+
+def run_summary(
+    inputs: Inputs, *, verify: bool = False, jobs: int = 1, progress: ProgressFactory | None = None
+) -> ImageSummary:
+    """``info`` (``verify=False``) or ``verify`` of one image."""
+    from swsusp_inspect.summary import summarize
+
+    with open_inputs(inputs) as o:
+        total = o.image.info.pages - 1 if verify else 0
+        with _progress(progress if verify else None, total, "verifying") as bar:
+            return summarize(
+                o.image,
+                verify=verify,
+                system_map=o.system_map,
+                maps=o.maps,
+                progress=bar,
+                jobs=jobs,
+            )
+
+
+def run_audit(
+    inputs: Inputs,
+    *,
+    verify: bool = False,
+    nosave_rules: str | None = None,
+    strip_width: int = 64,
+    progress: ProgressFactory | None = None,
+) -> Report:
+    """``audit`` of one image with all its inputs."""
+    from swsusp_inspect.auditor import audit
+
+    with open_inputs(inputs) as o:
+        total = o.image.info.pages - 1 if verify else 0
+        with _progress(progress if verify else None, total, "verifying") as bar:
+            return audit(
+                o.image,
+                maps=o.maps or None,
+                kpageflags=inputs.kpageflags,
+                system_map=o.system_map,
+                verify=verify,
+                nosave_rules=nosave_rules,
+                strip_width=strip_width,
+                progress=bar,
+            )
