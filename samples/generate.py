@@ -43,6 +43,31 @@ MARKER_FILL = ('page i (0-based) = the 16-byte ASCII string "SWSUSPMARK%04d__" %
                'repeated 256 times (4096 bytes)')
 CMDLINE_REST = 'nokaslr no_console_suspend loglevel=8 pm_debug_messages'
 BASE_CMDLINE = 'console=ttyS0,115200 ' + CMDLINE_REST  # x86 (amd64, i386)
+# samples with 'kaslr': True boot without it (the distributions' default: the kernel is slid)
+CMDLINE_REST_KASLR = CMDLINE_REST.replace('nokaslr ', '')
+
+# kallsyms.txt.xz: every /proc/kallsyms line (as root: real, KASLR-slid addresses) whose name
+# is one of these, plus every KALLSYMS_EVERY-th line (0-based index 0, 97, 194, ...: for
+# /proc/kallsyms' core-kernel lines the index is the symbol's index in kallsyms_names), plus
+# the line count.  Names absent from a kernel (no CONFIG_KALLSYMS_ALL, other architecture)
+# are simply not there.
+KALLSYMS_NAMES = (
+    '_text', '_stext', '_etext', '_end', '_sdata', '__bss_start', 'linux_banner',
+    'init_uts_ns', 'init_top_pgt', 'init_level4_pgt', 'swapper_pg_dir', 'idmap_pg_dir',
+    'vmcoreinfo_data', 'vmcoreinfo_note', 'vmcoreinfo_size', 'prb', 'printk_rb_static',
+    'printk_rb_dynamic', 'log_buf', 'log_buf_len', 'e820_table', 'e820_table_firmware',
+    'e820_table_kexec', 'nosave_regions', 'mem_section', 'mem_map', 'vmemmap_base',
+    'page_offset_base', 'phys_base', 'kallsyms_names', 'kallsyms_offsets',
+    'kallsyms_relative_base', 'kallsyms_num_syms', 'kallsyms_token_table',
+    'kallsyms_token_index', 'kallsyms_markers', 'kallsyms_addresses', 'kallsyms_seqs_of_names',
+    '__start_BTF', '__stop_BTF', '__nosave_begin', '__nosave_end', 'restore_registers',
+    'swsusp_arch_resume', 'memblock', 'max_pfn', 'high_memory', 'contig_page_data',
+    'node_data',
+    # also kept: the anchors the reader's System.map code and the old check use
+    'swsusp_save', 'hibernate', '_cpu_resume', 'vmalloc_base', 'init_mm', 'max_low_pfn',
+    'saved_command_line', 'boot_command_line', 'kernel_config_data')
+KALLSYMS_EVERY = 97
+KCORE_HEAD_PAGES = 32  # /proc/kcore's ELF header and notes: the first 128 KiB of the file
 SWAP_DISK_MIB = 256
 EVIDENCE_DISK_MIB = 16
 QEMU_TIMEOUT = 240
@@ -94,6 +119,10 @@ SAMPLES = [
     # preallocation cannot use: 192 MiB was 5616 pages short, 224 MiB 1585 pages short.
     {'name': 'deb12-6.1-arm64-lzo', 'kernel': 'bookworm-6.1-arm64', 'extra': '', 'modules': [],
      'ram_mib': 256, 'expect': 'lzo', 'commit_image': False},
+    # KASLR on, as distributions boot (no `nokaslr`): the kernel of deb13-6.12-lz4, default
+    # LZO; the kallsyms excerpt, System.map and VMCOREINFO give the offset.  Image not committed.
+    {'name': 'deb13-6.12-kaslr-lzo', 'kernel': 'trixie-6.12', 'extra': '', 'modules': [],
+     'ram_mib': 192, 'expect': 'lzo', 'kaslr': True, 'commit_image': False},
     # uswsusp: suspend-utils' s2disk writes the image (ULSUSPEND) from /dev/snapshot and its
     # `resume` loads it; image not committed either (same size class as the kernel's LZO one)
     # s2disk of i386 (gcc -m32, static) on the 686-pae kernel: the 52-byte header
@@ -761,15 +790,18 @@ def build_initramfs(work, kmeta, extra_modules, uswsusp=None, encrypt=False, rsa
         if elf_machine(data) != ELF_MACHINES[arch]:
             raise SystemExit('module %s is not a %s object' % (n, arch))
     c = Cpio()
-    for d in ('bin', 'dev', 'proc', 'sys', 'tmp', 'ev', 'lib', 'lib/modules'):
+    for d in ('bin', 'dev', 'proc', 'sys', 'tmp', 'ev', 'lib', 'lib/modules', 'etc'):
         c.dir(d)
     c.chardev('dev/console', 5, 1)
     c.chardev('dev/null', 1, 3)
     c.file('bin/busybox', bb, 0o755)
     c.file('bin/marker', marker, 0o755)
     c.file('init', open(os.path.join(HERE, 'guest', 'init.sh'), 'rb').read(), 0o755)
+    # what init.sh's kallsyms excerpt and /proc/kcore read take
+    c.file('etc/kallsyms-names', (' '.join(KALLSYMS_NAMES) + '\n').encode())
+    c.file('etc/kallsyms-every', b'%d\n' % KALLSYMS_EVERY)
+    c.file('etc/kcore-head-pages', b'%d\n' % KCORE_HEAD_PAGES)
     if uswsusp is not None:
-        c.dir('etc')
         for k in ('s2disk', 'resume'):
             c.file('bin/' + k, open(uswsusp[k]['path'], 'rb').read(), 0o755)
         c.file('etc/suspend.conf', suspend_conf(encrypt, rsa_key is not None).encode())
@@ -908,6 +940,127 @@ def read_evidence(path):
     return res
 
 
+def kallsyms_excerpt(name, raw):
+    """The guest's kallsyms excerpt (init.sh: "<index>\t<line>" lines, then "#lines\t<N>")
+    checked and given a header; returns (text, N)."""
+    lines = raw.decode().splitlines()
+    if not lines or not lines[-1].startswith('#lines\t'):
+        raise SystemExit('%s: kallsyms excerpt lacks its line count' % name)
+    total = int(lines[-1].split('\t')[1])
+    body = lines[:-1]
+    idx = [int(ln.split('\t', 1)[0]) for ln in body]
+    if idx != sorted(set(idx)) or (idx and idx[-1] >= total):
+        raise SystemExit('%s: kallsyms excerpt indexes out of order' % name)
+    sampled = [i for i in idx if i % KALLSYMS_EVERY == 0]
+    if sampled != list(range(0, total, KALLSYMS_EVERY)):
+        raise SystemExit('%s: kallsyms excerpt misses sampled lines' % name)
+    head = ['# /proc/kallsyms of the hibernating guest, read as root just before hibernating',
+            '# (real addresses: KASLR-slid unless the command line has nokaslr).',
+            '# Each line: 0-based line index, TAB, the line as /proc/kallsyms printed it.',
+            '# Kept: every line whose name is in generate.py KALLSYMS_NAMES, and every line',
+            '# whose index is a multiple of %d (for core-kernel lines, the index is the' % KALLSYMS_EVERY,
+            '# symbol\'s position in kallsyms_names).',
+            '# lines in /proc/kallsyms: %d' % total]
+    return '\n'.join(head + body) + '\n', total
+
+
+def kallsyms_address(text, sym):
+    """Address of the first core-kernel (no [module]) line named ``sym`` in the excerpt."""
+    for ln in text.splitlines():
+        if ln.startswith('#'):
+            continue
+        parts = ln.split('\t', 1)[1].split()
+        if len(parts) == 3 and parts[2] == sym:
+            return int(parts[0], 16)
+    return None
+
+
+def kaslr_facts(name, cmdline, kallsyms_text, smap):
+    """KASLR offset = kallsyms' _text - System.map's _text (arm64 without
+    CONFIG_KALLSYMS_ALL lists no _text: _stext there); 0 with nokaslr."""
+    nokaslr = 'nokaslr' in cmdline.split()
+    for sym in ('_text', '_stext'):
+        live = kallsyms_address(kallsyms_text, sym)
+        mapped = system_map_symbols(smap, {sym}).get(sym)
+        if live is not None and mapped is not None:
+            break
+    else:
+        raise SystemExit('%s: neither _text nor _stext in both kallsyms and System.map' % name)
+    offset = live - int(mapped, 16)
+    if nokaslr and offset:
+        raise SystemExit('%s: nokaslr, yet kallsyms %s is %#x off System.map' % (name, sym, offset))
+    return {'nokaslr': nokaslr, 'symbol': sym, 'kallsyms': '%x' % live, 'system_map': mapped,
+            'offset': offset, 'offset_hex': ('-%#x' % -offset) if offset < 0 else '%#x' % offset,
+            'rule': 'offset = kallsyms %s - System.map %s' % (sym, sym)}
+
+
+def elf_notes(blob):
+    """(name, type, desc) of every note in the PT_NOTE segments of an ELF file's head."""
+    import struct
+    if len(blob) < 64 or blob[:4] != b'\x7fELF' or blob[5] != 1:
+        return []
+    if blob[4] == 2:
+        phoff, = struct.unpack_from('<Q', blob, 32)
+        phentsize, phnum = struct.unpack_from('<HH', blob, 54)
+        ph = lambda o: struct.unpack_from('<IIQQQQQQ', blob, o)  # noqa: E731
+        seg = lambda p: (p[2], p[5])  # noqa: E731  (p_offset, p_filesz)
+    else:
+        phoff, = struct.unpack_from('<I', blob, 28)
+        phentsize, phnum = struct.unpack_from('<HH', blob, 42)
+        ph = lambda o: struct.unpack_from('<IIIIIIII', blob, o)  # noqa: E731
+        seg = lambda p: (p[1], p[4])  # noqa: E731
+    notes = []
+    for i in range(phnum):
+        p = ph(phoff + i * phentsize)
+        if p[0] != 4:  # PT_NOTE
+            continue
+        off, size = seg(p)
+        end = off + size
+        if end > len(blob):
+            raise SystemExit('/proc/kcore notes end at %#x, past the %#x bytes read' % (end, len(blob)))
+        while off + 12 <= end:
+            namesz, descsz, ntype = struct.unpack_from('<III', blob, off)
+            nm = blob[off + 12:off + 12 + namesz].rstrip(b'\0').decode('ascii', 'replace')
+            d0 = off + 12 + ((namesz + 3) & ~3)
+            notes.append((nm, ntype, blob[d0:d0 + descsz]))
+            off = d0 + ((descsz + 3) & ~3)
+    return notes
+
+
+def vmcoreinfo_facts(name, sysfs, kcore, kaslr):
+    """/sys/kernel/vmcoreinfo ("<phys hex> <size hex>": where the VMCOREINFO ELF note is and
+    the size reserved for it) and the note's text from /proc/kcore's VMCOREINFO note (the
+    same vmcoreinfo_data the note at that address wraps), cross-checked with KASLR."""
+    line = sysfs.decode().strip()
+    res = {'sysfs': line or None, 'phys_addr': None, 'phys_addr_hex': None, 'size': None,
+           'note_file': None, 'note_from': None}
+    if line:
+        a, b = line.split()
+        res.update(phys_addr=int(a, 16), phys_addr_hex='%#x' % int(a, 16), size=int(b, 16))
+    for nm, _t, desc in elf_notes(kcore or b''):
+        if nm == 'VMCOREINFO':
+            text = desc.rstrip(b'\0')
+            keys = dict(ln.split('=', 1) for ln in text.decode().splitlines() if '=' in ln)
+            res.update(note_file='vmcoreinfo-note.txt', note_text=text, note_bytes=len(desc),
+                       note_from='/proc/kcore (its PT_NOTE segment, note "VMCOREINFO")',
+                       note_keys={k: keys[k] for k in (
+                           'OSRELEASE', 'PAGESIZE', 'KERNELOFFSET', 'NUMBER(phys_base)',
+                           'SYMBOL(_stext)', 'SYMBOL(swapper_pg_dir)', 'NUMBER(VA_BITS)',
+                           'NUMBER(kimage_voffset)', 'NUMBER(PHYS_OFFSET)',
+                           'NUMBER(pgtable_l5_enabled)', 'SYMBOL(init_top_pgt)',
+                           'SYMBOL(prb)', 'SYMBOL(mem_section)', 'SYMBOL(page_offset_base)',
+                           'SYMBOL(vmemmap_base)') if k in keys})
+            if 'KERNELOFFSET' in keys and int(keys['KERNELOFFSET'], 16) != kaslr['offset']:
+                raise SystemExit('%s: VMCOREINFO KERNELOFFSET=%s, kallsyms says %#x'
+                                 % (name, keys['KERNELOFFSET'], kaslr['offset']))
+            res['kerneloffset_equals_kaslr_offset'] = (
+                int(keys['KERNELOFFSET'], 16) == kaslr['offset'] if 'KERNELOFFSET' in keys else None)
+            break
+    if line and res['note_file'] is None:
+        log('WARNING: %s: /sys/kernel/vmcoreinfo present, but no VMCOREINFO note in /proc/kcore' % name)
+    return res
+
+
 # --------------------------------------------------------------------------- one sample
 
 def make_sample(args, sample, samples_dir):
@@ -941,7 +1094,8 @@ def make_sample(args, sample, samples_dir):
     initrd, modules, bbmeta, marker_cc = build_initramfs(swork, kmeta, sample['modules'], uswsusp,
                                                          encrypt, rsa_key)
     want_sig = b'ULSUSPEND\x00' if writer == 'uswsusp' else b'S1SUSPEND\x00'
-    cmdline = 'console=%s %s' % (ARCHES[arch]['console'], CMDLINE_REST)
+    cmdline = 'console=%s %s' % (ARCHES[arch]['console'],
+                                 CMDLINE_REST_KASLR if sample.get('kaslr') else CMDLINE_REST)
     cmdline += (' ' + sample['extra'] if sample['extra'] else '')
     ram = args.ram_mib or sample['ram_mib']
 
@@ -988,22 +1142,27 @@ def make_sample(args, sample, samples_dir):
                          'resume.log tail:\n%s' % (name, markers_after_resume, name, rcon[-3000:]))
     ev = read_evidence(evid)
     for k in ('dmesg.txt', 'iomem.txt', 'memmap.txt', 'cmdline.txt', 'kpageflags.bin',
-              'markers.txt', 'uname.txt', 'kallsyms-check.txt'):
+              'markers.txt', 'uname.txt', 'kallsyms-check.txt', 'kallsyms.txt',
+              'vmcoreinfo.txt'):
         if k not in ev:
             raise SystemExit('%s: evidence lacks %s' % (name, k))
     uname = ev['uname.txt'].decode().strip()
     if uname != rel:
         raise SystemExit('%s: guest runs %s, expected %s' % (name, uname, rel))
-    # kallsyms (nokaslr) must agree with the System.map
+    kallsyms_text, kallsyms_lines = kallsyms_excerpt(name, ev['kallsyms.txt'])
+    kaslr = kaslr_facts(name, ev['cmdline.txt'].decode(), kallsyms_text, smap)
+    vmcoreinfo = vmcoreinfo_facts(name, ev['vmcoreinfo.txt'], ev.get('kcore-head.bin'), kaslr)
+    # kallsyms must agree with the System.map, once the KASLR offset is taken off
     ks = {}
     for line in ev['kallsyms-check.txt'].decode().splitlines():
         p = line.split()
         if len(p) == 3:
             ks[p[2]] = p[0]
     sm = system_map_symbols(smap, set(ks))
-    kallsyms_match = bool(ks) and all(sm.get(k) == v for k, v in ks.items())
+    kallsyms_match = bool(ks) and all(
+        k in sm and int(sm[k], 16) + kaslr['offset'] == int(v, 16) for k, v in ks.items())
     if not kallsyms_match:
-        log('WARNING: kallsyms %r vs System.map %r' % (ks, sm))
+        log('WARNING: kallsyms %r vs System.map %r (KASLR offset %#x)' % (ks, sm, kaslr['offset']))
 
     markers = []
     for line in ev['markers.txt'].decode().splitlines():
@@ -1038,6 +1197,13 @@ def make_sample(args, sample, samples_dir):
             f.write(rsa_key)
     with open(os.path.join(out, 'kpageflags.bin.xz'), 'wb') as f:
         f.write(lzma.compress(ev['kpageflags.bin'], preset=9 | lzma.PRESET_EXTREME))
+    with open(os.path.join(out, 'vmcoreinfo.txt'), 'wb') as f:
+        f.write(ev['vmcoreinfo.txt'])
+    if vmcoreinfo['note_file']:
+        with open(os.path.join(out, vmcoreinfo['note_file']), 'wb') as f:
+            f.write(vmcoreinfo.pop('note_text'))
+    with open(os.path.join(out, 'kallsyms.txt.xz'), 'wb') as f:
+        f.write(lzma.compress(kallsyms_text.encode(), preset=9 | lzma.PRESET_EXTREME))
     with open(os.path.join(out, 'markers.json'), 'w') as f:
         json.dump({'page_size': PAGE, 'fill': MARKER_FILL, 'markers': markers}, f, indent=1)
         f.write('\n')
@@ -1070,6 +1236,15 @@ def make_sample(args, sample, samples_dir):
         'system_map_sha256': hashlib.sha256(smap).hexdigest(),
         'kallsyms_matches_system_map': kallsyms_match,
         'kallsyms_checked': ks,
+        'kallsyms_excerpt': {
+            'file': 'kallsyms.txt.xz', 'lines_in_proc_kallsyms': kallsyms_lines,
+            'every': KALLSYMS_EVERY, 'names': list(KALLSYMS_NAMES),
+            'names_found': sorted({ln.split('\t', 1)[1].split()[2]
+                                   for ln in kallsyms_text.splitlines()
+                                   if not ln.startswith('#')} & set(KALLSYMS_NAMES))},
+        'nokaslr': kaslr['nokaslr'],
+        'kaslr': kaslr,
+        'vmcoreinfo': vmcoreinfo,
         'kernel_cmdline': ev['cmdline.txt'].decode().strip(),
         'modules_insmod_order': modules,
         'guest_ram_mib': ram,
@@ -1138,7 +1313,9 @@ def write_readme(samples_dir):
          'at the same PFNs.', '',
          'Kernel command line: `console=ttyS0,115200 %s` (x86) or `console=ttyAMA0,115200 %s`'
          % (CMDLINE_REST, CMDLINE_REST),
-         '(arm64), plus the per-sample extra.', '',
+         '(arm64), plus the per-sample extra. Samples booted with KASLR on, as distributions boot,',
+         'drop `nokaslr` (`%s`); their provenance says `"nokaslr": false` and gives the offset.'
+         % CMDLINE_REST_KASLR, '',
          'Guest RAM: 192 MiB on amd64 (with 128 MiB the 6.1 kernel could not preallocate the image,',
          '"Image allocation is ~3400 pages short"; with 160 MiB it hibernated but the resuming kernel',
          'failed with -ENOMEM while loading the image). 96 MiB on i386 (64 MiB hibernated, but the',
@@ -1157,11 +1334,28 @@ def write_readme(samples_dir):
          '- `kpageflags.bin.xz`: raw `/proc/kpageflags` (u64 per PFN from PFN 0; arm64 RAM starts at PFN',
          '  0x40000), after the markers were planted.',
          '- `markers.json`: marker page PFNs; content rule in `fill`, sha256 computed on the host from that rule.',
-         '- `provenance.json`: packages, hashes, QEMU command lines, console key lines, resume result.',
+         '- `provenance.json`: packages, hashes, QEMU command lines, console key lines, resume result;',
+         '  in samples made since the kallsyms excerpt was added also `nokaslr` (true/false), `kaslr`',
+         '  (offset = kallsyms `_text` - System.map `_text`; arm64 without CONFIG_KALLSYMS_ALL lists no',
+         '  `_text`: `_stext` there; 0 with `nokaslr`), `vmcoreinfo` (address and size, the note\'s key',
+         '  values; `KERNELOFFSET` checked equal to the offset) and `kallsyms_excerpt`.',
+         '- `vmcoreinfo.txt`: `/sys/kernel/vmcoreinfo` verbatim, `<physical address> <size>` in hex: where',
+         '  the kernel\'s VMCOREINFO ELF note is, and the size reserved for it (`VMCOREINFO_NOTE_SIZE`).',
+         '- `vmcoreinfo-note.txt`: the note\'s text (`vmcoreinfo_data`, `KEY=value` lines), copied from the',
+         '  `VMCOREINFO` note of `/proc/kcore`\'s ELF header (its first %d KiB, read in the guest); the note'
+         % (KCORE_HEAD_PAGES * 4),
+         '  at that physical address wraps the same text.',
+         '- `kallsyms.txt.xz`: an excerpt of the guest\'s `/proc/kallsyms` read as root (real addresses,',
+         '  KASLR-slid when KASLR is on): a header with the file\'s line count, then `<0-based line',
+         '  index>\\t<line>` for every line whose name is in the generator\'s `KALLSYMS_NAMES` and every',
+         '  line whose index is a multiple of %d (a deterministic sample for checking a kallsyms' % KALLSYMS_EVERY,
+         '  decoder: for core-kernel lines the index is the symbol\'s position in `kallsyms_names`).',
+         '  The last four files exist only in samples generated since they were added.',
          '', '`systemmap/System.map-<release>.xz`: the real System.map of each kernel, streamed from the',
          'first file of the matching `linux-image-<release>-dbg` package (the image package only has a',
          'placeholder). With `nokaslr` the guest /proc/kallsyms matches it (checked: `kallsyms_matches_system_map`;',
-         'the i386 and arm64 kernels lack CONFIG_KALLSYMS_ALL, so only text symbols are compared there).',
+         'the i386 and arm64 kernels lack CONFIG_KALLSYMS_ALL, so only text symbols are compared there);',
+         'with KASLR it matches once the offset is added to every System.map address.',
          '', '## Samples', '']
     committed_maps = {p['system_map'] for s, p, d in rows if s.get('commit_image', True)}
     for s, p, d in rows:
@@ -1173,6 +1367,22 @@ def write_readme(samples_dir):
               % (p['kernel_package'], p['kernel_package_version'], p['kernel_release'], p['kernel_deb_sha256'],
                  p.get('kernel_loaded', 'boot/vmlinuz-' + p['kernel_release'])),
               '- command line: `%s`' % p['kernel_cmdline'],
+              ] + ([
+              '- KASLR: %s; offset %s (kallsyms `%s` 0x%s - System.map 0x%s)%s'
+              % ('off (`nokaslr`)' if p['kaslr']['nokaslr'] else '**on**', p['kaslr']['offset_hex'],
+                 p['kaslr']['symbol'], p['kaslr']['kallsyms'], p['kaslr']['system_map'],
+                 '' if 'KERNELOFFSET' not in p['vmcoreinfo'].get('note_keys', {}) else
+                 '; VMCOREINFO `KERNELOFFSET=%s`' % p['vmcoreinfo']['note_keys']['KERNELOFFSET']),
+              '- VMCOREINFO: %s; kallsyms excerpt: %d of %d lines'
+              % ('note at physical %s, %d bytes reserved (`vmcoreinfo.txt`)%s'
+                 % (p['vmcoreinfo']['phys_addr_hex'], p['vmcoreinfo']['size'],
+                    ', text %d bytes (`vmcoreinfo-note.txt`)' % p['vmcoreinfo']['note_bytes']
+                    if p['vmcoreinfo']['note_file'] else '')
+                 if p['vmcoreinfo']['sysfs'] else 'no /sys/kernel/vmcoreinfo in this kernel',
+                 sum(1 for ln in lzma.decompress(open(os.path.join(d, 'kallsyms.txt.xz'), 'rb').read()
+                                                 ).decode().splitlines() if not ln.startswith('#')),
+                 p['kallsyms_excerpt']['lines_in_proc_kallsyms']),
+              ] if 'kaslr' in p else []) + [
               '- expectation: %s' % {
                   'lzo': 'LZO-compressed chunks, flags SF_CRC32_MODE',
                   'nocompress': 'raw data pages, flags SF_NOCOMPRESS_MODE',

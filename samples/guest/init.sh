@@ -82,6 +82,18 @@ fi
 # Without CONFIG_KALLSYMS_ALL (i386, arm64) only text symbols are listed; arm64 lists no _text.
 grep -E ' (linux_banner|__nosave_begin|__nosave_end|_text|_stext|swapper_pg_dir|swsusp_save|hibernate)$' \
 	/proc/kallsyms > /ev/kallsyms-check.txt
+# For a reader of the saved kernel memory: where the VMCOREINFO note is ("<phys hex> <size
+# hex>"), the note's text as /proc/kcore's ELF notes carry it (its first pages), and a
+# kallsyms excerpt: "<0-based line index>\t<line>" for every line whose name is in
+# /etc/kallsyms-names (written by the generator) and every Nth line (/etc/kallsyms-every),
+# then "#lines\t<count>".
+cat /sys/kernel/vmcoreinfo > /ev/vmcoreinfo.txt 2>/dev/null || : > /ev/vmcoreinfo.txt
+dd if=/proc/kcore of=/ev/kcore-head.bin bs=4096 count=$(cat /etc/kcore-head-pages) 2>/dev/null \
+	|| say "could not read /proc/kcore"
+awk -v every="$(cat /etc/kallsyms-every)" -v names="$(cat /etc/kallsyms-names)" '
+	BEGIN { n = split(names, a, " "); for (i = 1; i <= n; i++) want[a[i]] = 1 }
+	{ if (($3 in want) || (NR - 1) % every == 0) printf "%d\t%s\n", NR - 1, $0 }
+	END { printf "#lines\t%d\n", NR }' /proc/kallsyms > /ev/kallsyms.txt
 
 echo 0 > /sys/power/image_size || die "image_size"
 echo "$VDA" > /sys/power/resume || die "resume device"
