@@ -104,3 +104,13 @@ def s2disk_stream_pages(console: str) -> int:
     assert m, "console.log lacks s2disk's 'Saving N image data pages' line"
     return int(m.group(1))
 
+
+
+def kaslr_offset(prov: dict[str, Any]) -> int:
+    """How far KASLR slid the sample's kernel: the generator's ``kaslr.offset`` (kallsyms
+    ``_text`` - System.map ``_text``); samples made before it recorded that booted with
+    ``nokaslr`` (their command line says so), i.e. 0."""
+    if "kaslr" in prov:
+        return int(prov["kaslr"]["offset"])
+    assert "nokaslr" in prov["kernel_cmdline"].split(), prov["sample"]
+    return 0

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import SAMPLES, provenance, real_samples, resume_md5, s2disk_stream_pages
+from helpers import SAMPLES, kaslr_offset, provenance, real_samples, resume_md5, s2disk_stream_pages
 
 from swsusp_inspect.e820 import load_memory_map
 from swsusp_inspect.extract import extract_raw
@@ -29,7 +29,7 @@ REAL = real_samples()
 NOT_COMMITTED = ("deb12-6.1-i386-lzo", "deb12-6.1-arm64-lzo", "deb12-6.1-uswsusp-lzo",
                  "deb12-6.1-uswsusp-lzo-encrypted", "deb12-6.1-uswsusp-lzo-rsa",
                  "deb12-6.1-i386-uswsusp-lzo", "deb12-6.1-i386-uswsusp-lzo-encrypted",
-                 "sid-7-lzo")
+                 "sid-7-lzo", "deb13-6.12-kaslr-lzo")
 
 
 def test_real_samples_present() -> None:
@@ -79,6 +79,7 @@ class Sample:
         # who wrote the image: the kernel (S1SUSPEND) or suspend-utils' s2disk (ULSUSPEND)
         self.writer: str = self.provenance.get("writer", "kernel")
         self.passphrase: str | None = self.provenance.get("passphrase")  # encrypted s2disk
+        self.kaslr_offset = kaslr_offset(self.provenance)
         self.image: HibernationImage = open_image(self.dir / "swap.img.xz",
                                                   passphrase=self.passphrase)
         self._smap: SystemMap | None = None
@@ -186,8 +187,8 @@ def test_banner_at_linux_banner(sample: Sample) -> None:
     assert s.banner.release == release
     assert s.banner_expected_at is not None
     assert s.banner.physical_address == s.banner_expected_at
-    # nokaslr: the image's jump_address is System.map's restore_registers
-    assert sample.system_map.matches(sample.image.info.arch) is True
+    # the image's jump_address is System.map's restore_registers unless KASLR slid it
+    assert sample.system_map.matches(sample.image.info.arch) is (sample.kaslr_offset == 0)
     # found without System.map too, at the same place
     alone = sample.image.find_banner()
     assert alone is not None and alone.physical_address == s.banner_expected_at
@@ -197,7 +198,7 @@ def test_arch_record(sample: Sample) -> None:
     arch = sample.image.info.arch
     smap = sample.system_map
     assert arch is not None
-    assert smap.matches(arch) is True
+    assert smap.matches(arch) is (sample.kaslr_offset == 0)
     if sample.arch == "arm64":
         _arm64_record(sample, arch)
         return
@@ -206,13 +207,19 @@ def test_arch_record(sample: Sample) -> None:
     assert arch.magic == {"amd64": 0x23456789ABCDEF02, "i386": 0x12345679}[sample.arch]
     assert arch.e820_checksum_kind == "crc32"
     assert arch.e820_checksum == load_memory_map(sample.dir / "dmesg.txt").checksum_crc32()
-    # jump_address is __pa_symbol(restore_registers)'s virtual address; text is mapped at
-    # __START_KERNEL_map + phys on x86_64 (phys_base 0 with nokaslr at the default load
-    # address) and at PAGE_OFFSET + phys on i386 (3G/1G split)
+    # jump_address is restore_registers' virtual address, slid by KASLR (the offset the
+    # generator read off the guest's kallsyms); jump_address_phys its __pa_symbol(), and
+    # iomem's "Kernel code" starts at __pa_symbol(_text) (arch/x86/kernel/setup.c)
     rr = smap["restore_registers"]
-    base = {"amd64": 0xFFFFFFFF80000000, "i386": 0xC0000000}[sample.arch]
-    assert arch.jump_address == rr
-    assert arch.jump_address_phys == rr - base
+    assert arch.jump_address == rr + sample.kaslr_offset
+    code = next(r for r in load_memory_map(sample.dir / "iomem.txt").reserved_ram_evidence
+                if r.label == "Kernel code")
+    assert arch.jump_address_phys == code.start + rr - smap["_text"]
+    if sample.kaslr_offset == 0:
+        # text is mapped at __START_KERNEL_map + phys on x86_64 (phys_base 0 at the default
+        # load address) and at PAGE_OFFSET + phys on i386 (3G/1G split)
+        base = {"amd64": 0xFFFFFFFF80000000, "i386": 0xC0000000}[sample.arch]
+        assert arch.jump_address_phys == rr - base
 
 
 def _arm64_record(sample: Sample, arch: ArchRecord) -> None:
@@ -227,7 +234,7 @@ def _arm64_record(sample: Sample, arch: ArchRecord) -> None:
     code = next(r for r in load_memory_map(sample.dir / "iomem.txt").reserved_ram_evidence
                 if r.label == "Kernel code")
     assert smap.physical("_stext", arch) == code.start
-    assert x["reenter_kernel"] == smap["_cpu_resume"]  # VA of _cpu_resume (nokaslr)
+    assert x["reenter_kernel"] == smap["_cpu_resume"] + sample.kaslr_offset  # its VA
 
 
 def test_json_keys(sample: Sample) -> None:
