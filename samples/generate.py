@@ -41,6 +41,11 @@ PAGE = 4096
 MARKER_PAGES = 16
 MARKER_FILL = ('page i (0-based) = the 16-byte ASCII string "SWSUSPMARK%04d__" % i, '
                'repeated 256 times (4096 bytes)')
+
+
+def marker_fill(page):
+    """MARKER_FILL for the guest kernel's page size (marker.c fills whole pages)."""
+    return MARKER_FILL.replace('256 times (4096 bytes)', '%d times (%d bytes)' % (page // 16, page))
 CMDLINE_REST = 'nokaslr no_console_suspend loglevel=8 pm_debug_messages'
 BASE_CMDLINE = 'console=ttyS0,115200 ' + CMDLINE_REST  # x86 (amd64, i386)
 # samples with 'kaslr': True boot without it (the distributions' default: the kernel is slid)
@@ -82,6 +87,11 @@ KERNELS = {
         'suites': None, 'arch': 'i386',
         'regex': r'^linux-image-6\.1\.0-[0-9]+-686-pae$',
     },
+    # the i386 kernel without PAE (2-level page tables, 4-byte PTEs), for older PCs
+    'bookworm-6.1-686': {
+        'suites': None, 'arch': 'i386',
+        'regex': r'^linux-image-6\.1\.0-[0-9]+-686$',
+    },
     'bookworm-6.1-arm64': {
         'suites': None, 'arch': 'arm64',
         'regex': r'^linux-image-6\.1\.0-[0-9]+-arm64$',
@@ -89,6 +99,11 @@ KERNELS = {
     'trixie-6.12': {
         'suites': ['trixie', 'trixie-updates', 'trixie-security'],
         'regex': r'^linux-image-6\.12\.[0-9]+\+deb13[^-]*-amd64$',
+    },
+    # arm64 with 16 KiB pages (CONFIG_ARM64_16K_PAGES): another page-table geometry
+    'trixie-6.12-arm64-16k': {
+        'suites': ['trixie', 'trixie-updates', 'trixie-security'], 'arch': 'arm64',
+        'regex': r'^linux-image-6\.12\.[0-9]+\+deb13[^-]*-arm64-16k$',
     },
     # sid splits the kernel: linux-image-<kver> is empty and depends on linux-base-<kver>
     # (config, modules.builtin), linux-binary-<kver> (usr/lib/modules/<kver>/vmlinuz) and
@@ -119,6 +134,14 @@ SAMPLES = [
     # preallocation cannot use: 192 MiB was 5616 pages short, 224 MiB 1585 pages short.
     {'name': 'deb12-6.1-arm64-lzo', 'kernel': 'bookworm-6.1-arm64', 'extra': '', 'modules': [],
      'ram_mib': 256, 'expect': 'lzo', 'commit_image': False},
+    # the i386 kernel without PAE (`686`): 2-level page tables (i386's other page-table layout)
+    {'name': 'deb12-6.1-i386-nonpae-lzo', 'kernel': 'bookworm-6.1-686', 'extra': '',
+     'modules': [], 'ram_mib': 96, 'expect': 'lzo', 'commit_image': False},
+    # arm64 with 16 KiB pages: cortex-a57 lacks the 16K translation granule, cortex-a76 has it;
+    # swap header, swap-map pages, chunks, markers and kpageflags are all in 16 KiB pages
+    {'name': 'deb13-6.12-arm64-16k-lzo', 'kernel': 'trixie-6.12-arm64-16k', 'extra': '',
+     'modules': [], 'ram_mib': 256, 'expect': 'lzo', 'page_size': 16384, 'cpu': 'cortex-a76',
+     'commit_image': False},
     # KASLR on, as distributions boot (no `nokaslr`): the kernel of deb13-6.12-lz4, default
     # LZO; the kallsyms excerpt, System.map and VMCOREINFO give the offset.  Image not committed.
     {'name': 'deb13-6.12-kaslr-lzo', 'kernel': 'trixie-6.12', 'extra': '', 'modules': [],
@@ -229,8 +252,8 @@ def sha256_file(path):
     return h.hexdigest()
 
 
-def marker_page(i):
-    return (('SWSUSPMARK%04d__' % i).encode('ascii')) * (PAGE // 16)
+def marker_page(i, page=PAGE):
+    return (('SWSUSPMARK%04d__' % i).encode('ascii')) * (page // 16)
 
 
 # --------------------------------------------------------------------------- apt
@@ -306,8 +329,9 @@ def with_arch(arch, fn):
         subprocess.run(['apt-get', 'update', '-q'], check=False)
 
 
-def with_suites(suites, fn):
-    """Run fn() with a temporary apt sources file for `suites`, removed afterwards."""
+def with_suites(suites, fn, arch=None):
+    """Run fn() with a temporary apt sources file for `suites`, removed afterwards (with a
+    foreign `arch`, its indexes are fetched for those suites too)."""
     if not suites:
         return fn()
     main, sec = apt_repo_uris()
@@ -324,7 +348,8 @@ def with_suites(suites, fn):
     with open(TEMP_SOURCES, 'w') as f:
         f.write('\n'.join(stanzas))
     try:
-        subprocess.run(['apt-get', 'update', '-q'], check=False)
+        subprocess.run(['apt-get'] + (apt_arch_opts(arch) if arch else []) + ['update', '-q'],
+                       check=False)
         return fn()
     finally:
         os.unlink(TEMP_SOURCES)
@@ -367,7 +392,7 @@ def ensure_kernel(work, key):
         return pkg, version, img, dbg, deb_path, parts
 
     pkg, version, img, dbg, deb_path, parts = with_arch(
-        arch, lambda: with_suites(spec['suites'], query_and_download))
+        arch, lambda: with_suites(spec['suites'], query_and_download, arch))
     if '_%s_' % version.replace(':', '%3a') not in dbg['filename']:
         raise SystemExit('dbg package %s does not match version %s' % (dbg['filename'], version))
     release = pkg[len('linux-image-'):]
@@ -828,9 +853,12 @@ def qemu_version(arch='amd64'):
     return out.splitlines()[0].strip()
 
 
-def qemu_cmd(kernel, initrd, cmdline, ram, swap, evidence, console, arch='amd64'):
+def qemu_cmd(kernel, initrd, cmdline, ram, swap, evidence, console, arch='amd64', cpu=None):
     a = ARCHES[arch]
-    return [a['qemu'], '-accel', 'tcg'] + a['machine'] + [
+    machine = list(a['machine'])
+    if cpu:  # a sample's own CPU model (arm64 16 KiB pages: cortex-a57 has no 16K granule)
+        machine[machine.index('-cpu') + 1] = cpu
+    return [a['qemu'], '-accel', 'tcg'] + machine + [
             '-smp', '1', '-m', str(ram), '-nodefaults', '-no-user-config', '-display', 'none',
             '-vga', 'none', '-no-reboot', '-monitor', 'none',
             '-serial', 'file:' + console,
@@ -859,18 +887,18 @@ def zero_disk(path, mib):
         f.truncate(mib << 20)
 
 
-def trimmed_image(path):
-    """Bytes of the disk up to and including its last non-zero 4096-byte page."""
+def trimmed_image(path, page=PAGE):
+    """Bytes of the disk up to and including its last non-zero page (of the guest's size)."""
     with open(path, 'rb') as f:
         data = f.read()
     end = len(data)
-    zero = bytes(PAGE)
-    while end >= PAGE and data[end - PAGE:end] == zero:
-        end -= PAGE
+    zero = bytes(page)
+    while end >= page and data[end - page:end] == zero:
+        end -= page
     return data[:end]
 
 
-def on_disk_summary(img, long_size=8):
+def on_disk_summary(img, long_size=8, PAGE=PAGE):  # noqa: N803 (the guest's page size)
     """Header fields and swap-map facts of the trimmed image (reads past its end are zeros).
 
     The swap header tail and the swap-map pages use 8-byte sector_t on every architecture;
@@ -890,9 +918,10 @@ def on_disk_summary(img, long_size=8):
            'trimmed_pages': len(img) // PAGE}
     entries, mp, nmaps = [], res['image'], 0
     while mp and nmaps < 100000:
-        e = struct.unpack_from('<512Q', page(mp))
-        entries += [x for x in e[:511] if x]
-        mp, nmaps = e[511], nmaps + 1
+        per = PAGE // 8  # swap_map_page: PAGE_SIZE / 8 - 1 sector_t entries + next_swap
+        e = struct.unpack_from('<%dQ' % per, page(mp))
+        entries += [x for x in e[:per - 1] if x]
+        mp, nmaps = e[per - 1], nmaps + 1
     res['swap_map_pages'] = nmaps
     res['map_entries'] = len(entries)
     if entries:
@@ -1098,6 +1127,7 @@ def make_sample(args, sample, samples_dir):
                                  CMDLINE_REST_KASLR if sample.get('kaslr') else CMDLINE_REST)
     cmdline += (' ' + sample['extra'] if sample['extra'] else '')
     ram = args.ram_mib or sample['ram_mib']
+    page_size = sample.get('page_size', PAGE)  # the guest kernel's (arm64 -16k: 16384)
 
     swap = os.path.join(swork, 'swap.img')
     evid = os.path.join(swork, 'evidence.img')
@@ -1107,11 +1137,11 @@ def make_sample(args, sample, samples_dir):
         zero_disk(evid, EVIDENCE_DISK_MIB)
         if os.path.exists(console):
             os.unlink(console)
-        hcmd = qemu_cmd(kernel, initrd, cmdline, ram, swap, evid, console, arch)
+        hcmd = qemu_cmd(kernel, initrd, cmdline, ram, swap, evid, console, arch, sample.get('cpu'))
         rc, hsecs = run_qemu(hcmd)
         con = open(console, 'rb').read().decode('utf-8', 'replace')
         with open(swap, 'rb') as f:
-            f.seek(PAGE - 10)
+            f.seek(page_size - 10)
             sig = f.read(10)
         ok = (rc == 0 and sig == want_sig and 'Image created' in con
               and 'evidence written, hibernating now' in con)
@@ -1130,7 +1160,7 @@ def make_sample(args, sample, samples_dir):
     shutil.copyfile(evid, revid)
     if os.path.exists(rconsole):
         os.unlink(rconsole)
-    rcmd = qemu_cmd(kernel, initrd, cmdline, ram, rswap, revid, rconsole, arch)
+    rcmd = qemu_cmd(kernel, initrd, cmdline, ram, rswap, revid, rconsole, arch, sample.get('cpu'))
     rrc, rsecs = run_qemu(rcmd)
     rcon = open(rconsole, 'rb').read().decode('utf-8', 'replace')
     resumed = 'SWSUSP-SAMPLE: resumed' in rcon
@@ -1172,7 +1202,7 @@ def make_sample(args, sample, samples_dir):
             if not present:
                 raise SystemExit('%s: marker page %d not present' % (name, i))
             markers.append({'index': i, 'pfn': pfn,
-                            'sha256': hashlib.sha256(marker_page(i)).hexdigest()})
+                            'sha256': hashlib.sha256(marker_page(i, page_size)).hexdigest()})
     if len(markers) != MARKER_PAGES:
         raise SystemExit('%s: got %d markers' % (name, len(markers)))
 
@@ -1181,7 +1211,7 @@ def make_sample(args, sample, samples_dir):
     if os.path.isdir(out):
         shutil.rmtree(out)
     os.makedirs(out)
-    img = trimmed_image(swap)
+    img = trimmed_image(swap, page_size)
     img_sha = hashlib.sha256(img).hexdigest()
     with open(os.path.join(out, 'swap.img.xz'), 'wb') as f:
         f.write(lzma.compress(img, preset=9 | lzma.PRESET_EXTREME))
@@ -1205,7 +1235,8 @@ def make_sample(args, sample, samples_dir):
     with open(os.path.join(out, 'kallsyms.txt.xz'), 'wb') as f:
         f.write(lzma.compress(kallsyms_text.encode(), preset=9 | lzma.PRESET_EXTREME))
     with open(os.path.join(out, 'markers.json'), 'w') as f:
-        json.dump({'page_size': PAGE, 'fill': MARKER_FILL, 'markers': markers}, f, indent=1)
+        json.dump({'page_size': page_size, 'fill': marker_fill(page_size), 'markers': markers},
+                  f, indent=1)
         f.write('\n')
 
     lines = {}
@@ -1268,7 +1299,8 @@ def make_sample(args, sample, samples_dir):
             'made_by': 'suspend-keygen (same build); answers: key bits, passphrase twice, file name'},
         'passphrase': USWSUSP_PASSPHRASE if encrypt else None,
         'on_disk': (uswsusp_on_disk_summary(img, ARCHES[arch]['long']) if uswsusp else
-                    on_disk_summary(img, ARCHES[arch]['long'])),
+                    on_disk_summary(img, ARCHES[arch]['long'], page_size)),
+        'page_size': page_size,
         'console_lines': lines,
         'resume_succeeded': resumed,
         'markers_after_resume': markers_after_resume,

@@ -68,12 +68,13 @@ class Truth:
         self.dmesg = (d / "dmesg.txt").read_text(errors="replace")
         prov = provenance(name)
         self.arch = prov.get("arch", "amd64")
+        self.shift = prov.get("page_size", 4096).bit_length() - 1  # PFN = address >> shift
         self.e820 = [(int(a, 16), int(b, 16), t.strip()) for a, b, t in _E820.findall(self.dmesg)]
         if self.e820:
             self.ram = [(a, b) for a, b, t in self.e820 if t in RAM_NAMES]
         else:
             self.ram = [(int(a, 16), int(b, 16)) for a, b in _NODE.findall(self.dmesg)]
-        self.nosave = [(int(a, 16) >> 12, int(b, 16) >> 12)
+        self.nosave = [(int(a, 16) >> self.shift, int(b, 16) >> self.shift)
                        for a, b in _NOSAVE.findall(self.dmesg)]
         self.passphrase: str | None = prov.get("passphrase")  # an encrypted s2disk sample
         self.kaslr_offset = kaslr_offset(prov)
@@ -86,8 +87,8 @@ class Truth:
         kcode = int(_KCODE.search((d / "iomem.txt").read_text()).group(1), 16)  # type: ignore[union-attr]
         self.kernel_code = kcode
         self.nosave_section = (
-            (kcode + sym["__nosave_begin"] - sym[anchor]) >> 12,
-            ((kcode + sym["__nosave_end"] - sym[anchor] + 4095) >> 12) - 1,
+            (kcode + sym["__nosave_begin"] - sym[anchor]) >> self.shift,
+            ((kcode + sym["__nosave_end"] - sym[anchor] + (1 << self.shift) - 1) >> self.shift) - 1,
         )
 
     def reserved(self) -> np.ndarray:
@@ -96,7 +97,8 @@ class Truth:
     def non_ram_pfns(self, pfns: np.ndarray) -> set[int]:
         """Those of ``pfns`` not fully inside a RAM line of the log."""
         return {p for p in pfns.tolist()
-                if not any(a <= p << 12 and ((p + 1) << 12) - 1 <= b for a, b in self.ram)}
+                if not any(a <= p << self.shift and ((p + 1) << self.shift) - 1 <= b
+                           for a, b in self.ram)}
 
 
 def _warnings(r: Report, truth: Truth) -> list[str]:
@@ -228,7 +230,7 @@ def test_altered_map_flags_exactly_the_redeclared_range(
     altered.write_text(truth.dmesg.replace(old, new, 1))
     r = audit(img, maps=[load_memory_map(altered)])
     pfns = img.pagedir.pfns
-    want = np.sort(pfns[(pfns >= lo >> 12) & (pfns <= hi >> 12)])
+    want = np.sort(pfns[(pfns >= lo >> truth.shift) & (pfns <= hi >> truth.shift)])
     assert want.size > 0
     assert r.labels is not None and r.labels["reserved-non-ram"] == want.size
     (f,) = r.findings_with("saved-non-ram")
@@ -253,7 +255,7 @@ def test_iomem_evidence_sees_only_the_kernel_image(
     pfns = img.pagedir.pfns
     hit = np.zeros(pfns.size, dtype=bool)
     for a, b in secs:
-        hit |= (pfns >= a >> 12) & (pfns <= b >> 12)
+        hit |= (pfns >= a >> truth.shift) & (pfns <= b >> truth.shift)
     r = audit(img, maps=[load_memory_map(truth.dir / "dmesg.txt"),
                          load_memory_map(truth.dir / "iomem.txt")])
     assert r.labels is not None and r.labels["reserved-ram"] == int(hit.sum()) > 0

@@ -45,6 +45,11 @@ HEADS = Path(__file__).resolve().parent / "data" / "real-heads"
 I386 = "deb12-6.1-i386-lzo"
 ARM64 = "deb12-6.1-arm64-lzo"
 KASLR = "deb13-6.12-kaslr-lzo"  # x86_64, booted without nokaslr
+# the page-table variants: i386 without PAE, arm64 with 16 KiB pages (heads present only once
+# those samples were made: they are listed by their heads' directories)
+NONPAE = "deb12-6.1-i386-nonpae-lzo"
+ARM64_16K = "deb13-6.12-arm64-16k-lzo"
+KERNEL_HEADS = [I386, ARM64, KASLR] + [n for n in (NONPAE, ARM64_16K) if (HEADS / n).is_dir()]
 
 
 class Head:
@@ -55,6 +60,10 @@ class Head:
         self.facts = json.loads((self.dir / "heads.json").read_text())
         self.system_map = load_system_map(self.dir / "System.map-excerpt")
         self.image: HibernationImage = open_image(self.dir / "heads.img.xz")
+        # the kernel's page size, as the generator knew it (samples before it recorded one
+        # had 4 KiB pages): the reader must find the same from the bytes
+        self.page_size: int = self.provenance.get("page_size", 4096)
+        assert self.image.page_size == self.page_size
 
     def logged(self) -> tuple[int, int]:
         """(pages copied, pages written) as the kernel logged them."""
@@ -78,7 +87,7 @@ class Head:
         return int(m.group(1), 16)
 
 
-@pytest.fixture(scope="module", params=[I386, ARM64, KASLR])
+@pytest.fixture(scope="module", params=KERNEL_HEADS)
 def head(request: pytest.FixtureRequest) -> Head:
     h = Head(request.param)
     request.addfinalizer(h.image.close)
@@ -101,10 +110,12 @@ def test_header_page(head: Head) -> None:
     assert hdr.image == on_disk["image"]
     assert hdr.crc32 == int(on_disk["crc32"], 16)
     assert hdr.hw_sig is None
-    # the raw bytes, read without the decoders: image at N-24-S, flags at N-24
+    # the raw bytes, read without the decoders: image at N-24-S, flags at N-24 (N = the
+    # kernel's page size: 0xfe0 and 0xfe8 with 4 KiB pages)
     raw = head.image.buf
-    assert int.from_bytes(raw[0xFE0:0xFE8], "little") == hdr.image
-    assert int.from_bytes(raw[0xFE8:0xFEC], "little") == 4
+    n = head.page_size
+    assert int.from_bytes(raw[n - 32 : n - 24], "little") == hdr.image
+    assert int.from_bytes(raw[n - 24 : n - 20], "little") == 4
 
 
 def test_swap_map(head: Head) -> None:
@@ -113,9 +124,10 @@ def test_swap_map(head: Head) -> None:
     assert len(img.map_pages) == head.provenance["on_disk"]["swap_map_pages"]
     assert img.entries.size == head.provenance["on_disk"]["map_entries"]
     assert int(img.entries[0]) == head.provenance["on_disk"]["swsusp_info_page"]
-    # 511 sector_t entries + next_swap per 4 KiB map page, on i386 as on 64-bit
-    assert swapmap.map_page_entries(4096, 8) == 511
-    assert img.entries.size <= 511 * len(img.map_pages)
+    # N / 8 - 1 sector_t entries + next_swap per map page (511 in 4 KiB), on i386 as on 64-bit
+    per = head.page_size // 8 - 1
+    assert swapmap.map_page_entries(head.page_size, 8) == per
+    assert img.entries.size <= per * len(img.map_pages)
 
 
 def test_swsusp_info_counts_equal_the_kernel_log(head: Head) -> None:
@@ -123,12 +135,13 @@ def test_swsusp_info_counts_equal_the_kernel_log(head: Head) -> None:
     info = head.image.info
     assert info.image_pages == copied
     assert info.pages - 1 == written  # swap.c logs snapshot_get_image_size() - 1
-    assert info.size == info.pages * 4096
+    assert info.size == info.pages * head.page_size
     assert info.cpus == 0 and info.version_code == 0  # arch header: uts/cpus left zero
-    word = 4 if head.dir.name == I386 else 8
+    word = 4 if head.provenance["arch"] == "i386" else 8
     assert info.word_size == word == head.provenance["on_disk"]["info_long_bytes"]
     listed = copied + head.zero_pages()  # 6.6+ lists zero pages too
-    assert info.meta_pages == -(-listed * word // 4096)  # DIV_ROUND_UP(nr_pfns * L, N)
+    # DIV_ROUND_UP(nr_pfns * L, N)
+    assert info.meta_pages == -(-listed * word // head.page_size)
 
 
 def test_pfn_directory(head: Head) -> None:
@@ -138,7 +151,7 @@ def test_pfn_directory(head: Head) -> None:
     assert pd.saved_pfns == copied + zero == head.facts["pfns_listed"]
     assert pd.zero_pages == zero == head.facts["zero_pages"]  # 6.1: no zero-page flag
     # BM_END_OF_MAP after the last PFN, unless the PFNs fill the last page exactly
-    assert pd.terminated is bool(pd.saved_pfns * head.image.word_size % 4096)
+    assert pd.terminated is bool(pd.saved_pfns * head.image.word_size % head.page_size)
     # first and last as make_heads.py decoded them from the same bytes without the reader
     assert (int(pd.pfns[0]), int(pd.pfns[-1])) == (head.facts["first_pfn"],
                                                    head.facts["last_pfn"])
@@ -153,9 +166,9 @@ def test_pfn_directory_raw_words(head: Head) -> None:
     flag = 1 << (8 * word - 1)  # ENCODED_PFN_ZERO_FLAG (6.6+)
     first = int.from_bytes(page[:word], "little")
     assert first & ~flag == head.facts["first_pfn"]
-    # 4096 / word PFNs per page; BM_END_OF_MAP (~0) right after the last one
+    # N / word PFNs per page; BM_END_OF_MAP (~0) right after the last one
     listed = head.facts["pfns_listed"]
-    per_page = 4096 // word
+    per_page = head.page_size // word
     last = bytes(img.stream_pages(img.meta_pages, 1))
     words = np.frombuffer(last, "<u4" if word == 4 else "<u8")
     at = listed % per_page
@@ -164,8 +177,10 @@ def test_pfn_directory_raw_words(head: Head) -> None:
     assert not words[at + 1 :].any()
 
 
-def test_i386_restore_record() -> None:
-    h = Head(I386)
+@pytest.mark.parametrize("name", [n for n in KERNEL_HEADS if n in (I386, NONPAE)])
+def test_i386_restore_record(name: str) -> None:
+    h = Head(name)
+    pae = h.provenance["kernel_release"].endswith("-pae")  # 686-pae or 686
     try:
         arch = h.image.info.arch
         assert arch is not None
@@ -184,10 +199,11 @@ def test_i386_restore_record() -> None:
         assert arch.jump_address_phys == h.kernel_code() + arch.jump_address - h.system_map[
             "_text"]
         # cr3: the page tables of the task that hibernated, saved like any page (PAE: the
-        # 32-byte-aligned PDPT)
-        assert arch.cr3 % 32 == 0 and arch.cr3 >> 12 in set(h.image.pagedir.pfns.tolist())
+        # 32-byte-aligned PDPT; without PAE: the page directory, a whole page)
+        assert arch.cr3 % (32 if pae else 4096) == 0
+        assert arch.cr3 >> 12 in set(h.image.pagedir.pfns.tolist())
         # e820 CRC32 = zlib.crc32 of the BIOS-e820 table the console printed
-        table = load_memory_map(SAMPLES / I386 / "console.log")
+        table = load_memory_map(SAMPLES / name / "console.log")
         assert arch.e820_checksum == table.checksum_crc32()
         assert h.system_map.matches(arch) is True
         # System.map -> physical: lowmem is mapped at PAGE_OFFSET
@@ -301,9 +317,10 @@ def test_vmcoreinfo_note_in_the_head(name: str) -> None:
         addr, _size = (SAMPLES / name / "vmcoreinfo.txt").read_text().split()
         at = int(addr, 16)
         assert h.facts["vmcoreinfo_note"]["phys_addr"] == at
-        assert at // 4096 in h.facts["vmcoreinfo_note"]["pfns_saved"]
-        page = h.image.read_page(at // 4096)
-        off = at % 4096
+        n = h.page_size
+        assert at // n in h.facts["vmcoreinfo_note"]["pfns_saved"]
+        page = h.image.read_page(at // n)
+        off = at % n
         namesz, descsz, ntype = (int.from_bytes(page[off + i : off + i + 4], "little")
                                  for i in (0, 4, 8))
         assert (page[off + 12 : off + 12 + namesz], ntype) == (b"VMCOREINFO\0", 0)

@@ -19,7 +19,6 @@ from swsusp_inspect.image import open_image
 
 EVIDENCE = sorted(p.parent.name for p in SAMPLES.glob("*/kallsyms.txt.xz"))
 WITH_IMAGE = [n for n in EVIDENCE if n in real_samples()]
-PAGE = 4096
 
 
 def excerpt(name: str) -> tuple[int, list[tuple[int, int, str, str, str | None]]]:
@@ -135,10 +134,11 @@ def test_vmcoreinfo_txt(name: str) -> None:
     addr, size = text.split()  # kernel/ksysfs.c: "%pa %x\n"
     assert (int(addr, 16), int(size, 16)) == (prov["phys_addr"], prov["size"])
     # VMCOREINFO_NOTE_SIZE: the note's header, name and VMCOREINFO_BYTES (one page) of text
-    assert prov["size"] >= PAGE
+    page = provenance(name).get("page_size", 4096)
+    assert prov["size"] >= page
     if prov["note_file"]:
         note = (SAMPLES / name / prov["note_file"]).read_bytes()
-        assert len(note) <= prov["note_bytes"] <= PAGE
+        assert len(note) <= prov["note_bytes"] <= page
 
 
 @pytest.mark.parametrize("name", [n for n in WITH_IMAGE
@@ -150,10 +150,10 @@ def test_vmcoreinfo_note_is_in_the_image(name: str) -> None:
     at = prov["vmcoreinfo"]["phys_addr"]
     text = (SAMPLES / name / "vmcoreinfo-note.txt").read_bytes()
     with open_image(SAMPLES / name / "swap.img.xz", passphrase=prov.get("passphrase")) as img:
-        first = at // PAGE
-        pages = b"".join(img.read_page(p) for p in range(first, (at + 12 + 12 + len(text))
-                                                         // PAGE + 1))
-    off = at - first * PAGE
+        n = img.page_size
+        first = at // n
+        pages = b"".join(img.read_page(p) for p in range(first, (at + 24 + len(text)) // n + 1))
+    off = at - first * n
     namesz, descsz, ntype = struct.unpack_from("<III", pages, off)
     assert (namesz, ntype) == (len(b"VMCOREINFO\0"), 0)
     assert pages[off + 12 : off + 12 + namesz] == b"VMCOREINFO\0"

@@ -37,11 +37,15 @@ done
 [ -b /dev/vda ] || mknod /dev/vda b $(sed 's/:/ /' /sys/block/vda/dev)
 [ -b /dev/vdb ] || mknod /dev/vdb b $(sed 's/:/ /' /sys/block/vdb/dev)
 VDA=$(cat /sys/block/vda/dev)
+# the kernel's page size: the swap signature is in the last 10 bytes of the first page
+PS=$(awk '/^KernelPageSize:/ { print $2 * 1024; exit }' /proc/self/smaps 2>/dev/null)
+[ -n "$PS" ] || PS=4096
+say "page size $PS"
 say "swap disk vda is $VDA"
 [ -e /sys/module/hibernate/parameters/compressor ] && \
 	say "hibernate.compressor = $(cat /sys/module/hibernate/parameters/compressor)"
 
-sig=$(dd if=/dev/vda bs=1 skip=4086 count=9 2>/dev/null)
+sig=$(dd if=/dev/vda bs=1 skip=$((PS - 10)) count=9 2>/dev/null)
 if [ "$sig" = "S1SUSPEND" ]; then
 	say "resume boot: vda carries $sig, writing $VDA to /sys/power/resume"
 	echo "$VDA" > /sys/power/resume
@@ -122,7 +126,7 @@ else
 	hibernate() { echo disk > /sys/power/state; }
 fi
 if hibernate; then
-	say "resumed (swap signature now '$(dd if=/dev/vda bs=1 skip=4086 count=10 2>/dev/null)')"
+	say "resumed (swap signature now '$(dd if=/dev/vda bs=1 skip=$((PS - 10)) count=10 2>/dev/null)')"
 	kill -USR1 $MARKER_PID
 	sleep 1
 	say "done"

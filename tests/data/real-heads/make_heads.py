@@ -24,7 +24,8 @@ It reads the structures with plain ``struct`` arithmetic, not with swsusp_inspec
 fixtures do not depend on the reader they test.  Offsets (kernel 6.1, 4 KiB pages):
 swsusp_header.image = u64 at 0xfe0 of page 0; swap_map_page = 511 u64 entries + u64 next_swap;
 swsusp_info pages/size at 424/432 (8-byte long) or 408/412 (4-byte long); chunk =
-[long cmp_len][LZO][garbage to the page end], 32 stream pages each.
+[long cmp_len][LZO][garbage to the page end], 32 stream pages each.  Kernel-written images
+with other page sizes (arm64 16 KiB: the provenance's ``page_size``) are cut in their pages.
 """
 
 from __future__ import annotations
@@ -53,6 +54,10 @@ SAMPLES = {
                   "__nosave_end"),
     "deb13-6.12-kaslr-lzo": ("restore_registers", "linux_banner", "_text", "_stext",
                              "__nosave_begin", "__nosave_end"),
+    "deb12-6.1-i386-nonpae-lzo": ("restore_registers", "linux_banner", "_text",
+                                  "__nosave_begin", "__nosave_end", "swapper_pg_dir"),
+    "deb13-6.12-arm64-16k-lzo": ("swapper_pg_dir", "_cpu_resume", "linux_banner", "_text",
+                                 "_stext", "__nosave_begin", "__nosave_end"),
     "deb12-6.1-uswsusp-lzo": ("restore_registers", "linux_banner", "_text", "__nosave_begin",
                               "__nosave_end"),
     "deb12-6.1-uswsusp-lzo-encrypted": ("restore_registers", "linux_banner", "_text",
@@ -66,72 +71,76 @@ def u64(buf: bytes, off: int) -> int:
     return int(struct.unpack_from("<Q", buf, off)[0])
 
 
-def kept_pages(raw: bytes, keep: set[int]) -> bytearray:
+def kept_pages(raw: bytes, keep: set[int], n: int = N) -> bytearray:
     """``raw`` with every page not in ``keep`` zeroed (same length)."""
     out = bytearray(len(raw))
     for p in keep:
-        out[p * N : (p + 1) * N] = raw[p * N : (p + 1) * N]
+        out[p * n : (p + 1) * n] = raw[p * n : (p + 1) * n]
     return out
 
 
 def pfn_directory(raw: bytes, entries: list[int], chunks: list[tuple[int, int]], word: int,
-                  meta: int) -> tuple[list[int], list[int]]:
+                  meta: int, n: int = N) -> tuple[list[int], list[int]]:
     """PFNs with a data page, in data-page order, decoded from the PFN directory (stream
     pages 1..meta, in the first chunks): ~0 ends it; 6.6+ flags all-zero pages (no data page)
     with the top bit (kernel/power/snapshot.c, ENCODED_PFN_ZERO_FLAG)."""
-    stream = b"".join(chunk_pages(raw, entries, c, word) for c in chunks[: -(-meta // UNC_PAGES)])
-    words = struct.unpack_from(f"<{meta * N // word}{'Q' if word == 8 else 'I'}", stream, 0)
+    stream = b"".join(chunk_pages(raw, entries, c, word, n)
+                      for c in chunks[: -(-meta // UNC_PAGES)])
+    words = struct.unpack_from(f"<{meta * n // word}{'Q' if word == 8 else 'I'}", stream, 0)
     end, flag = (1 << 8 * word) - 1, 1 << (8 * word - 1)
     listed = list(words[: words.index(end)] if end in words else words)
     return [w for w in listed if not w & flag], [w & ~flag for w in listed]
 
 
-def chunk_pages(raw: bytes, entries: list[int], chunk: tuple[int, int], word: int) -> bytes:
+def chunk_pages(raw: bytes, entries: list[int], chunk: tuple[int, int], word: int,
+                n: int = N) -> bytes:
     """The uncompressed pages of one kernel LZO chunk ([long cmp_len][LZO1X data])."""
     import lzallright
 
     first, npg = chunk
-    data = b"".join(raw[entries[i] * N : (entries[i] + 1) * N] for i in range(first, first + npg))
+    data = b"".join(raw[entries[i] * n : (entries[i] + 1) * n] for i in range(first, first + npg))
     size = int.from_bytes(data[:word], "little")
     return bytes(lzallright.LZOCompressor.decompress(data[word : word + size]))
 
 
-def cut(raw: bytes, keep_phys: tuple[int, int] | None = None) -> tuple[bytearray, dict[str, object]]:
-    assert raw[N - 10 : N] == b"S1SUSPEND\0", raw[N - 10 : N]
-    image = u64(raw, N - 32)  # 0xfe0: sector_t image (5.17+ header)
+def cut(raw: bytes, keep_phys: tuple[int, int] | None = None,
+        n: int = N) -> tuple[bytearray, dict[str, object]]:
+    assert raw[n - 10 : n] == b"S1SUSPEND\0", raw[n - 10 : n]
+    image = u64(raw, n - 32)  # n - 32 (0xfe0): sector_t image (5.17+ header)
     entries: list[int] = []
     map_pages: list[int] = []
     page = image
     while page:
         assert page not in map_pages, "swap map loops"
         map_pages.append(page)
-        words = struct.unpack_from("<512Q", raw, page * N)
-        entries.extend(words[:511])
-        page = words[511]
+        per = n // 8  # swap_map_page: n / 8 - 1 sector_t entries, then next_swap
+        words = struct.unpack_from(f"<{per}Q", raw, page * n)
+        entries.extend(words[: per - 1])
+        page = words[per - 1]
     entries = entries[: entries.index(0)] if 0 in entries else entries
-    info = entries[0] * N
-    if u64(raw, info + 424) and u64(raw, info + 432) == u64(raw, info + 424) * N:
+    info = entries[0] * n
+    if u64(raw, info + 424) and u64(raw, info + 432) == u64(raw, info + 424) * n:
         word = 8
         image_pages, pages = u64(raw, info + 416), u64(raw, info + 424)
     else:
         word = 4
         image_pages, pages, size = struct.unpack_from("<3I", raw, info + 404)
-        assert size == pages * N
+        assert size == pages * n
     meta = pages - image_pages - 1
     chunks = []  # (first entry, pages)
     idx = 1
     for _ in range(-(-(pages - 1) // UNC_PAGES)):
-        cmp_len = int.from_bytes(raw[entries[idx] * N : entries[idx] * N + word], "little")
-        npg = -(-(word + cmp_len) // N)
+        cmp_len = int.from_bytes(raw[entries[idx] * n : entries[idx] * n + word], "little")
+        npg = -(-(word + cmp_len) // n)
         chunks.append((idx, npg))
         idx += npg
     meta_chunks = -(-meta // UNC_PAGES)
     whole = set(range(meta_chunks))
-    data_pfns, listed = pfn_directory(raw, entries, chunks, word, meta)
+    data_pfns, listed = pfn_directory(raw, entries, chunks, word, meta, n)
     extra: dict[str, object] = {}
     if keep_phys is not None:  # (address, bytes): the pages' chunks, by data-page order
         at, size = keep_phys
-        pfns = list(range(at // N, (at + size - 1) // N + 1))
+        pfns = list(range(at // n, (at + size - 1) // n + 1))
         # data page k is stream page 1 + meta + k, in chunk (stream page - 1) // 32
         found = [(p, (meta + data_pfns.index(p)) // UNC_PAGES) for p in pfns if p in data_pfns]
         whole.update(c for _p, c in found)
@@ -142,10 +151,10 @@ def cut(raw: bytes, keep_phys: tuple[int, int] | None = None) -> tuple[bytearray
     for k in sorted(whole):
         first, npg = chunks[k]
         keep.update(entries[first : first + npg])
-    out = kept_pages(raw, keep)
+    out = kept_pages(raw, keep, n)
     for k, (first, _npg) in enumerate(chunks):
         if k not in whole:
-            off = entries[first] * N
+            off = entries[first] * n
             out[off : off + word] = raw[off : off + word]
     facts = {
         "image": image, "map_pages": map_pages, "map_entries": len(entries),
@@ -315,7 +324,8 @@ def main(src: Path, names: list[str]) -> None:
         assert hashlib.sha256(packed).hexdigest() == prov["swap_img_xz_sha256"]
         assert hashlib.sha256(raw).hexdigest() == prov["swap_img_sha256"]
         out, facts = (cut_uswsusp(raw, prov.get("passphrase"), 4 if prov["arch"] == "i386" else 8)
-                      if raw[N - 10 : N] == b"ULSUSPEND\0" else cut(raw, vmcoreinfo_note(sdir)))
+                      if raw[N - 10 : N] == b"ULSUSPEND\0"
+                      else cut(raw, vmcoreinfo_note(sdir), prov.get("page_size", N)))
         facts = {
             "sample": name,
             "full_image": "swap.img.xz of the sample (not committed: too large)",
