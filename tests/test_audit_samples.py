@@ -4,8 +4,9 @@ Truth here never comes from the classifier: the kpageflags file is decoded with 
 ``np.frombuffer`` in the test; RAM and the nosave lines are read with the regexes below from
 the guest's own log (``BIOS-e820:`` lines on x86, ``node N: [mem ...]`` lines on arm64); the
 ``.data..nosave`` section is placed from the System.map text and the guest's /proc/iomem
-``Kernel code`` line (which starts at ``_text`` on x86 and at ``_stext`` on arm64,
-arch/*/kernel/setup.c), not from the image's arch record as the audit does.
+``Kernel code`` line (which starts at ``_text`` on x86, and on arm64 at ``_stext`` in 6.1 and
+``_text`` later, arch/*/kernel/setup.c: helpers.kernel_code_anchor), not from the image's arch
+record as the audit does.
 
 The i386 and arm64 samples run from their full images where those are in place, else from
 tests/data/real-heads/ (their real PFN directories), so they are audited on every checkout.
@@ -19,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import SAMPLES, kaslr_offset, provenance, real_samples
+from helpers import SAMPLES, kaslr_offset, kernel_code_anchor, provenance, real_samples
 
 from swsusp_inspect.auditor import audit
 from swsusp_inspect.e820 import load_memory_map
@@ -82,8 +83,9 @@ class Truth:
         self.image = (HEADS / name / "heads.img.xz") if self.head else d / "swap.img.xz"
         self.system_map = (HEADS / name / "System.map-excerpt") if self.head \
             else SAMPLES / prov["system_map"]
-        anchor = "_stext" if self.arch == "arm64" else "_text"
-        sym = _symbols(self.system_map, anchor, "__nosave_begin", "__nosave_end")
+        sym = _symbols(self.system_map, "_text", "_stext", "__init_begin", "__nosave_begin",
+                       "__nosave_end")
+        anchor = kernel_code_anchor(self.arch, (d / "iomem.txt").read_text(), sym)
         kcode = int(_KCODE.search((d / "iomem.txt").read_text()).group(1), 16)  # type: ignore[union-attr]
         self.kernel_code = kcode
         self.nosave_section = (

@@ -27,6 +27,7 @@ from helpers import (
     SAMPLES,
     assert_error_line,
     kaslr_offset,
+    kernel_code_anchor,
     provenance,
     resume_md5,
     run_cli,
@@ -213,8 +214,9 @@ def test_i386_restore_record(name: str) -> None:
         h.image.close()
 
 
-def test_arm64_header() -> None:
-    h = Head(ARM64)
+@pytest.mark.parametrize("name", [n for n in KERNEL_HEADS if n in (ARM64, ARM64_16K)])
+def test_arm64_header(name: str) -> None:
+    h = Head(name)
     try:
         arch = h.image.info.arch
         assert arch is not None and (arch.name, arch.magic) == ("arm64", None)
@@ -224,10 +226,13 @@ def test_arm64_header() -> None:
         assert x["uts_version"] == banner.group(2)  # init_utsname()->version, `uname -v`
         smap = h.system_map
         # ttbr1_el1 = __pa_symbol(swapper_pg_dir); iomem's "Kernel code" starts at _stext
+        # (6.1) or _text (later)
         code = h.kernel_code()
-        assert x["ttbr1_el1"] == code + smap["swapper_pg_dir"] - smap["_stext"]
+        anchor = kernel_code_anchor(
+            "arm64", (SAMPLES / name / "iomem.txt").read_text(), smap.symbols)
+        assert x["ttbr1_el1"] == code + smap["swapper_pg_dir"] - smap[anchor]
         assert smap.physical("linux_banner", arch) == code + smap["linux_banner"] - smap[
-            "_stext"]
+            anchor]
         assert smap.physical("swapper_pg_dir", arch) == x["ttbr1_el1"]
         # VA of _cpu_resume, slid by KASLR where it is on
         assert x["reenter_kernel"] == smap["_cpu_resume"] + kaslr_offset(h.provenance)
@@ -235,7 +240,7 @@ def test_arm64_header() -> None:
         assert x["hyp_stub_vectors"] == 0  # booted at EL1 (TCG without virtualization=on)
         assert x["sleep_cpu_mpidr"] == 0
         # the raw bytes: uts_version[65], 7 bytes of padding, then the u64 fields from 72
-        info = bytes(h.image.buf[int(h.image.entries[0]) * 4096 :][:104])
+        info = bytes(h.image.buf[int(h.image.entries[0]) * h.page_size :][:104])
         assert info[: len(banner.group(2)) + 1] == banner.group(2).encode() + b"\0"
         assert info[65:72] == bytes(7)
         assert int.from_bytes(info[72:80], "little") == x["ttbr1_el1"]

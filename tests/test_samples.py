@@ -13,7 +13,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import SAMPLES, kaslr_offset, provenance, real_samples, resume_md5, s2disk_stream_pages
+from helpers import (
+    SAMPLES,
+    kaslr_offset,
+    kernel_code_anchor,
+    provenance,
+    real_samples,
+    resume_md5,
+    s2disk_stream_pages,
+)
 
 from swsusp_inspect.e820 import load_memory_map
 from swsusp_inspect.extract import extract_raw
@@ -29,7 +37,8 @@ REAL = real_samples()
 NOT_COMMITTED = ("deb12-6.1-i386-lzo", "deb12-6.1-arm64-lzo", "deb12-6.1-uswsusp-lzo",
                  "deb12-6.1-uswsusp-lzo-encrypted", "deb12-6.1-uswsusp-lzo-rsa",
                  "deb12-6.1-i386-uswsusp-lzo", "deb12-6.1-i386-uswsusp-lzo-encrypted",
-                 "sid-7-lzo", "deb13-6.12-kaslr-lzo", "deb12-6.1-i386-nonpae-lzo")
+                 "sid-7-lzo", "deb13-6.12-kaslr-lzo", "deb12-6.1-i386-nonpae-lzo",
+                 "deb13-6.12-arm64-16k-lzo")
 
 
 def test_real_samples_present() -> None:
@@ -229,11 +238,13 @@ def _arm64_record(sample: Sample, arch: ArchRecord) -> None:
     banner = re.search(r"Linux version (\S+) \(.*\) (#1 .*)$", sample.console, re.M)
     assert banner is not None
     assert x["uts_version"] == banner.group(2)  # init_utsname()->version, `uname -v`
-    # ttbr1_el1 = __pa_symbol(swapper_pg_dir); iomem's "Kernel code" starts at _stext
+    # ttbr1_el1 = __pa_symbol(swapper_pg_dir); iomem's "Kernel code" starts at _stext (6.1)
+    # or _text (later)
     assert smap.physical("swapper_pg_dir", arch) == x["ttbr1_el1"]
     code = next(r for r in load_memory_map(sample.dir / "iomem.txt").reserved_ram_evidence
                 if r.label == "Kernel code")
-    assert smap.physical("_stext", arch) == code.start
+    anchor = kernel_code_anchor("arm64", (sample.dir / "iomem.txt").read_text(), smap.symbols)
+    assert smap.physical(anchor, arch) == code.start
     assert x["reenter_kernel"] == smap["_cpu_resume"] + sample.kaslr_offset  # its VA
 
 
