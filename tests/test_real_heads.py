@@ -50,7 +50,9 @@ KASLR = "deb13-6.12-kaslr-lzo"  # x86_64, booted without nokaslr
 # those samples were made: they are listed by their heads' directories)
 NONPAE = "deb12-6.1-i386-nonpae-lzo"
 ARM64_16K = "deb13-6.12-arm64-16k-lzo"
-KERNEL_HEADS = [I386, ARM64, KASLR] + [n for n in (NONPAE, ARM64_16K) if (HEADS / n).is_dir()]
+SID = "sid-7-lzo"  # 7.2: the current format
+KERNEL_HEADS = [I386, ARM64, KASLR, SID] + [n for n in (NONPAE, ARM64_16K)
+                                            if (HEADS / n).is_dir()]
 
 
 class Head:
