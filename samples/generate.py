@@ -41,8 +41,38 @@ PAGE = 4096
 MARKER_PAGES = 16
 MARKER_FILL = ('page i (0-based) = the 16-byte ASCII string "SWSUSPMARK%04d__" % i, '
                'repeated 256 times (4096 bytes)')
+
+
+def marker_fill(page):
+    """MARKER_FILL for the guest kernel's page size (marker.c fills whole pages)."""
+    return MARKER_FILL.replace('256 times (4096 bytes)', '%d times (%d bytes)' % (page // 16, page))
 CMDLINE_REST = 'nokaslr no_console_suspend loglevel=8 pm_debug_messages'
 BASE_CMDLINE = 'console=ttyS0,115200 ' + CMDLINE_REST  # x86 (amd64, i386)
+# samples with 'kaslr': True boot without it (the distributions' default: the kernel is slid)
+CMDLINE_REST_KASLR = CMDLINE_REST.replace('nokaslr ', '')
+
+# kallsyms.txt.xz: every /proc/kallsyms line (as root: real, KASLR-slid addresses) whose name
+# is one of these, plus every KALLSYMS_EVERY-th line (0-based index 0, 97, 194, ...: for
+# /proc/kallsyms' core-kernel lines the index is the symbol's index in kallsyms_names), plus
+# the line count.  Names absent from a kernel (no CONFIG_KALLSYMS_ALL, other architecture)
+# are simply not there.
+KALLSYMS_NAMES = (
+    '_text', '_stext', '_etext', '_end', '_sdata', '__bss_start', 'linux_banner',
+    'init_uts_ns', 'init_top_pgt', 'init_level4_pgt', 'swapper_pg_dir', 'idmap_pg_dir',
+    'vmcoreinfo_data', 'vmcoreinfo_note', 'vmcoreinfo_size', 'prb', 'printk_rb_static',
+    'printk_rb_dynamic', 'log_buf', 'log_buf_len', 'e820_table', 'e820_table_firmware',
+    'e820_table_kexec', 'nosave_regions', 'mem_section', 'mem_map', 'vmemmap_base',
+    'page_offset_base', 'phys_base', 'kallsyms_names', 'kallsyms_offsets',
+    'kallsyms_relative_base', 'kallsyms_num_syms', 'kallsyms_token_table',
+    'kallsyms_token_index', 'kallsyms_markers', 'kallsyms_addresses', 'kallsyms_seqs_of_names',
+    '__start_BTF', '__stop_BTF', '__nosave_begin', '__nosave_end', 'restore_registers',
+    'swsusp_arch_resume', 'memblock', 'max_pfn', 'high_memory', 'contig_page_data',
+    'node_data',
+    # also kept: the anchors the reader's System.map code and the old check use
+    'swsusp_save', 'hibernate', '_cpu_resume', 'vmalloc_base', 'init_mm', 'max_low_pfn',
+    'saved_command_line', 'boot_command_line', 'kernel_config_data')
+KALLSYMS_EVERY = 97
+KCORE_HEAD_PAGES = 32  # /proc/kcore's ELF header and notes: the first 128 KiB of the file
 SWAP_DISK_MIB = 256
 EVIDENCE_DISK_MIB = 16
 QEMU_TIMEOUT = 240
@@ -57,6 +87,11 @@ KERNELS = {
         'suites': None, 'arch': 'i386',
         'regex': r'^linux-image-6\.1\.0-[0-9]+-686-pae$',
     },
+    # the i386 kernel without PAE (2-level page tables, 4-byte PTEs), for older PCs
+    'bookworm-6.1-686': {
+        'suites': None, 'arch': 'i386',
+        'regex': r'^linux-image-6\.1\.0-[0-9]+-686$',
+    },
     'bookworm-6.1-arm64': {
         'suites': None, 'arch': 'arm64',
         'regex': r'^linux-image-6\.1\.0-[0-9]+-arm64$',
@@ -64,6 +99,11 @@ KERNELS = {
     'trixie-6.12': {
         'suites': ['trixie', 'trixie-updates', 'trixie-security'],
         'regex': r'^linux-image-6\.12\.[0-9]+\+deb13[^-]*-amd64$',
+    },
+    # arm64 with 16 KiB pages (CONFIG_ARM64_16K_PAGES): another page-table geometry
+    'trixie-6.12-arm64-16k': {
+        'suites': ['trixie', 'trixie-updates', 'trixie-security'], 'arch': 'arm64',
+        'regex': r'^linux-image-6\.12\.[0-9]+\+deb13[^-]*-arm64-16k$',
     },
     # sid splits the kernel: linux-image-<kver> is empty and depends on linux-base-<kver>
     # (config, modules.builtin), linux-binary-<kver> (usr/lib/modules/<kver>/vmlinuz) and
@@ -94,6 +134,19 @@ SAMPLES = [
     # preallocation cannot use: 192 MiB was 5616 pages short, 224 MiB 1585 pages short.
     {'name': 'deb12-6.1-arm64-lzo', 'kernel': 'bookworm-6.1-arm64', 'extra': '', 'modules': [],
      'ram_mib': 256, 'expect': 'lzo', 'commit_image': False},
+    # the i386 kernel without PAE (`686`): 2-level page tables (i386's other page-table layout)
+    {'name': 'deb12-6.1-i386-nonpae-lzo', 'kernel': 'bookworm-6.1-686', 'extra': '',
+     'modules': [], 'ram_mib': 96, 'expect': 'lzo', 'commit_image': False},
+    # arm64 with 16 KiB pages: cortex-a57 lacks the 16K translation granule, cortex-a76 has it;
+    # swap header, swap-map pages, chunks, markers and kpageflags are all in 16 KiB pages;
+    # 256 MiB hibernated, but the resuming kernel failed with -ENOMEM (-12): 384 MiB
+    {'name': 'deb13-6.12-arm64-16k-lzo', 'kernel': 'trixie-6.12-arm64-16k', 'extra': '',
+     'modules': [], 'ram_mib': 384, 'expect': 'lzo', 'page_size': 16384, 'cpu': 'cortex-a76',
+     'commit_image': False},
+    # KASLR on, as distributions boot (no `nokaslr`): the kernel of deb13-6.12-lz4, default
+    # LZO; the kallsyms excerpt, System.map and VMCOREINFO give the offset.  Image not committed.
+    {'name': 'deb13-6.12-kaslr-lzo', 'kernel': 'trixie-6.12', 'extra': '', 'modules': [],
+     'ram_mib': 192, 'expect': 'lzo', 'kaslr': True, 'commit_image': False},
     # uswsusp: suspend-utils' s2disk writes the image (ULSUSPEND) from /dev/snapshot and its
     # `resume` loads it; image not committed either (same size class as the kernel's LZO one)
     # s2disk of i386 (gcc -m32, static) on the 686-pae kernel: the 52-byte header
@@ -200,8 +253,8 @@ def sha256_file(path):
     return h.hexdigest()
 
 
-def marker_page(i):
-    return (('SWSUSPMARK%04d__' % i).encode('ascii')) * (PAGE // 16)
+def marker_page(i, page=PAGE):
+    return (('SWSUSPMARK%04d__' % i).encode('ascii')) * (page // 16)
 
 
 # --------------------------------------------------------------------------- apt
@@ -277,8 +330,9 @@ def with_arch(arch, fn):
         subprocess.run(['apt-get', 'update', '-q'], check=False)
 
 
-def with_suites(suites, fn):
-    """Run fn() with a temporary apt sources file for `suites`, removed afterwards."""
+def with_suites(suites, fn, arch=None):
+    """Run fn() with a temporary apt sources file for `suites`, removed afterwards (with a
+    foreign `arch`, its indexes are fetched for those suites too)."""
     if not suites:
         return fn()
     main, sec = apt_repo_uris()
@@ -295,7 +349,8 @@ def with_suites(suites, fn):
     with open(TEMP_SOURCES, 'w') as f:
         f.write('\n'.join(stanzas))
     try:
-        subprocess.run(['apt-get', 'update', '-q'], check=False)
+        subprocess.run(['apt-get'] + (apt_arch_opts(arch) if arch else []) + ['update', '-q'],
+                       check=False)
         return fn()
     finally:
         os.unlink(TEMP_SOURCES)
@@ -338,7 +393,7 @@ def ensure_kernel(work, key):
         return pkg, version, img, dbg, deb_path, parts
 
     pkg, version, img, dbg, deb_path, parts = with_arch(
-        arch, lambda: with_suites(spec['suites'], query_and_download))
+        arch, lambda: with_suites(spec['suites'], query_and_download, arch))
     if '_%s_' % version.replace(':', '%3a') not in dbg['filename']:
         raise SystemExit('dbg package %s does not match version %s' % (dbg['filename'], version))
     release = pkg[len('linux-image-'):]
@@ -761,15 +816,18 @@ def build_initramfs(work, kmeta, extra_modules, uswsusp=None, encrypt=False, rsa
         if elf_machine(data) != ELF_MACHINES[arch]:
             raise SystemExit('module %s is not a %s object' % (n, arch))
     c = Cpio()
-    for d in ('bin', 'dev', 'proc', 'sys', 'tmp', 'ev', 'lib', 'lib/modules'):
+    for d in ('bin', 'dev', 'proc', 'sys', 'tmp', 'ev', 'lib', 'lib/modules', 'etc'):
         c.dir(d)
     c.chardev('dev/console', 5, 1)
     c.chardev('dev/null', 1, 3)
     c.file('bin/busybox', bb, 0o755)
     c.file('bin/marker', marker, 0o755)
     c.file('init', open(os.path.join(HERE, 'guest', 'init.sh'), 'rb').read(), 0o755)
+    # what init.sh's kallsyms excerpt and /proc/kcore read take
+    c.file('etc/kallsyms-names', (' '.join(KALLSYMS_NAMES) + '\n').encode())
+    c.file('etc/kallsyms-every', b'%d\n' % KALLSYMS_EVERY)
+    c.file('etc/kcore-head-pages', b'%d\n' % KCORE_HEAD_PAGES)
     if uswsusp is not None:
-        c.dir('etc')
         for k in ('s2disk', 'resume'):
             c.file('bin/' + k, open(uswsusp[k]['path'], 'rb').read(), 0o755)
         c.file('etc/suspend.conf', suspend_conf(encrypt, rsa_key is not None).encode())
@@ -796,9 +854,12 @@ def qemu_version(arch='amd64'):
     return out.splitlines()[0].strip()
 
 
-def qemu_cmd(kernel, initrd, cmdline, ram, swap, evidence, console, arch='amd64'):
+def qemu_cmd(kernel, initrd, cmdline, ram, swap, evidence, console, arch='amd64', cpu=None):
     a = ARCHES[arch]
-    return [a['qemu'], '-accel', 'tcg'] + a['machine'] + [
+    machine = list(a['machine'])
+    if cpu:  # a sample's own CPU model (arm64 16 KiB pages: cortex-a57 has no 16K granule)
+        machine[machine.index('-cpu') + 1] = cpu
+    return [a['qemu'], '-accel', 'tcg'] + machine + [
             '-smp', '1', '-m', str(ram), '-nodefaults', '-no-user-config', '-display', 'none',
             '-vga', 'none', '-no-reboot', '-monitor', 'none',
             '-serial', 'file:' + console,
@@ -827,18 +888,18 @@ def zero_disk(path, mib):
         f.truncate(mib << 20)
 
 
-def trimmed_image(path):
-    """Bytes of the disk up to and including its last non-zero 4096-byte page."""
+def trimmed_image(path, page=PAGE):
+    """Bytes of the disk up to and including its last non-zero page (of the guest's size)."""
     with open(path, 'rb') as f:
         data = f.read()
     end = len(data)
-    zero = bytes(PAGE)
-    while end >= PAGE and data[end - PAGE:end] == zero:
-        end -= PAGE
+    zero = bytes(page)
+    while end >= page and data[end - page:end] == zero:
+        end -= page
     return data[:end]
 
 
-def on_disk_summary(img, long_size=8):
+def on_disk_summary(img, long_size=8, PAGE=PAGE):  # noqa: N803 (the guest's page size)
     """Header fields and swap-map facts of the trimmed image (reads past its end are zeros).
 
     The swap header tail and the swap-map pages use 8-byte sector_t on every architecture;
@@ -858,9 +919,10 @@ def on_disk_summary(img, long_size=8):
            'trimmed_pages': len(img) // PAGE}
     entries, mp, nmaps = [], res['image'], 0
     while mp and nmaps < 100000:
-        e = struct.unpack_from('<512Q', page(mp))
-        entries += [x for x in e[:511] if x]
-        mp, nmaps = e[511], nmaps + 1
+        per = PAGE // 8  # swap_map_page: PAGE_SIZE / 8 - 1 sector_t entries + next_swap
+        e = struct.unpack_from('<%dQ' % per, page(mp))
+        entries += [x for x in e[:per - 1] if x]
+        mp, nmaps = e[per - 1], nmaps + 1
     res['swap_map_pages'] = nmaps
     res['map_entries'] = len(entries)
     if entries:
@@ -908,6 +970,127 @@ def read_evidence(path):
     return res
 
 
+def kallsyms_excerpt(name, raw):
+    """The guest's kallsyms excerpt (init.sh: "<index>\t<line>" lines, then "#lines\t<N>")
+    checked and given a header; returns (text, N)."""
+    lines = raw.decode().splitlines()
+    if not lines or not lines[-1].startswith('#lines\t'):
+        raise SystemExit('%s: kallsyms excerpt lacks its line count' % name)
+    total = int(lines[-1].split('\t')[1])
+    body = lines[:-1]
+    idx = [int(ln.split('\t', 1)[0]) for ln in body]
+    if idx != sorted(set(idx)) or (idx and idx[-1] >= total):
+        raise SystemExit('%s: kallsyms excerpt indexes out of order' % name)
+    sampled = [i for i in idx if i % KALLSYMS_EVERY == 0]
+    if sampled != list(range(0, total, KALLSYMS_EVERY)):
+        raise SystemExit('%s: kallsyms excerpt misses sampled lines' % name)
+    head = ['# /proc/kallsyms of the hibernating guest, read as root just before hibernating',
+            '# (real addresses: KASLR-slid unless the command line has nokaslr).',
+            '# Each line: 0-based line index, TAB, the line as /proc/kallsyms printed it.',
+            '# Kept: every line whose name is in generate.py KALLSYMS_NAMES, and every line',
+            '# whose index is a multiple of %d (for core-kernel lines, the index is the' % KALLSYMS_EVERY,
+            '# symbol\'s position in kallsyms_names).',
+            '# lines in /proc/kallsyms: %d' % total]
+    return '\n'.join(head + body) + '\n', total
+
+
+def kallsyms_address(text, sym):
+    """Address of the first core-kernel (no [module]) line named ``sym`` in the excerpt."""
+    for ln in text.splitlines():
+        if ln.startswith('#'):
+            continue
+        parts = ln.split('\t', 1)[1].split()
+        if len(parts) == 3 and parts[2] == sym:
+            return int(parts[0], 16)
+    return None
+
+
+def kaslr_facts(name, cmdline, kallsyms_text, smap):
+    """KASLR offset = kallsyms' _text - System.map's _text (arm64 without
+    CONFIG_KALLSYMS_ALL lists no _text: _stext there); 0 with nokaslr."""
+    nokaslr = 'nokaslr' in cmdline.split()
+    for sym in ('_text', '_stext'):
+        live = kallsyms_address(kallsyms_text, sym)
+        mapped = system_map_symbols(smap, {sym}).get(sym)
+        if live is not None and mapped is not None:
+            break
+    else:
+        raise SystemExit('%s: neither _text nor _stext in both kallsyms and System.map' % name)
+    offset = live - int(mapped, 16)
+    if nokaslr and offset:
+        raise SystemExit('%s: nokaslr, yet kallsyms %s is %#x off System.map' % (name, sym, offset))
+    return {'nokaslr': nokaslr, 'symbol': sym, 'kallsyms': '%x' % live, 'system_map': mapped,
+            'offset': offset, 'offset_hex': ('-%#x' % -offset) if offset < 0 else '%#x' % offset,
+            'rule': 'offset = kallsyms %s - System.map %s' % (sym, sym)}
+
+
+def elf_notes(blob):
+    """(name, type, desc) of every note in the PT_NOTE segments of an ELF file's head."""
+    import struct
+    if len(blob) < 64 or blob[:4] != b'\x7fELF' or blob[5] != 1:
+        return []
+    if blob[4] == 2:
+        phoff, = struct.unpack_from('<Q', blob, 32)
+        phentsize, phnum = struct.unpack_from('<HH', blob, 54)
+        ph = lambda o: struct.unpack_from('<IIQQQQQQ', blob, o)  # noqa: E731
+        seg = lambda p: (p[2], p[5])  # noqa: E731  (p_offset, p_filesz)
+    else:
+        phoff, = struct.unpack_from('<I', blob, 28)
+        phentsize, phnum = struct.unpack_from('<HH', blob, 42)
+        ph = lambda o: struct.unpack_from('<IIIIIIII', blob, o)  # noqa: E731
+        seg = lambda p: (p[1], p[4])  # noqa: E731
+    notes = []
+    for i in range(phnum):
+        p = ph(phoff + i * phentsize)
+        if p[0] != 4:  # PT_NOTE
+            continue
+        off, size = seg(p)
+        end = off + size
+        if end > len(blob):
+            raise SystemExit('/proc/kcore notes end at %#x, past the %#x bytes read' % (end, len(blob)))
+        while off + 12 <= end:
+            namesz, descsz, ntype = struct.unpack_from('<III', blob, off)
+            nm = blob[off + 12:off + 12 + namesz].rstrip(b'\0').decode('ascii', 'replace')
+            d0 = off + 12 + ((namesz + 3) & ~3)
+            notes.append((nm, ntype, blob[d0:d0 + descsz]))
+            off = d0 + ((descsz + 3) & ~3)
+    return notes
+
+
+def vmcoreinfo_facts(name, sysfs, kcore, kaslr):
+    """/sys/kernel/vmcoreinfo ("<phys hex> <size hex>": where the VMCOREINFO ELF note is and
+    the size reserved for it) and the note's text from /proc/kcore's VMCOREINFO note (the
+    same vmcoreinfo_data the note at that address wraps), cross-checked with KASLR."""
+    line = sysfs.decode().strip()
+    res = {'sysfs': line or None, 'phys_addr': None, 'phys_addr_hex': None, 'size': None,
+           'note_file': None, 'note_from': None}
+    if line:
+        a, b = line.split()
+        res.update(phys_addr=int(a, 16), phys_addr_hex='%#x' % int(a, 16), size=int(b, 16))
+    for nm, _t, desc in elf_notes(kcore or b''):
+        if nm == 'VMCOREINFO':
+            text = desc.rstrip(b'\0')
+            keys = dict(ln.split('=', 1) for ln in text.decode().splitlines() if '=' in ln)
+            res.update(note_file='vmcoreinfo-note.txt', note_text=text, note_bytes=len(desc),
+                       note_from='/proc/kcore (its PT_NOTE segment, note "VMCOREINFO")',
+                       note_keys={k: keys[k] for k in (
+                           'OSRELEASE', 'PAGESIZE', 'KERNELOFFSET', 'NUMBER(phys_base)',
+                           'SYMBOL(_stext)', 'SYMBOL(swapper_pg_dir)', 'NUMBER(VA_BITS)',
+                           'NUMBER(kimage_voffset)', 'NUMBER(PHYS_OFFSET)',
+                           'NUMBER(pgtable_l5_enabled)', 'SYMBOL(init_top_pgt)',
+                           'SYMBOL(prb)', 'SYMBOL(mem_section)', 'SYMBOL(page_offset_base)',
+                           'SYMBOL(vmemmap_base)') if k in keys})
+            if 'KERNELOFFSET' in keys and int(keys['KERNELOFFSET'], 16) != kaslr['offset']:
+                raise SystemExit('%s: VMCOREINFO KERNELOFFSET=%s, kallsyms says %#x'
+                                 % (name, keys['KERNELOFFSET'], kaslr['offset']))
+            res['kerneloffset_equals_kaslr_offset'] = (
+                int(keys['KERNELOFFSET'], 16) == kaslr['offset'] if 'KERNELOFFSET' in keys else None)
+            break
+    if line and res['note_file'] is None:
+        log('WARNING: %s: /sys/kernel/vmcoreinfo present, but no VMCOREINFO note in /proc/kcore' % name)
+    return res
+
+
 # --------------------------------------------------------------------------- one sample
 
 def make_sample(args, sample, samples_dir):
@@ -941,9 +1124,11 @@ def make_sample(args, sample, samples_dir):
     initrd, modules, bbmeta, marker_cc = build_initramfs(swork, kmeta, sample['modules'], uswsusp,
                                                          encrypt, rsa_key)
     want_sig = b'ULSUSPEND\x00' if writer == 'uswsusp' else b'S1SUSPEND\x00'
-    cmdline = 'console=%s %s' % (ARCHES[arch]['console'], CMDLINE_REST)
+    cmdline = 'console=%s %s' % (ARCHES[arch]['console'],
+                                 CMDLINE_REST_KASLR if sample.get('kaslr') else CMDLINE_REST)
     cmdline += (' ' + sample['extra'] if sample['extra'] else '')
     ram = args.ram_mib or sample['ram_mib']
+    page_size = sample.get('page_size', PAGE)  # the guest kernel's (arm64 -16k: 16384)
 
     swap = os.path.join(swork, 'swap.img')
     evid = os.path.join(swork, 'evidence.img')
@@ -953,11 +1138,11 @@ def make_sample(args, sample, samples_dir):
         zero_disk(evid, EVIDENCE_DISK_MIB)
         if os.path.exists(console):
             os.unlink(console)
-        hcmd = qemu_cmd(kernel, initrd, cmdline, ram, swap, evid, console, arch)
+        hcmd = qemu_cmd(kernel, initrd, cmdline, ram, swap, evid, console, arch, sample.get('cpu'))
         rc, hsecs = run_qemu(hcmd)
         con = open(console, 'rb').read().decode('utf-8', 'replace')
         with open(swap, 'rb') as f:
-            f.seek(PAGE - 10)
+            f.seek(page_size - 10)
             sig = f.read(10)
         ok = (rc == 0 and sig == want_sig and 'Image created' in con
               and 'evidence written, hibernating now' in con)
@@ -976,7 +1161,7 @@ def make_sample(args, sample, samples_dir):
     shutil.copyfile(evid, revid)
     if os.path.exists(rconsole):
         os.unlink(rconsole)
-    rcmd = qemu_cmd(kernel, initrd, cmdline, ram, rswap, revid, rconsole, arch)
+    rcmd = qemu_cmd(kernel, initrd, cmdline, ram, rswap, revid, rconsole, arch, sample.get('cpu'))
     rrc, rsecs = run_qemu(rcmd)
     rcon = open(rconsole, 'rb').read().decode('utf-8', 'replace')
     resumed = 'SWSUSP-SAMPLE: resumed' in rcon
@@ -988,22 +1173,27 @@ def make_sample(args, sample, samples_dir):
                          'resume.log tail:\n%s' % (name, markers_after_resume, name, rcon[-3000:]))
     ev = read_evidence(evid)
     for k in ('dmesg.txt', 'iomem.txt', 'memmap.txt', 'cmdline.txt', 'kpageflags.bin',
-              'markers.txt', 'uname.txt', 'kallsyms-check.txt'):
+              'markers.txt', 'uname.txt', 'kallsyms-check.txt', 'kallsyms.txt',
+              'vmcoreinfo.txt'):
         if k not in ev:
             raise SystemExit('%s: evidence lacks %s' % (name, k))
     uname = ev['uname.txt'].decode().strip()
     if uname != rel:
         raise SystemExit('%s: guest runs %s, expected %s' % (name, uname, rel))
-    # kallsyms (nokaslr) must agree with the System.map
+    kallsyms_text, kallsyms_lines = kallsyms_excerpt(name, ev['kallsyms.txt'])
+    kaslr = kaslr_facts(name, ev['cmdline.txt'].decode(), kallsyms_text, smap)
+    vmcoreinfo = vmcoreinfo_facts(name, ev['vmcoreinfo.txt'], ev.get('kcore-head.bin'), kaslr)
+    # kallsyms must agree with the System.map, once the KASLR offset is taken off
     ks = {}
     for line in ev['kallsyms-check.txt'].decode().splitlines():
         p = line.split()
         if len(p) == 3:
             ks[p[2]] = p[0]
     sm = system_map_symbols(smap, set(ks))
-    kallsyms_match = bool(ks) and all(sm.get(k) == v for k, v in ks.items())
+    kallsyms_match = bool(ks) and all(
+        k in sm and int(sm[k], 16) + kaslr['offset'] == int(v, 16) for k, v in ks.items())
     if not kallsyms_match:
-        log('WARNING: kallsyms %r vs System.map %r' % (ks, sm))
+        log('WARNING: kallsyms %r vs System.map %r (KASLR offset %#x)' % (ks, sm, kaslr['offset']))
 
     markers = []
     for line in ev['markers.txt'].decode().splitlines():
@@ -1013,7 +1203,7 @@ def make_sample(args, sample, samples_dir):
             if not present:
                 raise SystemExit('%s: marker page %d not present' % (name, i))
             markers.append({'index': i, 'pfn': pfn,
-                            'sha256': hashlib.sha256(marker_page(i)).hexdigest()})
+                            'sha256': hashlib.sha256(marker_page(i, page_size)).hexdigest()})
     if len(markers) != MARKER_PAGES:
         raise SystemExit('%s: got %d markers' % (name, len(markers)))
 
@@ -1022,7 +1212,7 @@ def make_sample(args, sample, samples_dir):
     if os.path.isdir(out):
         shutil.rmtree(out)
     os.makedirs(out)
-    img = trimmed_image(swap)
+    img = trimmed_image(swap, page_size)
     img_sha = hashlib.sha256(img).hexdigest()
     with open(os.path.join(out, 'swap.img.xz'), 'wb') as f:
         f.write(lzma.compress(img, preset=9 | lzma.PRESET_EXTREME))
@@ -1038,8 +1228,16 @@ def make_sample(args, sample, samples_dir):
             f.write(rsa_key)
     with open(os.path.join(out, 'kpageflags.bin.xz'), 'wb') as f:
         f.write(lzma.compress(ev['kpageflags.bin'], preset=9 | lzma.PRESET_EXTREME))
+    with open(os.path.join(out, 'vmcoreinfo.txt'), 'wb') as f:
+        f.write(ev['vmcoreinfo.txt'])
+    if vmcoreinfo['note_file']:
+        with open(os.path.join(out, vmcoreinfo['note_file']), 'wb') as f:
+            f.write(vmcoreinfo.pop('note_text'))
+    with open(os.path.join(out, 'kallsyms.txt.xz'), 'wb') as f:
+        f.write(lzma.compress(kallsyms_text.encode(), preset=9 | lzma.PRESET_EXTREME))
     with open(os.path.join(out, 'markers.json'), 'w') as f:
-        json.dump({'page_size': PAGE, 'fill': MARKER_FILL, 'markers': markers}, f, indent=1)
+        json.dump({'page_size': page_size, 'fill': marker_fill(page_size), 'markers': markers},
+                  f, indent=1)
         f.write('\n')
 
     lines = {}
@@ -1070,6 +1268,15 @@ def make_sample(args, sample, samples_dir):
         'system_map_sha256': hashlib.sha256(smap).hexdigest(),
         'kallsyms_matches_system_map': kallsyms_match,
         'kallsyms_checked': ks,
+        'kallsyms_excerpt': {
+            'file': 'kallsyms.txt.xz', 'lines_in_proc_kallsyms': kallsyms_lines,
+            'every': KALLSYMS_EVERY, 'names': list(KALLSYMS_NAMES),
+            'names_found': sorted({ln.split('\t', 1)[1].split()[2]
+                                   for ln in kallsyms_text.splitlines()
+                                   if not ln.startswith('#')} & set(KALLSYMS_NAMES))},
+        'nokaslr': kaslr['nokaslr'],
+        'kaslr': kaslr,
+        'vmcoreinfo': vmcoreinfo,
         'kernel_cmdline': ev['cmdline.txt'].decode().strip(),
         'modules_insmod_order': modules,
         'guest_ram_mib': ram,
@@ -1093,7 +1300,8 @@ def make_sample(args, sample, samples_dir):
             'made_by': 'suspend-keygen (same build); answers: key bits, passphrase twice, file name'},
         'passphrase': USWSUSP_PASSPHRASE if encrypt else None,
         'on_disk': (uswsusp_on_disk_summary(img, ARCHES[arch]['long']) if uswsusp else
-                    on_disk_summary(img, ARCHES[arch]['long'])),
+                    on_disk_summary(img, ARCHES[arch]['long'], page_size)),
+        'page_size': page_size,
         'console_lines': lines,
         'resume_succeeded': resumed,
         'markers_after_resume': markers_after_resume,
@@ -1119,8 +1327,9 @@ def write_readme(samples_dir):
     L = ['# Real-kernel hibernation samples', '',
          'Generated by `samples/generate.py` (do not edit by hand; the generator rewrites this file).',
          'Each sample is one hibernation of a stock Debian kernel under QEMU (TCG, 1 CPU): amd64 and',
-         'i386 (`686-pae`) kernels on `-machine pc` (`qemu-system-x86_64 -cpu qemu64`,',
+         'i386 (`686-pae`, and `686` without PAE) kernels on `-machine pc` (`qemu-system-x86_64 -cpu qemu64`,',
          '`qemu-system-i386 -cpu qemu32`), arm64 on `qemu-system-aarch64 -machine virt -cpu cortex-a57`',
+         '(`-cpu cortex-a76` for the 16 KiB-page kernel: the A57 has no 16K translation granule)',
          'with the uncompressed `Image` loaded directly (QEMU\'s PSCI firmware interface; no UEFI).',
          'The guest boots from a busybox initramfs (`guest/init.sh`, busybox-static of the guest\'s',
          'architecture) with an all-zero %d MiB virtio swap disk (`mkswap` in the guest) and a second'
@@ -1138,30 +1347,50 @@ def write_readme(samples_dir):
          'at the same PFNs.', '',
          'Kernel command line: `console=ttyS0,115200 %s` (x86) or `console=ttyAMA0,115200 %s`'
          % (CMDLINE_REST, CMDLINE_REST),
-         '(arm64), plus the per-sample extra.', '',
+         '(arm64), plus the per-sample extra. Samples booted with KASLR on, as distributions boot,',
+         'drop `nokaslr` (`%s`); their provenance says `"nokaslr": false` and gives the offset.'
+         % CMDLINE_REST_KASLR, '',
          'Guest RAM: 192 MiB on amd64 (with 128 MiB the 6.1 kernel could not preallocate the image,',
          '"Image allocation is ~3400 pages short"; with 160 MiB it hibernated but the resuming kernel',
          'failed with -ENOMEM while loading the image). 96 MiB on i386 (64 MiB hibernated, but the',
          'resuming kernel failed with -ENOMEM). 256 MiB on arm64: the Debian arm64 kernel reserves',
          '64 MiB for CMA (`CONFIG_CMA_SIZE_MBYTES=64`), which the image preallocation cannot use',
-         '(192 MiB: 5616 pages short, 224 MiB: 1585 pages short). 256 MiB for sid\'s 7.2 (192 MiB',
+         '(192 MiB: 5616 pages short, 224 MiB: 1585 pages short); 384 MiB for the 16 KiB-page arm64',
+         'kernel (256 MiB hibernated, but the resuming kernel failed with -ENOMEM). 256 MiB for sid\'s 7.2 (192 MiB',
          'hibernated, but the resuming kernel failed with -ENOMEM). The guest RAM hardly changes the image:',
          'it is dominated by the kernel\'s own text, rodata and data (i386: 96 and 128 MiB gave',
          'swap.img.xz within 0.2% of each other).', '',
          '## Files of each sample', '',
-         '- `swap.img.xz`: the whole swap disk, trimmed after its last non-zero 4096-byte page (the disk',
-         '  started all zero), `xz -9e` (Python lzma preset 9|extreme).',
+         '- `swap.img.xz`: the whole swap disk, trimmed after its last non-zero page (4096 bytes; 16 KiB',
+         '  for the 16 KiB-page kernel; the disk started all zero), `xz -9e` (Python lzma preset 9|extreme).',
          '- `console.log`: serial console of the hibernating boot; `resume.log`: of the resuming boot.',
          '- `dmesg.txt`, `iomem.txt`, `memmap.txt` (`grep . /sys/firmware/memmap/*/*`; absent on arm64,',
          '  which has no firmware memmap), `cmdline.txt`: captured in the guest just before hibernating.',
          '- `kpageflags.bin.xz`: raw `/proc/kpageflags` (u64 per PFN from PFN 0; arm64 RAM starts at PFN',
          '  0x40000), after the markers were planted.',
          '- `markers.json`: marker page PFNs; content rule in `fill`, sha256 computed on the host from that rule.',
-         '- `provenance.json`: packages, hashes, QEMU command lines, console key lines, resume result.',
+         '- `provenance.json`: packages, hashes, QEMU command lines, console key lines, resume result;',
+         '  in samples made since the kallsyms excerpt was added also `nokaslr` (true/false), `kaslr`',
+         '  (offset = kallsyms `_text` - System.map `_text`; arm64 without CONFIG_KALLSYMS_ALL lists no',
+         '  `_text`: `_stext` there; 0 with `nokaslr`), `vmcoreinfo` (address and size, the note\'s key',
+         '  values; `KERNELOFFSET` checked equal to the offset) and `kallsyms_excerpt`.',
+         '- `vmcoreinfo.txt`: `/sys/kernel/vmcoreinfo` verbatim, `<physical address> <size>` in hex: where',
+         '  the kernel\'s VMCOREINFO ELF note is, and the size reserved for it (`VMCOREINFO_NOTE_SIZE`).',
+         '- `vmcoreinfo-note.txt`: the note\'s text (`vmcoreinfo_data`, `KEY=value` lines), copied from the',
+         '  `VMCOREINFO` note of `/proc/kcore`\'s ELF header (its first %d KiB, read in the guest); the note'
+         % (KCORE_HEAD_PAGES * 4),
+         '  at that physical address wraps the same text.',
+         '- `kallsyms.txt.xz`: an excerpt of the guest\'s `/proc/kallsyms` read as root (real addresses,',
+         '  KASLR-slid when KASLR is on): a header with the file\'s line count, then `<0-based line',
+         '  index>\\t<line>` for every line whose name is in the generator\'s `KALLSYMS_NAMES` and every',
+         '  line whose index is a multiple of %d (a deterministic sample for checking a kallsyms' % KALLSYMS_EVERY,
+         '  decoder: for core-kernel lines the index is the symbol\'s position in `kallsyms_names`).',
+         '  The last four files exist only in samples generated since they were added.',
          '', '`systemmap/System.map-<release>.xz`: the real System.map of each kernel, streamed from the',
          'first file of the matching `linux-image-<release>-dbg` package (the image package only has a',
          'placeholder). With `nokaslr` the guest /proc/kallsyms matches it (checked: `kallsyms_matches_system_map`;',
-         'the i386 and arm64 kernels lack CONFIG_KALLSYMS_ALL, so only text symbols are compared there).',
+         'the i386 and arm64 kernels lack CONFIG_KALLSYMS_ALL, so only text symbols are compared there);',
+         'with KASLR it matches once the offset is added to every System.map address.',
          '', '## Samples', '']
     committed_maps = {p['system_map'] for s, p, d in rows if s.get('commit_image', True)}
     for s, p, d in rows:
@@ -1173,6 +1402,22 @@ def write_readme(samples_dir):
               % (p['kernel_package'], p['kernel_package_version'], p['kernel_release'], p['kernel_deb_sha256'],
                  p.get('kernel_loaded', 'boot/vmlinuz-' + p['kernel_release'])),
               '- command line: `%s`' % p['kernel_cmdline'],
+              ] + ([
+              '- KASLR: %s; offset %s (kallsyms `%s` 0x%s - System.map 0x%s)%s'
+              % ('off (`nokaslr`)' if p['kaslr']['nokaslr'] else '**on**', p['kaslr']['offset_hex'],
+                 p['kaslr']['symbol'], p['kaslr']['kallsyms'], p['kaslr']['system_map'],
+                 '' if 'KERNELOFFSET' not in p['vmcoreinfo'].get('note_keys', {}) else
+                 '; VMCOREINFO `KERNELOFFSET=%s`' % p['vmcoreinfo']['note_keys']['KERNELOFFSET']),
+              '- VMCOREINFO: %s; kallsyms excerpt: %d of %d lines'
+              % ('note at physical %s, %d bytes reserved (`vmcoreinfo.txt`)%s'
+                 % (p['vmcoreinfo']['phys_addr_hex'], p['vmcoreinfo']['size'],
+                    ', text %d bytes (`vmcoreinfo-note.txt`)' % p['vmcoreinfo']['note_bytes']
+                    if p['vmcoreinfo']['note_file'] else '')
+                 if p['vmcoreinfo']['sysfs'] else 'no /sys/kernel/vmcoreinfo in this kernel',
+                 sum(1 for ln in lzma.decompress(open(os.path.join(d, 'kallsyms.txt.xz'), 'rb').read()
+                                                 ).decode().splitlines() if not ln.startswith('#')),
+                 p['kallsyms_excerpt']['lines_in_proc_kallsyms']),
+              ] if 'kaslr' in p else []) + [
               '- expectation: %s' % {
                   'lzo': 'LZO-compressed chunks, flags SF_CRC32_MODE',
                   'nocompress': 'raw data pages, flags SF_NOCOMPRESS_MODE',

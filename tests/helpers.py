@@ -114,3 +114,30 @@ _ARCH_SPECIFIC = ("uts_version", "ttbr1_el1", "reenter_kernel", "hyp_stub_vector
 def arch_extra(arch: Any) -> dict[str, Any]:
     """The arm64/riscv record's own fields that are set (those x86 records do not have)."""
     return {k: getattr(arch, k) for k in _ARCH_SPECIFIC if getattr(arch, k) is not None}
+
+
+def kaslr_offset(prov: dict[str, Any]) -> int:
+    """How far KASLR slid the sample's kernel: the generator's ``kaslr.offset`` (kallsyms
+    ``_text`` - System.map ``_text``); samples made before it recorded that booted with
+    ``nokaslr`` (their command line says so), i.e. 0."""
+    if "kaslr" in prov:
+        return int(prov["kaslr"]["offset"])
+    assert "nokaslr" in prov["kernel_cmdline"].split(), prov["sample"]
+    return 0
+
+
+def kernel_code_anchor(arch: str, iomem: str, symbols: dict[str, int]) -> str:
+    """The kernel symbol whose physical address iomem's "Kernel code" line starts at.
+
+    x86: ``__pa_symbol(_text)`` (arch/x86/kernel/setup.c).  arm64: ``__pa_symbol(_stext)`` in
+    6.1, ``__pa_symbol(_text)`` in later kernels (arch/arm64/kernel/setup.c changed it); the
+    resource ends at ``__pa_symbol(__init_begin - 1)`` there, so, as kexec-tools does, the
+    line's length tells which (``symbols`` needs ``_text``, ``_stext`` and ``__init_begin``).
+    """
+    if arch != "arm64":
+        return "_text"
+    m = re.search(r"^\s*([0-9a-f]+)-([0-9a-f]+) : Kernel code$", iomem, re.M)
+    assert m, "iomem lacks Kernel code"
+    length = int(m.group(2), 16) + 1 - int(m.group(1), 16)
+    (anchor,) = [s for s in ("_stext", "_text") if symbols["__init_begin"] - symbols[s] == length]
+    return anchor

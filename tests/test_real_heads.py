@@ -1,16 +1,16 @@
-"""Real i386 and arm64 kernels' hibernation images, cut down to their heads.
+"""Real i386, arm64 and KASLR x86_64 kernels' hibernation images, cut down to their heads.
 
-The full images (Debian 6.1 686-pae and arm64 kernels under QEMU, 16 and 22 MB) are too large to
-commit; tests/data/real-heads/make_heads.py keeps the header page, every swap-map page, the
-swsusp_info page and the compressed chunks that hold the whole PFN directory (every other chunk
-keeps only its ``cmp_len`` word), byte for byte as the kernel wrote them.  See the README there
-for provenance.
+The full images (Debian 6.1 686-pae and arm64 kernels, Debian 6.12 amd64 booted with KASLR on,
+under QEMU, 16 to 25 MB) are too large to commit; tests/data/real-heads/make_heads.py keeps the
+header page, every swap-map page, the swsusp_info page and the compressed chunks that hold the
+whole PFN directory (and, where the sample recorded it, the chunk holding the VMCOREINFO note;
+every other chunk keeps only its ``cmp_len`` word), byte for byte as the kernel wrote them.  See
+the README there for provenance.
 
-Expected values come from what the guest kernel printed (samples/<name>/console.log, committed
-with the rest of the samples' evidence), from its System.map (System.map-excerpt) and from the
-provenance (samples/<name>/provenance.json); the few that neither gives (first/last PFN, cr3,
-load address) were read once off the *full* images with ``swsusp-inspect`` and are typed in
-below, marked so.
+Expected values come from what the guest kernel printed or recorded (samples/<name>/console.log,
+dmesg.txt, iomem.txt, vmcoreinfo*.txt, committed with the rest of the samples' evidence), from
+its System.map (System.map-excerpt), from the provenance (samples/<name>/provenance.json), and
+from the PFN directory as make_heads.py decoded it without the reader (heads.json).
 """
 
 from __future__ import annotations
@@ -27,6 +27,8 @@ from helpers import (
     SAMPLES,
     arch_extra,
     assert_error_line,
+    kaslr_offset,
+    kernel_code_anchor,
     provenance,
     resume_md5,
     run_cli,
@@ -44,13 +46,14 @@ HEADS = Path(__file__).resolve().parent / "data" / "real-heads"
 # the samples' evidence (console.log, provenance.json) is committed; their images are not
 I386 = "deb12-6.1-i386-lzo"
 ARM64 = "deb12-6.1-arm64-lzo"
-
-# Read once off the full images (`swsusp-inspect info --json`, PFN directory in stream order)
-# and typed in here: the kernel logs none of these.
-FULL_IMAGE_FACTS: dict[str, dict[str, Any]] = {
-    I386: {"first_pfn": 0x1, "last_pfn": 0x5FD9, "banner_phys": 0x1A2C180, "cr3": 0x30E8000},
-    ARM64: {"first_pfn": 0x40210, "last_pfn": 0x4FFFF, "banner_phys": 0x410F3BE0},
-}
+KASLR = "deb13-6.12-kaslr-lzo"  # x86_64, booted without nokaslr
+# the page-table variants: i386 without PAE, arm64 with 16 KiB pages (heads present only once
+# those samples were made: they are listed by their heads' directories)
+NONPAE = "deb12-6.1-i386-nonpae-lzo"
+ARM64_16K = "deb13-6.12-arm64-16k-lzo"
+SID = "sid-7-lzo"  # 7.2: the current format
+KERNEL_HEADS = [I386, ARM64, KASLR, SID] + [n for n in (NONPAE, ARM64_16K)
+                                            if (HEADS / n).is_dir()]
 
 
 class Head:
@@ -61,16 +64,34 @@ class Head:
         self.facts = json.loads((self.dir / "heads.json").read_text())
         self.system_map = load_system_map(self.dir / "System.map-excerpt")
         self.image: HibernationImage = open_image(self.dir / "heads.img.xz")
+        # the kernel's page size, as the generator knew it (samples before it recorded one
+        # had 4 KiB pages): the reader must find the same from the bytes
+        self.page_size: int = self.provenance.get("page_size", 4096)
+        assert self.image.page_size == self.page_size
 
     def logged(self) -> tuple[int, int]:
         """(pages copied, pages written) as the kernel logged them."""
-        copied = re.search(r"Image created \((\d+) pages copied\)", self.console)
+        copied = re.search(r"Image created \((\d+) pages copied", self.console)
         written = re.search(r"Compressing and saving image data \((\d+) pages\)", self.console)
         assert copied and written, "console.log lacks the image lines"
         return int(copied.group(1)), int(written.group(1))
 
+    def zero_pages(self) -> int:
+        """All-zero pages the kernel listed without a data page (6.6+ logs them)."""
+        m = re.search(r"Image created \(\d+ pages copied(?:, (\d+) zero pages)?\)", self.console)
+        assert m, "console.log lacks the 'Image created' line"
+        return int(m.group(1) or 0)
 
-@pytest.fixture(scope="module", params=[I386, ARM64])
+    def kernel_code(self) -> int:
+        """Physical start of iomem's "Kernel code": __pa_symbol(_text) on x86, of _stext on
+        arm64 (arch/*/kernel/setup.c)."""
+        iomem = (SAMPLES / self.dir.name / "iomem.txt").read_text()
+        m = re.search(r"^\s*([0-9a-f]+)-[0-9a-f]+ : Kernel code$", iomem, re.M)
+        assert m, "iomem.txt lacks Kernel code"
+        return int(m.group(1), 16)
+
+
+@pytest.fixture(scope="module", params=KERNEL_HEADS)
 def head(request: pytest.FixtureRequest) -> Head:
     h = Head(request.param)
     request.addfinalizer(h.image.close)
@@ -93,10 +114,12 @@ def test_header_page(head: Head) -> None:
     assert hdr.image == on_disk["image"]
     assert hdr.crc32 == int(on_disk["crc32"], 16)
     assert hdr.hw_sig is None
-    # the raw bytes, read without the decoders: image at N-24-S, flags at N-24
+    # the raw bytes, read without the decoders: image at N-24-S, flags at N-24 (N = the
+    # kernel's page size: 0xfe0 and 0xfe8 with 4 KiB pages)
     raw = head.image.buf
-    assert int.from_bytes(raw[0xFE0:0xFE8], "little") == hdr.image
-    assert int.from_bytes(raw[0xFE8:0xFEC], "little") == 4
+    n = head.page_size
+    assert int.from_bytes(raw[n - 32 : n - 24], "little") == hdr.image
+    assert int.from_bytes(raw[n - 24 : n - 20], "little") == 4
 
 
 def test_swap_map(head: Head) -> None:
@@ -105,9 +128,10 @@ def test_swap_map(head: Head) -> None:
     assert len(img.map_pages) == head.provenance["on_disk"]["swap_map_pages"]
     assert img.entries.size == head.provenance["on_disk"]["map_entries"]
     assert int(img.entries[0]) == head.provenance["on_disk"]["swsusp_info_page"]
-    # 511 sector_t entries + next_swap per 4 KiB map page, on i386 as on 64-bit
-    assert swapmap.map_page_entries(4096, 8) == 511
-    assert img.entries.size <= 511 * len(img.map_pages)
+    # N / 8 - 1 sector_t entries + next_swap per map page (511 in 4 KiB), on i386 as on 64-bit
+    per = head.page_size // 8 - 1
+    assert swapmap.map_page_entries(head.page_size, 8) == per
+    assert img.entries.size <= per * len(img.map_pages)
 
 
 def test_swsusp_info_counts_equal_the_kernel_log(head: Head) -> None:
@@ -115,42 +139,52 @@ def test_swsusp_info_counts_equal_the_kernel_log(head: Head) -> None:
     info = head.image.info
     assert info.image_pages == copied
     assert info.pages - 1 == written  # swap.c logs snapshot_get_image_size() - 1
-    assert info.size == info.pages * 4096
+    assert info.size == info.pages * head.page_size
     assert info.cpus == 0 and info.version_code == 0  # arch header: uts/cpus left zero
-    word = 4 if head.dir.name == I386 else 8
+    word = 4 if head.provenance["arch"] == "i386" else 8
     assert info.word_size == word == head.provenance["on_disk"]["info_long_bytes"]
-    assert info.meta_pages == -(-copied * word // 4096)  # DIV_ROUND_UP(nr_pfns * L, N)
+    listed = copied + head.zero_pages()  # 6.6+ lists zero pages too
+    # DIV_ROUND_UP(nr_pfns * L, N)
+    assert info.meta_pages == -(-listed * word // head.page_size)
 
 
 def test_pfn_directory(head: Head) -> None:
     copied, _ = head.logged()
+    zero = head.zero_pages()
     pd = head.image.pagedir
-    facts = FULL_IMAGE_FACTS[head.dir.name]
-    assert pd.saved_pfns == copied  # 6.1: no zero-page flag, every PFN has a data page
-    assert pd.zero_pages == 0
-    assert pd.terminated  # BM_END_OF_MAP after the last PFN
-    assert (int(pd.pfns[0]), int(pd.pfns[-1])) == (facts["first_pfn"], facts["last_pfn"])
+    assert pd.saved_pfns == copied + zero == head.facts["pfns_listed"]
+    assert pd.zero_pages == zero == head.facts["zero_pages"]  # 6.1: no zero-page flag
+    # BM_END_OF_MAP after the last PFN, unless the PFNs fill the last page exactly
+    assert pd.terminated is bool(pd.saved_pfns * head.image.word_size % head.page_size)
+    # first and last as make_heads.py decoded them from the same bytes without the reader
+    assert (int(pd.pfns[0]), int(pd.pfns[-1])) == (head.facts["first_pfn"],
+                                                   head.facts["last_pfn"])
     assert bool(np.all(np.diff(pd.pfns.astype(np.int64)) > 0))  # bitmap order: ascending
 
 
 def test_pfn_directory_raw_words(head: Head) -> None:
-    """The first metadata page straight from the decompressed chunk: 4-byte PFNs on i386."""
+    """The metadata pages straight from the decompressed chunk: 4-byte PFNs on i386."""
     img = head.image
     page = bytes(img.stream_pages(1, 1))
     word = img.word_size
+    flag = 1 << (8 * word - 1)  # ENCODED_PFN_ZERO_FLAG (6.6+)
     first = int.from_bytes(page[:word], "little")
-    assert first == FULL_IMAGE_FACTS[head.dir.name]["first_pfn"]
-    if head.dir.name == I386:
-        # 1024 PFNs per page; 7092 = 6 * 1024 + 948: BM_END_OF_MAP (0xffffffff) in the 7th page
-        last = bytes(img.stream_pages(img.meta_pages, 1))
-        words = np.frombuffer(last, "<u4")
-        assert int(words[948]) == 0xFFFFFFFF
-        assert int(words[947]) == FULL_IMAGE_FACTS[I386]["last_pfn"]
-        assert not words[949:].any()
+    assert first & ~flag == head.facts["first_pfn"]
+    # N / word PFNs per page; BM_END_OF_MAP (~0) right after the last one
+    listed = head.facts["pfns_listed"]
+    per_page = head.page_size // word
+    last = bytes(img.stream_pages(img.meta_pages, 1))
+    words = np.frombuffer(last, "<u4" if word == 4 else "<u8")
+    at = listed % per_page
+    assert at and int(words[at]) == (1 << 8 * word) - 1
+    assert int(words[at - 1]) & ~flag == head.facts["last_pfn"]
+    assert not words[at + 1 :].any()
 
 
-def test_i386_restore_record() -> None:
-    h = Head(I386)
+@pytest.mark.parametrize("name", [n for n in KERNEL_HEADS if n in (I386, NONPAE)])
+def test_i386_restore_record(name: str) -> None:
+    h = Head(name)
+    pae = h.provenance["kernel_release"].endswith("-pae")  # 686-pae or 686
     try:
         arch = h.image.info.arch
         assert arch is not None
@@ -162,23 +196,30 @@ def test_i386_restore_record() -> None:
         assert fields == [arch.jump_address, arch.jump_address_phys, arch.cr3, 0x12345679,
                           arch.e820_checksum]
         # jump_address = restore_registers (the global T symbol of hibernate_asm_32.S, not the
-        # static one of acpi/wakeup_32.S listed first); phys = VA - PAGE_OFFSET (0xc0000000)
-        assert arch.jump_address == 0xC18BF000 == h.system_map["restore_registers"]
-        assert arch.jump_address_phys == 0x018BF000 == arch.jump_address - 0xC0000000
-        assert arch.cr3 == FULL_IMAGE_FACTS[I386]["cr3"]
+        # static one of acpi/wakeup_32.S listed first); phys = VA - PAGE_OFFSET (0xc0000000,
+        # the 3G/1G split), which is also where iomem's "Kernel code" puts it
+        assert arch.jump_address == h.system_map["restore_registers"]
+        assert arch.jump_address_phys == arch.jump_address - 0xC0000000
+        assert arch.jump_address_phys == h.kernel_code() + arch.jump_address - h.system_map[
+            "_text"]
+        # cr3: the page tables of the task that hibernated, saved like any page (PAE: the
+        # 32-byte-aligned PDPT; without PAE: the page directory, a whole page)
+        assert arch.cr3 % (32 if pae else 4096) == 0
+        assert arch.cr3 >> 12 in set(h.image.pagedir.pfns.tolist())
         # e820 CRC32 = zlib.crc32 of the BIOS-e820 table the console printed
-        table = load_memory_map(SAMPLES / I386 / "console.log")
-        assert arch.e820_checksum == table.checksum_crc32() == 0x19A554FF
+        table = load_memory_map(SAMPLES / name / "console.log")
+        assert arch.e820_checksum == table.checksum_crc32()
         assert h.system_map.matches(arch) is True
-        # System.map -> physical: where the reader found the banner in the full image
-        assert h.system_map.physical("linux_banner", arch) == FULL_IMAGE_FACTS[I386][
-            "banner_phys"] == h.system_map["linux_banner"] - 0xC0000000
+        # System.map -> physical: lowmem is mapped at PAGE_OFFSET
+        assert h.system_map.physical("linux_banner", arch) == h.system_map[
+            "linux_banner"] - 0xC0000000
     finally:
         h.image.close()
 
 
-def test_arm64_header() -> None:
-    h = Head(ARM64)
+@pytest.mark.parametrize("name", [n for n in KERNEL_HEADS if n in (ARM64, ARM64_16K)])
+def test_arm64_header(name: str) -> None:
+    h = Head(name)
     try:
         arch = h.image.info.arch
         assert arch is not None and (arch.name, arch.magic) == ("arm64", None)
@@ -187,18 +228,22 @@ def test_arm64_header() -> None:
         assert banner is not None
         assert x["uts_version"] == banner.group(2)  # init_utsname()->version, `uname -v`
         smap = h.system_map
-        # ttbr1_el1 = __pa_symbol(swapper_pg_dir): the kernel image starts 2 MiB into RAM
-        # (QEMU virt RAM at 0x40000000; read off the full image, like the banner address)
-        load = x["ttbr1_el1"] - (smap["swapper_pg_dir"] - smap["_text"])
-        assert (x["ttbr1_el1"], load) == (0x41858000, 0x40200000)
-        assert smap.physical("linux_banner", arch) == FULL_IMAGE_FACTS[ARM64]["banner_phys"]
+        # ttbr1_el1 = __pa_symbol(swapper_pg_dir); iomem's "Kernel code" starts at _stext
+        # (6.1) or _text (later)
+        code = h.kernel_code()
+        anchor = kernel_code_anchor(
+            "arm64", (SAMPLES / name / "iomem.txt").read_text(), smap.symbols)
+        assert x["ttbr1_el1"] == code + smap["swapper_pg_dir"] - smap[anchor]
+        assert smap.physical("linux_banner", arch) == code + smap["linux_banner"] - smap[
+            anchor]
         assert smap.physical("swapper_pg_dir", arch) == x["ttbr1_el1"]
-        assert x["reenter_kernel"] == smap["_cpu_resume"]  # VA of _cpu_resume (nokaslr)
+        # VA of _cpu_resume, slid by KASLR where it is on
+        assert x["reenter_kernel"] == smap["_cpu_resume"] + kaslr_offset(h.provenance)
         assert smap.matches(arch) is True
         assert x["hyp_stub_vectors"] == 0  # booted at EL1 (TCG without virtualization=on)
         assert x["sleep_cpu_mpidr"] == 0
         # the raw bytes: uts_version[65], 7 bytes of padding, then the u64 fields from 72
-        info = bytes(h.image.buf[int(h.image.entries[0]) * 4096 :][:104])
+        info = bytes(h.image.buf[int(h.image.entries[0]) * h.page_size :][:104])
         assert info[: len(banner.group(2)) + 1] == banner.group(2).encode() + b"\0"
         assert info[65:72] == bytes(7)
         assert int.from_bytes(info[72:80], "little") == x["ttbr1_el1"]
@@ -214,18 +259,85 @@ def test_summary_without_data_pages(head: Head) -> None:
     s = summarize(head.image, find_banner=False)
     d = s.to_dict()
     copied, written = head.logged()
-    assert (d["image_pages"], d["pages"] - 1, d["saved_pfns"]) == (copied, written, copied)
-    assert d["arch"]["name"] == ("i386" if head.dir.name == I386 else "arm64")
+    assert (d["image_pages"], d["pages"] - 1, d["saved_pfns"]) == (
+        copied, written, copied + head.zero_pages())
+    assert d["arch"]["name"] == {"i386": "i386", "arm64": "arm64", "amd64": "x86_64"}[
+        head.provenance["arch"]]
     assert d["crc32"]["stored"] == int(head.provenance["on_disk"]["crc32"], 16)
 
 
 def test_system_map_keeps_the_global_symbol() -> None:
+    """i386 has a static ``t restore_registers`` (acpi/wakeup_32.S) listed before the global
+    ``T`` one the restore record points to: the loader keeps the global one."""
     smap = load_system_map(HEADS / I386 / "System.map-excerpt")
     lines = (HEADS / I386 / "System.map-excerpt").read_text().splitlines()
-    assert [ln for ln in lines if ln.endswith(" restore_registers")] == [
-        "c1055403 t restore_registers", "c18bf000 T restore_registers"]
-    assert smap["restore_registers"] == 0xC18BF000
+    found = [ln.split() for ln in lines if ln.endswith(" restore_registers")]
+    assert [kind for _a, kind, _n in found] == ["t", "T"]
+    assert smap["restore_registers"] == int(found[1][0], 16) != int(found[0][0], 16)
     assert smap.types["restore_registers"] == "T"
+    h = Head(I386)
+    try:
+        assert h.image.info.arch is not None
+        assert h.image.info.arch.jump_address == smap["restore_registers"]
+    finally:
+        h.image.close()
+
+
+def test_kaslr_restore_record() -> None:
+    """KASLR on: the record's addresses are System.map's slid by the offset the guest's
+    kallsyms gave, and its physical address is where iomem and VMCOREINFO's phys_base put it."""
+    h = Head(KASLR)
+    try:
+        arch = h.image.info.arch
+        smap = h.system_map
+        offset = kaslr_offset(h.provenance)
+        assert offset != 0 and not h.provenance["nokaslr"]
+        assert arch is not None and arch.name == "x86_64"
+        rr = smap["restore_registers"]
+        assert arch.jump_address == rr + offset
+        assert smap.matches(arch) is False  # the map's address is the unslid one
+        # __pa_symbol(x) = x - __START_KERNEL_map + phys_base (VMCOREINFO NUMBER(phys_base),
+        # printed signed); iomem's "Kernel code" starts at __pa_symbol(_text)
+        note = (SAMPLES / KASLR / "vmcoreinfo-note.txt").read_text()
+        m = re.search(r"^NUMBER\(phys_base\)=(-?\d+)$", note, re.M)
+        assert m is not None
+        assert arch.jump_address_phys == arch.jump_address - 0xFFFFFFFF80000000 + int(m.group(1))
+        assert arch.jump_address_phys == h.kernel_code() + rr - smap["_text"]
+        # the reader places kernel symbols from that anchor: right under KASLR too
+        assert smap.physical("linux_banner", arch) == h.kernel_code() + smap[
+            "linux_banner"] - smap["_text"]
+        table = load_memory_map(SAMPLES / KASLR / "dmesg.txt")
+        assert arch.e820_checksum == table.checksum_crc32()
+    finally:
+        h.image.close()
+
+
+@pytest.mark.parametrize("name", [p.name for p in sorted(HEADS.iterdir())
+                                  if (p / "heads.json").is_file()
+                                  and "vmcoreinfo_note" in json.loads(
+                                      (p / "heads.json").read_text())])
+def test_vmcoreinfo_note_in_the_head(name: str) -> None:
+    """The chunk holding the VMCOREINFO note was kept: at the physical address the guest's
+    /sys/kernel/vmcoreinfo gave, the reader finds the ELF note with the text the guest read
+    through /proc/kcore."""
+    h = Head(name)
+    try:
+        addr, _size = (SAMPLES / name / "vmcoreinfo.txt").read_text().split()
+        at = int(addr, 16)
+        assert h.facts["vmcoreinfo_note"]["phys_addr"] == at
+        n = h.page_size
+        assert at // n in h.facts["vmcoreinfo_note"]["pfns_saved"]
+        page = h.image.read_page(at // n)
+        off = at % n
+        namesz, descsz, ntype = (int.from_bytes(page[off + i : off + i + 4], "little")
+                                 for i in (0, 4, 8))
+        assert (page[off + 12 : off + 12 + namesz], ntype) == (b"VMCOREINFO\0", 0)
+        text = (SAMPLES / name / "vmcoreinfo-note.txt").read_bytes()
+        assert page[off + 24 : off + 24 + descsz].rstrip(b"\0") == text
+        if b"\nKERNELOFFSET=" in text:  # x86_64 and arm64 write it (i386 does not)
+            assert f"\nKERNELOFFSET={kaslr_offset(h.provenance):x}\n".encode() in text
+    finally:
+        h.image.close()
 
 
 def test_header_decoders_on_raw_bytes() -> None:

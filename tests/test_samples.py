@@ -13,7 +13,16 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import SAMPLES, arch_extra, provenance, real_samples, resume_md5, s2disk_stream_pages
+from helpers import (
+    SAMPLES,
+    arch_extra,
+    kaslr_offset,
+    kernel_code_anchor,
+    provenance,
+    real_samples,
+    resume_md5,
+    s2disk_stream_pages,
+)
 
 from swsusp_inspect.e820 import load_memory_map
 from swsusp_inspect.export.raw import extract_raw
@@ -29,7 +38,8 @@ REAL = real_samples()
 NOT_COMMITTED = ("deb12-6.1-i386-lzo", "deb12-6.1-arm64-lzo", "deb12-6.1-uswsusp-lzo",
                  "deb12-6.1-uswsusp-lzo-encrypted", "deb12-6.1-uswsusp-lzo-rsa",
                  "deb12-6.1-i386-uswsusp-lzo", "deb12-6.1-i386-uswsusp-lzo-encrypted",
-                 "sid-7-lzo")
+                 "sid-7-lzo", "deb13-6.12-kaslr-lzo", "deb12-6.1-i386-nonpae-lzo",
+                 "deb13-6.12-arm64-16k-lzo")
 
 
 def test_real_samples_present() -> None:
@@ -79,6 +89,7 @@ class Sample:
         # who wrote the image: the kernel (S1SUSPEND) or suspend-utils' s2disk (ULSUSPEND)
         self.writer: str = self.provenance.get("writer", "kernel")
         self.passphrase: str | None = self.provenance.get("passphrase")  # encrypted s2disk
+        self.kaslr_offset = kaslr_offset(self.provenance)
         self.image: HibernationImage = open_image(self.dir / "swap.img.xz",
                                                   passphrase=self.passphrase)
         self._smap: SystemMap | None = None
@@ -186,8 +197,8 @@ def test_banner_at_linux_banner(sample: Sample) -> None:
     assert s.kernel.release == release
     assert s.kernel.expected_physical_address is not None
     assert s.kernel.physical_address == s.kernel.expected_physical_address
-    # nokaslr: the image's jump_address is System.map's restore_registers
-    assert sample.system_map.matches(sample.image.info.arch) is True
+    # the image's jump_address is System.map's restore_registers unless KASLR slid it
+    assert sample.system_map.matches(sample.image.info.arch) is (sample.kaslr_offset == 0)
     # found without System.map too, at the same place
     alone = sample.image.find_banner()
     assert alone is not None and alone.physical_address == s.kernel.expected_physical_address
@@ -197,7 +208,7 @@ def test_arch_record(sample: Sample) -> None:
     arch = sample.image.info.arch
     smap = sample.system_map
     assert arch is not None
-    assert smap.matches(arch) is True
+    assert smap.matches(arch) is (sample.kaslr_offset == 0)
     if sample.arch == "arm64":
         _arm64_record(sample, arch)
         return
@@ -206,13 +217,19 @@ def test_arch_record(sample: Sample) -> None:
     assert arch.magic == {"amd64": 0x23456789ABCDEF02, "i386": 0x12345679}[sample.arch]
     assert arch.e820_checksum_kind == "crc32"
     assert arch.e820_checksum == load_memory_map(sample.dir / "dmesg.txt").checksum_crc32()
-    # jump_address is __pa_symbol(restore_registers)'s virtual address; text is mapped at
-    # __START_KERNEL_map + phys on x86_64 (phys_base 0 with nokaslr at the default load
-    # address) and at PAGE_OFFSET + phys on i386 (3G/1G split)
+    # jump_address is restore_registers' virtual address, slid by KASLR (the offset the
+    # generator read off the guest's kallsyms); jump_address_phys its __pa_symbol(), and
+    # iomem's "Kernel code" starts at __pa_symbol(_text) (arch/x86/kernel/setup.c)
     rr = smap["restore_registers"]
-    base = {"amd64": 0xFFFFFFFF80000000, "i386": 0xC0000000}[sample.arch]
-    assert arch.jump_address == rr
-    assert arch.jump_address_phys == rr - base
+    assert arch.jump_address == rr + sample.kaslr_offset
+    code = next(r for r in load_memory_map(sample.dir / "iomem.txt").reserved_ram_evidence
+                if r.label == "Kernel code")
+    assert arch.jump_address_phys == code.start + rr - smap["_text"]
+    if sample.kaslr_offset == 0:
+        # text is mapped at __START_KERNEL_map + phys on x86_64 (phys_base 0 at the default
+        # load address) and at PAGE_OFFSET + phys on i386 (3G/1G split)
+        base = {"amd64": 0xFFFFFFFF80000000, "i386": 0xC0000000}[sample.arch]
+        assert arch.jump_address_phys == rr - base
 
 
 def _arm64_record(sample: Sample, arch: ArchRecord) -> None:
@@ -222,12 +239,14 @@ def _arm64_record(sample: Sample, arch: ArchRecord) -> None:
     banner = re.search(r"Linux version (\S+) \(.*\) (#1 .*)$", sample.console, re.M)
     assert banner is not None
     assert x["uts_version"] == banner.group(2)  # init_utsname()->version, `uname -v`
-    # ttbr1_el1 = __pa_symbol(swapper_pg_dir); iomem's "Kernel code" starts at _stext
+    # ttbr1_el1 = __pa_symbol(swapper_pg_dir); iomem's "Kernel code" starts at _stext (6.1)
+    # or _text (later)
     assert smap.physical("swapper_pg_dir", arch) == x["ttbr1_el1"]
     code = next(r for r in load_memory_map(sample.dir / "iomem.txt").reserved_ram_evidence
                 if r.label == "Kernel code")
-    assert smap.physical("_stext", arch) == code.start
-    assert x["reenter_kernel"] == smap["_cpu_resume"]  # VA of _cpu_resume (nokaslr)
+    anchor = kernel_code_anchor("arm64", (sample.dir / "iomem.txt").read_text(), smap.symbols)
+    assert smap.physical(anchor, arch) == code.start
+    assert x["reenter_kernel"] == smap["_cpu_resume"] + sample.kaslr_offset  # its VA
 
 
 def test_json_keys(sample: Sample) -> None:
@@ -257,22 +276,23 @@ def test_extract_places_pages_at_physical_addresses(name: str, jobs: int,
         smap = s.system_map
         banner_phys = smap.physical("linux_banner", s.image.info.arch)
         assert banner_phys is not None
+        n = s.image.page_size
         with open(out, "rb") as fh:
             for mk in s.markers["markers"]:
-                fh.seek(mk["pfn"] * 4096)
-                assert hashlib.sha256(fh.read(4096)).hexdigest() == mk["sha256"]
+                fh.seek(mk["pfn"] * n)
+                assert hashlib.sha256(fh.read(n)).hexdigest() == mk["sha256"]
             fh.seek(banner_phys)
             assert fh.read(14) == b"Linux version "
             if s.image.pagedir.zero_pages:
                 # a zero page is a hole that reads back as zeros
                 zero_pfn = int(s.image.pagedir.pfns[s.image.pagedir.zero][0])
-                fh.seek(zero_pfn * 4096)
-                assert fh.read(4096) == bytes(4096)
+                fh.seek(zero_pfn * n)
+                assert fh.read(n) == bytes(n)
             # every saved page, read back through the reader, is where extract put it
             for pfn in s.image.pagedir.data_pfns[::997].tolist():
-                fh.seek(pfn * 4096)
-                assert fh.read(4096) == s.image.read_page(pfn)
-        assert out.stat().st_size == (int(s.image.pagedir.pfns.max()) + 1) * 4096
+                fh.seek(pfn * n)
+                assert fh.read(n) == s.image.read_page(pfn)
+        assert out.stat().st_size == (int(s.image.pagedir.pfns.max()) + 1) * n
         assert out.stat().st_blocks * 512 < out.stat().st_size  # sparse
     finally:
         s.image.close()

@@ -37,11 +37,15 @@ done
 [ -b /dev/vda ] || mknod /dev/vda b $(sed 's/:/ /' /sys/block/vda/dev)
 [ -b /dev/vdb ] || mknod /dev/vdb b $(sed 's/:/ /' /sys/block/vdb/dev)
 VDA=$(cat /sys/block/vda/dev)
+# the kernel's page size: the swap signature is in the last 10 bytes of the first page
+PS=$(awk '/^KernelPageSize:/ { print $2 * 1024; exit }' /proc/self/smaps 2>/dev/null)
+[ -n "$PS" ] || PS=4096
+say "page size $PS"
 say "swap disk vda is $VDA"
 [ -e /sys/module/hibernate/parameters/compressor ] && \
 	say "hibernate.compressor = $(cat /sys/module/hibernate/parameters/compressor)"
 
-sig=$(dd if=/dev/vda bs=1 skip=4086 count=9 2>/dev/null)
+sig=$(dd if=/dev/vda bs=1 skip=$((PS - 10)) count=9 2>/dev/null)
 if [ "$sig" = "S1SUSPEND" ]; then
 	say "resume boot: vda carries $sig, writing $VDA to /sys/power/resume"
 	echo "$VDA" > /sys/power/resume
@@ -82,6 +86,18 @@ fi
 # Without CONFIG_KALLSYMS_ALL (i386, arm64) only text symbols are listed; arm64 lists no _text.
 grep -E ' (linux_banner|__nosave_begin|__nosave_end|_text|_stext|swapper_pg_dir|swsusp_save|hibernate)$' \
 	/proc/kallsyms > /ev/kallsyms-check.txt
+# For a reader of the saved kernel memory: where the VMCOREINFO note is ("<phys hex> <size
+# hex>"), the note's text as /proc/kcore's ELF notes carry it (its first pages), and a
+# kallsyms excerpt: "<0-based line index>\t<line>" for every line whose name is in
+# /etc/kallsyms-names (written by the generator) and every Nth line (/etc/kallsyms-every),
+# then "#lines\t<count>".
+cat /sys/kernel/vmcoreinfo > /ev/vmcoreinfo.txt 2>/dev/null || : > /ev/vmcoreinfo.txt
+dd if=/proc/kcore of=/ev/kcore-head.bin bs=4096 count=$(cat /etc/kcore-head-pages) 2>/dev/null \
+	|| say "could not read /proc/kcore"
+awk -v every="$(cat /etc/kallsyms-every)" -v names="$(cat /etc/kallsyms-names)" '
+	BEGIN { n = split(names, a, " "); for (i = 1; i <= n; i++) want[a[i]] = 1 }
+	{ if (($3 in want) || (NR - 1) % every == 0) printf "%d\t%s\n", NR - 1, $0 }
+	END { printf "#lines\t%d\n", NR }' /proc/kallsyms > /ev/kallsyms.txt
 
 echo 0 > /sys/power/image_size || die "image_size"
 echo "$VDA" > /sys/power/resume || die "resume device"
@@ -110,7 +126,7 @@ else
 	hibernate() { echo disk > /sys/power/state; }
 fi
 if hibernate; then
-	say "resumed (swap signature now '$(dd if=/dev/vda bs=1 skip=4086 count=10 2>/dev/null)')"
+	say "resumed (swap signature now '$(dd if=/dev/vda bs=1 skip=$((PS - 10)) count=10 2>/dev/null)')"
 	kill -USR1 $MARKER_PID
 	sleep 1
 	say "done"

@@ -5,7 +5,8 @@
  * Usage (guest, as root): marker OUTFILE [NPAGES]
  *
  * Maps NPAGES anonymous pages, fills page i with the 16-byte ASCII string
- * "SWSUSPMARK%04d__" (formatted with i) repeated 256 times (4096 bytes), mlock()s
+ * "SWSUSPMARK%04d__" (formatted with i) repeated to fill the page (the kernel's page
+ * size: 256 times in a 4096-byte page, 1024 in a 16 KiB one), mlock()s
  * them, reads each page's PFN from /proc/self/pagemap (bits 0-54, bit 63 = present)
  * and writes one line "MARK <index> <pfn> <present>" per page to OUTFILE (written to
  * OUTFILE.tmp, then renamed, so the file appears complete).  It then stays alive so the
@@ -23,8 +24,10 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#define PAGE 4096
+#define MAXPAGE 65536
 #define MAXPAGES 256
+
+static long PAGE;  /* the kernel's page size, sysconf(_SC_PAGESIZE) */
 
 static volatile sig_atomic_t check_requested;
 static void on_usr1(int sig) { (void)sig; check_requested = 1; }
@@ -55,7 +58,8 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	int n = argc > 2 ? atoi(argv[2]) : 16;
-	if (n < 1 || n > MAXPAGES || sysconf(_SC_PAGESIZE) != PAGE) {
+	PAGE = sysconf(_SC_PAGESIZE);
+	if (n < 1 || n > MAXPAGES || PAGE < 4096 || PAGE > MAXPAGE || PAGE % 16) {
 		fprintf(stderr, "marker: bad page count or page size\n");
 		return 2;
 	}
@@ -95,12 +99,12 @@ int main(int argc, char **argv)
 			continue;
 		check_requested = 0;
 		int intact = 0, same = 0;
-		unsigned char ref[PAGE];
+		static unsigned char ref[MAXPAGE];
 		for (int i = 0; i < n; i++) {
 			uint64_t pfn;
 			int present;
 			fill_page(ref, i);
-			if (memcmp(ref, buf + (size_t)i * PAGE, PAGE) == 0)
+			if (memcmp(ref, buf + (size_t)i * PAGE, (size_t)PAGE) == 0)
 				intact++;
 			if (read_pfn(fd, buf + (size_t)i * PAGE, &pfn, &present) == 0 &&
 			    present && pfn == pfns[i])

@@ -1,20 +1,22 @@
 #!/usr/bin/env python3
 """Cut small committed fixtures ("heads") out of real hibernation images too large to commit.
 
-Usage: python tests/data/real-heads/make_heads.py [SAMPLES_DIR]
+Usage: python tests/data/real-heads/make_heads.py [SAMPLES_DIR [NAME ...]]
 
 SAMPLES_DIR (default: the checkout's samples/) holds one directory per sample as
 ``samples/generate.py`` writes them and ``systemmap/``.  The i386 and arm64 samples' evidence
 (console.log, provenance.json, ...) is committed there; their swap.img.xz and System.map are not
-(samples/.gitignore) and must be put in place first.  For each sample this writes, beside this
-script:
+(samples/.gitignore) and must be put in place first.  For each sample (or only the NAMEs given)
+this writes, beside this script:
 
     <sample>/heads.img.xz        the swap disk with every page zeroed except the header page,
                                  every swap-map page, the swsusp_info page and the compressed
                                  chunks that hold the whole PFN directory; every other chunk keeps
                                  only its ``size_t cmp_len`` word (so the chunk table is the real
                                  one) and its payload reads as zeros.  Same length as the full
-                                 trimmed disk; xz -9e.
+                                 trimmed disk; xz -9e.  Where the sample recorded where its
+                                 VMCOREINFO note is (vmcoreinfo.txt), the chunk(s) holding the
+                                 note's page(s) are kept whole too.
     <sample>/heads.json          what was kept and the sha256 of the full image it came from
     <sample>/System.map-excerpt  the few System.map lines the tests need, verbatim
 
@@ -22,7 +24,8 @@ It reads the structures with plain ``struct`` arithmetic, not with swsusp_inspec
 fixtures do not depend on the reader they test.  Offsets (kernel 6.1, 4 KiB pages):
 swsusp_header.image = u64 at 0xfe0 of page 0; swap_map_page = 511 u64 entries + u64 next_swap;
 swsusp_info pages/size at 424/432 (8-byte long) or 408/412 (4-byte long); chunk =
-[long cmp_len][LZO][garbage to the page end], 32 stream pages each.
+[long cmp_len][LZO][garbage to the page end], 32 stream pages each.  Kernel-written images
+with other page sizes (arm64 16 KiB: the provenance's ``page_size``) are cut in their pages.
 """
 
 from __future__ import annotations
@@ -42,13 +45,19 @@ SAMPLES = {
     "deb12-6.1-i386-lzo": ("restore_registers", "linux_banner", "_text", "__nosave_begin",
                            "__nosave_end"),
     "deb12-6.1-arm64-lzo": ("swapper_pg_dir", "_cpu_resume", "linux_banner", "_text", "_stext",
-                            "__nosave_begin", "__nosave_end"),
+                            "__nosave_begin", "__nosave_end", "__init_begin"),
     "deb12-6.1-i386-uswsusp-lzo": ("restore_registers", "linux_banner", "_text",
                                    "__nosave_begin", "__nosave_end"),
     "deb12-6.1-i386-uswsusp-lzo-encrypted": ("restore_registers", "linux_banner", "_text",
                                              "__nosave_begin", "__nosave_end"),
     "sid-7-lzo": ("restore_registers", "linux_banner", "_text", "__nosave_begin",
                   "__nosave_end"),
+    "deb13-6.12-kaslr-lzo": ("restore_registers", "linux_banner", "_text", "_stext",
+                             "__nosave_begin", "__nosave_end"),
+    "deb12-6.1-i386-nonpae-lzo": ("restore_registers", "linux_banner", "_text",
+                                  "__nosave_begin", "__nosave_end", "swapper_pg_dir"),
+    "deb13-6.12-arm64-16k-lzo": ("swapper_pg_dir", "_cpu_resume", "linux_banner", "_text",
+                                 "_stext", "__nosave_begin", "__nosave_end", "__init_begin"),
     "deb12-6.1-uswsusp-lzo": ("restore_registers", "linux_banner", "_text", "__nosave_begin",
                               "__nosave_end"),
     "deb12-6.1-uswsusp-lzo-encrypted": ("restore_registers", "linux_banner", "_text",
@@ -62,56 +71,99 @@ def u64(buf: bytes, off: int) -> int:
     return int(struct.unpack_from("<Q", buf, off)[0])
 
 
-def kept_pages(raw: bytes, keep: set[int]) -> bytearray:
+def kept_pages(raw: bytes, keep: set[int], n: int = N) -> bytearray:
     """``raw`` with every page not in ``keep`` zeroed (same length)."""
     out = bytearray(len(raw))
     for p in keep:
-        out[p * N : (p + 1) * N] = raw[p * N : (p + 1) * N]
+        out[p * n : (p + 1) * n] = raw[p * n : (p + 1) * n]
     return out
 
 
-def cut(raw: bytes) -> tuple[bytearray, dict[str, object]]:
-    assert raw[N - 10 : N] == b"S1SUSPEND\0", raw[N - 10 : N]
-    image = u64(raw, N - 32)  # 0xfe0: sector_t image (5.17+ header)
+def pfn_directory(raw: bytes, entries: list[int], chunks: list[tuple[int, int]], word: int,
+                  meta: int, n: int = N) -> tuple[list[int], list[int]]:
+    """PFNs with a data page, in data-page order, decoded from the PFN directory (stream
+    pages 1..meta, in the first chunks): ~0 ends it; 6.6+ flags all-zero pages (no data page)
+    with the top bit (kernel/power/snapshot.c, ENCODED_PFN_ZERO_FLAG)."""
+    stream = b"".join(chunk_pages(raw, entries, c, word, n)
+                      for c in chunks[: -(-meta // UNC_PAGES)])
+    words = struct.unpack_from(f"<{meta * n // word}{'Q' if word == 8 else 'I'}", stream, 0)
+    end, flag = (1 << 8 * word) - 1, 1 << (8 * word - 1)
+    listed = list(words[: words.index(end)] if end in words else words)
+    return [w for w in listed if not w & flag], [w & ~flag for w in listed]
+
+
+def chunk_pages(raw: bytes, entries: list[int], chunk: tuple[int, int], word: int,
+                n: int = N) -> bytes:
+    """The uncompressed pages of one kernel LZO chunk ([long cmp_len][LZO1X data])."""
+    import lzallright
+
+    first, npg = chunk
+    data = b"".join(raw[entries[i] * n : (entries[i] + 1) * n] for i in range(first, first + npg))
+    size = int.from_bytes(data[:word], "little")
+    return bytes(lzallright.LZOCompressor.decompress(data[word : word + size]))
+
+
+def cut(raw: bytes, keep_phys: tuple[int, int] | None = None,
+        n: int = N) -> tuple[bytearray, dict[str, object]]:
+    assert raw[n - 10 : n] == b"S1SUSPEND\0", raw[n - 10 : n]
+    image = u64(raw, n - 32)  # n - 32 (0xfe0): sector_t image (5.17+ header)
     entries: list[int] = []
     map_pages: list[int] = []
     page = image
     while page:
         assert page not in map_pages, "swap map loops"
         map_pages.append(page)
-        words = struct.unpack_from("<512Q", raw, page * N)
-        entries.extend(words[:511])
-        page = words[511]
+        per = n // 8  # swap_map_page: n / 8 - 1 sector_t entries, then next_swap
+        words = struct.unpack_from(f"<{per}Q", raw, page * n)
+        entries.extend(words[: per - 1])
+        page = words[per - 1]
     entries = entries[: entries.index(0)] if 0 in entries else entries
-    info = entries[0] * N
-    if u64(raw, info + 424) and u64(raw, info + 432) == u64(raw, info + 424) * N:
+    info = entries[0] * n
+    if u64(raw, info + 424) and u64(raw, info + 432) == u64(raw, info + 424) * n:
         word = 8
         image_pages, pages = u64(raw, info + 416), u64(raw, info + 424)
     else:
         word = 4
         image_pages, pages, size = struct.unpack_from("<3I", raw, info + 404)
-        assert size == pages * N
+        assert size == pages * n
     meta = pages - image_pages - 1
     chunks = []  # (first entry, pages)
     idx = 1
     for _ in range(-(-(pages - 1) // UNC_PAGES)):
-        cmp_len = int.from_bytes(raw[entries[idx] * N : entries[idx] * N + word], "little")
-        npg = -(-(word + cmp_len) // N)
+        cmp_len = int.from_bytes(raw[entries[idx] * n : entries[idx] * n + word], "little")
+        npg = -(-(word + cmp_len) // n)
         chunks.append((idx, npg))
         idx += npg
     meta_chunks = -(-meta // UNC_PAGES)
+    whole = set(range(meta_chunks))
+    data_pfns, listed = pfn_directory(raw, entries, chunks, word, meta, n)
+    extra: dict[str, object] = {}
+    if keep_phys is not None:  # (address, bytes): the pages' chunks, by data-page order
+        at, size = keep_phys
+        pfns = list(range(at // n, (at + size - 1) // n + 1))
+        # data page k is stream page 1 + meta + k, in chunk (stream page - 1) // 32
+        found = [(p, (meta + data_pfns.index(p)) // UNC_PAGES) for p in pfns if p in data_pfns]
+        whole.update(c for _p, c in found)
+        extra = {"vmcoreinfo_note": {"phys_addr": at, "bytes": size,
+                                     "pfns_saved": [p for p, _c in found],
+                                     "chunks_kept_whole": sorted({c for _p, c in found})}}
     keep = {0, *map_pages, entries[0]}
-    for first, npg in chunks[:meta_chunks]:
+    for k in sorted(whole):
+        first, npg = chunks[k]
         keep.update(entries[first : first + npg])
-    out = kept_pages(raw, keep)
-    for first, _npg in chunks[meta_chunks:]:
-        off = entries[first] * N
-        out[off : off + word] = raw[off : off + word]
+    out = kept_pages(raw, keep, n)
+    for k, (first, _npg) in enumerate(chunks):
+        if k not in whole:
+            off = entries[first] * n
+            out[off : off + word] = raw[off : off + word]
     facts = {
         "image": image, "map_pages": map_pages, "map_entries": len(entries),
         "swsusp_info_page": entries[0], "word_size": word, "pages": pages,
         "image_pages": image_pages, "meta_pages": meta, "chunks": len(chunks),
         "chunks_kept_whole": meta_chunks, "pages_kept_whole": sorted(keep),
+        # the PFN directory as decoded here (lzallright + struct, not the reader)
+        "first_pfn": listed[0], "last_pfn": listed[-1], "pfns_listed": len(listed),
+        "zero_pages": len(listed) - len(data_pfns), **extra,
     }
     return out, facts
 
@@ -251,8 +303,18 @@ def lzo_first_page(raw: bytes, offsets: list[int], block: tuple[int, int], word:
     return bytes(lzallright.LZOCompressor.decompress(data[word : word + size]))[:N]
 
 
-def main(src: Path) -> None:
+def vmcoreinfo_note(sdir: Path) -> tuple[int, int] | None:
+    """(physical address, size) of the VMCOREINFO note as the guest's /sys/kernel/vmcoreinfo
+    gave it ("%pa %x"), where the sample recorded it."""
+    path = sdir / "vmcoreinfo.txt"
+    text = path.read_text().split() if path.is_file() else []
+    return (int(text[0], 16), int(text[1], 16)) if text else None
+
+
+def main(src: Path, names: list[str]) -> None:
     for name, symbols in SAMPLES.items():
+        if names and name not in names:
+            continue
         sdir = src / name
         dest = HERE / name
         dest.mkdir(exist_ok=True)
@@ -262,7 +324,8 @@ def main(src: Path) -> None:
         assert hashlib.sha256(packed).hexdigest() == prov["swap_img_xz_sha256"]
         assert hashlib.sha256(raw).hexdigest() == prov["swap_img_sha256"]
         out, facts = (cut_uswsusp(raw, prov.get("passphrase"), 4 if prov["arch"] == "i386" else 8)
-                      if raw[N - 10 : N] == b"ULSUSPEND\0" else cut(raw))
+                      if raw[N - 10 : N] == b"ULSUSPEND\0"
+                      else cut(raw, vmcoreinfo_note(sdir), prov.get("page_size", N)))
         facts = {
             "sample": name,
             "full_image": "swap.img.xz of the sample (not committed: too large)",
@@ -284,4 +347,5 @@ def main(src: Path) -> None:
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]) if len(sys.argv) > 1 else HERE.parent.parent.parent / "samples")
+    main(Path(sys.argv[1]) if len(sys.argv) > 1 else HERE.parent.parent.parent / "samples",
+         sys.argv[2:])
