@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import click
@@ -101,7 +102,6 @@ def test_findings_table_is_the_codes() -> None:
 
 
 def test_one_version_source() -> None:
-    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
     import swsusp_inspect
     from swsusp_inspect import _version
 
