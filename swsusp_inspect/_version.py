@@ -1,3 +1,3 @@
-"""The package version (the one source: pyproject reads it from here)."""
+"""The package's version, written once: ``pyproject.toml`` reads it from here at build time."""
 
 __version__ = "0.1.0"
