@@ -1,0 +1,167 @@
+"""Reading a damaged image page by page: what is lost, and everything that is not.
+
+A salvaging image (``open_image(..., salvage=True)``) knows some losses from its structure
+when it opens (chunks the resynchronising walk could not place or whose pages are past the end
+of the file, swap-map entries the damaged map lost, raw pages past the end of a cut dump) and
+learns the others by reading (a chunk that does not decompress).  Nothing here fills a page
+with zeros: a page is read, or it is named as lost with the strict reader's message.
+
+References:
+    kernel/power/swap.c ``load_compressed_image()`` / ``load_image()``: the kernel gives up
+        at the first error; see :mod:`~swsusp_inspect.formats.resync` for how chunks after
+        damage are found and numbered.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from swsusp_inspect.errors import FormatError, TruncatedError
+from swsusp_inspect.formats import chunks as fchunks
+from swsusp_inspect.image.pages import Lost, pfn_runs
+
+if TYPE_CHECKING:
+    from swsusp_inspect.image.hibernation import HibernationImage
+
+__all__ = ["check_all", "check_raw", "iter_readable", "lost_pages"]
+
+
+def raw_unreadable(image: HibernationImage) -> np.ndarray:
+    """Per stream page of an uncompressed image: True where it cannot be read (computed
+    once)."""
+    cached = image.__dict__.get("_raw_unreadable")
+    if cached is not None:
+        return np.asarray(cached)
+    pages = image.info.pages
+    ent = image.entries
+    listed = min(int(ent.size), pages)
+    bad = np.zeros(pages, bool)
+    bad[listed:] = True
+    if image.container == "swap":
+        bad[1:listed] |= ent[1:listed] == 0
+    if image.cut:
+        bad[:listed] |= ent[:listed] >= image.file_size // image.page_size
+    bad[0] = False
+    image.__dict__["_raw_unreadable"] = bad
+    return bad
+
+
+def _raw_lost(image: HibernationImage) -> list[Lost]:
+    bad = raw_unreadable(image)
+    stream = np.flatnonzero(bad)
+    out: list[Lost] = []
+    ent, n = image.entries, image.page_size
+    starts, lengths = pfn_runs(stream)
+    for s, c in zip(starts.tolist(), lengths.tolist(), strict=True):
+        first = int(stream[s])
+        if first < ent.size and int(ent[first]) == 0:
+            reason = image.problems[0] if image.problems else \
+                f"swap map: entry {first} unknown (its map page is damaged)"
+        else:
+            at = int(ent[first]) * n if first < ent.size else image.file_size
+            reason = str(TruncatedError("image data page", at, n, image.file_size))
+        out.append(Lost(first, c, reason))
+    return out
+
+
+def lost_pages(image: HibernationImage) -> list[Lost]:
+    """Every stream page known to be unreadable so far, with the reason (empty unless
+    salvaging)."""
+    if not image.salvage:
+        return []
+    if image.compression == "none":
+        return _raw_lost(image)
+    table = image.chunk_table
+    why = {**table.lost, **image.failed_chunks}
+    return [Lost(1 + k * fchunks.UNC_PAGES, int(table.unc_pages[k]), reason)
+            for k, reason in sorted(why.items())]
+
+
+def check_raw(image: HibernationImage, start: int, count: int) -> None:
+    """Raise the reason when a stream page in ``start .. start + count - 1`` is lost."""
+    bad = raw_unreadable(image)[start : start + count]
+    if bad.any():
+        first = start + int(np.argmax(bad))
+        for lost in _raw_lost(image):
+            if lost.first <= first < lost.first + lost.count:
+                raise FormatError(lost.reason, None)
+
+
+def _readable_raw(image: HibernationImage, start_data: int
+                  ) -> Iterator[tuple[np.ndarray, bytes | memoryview]]:
+    bad = raw_unreadable(image)
+    data_pfns = image.pagedir.data_pfns
+    first_stream = 1 + image.meta_pages
+    end = image.info.pages
+    step = fchunks.UNC_PAGES
+    for s in range(first_stream + start_data, end, step):
+        take = min(step, end - s)
+        good = np.flatnonzero(~bad[s : s + take])
+        starts, lengths = pfn_runs(good)
+        for a, c in zip(starts.tolist(), lengths.tolist(), strict=True):
+            s0 = s + int(good[a])
+            d0 = s0 - first_stream
+            yield data_pfns[d0 : d0 + c], image.stream_pages(s0, c)
+
+
+def _readable_chunks(image: HibernationImage, start_data: int
+                     ) -> Iterator[tuple[np.ndarray, bytes | memoryview]]:
+    first_stream = 1 + image.meta_pages
+    n = image.page_size
+    k0 = (first_stream + start_data - 1) // fchunks.UNC_PAGES
+    for k in range(k0, len(image.chunk_table)):
+        try:
+            data = image.decompress_chunk(k, cache=False)
+        except FormatError:
+            continue  # lost, or does not decompress: named by page_states()
+        pfns, pages = image.chunk_data_pages(k, data)
+        d_first = max(0, 1 + k * fchunks.UNC_PAGES - first_stream)
+        skip = max(0, start_data - d_first)
+        if skip:
+            pfns, pages = pfns[skip:], memoryview(pages)[skip * n :]
+        if pfns.size:
+            yield pfns, pages
+    if start_data == 0:
+        image.swept = True
+
+
+def iter_readable(image: HibernationImage, start_data: int = 0
+                  ) -> Iterator[tuple[np.ndarray, bytes | memoryview]]:
+    """``(pfns, data)`` of the readable data pages in stream order, from data page
+    ``start_data``; a strict image reads as :meth:`HibernationImage.iter_data_pages`."""
+    if not image.salvage:
+        return image.iter_data_pages(start_data)
+    if image.compression == "none":
+        return _readable_raw(image, start_data)
+    return _readable_chunks(image, start_data)
+
+
+def _try_range(image: HibernationImage, lo: int, hi: int) -> dict[int, str]:
+    """Worker: which chunks of ``lo..hi-1`` do not decompress, and why."""
+    failed: dict[int, str] = {}
+    for k in range(lo, hi):
+        if k in image.chunk_table.lost:
+            continue
+        try:
+            image.decompress_chunk(k, cache=False)
+        except FormatError as exc:
+            failed[k] = str(exc)
+    return failed
+
+
+def check_all(image: HibernationImage, jobs: int = 1) -> None:
+    """Try every chunk not tried yet, so that the image knows all it cannot read."""
+    if not image.salvage or image.compression == "none" or image.swept:
+        return
+    n_chunks = len(image.chunk_table)
+    from swsusp_inspect.image.parallel import can_fork
+
+    if jobs > 1 and n_chunks >= 8 * jobs and can_fork():
+        for failed in image.map_chunk_ranges(_try_range, jobs):
+            image.failed_chunks.update(failed)
+    else:
+        image.failed_chunks.update(_try_range(image, 0, n_chunks))
+    image.swept = True
