@@ -383,9 +383,10 @@ class HibernationImage:
                             self.swept or self.compression == "none")
 
     def iter_readable(self, start_data: int = 0
-                      ) -> Iterator[tuple[np.ndarray, bytes | memoryview]]:
-        """As :meth:`iter_data_pages`, skipping the data pages that cannot be read (a
-        salvaging image; a strict one raises as ``iter_data_pages`` does)."""
+                      ) -> Iterator[tuple[int, np.ndarray, bytes | memoryview]]:
+        """``(first data-page index, pfns, data)`` in stream order from data page
+        ``start_data``, skipping the pages that cannot be read (a salvaging image; a strict
+        one raises as :meth:`iter_data_pages` does)."""
         return fsalvage.iter_readable(self, start_data)
 
     def check_pages(self, jobs: int = 1) -> fpages.PageStates:

@@ -90,8 +90,17 @@ def check_raw(image: HibernationImage, start: int, count: int) -> None:
                 raise FormatError(lost.reason, None)
 
 
-def _readable_raw(image: HibernationImage, start_data: int
-                  ) -> Iterator[tuple[np.ndarray, bytes | memoryview]]:
+Pages = Iterator[tuple[int, np.ndarray, bytes | memoryview]]
+
+
+def _strict(image: HibernationImage, start_data: int) -> Pages:
+    d0 = start_data
+    for pfns, data in image.iter_data_pages(start_data):
+        yield d0, pfns, data
+        d0 += int(pfns.size)
+
+
+def _readable_raw(image: HibernationImage, start_data: int) -> Pages:
     bad = raw_unreadable(image)
     data_pfns = image.pagedir.data_pfns
     first_stream = 1 + image.meta_pages
@@ -104,11 +113,10 @@ def _readable_raw(image: HibernationImage, start_data: int
         for a, c in zip(starts.tolist(), lengths.tolist(), strict=True):
             s0 = s + int(good[a])
             d0 = s0 - first_stream
-            yield data_pfns[d0 : d0 + c], image.stream_pages(s0, c)
+            yield d0, data_pfns[d0 : d0 + c], image.stream_pages(s0, c)
 
 
-def _readable_chunks(image: HibernationImage, start_data: int
-                     ) -> Iterator[tuple[np.ndarray, bytes | memoryview]]:
+def _readable_chunks(image: HibernationImage, start_data: int) -> Pages:
     first_stream = 1 + image.meta_pages
     n = image.page_size
     k0 = (first_stream + start_data - 1) // fchunks.UNC_PAGES
@@ -123,17 +131,16 @@ def _readable_chunks(image: HibernationImage, start_data: int
         if skip:
             pfns, pages = pfns[skip:], memoryview(pages)[skip * n :]
         if pfns.size:
-            yield pfns, pages
+            yield d_first + skip, pfns, pages
     if start_data == 0:
         image.swept = True
 
 
-def iter_readable(image: HibernationImage, start_data: int = 0
-                  ) -> Iterator[tuple[np.ndarray, bytes | memoryview]]:
-    """``(pfns, data)`` of the readable data pages in stream order, from data page
-    ``start_data``; a strict image reads as :meth:`HibernationImage.iter_data_pages`."""
+def iter_readable(image: HibernationImage, start_data: int = 0) -> Pages:
+    """``(first data-page index, pfns, data)`` of the readable data pages in stream order,
+    from data page ``start_data`` (a strict image reads every page, or raises)."""
     if not image.salvage:
-        return image.iter_data_pages(start_data)
+        return _strict(image, start_data)
     if image.compression == "none":
         return _readable_raw(image, start_data)
     return _readable_chunks(image, start_data)
