@@ -50,8 +50,9 @@ class Opened:
 
 
 @contextlib.contextmanager
-def open_inputs(inputs: Inputs) -> Iterator[Opened]:
-    """Open the side inputs, then the image; the image is closed on the way out."""
+def open_inputs(inputs: Inputs, *, salvage: bool = False) -> Iterator[Opened]:
+    """Open the side inputs, then the image (``salvage``: reading around damage, see
+    :func:`~swsusp_inspect.image.open_image`); the image is closed on the way out."""
     from swsusp_inspect.image import open_image
 
     maps: list[MemoryMap] = []
@@ -69,6 +70,7 @@ def open_inputs(inputs: Inputs) -> Iterator[Opened]:
         resume_offset=inputs.resume_offset,
         passphrase=inputs.passphrase,
         page_offset=inputs.page_offset,
+        salvage=salvage,
     ) as img:
         yield Opened(img, maps, smap)
 

@@ -38,6 +38,7 @@ __all__ = ["elf_machine", "plan_elf"]
 
 ET_CORE, EV_CURRENT, PT_LOAD, PT_NOTE, PN_XNUM = 4, 1, 1, 4, 0xFFFF
 PF_RWX = 7
+LOWMEM = 896 << 20  # i386 MAXMEM with the default 3G/1G split and vmalloc reserve
 EM = {"x86_64": 62, "i386": 3, "arm64": 183, "aarch64": 183, "riscv64": 243, "riscv32": 243}
 
 _EHDR = {64: struct.Struct("<16sHHIQQQIHHHHHH"), 32: struct.Struct("<16sHHIIIIIHHHHHH")}
@@ -93,8 +94,29 @@ def _segments(states: PageStates, page_size: int, data_start: int
     return offsets, rows, int(d_starts.size), int(z_starts.size)
 
 
+def direct_map(image: HibernationImage) -> int | None:
+    """i386's ``PAGE_OFFSET`` (the arch record's ``jump_address`` less its physical address:
+    kernel text lies in the direct map there); None elsewhere."""
+    arch = image.info.arch
+    if arch is None or arch.name != "i386" or not arch.jump_address or not arch.jump_address_phys:
+        return None
+    offset = arch.jump_address - arch.jump_address_phys
+    return offset if offset > 0 else None
+
+
+def _vaddrs(rows: np.ndarray, page_offset: int | None) -> np.ndarray:
+    """``p_vaddr``: 0 (as ``dump-guest-memory`` without paging), or on i386, whose page
+    tables drgn does not walk, the direct-map address of low memory (as kexec-tools sets it;
+    frames at or above ``MAXMEM`` = 896 MiB are highmem, not mapped: 0)."""
+    out = np.zeros(rows.shape[0], np.int64)
+    if page_offset is not None:
+        low = rows[:, 1] + rows[:, 3] <= LOWMEM
+        out[low] = page_offset + rows[low, 1]
+    return out
+
+
 def _headers(cls: int, machine: int, rows: np.ndarray, note_off: int,
-             note: Note | None) -> bytes:
+             note: Note | None, vaddrs: np.ndarray) -> bytes:
     """ELF header, program headers (PT_NOTE first) and, past PN_XNUM, section header 0."""
     phnum = 1 + rows.shape[0]
     ehdr, phdr, shdr = _EHDR[cls], _PHDR[cls], _SHDR[cls]
@@ -103,6 +125,7 @@ def _headers(cls: int, machine: int, rows: np.ndarray, note_off: int,
     ph["p_filesz"][0] = len(note.data) if note is not None else 0
     ph["p_type"][1:], ph["p_flags"][1:] = PT_LOAD, PF_RWX
     ph["p_offset"][1:], ph["p_paddr"][1:] = rows[:, 0], rows[:, 1]
+    ph["p_vaddr"][1:] = vaddrs
     ph["p_filesz"][1:], ph["p_memsz"][1:] = rows[:, 2], rows[:, 3]
     extnum = phnum >= PN_XNUM
     shoff = ehdr.size + phnum * phdr.itemsize if extnum else 0
@@ -133,10 +156,11 @@ def plan_elf(image: HibernationImage, states: PageStates) -> Plan:
             cls = 64
     offsets[offsets >= 0] += data_start
     rows[:, 0] += data_start
+    vaddrs = _vaddrs(rows, direct_map(image))
 
     def pieces(note: Note | None) -> list[tuple[int, bytes]]:
         body = note.data if note is not None else b""
-        return [(0, _headers(cls, machine, rows, note_off, note)),
+        return [(0, _headers(cls, machine, rows, note_off, note, vaddrs)),
                 (note_off, body + bytes(data_start - note_off - len(body)))]
 
     return Plan("elf", offsets, size, pieces, wants_note=True,

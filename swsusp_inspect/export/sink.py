@@ -27,7 +27,8 @@ class OutputError(SwsuspError):
 def file_sha256(path: str) -> str:
     """sha256 of a file, read in 1 MiB blocks."""
     h = hashlib.sha256()
-    with open(path, "rb") as f:
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))  # evidence: read-only
+    with os.fdopen(fd, "rb", buffering=0) as f:
         while block := f.read(_BLOCK):
             h.update(block)
     return h.hexdigest()
