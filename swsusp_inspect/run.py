@@ -84,10 +84,11 @@ def _progress(
 def run_summary(
     inputs: Inputs, *, verify: bool = False, jobs: int = 1, progress: ProgressFactory | None = None
 ) -> ImageSummary:
-    """``info`` (``verify=False``) or ``verify`` of one image."""
+    """``info`` (``verify=False``) or ``verify`` of one image (``verify`` salvaging: it
+    names the pages that cannot be read instead of stopping at the first)."""
     from swsusp_inspect.summary import summarize
 
-    with open_inputs(inputs) as o:
+    with open_inputs(inputs, salvage=verify) as o:
         total = o.image.info.pages - 1 if verify else 0
         with _progress(progress if verify else None, total, "verifying") as bar:
             return summarize(
@@ -108,10 +109,11 @@ def run_audit(
     strip_width: int = 64,
     progress: ProgressFactory | None = None,
 ) -> Report:
-    """``audit`` of one image with all its inputs."""
+    """``audit`` of one image with all its inputs (salvaging: unreadable pages are a
+    finding)."""
     from swsusp_inspect.auditor import audit
 
-    with open_inputs(inputs) as o:
+    with open_inputs(inputs, salvage=True) as o:
         total = o.image.info.pages - 1 if verify else 0
         with _progress(progress if verify else None, total, "verifying") as bar:
             return audit(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from swsusp_inspect.errors import FormatError
+from swsusp_inspect.export.record import unreadable_spans
 from swsusp_inspect.image import best_banner
 from swsusp_inspect.model.details import UswsuspDetails
 from swsusp_inspect.model.image import Banner, Crc32Result
@@ -134,6 +135,7 @@ def summarize(
     info = image.info
     expected = system_map.physical("linux_banner", info.arch) if system_map else None
     banner, banner_error = _find_banner(image, result, expected, find_banner)
+    unreadable = image.page_states().unreadable_pages if image.salvage else 0
     crc = result.crc32 if result is not None else Crc32Result(hdr.crc32 if hdr else None)
     return ImageSummary(
         input=InputFacts(image.path, image.source.transport, image.input_size),
@@ -157,7 +159,9 @@ def summarize(
             pages_beyond_eof=image.pages_beyond_eof,
             crc32=crc,
             verified=result is not None,
-            verify_ok=result.ok if result is not None else None,
+            verify_ok=(result.ok and not unreadable) if result is not None else None,
+            unreadable_pages=unreadable if image.salvage else None,
+            unreadable=unreadable_spans(image) if unreadable else (),
         ),
         arch=info.arch,
         uts=info.uts,

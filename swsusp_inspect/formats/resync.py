@@ -67,9 +67,10 @@ def _read(table: ChunkTable, j: int, idx: int) -> tuple[int, int, str | None] | 
     pages, cmp_len = got
     run = entries[idx : idx + pages]
     if not run.all():
-        return pages, cmp_len, str(FormatError(
-            f"compressed chunk {j}", int(entries[idx]) * n, None,
-            f"{pages} known swap-map entries", "entries the damaged map lost"))
+        # its length runs into entries the map lost: what follows them is not where it says
+        return str(FormatError(f"compressed chunk {j}", int(entries[idx]) * n, None,
+                               f"{pages} known swap-map entries",
+                               "entries the damaged map lost"))
     beyond = np.flatnonzero(run >= file_pages)
     if beyond.size:
         at = int(run[beyond[0]]) * n

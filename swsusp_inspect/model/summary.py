@@ -7,6 +7,7 @@ and the JSON stays one flat object (docs/json.md): each part's keys are merged i
 from __future__ import annotations
 
 from swsusp_inspect.model.details import FormatDetails
+from swsusp_inspect.model.export import UnreadableSpan
 from swsusp_inspect.model.image import ArchRecord, Crc32Result, Utsname
 from swsusp_inspect.model.serialize import JsonModel, json_field, record
 
@@ -87,6 +88,8 @@ class IntegrityFacts:
     crc32: Crc32Result
     verified: bool  # whether every page was read
     verify_ok: bool | None  # the verdict when verified
+    unreadable_pages: int | None = None  # salvaging (verify, audit): pages that cannot be read
+    unreadable: tuple[UnreadableSpan, ...] = ()  # where, and why
 
 
 @record

@@ -107,6 +107,18 @@ def counts_table(s: ImageSummary) -> Table:
     return t
 
 
+def _unreadable_text(s: ImageSummary) -> Text:
+    """Salvaging: how many saved pages cannot be read, where, and why."""
+    i = s.integrity
+    spans = i.unreadable
+    where = ", ".join(f"{u.start_pfn:#x}-{u.end_pfn:#x}" for u in spans[:3])
+    more = f", ... ({len(spans)} ranges)" if len(spans) > 3 else ""
+    text = Text.from_markup(f"[bad]UNREADABLE[/] {i.unreadable_pages:,} saved pages (PFN "
+                            f"{where}{more}); no CRC32 over what is missing\n")
+    text.append(spans[0].reason if spans else "", style="dim")
+    return text
+
+
 def integrity_text(s: ImageSummary) -> Text:
     checksum = s.details.checksum if isinstance(s.details, UswsuspDetails) else None
     if checksum is not None:
@@ -117,6 +129,8 @@ def integrity_text(s: ImageSummary) -> Text:
                                 f"computed {checksum.computed}")
     i = s.integrity
     crc = i.crc32
+    if i.unreadable_pages:
+        return _unreadable_text(s)
     if not i.verified:
         stored = "" if crc.stored is None else f"stored CRC32 {crc.stored:#010x}; "
         return Text.from_markup(f"[dim]{stored}not verified (run `verify`)[/]")
