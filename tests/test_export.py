@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-import lzma
 import struct
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -29,22 +29,6 @@ COMMITTED = ("deb12-6.1-lzo", "deb12-6.1-nocompress", "deb13-6.12-lz4")
 KERNEL = [n for n in real_samples() if provenance(n).get("writer", "kernel") == "kernel"]
 PARAMS = [pytest.param(n, marks=() if n in COMMITTED else pytest.mark.slow) for n in KERNEL]
 FORMATS = ("raw", "elf", "lime")
-
-
-@pytest.fixture(scope="session")
-def plain_images(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """Each sample's image, decompressed once (lazily) for the whole session."""
-    return {}
-
-
-def plain(images: dict[str, Path], tmp: pytest.TempPathFactory, name: str) -> Path:
-    if name not in images:
-        path = tmp.mktemp("plain") / f"{name}.img"
-        with lzma.open(SAMPLES / name / "swap.img.xz") as src, open(path, "wb") as dst:
-            while block := src.read(1 << 20):
-                dst.write(block)
-        images[name] = path
-    return images[name]
 
 
 class Extracted:
@@ -69,10 +53,9 @@ class Extracted:
 
 
 @pytest.fixture(scope="module", params=PARAMS)
-def extracted(request: pytest.FixtureRequest, plain_images: dict[str, Path],
+def extracted(request: pytest.FixtureRequest, plain_sample: Callable[[str], Path],
               tmp_path_factory: pytest.TempPathFactory) -> Extracted:
-    image = plain(plain_images, tmp_path_factory, request.param)
-    return Extracted(request.param, image, tmp_path_factory.mktemp("out"))
+    return Extracted(request.param, plain_sample(request.param), tmp_path_factory.mktemp("out"))
 
 
 # -- independent readers of the three formats -----------------------------------------------

@@ -58,8 +58,9 @@ def _raw_lost(image: HibernationImage) -> list[Lost]:
     for s, c in zip(starts.tolist(), lengths.tolist(), strict=True):
         first = int(stream[s])
         if first < ent.size and int(ent[first]) == 0:
-            reason = image.problems[0] if image.problems else \
-                f"swap map: entry {first} unknown (its map page is damaged)"
+            reason = str(FormatError("swap map page", image._entry_offset(first),
+                                     f"entry {first}", "the device page of a stream page",
+                                     "an entry the damaged map lost"))
         else:
             at = int(ent[first]) * n if first < ent.size else image.file_size
             reason = str(TruncatedError("image data page", at, n, image.file_size))
