@@ -57,13 +57,19 @@ def verify_cmd(ctx: click.Context, inputs: Inputs, as_json: bool, no_color: bool
                jobs: int | None) -> None:
     """Read and decompress every chunk of IMAGE; check chunk bounds and the CRC32.
 
-    Exit 0 when everything checks, 1 on a CRC32 mismatch, 2 when the image cannot be read.
+    Exit 0 when everything checks; 1 on a CRC32 mismatch, or saved pages that cannot be read
+    (named on stderr and in the report); 2 when the image cannot be read at all.
     """
     from swsusp_inspect.run import run_summary
 
     s = run_summary(inputs, verify=True, jobs=default_jobs(jobs),
                     progress=progress_factory(quiet))
     _output(s, as_json, no_color)
+    if s.integrity.unreadable_pages:
+        from swsusp_inspect.cli.export import damage_line
+
+        click.echo("swsusp-inspect: error: " + damage_line(
+            inputs.image, s.integrity.unreadable, s.integrity.unreadable_pages), err=True)
     ctx.exit(ExitCode.OK if s.integrity.verify_ok else ExitCode.FINDINGS)
 
 

@@ -44,6 +44,7 @@ class Salvage:
     algorithm: str
     end_known: bool = True
     device_pages: int | None = None
+    problems: tuple[str, ...] = ()  # what the salvaging map walk found wrong
 
 
 def unc_size(page_size: int) -> int:
@@ -81,6 +82,7 @@ class ChunkTable:
         self.page_size = page_size
         self.header_size = header_size
         self.entry_offset = entry_offset
+        self.salvage = salvage
         self.remaining = stream_pages - 1
         self.n_chunks = -(-self.remaining // UNC_PAGES)
         # chunk -> why it cannot be read (salvaging: lost or unplaceable chunks)

@@ -52,15 +52,24 @@ def _where(table: ChunkTable, idx: int) -> int | None:
     return None
 
 
+def _map_damage(table: ChunkTable, idx: int, what: str) -> str:
+    """Why entry ``idx`` is unknown: the map's own complaint about it when it made one (the
+    strict reader's message), else where the entry was."""
+    salvage = table.salvage
+    located = [p for p in (salvage.problems if salvage else ()) if "entries[" in p]
+    if located:
+        return located[0]
+    return str(FormatError("swap map page", _where(table, idx), f"entry {idx}", what,
+                           "an entry the damaged map lost"))
+
+
 def _read(table: ChunkTable, j: int, idx: int) -> tuple[int, int, str | None] | str:
     """The chunk whose header is entry ``idx``: ``(pages, cmp_len, why it is lost or None)``,
     or why no header can be read there (the strict reader's message)."""
     entries, n = table.entries, table.page_size
     file_pages = len(table.buf) // n
     if not int(entries[idx]):
-        return str(FormatError("swap map page", _where(table, idx), f"entry {idx}",
-                               f"the header of compressed chunk {j}",
-                               "an entry the damaged map lost"))
+        return _map_damage(table, idx, f"the header of compressed chunk {j}")
     got = table.header_error(j, idx)
     if isinstance(got, FormatError):
         return str(got)
@@ -68,9 +77,8 @@ def _read(table: ChunkTable, j: int, idx: int) -> tuple[int, int, str | None] | 
     run = entries[idx : idx + pages]
     if not run.all():
         # its length runs into entries the map lost: what follows them is not where it says
-        return str(FormatError(f"compressed chunk {j}", int(entries[idx]) * n, None,
-                               f"{pages} known swap-map entries",
-                               "entries the damaged map lost"))
+        return _map_damage(table, idx + int(np.argmin(run != 0)),
+                           f"an entry of compressed chunk {j}")
     beyond = np.flatnonzero(run >= file_pages)
     if beyond.size:
         at = int(run[beyond[0]]) * n
@@ -201,6 +209,5 @@ def salvage_walk(table: ChunkTable, salvage: Salvage) -> None:
     missing = np.flatnonzero(~covered).tolist()
     for k in missing:
         reason = next((d for start, d in reversed(damage) if start <= k and d), reason)
-        table.lost[k] = reason or (
-            f"compressed chunk {k}: not in the swap map (the map ends before the image does)")
+        table.lost[k] = reason or str(table._map_end(k, table.entries.size))
     table._idx = max((s.end for s in segs if s.chunks), default=1)

@@ -8,6 +8,7 @@ from the map, compressed ones a 32-page chunk at a time (a few chunks cached).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 from collections import OrderedDict
 from collections.abc import Iterator
@@ -167,7 +168,7 @@ class HibernationImage:
         salvage = None
         if self.salvage:
             salvage = fchunks.Salvage(self.compression, self._opened.end_known,
-                                      self.device_pages)
+                                      self.device_pages, self.problems)
         return fchunks.ChunkTable(self.buf, self.entries, self.page_size, self.word_size,
                                   self.info.pages, self._entry_offset, salvage=salvage)
 
@@ -439,6 +440,18 @@ class HibernationImage:
         self.close()
 
 
+def _strict_error(source: Source, options: OpenOptions) -> SwsuspError | None:
+    """What the strict reader says about an input a salvaging one could not open (the
+    header, ``swsusp_info`` or the PFN directory unreadable): its message, not the
+    salvager's, which may have read past where the strict one stopped."""
+    strict = dataclasses.replace(options, salvage=False)
+    try:
+        _ = HibernationImage(source, detect(source.buf, strict), strict).pagedir
+    except SwsuspError as exc:
+        return exc
+    return None  # pragma: no cover - the strict reader fails where the salvager does
+
+
 def open_image(path: str | os.PathLike[str], *, resume_offset: int = 0,
                passphrase: str | bytes | None = None,
                page_offset: int | None = None, salvage: bool = False) -> HibernationImage:
@@ -467,12 +480,20 @@ def open_image(path: str | os.PathLike[str], *, resume_offset: int = 0,
                           page_offset=page_offset, salvage=salvage)
     source = open_source(path)
     try:
-        return HibernationImage(source, detect(source.buf, options), options)
+        image = HibernationImage(source, detect(source.buf, options), options)
+        if salvage:
+            _ = image.pagedir  # without it nothing can be placed
+        return image
     except SwsuspError as exc:
+        error = exc
+        if salvage and isinstance(exc, FormatError):
+            error = _strict_error(source, options) or exc
         source.close()
-        if isinstance(exc, FormatError) and exc.path is None:
-            exc.with_path(source.path)
-        raise
+        if isinstance(error, FormatError) and error.path is None:
+            error.with_path(source.path)
+        if error is exc:
+            raise
+        raise error from None
     except BaseException:
         source.close()
         raise

@@ -29,42 +29,57 @@ if TYPE_CHECKING:
 __all__ = ["check_all", "check_raw", "iter_readable", "lost_pages"]
 
 
+def _listed(image: HibernationImage) -> int:
+    """Stream pages an uncompressed image lists (never more than the map or file holds)."""
+    return min(int(image.entries.size), image.info.pages)
+
+
 def raw_unreadable(image: HibernationImage) -> np.ndarray:
-    """Per stream page of an uncompressed image: True where it cannot be read (computed
-    once)."""
+    """Per listed stream page of an uncompressed image: True where it cannot be read
+    (computed once; pages past the listed ones are lost too, see :func:`lost_pages`)."""
     cached = image.__dict__.get("_raw_unreadable")
     if cached is not None:
         return np.asarray(cached)
-    pages = image.info.pages
     ent = image.entries
-    listed = min(int(ent.size), pages)
-    bad = np.zeros(pages, bool)
-    bad[listed:] = True
+    listed = _listed(image)
+    bad = np.zeros(listed, bool)
     if image.container == "swap":
-        bad[1:listed] |= ent[1:listed] == 0
-    if image.cut:
-        bad[:listed] |= ent[:listed] >= image.file_size // image.page_size
-    bad[0] = False
+        bad[1:] |= ent[1:listed] == 0
+    # past the end of the file: a cut dump lost them; a dump trimmed after its last non-zero
+    # page did not (zeros, within the device's size, as the strict reader reads them)
+    beyond = ent[:listed] >= image.file_size // image.page_size
+    if not image.cut and image.device_pages:
+        beyond &= ent[:listed] >= image.device_pages
+    bad |= beyond
+    bad[: 1 + image.meta_pages] = False  # the directory read, or the image did not open
     image.__dict__["_raw_unreadable"] = bad
     return bad
 
 
-def _raw_lost(image: HibernationImage) -> list[Lost]:
-    bad = raw_unreadable(image)
-    stream = np.flatnonzero(bad)
-    out: list[Lost] = []
+def _raw_reason(image: HibernationImage, first: int) -> str:
     ent, n = image.entries, image.page_size
+    if first < ent.size and int(ent[first]) == 0:
+        located = [p for p in image.problems if " at 0x" in p and "entries[" in p]
+        return located[0] if located else str(FormatError(
+            "swap map page", image._entry_offset(first), f"entry {first}",
+            "the device page of a stream page", "an entry the damaged map lost"))
+    if first >= ent.size and image.problems:
+        return image.problems[0]  # the map broke off before listing it
+    if first < ent.size:
+        at = int(ent[first]) * n
+    else:  # a stream's page s is at s * N; a map's unlisted entry has no place
+        at = first * n if image.container == "stream" else image.file_size
+    return str(TruncatedError("image data page", at, n, image.file_size))
+
+
+def _raw_lost(image: HibernationImage) -> list[Lost]:
+    stream = np.flatnonzero(raw_unreadable(image))
     starts, lengths = pfn_runs(stream)
-    for s, c in zip(starts.tolist(), lengths.tolist(), strict=True):
-        first = int(stream[s])
-        if first < ent.size and int(ent[first]) == 0:
-            reason = str(FormatError("swap map page", image._entry_offset(first),
-                                     f"entry {first}", "the device page of a stream page",
-                                     "an entry the damaged map lost"))
-        else:
-            at = int(ent[first]) * n if first < ent.size else image.file_size
-            reason = str(TruncatedError("image data page", at, n, image.file_size))
-        out.append(Lost(first, c, reason))
+    out = [Lost(int(stream[s]), c, _raw_reason(image, int(stream[s])))
+           for s, c in zip(starts.tolist(), lengths.tolist(), strict=True)]
+    listed = _listed(image)
+    if listed < image.info.pages:  # a map or stream that ends before the image does
+        out.append(Lost(listed, image.info.pages - listed, _raw_reason(image, listed)))
     return out
 
 
@@ -83,12 +98,17 @@ def lost_pages(image: HibernationImage) -> list[Lost]:
 
 def check_raw(image: HibernationImage, start: int, count: int) -> None:
     """Raise the reason when a stream page in ``start .. start + count - 1`` is lost."""
-    bad = raw_unreadable(image)[start : start + count]
+    listed = raw_unreadable(image)
+    bad = listed[start : start + count]
     if bad.any():
         first = start + int(np.argmax(bad))
-        for lost in _raw_lost(image):
-            if lost.first <= first < lost.first + lost.count:
-                raise FormatError(lost.reason, None)
+    elif start + count > listed.size:
+        first = max(start, listed.size)
+    else:
+        return
+    for lost in _raw_lost(image):
+        if lost.first <= first < lost.first + lost.count:
+            raise FormatError(lost.reason, None)
 
 
 Pages = Iterator[tuple[int, np.ndarray, bytes | memoryview]]
@@ -105,7 +125,7 @@ def _readable_raw(image: HibernationImage, start_data: int) -> Pages:
     bad = raw_unreadable(image)
     data_pfns = image.pagedir.data_pfns
     first_stream = 1 + image.meta_pages
-    end = image.info.pages
+    end = bad.size
     step = fchunks.UNC_PAGES
     for s in range(first_stream + start_data, end, step):
         take = min(step, end - s)
