@@ -8,7 +8,6 @@ from the map, compressed ones a 32-page chunk at a time (a few chunks cached).
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import os
 from collections import OrderedDict
 from collections.abc import Iterator
@@ -440,18 +439,6 @@ class HibernationImage:
         self.close()
 
 
-def _strict_error(source: Source, options: OpenOptions) -> SwsuspError | None:
-    """What the strict reader says about an input a salvaging one could not open (the
-    header, ``swsusp_info`` or the PFN directory unreadable): its message, not the
-    salvager's, which may have read past where the strict one stopped."""
-    strict = dataclasses.replace(options, salvage=False)
-    try:
-        _ = HibernationImage(source, detect(source.buf, strict), strict).pagedir
-    except SwsuspError as exc:
-        return exc
-    return None  # pragma: no cover - the strict reader fails where the salvager does
-
-
 def open_image(path: str | os.PathLike[str], *, resume_offset: int = 0,
                passphrase: str | bytes | None = None,
                page_offset: int | None = None, salvage: bool = False) -> HibernationImage:
@@ -487,7 +474,7 @@ def open_image(path: str | os.PathLike[str], *, resume_offset: int = 0,
     except SwsuspError as exc:
         error = exc
         if salvage and isinstance(exc, FormatError):
-            error = _strict_error(source, options) or exc
+            error = fsalvage.strict_error(source, options) or exc
         source.close()
         if isinstance(error, FormatError) and error.path is None:
             error.with_path(source.path)

@@ -14,19 +14,22 @@ References:
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from swsusp_inspect.errors import FormatError, TruncatedError
+from swsusp_inspect.errors import FormatError, SwsuspError, TruncatedError
 from swsusp_inspect.formats import chunks as fchunks
 from swsusp_inspect.image.pages import Lost, pfn_runs
 
 if TYPE_CHECKING:
+    from swsusp_inspect.formats.opened import OpenOptions
     from swsusp_inspect.image.hibernation import HibernationImage
+    from swsusp_inspect.transport import Source
 
-__all__ = ["check_all", "check_raw", "iter_readable", "lost_pages"]
+__all__ = ["check_all", "check_raw", "iter_readable", "lost_pages", "strict_error"]
 
 
 def _listed(image: HibernationImage) -> int:
@@ -193,3 +196,18 @@ def check_all(image: HibernationImage, jobs: int = 1) -> None:
     else:
         image.failed_chunks.update(_try_range(image, 0, n_chunks))
     image.swept = True
+
+
+def strict_error(source: Source, options: OpenOptions) -> SwsuspError | None:
+    """What the strict reader says about an input a salvaging one could not open (the
+    header, ``swsusp_info`` or the PFN directory unreadable): its message, not the
+    salvager's, which may have read past where the strict one stopped."""
+    from swsusp_inspect.formats.detect import detect
+    from swsusp_inspect.image.hibernation import HibernationImage
+
+    strict = dataclasses.replace(options, salvage=False)
+    try:
+        _ = HibernationImage(source, detect(source.buf, strict), strict).pagedir
+    except SwsuspError as exc:
+        return exc
+    return None  # pragma: no cover - the strict reader fails where the salvager does
