@@ -4,7 +4,8 @@ Truth comes from the guest: marker pages (markers.json: PFN and sha256 computed 
 rule), ``uname -r`` (provenance), System.map and the guest's /proc/kallsyms; the outputs are
 read back with independent parsers here, with drgn (which must open the ELF core as a Linux
 kernel) and, marked slow, with Volatility 3.  Each sample is decompressed once per session;
-the samples not committed (git-ignored images) run with ``-m slow``.
+the uncompressed sample and the samples not committed (git-ignored images) run with
+``-m slow``.
 """
 
 from __future__ import annotations
@@ -25,9 +26,11 @@ from helpers import SAMPLES, kaslr_offset, provenance, real_samples, run_cli
 from swsusp_inspect.image import open_image
 from swsusp_inspect.inputs.system_map import load_system_map
 
-COMMITTED = ("deb12-6.1-lzo", "deb12-6.1-nocompress", "deb13-6.12-lz4")
+# by default the committed LZO and LZ4 samples; the others (the uncompressed one, the
+# git-ignored images) with -m slow
+DEFAULT = ("deb12-6.1-lzo", "deb13-6.12-lz4")
 KERNEL = [n for n in real_samples() if provenance(n).get("writer", "kernel") == "kernel"]
-PARAMS = [pytest.param(n, marks=() if n in COMMITTED else pytest.mark.slow) for n in KERNEL]
+PARAMS = [pytest.param(n, marks=() if n in DEFAULT else pytest.mark.slow) for n in KERNEL]
 FORMATS = ("raw", "elf", "lime")
 
 

@@ -1,5 +1,7 @@
 """Salvage: damaged copies of real samples give every other page back intact, the lost named.
 
+The uncompressed sample and the second variants of some cases run with ``-m slow``.
+
 Each case damages a copy of a real kernel's image (a chunk overwritten, its data corrupted
 under a sound header, a swap-map page overwritten or zeroed, its next_swap broken, the file
 cut in half).  The pages that must be lost are computed from the pristine image's own
@@ -68,7 +70,8 @@ class Pristine:
         return self.chunk_pfns(hit)
 
 
-@pytest.fixture(scope="module", params=["deb12-6.1-lzo", "deb12-6.1-nocompress"])
+@pytest.fixture(scope="module", params=[
+    "deb12-6.1-lzo", pytest.param("deb12-6.1-nocompress", marks=pytest.mark.slow)])
 def pristine(request: pytest.FixtureRequest, plain_sample: Callable[[str], Path],
              tmp_path_factory: pytest.TempPathFactory) -> Pristine:
     return Pristine(plain_sample(request.param), tmp_path_factory.mktemp("pristine"))
@@ -118,7 +121,7 @@ def test_a_chunk_overwritten(pristine: Pristine, tmp_path: Path) -> None:
     assert f"compressed chunk {k} at {at:#x}: cmp_len" in rec["unreadable"][0]["reason"]
 
 
-@pytest.mark.parametrize("fmt", ["elf", "lime"])
+@pytest.mark.parametrize("fmt", ["elf", pytest.param("lime", marks=pytest.mark.slow)])
 def test_a_corrupt_chunk_under_a_sound_header(pristine: Pristine, tmp_path: Path,
                                               fmt: str) -> None:
     """Found only by decompressing: the file is laid out again without it, and equals what
@@ -152,7 +155,7 @@ def _entries_of_map_page(p: Pristine, i: int) -> np.ndarray:
     return bad
 
 
-@pytest.mark.parametrize("how", ["overwritten", "zeroed"])
+@pytest.mark.parametrize("how", ["overwritten", pytest.param("zeroed", marks=pytest.mark.slow)])
 def test_a_map_page_broken(pristine: Pristine, tmp_path: Path, how: str) -> None:
     i = _map_page_index(pristine)
     at = pristine.map_pages[i] * pristine.n
