@@ -263,3 +263,37 @@ def test_volatility_finds_the_banner_in_lime(extracted: Extracted, tmp_path: Pat
     assert extracted.banner is not None
     hits = [row for row in rows if row["Offset"] == extracted.banner.physical_address]
     assert hits and hits[0]["Banner"].rstrip("\n") == extracted.banner.banner
+
+
+# -- shapes no real sample has -------------------------------------------------------------
+
+
+def test_more_program_headers_than_e_phnum_holds(tmp_path: Path) -> None:
+    """70,000 runs (every other frame, saved as zero pages, plus a few with data): e_phnum
+    is PN_XNUM and section header 0 carries the count, as the kernel's core dumps do."""
+    from helpers import forge_to
+
+    pfns = np.arange(0x100, 0x100 + 2 * 70_000, 2, dtype=np.uint64)
+    zero = np.ones(pfns.size, bool)
+    zero[:5] = False
+    forged = forge_to(tmp_path, "many", pfns=pfns, zero=zero, compression="lzo")
+    out = tmp_path / "many.elf"
+    r = run_cli("extract", "--json", "-q", "--format", "elf", "-o", str(out), forged.path)
+    assert r.exit_code == 0, r.stderr
+    rec = json.loads(r.stdout)
+    data = out.read_bytes()
+    phoff, shoff = struct.unpack_from("<QQ", data, 32)
+    phnum, shentsize, shnum = struct.unpack_from("<HHH", data, 56)
+    assert (phnum, shnum, shentsize) == (0xFFFF, 1, 64)
+    real = struct.unpack_from("<I", data, shoff + 44)[0]  # Elf64_Shdr.sh_info
+    assert real == 1 + pfns.size == 1 + rec["elf"]["load_segments"]
+    assert rec["elf"]["zero_segments"] == pfns.size - 5
+    rows = [struct.unpack_from("<IIQQQQQQ", data, phoff + i * 56) for i in range(real)]
+    loads = [r for r in rows if r[0] == 1]
+    assert [r[4] for r in loads] == [int(p) * 4096 for p in pfns]  # p_paddr, by address
+    assert all(r[5] == 0 for r in loads[5:]) and all(r[5] == 4096 for r in loads[:5])
+    n = 4096
+    with open_image(forged.path) as img:
+        for pfn in pfns[:5].tolist():
+            (seg,) = [r for r in loads if r[4] == pfn * n]
+            assert data[seg[2] : seg[2] + n] == img.read_page(pfn)

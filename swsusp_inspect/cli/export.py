@@ -30,6 +30,8 @@ def _summary(record: ExtractRecord, sidecar: str | None) -> str:
     what = (f"{record.pages_written} pages written to {record.path} ({record.format}, "
             f"{record.size:#x} bytes; {record.zero_pages} zero pages, "
             f"{record.unreadable_pages} unreadable)")
+    if record.elf is not None and not record.elf.vmcoreinfo.found:
+        what += "; " + (record.elf.vmcoreinfo.explanation or "no VMCOREINFO note")
     return what + (f"; record in {sidecar}" if sidecar else "")
 
 
