@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -159,14 +160,22 @@ def extract(image: HibernationImage, output: str | os.PathLike[str], fmt: str = 
         FormatError: the image cannot be read (a strict image: any damage).
     """
     out = os.fspath(output)
-    input_sha256 = file_sha256(image.path)
     sink = open_sink(out, image.path, force=force, stdout=stdout)
-    try:
-        plan, written, note = _run(image, sink, fmt, jobs, progress)
-        digest = sink.finish(plan.size)
-    except BaseException:
-        sink.close()
-        if isinstance(sink, FileSink):
-            os.unlink(sink.path)  # never leave a file that looks complete
-        raise
-    return build_record(image, plan, sink.path, written, note, input_sha256, digest)
+    # the input's sha256 in a thread (hashlib lets go of the GIL): it overlaps the writing;
+    # not next to forked workers (fork and threads do not mix)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        input_sha256: Future[str] = Future()
+        if jobs > 1:
+            input_sha256.set_result(file_sha256(image.path))
+        else:
+            input_sha256 = pool.submit(file_sha256, image.path)
+        try:
+            plan, written, note = _run(image, sink, fmt, jobs, progress)
+            digest = sink.finish(plan.size)
+        except BaseException:
+            sink.close()
+            if isinstance(sink, FileSink):
+                os.unlink(sink.path)  # never leave a file that looks complete
+            raise
+        return build_record(image, plan, sink.path, written, note, input_sha256.result(),
+                            digest)
