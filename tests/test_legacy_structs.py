@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import unhex
+from helpers import examples, unhex
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -408,7 +408,7 @@ def test_swap_map_2618_x86_64_is_not_read_as_pfns(tmp_path: Path) -> None:
 
 # -- round trips of the shapes ------------------------------------------------------------------
 
-HYP = settings(max_examples=25, deadline=None)
+HYP = settings(max_examples=examples(25), deadline=None)
 
 
 def common(fmt: Any, obj: dict[str, Any], size: int) -> None:

@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from helpers import arch_extra, unhex
+from helpers import arch_extra, examples, unhex
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -38,7 +38,7 @@ from swsusp_inspect.errors import FormatError
 from swsusp_inspect.formats import pagedir, signatures, snapshot, swap, swapmap
 
 PAGE_SIZES = (4096, 16384, 65536)
-HYP = settings(max_examples=40, deadline=None)
+HYP = settings(max_examples=examples(40), deadline=None)
 
 u32 = st.integers(0, 2**32 - 1)
 u64 = st.integers(0, 2**64 - 1)
