@@ -151,3 +151,18 @@ def examples(n: int) -> int:
     """Hypothesis examples for a property: a third in the default run (kept to about a minute
     of CPU), three times as many in CI's thorough step (``SWSUSP_INSPECT_TESTS=thorough``)."""
     return n * 3 if THOROUGH else max(10, n // 3)
+
+
+def round_trip(fmt: Any, obj: dict[str, Any], size: int, data: bytes | None = None) -> None:
+    """construct's own round-trip check, with the equalities asserted: ``parse(data) == obj``,
+    ``build(obj) == data``, ``sizeof() == size == len(data)``; without ``data``, the bytes
+    ``build(obj)`` gives (whose parse must give ``obj`` back)."""
+    if data is None:
+        data = fmt.build(obj)
+    else:
+        assert fmt.build(obj) == data
+    parsed = fmt.parse(data)
+    # construct adds hidden "_..." keys (the stream, padding) that obj does not name
+    assert {k: v for k, v in parsed.items() if k in obj or not k.startswith("_")} == obj
+    assert fmt.build(parsed) == data
+    assert fmt.sizeof() == size == len(data)
