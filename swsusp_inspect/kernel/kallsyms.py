@@ -21,6 +21,10 @@ only form from 6.11)
     offset``.  The mode is not recorded anywhere: a table with any negative offset is read
     as absolute-percpu (relative offsets are below 2 GiB, so never negative in the other
     mode); the caller checks the result against VMCOREINFO's ``SYMBOL(_stext)``.
+``kallsyms_offsets`` without ``kallsyms_relative_base`` (7.x; seen on Debian 7.2.13)
+    PC-relative: symbol ``i`` is at ``&kallsyms_offsets[i] + (s32)kallsyms_offsets[i]``
+    (``offset_to_ptr()``); neither the table nor VMCOREINFO has a base any more.  Checked on
+    the 7.2 sample: ``_text``, ``linux_banner``, ``e820_table_firmware`` land on System.map.
 ``kallsyms_addresses`` (before 4.6, and later configurations without BASE_RELATIVE)
     ``unsigned long`` address per symbol.
 
@@ -228,6 +232,13 @@ def decode_kallsyms(names: bytes, count: int, tokens: list[bytes], *,
 
 def _addresses(vm: VirtualMemory, loc: KallsymsLocation, count: int) -> tuple[
         npt.NDArray[np.uint64], str]:
+    """Every address, and the table's mode."""
+    wrap = (1 << (8 * vm.word_size)) - 1
+    if loc.offsets is not None and loc.relative_base is None and loc.addresses is None:
+        offs = np.frombuffer(vm.read(loc.offsets, 4 * count, "kallsyms_offsets"), dtype="<i4")
+        where = np.int64(loc.offsets - (1 << 64) if loc.offsets >= 1 << 63 else loc.offsets)
+        pcrel = where + 4 * np.arange(count, dtype=np.int64) + offs.astype(np.int64)
+        return (pcrel.view(np.uint64) & np.uint64(wrap)).astype(np.uint64), "pc-relative"
     if loc.offsets is not None and loc.relative_base is not None:
         offs = np.frombuffer(vm.read(loc.offsets, 4 * count, "kallsyms_offsets"), dtype="<i4")
         base = vm.read_word(loc.relative_base, "kallsyms_relative_base")
@@ -367,6 +378,10 @@ class Kallsyms:
         if self._addresses is not None:
             return int(self._addresses[i])
         loc, vm = self.location, self.vm
+        if loc.offsets is not None and loc.relative_base is None and loc.addresses is None:
+            self.mode = "pc-relative"
+            at = loc.offsets + 4 * i
+            return (at + vm.read_s32(at, "kallsyms_offsets")) & ((1 << (8 * vm.word_size)) - 1)
         if loc.offsets is not None and loc.relative_base is not None:
             if self._relative_base is None:
                 self._relative_base = vm.read_word(loc.relative_base, "kallsyms_relative_base")
@@ -423,9 +438,10 @@ class Kallsyms:
         mc = (self.count + 255) // 256
         token = loc.token_table
         cands = [token - 4 * mc - pad for pad in range(0, ws + 1, 4)]  # 6.2+
-        seqs = _align_down(token - 3 * self.count, ws)  # 6.1.y: markers, seqs, token_table
-        for back in range(0, 2 * ws, 4):
-            cands.append(seqs - 4 * mc - back)
+        for align in dict.fromkeys((ws, 4)):  # labels are word aligned (4-aligned in 7.x)
+            seqs = _align_down(token - 3 * self.count, align)  # 6.1.y: markers, seqs, tokens
+            for back in range(0, 2 * ws, 4):
+                cands.append(seqs - 4 * mc - back)
         for addr in dict.fromkeys(cands):
             if addr % 4 or addr <= loc.names:
                 continue
@@ -445,11 +461,12 @@ class Kallsyms:
     def _find_seqs(self) -> int | None:
         loc, ws = self.location, self.vm.word_size
         cands = []
-        if loc.relative_base is not None:
-            cands.append(_align_up(loc.relative_base + ws, ws))  # 6.2+
-        if loc.offsets is not None:
-            cands.append(_align_up(loc.offsets + 4 * self.count, ws))
-        cands.append(_align_down(loc.token_table - 3 * self.count, ws))  # 6.1.y
+        for align in dict.fromkeys((ws, 4)):  # labels are word aligned (4-aligned in 7.x)
+            if loc.relative_base is not None:
+                cands.append(_align_up(loc.relative_base + ws, align))  # 6.2+
+            if loc.offsets is not None:
+                cands.append(_align_up(loc.offsets + 4 * self.count, align))  # 7.x
+            cands.append(_align_down(loc.token_table - 3 * self.count, align))  # 6.1.y
         n = self.count
         probe = sorted({0, 1, 2, n // 3, n // 3 + 1, n // 2, n // 2 + 1, n - 2, n - 1} & set(
             range(n)))
@@ -471,6 +488,13 @@ class Kallsyms:
         if not self._ensure_index():
             addrs, kinds = self._mapping()
             return [(addrs[name], kinds[name])] if name in addrs else []
+        return [(self.address_at(i), kind) for i, kind in self._indices(name)]
+
+    def _indices(self, name: str) -> list[tuple[int, str]]:
+        """``(symbol number, type)`` of every symbol named ``name`` (needs the index)."""
+        if not self._ensure_index():
+            table = self.table()
+            return [(i, table.types[i]) for i, n in enumerate(table.names) if n == name]
         at = self._seqs_at
         assert at is not None
         lo, hi = 0, self.count
@@ -488,7 +512,7 @@ class Kallsyms:
                 break
             hits.append((i, kind))
             lo += 1
-        return [(self.address_at(i), kind) for i, kind in sorted(hits)]
+        return sorted(hits)
 
     def lookup(self, name: str) -> int | None:
         """The address of ``name``: a global (upper-case type) entry wins over local ones,
@@ -551,18 +575,19 @@ def find_kallsyms(vm: VirtualMemory, start: int, size: int, *, word_size: int,
         KernelMemoryError: the region could not be read.
     """
     overlap = 1 << 20
-    pos = start
-    end = start + size
-    while pos < end:
-        take = min(step + overlap, end - pos)
-        blob = vm.read(pos, take, "kernel image (kallsyms search)")
-        at = blob.find(_DIGITS)
-        while at >= 0:
-            found = _table_at(vm, blob, pos, at, word_size)
-            if found is not None:
-                return found
-            at = blob.find(_DIGITS, at + 1)
-        pos += step
+    for run_start, run_size in vm.readable_runs(start, size):
+        pos = run_start
+        end = run_start + run_size
+        while pos < end:
+            take = min(step + overlap, end - pos)
+            blob = vm.read(pos, take, "kernel image (kallsyms search)")
+            at = blob.find(_DIGITS)
+            while at >= 0:
+                found = _table_at(vm, blob, pos, at, word_size)
+                if found is not None:
+                    return found
+                at = blob.find(_DIGITS, at + 1)
+            pos += step
     raise KernelDataError("kallsyms", start, None, "a token table with the ten digit tokens",
                           "none", detail=f"{size:#x} bytes of kernel memory searched")
 
@@ -577,13 +602,13 @@ def _table_at(vm: VirtualMemory, blob: bytes, base: int, at: int,
             return None
         pos = end + 1
     for idx_off in range(pos + (pos % 2), pos + 2 * word_size + 2, 2):
-        if idx_off + 512 > len(blob) or (base + idx_off) % word_size:
+        if idx_off + 512 > len(blob) or (base + idx_off) % 4:
             continue
         index = np.frombuffer(blob, dtype="<u2", count=256, offset=idx_off)
         if int(index[0]) != 0 or np.any(np.diff(index.astype(np.int64)) <= 0):
             continue
         table_off = at - int(index[0x30])
-        if table_off < 0 or (base + table_off) % word_size:
+        if table_off < 0 or (base + table_off) % 4:
             continue
         if any(blob[table_off + int(index[c]): table_off + int(index[c]) + 2]
                != bytes([c]) + b"\0" for c in b"0123456789"):
@@ -603,7 +628,10 @@ def _names_before(vm: VirtualMemory, table: int,
                   word_size: int) -> tuple[int, int, int, int] | None:
     """``(num_syms, names, markers, count)`` before the token table at ``table``."""
     span = min(16 << 20, table)
-    lo = table - span
+    runs = [r for r in vm.readable_runs(table - span, span) if r[0] + r[1] == table]
+    if not runs:
+        return None
+    lo, span = runs[0]
     try:
         blob = vm.read(lo, span, "kallsyms (before the token table)")
     except KernelMemoryError:
@@ -613,16 +641,23 @@ def _names_before(vm: VirtualMemory, table: int,
     m0 = np.flatnonzero((words[:-2] == 0) & (words[1:-1] >= 512)
                         & (words[1:-1] <= 256 * 0x4001) & (words[2:] > words[1:-1]))
     for m in m0[::-1].tolist():  # nearest to the table first
-        if (lo + 4 * m) % word_size:
-            continue
         vals = words[m:]
         steps = np.diff(vals.astype(np.int64))
         bad = np.flatnonzero((steps < 256) | (steps > 256 * 0x4001))
-        k = int(bad[0]) + 1 if bad.size else int(vals.size)
-        if k < 2:
+        run = int(bad[0]) + 1 if bad.size else int(vals.size)
+        markers_addr = lo + 4 * m
+        # the markers end just before the token table (or before 6.1.y's seqs_of_names,
+        # 3 bytes per symbol, which end just before it); the run may take in a word more
+        for k in (run, run - 1, run - 2):
+            if k < 2:
+                continue
+            gap = table - (markers_addr + 4 * k)
+            if 0 <= gap < 2 * word_size or (
+                    3 * 256 * (k - 1) < gap <= 3 * 256 * k + 2 * word_size):
+                break
+        else:
             continue
         last_marker = int(vals[k - 1])
-        markers_addr = lo + 4 * m
         # num_syms right before names, names right before the markers (aligned)
         hi_names = markers_addr - last_marker - 2  # names hold at least markers[-1] + 1
         lo_names = markers_addr - last_marker - 256 * (2 + 0x3FFF)
@@ -632,23 +667,37 @@ def _names_before(vm: VirtualMemory, table: int,
                               & (words[q_lo:q_hi] <= 256 * k)) + q_lo
         for q in cand[::-1].tolist():
             num_addr = lo + 4 * q
-            if num_addr % 4:
-                continue
             count = int(words[q])
             for names_addr in {num_addr + 4, num_addr + word_size}:
-                if names_addr % word_size:
+                if names_addr % 4:
                     continue
                 rel = names_addr - lo
-                try:
-                    heads, _, used = _name_offsets(blob[rel:4 * m], count, names_addr)
-                except KernelDataError:
+                # cheap test first: 256 names from here must end where markers[1] says
+                if count > 256 and _skip_names(blob, rel, 256, 4 * m) != rel + int(vals[1]):
                     continue
-                if count > 256 and heads[256] != int(vals[1]):
+                try:
+                    _, _, used = _name_offsets(blob[rel:4 * m], count, names_addr)
+                except KernelDataError:
                     continue
                 if markers_addr - (names_addr + used) >= word_size:
                     continue
                 return num_addr, names_addr, markers_addr, count
     return None
+
+
+def _skip_names(blob: bytes, off: int, n: int, end: int) -> int | None:
+    """Offset after ``n`` compressed names from ``off`` in ``blob`` (None past ``end``)."""
+    for _ in range(n):
+        if off >= end:
+            return None
+        b0 = blob[off]
+        if b0 & 0x80:
+            if off + 1 >= end:
+                return None
+            off += 2 + ((b0 & 0x7F) | (blob[off + 1] << 7))
+        else:
+            off += 1 + b0
+    return off if off <= end else None
 
 
 def _with_addresses(vm: VirtualMemory, loc: KallsymsLocation, count: int,
@@ -674,6 +723,8 @@ def _with_addresses(vm: VirtualMemory, loc: KallsymsLocation, count: int,
     # 6.2+: offsets after the token index, relative_base after them
     off = up(loc.token_index + 512)
     cands.append(replace_loc(loc, offsets=off, relative_base=up(off + 4 * count)))
+    # 7.x: 4-aligned labels, PC-relative offsets after the token index, no relative_base
+    cands.append(replace_loc(loc, offsets=loc.token_index + 512))
     for cand in cands:
         if sorted_ok(cand):
             return cand

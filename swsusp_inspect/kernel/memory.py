@@ -209,6 +209,11 @@ class PhysicalMemory:
             self._saved = np.sort(np.asarray(self.image.pagedir.pfns, dtype=np.uint64))
         return self._saved
 
+    @property
+    def saved_bytes(self) -> int:
+        """Bytes of memory the image saved (no read can justify more)."""
+        return int(self.saved_pfns.size) * self.page_size
+
     def is_saved(self, pfns: npt.ArrayLike) -> npt.NDArray[np.bool_]:
         """Vectorised: which of ``pfns`` the image saved."""
         p = np.asarray(pfns, dtype=np.uint64)
@@ -266,6 +271,10 @@ class PhysicalMemory:
             return b""
         if address < 0:
             raise NotInImageError(address, -1, what)
+        if size > self.saved_bytes:
+            raise KernelDataError(what or "read", address, "size",
+                                  f"<= {self.saved_bytes:#x} (all the memory the image saved)",
+                                  size, space="phys")
         shift = self.page_shift
         first = address >> shift
         last = (address + size - 1) >> shift

@@ -129,10 +129,11 @@ class Paging:
     def _canonical_mask(self, va: npt.NDArray[np.uint64]) -> npt.NDArray[np.bool_]:
         if self._canonical == "none":
             return np.asarray(va < U64(1 << self.va_bits))
+        if self._canonical == "upper":  # arm64 TTBR1: bits va_bits..63 all ones
+            return np.asarray((va >> U64(self.va_bits)) == U64((1 << (64 - self.va_bits)) - 1))
+        # x86_64: bits va_bits-1..63 all equal (sign extension)
         top = va >> U64(self.va_bits - 1)
         ones = U64((1 << (64 - self.va_bits + 1)) - 1)
-        if self._canonical == "upper":
-            return np.asarray(top == ones)
         return np.asarray((top == 0) | (top == ones))
 
     def walk(self, vas: npt.ArrayLike) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.bool_],
@@ -402,6 +403,9 @@ class VirtualMemory:
         if size <= 0:
             return b""
         n = self.phys.page_size
+        if size > self.phys.saved_bytes:
+            raise KernelDataError(what or "read", va, "size", f"<= {self.phys.saved_bytes:#x} "
+                                  "(all the memory the image saved)", size)
         first = va - va % n
         count = (va + size - first + n - 1) // n
         if count <= 4:
@@ -473,6 +477,29 @@ class VirtualMemory:
         """Vectorised ``unsigned long`` reads at virtual addresses, widened to uint64."""
         values, ok = self.gather(vas, "<u8" if self.word_size == 8 else "<u4")
         return values.astype(np.uint64), ok
+
+    def readable_runs(self, start: int, size: int) -> list[tuple[int, int]]:
+        """``(va, size)`` runs of ``[start, start + size)`` that are mapped and saved.
+
+        For searches over a region with holes (a kernel image whose freed init or gap pages
+        were not saved): each run can be read without an error.
+        """
+        n = self.phys.page_size
+        first = start - start % n
+        count = (start + size - first + n - 1) // n
+        if count <= 0:
+            return []
+        vas = np.uint64(first) + np.arange(count, dtype=np.uint64) * np.uint64(n)
+        phys, ok = self.paging.translate_many(vas)
+        ok &= self.phys.is_saved(phys >> np.uint64(self.phys.page_shift))
+        runs = []
+        edges = np.flatnonzero(np.diff(np.concatenate(([0], ok.astype(np.int8), [0]))))
+        for a, b in zip(edges[0::2].tolist(), edges[1::2].tolist(), strict=True):
+            lo = max(int(vas[a]), start)
+            hi = min(int(vas[b - 1]) + n, start + size)
+            if hi > lo:
+                runs.append((lo, hi - lo))
+        return runs
 
     def is_mapped(self, va: int) -> bool:
         try:

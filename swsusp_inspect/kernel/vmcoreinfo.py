@@ -300,7 +300,15 @@ def find_vmcoreinfo(mem: PhysicalMemory, *, hint: int | None = None) -> VmcoreIn
         hint: physical address where the note is expected (e.g. from a System.map's
             ``vmcoreinfo_note`` pointer); tried before the sweep.
 
-    The sweep reads the data pages once in stream order and stops at the first valid note.
+    Two bounded sweeps of the data pages in stream order:
+
+    1. page-aligned notes only (4.13+: ``alloc_pages_exact()``), vectorised over the page
+       heads, stopping at the first valid one;
+    2. only when the first found none: a note anywhere (4-byte aligned; the .bss array of
+       2.6.24-4.12).  Every valid candidate is parsed and the one with the most lines wins:
+       kernel memory can also hold stale partial copies, e.g. slab memory where /proc/kcore
+       built its notes (seen on a 6.12 arm64 16K sample, where such a copy came first in PFN
+       order while the real note, page aligned, came later).
 
     Raises:
         KernelDataError: no valid note in the saved pages (the message says what that costs).
@@ -312,31 +320,35 @@ def find_vmcoreinfo(mem: PhysicalMemory, *, hint: int | None = None) -> VmcoreIn
     n = mem.page_size
     rejected = 0
     for pfns, data in mem.iter_saved_data():
+        count = len(data) // n
+        if not count:
+            continue
+        heads = np.frombuffer(data, dtype="<u4", count=count * n // 4).reshape(count, n // 4)
+        hits = np.flatnonzero((heads[:, 0] == 11) & (heads[:, 2] == 0)
+                              & (heads[:, 3] == _NAME_WORDS[0])
+                              & (heads[:, 4] == _NAME_WORDS[1])
+                              & (heads[:, 5] == _NAME_WORDS[2]))
+        for h in hits.tolist():
+            found = _candidate(mem, int(pfns[h]) * n)
+            if found is not None:
+                return found
+            rejected += 1
+    best: VmcoreInfo | None = None
+    for pfns, data in mem.iter_saved_data():
         blob = bytes(data) if isinstance(data, memoryview) else data
-        # fast path: 4.13+ notes start a page (alloc_pages_exact); check every page's head
-        count = len(blob) // n
-        if count:
-            heads = np.frombuffer(blob, dtype="<u4", count=count * n // 4).reshape(count, n // 4)
-            hits = np.flatnonzero((heads[:, 0] == 11) & (heads[:, 2] == 0)
-                                  & (heads[:, 3] == _NAME_WORDS[0])
-                                  & (heads[:, 4] == _NAME_WORDS[1])
-                                  & (heads[:, 5] == _NAME_WORDS[2]))
-            for h in hits.tolist():
-                found = _candidate(mem, int(pfns[h]) * n)
-                if found is not None:
-                    return found
-                rejected += 1
-        # before 4.13 the note is a .bss array: anywhere, 4-byte aligned
         pos = blob.find(NOTE_NAME)
         while pos >= 0:
             head = pos - 12
             if head >= 0 and head % 4 == 0 and head % n != 0:
                 page, within = divmod(head, n)
                 found = _candidate(mem, int(pfns[page]) * n + within)
-                if found is not None:
-                    return found
-                rejected += 1
+                if found is None:
+                    rejected += 1
+                elif best is None or len(found.entries) > len(best.entries):
+                    best = found
             pos = blob.find(NOTE_NAME, pos + 1)
+    if best is not None:
+        return best
     detail = NO_VMCOREINFO
     if rejected:
         detail += f" ({rejected} places name VMCOREINFO without a valid note header)"
