@@ -309,7 +309,7 @@ class Kallsyms:
         self._markers: npt.NDArray[np.uint32] | None = None
         self._seqs_at: int | None = None
         self._index_tried = False
-        self._full: tuple[dict[str, int], dict[str, str]] | None = None
+        self._full: dict[str, list[tuple[int, str]]] | None = None
 
     def __len__(self) -> int:
         return self.count
@@ -466,6 +466,8 @@ class Kallsyms:
                 cands.append(_align_up(loc.relative_base + ws, align))  # 6.2+
             if loc.offsets is not None:
                 cands.append(_align_up(loc.offsets + 4 * self.count, align))  # 7.x
+            if loc.addresses is not None:  # 6.2-6.10 without CONFIG_KALLSYMS_BASE_RELATIVE
+                cands.append(_align_up(loc.addresses + ws * self.count, align))
             cands.append(_align_down(loc.token_table - 3 * self.count, align))  # 6.1.y
         n = self.count
         probe = sorted({0, 1, 2, n // 3, n // 3 + 1, n // 2, n // 2 + 1, n - 2, n - 1} & set(
@@ -485,16 +487,13 @@ class Kallsyms:
     # -- lookups
     def lookup_all(self, name: str) -> list[tuple[int, str]]:
         """Every ``(address, type)`` listed under ``name``, in kallsyms order."""
-        if not self._ensure_index():
-            addrs, kinds = self._mapping()
-            return [(addrs[name], kinds[name])] if name in addrs else []
         return [(self.address_at(i), kind) for i, kind in self._indices(name)]
 
     def _indices(self, name: str) -> list[tuple[int, str]]:
-        """``(symbol number, type)`` of every symbol named ``name`` (needs the index)."""
+        """``(symbol number, type)`` of every symbol named ``name``."""
         if not self._ensure_index():
-            table = self.table()
-            return [(i, table.types[i]) for i, n in enumerate(table.names) if n == name]
+            where = self._by_name()
+            return where.get(name, [])
         at = self._seqs_at
         assert at is not None
         lo, hi = 0, self.count
@@ -525,9 +524,14 @@ class Kallsyms:
                 return addr
         return hits[0][0]
 
-    def _mapping(self) -> tuple[dict[str, int], dict[str, str]]:
+    def _by_name(self) -> dict[str, list[tuple[int, str]]]:
+        """name -> [(symbol number, type)], from the whole table (no name index)."""
         if self._full is None:
-            self._full = self.table().mapping()
+            table = self.table()
+            where: dict[str, list[tuple[int, str]]] = {}
+            for i, (n, t) in enumerate(zip(table.names, table.types, strict=True)):
+                where.setdefault(n, []).append((i, t))
+            self._full = where
         return self._full
 
     def table(self) -> KallsymsTable:

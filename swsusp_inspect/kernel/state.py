@@ -488,8 +488,8 @@ class KernelState:
     # -- export
     def read_all(self) -> KernelState:
         """Read every part now (errors included); returns self."""
-        for part in ("vmcoreinfo", "paging", "kernel_offset", "symbols", "memory_map",
-                     "e820_checksum_matches", "log", "page_flags"):
+        for part in ("vmcoreinfo", "paging", "kernel_offset", "symbols", "e820", "memblock",
+                     "nosave", "memory_map", "e820_checksum_matches", "log", "page_flags"):
             getattr(self, part)
         return self
 

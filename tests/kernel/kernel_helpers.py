@@ -140,6 +140,7 @@ class SynthImage:
     info: SynthInfo = field(default_factory=SynthInfo)
     zero_pfns: set[int] = field(default_factory=set)
     reads: int = 0
+    sweeps: int = 0
 
     @property
     def pagedir(self) -> SynthPagedir:
@@ -156,6 +157,7 @@ class SynthImage:
         return bytes(self.pages[pfn])
 
     def iter_data_pages(self) -> Iterator[tuple[np.ndarray, bytes]]:
+        self.sweeps += 1
         keys = sorted(self.pages)
         for k in range(0, len(keys), 32):
             run = keys[k:k + 32]
@@ -211,3 +213,47 @@ class X86Tables:
 
 def x86_arch(cr3: int, **kw: Any) -> ArchRecord:
     return ArchRecord(name="x86_64", layout="synthetic", magic=None, cr3=cr3, **kw)
+
+
+class SynthKernel:
+    """Kernel memory built by hand: x86_64 4-level tables, data placed at virtual addresses.
+
+    Physical layout: the PML4 at 0x1000, tables from 0x100000, data pages from 0x400000.
+    """
+
+    def __init__(self, *, cr3: int = 0x1000) -> None:
+        self.img = SynthImage(info=SynthInfo(arch=x86_arch(cr3)))
+        self.tables = X86Tables(self.img, cr3, 0x100000)
+        self.next_phys = 0x400000
+        self._vm = None
+
+    def place(self, va: int, data: bytes) -> int:
+        """Map fresh pages at ``va`` (4 KiB aligned) and write ``data``; returns the physical
+        address of ``va``."""
+        assert va % 4096 == 0
+        size = max(4096, -(-len(data) // 4096) * 4096)
+        pa = self.next_phys
+        self.next_phys += size
+        self.tables.map(va, pa, size)
+        self.img.fill(pa, data + bytes(size - len(data)))
+        self._vm = None
+        return pa
+
+    @property
+    def vm(self):  # type: ignore[no-untyped-def]
+        from swsusp_inspect.kernel import PhysicalMemory
+        from swsusp_inspect.kernel.pagetables import VirtualMemory, x86_64_paging
+
+        if self._vm is None:
+            mem = PhysicalMemory(self.img)
+            self._vm = VirtualMemory(x86_64_paging(mem, self.tables.root))
+        return self._vm
+
+
+def note(text: bytes, *, name: bytes = b"VMCOREINFO\0", ntype: int = 0,
+         descsz: int | None = None) -> bytes:
+    """An ELF note as kernel/vmcore_info.c append_elf_note() writes it, plus final_note()."""
+    namesz = len(name)
+    head = struct.pack("<III", namesz, len(text) if descsz is None else descsz, ntype)
+    padded_name = name + bytes(-len(name) % 4)
+    return head + padded_name + text + bytes(-len(text) % 4) + bytes(12)
