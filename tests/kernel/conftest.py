@@ -16,6 +16,7 @@ from kernel_helpers import (
     EXCERPTS,
     needs_system_map,
     sample_dir,
+    system_map,
     system_map_path,
 )
 
@@ -50,7 +51,7 @@ class _Cache:
             smap = system_map_path(d) if needs_system_map(d) else None
             if needs_system_map(d) and smap is None:
                 pytest.skip(f"{name}: no System.map for its data symbols")
-            state = read_kernel(img, None if smap is None else str(smap),
+            state = read_kernel(img, None if smap is None else system_map(smap),
                                 source=str(d / "swap.img.xz"))
             self.items[key] = Real(name, d, img, state, "image")
         return self.items[key]

@@ -4,6 +4,7 @@ kernel memory for the hostile-input tests."""
 
 from __future__ import annotations
 
+import functools
 import json
 import lzma
 import os
@@ -64,6 +65,14 @@ def system_map_path(d: Path) -> Path | None:
     return None
 
 
+@functools.lru_cache(maxsize=8)
+def system_map(path: Path):  # type: ignore[no-untyped-def]
+    """A System.map read once per session (parsing a whole one takes about half a second)."""
+    from swsusp_inspect import load_system_map
+
+    return load_system_map(path)
+
+
 def needs_system_map(d: Path) -> bool:
     """Kernels without CONFIG_KALLSYMS_ALL (Debian i386, arm64) need one for data symbols."""
     return provenance(d).get("arch") in ("i386", "arm64")
@@ -71,8 +80,34 @@ def needs_system_map(d: Path) -> bool:
 
 # -- what the guest recorded -------------------------------------------------------------------
 
+def read_text(d: Path, name: str) -> str:
+    """A record of the sample, plain or (in the excerpt directories) xz-compressed."""
+    if (d / name).is_file():
+        return (d / name).read_text(errors="replace")
+    with lzma.open(d / f"{name}.xz", "rt", errors="replace") as fh:
+        return str(fh.read())
+
+
 def console(d: Path) -> str:
-    return (d / "console.log").read_text(errors="replace")
+    return read_text(d, "console.log")
+
+
+def dmesg_map(d: Path):  # type: ignore[no-untyped-def]
+    """The boot log's memory map (BIOS-e820 table, nosave lines) as the project reads it."""
+    from swsusp_inspect.e820.readers.logtext import read_log
+
+    return read_log(str(d / "dmesg.txt"), read_text(d, "dmesg.txt"))
+
+
+def struct_pages_recorded(d: Path) -> int | None:
+    """For an excerpt that keeps only part of the struct pages: how many saved PFNs have
+    theirs (None: all of them)."""
+    prov = json.loads((d / "excerpt.json").read_text()) if (d / "excerpt.json").is_file() \
+        else None
+    if prov is None:
+        return None
+    sp = prov.get("struct_pages")
+    return None if sp in (None, "all") else int(sp["recorded_for_saved_pfns"])
 
 
 def need_to_copy(text: str) -> int:

@@ -25,16 +25,19 @@ from kernel_helpers import (
     KNOWN,
     console,
     console_lines,
+    dmesg_map,
     excerpt_names,
     kallsyms_excerpt,
     need_to_copy,
     provenance,
+    struct_pages_recorded,
+    system_map,
     system_map_path,
     vmcoreinfo_note_text,
     vmcoreinfo_sysfs,
 )
 
-from swsusp_inspect import load_kpageflags, load_memory_map, load_system_map
+from swsusp_inspect import load_kpageflags
 from swsusp_inspect.e820 import diff_maps
 from swsusp_inspect.kernel.kallsyms import Kallsyms, find_kallsyms, kallsyms_location
 from swsusp_inspect.kernel.vmcoreinfo import parse_vmcoreinfo
@@ -61,9 +64,17 @@ def _arch(real) -> str:
 
 
 def test_reads_everything_without_errors(real):
-    """Every part of the facade reads on a real kernel: no error line at all."""
+    """Every part of the facade reads on a real kernel: no error line at all (an excerpt
+    that keeps only part of the struct pages: exactly the line saying so)."""
     state = real.state.read_all()
-    assert state.errors == []
+    partial = struct_pages_recorded(real.dir)
+    if partial is None:
+        assert state.errors == []
+    else:
+        unread = real.image.pagedir.pfns.size - partial
+        assert state.errors == [f"page_flags: struct page of {unread} of "
+                                f"{real.image.pagedir.pfns.size} saved PFNs not in the image "
+                                "or unmapped"]
     d = state.to_dict()
     assert set(d) == {"osrelease", "build_id", "kernel_offset", "page_table_root", "paging",
                       "symbols_source", "vmcoreinfo_address", "e820_checksum_matches",
@@ -123,7 +134,7 @@ def test_kaslr_offset_is_kallsyms_text_minus_system_map_text(real):
     if smap is not None and excerpt is not None and smap.name != "System.map":
         text = {n: a for a, _t, n in excerpt}.get("_text")
         if text is not None:
-            assert state.kernel_offset == text - load_system_map(smap)["_text"]
+            assert state.kernel_offset == text - system_map(smap)["_text"]
     if "nokaslr" in prov["kernel_cmdline"]:
         assert state.kernel_offset == 0
     else:
@@ -165,6 +176,7 @@ def test_whole_kallsyms_table_equals_system_map_or_guest(name, kernel_cache):
     assert len(table) == ks.count
     assert np.all(table.addresses[1:] >= table.addresses[:-1])  # kallsyms is address-sorted
     addrs, kinds = table.mapping()
+    assert addrs["_stext"] == real.state.vmcoreinfo.symbol("_stext") and kinds["_stext"] == "T"
     excerpt = kallsyms_excerpt(real.dir)
     if excerpt is not None:
         listed = {}
@@ -184,10 +196,8 @@ def test_whole_kallsyms_table_equals_system_map_or_guest(name, kernel_cache):
         extra = [(hex(a), t, n) for a, t, n in table if (a, t, n) not in lines
                  and not (t == "A" and table.mode == "absolute-percpu" and (a, n) in anytype)]
         assert extra == []
-        sm = load_system_map(smap)
-        same_kind = [n for n in addrs if n in sm.symbols and sm.types[n] == kinds[n]]
-        assert len(same_kind) > 0.9 * len(addrs)
-        assert [n for n in same_kind if sm.symbols[n] != addrs[n]] == []
+        assert len(table) > 0.9 * len({n for _a, _t, n in lines if not n.startswith("$")}) \
+            or real.image.info.arch.name != "x86_64"  # amd64 has CONFIG_KALLSYMS_ALL
 
 
 @pytest.mark.parametrize("name", WHOLE)
@@ -234,7 +244,7 @@ def test_firmware_e820_equals_the_boot_log_and_its_checksum_the_record(real):
         pytest.skip("no e820 on arm64")
     state = real.state
     mm = state.memory_map
-    log = load_memory_map(real.dir / "dmesg.txt")
+    log = dmesg_map(real.dir)
     assert mm.format == "image"
     assert mm.firmware_entries() == log.firmware_entries()
     assert state.e820_checksum_matches is True
@@ -250,7 +260,7 @@ def test_nosave_list_equals_the_registered_lines(real):
     """The kernel's merged list equals the log's ``Registered nosave memory`` lines merged
     (inclusive ends there, exclusive end_pfn in the list)."""
     state = real.state
-    log = load_memory_map(real.dir / "dmesg.txt")
+    log = dmesg_map(real.dir)
     if log.nosave_log is None:
         assert state.nosave == []  # arm64 registers none and prints none
         return
@@ -263,7 +273,7 @@ def test_arm64_memblock_memory_equals_the_node_ranges(real):
     if _arch(real) != "arm64":
         pytest.skip("memblock is read on arm64")
     state = real.state
-    log = load_memory_map(real.dir / "dmesg.txt")
+    log = dmesg_map(real.dir)
     assert state.memblock is not None
     assert state.memory_map.ram_ranges() == log.ram_ranges()
     assert state.memory_map.has_checksum is False
@@ -278,9 +288,11 @@ def test_pg_reserved_equals_kpageflags(real):
     KPF_RESERVED for every saved PFN (counted: none differ on these samples)."""
     state = real.state
     flags = state.page_flags
-    assert flags is not None and flags.readable.all()
+    assert flags is not None
+    partial = struct_pages_recorded(real.dir)
+    assert np.count_nonzero(flags.readable) == (flags.pfns.size if partial is None else partial)
     kpf = load_kpageflags(real.dir / "kpageflags.bin.xz")
-    theirs = kpf.bit(flags.pfns, KPF_RESERVED)
+    theirs = kpf.bit(flags.pfns, KPF_RESERVED) & flags.readable
     mine = flags.reserved
     differ = np.flatnonzero(mine != theirs)
     assert differ.size == 0, [hex(int(p)) for p in flags.pfns[differ[:20]]]
