@@ -138,24 +138,44 @@ def btf_enum_value(vm: VirtualMemory, start: int, stop: int, enum: str, name: st
     enum_off, name_off = offs[enum], offs[name]
     if enum_off is None or name_off is None:
         return None
-    # types: grow until the enum and its entries are in what was read
-    data = b""
-    searched = 0
-    total_words = type_len // 4
-    while len(data) // 4 < total_words:
-        take = min(step, 4 * total_words - len(data))
-        data += vm.read(start + t0 + len(data), take, "BTF types")
-        words = np.frombuffer(data, dtype="<u4", count=len(data) // 4)
-        value, need = _enum_in_words(words, enum_off, name_off, searched)
+    # types: 64 KiB windows from both ends in turn (the enum sat at 1% of 6.1's and 5% of
+    # 6.12's type section, but at 80% of 7.2's); each window overlaps the next by a header
+    base = start + t0
+    total = 4 * (type_len // 4)
+    starts = list(range(0, total, step))
+    order = []
+    lo_i, hi_i = 0, len(starts) - 1
+    while lo_i <= hi_i:
+        order.append(starts[lo_i])
+        if hi_i != lo_i:
+            order.append(starts[hi_i])
+        lo_i += 1
+        hi_i -= 1
+    for lo in order:
+        hi = min(lo + step + 12, total)
+        value = _search_window(vm, base, total, lo, hi, enum_off, name_off)
         if value is not None:
             return value
-        if need:  # a candidate's entries run past what was read: read up to them
-            more = min(4 * need, 4 * total_words) - len(data)
-            if more > 0:
-                data += vm.read(start + t0 + len(data), more, "BTF types")
-                words = np.frombuffer(data, dtype="<u4", count=len(data) // 4)
-                value, _ = _enum_in_words(words, enum_off, name_off, searched)
-                if value is not None:
-                    return value
-        searched = max(0, words.size - 2)
+    return None
+
+
+def _search_window(vm: VirtualMemory, base: int, total: int, lo: int, hi: int,
+                   enum_off: int, name_off: int) -> int | None:
+    """The enumerator's value if ``enum`` starts in type-section bytes ``[lo, hi)``."""
+    words = np.frombuffer(vm.read(base + lo, hi - lo, "BTF types"), dtype="<u4")
+    kinds = (words >> np.uint32(24)) & np.uint32(0x1F)
+    cand = np.flatnonzero((words[:-1] == enum_off)
+                          & ((kinds[1:] == BTF_KIND_ENUM) | (kinds[1:] == BTF_KIND_ENUM64)))
+    for i in cand.tolist():
+        info = int(words[i + 1])
+        kind, vlen = (info >> 24) & 0x1F, info & 0xFFFF
+        stride = 2 if kind == BTF_KIND_ENUM else 3
+        size = 4 * (3 + stride * vlen)
+        at = lo + 4 * i
+        if at + size > total:
+            continue
+        entry = np.frombuffer(vm.read(base + at, size, "BTF types"), dtype="<u4")
+        value, _ = _enum_in_words(entry, enum_off, name_off, 0)
+        if value is not None:
+            return value
     return None
