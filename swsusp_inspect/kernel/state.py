@@ -160,18 +160,31 @@ class KernelState:
                                                                  hint=self._vmcoreinfo_hint()))
 
     def _vmcoreinfo_hint(self) -> int | None:
-        """Where a System.map says the note is (skips the sweep); None when unknown."""
-        sm, arch = self.system_map, self.arch_record
-        if sm is None or arch is None or arch.name != "x86_64" or not arch.cr3:
+        """Where a System.map says the note is, which spares the sweep: the ``vmcoreinfo_note``
+        pointer read at its physical address (the map's offset from the arch record's anchor
+        symbol) and translated with page tables built from the arch record alone; None when
+        any of that is unknown."""
+        sm, rec, mem = self.system_map, self.arch_record, self.memory
+        if sm is None or rec is None:
             return None
-        at = sm.physical("vmcoreinfo_note", arch)
+        at = sm.physical("vmcoreinfo_note", rec)
         if at is None:
             return None
-        try:
-            ptr = self.memory.read_u64(at)
-            return x86_64_paging(self.memory, arch.cr3).translate(ptr)
-        except SwsuspError:
-            return None
+        pagings: list[Callable[[], Paging]] = []
+        if rec.name == "x86_64" and rec.cr3:
+            pagings.append(functools.partial(x86_64_paging, mem, rec.cr3))
+        elif rec.name == "i386" and rec.cr3:
+            pagings += [functools.partial(i386_paging, mem, rec.cr3, pae=pae)
+                        for pae in (True, False)]
+        elif rec.name == "arm64" and rec.extra.get("ttbr1_el1"):
+            pagings.append(functools.partial(arm64_paging, mem, int(rec.extra["ttbr1_el1"]),
+                                             page_size=self.image.page_size, va_bits=48))
+        for make in pagings:
+            try:
+                return make().translate(mem.read_word(at))
+            except SwsuspError:
+                continue
+        return None
 
     @cached_property
     def arch(self) -> str | None:

@@ -282,3 +282,28 @@ def test_excerpt_garbage(tmp_path):
     p.write_bytes(lzma.compress(b"SWSKEXC1" + struct.pack("<I", 2) + b"{}"))
     with pytest.raises(FormatError, match="header"):
         load_excerpt(p)
+
+
+# -- physical memory -------------------------------------------------------------------------
+
+def test_physical_reads_cache_zero_pages_and_holes():
+    from swsusp_inspect.kernel import NotInImageError
+
+    img = SynthImage()
+    img.pages[2] = bytearray(b"\x11" * 4096)
+    img.pages[3] = bytearray(b"\x22" * 4096)
+    img.zero_pfns = {4}
+    mem = PhysicalMemory(img)
+    assert mem.read(2 * 4096 + 4095, 2) == b"\x11\x22"
+    reads = img.reads
+    for _ in range(10):  # a page read again comes from the cache, not from the image
+        assert mem.read_u32(2 * 4096) == 0x11111111
+    assert img.reads == reads
+    assert mem.read(4 * 4096, 8) == bytes(8)  # saved as a zero page: zeros are its data
+    with pytest.raises(NotInImageError, match="physical address 0x5000: page frame 0x5 is "
+                                              "not in the image"):
+        mem.read(4 * 4096 + 4090, 8)  # runs into PFN 5, never saved
+    assert mem.is_saved([2, 3, 4, 5]).tolist() == [True, True, True, False]
+    values, ok = mem.gather([2 * 4096, 3 * 4096 + 8, 5 * 4096, 4 * 4096 + 4092], "<u8")
+    assert ok.tolist() == [True, True, False, False]  # unsaved; crosses the page end
+    assert values.tolist()[:2] == [0x1111111111111111, 0x2222222222222222]
