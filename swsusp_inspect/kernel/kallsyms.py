@@ -61,6 +61,7 @@ from swsusp_inspect.kernel.pagetables import VirtualMemory
 from swsusp_inspect.kernel.vmcoreinfo import VmcoreInfo
 
 __all__ = [
+    "Kallsyms",
     "KallsymsLocation",
     "KallsymsTable",
     "decode_kallsyms",
