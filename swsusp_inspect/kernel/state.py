@@ -177,11 +177,15 @@ class KernelState:
             pagings += [functools.partial(i386_paging, mem, rec.cr3, pae=pae)
                         for pae in (True, False)]
         elif rec.name == "arm64" and rec.extra.get("ttbr1_el1"):
-            pagings.append(functools.partial(arm64_paging, mem, int(rec.extra["ttbr1_el1"]),
-                                             page_size=self.image.page_size, va_bits=48))
+            # VA_BITS is in VMCOREINFO, not yet read: the configurations Linux offers
+            pagings += [functools.partial(arm64_paging, mem, int(rec.extra["ttbr1_el1"]),
+                                          page_size=self.image.page_size, va_bits=bits)
+                        for bits in (48, 47, 52, 39, 42, 36)]
         for make in pagings:
             try:
-                return make().translate(mem.read_word(at))
+                phys = make().translate(mem.read_word(at))
+                if mem.read(phys + 12, 11) == b"VMCOREINFO\0":  # the note's name
+                    return phys
             except SwsuspError:
                 continue
         return None

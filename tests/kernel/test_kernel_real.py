@@ -315,3 +315,33 @@ def test_zero_pages_read_as_zeros_and_unsaved_as_not_in_image(real):
     hole = next(p for p in range(int(pd.pfns.min()), int(pd.pfns.max())) if p not in saved)
     with pytest.raises(NotInImageError, match=re.escape(f"{hole:#x}")):
         mem.read(hole * real.image.page_size, 8)
+
+
+class _CountSweeps:
+    """An ImageLike that counts full sweeps of the data pages."""
+
+    def __init__(self, image) -> None:
+        self._image = image
+        self.sweeps = 0
+        for name in ("page_size", "word_size", "info", "pagedir", "read_page"):
+            setattr(self, name, getattr(image, name))
+
+    def iter_data_pages(self):
+        self.sweeps += 1
+        return self._image.iter_data_pages()
+
+
+@pytest.mark.parametrize("name", ["deb12-6.1-i386-lzo", "deb13-6.12-arm64-16k-lzo"])
+def test_a_system_map_spares_the_vmcoreinfo_sweep(name, kernel_cache):
+    """With a System.map, the note is where its ``vmcoreinfo_note`` pointer says (page tables
+    from the arch record alone; on arm64 the VA size is tried, 16K kernels use 47 bits)."""
+    from swsusp_inspect.kernel import read_kernel
+
+    real = kernel_cache.excerpt(name)
+    counted = _CountSweeps(real.image)
+    state = read_kernel(counted, str(real.dir / "System.map"))
+    assert state.vmcoreinfo.address == vmcoreinfo_sysfs(real.dir)[0]
+    assert counted.sweeps == 0
+    counted = _CountSweeps(real.image)
+    assert read_kernel(counted).vmcoreinfo.address == vmcoreinfo_sysfs(real.dir)[0]
+    assert counted.sweeps == 1

@@ -43,7 +43,7 @@ SAMPLES = ("deb12-6.1-i386-lzo", "deb12-6.1-i386-nonpae-lzo", "deb12-6.1-arm64-l
 MAP_NAMES = ("_text", "_stext", "restore_registers", "_cpu_resume", "e820_table_firmware",
              "e820_table", "e820_table_kexec", "e820_saved", "e820", "nosave_regions",
              "memblock", "__start_BTF", "__stop_BTF", "vmcoreinfo_note", "log_first_seq",
-             "linux_banner", "init_uts_ns")
+             "linux_banner", "init_uts_ns", "swapper_pg_dir")
 
 
 def sample_dir(name: str) -> Path | None:
