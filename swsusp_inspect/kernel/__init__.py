@@ -13,7 +13,7 @@ kallsyms or a System.map (:mod:`.kallsyms`, :mod:`.symbols`), and decodes the pr
 
     with open_image("swap.img") as img:
         k = read_kernel(img)
-        k.osrelease, k.kernel_offset, k.memory_map, k.nosave, k.errors
+        k.osrelease, k.kernel_offset, k.e820, k.nosave, k.errors
         print("\\n".join(k.dmesg() or []))
 
 It depends on the opened image only through :class:`ImageLike` (see :mod:`.memory`).

@@ -24,6 +24,7 @@ References:
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import lzma
 import os
@@ -37,7 +38,7 @@ import numpy.typing as npt
 
 from swsusp_inspect.errors import FormatError
 from swsusp_inspect.kernel.memory import ImageLike
-from swsusp_inspect.model import ArchRecord
+from swsusp_inspect.model import ArchRecord, to_data
 
 __all__ = ["MemoryExcerpt", "load_excerpt", "write_excerpt"]
 
@@ -64,27 +65,21 @@ def _unruns(runs: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
 
 
 def _arch_to_json(arch: ArchRecord | None) -> dict[str, Any] | None:
-    if arch is None:
-        return None
-    return {"name": arch.name, "layout": arch.layout, "magic": arch.magic,
-            "jump_address": arch.jump_address, "jump_address_phys": arch.jump_address_phys,
-            "cr3": arch.cr3, "e820_checksum": arch.e820_checksum,
-            "e820_checksum_kind": arch.e820_checksum_kind,
-            "e820_digest": None if arch.e820_digest is None else arch.e820_digest.hex(),
-            "extra": dict(arch.extra)}
+    return None if arch is None else dict(to_data(arch))
 
 
 def _arch_from_json(d: dict[str, Any] | None) -> ArchRecord | None:
+    """The record as :func:`_arch_to_json` wrote it (or as the first excerpts did: arm64 and
+    riscv fields under ``extra``, the MD5 digest as ``e820_digest``)."""
     if d is None:
         return None
+    fields = {f.name for f in dataclasses.fields(ArchRecord) if f.init}
+    values = {k: v for k, v in {**d, **(d.get("extra") or {})}.items() if k in fields}
     digest = d.get("e820_digest")
-    return ArchRecord(name=d["name"], layout=d["layout"], magic=d.get("magic"),
-                      jump_address=d.get("jump_address"),
-                      jump_address_phys=d.get("jump_address_phys"), cr3=d.get("cr3"),
-                      e820_checksum=d.get("e820_checksum"),
-                      e820_checksum_kind=d.get("e820_checksum_kind"),
-                      e820_digest=None if digest is None else bytes.fromhex(digest),
-                      extra=dict(d.get("extra") or {}))
+    if digest is not None:
+        values["e820_digest_hex"] = digest
+        values["e820_checksum"] = int(digest, 16)
+    return ArchRecord(**values)
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,8 @@ memblock_region { phys_addr_t base, size; enum memblock_flags flags; [int nid]; 
 on 64-bit).  ``memblock`` is a data symbol: kernels without CONFIG_KALLSYMS_ALL (Debian arm64)
 need a System.map for it.
 
-The tables become :class:`swsusp_inspect.e820.MemoryMap` objects with ``format`` ``"image"``:
+The maps layer turns these tables into :class:`swsusp_inspect.e820.MemoryMap` objects with
+``format`` ``"image"`` (:mod:`swsusp_inspect.e820.image`):
 ``raw_entries`` are the firmware table in memory order (so the checksum hashes exactly what
 the kernel hashed), ``modified`` the kernel's table, and the nosave list read from the image
 takes the place of the log's nosave lines.
@@ -46,8 +47,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from swsusp_inspect.e820.model import MemoryMap, NosaveLog, RawEntry
-from swsusp_inspect.e820.types import dmesg_name
 from swsusp_inspect.kernel.memory import KernelDataError
 from swsusp_inspect.kernel.pagetables import VirtualMemory
 
@@ -57,8 +56,6 @@ __all__ = [
     "E820Tables",
     "Memblock",
     "MemblockRegion",
-    "e820_memory_map",
-    "memblock_memory_map",
     "read_e820_table",
     "read_e820_tables",
     "read_memblock",
@@ -89,10 +86,6 @@ class E820Table:
         """``compute_e820_crc32()`` of this table (5.13+): zlib's CRC-32 of :attr:`raw`."""
         return zlib.crc32(self.raw)
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "address": self.address,
-                "entries": [{"start": a, "end": a + z - 1, "type": t, "name": dmesg_name(t)}
-                            for a, z, t in self.entries]}
 
 
 @dataclass(frozen=True)
@@ -151,28 +144,6 @@ def read_e820_tables(vm: VirtualMemory, lookup: Callable[[str], int | None]) -> 
     raise KernelDataError("e820 tables", None, "symbols",
                           "e820_table_firmware (4.12+) or e820_saved (before 4.12)",
                           "neither (kallsyms without data symbols needs a System.map)")
-
-
-def _raw_entries(table: E820Table, source: str) -> list[RawEntry]:
-    return [RawEntry(a, z, t, dmesg_name(t), source, None) for a, z, t in table.entries]
-
-
-def e820_memory_map(tables: E820Tables, *, source: str,
-                    nosave: list[tuple[int, int]] | None = None) -> MemoryMap:
-    """A :class:`MemoryMap` (format ``"image"``) of the tables.
-
-    Args:
-        tables: the tables read from the image.
-        source: what to name as the map's source (e.g. the image path).
-        nosave: the kernel's nosave regions, ``(start_pfn, end_pfn inclusive)`` (the
-            ``nosave_regions`` list, already merged by the kernel), or None.
-    """
-    modified = None
-    if tables.kernel is not None:
-        modified = MemoryMap(source, "image", _raw_entries(tables.kernel, source), printed=True)
-    nosave_log = None if nosave is None else NosaveLog(None, tuple(nosave), "registered")
-    return MemoryMap(source, "image", _raw_entries(tables.firmware, source), printed=True,
-                     modified=modified, nosave_log=nosave_log, has_checksum=True)
 
 
 # -- arm64 memblock ----------------------------------------------------------------------------
@@ -237,14 +208,3 @@ def read_memblock(vm: VirtualMemory, lookup: Callable[[str], int | None]) -> Mem
     memory = _memblock_type(vm, at + 16, "memblock.memory", 24)
     reserved = _memblock_type(vm, at + 56, "memblock.reserved", 24)
     return Memblock(at, memory, reserved)
-
-
-def memblock_memory_map(mb: Memblock, *, source: str,
-                        nosave: list[tuple[int, int]] | None = None) -> MemoryMap:
-    """A :class:`MemoryMap` (format ``"image"``) whose RAM is ``memblock.memory``.
-
-    arm64 has no firmware table checksum: ``has_checksum`` is False.
-    """
-    raw = [RawEntry(r.base, r.size, 1, dmesg_name(1), source, None) for r in mb.memory]
-    nosave_log = None if nosave is None else NosaveLog(None, tuple(nosave), "registered")
-    return MemoryMap(source, "image", raw, nosave_log=nosave_log, has_checksum=False)

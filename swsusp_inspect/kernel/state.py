@@ -12,7 +12,7 @@ Dependencies between parts::
                 │          swapper_pg_dir) ─ vm
                 ├─ kernel_offset
                 ├─ symbols (kallsyms via VMCOREINFO | by structure | System.map + offset)
-                ├─ e820 (x86) / memblock (arm64), nosave ─ memory_map ─ e820_checksum_matches
+                ├─ e820 (x86) / memblock (arm64), nosave ─ e820_checksum_matches
                 ├─ log (printk ring buffer / log_buf)
                 └─ page_flags (vmemmap / mem_section / mem_map; PG_reserved from BTF)
 
@@ -25,15 +25,17 @@ References:
 from __future__ import annotations
 
 import functools
+import hashlib
 import os
+import zlib
 from collections.abc import Callable
 from functools import cached_property
 from typing import Any, TypeVar
 
 import numpy as np
 
-from swsusp_inspect.e820.model import MemoryMap
 from swsusp_inspect.errors import SwsuspError
+from swsusp_inspect.inputs.system_map import SystemMap, load_system_map
 from swsusp_inspect.kernel.kallsyms import (
     Kallsyms,
     KallsymsLocation,
@@ -43,8 +45,6 @@ from swsusp_inspect.kernel.kallsyms import (
 from swsusp_inspect.kernel.memmap import (
     E820Tables,
     Memblock,
-    e820_memory_map,
-    memblock_memory_map,
     read_e820_tables,
     read_memblock,
 )
@@ -62,7 +62,6 @@ from swsusp_inspect.kernel.printk import LogRecord, format_dmesg, read_log
 from swsusp_inspect.kernel.symbols import KernelSymbols, kaslr_offset_from_map
 from swsusp_inspect.kernel.vmcoreinfo import VmcoreInfo, find_vmcoreinfo
 from swsusp_inspect.model import ArchRecord
-from swsusp_inspect.symbols import SystemMap, load_system_map
 
 __all__ = ["KernelState", "read_kernel"]
 
@@ -107,7 +106,6 @@ class KernelState:
         symbols: :class:`KernelSymbols`; ``symbols_source`` its source string.
         e820: :class:`E820Tables` (x86); memblock: :class:`Memblock` (arm64).
         nosave: the kernel's nosave regions, ``(start_pfn, end_pfn inclusive)``.
-        memory_map: :class:`swsusp_inspect.e820.MemoryMap` (format ``"image"``).
         e820_checksum_matches: the firmware table's checksum vs the arch record's.
         log: :class:`LogRecord` list; ``log_format`` which buffer format.
         page_flags: :class:`PageFlags` for every saved PFN.
@@ -176,9 +174,9 @@ class KernelState:
         elif rec.name == "i386" and rec.cr3:
             pagings += [functools.partial(i386_paging, mem, rec.cr3, pae=pae)
                         for pae in (True, False)]
-        elif rec.name == "arm64" and rec.extra.get("ttbr1_el1"):
+        elif rec.name == "arm64" and rec.ttbr1_el1:
             # VA_BITS is in VMCOREINFO, not yet read: the configurations Linux offers
-            pagings += [functools.partial(arm64_paging, mem, int(rec.extra["ttbr1_el1"]),
+            pagings += [functools.partial(arm64_paging, mem, rec.ttbr1_el1,
                                           page_size=self.image.page_size, va_bits=bits)
                         for bits in (48, 47, 52, 39, 42, 36)]
         for make in pagings:
@@ -258,8 +256,8 @@ class KernelState:
             t1sz = None if info is None else info.number("TCR_EL1_T1SZ")
             va_bits = 64 - t1sz if t1sz else num("VA_BITS", 48)
             roots = []
-            if rec is not None and rec.extra.get("ttbr1_el1"):
-                roots.append(("ttbr1_el1", int(rec.extra["ttbr1_el1"])))
+            if rec is not None and rec.ttbr1_el1:
+                roots.append(("ttbr1_el1", rec.ttbr1_el1))
             if (info is not None and info.symbol("swapper_pg_dir") is not None
                     and info.number("kimage_voffset") is not None):
                 roots.append(("swapper_pg_dir", (info.symbols["swapper_pg_dir"]
@@ -370,8 +368,7 @@ class KernelState:
         rec = self.arch_record
         if rec is None:
             return None
-        va = rec.jump_address if rec.name in ("x86_64", "i386") else rec.extra.get(
-            "reenter_kernel")
+        va = rec.jump_address if rec.name in ("x86_64", "i386") else rec.reenter_kernel
         if not va:
             return None
         return int(va) & ~((2 << 20) - 1)
@@ -436,28 +433,19 @@ class KernelState:
         return self._guard("nosave", lambda: read_nosave_regions(vm, lookup))
 
     @cached_property
-    def memory_map(self) -> MemoryMap | None:
-        if self.e820 is not None:
-            tables = self.e820
-            return self._guard("memory_map", lambda: e820_memory_map(
-                tables, source=self.source, nosave=self.nosave))
-        if self.memblock is not None:
-            mb = self.memblock
-            return self._guard("memory_map", lambda: memblock_memory_map(
-                mb, source=self.source, nosave=self.nosave))
-        return None
-
-    @cached_property
     def e820_checksum_matches(self) -> bool | None:
-        rec, mm = self.arch_record, self.memory_map
-        if rec is None or mm is None or not mm.has_checksum:
+        """Whether the firmware table the kernel held hashes to the arch record's checksum
+        (``compute_e820_crc32()`` / ``get_e820_md5()`` over ``u32 nr_entries`` + entries)."""
+        rec, tables = self.arch_record, self.e820
+        if rec is None or tables is None:
             return None
+        raw = tables.firmware.raw
         if rec.e820_checksum_kind == "crc32" and rec.e820_checksum is not None:
-            return bool(mm.checksum_crc32() == rec.e820_checksum)
+            return zlib.crc32(raw) == rec.e820_checksum
         if rec.e820_checksum_kind == "md5" and rec.e820_digest:
             if not any(rec.e820_digest):
                 return None  # all zero: the kernel had no MD5 and saved no digest
-            return bool(mm.checksum_md5() == rec.e820_digest)
+            return hashlib.md5(raw).digest() == rec.e820_digest
         return None
 
     # -- the log
@@ -506,7 +494,7 @@ class KernelState:
     def read_all(self) -> KernelState:
         """Read every part now (errors included); returns self."""
         for part in ("vmcoreinfo", "paging", "kernel_offset", "symbols", "e820", "memblock",
-                     "nosave", "memory_map", "e820_checksum_matches", "log", "page_flags"):
+                     "nosave", "e820_checksum_matches", "log", "page_flags"):
             getattr(self, part)
         return self
 

@@ -34,9 +34,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from swsusp_inspect.inputs.system_map import SystemMap
 from swsusp_inspect.kernel.kallsyms import Kallsyms
 from swsusp_inspect.model import ArchRecord
-from swsusp_inspect.symbols import SystemMap
 
 __all__ = ["KernelSymbols", "kaslr_offset_from_map"]
 
@@ -50,7 +50,7 @@ def kaslr_offset_from_map(system_map: SystemMap, arch: ArchRecord | None) -> int
     if arch is None or arch.name not in _RECORD_ANCHORS:
         return None
     name, slot = _RECORD_ANCHORS[arch.name]
-    running = arch.jump_address if slot == "jump_address" else arch.extra.get(slot)
+    running: int | None = getattr(arch, slot)
     linked = system_map.get(name)
     if running is None or linked is None:
         return None

@@ -17,6 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from kernel_helpers import EXCERPTS, SAMPLES
 
+from swsusp_inspect.e820.image import image_memory_map
 from swsusp_inspect.kernel import NO_VMCOREINFO, load_excerpt, read_kernel
 
 NAME = "deb13-6.12-kaslr-lzo"
@@ -95,7 +96,8 @@ def test_no_vmcoreinfo(excerpt, sound):
     with_map = run(broken, SYSTEM_MAP)
     assert with_map.symbols_source == "system-map"
     assert with_map.kernel_offset == sound.kernel_offset  # jump_address - restore_registers
-    assert with_map.memory_map.firmware_entries() == sound.memory_map.firmware_entries()
+    assert image_memory_map(with_map).firmware_entries() == \
+        image_memory_map(sound).firmware_entries()
     assert with_map.e820_checksum_matches is True
     assert with_map.nosave == sound.nosave
 
@@ -113,7 +115,7 @@ def test_cr3_in_an_unsaved_page_falls_back_to_init_top_pgt(kernel_cache):
     info = sound.vmcoreinfo
     top = (info.symbol("init_top_pgt") - 0xFFFFFFFF80000000 + info.number("phys_base")) % 2**64
     assert state.page_table_root == top != sound.page_table_root
-    assert state.memory_map.firmware_entries() == sound.memory_map.firmware_entries()
+    assert image_memory_map(state).firmware_entries() == image_memory_map(sound).firmware_entries()
     assert state.log_records == sound.log_records
 
 
@@ -135,7 +137,7 @@ def test_kernel_half_of_both_roots_broken(excerpt, sound, entry):
             "absurd": ("past the largest physical address",),
             "unsaved": ("not in the image",)}[entry]
     assert any(e.startswith("paging: ") and any(s in e for s in says) for e in state.errors)
-    assert state.log is None and state.memory_map is None and state.page_flags is None
+    assert state.log is None and image_memory_map(state) is None and state.page_flags is None
 
 
 def _phys(sound, va: int) -> int:
@@ -150,7 +152,7 @@ def test_log_ring_with_garbage_indices(excerpt, sound):
     assert state.log is None
     assert any(e.startswith("log: prb_desc_ring") and "tail_id..head_id" in e
                for e in state.errors)
-    assert state.page_flags is not None and state.memory_map is not None  # the rest is read
+    assert state.page_flags is not None and image_memory_map(state) is not None  # the rest is read
 
 
 def test_log_ring_claiming_a_huge_ring_is_refused_without_allocating(excerpt, sound):
@@ -168,10 +170,10 @@ def test_corrupt_kallsyms(excerpt, sound):
     broken = Patched(excerpt, {at: b"\x05\x00\x03\x00"})
     state = run(broken)
     assert any(e.startswith("kallsyms: kallsyms_token_index") for e in state.errors)
-    assert state.symbols is None and state.memory_map is None
+    assert state.symbols is None and image_memory_map(state) is None
     with_map = run(broken, SYSTEM_MAP)
     assert with_map.symbols_source == "system-map"
-    assert with_map.memory_map.firmware_entries() == sound.memory_map.firmware_entries()
+    assert image_memory_map(with_map).firmware_entries() == image_memory_map(sound).firmware_entries()
 
 
 def test_nosave_list_loop_and_e820_count(excerpt, sound):
@@ -184,7 +186,7 @@ def test_nosave_list_loop_and_e820_count(excerpt, sound):
         state.errors
     assert any(e.startswith("e820: e820_table_firmware") and "nr_entries" in e
                for e in state.errors)
-    assert state.nosave is None and state.memory_map is None
+    assert state.nosave is None and image_memory_map(state) is None
     assert state.log is not None and state.page_flags is not None
 
 

@@ -39,9 +39,10 @@ from kernel_helpers import (
 
 from swsusp_inspect import load_kpageflags
 from swsusp_inspect.e820 import diff_maps
+from swsusp_inspect.e820.image import image_memory_map
+from swsusp_inspect.inputs.kpageflags import KPF_RESERVED
 from swsusp_inspect.kernel.kallsyms import Kallsyms, find_kallsyms, kallsyms_location
 from swsusp_inspect.kernel.vmcoreinfo import parse_vmcoreinfo
-from swsusp_inspect.kpageflags import KPF_RESERVED
 
 # the whole-table checks decode every name and parse a whole System.map: one committed
 # sample in the default suite, every sample with -m slow
@@ -120,7 +121,7 @@ def test_page_tables_translate_the_arch_records_addresses(real):
     else:
         info = state.vmcoreinfo
         sw = info.symbol("swapper_pg_dir")
-        assert state.page_table_root == rec.extra["ttbr1_el1"]
+        assert state.page_table_root == rec.ttbr1_el1
         assert paging.translate(sw) == sw - info.number("kimage_voffset")
         assert paging.name.startswith(f"arm64 {real.image.page_size // 1024}K")
 
@@ -243,7 +244,7 @@ def test_firmware_e820_equals_the_boot_log_and_its_checksum_the_record(real):
     if _arch(real) not in ("x86_64", "i386"):
         pytest.skip("no e820 on arm64")
     state = real.state
-    mm = state.memory_map
+    mm = image_memory_map(state)
     log = dmesg_map(real.dir)
     assert mm.format == "image"
     assert mm.firmware_entries() == log.firmware_entries()
@@ -266,7 +267,7 @@ def test_nosave_list_equals_the_registered_lines(real):
         return
     assert state.nosave == log.nosave_log
     # the kernel's rules applied to its own table give the list it registered
-    assert state.memory_map.nosave_rules_matched() is not None
+    assert image_memory_map(state).nosave_rules_matched() is not None
 
 
 def test_arm64_memblock_memory_equals_the_node_ranges(real):
@@ -275,8 +276,8 @@ def test_arm64_memblock_memory_equals_the_node_ranges(real):
     state = real.state
     log = dmesg_map(real.dir)
     assert state.memblock is not None
-    assert state.memory_map.ram_ranges() == log.ram_ranges()
-    assert state.memory_map.has_checksum is False
+    assert image_memory_map(state).ram_ranges() == log.ram_ranges()
+    assert image_memory_map(state).has_checksum is False
     assert state.e820_checksum_matches is None
     # the kernel image is reserved memblock memory
     text_phys = state.paging.translate(state.vmcoreinfo.symbol("_stext"))

@@ -10,12 +10,11 @@ import numpy as np
 import pytest
 from kernel_helpers import SynthImage, SynthKernel
 
+from swsusp_inspect.e820.image import e820_memory_map, memblock_memory_map
 from swsusp_inspect.errors import FormatError
 from swsusp_inspect.kernel import KernelDataError, PhysicalMemory, load_excerpt, write_excerpt
 from swsusp_inspect.kernel.btf import btf_enum_value, enum_value_in
 from swsusp_inspect.kernel.memmap import (
-    e820_memory_map,
-    memblock_memory_map,
     read_e820_tables,
     read_memblock,
 )
@@ -57,8 +56,8 @@ def test_e820_pointer_era_tables_and_checksum():
     assert mm.firmware_table_bytes() == e820_bytes(FIRMWARE)
     assert mm.checksum_crc32() == zlib.crc32(e820_bytes(FIRMWARE))
     assert mm.modified.firmware_entries() == kernel
-    assert mm.nosave_ranges() == ([(0, 0), (0x9F, 0xFF)], "log")
-    d = mm.to_dict()
+    assert mm.nosave_ranges() == ([(0, 0), (0x9F, 0xFF)], "image")
+    d = mm.document().to_dict()
     assert d["entries"][0] == {"start": 0, "end": 0x9FBFF, "type": 1, "name": "usable"}
 
 
