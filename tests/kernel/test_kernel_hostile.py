@@ -173,7 +173,8 @@ def test_corrupt_kallsyms(excerpt, sound):
     assert state.symbols is None and image_memory_map(state) is None
     with_map = run(broken, SYSTEM_MAP)
     assert with_map.symbols_source == "system-map"
-    assert image_memory_map(with_map).firmware_entries() == image_memory_map(sound).firmware_entries()
+    assert image_memory_map(with_map).firmware_entries() == \
+        image_memory_map(sound).firmware_entries()
 
 
 def test_nosave_list_loop_and_e820_count(excerpt, sound):
