@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from swsusp_inspect.errors import FormatError
-from swsusp_inspect.export.record import unreadable_spans
 from swsusp_inspect.image import best_banner
 from swsusp_inspect.model.details import UswsuspDetails
 from swsusp_inspect.model.image import Banner, Crc32Result
@@ -161,7 +160,7 @@ def summarize(
             verified=result is not None,
             verify_ok=(result.ok and not unreadable) if result is not None else None,
             unreadable_pages=unreadable if image.salvage else None,
-            unreadable=unreadable_spans(image) if unreadable else (),
+            unreadable=image.page_states().unreadable_spans() if unreadable else (),
         ),
         arch=info.arch,
         uts=info.uts,

@@ -144,7 +144,8 @@ def _run(image: HibernationImage, sink: Sink, fmt: str, jobs: int, progress: Any
             plan = WRITERS[fmt](image, image.page_states())
             written, candidates = _write(image, sink, plan, progress, 1)
         if plan.wants_note:
-            note = vmcoreinfo.first_note(image, candidates)
+            # a page-aligned note passed by (4.13+); else the kernel layer's full search
+            note = vmcoreinfo.first_note(image, candidates) or vmcoreinfo.full_search(image)
         sink.pieces(plan.pieces(note))
     return plan, written, note
 

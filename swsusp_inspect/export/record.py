@@ -10,31 +10,17 @@ from swsusp_inspect.model.export import (
     ElfFacts,
     ExtractRecord,
     PfnSpan,
-    UnreadableSpan,
     VmcoreinfoFacts,
 )
 
 if TYPE_CHECKING:
     from swsusp_inspect.image.hibernation import HibernationImage
 
-__all__ = ["build_record", "unreadable_spans"]
+__all__ = ["build_record"]
 
 
 def _spans(ranges: list[tuple[int, int]]) -> tuple[PfnSpan, ...]:
     return tuple(PfnSpan(lo, hi, hi - lo + 1) for lo, hi in ranges)
-
-
-def unreadable_spans(image: HibernationImage) -> tuple[UnreadableSpan, ...]:
-    """The unreadable PFN ranges of a salvaging image, each with its reason (ranges of one
-    reason that follow one another merged)."""
-    merged: list[list[int | str]] = []
-    for lo, hi, why in image.page_states().unreadable_by_reason():
-        if merged and merged[-1][2] == why and merged[-1][1] == lo - 1:
-            merged[-1][1] = hi
-        else:
-            merged.append([lo, hi, why])
-    return tuple(UnreadableSpan(int(lo), int(hi), int(hi) - int(lo) + 1, str(why))
-                 for lo, hi, why in merged)
 
 
 def _vmcoreinfo(note: Note | None) -> VmcoreinfoFacts:
@@ -60,7 +46,7 @@ def build_record(image: HibernationImage, plan: Plan, output: str, written: int,
         unreadable_pages=states.unreadable_pages,
         saved=_spans(states.ranges(states.readable)),
         zero=_spans(states.ranges(states.zero)),
-        unreadable=unreadable_spans(image),
+        unreadable=states.unreadable_spans(),
         pages_beyond_eof=image.pages_beyond_eof,
         problems=image.problems,
         input_sha256=input_sha256,

@@ -8,8 +8,9 @@ the writers look at the head of every page they write (:func:`note_candidates`) 
 candidates afterwards (:func:`read_note`); :func:`find_note` sweeps the image when a writer
 needs the note before its data (a stream).
 
-This is the one place the writers get the note from: the kernel layer
-(``swsusp_inspect.kernel``, the image-memory issue's reader) will replace it.
+The parsing and the full search are the kernel layer's (:mod:`swsusp_inspect.kernel.vmcoreinfo`);
+this module only spots candidates on the pages the writers pass, so that a file is written in
+one pass.
 
 References:
     kernel/vmcore_info.c (6.9+), kernel/crash_core.c (4.13-6.8): ``append_elf_note()``
@@ -26,12 +27,15 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from swsusp_inspect.errors import FormatError
+from swsusp_inspect.errors import FormatError, KernelMemoryError
+from swsusp_inspect.kernel.memory import PhysicalMemory
+from swsusp_inspect.kernel.vmcoreinfo import MAX_DESC, VmcoreInfo, find_vmcoreinfo, parse_note
 
 if TYPE_CHECKING:
     from swsusp_inspect.image.hibernation import HibernationImage
 
-__all__ = ["NO_NOTE", "Note", "find_note", "note_candidates", "note_reserve", "read_note"]
+__all__ = ["NO_NOTE", "Note", "find_note", "first_note", "full_search", "note_candidates",
+           "note_reserve", "read_note"]
 
 _NAME = b"VMCOREINFO\x00\x00"  # 11 bytes, padded to 4
 _HEAD = struct.unpack("<III", _NAME)
@@ -67,36 +71,24 @@ def note_candidates(pfns: np.ndarray, data: bytes | memoryview, page_size: int) 
     return [int(pfns[i]) for i in np.flatnonzero(hit).tolist()]
 
 
-def _page(image: HibernationImage, pfn: int) -> bytes | None:
-    try:
-        return image.read_page(pfn)
-    except (KeyError, FormatError):  # not saved, or in a damaged chunk: no note there
+def _note(info: VmcoreInfo) -> Note | None:
+    if not info.note or info.address is None:
         return None
+    return Note(bytes(info.note), info.address, info.osrelease)
 
 
 def read_note(image: HibernationImage, pfn: int) -> Note | None:
-    """The note at the start of page ``pfn``, or None when the page holds none."""
-    n = image.page_size
-    head = _page(image, pfn)
-    if head is None:
-        return None
-    namesz, descsz, ntype = struct.unpack_from("<III", head)
-    if namesz != 11 or ntype != 0 or head[12:24] != _NAME or not 0 < descsz <= n:
-        return None
-    size = 24 + ((descsz + 3) & ~3)
-    raw = head
-    if size > n:
-        nxt = _page(image, pfn + 1)
-        if nxt is None:
+    """The note at the start of page ``pfn`` (the kernel layer parses it), or None."""
+    mem = PhysicalMemory(image, cache_pages=16)
+    address = pfn * image.page_size
+    try:
+        namesz, descsz, ntype = struct.unpack_from("<III", mem.read(address, 12, "note"))
+        if namesz != 11 or ntype != 0 or not 0 < descsz <= MAX_DESC:
             return None
-        raw = head + nxt
-    text = raw[24 : 24 + descsz]
-    lines = text.split(b"\n")
-    release = next((ln[10:].decode("ascii", "replace") for ln in lines
-                    if ln.startswith(b"OSRELEASE=")), None)
-    if release is None:
+        padded = 24 + ((descsz + 3) & ~3)  # the text padded to 4 bytes, as note readers need
+        return _note(parse_note(mem.read(address, padded, "VMCOREINFO note"), address))
+    except (KernelMemoryError, FormatError):  # not saved, unreadable, or no note
         return None
-    return Note(bytes(raw[:size]), pfn * n, release)
 
 
 def first_note(image: HibernationImage, candidates: list[int]) -> Note | None:
@@ -108,12 +100,21 @@ def first_note(image: HibernationImage, candidates: list[int]) -> Note | None:
     return None
 
 
+def full_search(image: HibernationImage) -> Note | None:
+    """The kernel layer's search of the saved pages, in stream order (page-aligned notes
+    first, then 2.6.24-4.12's note anywhere in .bss): at most the whole image, once."""
+    try:
+        return _note(find_vmcoreinfo(PhysicalMemory(image)))
+    except (KernelMemoryError, FormatError):  # none, or a damaged chunk on the way
+        return None
+
+
 def find_note(image: HibernationImage) -> Note | None:
-    """Sweep the readable pages in stream order until a note is found (at most the whole
-    image, once)."""
+    """The note before any data is written (a stream): the readable pages' heads in stream
+    order until one holds it, else :func:`full_search`."""
     n = image.page_size
     for _, pfns, data in image.iter_readable():
         found = first_note(image, note_candidates(pfns, data, n))
         if found is not None:
             return found
-    return None
+    return full_search(image)

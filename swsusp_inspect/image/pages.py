@@ -16,6 +16,8 @@ from functools import cached_property
 
 import numpy as np
 
+from swsusp_inspect.model.export import UnreadableSpan
+
 __all__ = ["Lost", "PageStates", "pfn_ranges", "pfn_runs"]
 
 
@@ -86,6 +88,18 @@ class PageStates:
     def ranges(self, mask: np.ndarray) -> list[tuple[int, int]]:
         """Inclusive PFN ranges of the entries selected by ``mask``."""
         return pfn_ranges(self.pfns[mask])
+
+    def unreadable_spans(self) -> tuple[UnreadableSpan, ...]:
+        """The unreadable PFN ranges with their reasons, as the model reports them (ranges of
+        one reason that follow one another merged)."""
+        merged: list[list[int | str]] = []
+        for lo, hi, why in self.unreadable_by_reason():
+            if merged and merged[-1][2] == why and merged[-1][1] == lo - 1:
+                merged[-1][1] = hi
+            else:
+                merged.append([lo, hi, why])
+        return tuple(UnreadableSpan(int(lo), int(hi), int(hi) - int(lo) + 1, str(why))
+                     for lo, hi, why in merged)
 
     def unreadable_by_reason(self) -> list[tuple[int, int, str]]:
         """``(start_pfn, end_pfn, reason)``, inclusive, sorted by PFN."""
