@@ -70,6 +70,7 @@ def _mark_kpageflags(
     kpf: KPageFlags,
     page_size: int,
     mm: MemoryMap,
+    *,
     nosave: list[tuple[int, int, str]],
     range_ev: list[tuple[int, int, str]],
 ) -> tuple[dict[str, int], KpageflagsStats, list[Finding]]:
@@ -120,7 +121,9 @@ def classify_stage(
     kpf_info: KpageflagsStats | None = None
     findings: list[Finding] = []
     if mm is not None and kpf is not None:
-        by_evidence, kpf_info, findings = _mark_kpageflags(c, kpf, page_size, mm, nosave, range_ev)
+        by_evidence, kpf_info, findings = _mark_kpageflags(
+            c, kpf, page_size, mm, nosave=nosave, range_ev=range_ev
+        )
     elif use_ranges:
         by_evidence = cl.evidence_counts(c, c.table)
     if kpf is not None and mm is not None:

@@ -199,7 +199,8 @@ def build_table(
     evidence_labels, evidence = _first_cover(bounds, ev, where=codes == NORMAL)
     codes = np.where(evidence >= 0, np.uint8(RESERVED_RAM), codes).astype(np.uint8)
 
-    areas, area = _attribute(bounds, map_codes, regions, ram_set, shift, map_end_excl, has_map)
+    areas, area = _attribute(bounds, map_codes, regions, ram_set=ram_set, shift=shift,
+                             map_end_excl=map_end_excl, has_map=has_map)
     return IntervalTable(bounds, codes, map_codes, area, evidence, nosave_source, areas,
                          evidence_labels, nosave_sources, page_size, has_map)
 
@@ -208,6 +209,7 @@ def _attribute(
     bounds: U64,
     map_codes: U8,
     regions: list[tuple[int, int, int]],
+    *,
     ram_set: set[int],
     shift: int,
     map_end_excl: int,

@@ -161,7 +161,7 @@ def read_pbe(ctx: Ctx, *, pmdisk: bool, sig_raw: bytes, orig_raw: bytes) -> Read
         return (f"pbe {i} (pagedir page {i // per})",
                 pages[i // per] * n + (i % per) * 4 * w + col * w)
 
-    data = check_data(ctx, pbes[:, 2], ENC_SWP_ENTRY, ptype, locate, "swap_address")
+    data = check_data(ctx, pbes[:, 2], ENC_SWP_ENTRY, ptype, locate, fld="swap_address")
     details = _pbe_details(ctx, info, pmdisk=pmdisk, ptype=ptype, slots=slots,
                            readable=readable)
     pfns = translate(ctx, pbes[:, 1], lambda i: locate(i, 1), int(info.num_physpages),

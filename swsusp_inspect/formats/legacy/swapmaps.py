@@ -13,6 +13,7 @@ import numpy as np
 
 from swsusp_inspect.errors import FormatError, TruncatedError
 from swsusp_inspect.formats import pagedir as fpagedir
+from swsusp_inspect.formats import snapshot
 from swsusp_inspect.formats.legacy import addresses
 from swsusp_inspect.formats.legacy.context import (
     NO_CHECKSUM,
@@ -77,8 +78,6 @@ def _walk_map(ctx: Ctx, first: int, layout: str, where: tuple[str, int, str]
 
 def _map_info(ctx: Ctx, layout: str) -> tuple[int, np.ndarray, list[int], SnapshotInfo]:
     """Header pointer -> map chain -> swsusp_info, with the counts checked."""
-    from swsusp_inspect.formats import snapshot
-
     n, w = ctx.n, ctx.word
     at = ctx.base + n - 20 - w
     first = ctx.pointer(ctx.word_at(at), ENC_SWP_ENTRY, ("swsusp_header", at, "image"),
@@ -176,7 +175,7 @@ def _pfn_list(
 
 
 def _orig_addresses(
-    ctx: Ctx, layout: str, info: SnapshotInfo, words: np.ndarray, locate_meta: Locate,
+    ctx: Ctx, layout: str, info: SnapshotInfo, words: np.ndarray, locate_meta: Locate, *,
     details: dict[str, Any],
 ) -> tuple[np.ndarray, str]:
     """2.6.16-2.6.18 orig_address metadata (zero padded): the PFNs and the era."""
@@ -211,7 +210,7 @@ def _read_map(ctx: Ctx, layout: str, sig_raw: bytes, orig_raw: bytes) -> Read | 
         return (f"swap map page {i // per}", pages[i // per] * n + (i % per) * w)
 
     stream = check_data(ctx, raw, enc, htype if enc == ENC_SWP_ENTRY else None,
-                         locate_entry, "entries")
+                         locate_entry, fld="entries")
     meta_pages, words = _metadata_words(ctx, stream, info.meta_pages)
 
     def locate_meta(i: int) -> tuple[str, int]:
@@ -231,7 +230,7 @@ def _read_map(ctx: Ctx, layout: str, sig_raw: bytes, orig_raw: bytes) -> Read | 
     if kind == "pfn":
         pfns, era = _pfn_list(ctx, info, words, locate_meta, details)
     else:
-        pfns, era = _orig_addresses(ctx, layout, info, words, locate_meta, details)
+        pfns, era = _orig_addresses(ctx, layout, info, words, locate_meta, details=details)
     hdr_layout = (f"swsusp_header ({w}-byte swp_entry_t image), "
                   f"{'swp_entry_t' if layout == '2.6.16' else 'unsigned long'} swap map")
     header = make_header(ctx, hdr_layout, cstring(sig_raw), cstring(orig_raw),
