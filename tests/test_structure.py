@@ -1,9 +1,12 @@
 """The package keeps its shape: no module over 500 lines, no function body over 60 lines
 unless a reason is written beside it (``# long: <why>`` on the ``def`` line or the line above
-it or above its decorators).  Body lines run from the first statement after the docstring to
-the function's last line, so comments and blank lines inside count, decorators and the
-signature do not.  Import layering (click, rich, construct) is ruff's TID251, in
-pyproject.toml."""
+it or above its decorators), and click, rich and construct imported only in their layers.
+Body lines run from the first statement after the docstring to the function's last line, so
+comments and blank lines inside count, decorators and the signature do not.
+
+The import bans are ruff's TID251 too (pyproject.toml), but a per-file ignore there frees a
+file from every ban at once (cli/ could import construct); this test holds each library to its
+own layer."""
 
 from __future__ import annotations
 
@@ -29,6 +32,16 @@ ALLOWED_LONG = {
     "swsusp_inspect/e820/readers/logtext.py::_build",
     # rewritten by the 80-column branch; remove from this list when it lands
     "swsusp_inspect/render/rich_image.py::header_table",
+}
+
+
+# Where each layered library may be imported (files or folders under the repository root);
+# keep in step with [tool.ruff.lint.flake8-tidy-imports.banned-api] in pyproject.toml.
+LIBRARY_LAYERS = {
+    "click": ("swsusp_inspect/cli/",),
+    "rich": ("swsusp_inspect/render/",),
+    "construct": ("swsusp_inspect/formats/", "swsusp_inspect/forge/", "swsusp_inspect/kernel/",
+                  "swsusp_inspect/e820/readers/binary.py"),
 }
 
 
@@ -92,6 +105,17 @@ def package_long_functions() -> dict[str, tuple[int, int, bool]]:
     return out
 
 
+def imported_roots(source: str) -> set[str]:
+    """Top-level names of the absolute imports anywhere in ``source`` (lazy ones included)."""
+    roots: set[str] = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            roots.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            roots.add(node.module.split(".")[0])
+    return roots
+
+
 def test_no_module_over_500_lines() -> None:
     modules = package_modules()
     assert len(modules) > 50  # the package is where this test thinks it is
@@ -116,6 +140,16 @@ def test_allow_list_is_not_stale() -> None:
     assert not stale, ("ALLOWED_LONG entries no longer needed (the function is gone, short "
                        "enough, or has its own `# long:` reason): remove them:\n  "
                        + "\n  ".join(stale))
+
+
+def test_layered_libraries_only_in_their_layer() -> None:
+    wrong = []
+    for path in package_modules():
+        module = path.relative_to(ROOT).as_posix()
+        for lib in sorted(imported_roots(path.read_text(encoding="utf-8")) & LIBRARY_LAYERS.keys()):
+            if not module.startswith(LIBRARY_LAYERS[lib]):
+                wrong.append(f"{module} imports {lib} (only {', '.join(LIBRARY_LAYERS[lib])})")
+    assert not wrong, "imports outside their layer:\n  " + "\n  ".join(wrong)
 
 
 # -- the checker itself ------------------------------------------------------------------------
@@ -156,3 +190,9 @@ def test_checker_names_methods_and_nested_functions() -> None:
     inner = _function(61).replace("\n", "\n        ").replace("def f", "def g", 1)
     src = f"class C:\n    def m(self):\n        {inner}\n        return g\n"
     assert set(long_functions(src, "m.py")) == {"m.py::C.m", "m.py::C.m.g"}
+
+
+def test_checker_finds_lazy_and_submodule_imports() -> None:
+    src = ("import os\nfrom . import x\nfrom construct import Struct\n"
+           "def f():\n    import rich.console as c\n    return c\n")
+    assert imported_roots(src) == {"os", "construct", "rich"}
