@@ -73,6 +73,7 @@ def _mark_kpageflags(
     kpf: KPageFlags,
     page_size: int,
     mm: MemoryMap,
+    *,
     nosave: list[tuple[int, int, str]],
     range_ev: list[tuple[int, int, str]],
 ) -> tuple[dict[str, int], KpageflagsStats, list[Finding]]:
@@ -175,7 +176,9 @@ def classify_stage(
     source: str | None = None
     files: tuple[str, ...] = ()
     if mm is not None and kpf is not None:
-        by_evidence, kpf_info, findings = _mark_kpageflags(c, kpf, page_size, mm, nosave, range_ev)
+        by_evidence, kpf_info, findings = _mark_kpageflags(
+            c, kpf, page_size, mm, nosave=nosave, range_ev=range_ev
+        )
         source, files = "kpageflags", (kpf.source,)
         if image is not None:
             findings += _compare_flags(c, kpf, image)
