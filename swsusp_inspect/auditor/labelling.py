@@ -137,7 +137,7 @@ def _compare_flags(c: cl.Classification, kpf: KPageFlags, image: ImageFlags) -> 
         pages=only_kpf + only_image, details=FlagDisagreement(only_kpf, only_image))]
 
 
-def _evidence(source: str | None, files: tuple[str, ...], by_evidence: dict[str, int],
+def _evidence(source: str | None, files: tuple[str, ...], by_evidence: dict[str, int], *,
               range_ev: list[tuple[int, int, str]], kpf_info: KpageflagsStats | None,
               image: ImageFlags | None) -> ReservedRamEvidence:
     cannot = (" ".join(CANNOT_SEE.get(part) or "" for part in source.split("+"))
@@ -152,6 +152,7 @@ def classify_stage(
     page_size: int,
     mm: MemoryMap | None,
     nosave: list[tuple[int, int, str]],
+    *,
     kpageflags: KPageFlagsInput | None,
     image_flags: Callable[[np.ndarray], ImageFlags | None] | None = None,
     image_path: str = "",
@@ -190,5 +191,6 @@ def classify_stage(
         by_evidence = cl.evidence_counts(c, c.table)
         if range_ev and mm is not None:
             source, files = _kinds(range_ev), (mm.source,)
-    evidence = _evidence(source, files, by_evidence, range_ev, kpf_info, image)
+    evidence = _evidence(source, files, by_evidence, range_ev=range_ev, kpf_info=kpf_info,
+                         image=image)
     return ClassifyStage(c, c.code_counts(), by_evidence, evidence, tuple(findings))
