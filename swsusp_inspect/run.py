@@ -17,10 +17,12 @@ if TYPE_CHECKING:
     from swsusp_inspect.e820 import MemoryMap
     from swsusp_inspect.image import HibernationImage
     from swsusp_inspect.inputs.system_map import SystemMap
+    from swsusp_inspect.model.kernel import KernelLog
     from swsusp_inspect.model.report import Report
     from swsusp_inspect.model.summary import ImageSummary
 
-__all__ = ["Inputs", "Opened", "ProgressFactory", "open_inputs", "run_audit", "run_summary"]
+__all__ = ["Inputs", "Opened", "ProgressFactory", "open_inputs", "run_audit", "run_dmesg",
+           "run_summary"]
 
 # (total, description) -> a context whose value is a callable advanced by pages, or None
 ProgressFactory = Callable[[int, str], AbstractContextManager[Any]]
@@ -126,3 +128,23 @@ def run_audit(
                 strip_width=strip_width,
                 progress=bar,
             )
+
+
+def run_dmesg(inputs: Inputs) -> KernelLog:
+    """The kernel log of one image at the snapshot.
+
+    Raises:
+        KernelMemoryError: the log cannot be read (no VMCOREINFO, its buffer not saved, ...).
+    """
+    from swsusp_inspect.errors import KernelMemoryError
+    from swsusp_inspect.kernel import read_kernel
+    from swsusp_inspect.model.kernel import KernelLog
+
+    with open_inputs(inputs) as o:
+        state = read_kernel(o.image, o.system_map, source=inputs.image)
+        records = state.log
+        if records is None:
+            why = next((e for e in state.errors if e.startswith(("vmcoreinfo", "log"))),
+                       next(iter(state.errors), "no log buffer found"))
+            raise KernelMemoryError(f"{inputs.image}: no kernel log in the image: {why}")
+        return KernelLog(inputs.image, state.log_format, tuple(records), tuple(state.errors))

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from swsusp_inspect.auditor.notes import finding
+from swsusp_inspect.e820 import merge_evidence
 from swsusp_inspect.model.findings import Finding
 from swsusp_inspect.model.report import MapChecksum, MapInfo, MapInput
 from swsusp_inspect.summary import check_map
@@ -30,8 +31,6 @@ class MapStage:
 def _merge(maps: Sequence[MemoryMap]) -> MemoryMap:
     if len(maps) == 1:
         return maps[0]
-    from swsusp_inspect.e820 import merge_evidence
-
     return merge_evidence(list(maps))
 
 

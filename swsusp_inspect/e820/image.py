@@ -18,7 +18,10 @@ if TYPE_CHECKING:
     from swsusp_inspect.kernel import KernelState
     from swsusp_inspect.kernel.memmap import E820Table, E820Tables, Memblock
 
-__all__ = ["e820_memory_map", "image_memory_map", "memblock_memory_map"]
+__all__ = ["e820_memory_map", "image_memory_map", "is_image", "memblock_memory_map",
+           "read_image_map"]
+
+_HEAD = 1 << 17  # the first 128 KiB hold every signature position (64 KiB pages) and more
 
 
 def _raw_entries(table: E820Table, source: str) -> list[RawEntry]:
@@ -63,3 +66,68 @@ def image_memory_map(state: KernelState) -> MemoryMap | None:
     if state.memblock is not None:
         return memblock_memory_map(state.memblock, source=source, nosave=state.nosave)
     return None
+
+
+def _head(path: str) -> bytes:
+    """The first bytes of ``path``, decompressed when it is xz, gzip or zstd."""
+    import lzma
+    import zlib
+
+    from swsusp_inspect.transport import sniff_transport
+
+    with open(path, "rb") as fh:
+        raw = fh.read(_HEAD)
+    kind = sniff_transport(raw[:8])
+    try:
+        if kind == "xz":
+            return lzma.LZMADecompressor().decompress(raw, max_length=_HEAD)
+        if kind == "gzip":
+            return zlib.decompressobj(wbits=31).decompress(raw, _HEAD)
+        if kind == "zstd":
+            import zstandard
+
+            return zstandard.ZstdDecompressor().decompressobj().decompress(raw)[:_HEAD]
+    except (lzma.LZMAError, zlib.error, ValueError, EOFError):
+        return b""
+    except Exception as exc:  # zstandard.ZstdError
+        if type(exc).__module__.startswith("zstandard"):
+            return b""
+        raise
+    return raw
+
+
+def is_image(path: str) -> bool:
+    """Whether ``path`` holds a hibernation image (a signature at a page end, TuxOnIce aside,
+    or a /dev/snapshot stream), judged from its first bytes."""
+    import os
+
+    from swsusp_inspect.formats import signatures, snapshot
+
+    if not os.path.isfile(path):
+        return False
+    head = _head(path)
+    hit = signatures.sniff(head)
+    if hit is not None:
+        return hit.signature.kind != "swap"
+    return snapshot.sniff_stream(head) is not None
+
+
+def read_image_map(path: str, system_map: object = None) -> MemoryMap:
+    """The memory map the kernel that wrote the image at ``path`` held (``map IMAGE``).
+
+    Raises:
+        MapError: the kernel's map could not be read from the image (the reason given).
+        SwsuspError: the image itself cannot be opened.
+    """
+    from swsusp_inspect.errors import MapError
+    from swsusp_inspect.image import open_image
+    from swsusp_inspect.kernel import read_kernel
+
+    with open_image(path) as img:
+        state = read_kernel(img, system_map, source=path)  # type: ignore[arg-type]
+        mm = image_memory_map(state)
+        if mm is None:
+            why = next(iter(state.errors), "no e820 tables or memblock in the kernel's memory")
+            raise MapError(path, None, f"no memory map in the image's kernel memory: {why}")
+        # the map is complete once read: its tables are copies, the image may close
+        return mm

@@ -115,7 +115,7 @@ def _vaddrs(rows: np.ndarray, page_offset: int | None) -> np.ndarray:
     return out
 
 
-def _headers(cls: int, machine: int, rows: np.ndarray, note_off: int,
+def _headers(cls: int, machine: int, rows: np.ndarray, *, note_off: int,
              note: Note | None, vaddrs: np.ndarray) -> bytes:
     """ELF header, program headers (PT_NOTE first) and, past PN_XNUM, section header 0."""
     phnum = 1 + rows.shape[0]
@@ -160,7 +160,8 @@ def plan_elf(image: HibernationImage, states: PageStates) -> Plan:
 
     def pieces(note: Note | None) -> list[tuple[int, bytes]]:
         body = note.data if note is not None else b""
-        return [(0, _headers(cls, machine, rows, note_off, note, vaddrs)),
+        return [(0, _headers(cls, machine, rows, note_off=note_off, note=note,
+                              vaddrs=vaddrs)),
                 (note_off, body + bytes(data_start - note_off - len(body)))]
 
     return Plan("elf", offsets, size, pieces, wants_note=True,

@@ -178,5 +178,5 @@ def extract(image: HibernationImage, output: str | os.PathLike[str], fmt: str = 
             if isinstance(sink, FileSink):
                 os.unlink(sink.path)  # never leave a file that looks complete
             raise
-        return build_record(image, plan, sink.path, written, note, input_sha256.result(),
-                            digest)
+        return build_record(image, plan, output=sink.path, written=written, note=note,
+                            input_sha256=input_sha256.result(), output_sha256=digest)

@@ -29,7 +29,7 @@ def _vmcoreinfo(note: Note | None) -> VmcoreinfoFacts:
     return VmcoreinfoFacts(True, note.address, len(note.data), note.osrelease, None)
 
 
-def build_record(image: HibernationImage, plan: Plan, output: str, written: int,
+def build_record(image: HibernationImage, plan: Plan, *, output: str, written: int,
                  note: Note | None, input_sha256: str, output_sha256: str) -> ExtractRecord:
     states = image.page_states()
     elf = None

@@ -88,8 +88,10 @@ def _read(table: ChunkTable, j: int, idx: int) -> tuple[int, int, str | None] | 
     return pages, cmp_len, None
 
 
-def _decompresses_to(table: ChunkTable, dec: fchunks.Decompressor, idx: int, pages: int,
-                     cmp_len: int, expected: int) -> bool:
+def _decompresses_to(table: ChunkTable, dec: fchunks.Decompressor,
+                     chunk: tuple[int, int, int], expected: int) -> bool:
+    """Whether the chunk ``(entry, pages, cmp_len)`` decompresses to ``expected`` pages."""
+    idx, pages, cmp_len = chunk
     raw = fchunks.gather(table.buf, table.entries, idx, pages, table.page_size, "chunk")
     h = table.header_size
     try:
@@ -119,7 +121,7 @@ def _resync(table: ChunkTable, dec: fchunks.Decompressor, start: int, last_pages
                 file_pages:
             continue
         expected = last_pages if end_known and at + npg == entries.size else fchunks.UNC_PAGES
-        if _decompresses_to(table, dec, at, npg, cmp_len, expected):
+        if _decompresses_to(table, dec, (at, npg, cmp_len), expected):
             return at
     return None
 
@@ -175,7 +177,7 @@ def _numbered(table: ChunkTable, segs: list[_Segment], salvage: Salvage
         return placed  # the numbers would overlap: trust none of them
     idx, pages, cmp_len, lost = last.chunks[-1]
     dec = fchunks.Decompressor(salvage.algorithm, table.page_size)
-    if lost is None and not _decompresses_to(table, dec, idx, pages, cmp_len,
+    if lost is None and not _decompresses_to(table, dec, (idx, pages, cmp_len),
                                              int(table.unc_pages[-1])):
         return placed  # its last chunk is not the stream's last
     if total + sum(least) == table.n_chunks:  # every gap lost the least it can

@@ -45,7 +45,6 @@ import struct
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 from swsusp_inspect.kernel.memory import KernelDataError
 from swsusp_inspect.kernel.pagetables import VirtualMemory
@@ -155,8 +154,6 @@ class MemblockRegion:
     size: int
     flags: int
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"start": self.base, "end": self.base + self.size - 1, "flags": self.flags}
 
 
 @dataclass(frozen=True)
@@ -167,9 +164,6 @@ class Memblock:
     memory: tuple[MemblockRegion, ...]
     reserved: tuple[MemblockRegion, ...]
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"memory": [r.to_dict() for r in self.memory],
-                "reserved": [r.to_dict() for r in self.reserved]}
 
 
 MAX_MEMBLOCK_REGIONS = 1 << 16

@@ -45,7 +45,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -92,12 +91,6 @@ class PageFlags:
         """``PageReserved`` per PFN, or None when the bit number is unknown."""
         return None if self.pg_reserved is None else self.bit(self.pg_reserved)
 
-    def to_dict(self) -> dict[str, Any]:
-        res = self.reserved
-        return {"memmap": self.memmap, "pg_reserved": self.pg_reserved,
-                "pg_reserved_source": self.pg_reserved_source,
-                "pfns": int(self.pfns.size), "readable": int(np.count_nonzero(self.readable)),
-                "reserved": None if res is None else int(np.count_nonzero(res))}
 
 
 def _need(info: VmcoreInfo, kind: str, name: str) -> int:

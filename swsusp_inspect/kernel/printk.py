@@ -41,7 +41,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -49,6 +48,7 @@ import numpy as np
 from swsusp_inspect.kernel.memory import KernelDataError, KernelMemoryError
 from swsusp_inspect.kernel.pagetables import VirtualMemory
 from swsusp_inspect.kernel.vmcoreinfo import VmcoreInfo
+from swsusp_inspect.model.kernel import LogRecord
 
 __all__ = [
     "LogRecord",
@@ -61,31 +61,6 @@ __all__ = [
 
 MAX_LOG_BUF = 1 << 28  # log_buf_len is at most 2^25 in practice; 256 MiB is absurd
 LEVELS = ("emerg", "alert", "crit", "err", "warn", "notice", "info", "debug")
-
-
-@dataclass(frozen=True)
-class LogRecord:
-    """One kernel log record.
-
-    Attributes:
-        seq: sequence number (None in formats that do not keep one).
-        ts_nsec: local clock timestamp in nanoseconds (None when the format has none).
-        level: syslog level 0..7 (None when unknown).
-        facility: syslog facility (0 = kernel; None when unknown).
-        caller: ``"T<pid>"`` or ``"C<cpu>"`` (5.1+ with the caller id), else None.
-        text: the message, without the trailing newline (may hold several lines).
-    """
-
-    seq: int | None
-    ts_nsec: int | None
-    level: int | None
-    facility: int | None
-    caller: str | None
-    text: str
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"seq": self.seq, "ts_nsec": self.ts_nsec, "level": self.level,
-                "facility": self.facility, "caller": self.caller, "text": self.text}
 
 
 def _caller(cid: int) -> str:

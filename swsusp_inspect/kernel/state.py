@@ -30,7 +30,7 @@ import os
 import zlib
 from collections.abc import Callable
 from functools import cached_property
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import numpy as np
 
@@ -497,19 +497,3 @@ class KernelState:
                      "nosave", "e820_checksum_matches", "log", "page_flags"):
             getattr(self, part)
         return self
-
-    def to_dict(self) -> dict[str, Any]:
-        """The ``memory`` object of ``info --json`` (plain integers; no page flags)."""
-        out: dict[str, Any] = {
-            "osrelease": self.osrelease,
-            "build_id": self.build_id,
-            "kernel_offset": self.kernel_offset,
-            "page_table_root": self.page_table_root,
-            "paging": None if self.paging is None else self.paging.name,
-            "symbols_source": self.symbols_source,
-            "vmcoreinfo_address": None if self.vmcoreinfo is None else self.vmcoreinfo.address,
-            "e820_checksum_matches": self.e820_checksum_matches,
-            "log_records": self.log_records,
-        }
-        out["errors"] = list(self.errors)
-        return out

@@ -52,7 +52,6 @@ import struct
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any
 
 import numpy as np
 
@@ -145,22 +144,6 @@ class VmcoreInfo:
         """The raw value of a plain ``KEY=value`` line (e.g. ``"OSRELEASE"``)."""
         return self.plain.get(key)
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "osrelease": self.osrelease,
-            "build_id": self.build_id,
-            "page_size": self.page_size,
-            "kernel_offset": self.kernel_offset,
-            "address": self.address,
-            "size": len(self.note) if self.note else len(self.text),
-            "symbols": dict(self.symbols),
-            "sizes": dict(self.sizes),
-            "offsets": dict(self.offsets),
-            "lengths": dict(self.lengths),
-            "numbers": dict(self.numbers),
-            "configs": dict(self.configs),
-            "problems": list(self.problems),
-        }
 
 
 def _int(value: str, base: int) -> int:

@@ -11,7 +11,12 @@ from rich.text import Text
 
 from swsusp_inspect.model.findings import Finding, Severity
 from swsusp_inspect.model.report import Report, Strip
-from swsusp_inspect.render.rich_image import counts_table, header_table, integrity_text
+from swsusp_inspect.render.rich_image import (
+    counts_table,
+    header_table,
+    integrity_line,
+    memory_table,
+)
 
 __all__ = ["render_report", "strip_text"]
 
@@ -168,7 +173,10 @@ def render_report(r: Report, console: Console) -> None:
     """Header panel, label table, address-space strip, evidence, findings, verdict."""
     s = r.image
     head: list[RenderableType] = [header_table(s), Text(""), counts_table(s), Text(""),
-                          integrity_text(s), _map_line(r)]
+                                  integrity_line(s), _map_line(r)]
+    memory = memory_table(s)
+    if memory is not None:
+        head += [Text(""), memory]
     p = r.pfn_stats
     if p.above_num_physpages:
         head.append(Text(f"{p.above_num_physpages:,} saved PFNs lie above num_physpages "
@@ -191,6 +199,9 @@ def render_report(r: Report, console: Console) -> None:
     console.print()
     worst = r.worst_severity
     if r.labels is None:
+        why = next(iter(s.memory.errors), "") if s.memory is not None else ""
+        if why:
+            console.print(Text(f"the image's own kernel memory gave no map: {why}", style="dim"))
         console.print("[dim]hint: labels need --map FILE (the boot log with its BIOS-e820 lines, "
                       "/proc/iomem, /sys/firmware/memmap, ...)[/]")
     if worst is Severity.ERROR:

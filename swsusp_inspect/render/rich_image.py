@@ -119,6 +119,11 @@ def _unreadable_text(s: ImageSummary) -> Text:
     return text
 
 
+def integrity_line(s: ImageSummary) -> Text:
+    """The integrity line: the pages that cannot be read when there are, else the checksum."""
+    return _unreadable_text(s) if s.integrity.unreadable_pages else integrity_text(s)
+
+
 def integrity_text(s: ImageSummary) -> Text:
     checksum = s.details.checksum if isinstance(s.details, UswsuspDetails) else None
     if checksum is not None:
@@ -129,8 +134,6 @@ def integrity_text(s: ImageSummary) -> Text:
                                 f"computed {checksum.computed}")
     i = s.integrity
     crc = i.crc32
-    if i.unreadable_pages:
-        return _unreadable_text(s)
     if not i.verified:
         stored = "" if crc.stored is None else f"stored CRC32 {crc.stored:#010x}; "
         return Text.from_markup(f"[dim]{stored}not verified (run `verify`)[/]")
@@ -143,9 +146,39 @@ def integrity_text(s: ImageSummary) -> Text:
         f"[bad]CRC32 MISMATCH[/] stored {crc.stored:#010x}, computed {_hex(crc.computed)}")
 
 
+def memory_table(s: ImageSummary) -> Table | None:
+    """What the kernel's own memory in the image says (VMCOREINFO, page tables, symbols)."""
+    m = s.memory
+    if m is None:
+        return None
+    t = Table.grid(padding=(0, 2))
+    t.add_column(style="key", no_wrap=True)
+    t.add_column()
+    if m.osrelease is None:
+        t.add_row("memory", Text("no VMCOREINFO read from the image", style="dim"))
+    else:
+        t.add_row("memory", f"VMCOREINFO {m.osrelease}  [dim]at phys "
+                  f"{_hex(m.vmcoreinfo_address)}, build-id {m.build_id or '-'}[/]")
+        slide = "none" if m.kernel_offset == 0 else _hex(m.kernel_offset)
+        t.add_row("", f"[dim]KASLR offset {slide}, {m.paging or 'no page tables'} from "
+                  f"{_hex(m.page_table_root)}, symbols: {m.symbols_source or 'none'}[/]")
+        log = "-" if m.log_records is None else f"{m.log_records:,} records"
+        e820 = {True: "matches the record", False: "DIFFERS from the record",
+                None: "not compared"}[m.e820_checksum_matches]
+        t.add_row("", f"[dim]log {log}; the e820 table it held {e820}[/]")
+    for line in m.errors[:4]:
+        t.add_row("", Text(line, style="dim"))
+    if len(m.errors) > 4:
+        t.add_row("", Text(f"... {len(m.errors) - 4} more (--json)", style="dim"))
+    return t
+
+
 def render_summary(s: ImageSummary, console: Console) -> None:
     parts: list[Table | Text] = [header_table(s), Text(""), counts_table(s), Text(""),
-                           integrity_text(s)]
+                                 integrity_line(s)]
+    memory = memory_table(s)
+    if memory is not None:
+        parts += [Text(""), memory]
     for m in s.maps:
         style = "ok" if m.matches else "bad" if m.matches is False else "dim"
         parts.append(Text.from_markup(f"[key]map[/] {m.source}: [{style}]{m.explanation}[/]"))

@@ -7,7 +7,6 @@ x86 P = bit 0, PS = bit 7, address bits 12..51; arm64 bits[1:0] = 0b11 table/pag
 from __future__ import annotations
 
 import struct
-import time
 
 import numpy as np
 import pytest
@@ -99,10 +98,8 @@ def test_x86_64_loops_end():
     img = SynthImage()
     img.pages[1] = bytearray(struct.pack("<Q", 0x1000 | P | RW) * 512)
     pg = x86_64_paging(PhysicalMemory(img), 0x1000)
-    t0 = time.monotonic()
     phys, ok = pg.translate_many(np.arange(10000, dtype=np.uint64) * np.uint64(0x10000000)
                                  | np.uint64(0xFFFF800000000000))
-    assert time.monotonic() - t0 < 2
     assert ok.all() and set((phys >> np.uint64(12)).tolist()) == {1}
     vm = VirtualMemory(pg)
     assert vm.read(0xFFFF800000000000, 8) == struct.pack("<Q", 0x1000 | P | RW)

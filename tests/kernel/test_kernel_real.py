@@ -43,6 +43,8 @@ from swsusp_inspect.e820.image import image_memory_map
 from swsusp_inspect.inputs.kpageflags import KPF_RESERVED
 from swsusp_inspect.kernel.kallsyms import Kallsyms, find_kallsyms, kallsyms_location
 from swsusp_inspect.kernel.vmcoreinfo import parse_vmcoreinfo
+from swsusp_inspect.model import to_data
+from swsusp_inspect.summary import memory_facts
 
 # the whole-table checks decode every name and parse a whole System.map: one committed
 # sample in the default suite, every sample with -m slow
@@ -76,9 +78,9 @@ def test_reads_everything_without_errors(real):
         assert state.errors == [f"page_flags: struct page of {unread} of "
                                 f"{real.image.pagedir.pfns.size} saved PFNs not in the image "
                                 "or unmapped"]
-    d = state.to_dict()
-    assert set(d) == {"osrelease", "build_id", "kernel_offset", "page_table_root", "paging",
-                      "symbols_source", "vmcoreinfo_address", "e820_checksum_matches",
+    d = to_data(memory_facts(state))
+    assert set(d) == {"osrelease", "build_id", "page_size", "kernel_offset", "page_table_root",
+                      "paging", "symbols_source", "vmcoreinfo_address", "e820_checksum_matches",
                       "log_records", "errors"}
     assert all(type(v) in (int, str, bool, list, type(None)) for v in d.values())
 

@@ -42,7 +42,7 @@ def test_every_kind_of_line():
     assert info.crashtime is None
     assert info.problems == ()
     assert len(info.entries) == 12
-    assert info.to_dict()["symbols"] == {"init_uts_ns": 0xFFFFFFFF82E1F500}
+    assert dict(info.symbols) == {"init_uts_ns": 0xFFFFFFFF82E1F500}
 
 
 def test_bad_lines_are_problems_not_errors():
