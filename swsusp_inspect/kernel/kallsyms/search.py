@@ -8,9 +8,10 @@ References:
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import numpy as np
+import numpy.typing as npt
 
 from swsusp_inspect.kernel.kallsyms.decode import decode_addresses, name_offsets
 from swsusp_inspect.kernel.kallsyms.location import KallsymsLocation
@@ -96,6 +97,36 @@ def _table_at(vm: VirtualMemory, blob: bytes, base: int, at: int,
 def _names_before(vm: VirtualMemory, table: int,
                   word_size: int) -> tuple[int, int, int, int] | None:
     """``(num_syms, names, markers, count)`` before the token table at ``table``."""
+    before = _read_before(vm, table, word_size)
+    if before is None:
+        return None
+    words = before.words
+    # markers[0] == 0 and markers[1] in 256..256*0x4001 (bytes of 256 names) and increasing
+    m0 = np.flatnonzero((words[:-2] == 0) & (words[1:-1] >= 512)
+                        & (words[1:-1] <= 256 * 0x4001) & (words[2:] > words[1:-1]))
+    for m in m0[::-1].tolist():  # nearest to the table first
+        k = _marker_count(before, m)
+        if k is None:
+            continue
+        head = _head_before_markers(before, m, k)
+        if head is not None:
+            return head
+    return None
+
+
+@dataclass(frozen=True)
+class _Before:
+    """The readable memory that ends at the token table, as bytes and as ``u32`` words."""
+
+    blob: bytes
+    words: npt.NDArray[np.uint32]
+    lo: int  # virtual address of blob[0]
+    table: int  # virtual address of the token table (the end of blob)
+    word_size: int
+
+
+def _read_before(vm: VirtualMemory, table: int, word_size: int) -> _Before | None:
+    """Up to 16 MiB of saved, mapped memory that ends at ``table`` (None when none is)."""
     span = min(16 << 20, table)
     runs = [r for r in vm.readable_runs(table - span, span) if r[0] + r[1] == table]
     if not runs:
@@ -106,52 +137,64 @@ def _names_before(vm: VirtualMemory, table: int,
     except KernelMemoryError:
         return None
     words = np.frombuffer(blob, dtype="<u4", count=len(blob) // 4)
-    # markers[0] == 0 and markers[1] in 256..256*0x4001 (bytes of 256 names) and increasing
-    m0 = np.flatnonzero((words[:-2] == 0) & (words[1:-1] >= 512)
-                        & (words[1:-1] <= 256 * 0x4001) & (words[2:] > words[1:-1]))
-    for m in m0[::-1].tolist():  # nearest to the table first
-        vals = words[m:]
-        steps = np.diff(vals.astype(np.int64))
-        bad = np.flatnonzero((steps < 256) | (steps > 256 * 0x4001))
-        run = int(bad[0]) + 1 if bad.size else int(vals.size)
-        markers_addr = lo + 4 * m
-        # the markers end just before the token table (or before 6.1.y's seqs_of_names,
-        # 3 bytes per symbol, which end just before it); the run may take in a word more
-        for k in (run, run - 1, run - 2):
-            if k < 2:
-                continue
-            gap = table - (markers_addr + 4 * k)
-            if 0 <= gap < 2 * word_size or (
-                    3 * 256 * (k - 1) < gap <= 3 * 256 * k + 2 * word_size):
-                break
-        else:
+    return _Before(blob, words, lo, table, word_size)
+
+
+def _marker_count(before: _Before, m: int) -> int | None:
+    """How many markers start at word ``m``, or None when no count fits the table's place."""
+    vals = before.words[m:]
+    steps = np.diff(vals.astype(np.int64))
+    bad = np.flatnonzero((steps < 256) | (steps > 256 * 0x4001))
+    run = int(bad[0]) + 1 if bad.size else int(vals.size)
+    markers_addr = before.lo + 4 * m
+    # the markers end just before the token table (or before 6.1.y's seqs_of_names,
+    # 3 bytes per symbol, which end just before it); the run may take in a word more
+    for k in (run, run - 1, run - 2):
+        if k < 2:
             continue
-        last_marker = int(vals[k - 1])
-        # num_syms right before names, names right before the markers (aligned)
-        hi_names = markers_addr - last_marker - 2  # names hold at least markers[-1] + 1
-        lo_names = markers_addr - last_marker - 256 * (2 + 0x3FFF)
-        q_lo = max(0, (lo_names - lo) // 4)
-        q_hi = max(0, (hi_names - lo) // 4)
-        cand = np.flatnonzero((words[q_lo:q_hi] > 256 * (k - 1))
-                              & (words[q_lo:q_hi] <= 256 * k)) + q_lo
-        for q in cand[::-1].tolist():
-            num_addr = lo + 4 * q
-            count = int(words[q])
-            for names_addr in {num_addr + 4, num_addr + word_size}:
-                if names_addr % 4:
-                    continue
-                rel = names_addr - lo
-                # cheap test first: 256 names from here must end where markers[1] says
-                if count > 256 and _skip_names(blob, rel, 256, 4 * m) != rel + int(vals[1]):
-                    continue
-                try:
-                    _, _, used = name_offsets(blob[rel:4 * m], count, names_addr)
-                except KernelDataError:
-                    continue
-                if markers_addr - (names_addr + used) >= word_size:
-                    continue
+        gap = before.table - (markers_addr + 4 * k)
+        if 0 <= gap < 2 * before.word_size or (
+                3 * 256 * (k - 1) < gap <= 3 * 256 * k + 2 * before.word_size):
+            return k
+    return None
+
+
+def _head_before_markers(before: _Before, m: int,
+                         k: int) -> tuple[int, int, int, int] | None:
+    """``(num_syms, names, markers, count)`` for the ``k`` markers at word ``m``."""
+    words, lo = before.words, before.lo
+    markers_addr = lo + 4 * m
+    last_marker = int(words[m + k - 1])
+    # num_syms right before names, names right before the markers (aligned)
+    hi_names = markers_addr - last_marker - 2  # names hold at least markers[-1] + 1
+    lo_names = markers_addr - last_marker - 256 * (2 + 0x3FFF)
+    q_lo = max(0, (lo_names - lo) // 4)
+    q_hi = max(0, (hi_names - lo) // 4)
+    cand = np.flatnonzero((words[q_lo:q_hi] > 256 * (k - 1))
+                          & (words[q_lo:q_hi] <= 256 * k)) + q_lo
+    for q in cand[::-1].tolist():
+        num_addr = lo + 4 * q
+        count = int(words[q])
+        for names_addr in {num_addr + 4, num_addr + before.word_size}:
+            if _names_fit(before, names_addr, count, m):
                 return num_addr, names_addr, markers_addr, count
     return None
+
+
+def _names_fit(before: _Before, names_addr: int, count: int, m: int) -> bool:
+    """Whether ``count`` names from ``names_addr`` end just before the markers at word ``m``."""
+    if names_addr % 4:
+        return False
+    rel = names_addr - before.lo
+    # cheap test first: 256 names from here must end where markers[1] says
+    if (count > 256
+            and _skip_names(before.blob, rel, 256, 4 * m) != rel + int(before.words[m + 1])):
+        return False
+    try:
+        _, _, used = name_offsets(before.blob[rel:4 * m], count, names_addr)
+    except KernelDataError:
+        return False
+    return before.lo + 4 * m - (names_addr + used) < before.word_size
 
 
 def _skip_names(blob: bytes, off: int, n: int, end: int) -> int | None:
