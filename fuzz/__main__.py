@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -60,6 +61,8 @@ def main(argv: list[str] | None = None) -> int:
         args.minutes * 60 if args.minutes is not None else None)
     if seconds is None and args.cases is None:
         seconds = SHORT_SECONDS
+    # SIGTERM ends the run like Ctrl-C: workers stopped, the scratch directory removed
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     camp = Campaign(seed, args.out, jobs=args.jobs, timeout=args.timeout,
                     budget=args.memory_budget << 20, cli_share=args.cli_share,
                     verbose=not args.quiet)

@@ -50,6 +50,7 @@ from swsusp_inspect.errors import (
 __all__ = [
     "DEFAULT_MAX_EXPANDED",
     "HEAD_BYTES",
+    "SPARSE_GRAIN",
     "TMP_RESERVE",
     "ZERO_HEAD_LIMIT",
     "Source",
@@ -72,6 +73,8 @@ DEFAULT_MAX_EXPANDED = 1 << 40
 HEAD_BYTES = 1 << 16
 # A stream whose first this-many bytes are all zeros holds no image: refused there.
 ZERO_HEAD_LIMIT = 1 << 20
+# Holes are made where a whole aligned block of this size is zeros.
+SPARSE_GRAIN = 64 << 10
 # Free space left in $TMPDIR, whatever an expansion wants.
 TMP_RESERVE = 256 << 20
 _BLOCK = 1 << 20
@@ -380,6 +383,25 @@ def _tmp_free(out: IO[bytes]) -> int | None:
     return vfs.f_bavail * vfs.f_frsize
 
 
+def _write_sparse(out: IO[bytes], block: bytes, at: int) -> int:
+    """Write ``block`` at ``at``, leaving holes for the zero-filled SPARSE_GRAIN-aligned parts
+    (most of a swap device is zeros); returns the bytes actually written."""
+    if block.count(0) == len(block):
+        return 0
+    written = 0
+    view = memoryview(block)
+    pos = 0
+    while pos < len(block):
+        end = min(len(block), (at + pos) // SPARSE_GRAIN * SPARSE_GRAIN + SPARSE_GRAIN - at)
+        part = view[pos:end]
+        if block.count(0, pos, end) != end - pos:
+            out.seek(at + pos)
+            out.write(part)
+            written += end - pos
+        pos = end
+    return written
+
+
 def _spool(spath: str, label: str, transport: str | None, blocks: Iterator[bytes],
            out: IO[bytes], max_expanded: int) -> None:
     """Write ``blocks`` into ``out`` (holes for zero blocks), deciding from the head how far
@@ -410,17 +432,12 @@ def _spool(spath: str, label: str, transport: str | None, blocks: Iterator[bytes
                 why = bound.why if bound is not None else "the limit"
                 raise FormatError(label, 0, None, f"at most {limit:#x} bytes expanded ({why})",
                                   f"more (read no further than {total:#x})", path=spath)
-            # keep holes sparse: most of a swap device is zeros
-            if block.count(0) == len(block):
-                out.seek(len(block), os.SEEK_CUR)
-            else:
-                written += len(block)
-                if room is not None and written > room:
-                    raise FormatError(label, 0, None,
-                                      f"at most {room:#x} bytes of data in $TMPDIR (its free "
-                                      f"space less {TMP_RESERVE >> 20} MiB)",
-                                      f"more (read no further than {total:#x})", path=spath)
-                out.write(block)
+            written += _write_sparse(out, block, total - len(block))
+            if room is not None and written > room:
+                raise FormatError(label, 0, None,
+                                  f"at most {room:#x} bytes of data in $TMPDIR (its free "
+                                  f"space less {TMP_RESERVE >> 20} MiB)",
+                                  f"more (read no further than {total:#x})", path=spath)
         if bound is None and total:
             bound = _bound(spath, label, bytes(head), max_expanded)
             if bound is None:
