@@ -164,6 +164,9 @@ class Campaign:
         s.by_class["hang"] += 1
         summary = {"index": slot.index, "tier": slot.tier, "class": "hang",
                    "timeout_s": self.timeout}
+        if slot.input_path is None:  # killed before it said which: the input it was writing
+            found = sorted(Path(slot.workdir).glob("input.*"))
+            slot.input_path = str(found[0]) if found else None
         self._keep("hang", slot.index or 0, slot.input_path, summary)
         s.failures.setdefault(f"hang (case {slot.index})", summary)
         if self.verbose:
