@@ -26,6 +26,8 @@ from pathlib import Path
 
 import pytest
 from helpers import SAMPLES, run_cli
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from swsusp_inspect.e820 import load_memory_map
 from swsusp_inspect.e820.readers.logtext import MAX_LINE, read_log
@@ -264,6 +266,53 @@ def test_log_30_mb_worst_case_in_seconds() -> None:
     with contextlib.suppress(MapError):
         read_log("x", text)
     assert time.monotonic() - t0 < 20
+
+
+# -- every text reader on generated lines: a MemoryMap or a MapError, nothing else ------------
+
+_U = st.one_of(st.integers(min_value=0, max_value=(1 << 66)),
+               st.sampled_from([(1 << 64) - 1, (1 << 64) - 4096, 1 << 64, (1 << 32) - 1, 0]))
+_TYPE = st.sampled_from(["usable", "reserved", "ACPI data", "ACPI NVS", "unusable", "type 12",
+                         "type 99999999999", "System RAM", "persistent (type 12)", "", "(",
+                         "Reserved", "soft reserved", "device reserved"])
+_LINE = st.one_of(
+    st.builds("BIOS-e820: [mem {:#018x}-{:#018x}] {}".format, _U, _U, _TYPE),
+    st.builds("BIOS-e820: {:016x} - {:016x} ({})".format, _U, _U, _TYPE),
+    st.builds("(XEN)  [{:016x}, {:016x}] ({})".format, _U, _U, _TYPE),
+    st.builds("e820: update [mem {:#010x}-{:#010x}] {} ==> {}".format, _U, _U, _TYPE, _TYPE),
+    st.builds("e820: remove [mem {:#010x}-{:#010x}] {}".format, _U, _U, _TYPE),
+    st.builds("PM: hibernation: Registered nosave memory: [mem {:#010x}-{:#010x}]".format, _U,
+              _U),
+    st.builds("  node   {}: [mem {:#018x}-{:#018x}]".format, st.integers(0, 10 ** 7), _U, _U),
+    st.builds("{:08x}-{:08x} : {}".format, _U, _U, _TYPE),
+    st.builds("/sys/firmware/memmap/{}/{}:{}".format,
+              st.one_of(st.integers(0, 10 ** 8).map(str), st.just("1" * 5000)),
+              st.sampled_from(["start", "end", "type"]),
+              st.one_of(_U.map(hex), _U.map(lambda v: f"-{v:#x}"), _TYPE,
+                        st.text(max_size=20))),
+    st.text(max_size=120),
+)
+
+
+@given(st.lists(_LINE, max_size=24), st.sampled_from(["log", "iomem", "sysfs", "json"]))
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def test_text_readers_raise_map_errors_only(lines: list[str], reader: str) -> None:
+    from swsusp_inspect.e820.readers.iomem import read_iomem
+    from swsusp_inspect.e820.readers.jsonmap import read_json
+    from swsusp_inspect.e820.readers.sysfs import read_sysfs_text
+
+    text = "\n".join(lines) + "\n"
+    if reader == "json":
+        text = json.dumps({"entries": [{"start": i, "end": i * 7 - 3, "type": len(ln)}
+                                       for i, ln in enumerate(lines)]})
+    read = {"log": read_log, "iomem": read_iomem, "sysfs": read_sysfs_text,
+            "json": read_json}[reader]
+    try:
+        m = read("generated", text)
+    except MapError:
+        return
+    m.to_dict()
+    m.nosave_ranges()
 
 
 # -- inputs that are not regular files ---------------------------------------------------------
