@@ -308,7 +308,8 @@ class _Prefixed:
 
     def read(self, size: int = -1) -> bytes:
         if self._first:
-            out, self._first = self._first, b""
+            n = len(self._first) if size is None or size < 0 else size
+            out, self._first = self._first[:n], self._first[n:]
             return out
         return self._raw.read(size)
 

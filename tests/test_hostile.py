@@ -383,16 +383,23 @@ def _pipe_of(data: bytes) -> Iterator[str]:
         t.join(timeout=10)
 
 
-@pytest.mark.parametrize("compressed", [False, True], ids=["raw", "xz"])
-def test_image_through_a_pipe_reads_as_the_file(compressed: bool) -> None:
+@pytest.mark.parametrize("transport", [None, "xz", "gzip", "zstd"])
+def test_image_through_a_pipe_reads_as_the_file(transport: str | None) -> None:
     """``info <(xz -dc swap.img.xz)``: the pipe is spooled (bounded by the swap header's
-    last_page) and reads as the file does."""
+    last_page) and reads as the file does; so does a compressed stream in a pipe."""
+    import gzip
+
+    import zstandard
+
     xz = (SEED_2004 / "swap.img.xz").read_bytes()
+    raw = lzma.decompress(xz)
+    data = {None: raw, "xz": xz, "gzip": gzip.compress(raw, 1),
+            "zstd": zstandard.ZstdCompressor(level=1).compress(raw)}[transport]
     with open_image(SEED_2004 / "swap.img.xz") as img:
         want = summarize(img)
-    with _pipe_of(xz if compressed else lzma.decompress(xz)) as path, open_image(path) as img:
+    with _pipe_of(data) as path, open_image(path) as img:
         got = summarize(img)
-        assert img.source.transport == ("xz" if compressed else None)
+        assert img.source.transport == transport
     for name in ("image_pages", "pages", "saved_pfns", "pfn_min", "pfn_max", "crc32", "banner",
                  "flags_value", "map_pages"):
         assert getattr(got, name) == getattr(want, name), name
