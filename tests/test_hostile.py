@@ -636,6 +636,55 @@ def test_memory_of_hostile_system_map_and_kpageflags(tmp_path: Path) -> None:
     assert _limited("kpageflags", 256 << 20, str(zeros)) == "ok"
 
 
+_LIMITED_IMAGES = r"""
+import os, resource, sys, tempfile
+import numpy
+from fuzz import seeds
+from swsusp_inspect.errors import SwsuspError
+from swsusp_inspect.image import open_image
+from swsusp_inspect.summary import summarize
+seed = next(s for s in seeds.image_seeds() if s.name == sys.argv[1])
+lay = seeds.layout_of(seed.path, seed.passphrase)
+data = seed.data
+fields = [f for f in lay.fields if f.kind in ("info", "map-next", "map-entry", "chunk-len",
+                                              "header", "swap-header")]
+fields = fields[:: max(1, len(fields) // 48)]  # every kind, about 48 fields
+with open("/proc/self/statm") as fh:
+    vm = int(fh.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+budget = (64 << 20) + 16 * len(data)
+resource.setrlimit(resource.RLIMIT_AS, (vm + budget, vm + budget))
+counts = {}
+path = os.path.join(sys.argv[2], "img")
+for f in fields:
+    for value in ((1 << (8 * f.width)) - 1, 1 << (8 * f.width - 1), len(data) // 4096 + 1):
+        buf = bytearray(data)
+        buf[f.offset : f.offset + f.width] = (value % (1 << (8 * f.width))).to_bytes(f.width,
+                                                                                    "little")
+        with open(path, "wb") as fh:
+            fh.write(buf)
+        try:
+            with open_image(path) as img:
+                summarize(img, verify=True)
+            counts["ok"] = counts.get("ok", 0) + 1
+        except SwsuspError:
+            counts["error"] = counts.get("error", 0) + 1
+import json
+print(json.dumps(counts))
+"""
+
+
+def test_memory_of_boundary_valued_image_fields(tmp_path: Path) -> None:
+    """Every structure field of the forged 2004-seed image (a real-format LZO image) set to
+    2**N-1, 2**(N-1) and the page count + 1, each opened and verified within 64 MiB + 16x the
+    image of address space: the counts a header claims never size an allocation."""
+    proc = subprocess.run([sys.executable, "-c", _LIMITED_IMAGES, "forged-seed-2004",
+                           str(tmp_path)], capture_output=True, text=True, timeout=300,
+                          cwd=ROOT, check=False)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    counts = json.loads(proc.stdout)
+    assert counts.get("error", 0) > 0 and sum(counts.values()) > 100
+
+
 # -- the fuzzing harness itself --------------------------------------------------------------
 
 
