@@ -66,6 +66,13 @@ def main(argv: list[str] | None = None) -> int:
     camp = Campaign(seed, args.out, jobs=args.jobs, timeout=args.timeout,
                     budget=args.memory_budget << 20, cli_share=args.cli_share,
                     verbose=not args.quiet)
+    if args.stats:
+        def checkpoint(stats: object) -> None:
+            d = camp.stats.to_dict()
+            d["partial"] = True
+            args.stats.write_text(json.dumps(d, indent=1, default=str) + "\n")
+
+        camp.checkpoint = checkpoint
     print(f"fuzz: seed {seed}, {args.jobs} workers, "
           + (f"{seconds:.0f} s" if seconds else f"{args.cases} cases"), flush=True)
     stats = camp.run(cases=args.cases, seconds=seconds, start=args.start)

@@ -104,6 +104,7 @@ class Campaign:
         self.cli_share = cli_share
         self.verbose = verbose
         self.stats = Stats(seed)
+        self.checkpoint: Any = None  # called with the stats every 30 s
         self.tmp = tempfile.mkdtemp(prefix="swsusp-fuzz-", dir=_scratch())
         self.slots: list[_Slot] = []
 
@@ -219,10 +220,14 @@ class Campaign:
                     if slot.index is None and more():
                         self._send(slot, next_index)
                         next_index += 1
-                if self.verbose and now - last_report > 30:
+                if now - last_report > 30:
                     last_report = now
-                    print(f"  {self.stats.cases} cases, {now - t0:.0f} s: "
-                          f"{dict(self.stats.by_class)}", flush=True)
+                    self.stats.seconds = round(now - t0, 1)
+                    if self.checkpoint is not None:  # the numbers so far survive a kill
+                        self.checkpoint(self.stats)
+                    if self.verbose:
+                        print(f"  {self.stats.cases} cases, {now - t0:.0f} s: "
+                              f"{dict(self.stats.by_class)}", flush=True)
         finally:
             for slot in self.slots:
                 if slot.proc.is_alive():
