@@ -209,8 +209,9 @@ class Campaign:
                             self._dead(slot)
                             slot = self.slots[i] = self._spawn()
                         else:
-                            if msg[0] == "started":
-                                slot.input_path = msg[2]
+                            if msg[0] == "started":  # the time limit counts from here:
+                                slot.input_path = msg[2]  # building the input is the harness's
+                                slot.started = time.monotonic()
                                 continue
                             self._record(msg[2], slot)
                             slot.index = None
