@@ -166,8 +166,8 @@ class Campaign:
         summary = {"index": slot.index, "tier": slot.tier, "class": "hang",
                    "timeout_s": self.timeout}
         if slot.input_path is None:  # killed before it said which: the input it was writing
-            found = sorted(Path(slot.workdir).glob("input.*"))
-            slot.input_path = str(found[0]) if found else None
+            found = sorted(Path(slot.workdir).glob("input.*"), key=lambda p: p.stat().st_mtime)
+            slot.input_path = str(found[-1]) if found else None  # the newest one
         self._keep("hang", slot.index or 0, slot.input_path, summary)
         s.failures.setdefault(f"hang (case {slot.index})", summary)
         if self.verbose:
