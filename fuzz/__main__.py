@@ -75,12 +75,17 @@ def main(argv: list[str] | None = None) -> int:
         camp.checkpoint = checkpoint
     print(f"fuzz: seed {seed}, {args.jobs} workers, "
           + (f"{seconds:.0f} s" if seconds else f"{args.cases} cases"), flush=True)
-    stats = camp.run(cases=args.cases, seconds=seconds, start=args.start)
+    try:
+        stats = camp.run(cases=args.cases, seconds=seconds, start=args.start)
+    except KeyboardInterrupt:  # before the first case (while the seeds were read)
+        print("fuzz: interrupted before the first case", file=sys.stderr)
+        return 130
     d = stats.to_dict()
     if args.stats:
         args.stats.write_text(json.dumps(d, indent=1, default=str) + "\n")
     bad = sum(d["by_class"][c] for c in ("undocumented", "hang", "memory"))
-    print(f"fuzz: {stats.cases} cases in {stats.seconds} s (seed {seed}): "
+    print(f"fuzz: {stats.cases} cases in {stats.seconds} s (seed {seed})"
+          + (" (interrupted)" if stats.interrupted else "") + ": "
           + ", ".join(f"{k} {v}" for k, v in d["by_class"].items()))
     for sig, f in stats.failures.items():
         print(f"  {sig}: case {f.get('case', f.get('index'))} ({f.get('exception', '')})"[:300])

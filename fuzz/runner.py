@@ -34,6 +34,7 @@ class Stats:
     entry_points: Counter[str] = field(default_factory=Counter)  # calls per entry point
     entry_classes: Counter[str] = field(default_factory=Counter)  # "entry: class"
     failures: dict[str, dict[str, Any]] = field(default_factory=dict)  # signature -> first
+    interrupted: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -229,6 +230,8 @@ class Campaign:
                     if self.verbose:
                         print(f"  {self.stats.cases} cases, {now - t0:.0f} s: "
                               f"{dict(self.stats.by_class)}", flush=True)
+        except KeyboardInterrupt:  # Ctrl-C or SIGTERM: stop, keep the numbers so far
+            self.stats.interrupted = True
         finally:
             for slot in self.slots:
                 if slot.proc.is_alive():
