@@ -178,7 +178,11 @@ class Campaign:
 
     def run(self, *, cases: int | None = None, seconds: float | None = None,
             start: int = 0) -> Stats:
-        _warm()
+        try:
+            _warm()
+        except BaseException:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+            raise
         t0 = time.monotonic()
         next_index = start
         end_index = start + cases if cases is not None else None
