@@ -26,9 +26,9 @@ from swsusp_inspect.cli.common import (
               "(optional: resume_offset, page_offset).")
 @click.option("--map", "maps", multiple=True, type=click.Path(), metavar="FILE",
               help="Memory map applied to every image (overrides sidecars). Repeatable.")
-@click.option("--kpageflags", type=click.Path(dir_okay=False), default=None,
+@click.option("--kpageflags", type=click.Path(), default=None,
               help="kpageflags applied to every image.")
-@click.option("--system-map", type=click.Path(dir_okay=False), default=None,
+@click.option("--system-map", type=click.Path(), default=None,
               help="System.map applied to every image.")
 @click.option("--no-sidecars", is_flag=True, help="Do not look for per-image sidecar files.")
 @click.option("--verify", is_flag=True, help="Also decompress everything and check CRC32s.")
