@@ -665,6 +665,7 @@ print(json.dumps(counts))
 """
 
 
+@pytest.mark.slow  # a subprocess under RLIMIT_AS over every field of every seed image
 def test_memory_of_boundary_valued_image_fields(tmp_path: Path) -> None:
     """Every structure field of the forged 2004-seed image (a real-format LZO image) set to
     2**N-1, 2**(N-1) and the page count + 1, each opened and verified within 64 MiB + 16x the
@@ -680,6 +681,7 @@ def test_memory_of_boundary_valued_image_fields(tmp_path: Path) -> None:
 # -- the fuzzing harness itself --------------------------------------------------------------
 
 
+@pytest.mark.slow  # builds the same cases twice from the seeds
 def test_fuzz_cases_are_deterministic(tmp_path: Path) -> None:
     """A case is a function of (campaign seed, index): the same pair writes the same bytes."""
     from fuzz import targets
