@@ -129,6 +129,36 @@ def test_header_hexdump(dump: str, page_size: int, expected: dict[str, Any]) -> 
     assert swap.decode_header(page, 0, page_size, sector_size=4) == hdr
 
 
+# Seen on a real kernel: 4.19.72 (i386, CONFIG_LBDAF unset, LZO default) hibernating to a
+# 64 MiB virtio disk under QEMU; it resumed from that image.  The image itself is not committed
+# (the kernel was built from a fetched tree, not a Debian package); these bytes are read off it.
+REAL_4_19_HEADER = """
+    0400: 01 00 00 00 ff 3f 00 00        # info.version = 1, info.last_page = 0x3fff
+    0fe0: 72 f6 06 d8                    # 0x0fe0: crc32 = 0xd806f672 (verify computes it)
+    0fe4: 01 00 00 00                    # 0x0fe4: image = 1
+    0fe8: 04 00 00 00                    # 0x0fe8: flags = SF_CRC32_MODE
+    0fec: 53 57 41 50 53 50 41 43 45 32  # 0x0fec: orig_sig[10] = "SWAPSPACE2"
+    0ff6: 53 31 53 55 53 50 45 4e 44 00  # 0x0ff6: sig[10] = "S1SUSPEND\\0"
+"""
+REAL_4_19_MAP_PAGE = """
+    0000: 02 00 00 00 03 00 00 00        # entries[0] = 2 (swsusp_info), entries[1] = 3, ...
+    0ffc: 01 04 00 00                    # next_swap = 0x401: after entries 2..0x400 (1023)
+"""
+
+
+def test_real_4_19_i386_without_lbdaf() -> None:
+    page = unhex(N, REAL_4_19_HEADER)
+    (hdr,) = swap.decode_headers(page, 0, N)
+    assert (hdr.sector_size, hdr.layout, hdr.image, hdr.flags, hdr.crc32) == (
+        4, "2.6.23+", 1, 4, 0xD806F672)
+    # what the 8-byte reader made of it: "image: expected < 0x4000 (device pages), got
+    # 0x1d806f672" (main before this change, run on the real image)
+    assert swap.decode_header(page, 0, N, sector_size=8).image == 0x1D806F672
+    words = np.frombuffer(unhex(N, REAL_4_19_MAP_PAGE), "<u4")
+    per = swapmap.map_page_entries(N, 4)
+    assert (per, int(words[0]), int(words[per])) == (1023, 2, 1 + per + 1)
+
+
 def test_header_read_with_8_byte_sector_t_is_what_was_rejected() -> None:
     # the 8-byte reading takes crc32 for image's low half and image for its high half: the
     # "expected < ... (device pages), got 0x...00000000"-style value the old reader refused
