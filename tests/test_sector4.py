@@ -129,12 +129,13 @@ def test_header_hexdump(dump: str, page_size: int, expected: dict[str, Any]) -> 
     assert swap.decode_header(page, 0, page_size, sector_size=4) == hdr
 
 
-# Seen on a real kernel: 4.19.72 (i386, CONFIG_LBDAF unset, LZO default) hibernating to a
-# 64 MiB virtio disk under QEMU; it resumed from that image.  The image itself is not committed
-# (the kernel was built from a fetched tree, not a Debian package); these bytes are read off it.
+# Seen on real kernels: 4.19.72 built without CONFIG_LBDAF (LZO, the default) for i386 (QEMU pc)
+# and for 32-bit ARM (QEMU virt, Cortex-A15, armv7l), each hibernating to a 64 MiB virtio disk;
+# both resumed from their images.  The images are not committed (the kernels were built from a
+# fetched tree, not Debian packages); these bytes are read off them.
 REAL_4_19_HEADER = """
     0400: 01 00 00 00 ff 3f 00 00        # info.version = 1, info.last_page = 0x3fff
-    0fe0: 72 f6 06 d8                    # 0x0fe0: crc32 = 0xd806f672 (verify computes it)
+    0fe0: {crc}                          # 0x0fe0: crc32 (verify computes the same)
     0fe4: 01 00 00 00                    # 0x0fe4: image = 1
     0fe8: 04 00 00 00                    # 0x0fe8: flags = SF_CRC32_MODE
     0fec: 53 57 41 50 53 50 41 43 45 32  # 0x0fec: orig_sig[10] = "SWAPSPACE2"
@@ -146,14 +147,19 @@ REAL_4_19_MAP_PAGE = """
 """
 
 
-def test_real_4_19_i386_without_lbdaf() -> None:
-    page = unhex(N, REAL_4_19_HEADER)
+@pytest.mark.parametrize(("crc_bytes", "crc32"), [
+    ("72 f6 06 d8", 0xD806F672),  # i386: main refused it, "got 0x1d806f672"
+    ("23 66 46 d9", 0xD9466623),  # armv7l: main refused it, "got 0x1d9466623"
+], ids=["i386", "arm"])
+def test_real_4_19_without_lbdaf(crc_bytes: str, crc32: int) -> None:
+    page = unhex(N, REAL_4_19_HEADER.format(crc=crc_bytes))
     (hdr,) = swap.decode_headers(page, 0, N)
     assert (hdr.sector_size, hdr.layout, hdr.image, hdr.flags, hdr.crc32) == (
-        4, "2.6.23+", 1, 4, 0xD806F672)
-    # what the 8-byte reader made of it: "image: expected < 0x4000 (device pages), got
-    # 0x1d806f672" (main before this change, run on the real image)
-    assert swap.decode_header(page, 0, N, sector_size=8).image == 0x1D806F672
+        4, "2.6.23+", 1, 4, crc32)
+    # what the 8-byte reading made of it: "swsusp_header at 0xfe0: image: expected < 0x4000
+    # (device pages), got 0x1...": main before this change, run on the real images
+    assert swap.decode_header(page, 0, N, sector_size=8).image == 1 << 32 | crc32
+    # both kernels' first map page (the same on both)
     words = np.frombuffer(unhex(N, REAL_4_19_MAP_PAGE), "<u4")
     per = swapmap.map_page_entries(N, 4)
     assert (per, int(words[0]), int(words[per])) == (1023, 2, 1 + per + 1)
