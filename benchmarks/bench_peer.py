@@ -223,13 +223,21 @@ def table(res: dict[str, list[Run]]) -> None:
               f"{med([r.peak_kib for r in runs]) / 1024:9.1f}")
 
 
-def ratio(res: dict[str, list[Run]], a: str, b: str) -> float:
-    """Median over rounds of A's wall time / B's in the same round."""
-    return med([x.wall / y.wall for x, y in zip(res[a], res[b], strict=True)])
+def ratio(res: dict[str, list[Run]], a: str, b: str, what: str = "wall") -> float:
+    """Median over rounds of A's time / B's in the same round (``wall`` or ``cpu``)."""
+    return med([getattr(x, what) / getattr(y, what)
+                for x, y in zip(res[a], res[b], strict=True)])
 
 
-def diff(res: dict[str, list[Run]], a: str, b: str) -> float:
-    return med([x.wall - y.wall for x, y in zip(res[a], res[b], strict=True)])
+def diff(res: dict[str, list[Run]], a: str, b: str, what: str = "wall") -> float:
+    return med([getattr(x, what) - getattr(y, what)
+                for x, y in zip(res[a], res[b], strict=True)])
+
+
+def versus(res: dict[str, list[Run]], a: str, b: str) -> str:
+    """``A / B`` wall ratio, with the CPU ratio beside it (steadier on a loaded machine)."""
+    return (f"{a:<30} / {b:<40} {ratio(res, a, b):5.2f}x wall "
+            f"({ratio(res, a, b, 'cpu'):5.2f}x cpu)")
 
 
 def verdict(ok: bool) -> str:
@@ -405,8 +413,8 @@ class Bench:
         table(res)
         for c in cmds[1:]:
             d = diff(res, c.label, base.label)
-            print(f"    {c.label:<44} beyond the interpreter {d:+.3f} s "
-                  f"({ratio(res, c.label, base.label):.2f}x)   target <= +0.150 s: "
+            print(f"    {c.label:<44} beyond the interpreter {d:+.3f} s wall "
+                  f"({diff(res, c.label, base.label, 'cpu'):+.3f} s cpu)   target <= +0.150 s: "
                   f"{verdict(d <= 0.150)}")
         raw.unlink()
 
@@ -422,11 +430,11 @@ class Bench:
         for v in verifies:
             for p in peers:
                 q = ratio(res, v.label, p.label)
-                print(f"    {v.label:<30} / {p.label:<40} {q:5.2f}x   "
+                print(f"    {versus(res, v.label, p.label)}   "
                       f"target <= {target}x ({target_what}): {verdict(q <= target)}")
-            print(f"    {v.label:<30} / {bare.label:<40} {ratio(res, v.label, bare.label):5.2f}x")
+            print(f"    {versus(res, v.label, bare.label)}")
         for p in peers:
-            print(f"    {p.label:<30} / {bare.label:<40} {ratio(res, p.label, bare.label):5.2f}x")
+            print(f"    {versus(res, p.label, bare.label)}")
 
     def section_b(self, raw: Path) -> None:
         print(f"\n[b] verify, whole process, 80 MB sample: {self.args.runs} rounds\n"
@@ -453,7 +461,7 @@ class Bench:
                 table(res)
                 for c in cmds[1:]:
                     q = ratio(res, c.label, cmds[0].label)
-                    print(f"    {c.label:<30} / verify --jobs 1   {q:5.2f}x   target <= 1.00x "
+                    print(f"    {versus(res, c.label, cmds[0].label)}   target <= 1.00x "
                           f"(never slower than one job): {verdict(q <= 1.0)}")
         finally:
             busy.kill()
