@@ -33,6 +33,7 @@ class Inputs:
     image: str
     maps: tuple[str, ...] = ()
     map_format: str | None = None  # force a memory-map reader
+    boot: int | None = None  # the boot of a multi-boot log (None: the image's, by checksum)
     kpageflags: str | None = None
     system_map: str | None = None
     resume_offset: int = 0  # pages from the start of the file to the swap area
@@ -58,7 +59,8 @@ def open_inputs(inputs: Inputs) -> Iterator[Opened]:
     if inputs.maps:
         from swsusp_inspect.e820 import load_memory_map
 
-        maps = [load_memory_map(p, fmt=inputs.map_format) for p in inputs.maps]
+        maps = [load_memory_map(p, fmt=inputs.map_format, boot=inputs.boot)
+                for p in inputs.maps]
     smap = None
     if inputs.system_map:
         from swsusp_inspect.inputs.system_map import load_system_map
@@ -70,6 +72,10 @@ def open_inputs(inputs: Inputs) -> Iterator[Opened]:
         passphrase=inputs.passphrase,
         page_offset=inputs.page_offset,
     ) as img:
+        if maps:
+            from swsusp_inspect.summary import pick_boot
+
+            maps = [pick_boot(img, m) for m in maps]
         yield Opened(img, maps, smap)
 
 

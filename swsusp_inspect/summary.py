@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from swsusp_inspect.errors import FormatError
 from swsusp_inspect.image import best_banner
+from swsusp_inspect.model.checksum import verdict
 from swsusp_inspect.model.details import UswsuspDetails
 from swsusp_inspect.model.image import Banner, Crc32Result
 from swsusp_inspect.model.summary import (
@@ -25,37 +26,45 @@ if TYPE_CHECKING:
     from swsusp_inspect.image import HibernationImage, VerifyResult
     from swsusp_inspect.inputs.system_map import SystemMap
 
-__all__ = ["check_map", "summarize"]
+__all__ = ["check_map", "pick_boot", "summarize"]
+
+
+def _image_checksum(image: HibernationImage) -> tuple[str | None, int | None]:
+    """The kind and value of the e820 checksum in the image's arch record (None: none)."""
+    arch = image.info.arch
+    kind = arch.e820_checksum_kind if arch else None
+    if kind == "crc32" and arch is not None:
+        return kind, arch.e820_checksum
+    if kind == "md5" and arch is not None and arch.e820_digest is not None:
+        if arch.e820_digest == bytes(16):
+            return kind, None  # all zero: the kernel had no MD5
+        return kind, int.from_bytes(arch.e820_digest, "big")
+    return None, None
 
 
 def check_map(image: HibernationImage, memmap: MemoryMap) -> MapCheck:
-    """Whether ``memmap``'s e820 checksum equals the one the image's arch record carries."""
-    arch = image.info.arch
-    kind = arch.e820_checksum_kind if arch else None
-
-    def check(
-        kind: str | None, image_value: int | None, map_value: int | None, matches: bool | None
-    ) -> MapCheck:
-        return MapCheck(
-            source=memmap.source,
-            format=memmap.format,
-            kind=kind,
-            image_value=image_value,
-            map_value=map_value,
-            matches=matches,
-        )
-
-    if kind == "crc32" and arch is not None:
+    """Whether ``memmap``'s e820 checksum equals the one the image's arch record carries: the
+    verdict ``info``, ``audit`` and ``map diff`` share (:mod:`swsusp_inspect.model.checksum`)."""
+    kind, theirs = _image_checksum(image)
+    mine = None
+    if kind == "crc32":
         mine = memmap.checksum_crc32()
-        theirs = arch.e820_checksum
-    elif kind == "md5" and arch is not None and arch.e820_digest is not None:
-        if arch.e820_digest == bytes(16):
-            return check("md5", 0, None, None)  # all zero: the kernel had no MD5
+    elif kind == "md5" and theirs is not None:
         mine = int.from_bytes(memmap.checksum_md5(), "big")
-        theirs = int.from_bytes(arch.e820_digest, "big")
-    else:
-        return check(None, None, None, None)
-    return check(kind, theirs, mine, mine == theirs)
+    return MapCheck(source=memmap.source, format=memmap.format, boot=memmap.boot_choice,
+                    kind=kind if theirs is not None else None, image_value=theirs,
+                    map_value=mine, verdict=verdict(theirs, mine, memmap.has_checksum))
+
+
+def pick_boot(image: HibernationImage, memmap: MemoryMap) -> MemoryMap:
+    """For a log of several boots: the boot whose firmware table has the image's checksum."""
+    if memmap.boots is None:
+        return memmap
+    from swsusp_inspect.e820 import choose_boot
+
+    kind, value = _image_checksum(image)
+    what = f"e820 {kind} {value:#x}" if value is not None else "e820 checksum"
+    return choose_boot(memmap, lambda m: check_map(image, m).verdict, what)
 
 
 def _layout(image: HibernationImage) -> LayoutFacts:

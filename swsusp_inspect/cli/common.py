@@ -68,6 +68,13 @@ def map_format_option(f: F) -> F:
                         help="Force the memory-map reader (default: by content).")(f)
 
 
+def boot_option(f: F) -> F:
+    return click.option(
+        "--boot", type=int, default=None, metavar="N",
+        help="Boot to read from a log of several (1-based; -1 the last). Default: the boot "
+        "whose firmware table has the image's e820 checksum, else the last.")(f)
+
+
 def kpageflags_option(f: F) -> F:
     return click.option(
         "--kpageflags", type=click.Path(dir_okay=False), default=None, metavar="FILE",
@@ -85,7 +92,7 @@ def image_options(*, system_map: bool = True, maps: bool = False,
         def command(*args: Any, **kwargs: Any) -> Any:
             inputs = Inputs(
                 image=kwargs.pop("image"), maps=tuple(kwargs.pop("maps", ())),
-                map_format=kwargs.pop("map_format", None),
+                map_format=kwargs.pop("map_format", None), boot=kwargs.pop("boot", None),
                 kpageflags=kwargs.pop("kpageflags", None),
                 system_map=kwargs.pop("system_map", None),
                 resume_offset=kwargs.pop("resume_offset"),
@@ -94,7 +101,7 @@ def image_options(*, system_map: bool = True, maps: bool = False,
 
         options: list[Callable[[Any], Any]] = [
             click.argument("image", type=click.Path(dir_okay=False, allow_dash=False)),
-            *([map_option, map_format_option] if maps else []),
+            *([map_option, map_format_option, boot_option] if maps else []),
             *([kpageflags_option] if kpageflags else []),
             *([system_map_option] if system_map else []),
             resume_offset_option, page_offset_option, passphrase_option]
@@ -134,10 +141,13 @@ def emit_json(text: str) -> None:
     sys.stdout.write(text + "\n")
 
 
-def stdout_console(no_color: bool) -> Any:
+def stdout_console(no_color: bool = False) -> Any:
+    """The data console: colour off with the command's or the program's ``--no-color``."""
     from swsusp_inspect.render.console import make_console
 
-    return make_console(no_color=no_color)
+    ctx = click.get_current_context(silent=True)
+    root = ctx.find_root().obj if ctx is not None else None
+    return make_console(no_color=no_color or bool((root or {}).get("no_color")))
 
 
 def progress_for(total: int, description: str, quiet: bool = False) -> Any:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from swsusp_inspect.exitcodes import ExitCode
+from swsusp_inspect.model.checksum import BootChoice, ChecksumVerdict
 from swsusp_inspect.model.findings import Finding, Severity
 from swsusp_inspect.model.serialize import JsonModel, json_field, record
 from swsusp_inspect.model.summary import ImageSummary
@@ -43,6 +44,9 @@ class PfnSpan:
 class MapInput:
     source: str
     format: str
+    boot: BootChoice | None = None  # the boot read from a log of several, and why
+
+
 
 
 @record
@@ -59,7 +63,8 @@ class MapInfo:
 
     source: str
     format: str
-    checksum_matches_image: bool | None
+    checksum_matches_image: bool | None  # None unless the verdict is match or mismatch
+    checksum_verdict: ChecksumVerdict  # the same verdict `info --map` and `map diff` give
     checksum: MapChecksum
     inputs: tuple[MapInput, ...]
     regions: int

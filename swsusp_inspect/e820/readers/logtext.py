@@ -456,7 +456,12 @@ def _nosave_log(events: list[_Event]) -> NosaveLog | None:
 
 
 def read_log(source: str, text: str, boot: int | None = None) -> MemoryMap:
-    """Read a kernel log; ``boot`` picks a boot (1-based; negative counts from the end)."""
+    """Read a kernel log; ``boot`` picks a boot (1-based; negative counts from the end).
+
+    Without ``boot``, the last boot with a memory map; a log of several boots gives a map that
+    can read its other boots (:meth:`MemoryMap.at_boot`), so a caller holding the image can
+    pick the boot whose firmware table the image's e820 checksum names.
+    """
     lines = text.splitlines()
     boots = [b for b in _parse_lines(source, lines) if b.events]
     if not boots:
@@ -468,12 +473,18 @@ def read_log(source: str, text: str, boot: int | None = None) -> MemoryMap:
         if boot == 0 or not -count <= boot <= count:
             raise MapError(source, None, f"--boot {boot}: the log holds {count} boot(s)")
         index = boot if boot > 0 else count + boot + 1
+        reason = f"--boot {boot}"
     else:
         with_map = [k for k, b in enumerate(boots, 1) if b.has_map()]
         index = with_map[-1] if with_map else count
+        reason = "the last boot with a memory map"
         if with_map and index != count:
             findings.append(Finding(
                 Severity.WARNING, "boot",
                 f"the last boot (of {count}) has no memory map; read boot {index}, the last one "
                 "with a map", boots[index - 1].first_line))
-    return _build(source, boots[index - 1], index, count, findings)
+    m = _build(source, boots[index - 1], index, count, findings)
+    if count > 1:
+        m.set_boots(reason, given=boot is not None,
+                    reader=lambda k: _build(source, boots[k - 1], k, count, []))
+    return m
