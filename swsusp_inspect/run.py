@@ -17,10 +17,11 @@ if TYPE_CHECKING:
     from swsusp_inspect.e820 import MemoryMap
     from swsusp_inspect.image import HibernationImage
     from swsusp_inspect.inputs.system_map import SystemMap
-    from swsusp_inspect.model.report import Report
+    from swsusp_inspect.model.report import IgnoredInput, Report
     from swsusp_inspect.model.summary import ImageSummary
 
-__all__ = ["Inputs", "Opened", "ProgressFactory", "open_inputs", "run_audit", "run_summary"]
+__all__ = ["Inputs", "Opened", "ProgressFactory", "audit_opened", "open_inputs", "run_audit",
+           "run_summary"]
 
 # (total, description) -> a context whose value is a callable advanced by pages, or None
 ProgressFactory = Callable[[int, str], AbstractContextManager[Any]]
@@ -39,6 +40,9 @@ class Inputs:
     resume_offset: int = 0  # pages from the start of the file to the swap area
     page_offset: int | None = None  # PAGE_OFFSET for eras that list virtual addresses
     passphrase: str | bytes | None = field(default=None, repr=False)
+    # maps and System.map found by their names: one that cannot be read is left out (and
+    # named in Opened.ignored) instead of failing the run
+    lenient: bool = False
 
 
 @dataclass(frozen=True)
@@ -48,6 +52,38 @@ class Opened:
     image: HibernationImage
     maps: list[MemoryMap]
     system_map: SystemMap | None
+    ignored: tuple[IgnoredInput, ...] = ()  # lenient inputs left out, with why
+
+
+def _side_inputs(inputs: Inputs) -> tuple[list[MemoryMap], SystemMap | None,
+                                          tuple[IgnoredInput, ...]]:
+    ignored: list[IgnoredInput] = []
+
+    def read(path: str, load: Callable[[str], Any]) -> Any:
+        if not inputs.lenient:
+            return load(path)
+        from swsusp_inspect.errors import SwsuspError
+        from swsusp_inspect.model.report import IgnoredInput
+
+        try:
+            return load(path)
+        except (SwsuspError, OSError, ValueError) as exc:
+            ignored.append(IgnoredInput(path, str(exc)))
+            return None
+
+    maps: list[MemoryMap] = []
+    if inputs.maps:
+        from swsusp_inspect.e820 import load_memory_map
+
+        loaded = [read(p, lambda p: load_memory_map(p, fmt=inputs.map_format, boot=inputs.boot))
+                  for p in inputs.maps]
+        maps = [m for m in loaded if m is not None]
+    smap = None
+    if inputs.system_map:
+        from swsusp_inspect.inputs.system_map import load_system_map
+
+        smap = read(inputs.system_map, load_system_map)
+    return maps, smap, tuple(ignored)
 
 
 @contextlib.contextmanager
@@ -55,17 +91,7 @@ def open_inputs(inputs: Inputs) -> Iterator[Opened]:
     """Open the side inputs, then the image; the image is closed on the way out."""
     from swsusp_inspect.image import open_image
 
-    maps: list[MemoryMap] = []
-    if inputs.maps:
-        from swsusp_inspect.e820 import load_memory_map
-
-        maps = [load_memory_map(p, fmt=inputs.map_format, boot=inputs.boot)
-                for p in inputs.maps]
-    smap = None
-    if inputs.system_map:
-        from swsusp_inspect.inputs.system_map import load_system_map
-
-        smap = load_system_map(inputs.system_map)
+    maps, smap, ignored = _side_inputs(inputs)
     with open_image(
         inputs.image,
         resume_offset=inputs.resume_offset,
@@ -76,7 +102,7 @@ def open_inputs(inputs: Inputs) -> Iterator[Opened]:
             from swsusp_inspect.summary import pick_boot
 
             maps = [pick_boot(img, m) for m in maps]
-        yield Opened(img, maps, smap)
+        yield Opened(img, maps, smap, ignored)
 
 
 def _progress(
@@ -86,7 +112,8 @@ def _progress(
 
 
 def run_summary(
-    inputs: Inputs, *, verify: bool = False, jobs: int = 1, progress: ProgressFactory | None = None
+    inputs: Inputs, *, verify: bool = False, jobs: int | None = 1,
+    progress: ProgressFactory | None = None
 ) -> ImageSummary:
     """``info`` (``verify=False``) or ``verify`` of one image."""
     from swsusp_inspect.summary import summarize
@@ -104,6 +131,32 @@ def run_summary(
             )
 
 
+def audit_opened(
+    inputs: Inputs,
+    o: Opened,
+    *,
+    verify: bool = False,
+    nosave_rules: str | None = None,
+    strip_width: int = 64,
+    progress: ProgressFactory | None = None,
+) -> Report:
+    """``audit`` of an image whose inputs are open."""
+    from swsusp_inspect.auditor import audit
+
+    total = o.image.info.pages - 1 if verify else 0
+    with _progress(progress if verify else None, total, "verifying") as bar:
+        return audit(
+            o.image,
+            maps=o.maps or None,
+            kpageflags=inputs.kpageflags,
+            system_map=o.system_map,
+            verify=verify,
+            nosave_rules=nosave_rules,
+            strip_width=strip_width,
+            progress=bar,
+        )
+
+
 def run_audit(
     inputs: Inputs,
     *,
@@ -113,18 +166,6 @@ def run_audit(
     progress: ProgressFactory | None = None,
 ) -> Report:
     """``audit`` of one image with all its inputs."""
-    from swsusp_inspect.auditor import audit
-
     with open_inputs(inputs) as o:
-        total = o.image.info.pages - 1 if verify else 0
-        with _progress(progress if verify else None, total, "verifying") as bar:
-            return audit(
-                o.image,
-                maps=o.maps or None,
-                kpageflags=inputs.kpageflags,
-                system_map=o.system_map,
-                verify=verify,
-                nosave_rules=nosave_rules,
-                strip_width=strip_width,
-                progress=bar,
-            )
+        return audit_opened(inputs, o, verify=verify, nosave_rules=nosave_rules,
+                            strip_width=strip_width, progress=progress)

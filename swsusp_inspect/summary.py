@@ -134,10 +134,15 @@ def summarize(
     maps: list[MemoryMap] | None = None,
     find_banner: bool = True,
     progress: Any = None,
-    jobs: int = 1,
+    jobs: int | None = 1,
 ) -> ImageSummary:
-    """The summary; ``verify`` reads and decompresses every chunk and checks the CRC32."""
+    """The summary; ``verify`` reads and decompresses every chunk and checks the CRC32
+    (``jobs`` processes; None: chosen from the image's size and the cores free)."""
     pd = image.pagedir
+    if jobs is None:
+        from swsusp_inspect.image.parallel import auto_jobs
+
+        jobs = auto_jobs(image.info.pages * image.page_size)
     result = image.verify(progress, jobs=jobs) if verify else None
     hdr = image.header
     info = image.info

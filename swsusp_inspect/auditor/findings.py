@@ -168,97 +168,90 @@ def _regions(rng: tuple[PfnRange, ...]) -> str:
     return ", ".join(regions[:4]) + (", ..." if len(regions) > 4 else "")
 
 
+Found = tuple[int, tuple[PfnRange, ...], int]  # pages, ranges kept, ranges in all
+
+
+def _non_ram(c: cl.Classification, found: Found) -> Finding:
+    pages, rng, total = found
+    t = c.table
+    per_iv = np.diff(c.cuts)
+    also = int(per_iv[(t.codes == cl.NON_RAM) & (t.nosave_source >= 0)].sum())
+    return finding(
+        "saved-non-ram",
+        f"{plural(pages, 'saved page')} {agree(pages, 'is', 'are')} not RAM per the map "
+        f"({_regions(rng)})",
+        pages=pages, ranges=rng, ranges_total=total, note=NON_RAM_NOTE,
+        details=NonRamDetails(also),
+    )
+
+
+def _beyond_map(map_end: int, found: Found) -> Finding:
+    pages, rng, total = found
+    return finding(
+        "saved-beyond-map",
+        f"{plural(pages, 'saved page')} {agree(pages, 'lies', 'lie')} beyond the end of the "
+        f"map ({map_end:#x})",
+        pages=pages, ranges=rng, ranges_total=total, note=PHYSPAGES_NOTE,
+    )
+
+
+def _nosave(t: cl.IntervalTable, flagged: cl.Runs, found: Found) -> Finding:
+    pages, rng, total = found
+    srcs = sorted({t.nosave_sources[int(t.nosave_source[int(k)])]
+                   for k in flagged.interval[flagged.code == cl.NOSAVE]
+                   if t.nosave_source[int(k)] >= 0})
+    return finding(
+        "saved-nosave",
+        f"{plural(pages, 'saved page')} {agree(pages, 'lies', 'lie')} in the kernel's nosave "
+        f"regions ({', '.join(srcs)}): the kernel never saves them",
+        pages=pages, ranges=rng, ranges_total=total, details=NosaveSources(tuple(srcs)),
+    )
+
+
+def _partly_ram(found: Found) -> Finding:
+    pages, rng, total = found
+    return finding(
+        "saved-partly-ram",
+        f"{plural(pages, 'saved page')} {agree(pages, 'is', 'are')} only partly RAM",
+        pages=pages, ranges=rng, ranges_total=total, note=PARTLY_NOTE,
+    )
+
+
+def _reserved_ram(by_evidence: dict[str, int], found: Found) -> Finding:
+    pages, rng, total = found
+    ev = ", ".join(f"{k} {v:,}" for k, v in by_evidence.items())
+    return finding(
+        "saved-reserved-ram",
+        f"{plural(pages, 'saved page')} {agree(pages, 'is', 'are')} reserved RAM ({ev})",
+        pages=pages, ranges=rng, ranges_total=total, note=QUIESCE_NOTE,
+        details=EvidenceCounts(dict(by_evidence)),
+    )
+
+
 def label_findings(
     c: cl.Classification, counts: np.ndarray, by_evidence: dict[str, int], map_end: int
 ) -> list[Finding]:
     """One finding per label code present, with its runs of PFNs."""
     t = c.table
-    n = t.page_size
-    out: list[Finding] = []
     flagged = _merge_runs(
         cl.runs(c, [cl.RESERVED_RAM, cl.NOSAVE, cl.PARTLY_RAM, cl.NON_RAM, cl.BEYOND_MAP]), t
     )
 
-    def of(code: int) -> tuple[int, tuple[PfnRange, ...], int]:
-        rng, total = _ranges(flagged, t, flagged.code == code, n)
+    def of(code: int) -> Found:
+        rng, total = _ranges(flagged, t, flagged.code == code, t.page_size)
         return int(counts[code]), rng, total
 
+    out: list[Finding] = []
     if t.has_map and counts[cl.NON_RAM]:
-        pages, rng, total = of(cl.NON_RAM)
-        per_iv = np.diff(c.cuts)
-        also = int(per_iv[(t.codes == cl.NON_RAM) & (t.nosave_source >= 0)].sum())
-        out.append(
-            finding(
-                "saved-non-ram",
-                f"{plural(pages, 'saved page')} {agree(pages, 'is', 'are')} not RAM per the map "
-                f"({_regions(rng)})",
-                pages=pages,
-                ranges=rng,
-                ranges_total=total,
-                note=NON_RAM_NOTE,
-                details=NonRamDetails(also),
-            )
-        )
+        out.append(_non_ram(c, of(cl.NON_RAM)))
     if t.has_map and counts[cl.BEYOND_MAP]:
-        pages, rng, total = of(cl.BEYOND_MAP)
-        out.append(
-            finding(
-                "saved-beyond-map",
-                f"{plural(pages, 'saved page')} {agree(pages, 'lies', 'lie')} beyond the end of "
-                f"the map ({map_end:#x})",
-                pages=pages,
-                ranges=rng,
-                ranges_total=total,
-                note=PHYSPAGES_NOTE,
-            )
-        )
+        out.append(_beyond_map(map_end, of(cl.BEYOND_MAP)))
     if counts[cl.NOSAVE]:
-        pages, rng, total = of(cl.NOSAVE)
-        srcs = sorted(
-            {
-                t.nosave_sources[int(t.nosave_source[int(k)])]
-                for k in flagged.interval[flagged.code == cl.NOSAVE]
-                if t.nosave_source[int(k)] >= 0
-            }
-        )
-        out.append(
-            finding(
-                "saved-nosave",
-                f"{plural(pages, 'saved page')} {agree(pages, 'lies', 'lie')} in the kernel's "
-                "nosave regions "
-                f"({', '.join(srcs)}): the kernel never saves them",
-                pages=pages,
-                ranges=rng,
-                ranges_total=total,
-                details=NosaveSources(tuple(srcs)),
-            )
-        )
+        out.append(_nosave(t, flagged, of(cl.NOSAVE)))
     if t.has_map and counts[cl.PARTLY_RAM]:
-        pages, rng, total = of(cl.PARTLY_RAM)
-        out.append(
-            finding(
-                "saved-partly-ram",
-                f"{plural(pages, 'saved page')} {agree(pages, 'is', 'are')} only partly RAM",
-                pages=pages,
-                ranges=rng,
-                ranges_total=total,
-                note=PARTLY_NOTE,
-            )
-        )
+        out.append(_partly_ram(of(cl.PARTLY_RAM)))
     if t.has_map and counts[cl.RESERVED_RAM]:
-        pages, rng, total = of(cl.RESERVED_RAM)
-        ev = ", ".join(f"{k} {v:,}" for k, v in by_evidence.items())
-        out.append(
-            finding(
-                "saved-reserved-ram",
-                f"{plural(pages, 'saved page')} {agree(pages, 'is', 'are')} reserved RAM ({ev})",
-                pages=pages,
-                ranges=rng,
-                ranges_total=total,
-                note=QUIESCE_NOTE,
-                details=EvidenceCounts(dict(by_evidence)),
-            )
-        )
+        out.append(_reserved_ram(by_evidence, of(cl.RESERVED_RAM)))
     return out
 
 

@@ -128,13 +128,17 @@ def quiet_option(f: F) -> F:
 
 def jobs_option(f: F) -> F:
     return click.option("--jobs", "-j", type=click.IntRange(min=1), default=None,
-                        help="Parallel workers (default: number of cores).")(f)
+                        help="Parallel workers (default: from the work's size and the cores "
+                        "free now; one on a busy machine).")(f)
 
 
-def default_jobs(jobs: int | None) -> int:
-    import os
+def batch_jobs(jobs: int | None, images: int) -> int:
+    """``--jobs``, else one worker per image up to the cores free now."""
+    if jobs:
+        return jobs
+    from swsusp_inspect.image.parallel import free_cores
 
-    return jobs or os.cpu_count() or 1
+    return max(1, min(free_cores(), images))
 
 
 def emit_json(text: str) -> None:

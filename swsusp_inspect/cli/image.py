@@ -9,7 +9,6 @@ import click
 
 from swsusp_inspect.cli.common import (
     color_option,
-    default_jobs,
     emit_json,
     image_options,
     jobs_option,
@@ -63,7 +62,7 @@ def verify_cmd(ctx: click.Context, inputs: Inputs, as_json: bool, no_color: bool
     """
     from swsusp_inspect.run import run_summary
 
-    s = run_summary(inputs, verify=True, jobs=default_jobs(jobs),
+    s = run_summary(inputs, verify=True, jobs=jobs,
                     progress=progress_factory(quiet))
     _output(s, as_json, no_color)
     ctx.exit(ExitCode.OK if s.integrity.verify_ok else ExitCode.FINDINGS)
@@ -94,7 +93,7 @@ def extract_cmd(ctx: click.Context, inputs: Inputs, output: str, fmt: str, as_js
     with open_inputs(inputs) as o:
         bar = progress_for(o.image.info.image_pages, "extracting", quiet)
         with bar if bar is not None else contextlib.nullcontext():
-            result = extract_raw(o.image, output, progress=bar, jobs=default_jobs(jobs))
+            result = extract_raw(o.image, output, progress=bar, jobs=jobs)
     if as_json:
         emit_json(result.to_json())
     else:

@@ -22,7 +22,7 @@ class ExtractResult(JsonModel):
 
 
 def extract_raw(image: HibernationImage, out_path: str | os.PathLike[str], *,
-                progress: Any = None, jobs: int = 1) -> ExtractResult:
+                progress: Any = None, jobs: int | None = 1) -> ExtractResult:
     """Write every saved page at ``pfn * page_size`` of ``out_path``.
 
     Pages saved as zero pages and memory not saved are holes (read back as zeros).  The
@@ -38,6 +38,10 @@ def extract_raw(image: HibernationImage, out_path: str | os.PathLike[str], *,
     n_chunks = len(image.chunk_table) if image.compression != "none" else 0
     with open(out_path, "wb") as out:
         out.truncate(size)
+        if jobs is None:
+            from swsusp_inspect.image.parallel import auto_jobs
+
+            jobs = auto_jobs(image.info.pages * image.page_size)
         if jobs > 1 and n_chunks >= 8 * jobs:
             out.flush()
             for count in image.map_chunk_ranges(_extract_range, jobs, os.fspath(out_path)):

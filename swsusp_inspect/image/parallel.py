@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import mmap
+import os
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -17,9 +18,32 @@ import numpy as np
 if TYPE_CHECKING:
     from swsusp_inspect.image.hibernation import HibernationImage
 
-__all__ = ["can_fork", "map_chunk_ranges"]
+__all__ = ["auto_jobs", "can_fork", "free_cores", "map_chunk_ranges"]
 
 MADV_POPULATE_READ = 22  # Linux 5.14+: map the pages now instead of one fault at a time
+# stream bytes a worker must have to be worth its fork and the pool's start (about 0.05 s;
+# 64 MiB of LZO take about 0.2 s to decompress and checksum on one core)
+PARALLEL_MIN_BYTES = 64 << 20
+
+
+def free_cores() -> int:
+    """Cores this process may use that nothing else is running on now: the CPUs it may run
+    on, less the other runnable tasks (/proc/loadavg's running count, which includes this
+    process); at least 1."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") \
+        else os.cpu_count() or 1
+    try:
+        with open("/proc/loadavg") as f:
+            running = int(f.read().split()[3].split("/")[0])
+    except (OSError, ValueError, IndexError):
+        return cores
+    return max(1, min(cores, cores - (running - 1)))
+
+
+def auto_jobs(stream_bytes: int) -> int:
+    """Workers for ``stream_bytes`` of stream data: one per :data:`PARALLEL_MIN_BYTES`, no
+    more than the cores free now (a busy machine gets one job: never slower than one)."""
+    return max(1, min(free_cores(), stream_bytes // PARALLEL_MIN_BYTES))
 
 _FORKED_IMAGE: HibernationImage | None = None
 
