@@ -163,3 +163,31 @@ def test_global_options_after_the_command() -> None:
                                  str(SAMPLES / "forged-seed-2004" / "dmesg.txt"), "--debug",
                                  "--no-color"])
     assert r.exit_code == 0 and "checksum unchanged" in r.stdout
+
+
+@pytest.mark.parametrize("args", [
+    ["info", str(SAMPLES / "deb12-6.1-arm64-lzo" / "swap.img.xz"), "--map",
+     str(SAMPLES / "deb12-6.1-arm64-lzo" / "iomem.txt")],
+    ["info", str(SAMPLES / "deb12-6.1-lzo" / "swap.img.xz"), "--map",
+     str(SAMPLES / "deb12-6.1-lzo" / "iomem.txt"), "--map",
+     str(SAMPLES / "sid-7-lzo" / "console.log")],
+    ["map", str(SAMPLES / "deb12-6.1-lzo" / "console.log")],
+    ["map", "diff", str(SAMPLES / "deb12-6.1-lzo" / "console.log"),
+     str(SAMPLES / "sid-7-lzo" / "iomem.txt")],
+    ["batch", str(SAMPLES / "forged-legacy")],
+], ids=["info arm64", "info two maps", "map", "map diff", "batch"])
+def test_other_views_at_80_columns(args: list[str]) -> None:
+    first = next(a for a in args[1:] if a.startswith("/"))
+    if not Path(first).exists():
+        pytest.skip(f"{first} is not in this checkout")
+    code, text = _run([*args, "--no-color"])
+    assert code in (0, 1), text
+    lines = text.splitlines()
+    assert "…" not in text and max(len(line) for line in lines) <= 80
+    # a line that starts at column 0 starts a thing of its own, never the rest of a sentence
+    starts = ("╭", "│", "╰", "samples/", "/", "-> ", "boot ", "info:", "warning:", "error:",
+              "e820 ", "kernel-edited", "nosave ", "checksum ", "same ", "#", " ", "start",
+              "━", "worst ", "summary ", *(f"{n} images" for n in range(1, 30)))
+    for line in lines:
+        assert not line or line.startswith(starts) or line[0].isspace() or \
+            line.lstrip("0123456789 ").startswith(("ok", "UNSAFE", "ERROR")), line
