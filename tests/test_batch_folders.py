@@ -232,3 +232,18 @@ def test_long_paths_go_on_a_line_of_their_own(tmp_path: Path) -> None:
 
 def test_the_schema_is_documented() -> None:
     assert SCHEMA in (ROOT / "docs" / "batch.md").read_text()
+
+
+def test_manifest_boot_column(tmp_path: Path) -> None:
+    (tmp_path / "two.log").write_text(two_boot_log())
+    (tmp_path / "m.csv").write_text(f"image,map,boot\n{REAL / 'swap.img.xz'},two.log,2\n"
+                                    f"{REAL / 'swap.img.xz'},two.log,\n")
+    code, out, _ = _run("batch", "--jsonl", "--jobs", "1", "--manifest", str(tmp_path / "m.csv"))
+    given, chosen = (json.loads(line) for line in out.splitlines())
+    assert given["map"]["inputs"][0]["boot"]["reason"] == "--boot 2"
+    assert given["map"]["checksum_verdict"] == "mismatch"
+    assert chosen["map"]["inputs"][0]["boot"]["index"] == 1
+    assert chosen["map"]["checksum_verdict"] == "match" and code == 0
+    (tmp_path / "bad.csv").write_text("image,boot\nx.img,zero\n")
+    code, out, err = _run("batch", "--manifest", str(tmp_path / "bad.csv"))
+    assert code == 2 and "bad.csv:2" in err and "boot" in err
