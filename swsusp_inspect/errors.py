@@ -11,9 +11,13 @@ from typing import Any
 
 __all__ = [
     "FormatError",
+    "KernelDataError",
+    "KernelMemoryError",
     "MapError",
     "NotAnImageError",
+    "NotInImageError",
     "SwsuspError",
+    "TranslationError",
     "TruncatedError",
     "UnsupportedFormatError",
 ]
@@ -126,3 +130,74 @@ class MapError(SwsuspError):
         self.reason = message
         where = source if line is None else f"{source}:{line}"
         super().__init__(f"{where}: {message}")
+
+
+class KernelMemoryError(SwsuspError):
+    """Something in the saved kernel memory could not be read or made sense of."""
+
+
+class NotInImageError(KernelMemoryError):
+    """A physical address lies in a page frame the image did not save.
+
+    Attributes:
+        address: the physical address asked for.
+        pfn: its page frame number.
+        what: what was being read, or None.
+    """
+
+    def __init__(self, address: int, pfn: int, what: str | None = None) -> None:
+        self.address = address
+        self.pfn = pfn
+        self.what = what
+        where = f"{what}: " if what else ""
+        super().__init__(f"{where}physical address {address:#x}: page frame {pfn:#x} is not "
+                         "in the image")
+
+
+class TranslationError(KernelMemoryError):
+    """A virtual address could not be translated through the image's page tables.
+
+    Attributes:
+        address: the virtual address.
+        level: the page-table level that failed (e.g. "PML4", "PGD", "PTE"), or None.
+        entry_address: physical address of the failing entry, or None.
+        reason: why, in words.
+    """
+
+    def __init__(self, address: int, reason: str, *, level: str | None = None,
+                 entry_address: int | None = None) -> None:
+        self.address = address
+        self.level = level
+        self.entry_address = entry_address
+        self.reason = reason
+        where = ""
+        if level is not None:
+            where = f" at {level}" + ("" if entry_address is None
+                                     else f" entry {entry_address:#x}")
+        super().__init__(f"virtual address {address:#x}{where}: {reason}")
+
+
+class KernelDataError(KernelMemoryError):
+    """A kernel structure read from the image does not hold what the kernel would write.
+
+    The message names the structure, its address (``phys`` or ``virt``), the field, and what
+    was expected versus found.
+    """
+
+    def __init__(self, structure: str, address: int | None, field: str | None = None,
+                 expected: Any = None, found: Any = None, *, detail: str | None = None,
+                 space: str = "virt") -> None:
+        self.structure = structure
+        self.address = address
+        self.field = field
+        self.expected = expected
+        self.found = found
+        self.detail = detail
+        parts = [structure if address is None else f"{structure} at {space} {address:#x}"]
+        if field:
+            parts.append(field)
+        if expected is not None or found is not None:
+            parts.append(f"expected {_show(expected)}, got {_show(found)}")
+        if detail:
+            parts.append(detail)
+        super().__init__(": ".join(parts))

@@ -17,11 +17,12 @@ if TYPE_CHECKING:
     from swsusp_inspect.e820 import MemoryMap
     from swsusp_inspect.image import HibernationImage
     from swsusp_inspect.inputs.system_map import SystemMap
+    from swsusp_inspect.model.kernel import KernelLog
     from swsusp_inspect.model.report import IgnoredInput, Report
     from swsusp_inspect.model.summary import ImageSummary
 
 __all__ = ["Inputs", "Opened", "ProgressFactory", "audit_opened", "open_inputs", "run_audit",
-           "run_summary"]
+           "run_dmesg", "run_summary"]
 
 # (total, description) -> a context whose value is a callable advanced by pages, or None
 ProgressFactory = Callable[[int, str], AbstractContextManager[Any]]
@@ -115,7 +116,11 @@ def run_summary(
     inputs: Inputs, *, verify: bool = False, jobs: int | None = 1,
     progress: ProgressFactory | None = None
 ) -> ImageSummary:
-    """``info`` (``verify=False``) or ``verify`` of one image."""
+    """``info`` (``verify=False``) or ``verify`` of one image.
+
+    ``verify`` reads the data once, to check it, and leaves the kernel's own memory
+    (``memory``) to ``info``: reading it would decompress the image a second time.
+    """
     from swsusp_inspect.summary import summarize
 
     with open_inputs(inputs) as o:
@@ -128,6 +133,7 @@ def run_summary(
                 maps=o.maps,
                 progress=bar,
                 jobs=jobs,
+                read_memory=not verify,
             )
 
 
@@ -169,3 +175,23 @@ def run_audit(
     with open_inputs(inputs) as o:
         return audit_opened(inputs, o, verify=verify, nosave_rules=nosave_rules,
                             strip_width=strip_width, progress=progress)
+
+
+def run_dmesg(inputs: Inputs) -> KernelLog:
+    """The kernel log of one image at the snapshot.
+
+    Raises:
+        KernelMemoryError: the log cannot be read (no VMCOREINFO, its buffer not saved, ...).
+    """
+    from swsusp_inspect.errors import KernelMemoryError
+    from swsusp_inspect.kernel import read_kernel
+    from swsusp_inspect.model.kernel import KernelLog
+
+    with open_inputs(inputs) as o:
+        state = read_kernel(o.image, o.system_map, source=inputs.image)
+        records = state.log
+        if records is None:
+            why = next((e for e in state.errors if e.startswith(("vmcoreinfo", "log"))),
+                       next(iter(state.errors), "no log buffer found"))
+            raise KernelMemoryError(f"{inputs.image}: no kernel log in the image: {why}")
+        return KernelLog(inputs.image, state.log_format, tuple(records), tuple(state.errors))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import TYPE_CHECKING, Any
 
 from swsusp_inspect.errors import FormatError
@@ -18,6 +19,7 @@ from swsusp_inspect.model.summary import (
     KernelIdentity,
     LayoutFacts,
     MapCheck,
+    MemoryFacts,
     StreamFacts,
 )
 
@@ -25,8 +27,9 @@ if TYPE_CHECKING:
     from swsusp_inspect.e820 import MemoryMap
     from swsusp_inspect.image import HibernationImage, VerifyResult
     from swsusp_inspect.inputs.system_map import SystemMap
+    from swsusp_inspect.kernel import KernelState
 
-__all__ = ["check_map", "pick_boot", "summarize"]
+__all__ = ["check_map", "memory_facts", "pick_boot", "summarize"]
 
 
 def _image_checksum(image: HibernationImage) -> tuple[str | None, int | None]:
@@ -126,6 +129,23 @@ def _find_banner(
     return banner, None
 
 
+def memory_facts(state: KernelState) -> MemoryFacts:
+    """The ``memory`` object: every part ``info`` shows read now, errors included."""
+    info = state.vmcoreinfo
+    paging = state.paging
+    facts = MemoryFacts(
+        osrelease=state.osrelease, build_id=state.build_id,
+        page_size=info.page_size if info is not None else None,
+        kernel_offset=state.kernel_offset, page_table_root=state.page_table_root,
+        paging=paging.name if paging is not None else None,
+        vmcoreinfo_address=info.address if info is not None else None,
+        symbols_source=state.symbols_source,
+        e820_checksum_matches=state.e820_checksum_matches, log_records=state.log_records,
+        errors=())
+    # the errors last: every part above has been read (and has said what failed)
+    return dataclasses.replace(facts, errors=tuple(state.errors))
+
+
 def summarize(
     image: HibernationImage,
     *,
@@ -135,9 +155,15 @@ def summarize(
     find_banner: bool = True,
     progress: Any = None,
     jobs: int | None = 1,
+    kernel: KernelState | None = None,
+    read_memory: bool = True,
 ) -> ImageSummary:
     """The summary; ``verify`` reads and decompresses every chunk and checks the CRC32
-    (``jobs`` processes; None: chosen from the image's size and the cores free)."""
+    (``jobs`` processes; None: chosen from the image's size and the cores free).
+
+    ``kernel`` is the image's kernel memory when the caller has it already; otherwise it is
+    read here (``read_memory=False`` leaves ``memory`` out).
+    """
     pd = image.pagedir
     if jobs is None:
         from swsusp_inspect.image.parallel import auto_jobs
@@ -149,6 +175,10 @@ def summarize(
     expected = system_map.physical("linux_banner", info.arch) if system_map else None
     banner, banner_error = _find_banner(image, result, expected, find_banner)
     crc = result.crc32 if result is not None else Crc32Result(hdr.crc32 if hdr else None)
+    if kernel is None and read_memory:
+        from swsusp_inspect.kernel import read_kernel
+
+        kernel = read_kernel(image, system_map, source=image.path)
     return ImageSummary(
         input=InputFacts(image.path, image.source.transport, image.input_size),
         layout=_layout(image),
@@ -178,4 +208,5 @@ def summarize(
         kernel=_kernel(image, banner, expected, banner_error),
         details=image.details,
         maps=tuple(check_map(image, m) for m in (maps or [])),
+        memory=memory_facts(kernel) if kernel is not None else None,
     )

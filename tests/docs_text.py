@@ -17,9 +17,6 @@ ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
 DOCS = ROOT / "docs"
 PAGES = (README, *sorted(DOCS.glob("*.md")))
-# written with the package's final layers, by the restructuring; its links are checked once it
-# exists, until then a link to it is the only one allowed to point nowhere
-NOT_YET_WRITTEN = {DOCS / "architecture.md"}
 # what a transcript's terminal looks like: rich output is laid out for this width
 TERMINAL = {"COLUMNS": "100", "NO_COLOR": "1"}
 

@@ -4,6 +4,7 @@ the real-kernel samples' provenance and log lines."""
 from __future__ import annotations
 
 import json
+import os
 import re
 from pathlib import Path
 from typing import Any
@@ -141,3 +142,27 @@ def kernel_code_anchor(arch: str, iomem: str, symbols: dict[str, int]) -> str:
     length = int(m.group(2), 16) + 1 - int(m.group(1), 16)
     (anchor,) = [s for s in ("_stext", "_text") if symbols["__init_begin"] - symbols[s] == length]
     return anchor
+
+
+THOROUGH = os.environ.get("SWSUSP_INSPECT_TESTS") == "thorough"
+
+
+def examples(n: int) -> int:
+    """Hypothesis examples for a property: a third in the default run (kept to about a minute
+    of CPU), three times as many in CI's thorough step (``SWSUSP_INSPECT_TESTS=thorough``)."""
+    return n * 3 if THOROUGH else max(10, n // 3)
+
+
+def round_trip(fmt: Any, obj: dict[str, Any], size: int, data: bytes | None = None) -> None:
+    """construct's own round-trip check, with the equalities asserted: ``parse(data) == obj``,
+    ``build(obj) == data``, ``sizeof() == size == len(data)``; without ``data``, the bytes
+    ``build(obj)`` gives (whose parse must give ``obj`` back)."""
+    if data is None:
+        data = fmt.build(obj)
+    else:
+        assert fmt.build(obj) == data
+    parsed = fmt.parse(data)
+    # construct adds hidden "_..." keys (the stream, padding) that obj does not name
+    assert {k: v for k, v in parsed.items() if k in obj or not k.startswith("_")} == obj
+    assert fmt.build(parsed) == data
+    assert fmt.sizeof() == size == len(data)

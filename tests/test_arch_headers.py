@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from helpers import arch_extra, forge_to, run_cli, unhex
+from helpers import arch_extra, examples, forge_to, run_cli, unhex
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -32,7 +32,7 @@ from swsusp_inspect.inputs.system_map import load_system_map
 from swsusp_inspect.model import ArchRecord
 from swsusp_inspect.summary import summarize
 
-HYP = settings(max_examples=40, deadline=None)
+HYP = settings(max_examples=examples(40), deadline=None)
 u64 = st.integers(0, 2**64 - 1)
 
 # -- riscv ---------------------------------------------------------------------------------------

@@ -74,8 +74,7 @@ def test_no_matching_boot_reads_the_last_and_says_why(logs: dict[str, Path]) -> 
     assert check["boot"]["reason"].startswith("no boot's firmware table has the image's")
     assert check["checksum_verdict"] == "mismatch"
     audit = _json("audit", IMAGE, "--map", str(logs["none"]))
-    assert [f["code"] for f in audit["findings"] if f["code"].startswith("map-")] == \
-        ["map-checksum-mismatch"]
+    assert "map-checksum-mismatch" in [f["code"] for f in audit["findings"]]
 
 
 def test_boot_option_wherever_a_map_is_read(logs: dict[str, Path]) -> None:

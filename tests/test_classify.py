@@ -11,6 +11,7 @@ import itertools
 
 import numpy as np
 import pytest
+from helpers import examples
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -89,7 +90,7 @@ def _table(sc: dict, reserved: bool = True) -> cl.IntervalTable:
                           reserved=sc["reserved"] if reserved else [])
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(scenarios())
 def test_classifier_equals_oracle(sc: dict) -> None:
     t = _table(sc)
@@ -101,7 +102,7 @@ def test_classifier_equals_oracle(sc: dict) -> None:
     assert c.input_sorted == (sc["pfns"] == sorted(sc["pfns"]))
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=examples(150), deadline=None)
 @given(scenarios(), st.lists(st.sampled_from([0, 1 << 32, 1 << 10, (1 << 32) | 1]),
                              max_size=130))
 def test_kpageflags_relabel_equals_oracle(sc: dict, flags: list[int]) -> None:
@@ -118,7 +119,7 @@ def test_kpageflags_relabel_equals_oracle(sc: dict, flags: list[int]) -> None:
     assert stats.buddy == sum(1 for p in covered if flags[p] >> 10 & 1)
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=examples(150), deadline=None)
 @given(scenarios(), st.integers(1, 5))
 def test_runs_rebuild_labels_and_respect_areas(sc: dict, chunk: int) -> None:
     t = _table(sc)
@@ -148,7 +149,7 @@ def test_runs_rebuild_labels_and_respect_areas(sc: dict, chunk: int) -> None:
     assert int(only.count.sum()) == int(np.isin(c.labels, [cl.NON_RAM, cl.NOSAVE]).sum())
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=examples(100), deadline=None)
 @given(scenarios(), st.integers(1, 40))
 def test_strip_counts_add_up(sc: dict, width: int) -> None:
     t = _table(sc)

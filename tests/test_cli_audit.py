@@ -91,12 +91,30 @@ def test_csv_one_row_per_run() -> None:
                    (0xE0000, 0xE00FF, "hole 0xc0000000-0xff77ffff", "")]
 
 
-def test_without_map_header_and_hint_exit_0() -> None:
-    r = invoke(REAL / "swap.img.xz", "--no-color")
+def test_without_map_header_and_hint_exit_0(tmp_path: Path) -> None:
+    # a forged image holds no kernel memory to take a map from: no labels, a hint
+    f = forge_to(tmp_path, "img")
+    r = invoke(f.path, "--no-color")
     assert r.exit_code == 0
     assert "labels need --map" in r.stdout and "Physical memory" not in r.stdout
-    doc = json.loads(invoke(REAL / "swap.img.xz", "--json").stdout)
+    doc = json.loads(invoke(f.path, "--json").stdout)
     assert doc["labels"] is None and doc["map"] is None and doc["findings"] == []
+    assert doc["image"]["memory"]["osrelease"] is None and doc["image"]["memory"]["errors"]
+
+
+def test_a_real_image_alone_is_labelled_from_its_own_memory() -> None:
+    """No input but the image: the map, nosave list and reserved-RAM evidence the image's own
+    kernel held give the labels the boot log and kpageflags give."""
+    alone = json.loads(invoke(REAL / "swap.img.xz", "--json").stdout)
+    given = json.loads(invoke(REAL / "swap.img.xz", "--json", "--map", REAL / "dmesg.txt",
+                              "--kpageflags", REAL / "kpageflags.bin.xz").stdout)
+    assert alone["labels"] == given["labels"]
+    assert alone["map"]["format"] == "image" and alone["map"]["checksum_matches_image"] is True
+    assert alone["evidence"]["reserved-ram"]["source"] == "image"
+    assert alone["evidence"]["nosave"][0]["source"] == "image"
+    assert [f["code"] for f in alone["findings"]] == ["map-from-image", "saved-reserved-ram"]
+    # the inputs given agree with what the image holds: no disagreement finding
+    assert not [f for f in given["findings"] if f["code"].endswith("-from-image")]
 
 
 def test_strict_turns_warnings_into_exit_1(tmp_path: Path) -> None:

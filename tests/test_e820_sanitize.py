@@ -4,6 +4,7 @@ algorithm (arch/x86/kernel/e820.c e820__update_table, 6.x) on random overlapping
 from __future__ import annotations
 
 import numpy as np
+from helpers import examples
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -61,13 +62,13 @@ maps = st.lists(entry, min_size=0, max_size=24)
 maps_no_pram = st.lists(entry.filter(lambda e: e[2] != PRAM), min_size=0, max_size=24)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(maps)
 def test_numpy_equals_kernel_reference(entries: list[tuple[int, int, int]]) -> None:
     assert numpy_sanitize(entries) == kernel_sanitize(entries)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(maps)
 def test_sanitize_is_idempotent(entries: list[tuple[int, int, int]]) -> None:
     once = numpy_sanitize(entries)
@@ -99,7 +100,7 @@ def _paint(entries: list[tuple[int, int, int]], lo: int, hi: int, old: int,
     return numpy_sanitize([(c * 0x400, 0x400, t) for c, t in sorted(cells.items())])
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(maps_no_pram, st.integers(0, 80), st.integers(0, 30), st.sampled_from([1, 2]))
 def test_edits_equal_painting(entries: list[tuple[int, int, int]], lo: int, n: int,
                               old: int) -> None:

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import zstandard
-from helpers import forge_to, pfns, run_cli
+from helpers import examples, forge_to, pfns, run_cli
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -89,7 +89,7 @@ def forge_specs(draw: st.DrawFn) -> dict[str, object]:
 
 
 @given(spec=forge_specs())
-@settings(max_examples=25, deadline=None,
+@settings(max_examples=examples(25), deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 def test_forged_property(tmp_path: Path, spec: dict[str, object]) -> None:
     forged = forge_to(tmp_path, "prop", **spec)

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from helpers import assert_error_line, run_cli
+from helpers import assert_error_line, examples, run_cli
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -450,7 +450,7 @@ def test_not_a_link_chain(tmp_path: Path) -> None:
 
 
 SMALL = np.arange(0x100, 0x100 + 40, dtype=np.uint64)
-FUZZ = settings(max_examples=15, deadline=None,
+FUZZ = settings(max_examples=examples(15), deadline=None,
                 suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 

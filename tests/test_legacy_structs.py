@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import unhex
+from helpers import examples, round_trip, unhex
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -408,15 +408,7 @@ def test_swap_map_2618_x86_64_is_not_read_as_pfns(tmp_path: Path) -> None:
 
 # -- round trips of the shapes ------------------------------------------------------------------
 
-HYP = settings(max_examples=25, deadline=None)
-
-
-def common(fmt: Any, obj: dict[str, Any], size: int) -> None:
-    data = fmt.build(obj)
-    parsed = fmt.parse(data)
-    assert {k: v for k, v in parsed.items() if not k.startswith("_")} == obj
-    assert fmt.build(parsed) == data
-    assert fmt.sizeof() == size == len(data)
+HYP = settings(max_examples=examples(25), deadline=None)
 
 
 @pytest.mark.parametrize(("word_size", "size", "location"),
@@ -438,7 +430,7 @@ def test_suspend_header_size(word_size: int, size: int, location: bool) -> None:
 @HYP
 def test_pbe_round_trip(word_size: int, vals: list[int]) -> None:
     obj = dict(zip(("address", "orig_address", "swap_address", "dummy"), vals, strict=True))
-    common(lg.pbe_struct(word_size), obj, 4 * word_size)
+    round_trip(lg.pbe_struct(word_size), obj, 4 * word_size)
 
 
 @pytest.mark.parametrize(("word_size", "pointer", "key_iv", "at"),
@@ -455,7 +447,7 @@ def test_header_pointer_offsets(word_size: int, pointer: str, key_iv: bool, at: 
         obj["key_iv"] = bytes(range(64))
     data = fmt.build(obj)
     assert int.from_bytes(data[at : at + word_size], "little") == 0x1234
-    common(fmt, obj, N)
+    round_trip(fmt, obj, N)
 
 
 @pytest.mark.parametrize(("word_size", "pmdisk", "pagedir_at", "slots"),
@@ -479,7 +471,7 @@ def test_swap_map_geometry(word_size: int, layout: str, entries: int) -> None:
     obj: dict[str, Any] = {"entries": list(range(1, entries + 1)), "next_swap": 9}
     if layout == "2.6.16":
         obj["next"] = 0
-    common(fmt, obj, N)
+    round_trip(fmt, obj, N)
 
 
 @given(offset=st.integers(1, 2**20), swap_type=st.integers(0, 31))

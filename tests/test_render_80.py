@@ -90,9 +90,9 @@ def test_map_lines_wrap_under_the_key(report: tuple[str, dict[str, Any], str]) -
     _, _, text = report
     inside = [line[2:-2] for line in text.splitlines() if line.startswith("│")]
     for line in inside:  # the panel's rows: a key, or the key column left blank
-        assert line.startswith(("  ", *(k + " " for k in (
-            "file", "signature", "flags", "compression", "kernel", "arch", "integrity", "map",
-            "page size", "format", "encryption", "uts")))) or not line.strip(), line
+        keys = ("file", "signature", "flags", "compression", "kernel", "arch", "integrity",
+                "map", "page size", "format", "encryption", "uts", "memory")
+        assert line.startswith(("  ", *(k + " " for k in keys))) or not line.strip(), line
 
 
 def test_strip_without_colour_has_a_letter_per_label(

@@ -264,6 +264,7 @@ def test_json_keys(sample: Sample) -> None:
     assert d["pfn_min"] == int(sample.image.pagedir.pfns.min())
 
 
+@pytest.mark.slow  # a whole-image sweep per sample, with worker processes
 @pytest.mark.parametrize(("name", "jobs"), [
     (name, 2 if i % 2 else 1) for i, name in enumerate(n for n in REAL if "nocompress" not in n)])
 def test_extract_places_pages_at_physical_addresses(name: str, jobs: int,
@@ -307,6 +308,7 @@ def test_zero_pages_only_in_6_6_plus() -> None:
             assert bool(np.any(img.pagedir.zero)) == ((major, minor) >= (6, 6)), name
 
 
+@pytest.mark.slow  # two whole-image sweeps per sample, one with worker processes
 def test_parallel_verify_equals_serial(sample: Sample) -> None:
     serial = sample.image.verify(jobs=1)
     parallel = sample.image.verify(jobs=2)

@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from helpers import arch_extra, unhex
+from helpers import arch_extra, examples, round_trip, unhex
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -38,17 +38,10 @@ from swsusp_inspect.errors import FormatError
 from swsusp_inspect.formats import pagedir, signatures, snapshot, swap, swapmap
 
 PAGE_SIZES = (4096, 16384, 65536)
-HYP = settings(max_examples=40, deadline=None)
+HYP = settings(max_examples=examples(40), deadline=None)
 
 u32 = st.integers(0, 2**32 - 1)
 u64 = st.integers(0, 2**64 - 1)
-
-
-def common(fmt: Any, data: bytes, obj: dict[str, Any], size: int) -> None:
-    """construct's own round-trip check, with the equalities asserted."""
-    assert fmt.parse(data) == obj
-    assert fmt.build(obj) == data
-    assert fmt.sizeof() == size == len(data)
 
 
 # -- swsusp_header ---------------------------------------------------------------------------
@@ -70,7 +63,7 @@ def test_swsusp_header_round_trip(page_size: int, layout: str, image: int, flags
     if layout == "2.6.23+":
         obj.update(hw_sig=hw_sig, crc32=crc32, flags=flags)
     data = fmt.build(obj)
-    common(fmt, data, obj, page_size)
+    round_trip(fmt, obj, page_size, data)
 
     page = swap.build_header(page_size, image=image, flags=flags, crc32=crc32, hw_sig=hw_sig,
                              orig_sig=orig, last_page=0x1234, layout=layout)
@@ -286,7 +279,7 @@ def test_swsusp_info_round_trip(word: int, size: int, offsets: dict[str, int], u
            "cpus": cpus, "image_pages": image_pages, "pages": pages,
            "size": (pages * 4096) % 2 ** (8 * word)}
     data = fmt.build(obj)
-    common(fmt, data, obj, size)
+    round_trip(fmt, obj, size, data)
     for name, off in offsets.items():
         width = 4 if name in ("version_code", "cpus") else word
         assert int.from_bytes(data[off : off + width], "little", signed=name == "cpus") == \
@@ -474,7 +467,7 @@ def test_restore_record_round_trip(key: tuple[str, str], jump: int, phys: int, c
     elif "CRC32" in layout:
         obj["e820_checksum"] = csum
     data = fmt.build(obj)
-    common(fmt, data, obj, RECORD_SIZES[key])
+    round_trip(fmt, obj, RECORD_SIZES[key], data)
     built = snapshot.build_restore_record(layout, word, **obj)
     assert built == data
     arch = snapshot.decode_arch(data.ljust(4096, b"\0"), word)
@@ -523,7 +516,7 @@ def test_arm64_header_round_trip(version: str, ttbr: int, reenter: int, hyp: int
     obj = {"uts_version": ("#" + version).encode().ljust(65, b"\0"), "ttbr1_el1": ttbr,
            "reenter_kernel": reenter, "__hyp_stub_vectors": hyp, "sleep_cpu_mpidr": mpidr}
     data = fmt.build(obj)
-    common(fmt, data, obj, 104)
+    round_trip(fmt, obj, 104, data)
     arch = snapshot.decode_arch(data.ljust(4096, b"\0"), 8)
     assert arch is not None
     assert arch.name == "arm64"

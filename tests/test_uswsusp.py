@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from helpers import assert_error_line, run_cli, unhex
+from helpers import assert_error_line, examples, run_cli, unhex
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -42,7 +42,7 @@ from swsusp_inspect.model import to_data
 from swsusp_inspect.summary import summarize
 
 N = 4096
-HYP = settings(max_examples=40, deadline=None,
+HYP = settings(max_examples=examples(40), deadline=None,
                suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 

@@ -3,6 +3,8 @@ the PFN statistics and the address-space strip."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import numpy.typing as npt
 
@@ -168,62 +170,104 @@ def _regions(rng: tuple[PfnRange, ...]) -> str:
     return ", ".join(regions[:4]) + (", ..." if len(regions) > 4 else "")
 
 
-Found = tuple[int, tuple[PfnRange, ...], int]  # pages, ranges kept, ranges in all
+@dataclass(frozen=True)
+class _Labelled:
+    """What every label's finding reads: the classification, the per-code page counts and the
+    flagged runs (joined within a map area)."""
+
+    c: cl.Classification
+    counts: np.ndarray
+    flagged: cl.Runs
+
+    @property
+    def table(self) -> cl.IntervalTable:
+        return self.c.table
+
+    def present(self, code: int, *, needs_map: bool = True) -> bool:
+        return bool((self.table.has_map or not needs_map) and self.counts[code])
+
+    def of(self, code: int) -> tuple[int, tuple[PfnRange, ...], int]:
+        """Pages with this code, their first ranges and how many ranges there are."""
+        t = self.table
+        rng, total = _ranges(self.flagged, t, self.flagged.code == code, t.page_size)
+        return int(self.counts[code]), rng, total
 
 
-def _non_ram(c: cl.Classification, found: Found) -> Finding:
-    pages, rng, total = found
-    t = c.table
-    per_iv = np.diff(c.cuts)
+def _saved_non_ram(lb: _Labelled) -> Finding:
+    t = lb.table
+    pages, rng, total = lb.of(cl.NON_RAM)
+    per_iv = np.diff(lb.c.cuts)
     also = int(per_iv[(t.codes == cl.NON_RAM) & (t.nosave_source >= 0)].sum())
     return finding(
         "saved-non-ram",
         f"{plural(pages, 'saved page')} {agree(pages, 'is', 'are')} not RAM per the map "
         f"({_regions(rng)})",
-        pages=pages, ranges=rng, ranges_total=total, note=NON_RAM_NOTE,
+        pages=pages,
+        ranges=rng,
+        ranges_total=total,
+        note=NON_RAM_NOTE,
         details=NonRamDetails(also),
     )
 
 
-def _beyond_map(map_end: int, found: Found) -> Finding:
-    pages, rng, total = found
+def _saved_beyond_map(lb: _Labelled, map_end: int) -> Finding:
+    pages, rng, total = lb.of(cl.BEYOND_MAP)
     return finding(
         "saved-beyond-map",
         f"{plural(pages, 'saved page')} {agree(pages, 'lies', 'lie')} beyond the end of the "
         f"map ({map_end:#x})",
-        pages=pages, ranges=rng, ranges_total=total, note=PHYSPAGES_NOTE,
+        pages=pages,
+        ranges=rng,
+        ranges_total=total,
+        note=PHYSPAGES_NOTE,
     )
 
 
-def _nosave(t: cl.IntervalTable, flagged: cl.Runs, found: Found) -> Finding:
-    pages, rng, total = found
-    srcs = sorted({t.nosave_sources[int(t.nosave_source[int(k)])]
-                   for k in flagged.interval[flagged.code == cl.NOSAVE]
-                   if t.nosave_source[int(k)] >= 0})
+def _saved_nosave(lb: _Labelled) -> Finding:
+    t = lb.table
+    flagged = lb.flagged
+    pages, rng, total = lb.of(cl.NOSAVE)
+    srcs = sorted(
+        {
+            t.nosave_sources[int(t.nosave_source[int(k)])]
+            for k in flagged.interval[flagged.code == cl.NOSAVE]
+            if t.nosave_source[int(k)] >= 0
+        }
+    )
     return finding(
         "saved-nosave",
         f"{plural(pages, 'saved page')} {agree(pages, 'lies', 'lie')} in the kernel's nosave "
-        f"regions ({', '.join(srcs)}): the kernel never saves them",
-        pages=pages, ranges=rng, ranges_total=total, details=NosaveSources(tuple(srcs)),
+        "regions "
+        f"({', '.join(srcs)}): the kernel never saves them",
+        pages=pages,
+        ranges=rng,
+        ranges_total=total,
+        details=NosaveSources(tuple(srcs)),
     )
 
 
-def _partly_ram(found: Found) -> Finding:
-    pages, rng, total = found
+def _saved_partly_ram(lb: _Labelled) -> Finding:
+    pages, rng, total = lb.of(cl.PARTLY_RAM)
     return finding(
         "saved-partly-ram",
         f"{plural(pages, 'saved page')} {agree(pages, 'is', 'are')} only partly RAM",
-        pages=pages, ranges=rng, ranges_total=total, note=PARTLY_NOTE,
+        pages=pages,
+        ranges=rng,
+        ranges_total=total,
+        note=PARTLY_NOTE,
     )
 
 
-def _reserved_ram(by_evidence: dict[str, int], found: Found) -> Finding:
-    pages, rng, total = found
+def _saved_reserved_ram(lb: _Labelled, by_evidence: dict[str, int]) -> Finding:
+    pages, rng, total = lb.of(cl.RESERVED_RAM)
     ev = ", ".join(f"{k} {v:,}" for k, v in by_evidence.items())
     return finding(
         "saved-reserved-ram",
         f"{plural(pages, 'saved page')} {agree(pages, 'is', 'are')} reserved RAM ({ev})",
-        pages=pages, ranges=rng, ranges_total=total, note=QUIESCE_NOTE,
+        pages=pages,
+        ranges=rng,
+        ranges_total=total,
+        note=QUIESCE_NOTE,
         details=EvidenceCounts(dict(by_evidence)),
     )
 
@@ -232,26 +276,22 @@ def label_findings(
     c: cl.Classification, counts: np.ndarray, by_evidence: dict[str, int], map_end: int
 ) -> list[Finding]:
     """One finding per label code present, with its runs of PFNs."""
-    t = c.table
     flagged = _merge_runs(
-        cl.runs(c, [cl.RESERVED_RAM, cl.NOSAVE, cl.PARTLY_RAM, cl.NON_RAM, cl.BEYOND_MAP]), t
+        cl.runs(c, [cl.RESERVED_RAM, cl.NOSAVE, cl.PARTLY_RAM, cl.NON_RAM, cl.BEYOND_MAP]),
+        c.table,
     )
-
-    def of(code: int) -> Found:
-        rng, total = _ranges(flagged, t, flagged.code == code, t.page_size)
-        return int(counts[code]), rng, total
-
+    lb = _Labelled(c, counts, flagged)
     out: list[Finding] = []
-    if t.has_map and counts[cl.NON_RAM]:
-        out.append(_non_ram(c, of(cl.NON_RAM)))
-    if t.has_map and counts[cl.BEYOND_MAP]:
-        out.append(_beyond_map(map_end, of(cl.BEYOND_MAP)))
-    if counts[cl.NOSAVE]:
-        out.append(_nosave(t, flagged, of(cl.NOSAVE)))
-    if t.has_map and counts[cl.PARTLY_RAM]:
-        out.append(_partly_ram(of(cl.PARTLY_RAM)))
-    if t.has_map and counts[cl.RESERVED_RAM]:
-        out.append(_reserved_ram(by_evidence, of(cl.RESERVED_RAM)))
+    if lb.present(cl.NON_RAM):
+        out.append(_saved_non_ram(lb))
+    if lb.present(cl.BEYOND_MAP):
+        out.append(_saved_beyond_map(lb, map_end))
+    if lb.present(cl.NOSAVE, needs_map=False):
+        out.append(_saved_nosave(lb))
+    if lb.present(cl.PARTLY_RAM):
+        out.append(_saved_partly_ram(lb))
+    if lb.present(cl.RESERVED_RAM):
+        out.append(_saved_reserved_ram(lb, by_evidence))
     return out
 
 

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from swsusp_inspect.e820 import MemoryMap
     from swsusp_inspect.image import HibernationImage
     from swsusp_inspect.inputs.system_map import SystemMap
+    from swsusp_inspect.kernel import KernelState
 
 __all__ = ["IntegrityStage", "integrity_stage"]
 
@@ -72,6 +73,7 @@ def integrity_stage(
     system_map: SystemMap | None,
     maps: list[MemoryMap],
     progress: Any = None,
+    kernel: KernelState | None = None,
 ) -> IntegrityStage:
     """The summary (``verify``: every page read, the checksum checked).
 
@@ -80,12 +82,12 @@ def integrity_stage(
     """
     try:
         summary = summarize(
-            image, verify=verify, system_map=system_map, maps=maps, progress=progress
-        )
+            image, verify=verify, system_map=system_map, maps=maps, progress=progress,
+            kernel=kernel, read_memory=False)
     except FormatError as exc:
         summary = summarize(
-            image, verify=False, system_map=system_map, maps=maps, find_banner=False
-        )
+            image, verify=False, system_map=system_map, maps=maps, find_banner=False,
+            kernel=kernel, read_memory=False)
         return IntegrityStage(summary, (_chunk_unreadable("while verifying", str(exc)),))
     findings: list[Finding] = []
     if summary.kernel.error:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from swsusp_inspect.auditor.notes import finding
+from swsusp_inspect.e820 import merge_evidence
 from swsusp_inspect.model.checksum import ChecksumVerdict
 from swsusp_inspect.model.findings import Finding
 from swsusp_inspect.model.report import MapChecksum, MapInfo, MapInput
@@ -32,8 +33,6 @@ class MapStage:
 def _merge(maps: Sequence[MemoryMap]) -> MemoryMap:
     if len(maps) == 1:
         return maps[0]
-    from swsusp_inspect.e820 import merge_evidence
-
     return merge_evidence(list(maps))
 
 

@@ -35,6 +35,12 @@ class NosaveStage:
     findings: tuple[Finding, ...]
 
 
+_NOSAVE_WHAT = {
+    "log": "'Registered nosave memory' lines of the log",
+    "image": "the kernel's nosave_regions list, read from the image",
+}
+
+
 def _spans(pairs: list[tuple[int, int]]) -> tuple[PfnSpan, ...]:
     return tuple(PfnSpan(a, b) for a, b in pairs)
 
@@ -143,7 +149,7 @@ def nosave_stage(
         )
     if x86_map or (nosave_rules is None and mm.nosave_log is not None):
         if nosave_rules is None and mm.nosave_log is not None:
-            found, name = mm.nosave_log, "log"
+            found, name = mm.nosave_ranges()
         else:
             rules = nosave_rules or "post-2025"
             found, name = mm.derive_nosave(rules), f"{rules} rules"
@@ -152,9 +158,7 @@ def nosave_stage(
             NosaveEvidence(
                 name,
                 mm.source,
-                "'Registered nosave memory' lines of the log"
-                if name == "log"
-                else f"derived from the map by the kernel's {name}",
+                _NOSAVE_WHAT.get(name, f"derived from the map by the kernel's {name}"),
                 True,
                 _spans(list(found)),
             )

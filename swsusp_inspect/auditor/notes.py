@@ -58,6 +58,18 @@ FINDING_CODES: dict[str, tuple[Severity, str]] = {
     ),
     "verify-incomplete": (ERR, "--verify: fewer stream pages than swsusp_info.pages"),
     "kpageflags-partial": (INFO, "the kpageflags file does not cover every saved PFN"),
+    "map-from-image": (INFO, "no --map: the labels rest on the memory map the image's own "
+                             "kernel held (e820 tables, or memblock on arm64)"),
+    "map-differs-from-image": (WARN, "the map given and the one the image's kernel held "
+                                     "differ (a map of another boot or machine?)"),
+    "nosave-differs-from-image": (WARN, "the log's nosave regions and the kernel's own "
+                                        "nosave_regions list in the image differ"),
+    "kpageflags-differs-from-image": (INFO, "kpageflags and the image's own page flags "
+                                            "disagree about PG_reserved for some saved pages"),
+    "kernel-memory-partial": (INFO, "parts of the kernel's memory could not be read from the "
+                                    "image (what is missing and why, one line each)"),
+    "page-flags-partial": (INFO, "saved pages whose struct page is not in the image: no "
+                                 "reserved-RAM evidence from the image for them"),
     "system-map-mismatch": (
         INFO,
         "the System.map is not the image's kernel (x86: no "
@@ -103,6 +115,11 @@ CANNOT_SEE: dict[str | None, str] = {
         "iomem shows only the kernel image (code, rodata, data, bss) and the crash kernel: "
         "memblock reservations (page tables, the low 1 MiB on 5.13+, firmware tables inside "
         "RAM, initrd) and pages drivers reserve at run time count as normal."
+    ),
+    "image": (
+        "the image's own page flags are the kernel's at the snapshot (PG_reserved): they do "
+        "not say who reserved a page, and saved pages whose struct page is not in the image "
+        "count as normal."
     ),
     "e820-type-128": (
         "e820 type 128 (E820_RESERVED_KERN) covers only setup_data the kernel carved out of "

@@ -128,7 +128,7 @@ def _insert_row(db: sqlite3.Connection, run_id: int, position: int, row: BatchRo
 
 def write_rows(path: str, rows: list[BatchRow], summary: BatchSummary) -> int:
     """Add one run with its rows to the database at ``path`` (created when missing); its id."""
-    from swsusp_inspect import __version__
+    from swsusp_inspect._version import __version__
 
     db = sqlite3.connect(path)
     try:

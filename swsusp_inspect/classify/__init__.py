@@ -55,6 +55,7 @@ from swsusp_inspect.classify.labels import (
     is_sorted,
     label_counts,
     mark_reserved_flags,
+    mark_reserved_mask,
     relabel_from,
 )
 from swsusp_inspect.classify.runs import Runs, StripColumns, runs, strip
@@ -86,6 +87,7 @@ __all__ = [
     "is_sorted",
     "label_counts",
     "mark_reserved_flags",
+    "mark_reserved_mask",
     "relabel_from",
     "runs",
     "strip",

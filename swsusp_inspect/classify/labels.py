@@ -166,6 +166,24 @@ def mark_reserved_flags(
     return FlagStats(covered, reserved, marked, nopage, buddy)
 
 
+def mark_reserved_mask(c: Classification, reserved: npt.NDArray[np.bool_],
+                       known: npt.NDArray[np.bool_]) -> FlagStats:
+    """Relabel normal entries whose ``reserved`` is set as reserved-ram (in place).
+
+    ``reserved`` and ``known`` are aligned with ``c.pfns`` (the kernel's own ``PG_reserved``
+    per saved page, and whether its ``struct page`` could be read); entries not ``known`` are
+    left alone.
+    """
+    res = reserved & known
+    hit = res & (c.labels == NORMAL)
+    c.labels[hit] = RESERVED_RAM
+    marked = int(np.count_nonzero(hit))
+    c.counts[NORMAL] -= marked
+    c.counts[RESERVED_RAM] += marked
+    c.relabelled |= marked > 0
+    return FlagStats(int(np.count_nonzero(known)), int(np.count_nonzero(res)), marked, 0, 0)
+
+
 def relabel_from(c: Classification, start: int, table: IntervalTable) -> None:
     """Relabel entries ``start:`` of ``c`` with another table (kpageflags fallback).
 

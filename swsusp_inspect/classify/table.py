@@ -96,6 +96,47 @@ def _clip(lo: int, hi: int) -> tuple[int, int] | None:
     return (lo, hi) if lo < hi else None
 
 
+def _ram_ranges(regions: list[tuple[int, int, int]], ram_set: set[int]) -> list[list[int]]:
+    """RAM byte ranges (inclusive) with neighbours joined: RAM and RESERVED_KERN side by side
+    are one RAM."""
+    ram: list[list[int]] = []
+    for a, b, t in regions:
+        if t not in ram_set:
+            continue
+        if ram and a <= ram[-1][1] + 1:
+            ram[-1][1] = max(ram[-1][1], b)
+        else:
+            ram.append([a, b])
+    return ram
+
+
+def _map_codes(
+    bounds: U64, full: list[tuple[int, int]], touch: list[tuple[int, int]], beyond_lo: int
+) -> U8:
+    """Each interval's code from the map alone: fully RAM, partly RAM, not RAM, beyond."""
+    is_full = _cover(bounds, [a for a, _ in full], [b for _, b in full])
+    is_touch = _cover(bounds, [a for a, _ in touch], [b for _, b in touch])
+    map_codes = np.where(is_full, NORMAL, np.where(is_touch, PARTLY_RAM, NON_RAM))
+    map_codes = np.where(bounds[:-1] >= np.uint64(beyond_lo), BEYOND_MAP, map_codes)
+    return map_codes.astype(np.uint8)
+
+
+def _first_cover(
+    bounds: U64,
+    ranges: Sequence[tuple[tuple[int, int], str]],
+    where: npt.NDArray[np.bool_] | None = None,
+) -> tuple[tuple[str, ...], npt.NDArray[np.int16]]:
+    """The distinct names of ``((lo, hi), name)`` ranges in first-seen order, and per interval
+    the index of the first name whose ranges cover it (-1: none; only where ``where``)."""
+    names = tuple(dict.fromkeys(name for _, name in ranges))
+    index = np.full(bounds.size - 1, -1, dtype=np.int16)
+    for i, name in reversed(list(enumerate(names))):
+        sel = [c for c, s in ranges if s == name]
+        cov = _cover(bounds, [a for a, _ in sel], [b for _, b in sel])
+        index[cov if where is None else cov & where] = i
+    return names, index
+
+
 def build_table(
     page_size: int,
     starts: Sequence[int] | U64 | None = None,
@@ -126,15 +167,7 @@ def build_table(
                                                                       strict=True) if b >= a)
     ram_set = {int(t) for t in ram_types}
 
-    # RAM byte ranges with neighbours joined (RAM and RESERVED_KERN side by side are one RAM)
-    ram: list[list[int]] = []
-    for a, b, t in regions:
-        if t not in ram_set:
-            continue
-        if ram and a <= ram[-1][1] + 1:
-            ram[-1][1] = max(ram[-1][1], b)
-        else:
-            ram.append([a, b])
+    ram = _ram_ranges(regions, ram_set)
     full = [c for a, b in ram if (c := _clip(_pfn_up(a, shift), (b + 1) >> shift))]
     touch = [c for a, b in ram if (c := _clip(a >> shift, _pfn_up(b + 1, shift)))]
     map_end_excl = max((b + 1 for _, b, _ in regions), default=0)
@@ -153,35 +186,21 @@ def build_table(
     for (lo, hi), _ in ns + ev:
         points += (lo, hi)
     bounds = np.unique(np.array(points, dtype=np.uint64))
-    k = bounds.size - 1
 
     if has_map:
-        is_full = _cover(bounds, [a for a, _ in full], [b for _, b in full])
-        is_touch = _cover(bounds, [a for a, _ in touch], [b for _, b in touch])
-        map_codes = np.where(is_full, NORMAL, np.where(is_touch, PARTLY_RAM, NON_RAM))
-        map_codes = np.where(bounds[:-1] >= np.uint64(beyond_lo), BEYOND_MAP, map_codes)
-        map_codes = map_codes.astype(np.uint8)
+        map_codes = _map_codes(bounds, full, touch, beyond_lo)
     else:
-        map_codes = np.zeros(k, dtype=np.uint8)
+        map_codes = np.zeros(bounds.size - 1, dtype=np.uint8)
     codes = map_codes.copy()
 
-    nosave_sources = tuple(dict.fromkeys(src for _, src in ns))
-    nosave_source = np.full(k, -1, dtype=np.int16)
-    for i, src in reversed(list(enumerate(nosave_sources))):
-        sel = [c for c, s in ns if s == src]
-        cov = _cover(bounds, [a for a, _ in sel], [b for _, b in sel])
-        nosave_source[cov] = i
+    nosave_sources, nosave_source = _first_cover(bounds, ns)
     codes = np.maximum(codes, np.where(nosave_source >= 0, NOSAVE, NORMAL).astype(np.uint8))
 
-    evidence_labels = tuple(dict.fromkeys(lab for _, lab in ev))
-    evidence = np.full(k, -1, dtype=np.int16)
-    for i, lab in reversed(list(enumerate(evidence_labels))):
-        sel = [c for c, s in ev if s == lab]
-        cov = _cover(bounds, [a for a, _ in sel], [b for _, b in sel])
-        evidence[cov & (codes == NORMAL)] = i
+    evidence_labels, evidence = _first_cover(bounds, ev, where=codes == NORMAL)
     codes = np.where(evidence >= 0, np.uint8(RESERVED_RAM), codes).astype(np.uint8)
 
-    areas, area = _attribute(bounds, map_codes, regions, ram_set, shift, map_end_excl, has_map)
+    areas, area = _attribute(bounds, map_codes, regions, ram_set=ram_set, shift=shift,
+                             map_end_excl=map_end_excl, has_map=has_map)
     return IntervalTable(bounds, codes, map_codes, area, evidence, nosave_source, areas,
                          evidence_labels, nosave_sources, page_size, has_map)
 
@@ -190,6 +209,7 @@ def _attribute(
     bounds: U64,
     map_codes: U8,
     regions: list[tuple[int, int, int]],
+    *,
     ram_set: set[int],
     shift: int,
     map_end_excl: int,

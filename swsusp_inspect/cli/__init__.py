@@ -19,6 +19,7 @@ from swsusp_inspect.exitcodes import ExitCode
 # command name -> "module:attribute" (relative to this package)
 _COMMANDS: dict[str, str] = {
     "audit": ".audit:audit_cmd",
+    "dmesg": ".dmesg:dmesg_cmd",
     "info": ".image:info_cmd",
     "verify": ".image:verify_cmd",
     "extract": ".image:extract_cmd",
@@ -32,6 +33,7 @@ _GROUP_EXITS = ("--help", "-h", "--version")  # group options that answer and ex
 # one-line help per command, so `--help` lists them without importing their modules
 _SHORT_HELP: dict[str, str] = {
     "audit": "Label every saved PFN and report unsafe saves (the default command).",
+    "dmesg": "The kernel log at the snapshot, from the image's own memory.",
     "info": "Header, PFN directory and kernel identity (fast).",
     "verify": "Decompress every chunk; check chunk bounds and the image CRC32.",
     "extract": "Write saved pages to a raw physical-memory file.",
@@ -136,7 +138,8 @@ def cli(ctx: click.Context, debug: bool, no_color: bool) -> None:
 
     \b
     swsusp-inspect IMAGE [--map FILE]   audit an image (same as `audit`)
-    swsusp-inspect info IMAGE           header and PFN directory
+    swsusp-inspect info IMAGE           header, PFN directory, the kernel's memory
+    swsusp-inspect dmesg IMAGE          the kernel log at the snapshot
     swsusp-inspect verify IMAGE         decompress every chunk, check the CRC32
     swsusp-inspect extract IMAGE -o OUT physical-memory file
     swsusp-inspect map FILE             read a memory map (dmesg, iomem, sysfs, ...)

@@ -21,12 +21,15 @@ from swsusp_inspect.e820.boots import choose_boot
 from swsusp_inspect.e820.diff import Change, MapDiff, diff_maps
 from swsusp_inspect.e820.model import Finding, MemoryMap, RawEntry, Region, ReservedRam
 from swsusp_inspect.e820.nosave import RULES, NosaveMatch
-from swsusp_inspect.e820.readers import FORMATS
+from swsusp_inspect.e820.readers import FORMATS as _FILE_FORMATS
 from swsusp_inspect.e820.readers import load as _load
 from swsusp_inspect.e820.sanitize import sanitize
 from swsusp_inspect.e820.types import E820Type, dmesg_name, iomem_name
 from swsusp_inspect.errors import MapError
 from swsusp_inspect.model.findings import Severity
+
+# --map-format values: every file reader, and "image" (the map the image's own kernel held)
+FORMATS = (*_FILE_FORMATS, "image")
 
 __all__ = [
     "FORMATS",
@@ -59,13 +62,18 @@ def load_memory_map(path: str | Path, fmt: str | None = None, boot: int | None =
 
     Args:
         path: a kernel log, /proc/iomem text, /sys/firmware/memmap (directory, tar or
-            ``grep .`` output), a boot_params page, a raw e820 table or this project's JSON.
+            ``grep .`` output), a boot_params page, a raw e820 table, this project's JSON, or
+            a hibernation image (the map its own kernel held).
         fmt: force a reader (one of :data:`FORMATS`); None sniffs the content.
         boot: for logs holding several boots, which one (1-based; -1 is the last).
 
     Raises:
         MapError: the input holds no map or a line cannot be read (names file and line).
     """
+    from swsusp_inspect.e820.image import is_image, read_image_map
+
+    if fmt == "image" or (fmt is None and is_image(str(path))):
+        return read_image_map(str(path))
     return _load(path, fmt, boot)
 
 

@@ -328,10 +328,11 @@ class MemoryMap:
         return _nosave.merge_calls(self.derive_nosave_calls(rules, limit_pfn))
 
     def nosave_ranges(self) -> tuple[list[tuple[int, int]], str]:
-        """The log's ranges when it has them, else the post-2025 rules; with the source."""
+        """The log's ranges when it has them (an image map: the kernel's own list), else the
+        post-2025 rules; with the source ("log", "image", or the rules)."""
         log = self.nosave_log
         if log is not None:
-            return log, "log"
+            return log, "image" if self.format == "image" else "log"
         return self.derive_nosave("post-2025"), "post-2025 rules"
 
     def nosave_matches(self) -> list[_nosave.NosaveMatch]:

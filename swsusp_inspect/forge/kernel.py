@@ -110,10 +110,8 @@ def _info_page(spec: ForgeSpec) -> tuple[bytes, int, int, int]:
     return info, image_pages, meta_pages, pages
 
 
-def forge(spec: ForgeSpec, path: str | os.PathLike[str]) -> Forged:
-    """Write a forged swap-device image to ``path``."""
-    n = spec.page_size
-    info, image_pages, meta_pages, pages = _info_page(spec)
+def _header_flags(spec: ForgeSpec) -> int:
+    """The swap header's flags for the spec's compression."""
     flags = spec.extra_flags
     if spec.compression == "none":
         flags |= SF_NOCOMPRESS_MODE
@@ -121,10 +119,16 @@ def forge(spec: ForgeSpec, path: str | os.PathLike[str]) -> Forged:
         flags |= SF_CRC32_MODE
         if spec.compression == "lz4":
             flags |= SF_COMPRESSION_ALG_LZ4
+    return flags
 
-    # the stream after swsusp_info, as the pages written to swap
+
+def _written_units(spec: ForgeSpec) -> tuple[int, list[bytes]]:
+    """The stream after swsusp_info as the units written to swap (one page each, or one
+    compressed chunk with its length header, padded to whole pages), with the CRC32 of the
+    uncompressed chunks."""
+    n = spec.page_size
     crc = 0
-    written: list[bytes] = []  # units written: one page each, or one chunk
+    written: list[bytes] = []
     for block in _regroup(_stream_payload(spec), fchunks.UNC_PAGES * n):
         if spec.compression == "none":
             written.extend(block[i : i + n] for i in range(0, len(block), n))
@@ -133,32 +137,44 @@ def forge(spec: ForgeSpec, path: str | os.PathLike[str]) -> Forged:
             cmp = fchunks.compress(spec.compression, block)
             unit = len(cmp).to_bytes(spec.word_size, "little") + cmp
             written.append(unit + bytes(-len(unit) % n))
+    return crc, written
 
-    units = [info, *written]
-    unit_pages = [len(u) // n for u in units]
-    n_entries = sum(unit_pages)
-    per_map = swapmap.map_page_entries(n, 8)
+
+def _device_slots(spec: ForgeSpec, n_entries: int) -> tuple[list[int], list[int], int]:
+    """Device pages of the swap-map pages and of the entries they list, and the pages the
+    swap area uses (header + map pages + entries)."""
+    per_map = swapmap.map_page_entries(spec.page_size, 8)
     n_map = -(-n_entries // per_map)
-    total = 1 + n_map + n_entries  # header + map pages + entries (relative to swap area)
-
-    # device pages (relative to the swap area start) for each entry
+    total = 1 + n_map + n_entries  # relative to the swap area start
     slots = np.arange(1, total, dtype=np.int64)
     rng = np.random.default_rng(1234)
     if spec.scatter:
         rng.shuffle(slots)
-    map_slots = slots[:n_map]
-    entry_slots = slots[n_map:]
     base = spec.resume_offset
-    entries = (entry_slots + base).tolist()
-    maps = (map_slots + base).tolist()
-    next_pages = [*maps[1:], 0]
-    map_bytes = swapmap.build_map_pages(entries, next_pages, n)
+    maps = (slots[:n_map] + base).tolist()
+    entries = (slots[n_map:] + base).tolist()
+    return maps, entries, total
 
+
+def forge(spec: ForgeSpec, path: str | os.PathLike[str]) -> Forged:
+    """Write a forged swap-device image to ``path``."""
+    n = spec.page_size
+    info, image_pages, meta_pages, pages = _info_page(spec)
+    crc, written = _written_units(spec)
+    units = [info, *written]
+    unit_pages = [len(u) // n for u in units]
+    maps, entries, total = _device_slots(spec, sum(unit_pages))
+    map_bytes = swapmap.build_map_pages(entries, [*maps[1:], 0], n)
+
+    base = spec.resume_offset
     device_pages = spec.device_pages or (base + total)
     header = swap.build_header(
-        n, image=maps[0], flags=flags,
+        n,
+        image=maps[0],
+        flags=_header_flags(spec),
         crc32=spec.crc32_override if spec.crc32_override is not None else crc,
-        sig=spec.sig, last_page=device_pages - base - 1,
+        sig=spec.sig,
+        last_page=device_pages - base - 1,
     )
     with open(path, "wb") as out:
         _write_at(out, base, n, header)

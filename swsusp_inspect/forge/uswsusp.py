@@ -63,6 +63,105 @@ def build_rsa_data(fields: dict[str, int], passphrase: bytes) -> dict[str, Any]:
             "data": data.ljust(RSA_DATA_SIZE, b"\0")}
 
 
+def _buffers(
+    stream: bytes, n: int, word_size: int, compress: bool, tail_fill: bytes
+) -> tuple[list[bytes], bytes, int]:
+    """The stream as the pages s2disk writes (BUFFER_PAGES at a time, each LZO-compressed into
+    one block when ``compress``), the MD5 of the stream and the number of blocks."""
+    pages = len(stream) // n
+    md5 = hashlib.md5()
+    units: list[bytes] = []  # pages as written
+    block_st = buf_block_struct(word_size)
+    blocks = 0
+    for i in range(0, pages, BUFFER_PAGES):
+        buffer = stream[i * n : (i + BUFFER_PAGES) * n]
+        md5.update(buffer)
+        if compress:
+            import lzallright
+
+            block = block_st.build({"data": lzallright.LZOCompressor().compress(buffer)})
+            block += (tail_fill * n)[: -len(block) % n]
+            blocks += 1
+        else:
+            block = buffer
+        units.extend(block[j : j + n] for j in range(0, len(block), n))
+    return units, md5.digest(), blocks
+
+
+def _encrypt_units(
+    units: list[bytes],
+    passphrase: bytes,
+    salt: bytes,
+    rsa: tuple[dict[str, int], bytes, bytes] | None,
+) -> list[bytes]:
+    """Blowfish-CFB over the written pages, one stream, with the RSA-held key and IV or the
+    passphrase's."""
+    if rsa is not None:
+        key, iv = rsa[1], rsa[2]
+    else:
+        key, iv = passphrase_key(passphrase_bytes(passphrase), salt)
+    enc = cipher("blowfish", key, iv).encryptor()
+    return [enc.update(u) for u in units]
+
+
+def _place(
+    units: list[bytes], extents: list[tuple[int, int]], n: int
+) -> tuple[bytearray, list[int]]:
+    """The device with the written pages in the extents' pool and the extents pages (the first
+    at page 2, the others after the pool); with the extents pages' numbers."""
+    per_ext_page = n // 16 - 1
+    pool = [p for a, b in extents for p in range(a, b)]
+    assert len(pool) >= len(units), "extents too small for the data"
+    n_ext_pages = -(-len(extents) // per_ext_page)
+    top = max(b for _, b in extents)
+    ext_pages = [2, *range(top, top + n_ext_pages - 1)]
+    device_pages = max(top + n_ext_pages - 1, 3)
+    dev = bytearray(device_pages * n)
+    for p, u in zip(pool, units, strict=False):
+        dev[p * n : (p + 1) * n] = u
+    ext_st = extents_page_struct(n)
+    for k, page in enumerate(ext_pages):
+        part = extents[k * per_ext_page : (k + 1) * per_ext_page]
+        nxt = ext_pages[k + 1] * n if k + 1 < len(ext_pages) else 0
+        dev[page * n : (page + 1) * n] = ext_st.build({
+            "extents": [{"start": a * n, "end": b * n} for a, b in part]
+            + [{"start": 0, "end": 0}] * (per_ext_page - len(part)),
+            "next": nxt})
+    return dev, ext_pages
+
+
+def _encryption_fields(
+    encrypt: bool,
+    passphrase: bytes | None,
+    salt: bytes,
+    rsa: tuple[dict[str, int], bytes, bytes] | None,
+) -> dict[str, Any]:
+    """image_header_info's salt, rsa and key fields (zeros where unused)."""
+    rsa_fields = {"field": [b"\0\0"] * 6, "size": [0] * 6, "key_test": bytes(8),
+                  "data": bytes(RSA_DATA_SIZE)}
+    key_field = {"size": 0, "data": bytes(KEY_DATA_SIZE)}
+    if rsa is not None:
+        assert passphrase is not None
+        rsa_fields = build_rsa_data(rsa[0], passphrase_bytes(passphrase))
+        secret = int.from_bytes(rsa[1] + rsa[2], "big")
+        c = pow(secret, rsa[0]["e"], rsa[0]["n"])
+        raw = c.to_bytes((c.bit_length() + 7) // 8, "big")
+        key_field = {"size": len(raw), "data": raw.ljust(KEY_DATA_SIZE, b"\0")}
+    return {"salt": salt if (encrypt and rsa is None) else bytes(CIPHER_BLOCK),
+            "rsa": rsa_fields, "key": key_field}
+
+
+def _swap_page0(n: int, device_pages: int) -> bytes:
+    """Page 0 as mark_swap() leaves it: the swap header info, the swsusp_header at its end."""
+    front = swap.swap_header_info.build({
+        "bootbits": bytes(1024), "version": 1, "last_page": device_pages - 1,
+        "nr_badpages": 0, "sws_uuid": bytes(16), "sws_volume": bytes(16)})
+    page0: bytes = swsusp_header_struct(n).build({
+        "reserved": front.ljust(n - SWSUSP_HEADER_SIZE, b"\0"), "image": n,
+        "orig_sig": b"SWAPSPACE2"})
+    return page0
+
+
 def build_image(
     stream: bytes,
     *,
@@ -100,79 +199,22 @@ def build_image(
     flags = (IMAGE_CHECKSUM if checksum else 0) | (IMAGE_COMPRESSED if compress else 0)
     flags |= (IMAGE_ENCRYPTED if encrypt else 0) | (IMAGE_USE_RSA if rsa else 0)
     flags |= PLATFORM_SUSPEND if platform else 0
-    md5 = hashlib.md5()
-    units: list[bytes] = []  # pages as written
-    block_st = buf_block_struct(word_size)
-    blocks = 0
-    for i in range(0, pages, BUFFER_PAGES):
-        buffer = stream[i * n : (i + BUFFER_PAGES) * n]
-        md5.update(buffer)
-        if compress:
-            import lzallright
-
-            block = block_st.build({"data": lzallright.LZOCompressor().compress(buffer)})
-            block += (tail_fill * n)[: -len(block) % n]
-            blocks += 1
-        else:
-            block = buffer
-        units.extend(block[j : j + n] for j in range(0, len(block), n))
-    if encrypt:
-        assert passphrase is not None
-        if rsa is not None:
-            key, iv = rsa[1], rsa[2]
-        else:
-            key, iv = passphrase_key(passphrase_bytes(passphrase), salt)
-        enc = cipher("blowfish", key, iv).encryptor()
-        units = [enc.update(u) for u in units]
+    units, md5, blocks = _buffers(stream, n, word_size, compress, tail_fill)
+    if passphrase is not None:
+        units = _encrypt_units(units, passphrase, salt, rsa)
     n_units = len(units)
-    per_ext_page = n // 16 - 1
     if extents is None:
         extents = [(3, 3 + n_units)]
-    pool = [p for a, b in extents for p in range(a, b)]
-    assert len(pool) >= n_units, "extents too small for the data"
-    # extents pages: the first at page 2, the others after the pool
-    n_ext_pages = -(-len(extents) // per_ext_page)
-    top = max(b for _, b in extents)
-    ext_pages = [2, *range(top, top + n_ext_pages - 1)]
-    device_pages = max(top + n_ext_pages - 1, 3)
-    dev = bytearray(device_pages * n)
-    for p, u in zip(pool, units, strict=False):
-        dev[p * n : (p + 1) * n] = u
-    ext_st = extents_page_struct(n)
-    for k, page in enumerate(ext_pages):
-        part = extents[k * per_ext_page : (k + 1) * per_ext_page]
-        nxt = ext_pages[k + 1] * n if k + 1 < len(ext_pages) else 0
-        dev[page * n : (page + 1) * n] = ext_st.build({
-            "extents": [{"start": a * n, "end": b * n} for a, b in part]
-            + [{"start": 0, "end": 0}] * (per_ext_page - len(part)),
-            "next": nxt})
+    dev, ext_pages = _place(units, extents, n)
     fields: dict[str, Any] = {
         "pages": pages, "flags": flags, "map_start": 2 * n, "image_data_size": n_units * n,
-        "checksum": md5.digest() if checksum else bytes(16),
+        "checksum": md5 if checksum else bytes(16),
         "writeout_time": writeout_time, "resume_pause": resume_pause,
     }
     if encrypt_layout:
-        rsa_fields = {"field": [b"\0\0"] * 6, "size": [0] * 6, "key_test": bytes(8),
-                      "data": bytes(RSA_DATA_SIZE)}
-        key_field = {"size": 0, "data": bytes(KEY_DATA_SIZE)}
-        if rsa is not None:
-            assert passphrase is not None
-            rsa_fields = build_rsa_data(rsa[0], passphrase_bytes(passphrase))
-            secret = int.from_bytes(rsa[1] + rsa[2], "big")
-            c = pow(secret, rsa[0]["e"], rsa[0]["n"])
-            raw = c.to_bytes((c.bit_length() + 7) // 8, "big")
-            key_field = {"size": len(raw), "data": raw.ljust(KEY_DATA_SIZE, b"\0")}
-        fields.update(salt=salt if (encrypt and rsa is None) else bytes(CIPHER_BLOCK),
-                      rsa=rsa_fields, key=key_field)
+        fields.update(_encryption_fields(encrypt, passphrase, salt, rsa))
     dev[n : 2 * n] = image_header_info_struct(word_size, encrypt_layout).build(
         fields).ljust(n, b"\0")
-    front = swap.swap_header_info.build({
-        "bootbits": bytes(1024), "version": 1, "last_page": device_pages - 1,
-        "nr_badpages": 0, "sws_uuid": bytes(16), "sws_volume": bytes(16)})
-    page0 = swsusp_header_struct(n).build({
-        "reserved": front.ljust(n - SWSUSP_HEADER_SIZE, b"\0"), "image": n,
-        "orig_sig": b"SWAPSPACE2"})
-    dev[:n] = page0
-    return Built(bytes(dev), n, 2 * n, n_units * n, md5.digest(),
+    dev[:n] = _swap_page0(n, len(dev) // n)
+    return Built(bytes(dev), n, 2 * n, n_units * n, md5,
                  blocks if compress else None, [p * n for p in ext_pages])
-

@@ -157,7 +157,7 @@ def _magic_at(page: bytes, off: int, size: int) -> int:
     return int.from_bytes(page[off : off + size], "little")
 
 
-def decode_arch(page: bytes, word_size: int) -> ArchRecord | None:
+def decode_arch(page: bytes, word_size: int) -> ArchRecord | None:  # noqa: PLR0911 - one return per record
     """Recognise the architecture record at the start of ``swsusp_info``, if any."""
     if word_size == 8:
         layout = X86_64_MAGICS.get(_magic_at(page, 16, 8))

@@ -13,9 +13,11 @@ from swsusp_inspect.model.serialize import json_field, record
 
 __all__ = [
     "DescentDetails",
+    "ErrorLines",
     "EvidenceCounts",
     "Finding",
     "FindingDetails",
+    "FlagDisagreement",
     "NoDetails",
     "NonRamDetails",
     "NosaveSources",
@@ -91,7 +93,23 @@ class EvidenceCounts:
     by_evidence: dict[str, int]
 
 
-FindingDetails = NoDetails | DescentDetails | NonRamDetails | NosaveSources | EvidenceCounts
+@record
+class ErrorLines:
+    """``kernel-memory-partial``: what could not be read, one line each."""
+
+    errors: tuple[str, ...]
+
+
+@record
+class FlagDisagreement:
+    """``kpageflags-differs-from-image``: saved PFNs reserved per one source, not the other."""
+
+    only_kpageflags: int
+    only_image: int
+
+
+FindingDetails = (NoDetails | DescentDetails | NonRamDetails | NosaveSources | EvidenceCounts
+                  | ErrorLines | FlagDisagreement)
 
 
 @record

@@ -25,6 +25,7 @@ __all__ = [
     "MapInput",
     "NonRamEvidence",
     "NosaveEvidence",
+    "PageFlagsStats",
     "PfnSpan",
     "PfnStats",
     "Report",
@@ -112,13 +113,26 @@ class KpageflagsStats:
 
 
 @record
+class PageFlagsStats:
+    """The kernel's own ``page->flags`` of the saved pages, read from the image."""
+
+    pg_reserved: int | None  # the PG_reserved bit number of this kernel
+    bit_source: str  # how the bit number was established (BTF, VMCOREINFO)
+    memmap: str  # how struct pages were found: "vmemmap", "sparse", "flat"
+    covered: int  # saved PFNs whose struct page was read
+    reserved: int  # ... with PG_reserved set
+    unreadable: int  # saved PFNs whose struct page is not in the image
+
+
+@record
 class ReservedRamEvidence:
-    source: str | None  # "kpageflags", "iomem", "e820-type-128", "iomem+e820-type-128", None
+    source: str | None  # "kpageflags", "image", "iomem", "e820-type-128", ..., None
     files: tuple[str, ...]
     pages_by_evidence: dict[str, int]
     ranges: tuple[ReservedRange, ...]
     kpageflags: KpageflagsStats | None
     cannot_see: str
+    page_flags: PageFlagsStats | None = json_field(default=None, omit="none")
 
 
 @record

@@ -94,7 +94,7 @@ def _is_numpy(value: Any) -> bool:
     return type(value).__module__ == "numpy"
 
 
-def to_data(obj: Any) -> Any:
+def to_data(obj: Any) -> Any:  # noqa: PLR0911 - one return per kind of value
     """Plain JSON data (dict, list, str, int, float, bool, None) for a model object.
 
     Raises:

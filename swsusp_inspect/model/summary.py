@@ -26,6 +26,7 @@ __all__ = [
     "KernelIdentity",
     "LayoutFacts",
     "MapCheck",
+    "MemoryFacts",
     "StreamFacts",
 ]
 
@@ -104,6 +105,23 @@ class KernelIdentity:
     error: str | None  # a damaged data chunk met by the banner search
 
 
+@record
+class MemoryFacts:
+    """What the hibernated kernel's own memory says about itself (``memory`` in ``info``)."""
+
+    osrelease: str | None  # VMCOREINFO's OSRELEASE
+    build_id: str | None
+    page_size: int | None  # VMCOREINFO's PAGESIZE
+    kernel_offset: int | None  # KASLR slide of the kernel image; 0 without KASLR
+    page_table_root: int | None  # physical address the translation starts from
+    paging: str | None  # e.g. "x86_64 4-level", "i386 PAE", "arm64 4K 48-bit"
+    vmcoreinfo_address: int | None  # physical address of the VMCOREINFO note
+    symbols_source: str | None  # "kallsyms", "kallsyms-structure", "system-map", ...
+    e820_checksum_matches: bool | None  # the firmware table the kernel held vs the record
+    log_records: int | None
+    errors: tuple[str, ...]  # what could not be read, one line each
+
+
 @record(kw_only=True)
 class MapCheck:
     """Whether a memory map is the one the image's kernel booted with (e820 checksum)."""
@@ -140,6 +158,7 @@ class ImageSummary(JsonModel):
     kernel: KernelIdentity
     details: FormatDetails | None = json_field(default=None, omit="none")
     maps: tuple[MapCheck, ...] = json_field(default=(), omit="empty")
+    memory: MemoryFacts | None = None  # None when the kernel's memory was not read
 
     @property
     def kernel_release(self) -> str | None:

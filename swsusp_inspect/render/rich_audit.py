@@ -17,7 +17,13 @@ from swsusp_inspect.model.findings import Finding, Severity
 from swsusp_inspect.model.report import Report
 from swsusp_inspect.model.words import plural
 from swsusp_inspect.render.layout import columns, grid, hanging, indented
-from swsusp_inspect.render.rich_image import counts_table, header_table, integrity_text, map_rows
+from swsusp_inspect.render.rich_image import (
+    counts_table,
+    header_table,
+    integrity_text,
+    map_rows,
+    memory_rows,
+)
 from swsusp_inspect.render.strip import strip_text
 
 __all__ = ["render_report", "strip_text"]
@@ -116,6 +122,10 @@ def _evidence(r: Report) -> Table:
 def _verdict(r: Report, console: Console) -> None:
     worst = r.worst_severity
     if r.labels is None:
+        why = next(iter(r.image.memory.errors), "") if r.image.memory is not None else ""
+        if why:
+            console.print(hanging("note:", f"the image's own kernel memory gave no map: {why}",
+                                  6), style="dim")
         console.print(hanging("hint:", Text("labels need --map FILE (the boot log with its "
                                             "BIOS-e820 lines, /proc/iomem, "
                                             "/sys/firmware/memmap, ...)"), 6), style="dim")
@@ -131,7 +141,8 @@ def render_report(r: Report, console: Console) -> None:
     """Header panel, label table, address-space strip, evidence, findings, verdict."""
     s = r.image
     head: list[RenderableType] = [header_table(s), Text(""), counts_table(s), Text(""),
-                                  grid([("integrity", integrity_text(s)), *_map_rows(r)])]
+                                  grid([("integrity", integrity_text(s)), *_map_rows(r),
+                                        *memory_rows(s)])]
     console.print(Panel(Group(*head), title="swsusp audit", title_align="left", expand=False))
     if r.labels is not None:
         console.print(_labels_table(r))

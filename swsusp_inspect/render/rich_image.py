@@ -180,10 +180,37 @@ def map_rows(inputs: list[tuple[str, str, BootChoice | None]], verdict: Checksum
     return rows
 
 
+def memory_rows(s: ImageSummary) -> list[tuple[str, RenderableType]]:
+    """What the kernel's own memory in the image says (VMCOREINFO, page tables, symbols)."""
+    m = s.memory
+    if m is None:
+        return []
+    rows: list[tuple[str, RenderableType]] = []
+    if m.osrelease is None:
+        rows.append(("memory", Text("no VMCOREINFO read from the image", style="dim")))
+    else:
+        rows.append(("memory", Text.assemble(f"VMCOREINFO {m.osrelease}", (
+            f"  at phys {_hex(m.vmcoreinfo_address)}, build-id {m.build_id or '-'}", "dim"))))
+        slide = "none" if m.kernel_offset == 0 else _hex(m.kernel_offset)
+        rows.append(("", Text(f"KASLR offset {slide}, {m.paging or 'no page tables'} from "
+                              f"{_hex(m.page_table_root)}, symbols: "
+                              f"{m.symbols_source or 'none'}", style="dim")))
+        log = "-" if m.log_records is None else plural(m.log_records, "record")
+        e820 = {True: "matches the record", False: "DIFFERS from the record",
+                None: "not compared"}[m.e820_checksum_matches]
+        rows.append(("", Text(f"log {log}; the e820 table it held {e820}", style="dim")))
+    rows += [("", Text(line, style="dim")) for line in m.errors[:4]]
+    if len(m.errors) > 4:
+        rows.append(("", Text(f"... {plural(len(m.errors) - 4, 'more error')} (--json)",
+                              style="dim")))
+    return rows
+
+
 def render_summary(s: ImageSummary, console: Console) -> None:
     rows: list[tuple[str, RenderableType]] = [("integrity", integrity_text(s))]
     for m in s.maps:
         rows += map_rows([(m.source, m.format, m.boot)], m.verdict, m.explanation)
+    rows += memory_rows(s)
     parts: list[RenderableType] = [header_table(s), Text(""), counts_table(s), Text(""),
                                    grid(rows)]
     console.print(Panel(Group(*parts), title="swsusp image", title_align="left", expand=False))

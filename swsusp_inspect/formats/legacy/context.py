@@ -144,7 +144,7 @@ NO_CHECKSUM = "no checksum in this era: verify reads every page"
 
 
 def check_data(ctx: Ctx, raw: np.ndarray, encoding: str, want_type: int | None,
-                locate: Callable[[int], tuple[str, int]], fld: str) -> np.ndarray:
+                locate: Callable[[int], tuple[str, int]], *, fld: str) -> np.ndarray:
     """Absolute pages of data-page pointers ``raw`` (bounds, type)."""
     offs = swp_offsets(raw, ctx.word, encoding)
     zero = np.flatnonzero(offs == 0)

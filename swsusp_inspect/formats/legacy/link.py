@@ -95,7 +95,7 @@ def _read_link(ctx: Ctx, encoding: str, sig_raw: bytes, era: str) -> Read:
         return (f"pbe {i} (pagedir page {i // per})",
                 pages[i // per] * n + (i % per) * 4 * w + col * w)
 
-    data = check_data(ctx, pbes[:, 2], encoding, htype, locate, "swap_address")
+    data = check_data(ctx, pbes[:, 2], encoding, htype, locate, fld="swap_address")
     details: dict[str, Any] = {
         "signature_bytes": sig_raw.hex(),
         "link_next_encoding": encoding,

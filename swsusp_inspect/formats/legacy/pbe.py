@@ -76,30 +76,29 @@ def pbe_info(ctx: Ctx, pointer_name: str, pmdisk: bool) -> tuple[int, Any, int, 
     return ip, info, slots, off + head.sizeof()
 
 
-def read_pbe(ctx: Ctx, *, pmdisk: bool, sig_raw: bytes, orig_raw: bytes) -> Read:
-    name = "pmdisk_info" if pmdisk else "swsusp_info"
-    pointer_name = name
-    ip, info, slots, pd_off = pbe_info(ctx, pointer_name, pmdisk)
-    n, w = ctx.n, ctx.word
-    image_pages, pd = int(info.image_pages), int(info.pagedir_pages)
-    on_disk = min(pd, slots)
-    per = n // (4 * w)
+def _pagedir_pages(ctx: Ctx, name: str, ip: int, pd_off: int, on_disk: int) -> list[int]:
+    """The pagedir[] pointers as page numbers, each checked; none listed twice nor the info
+    page."""
+    w = ctx.word
     raw_pd = np.frombuffer(ctx.buf, dtype=ctx.dtype, count=on_disk, offset=pd_off)
-    ptype = swp_type(ctx.word_at(ctx.base + n - 20 - w), w, ENC_SWP_ENTRY)
     pages = [ctx.pointer(int(v), ENC_SWP_ENTRY, (name, pd_off + i * w, f"pagedir[{i}]"),
                          f"pagedir page {i}") for i, v in enumerate(raw_pd.tolist())]
     if len(set(pages)) != len(pages) or ip in pages:
         dup = next(i for i, p in enumerate(pages) if p == ip or pages.index(p) != i)
         raise FormatError(name, pd_off + dup * w, f"pagedir[{dup}]",
                           "a page not listed before", pages[dup] - ctx.base_page)
-    readable = min(image_pages, on_disk * per)
-    pbes = ctx.gather(pages).reshape(-1, 4)[:readable]
+    return pages
 
-    def locate(i: int, col: int = 2) -> tuple[str, int]:
-        return (f"pbe {i} (pagedir page {i // per})",
-                pages[i // per] * n + (i % per) * 4 * w + col * w)
 
-    data = check_data(ctx, pbes[:, 2], ENC_SWP_ENTRY, ptype, locate, "swap_address")
+def _pbe_details(
+    ctx: Ctx, info: Any, *, pmdisk: bool, ptype: int | None, slots: int, readable: int
+) -> dict[str, Any]:
+    """The era's details before translation: pointers, pagedir layout, and the overflow of a
+    pagedir[] longer than the one page of swsusp_info on disk."""
+    name = "pmdisk_info" if pmdisk else "swsusp_info"
+    n, w = ctx.n, ctx.word
+    image_pages, pd = int(info.image_pages), int(info.pagedir_pages)
+    per = n // (4 * w)
     details: dict[str, Any] = {
         "pointers": "swap-area page offsets (swp_offset), relative to the swap header page",
         "swap_type": ptype,
@@ -121,28 +120,54 @@ def read_pbe(ctx: Ctx, *, pmdisk: bool, sig_raw: bytes, orig_raw: bytes) -> Read
                      "second page, which was never written; the kernel could not have resumed "
                      f"this image either. {readable:,} of {image_pages:,} pages are read."),
         )
+    return details
+
+
+def _aes_key(ctx: Ctx, details: dict[str, Any]) -> _AesCbcPages | None:
+    """2.6.14-2.6.15: the AES key and IV in clear in swsusp_header.key_iv (all zeros: not
+    encrypted); records them in ``details``."""
+    key_off = ctx.base + ctx.n - 20 - ctx.word - MAXKEY - MAXIV
+    key_iv = bytes(ctx.buf[key_off : key_off + MAXKEY + MAXIV])
+    if not any(key_iv):
+        return None
+    details["encryption"] = AesKeyInClear(
+        mode=(f"AES-256-CBC, key and IV in clear in swsusp_header.key_iv at "
+                 f"{key_off:#x}: decrypted"),
+        cipher="aes-256-cbc (CONFIG_SWSUSP_ENCRYPT)",
+        key_iv_offset=key_off,
+        key=key_iv[:MAXKEY].hex(),
+        iv=key_iv[MAXKEY : MAXKEY + AES_BLOCK].hex(),
+        note=("the key and IV sit in clear in swsusp_header.key_iv (2.6.14-2.6.15 "
+                 "wrote them beside the image they protect): anyone holding the swap "
+                 "device decrypts it; only data pages are encrypted"),
+    )
+    return _AesCbcPages(key_iv[:MAXKEY], key_iv[MAXKEY : MAXKEY + AES_BLOCK], key_off)
+
+
+def read_pbe(ctx: Ctx, *, pmdisk: bool, sig_raw: bytes, orig_raw: bytes) -> Read:
+    name = "pmdisk_info" if pmdisk else "swsusp_info"
+    pointer_name = name
+    ip, info, slots, pd_off = pbe_info(ctx, pointer_name, pmdisk)
+    n, w = ctx.n, ctx.word
+    image_pages, pd = int(info.image_pages), int(info.pagedir_pages)
+    on_disk = min(pd, slots)
+    per = n // (4 * w)
+    ptype = swp_type(ctx.word_at(ctx.base + n - 20 - w), w, ENC_SWP_ENTRY)
+    pages = _pagedir_pages(ctx, name, ip, pd_off, on_disk)
+    readable = min(image_pages, on_disk * per)
+    pbes = ctx.gather(pages).reshape(-1, 4)[:readable]
+
+    def locate(i: int, col: int = 2) -> tuple[str, int]:
+        return (f"pbe {i} (pagedir page {i // per})",
+                pages[i // per] * n + (i % per) * 4 * w + col * w)
+
+    data = check_data(ctx, pbes[:, 2], ENC_SWP_ENTRY, ptype, locate, fld="swap_address")
+    details = _pbe_details(ctx, info, pmdisk=pmdisk, ptype=ptype, slots=slots,
+                           readable=readable)
     pfns = translate(ctx, pbes[:, 1], lambda i: locate(i, 1), int(info.num_physpages),
                       details, highmem_copied=not pmdisk)
-    transform = None
-    era = ERA_PMDISK if pmdisk else ERA_PBE
-    if not pmdisk:
-        key_off = ctx.base + n - 20 - w - MAXKEY - MAXIV
-        key_iv = bytes(ctx.buf[key_off : key_off + MAXKEY + MAXIV])
-        if any(key_iv):
-            era = ERA_PBE_AES
-            details["encryption"] = AesKeyInClear(
-                mode=(f"AES-256-CBC, key and IV in clear in swsusp_header.key_iv at "
-                         f"{key_off:#x}: decrypted"),
-                cipher="aes-256-cbc (CONFIG_SWSUSP_ENCRYPT)",
-                key_iv_offset=key_off,
-                key=key_iv[:MAXKEY].hex(),
-                iv=key_iv[MAXKEY : MAXKEY + AES_BLOCK].hex(),
-                note=("the key and IV sit in clear in swsusp_header.key_iv (2.6.14-2.6.15 "
-                         "wrote them beside the image they protect): anyone holding the swap "
-                         "device decrypts it; only data pages are encrypted"),
-            )
-            transform = _AesCbcPages(key_iv[:MAXKEY], key_iv[MAXKEY : MAXKEY + AES_BLOCK],
-                                     key_off)
+    transform = None if pmdisk else _aes_key(ctx, details)
+    era = ERA_PMDISK if pmdisk else ERA_PBE if transform is None else ERA_PBE_AES
     uts = utsname(bytes(info.uts))
     details["release_from_version_code"] = release(int(info.version_code))
     sinfo = SnapshotInfo(offset=ip * n, word_size=w, num_physpages=int(info.num_physpages),

@@ -13,6 +13,7 @@ import numpy as np
 
 from swsusp_inspect.errors import FormatError, TruncatedError
 from swsusp_inspect.formats import pagedir as fpagedir
+from swsusp_inspect.formats import snapshot
 from swsusp_inspect.formats.legacy import addresses
 from swsusp_inspect.formats.legacy.context import (
     NO_CHECKSUM,
@@ -77,8 +78,6 @@ def _walk_map(ctx: Ctx, first: int, layout: str, where: tuple[str, int, str]
 
 def _map_info(ctx: Ctx, layout: str) -> tuple[int, np.ndarray, list[int], SnapshotInfo]:
     """Header pointer -> map chain -> swsusp_info, with the counts checked."""
-    from swsusp_inspect.formats import snapshot
-
     n, w = ctx.n, ctx.word
     at = ctx.base + n - 20 - w
     first = ctx.pointer(ctx.word_at(at), ENC_SWP_ENTRY, ("swsusp_header", at, "image"),
@@ -122,6 +121,77 @@ def _map_info(ctx: Ctx, layout: str) -> tuple[int, np.ndarray, list[int], Snapsh
     return ip, raw[:pages_n], pages, info
 
 
+Locate = Callable[[int], tuple[str, int]]
+
+
+def _metadata_words(ctx: Ctx, stream: np.ndarray, meta: int) -> tuple[list[int], np.ndarray]:
+    """The stream's metadata pages (each inside the file) and their words."""
+    n = ctx.n
+    meta_pages = [int(p) for p in stream[1 : 1 + meta]]
+    for i, p in enumerate(meta_pages):
+        if p >= ctx.file_pages:
+            raise TruncatedError(f"metadata page {i}", p * n, n, len(ctx.buf))
+    return meta_pages, ctx.gather(meta_pages)
+
+
+def _metadata_kind(
+    ctx: Ctx, layout: str, words: np.ndarray, ip_count: int, locate_meta: Locate
+) -> str:
+    """``"pfn"`` (2.6.19+ pack_pfns) or ``"va"`` (orig addresses), told by the word after the
+    image_pages entries: BM_END_OF_MAP, 0, or (none there) the size of the values."""
+    w = ctx.word
+    after = int(words[ip_count]) if ip_count < words.size else None
+    if layout == "2.6.16":
+        return "va"
+    if after == np.iinfo(ctx.dtype).max:
+        return "pfn"
+    if after == 0:
+        return "va"
+    if after is None:
+        return "pfn" if int(words.max(initial=0)) < (1 << (30 if w == 4 else 40)) else "va"
+    at = locate_meta(ip_count)
+    raise FormatError(at[0], at[1], f"entry {ip_count}",
+                      f"0 (end of orig_address list) or BM_END_OF_MAP after "
+                      f"{ip_count:#x} entries (swsusp_info.image_pages)", after)
+
+
+def _pfn_list(
+    ctx: Ctx, info: SnapshotInfo, words: np.ndarray, locate_meta: Locate,
+    details: dict[str, Any],
+) -> tuple[np.ndarray, str]:
+    """2.6.19 (and 2.6.20-2.6.22 i386) PFN metadata: the PFNs and the era."""
+    n, w = ctx.n, ctx.word
+    pd = fpagedir.decode(words.view(np.uint8).copy(), w, info.image_pages,
+                         locate=lambda pos: locate_meta(pos // w), page_size=n)
+    era = ERA_2620_S4 if (info.version_code >> 8) == 0x0206 and \
+        0x14 <= info.version_code & 0xFF <= 0x16 else ERA_2619
+    details["metadata"] = "PFNs ending in BM_END_OF_MAP (pack_pfns)"
+    if era == ERA_2619:  # save_highmem() until 2.6.19; 2.6.20 lists highmem PFNs
+        po = ctx.page_offset or addresses.I386_PAGE_OFFSETS[0][0]
+        note = addresses.highmem_note(w, n, po, info.num_physpages)
+        if note is not None:
+            details["highmem"] = note
+    return pd.pfns, era
+
+
+def _orig_addresses(
+    ctx: Ctx, layout: str, info: SnapshotInfo, words: np.ndarray, locate_meta: Locate, *,
+    details: dict[str, Any],
+) -> tuple[np.ndarray, str]:
+    """2.6.16-2.6.18 orig_address metadata (zero padded): the PFNs and the era."""
+    ip_count = info.image_pages
+    tail = np.flatnonzero(words[ip_count:])
+    if tail.size:
+        i = ip_count + int(tail[0])
+        at = locate_meta(i)
+        raise FormatError(at[0], at[1], f"entry {i}",
+                          "0 (pack_orig_addresses() zero-pads the last page)",
+                          int(words[i]))
+    pfns = translate(ctx, words[:ip_count], locate_meta, info.num_physpages, details,
+                      highmem_copied=True)
+    return pfns, ERA_2616 if layout == "2.6.16" else ERA_2617_VA
+
+
 def _read_map(ctx: Ctx, layout: str, sig_raw: bytes, orig_raw: bytes) -> Read | None:
     """2.6.16 / 2.6.17-2.6.19 (and 2.6.20-2.6.22 with a 4-byte sector_t); None when the image
     is one the 2.6.20+ reader reads as it is (PFNs, 8-byte words)."""
@@ -140,33 +210,15 @@ def _read_map(ctx: Ctx, layout: str, sig_raw: bytes, orig_raw: bytes) -> Read | 
         return (f"swap map page {i // per}", pages[i // per] * n + (i % per) * w)
 
     stream = check_data(ctx, raw, enc, htype if enc == ENC_SWP_ENTRY else None,
-                         locate_entry, "entries")
-    meta = info.meta_pages
-    meta_pages = [int(p) for p in stream[1 : 1 + meta]]
-    for i, p in enumerate(meta_pages):
-        if p >= ctx.file_pages:
-            raise TruncatedError(f"metadata page {i}", p * n, n, len(ctx.buf))
-    words = ctx.gather(meta_pages)
-    ip_count = info.image_pages
-    dtype_max = np.iinfo(ctx.dtype).max
+                         locate_entry, fld="entries")
+    meta_pages, words = _metadata_words(ctx, stream, info.meta_pages)
 
     def locate_meta(i: int) -> tuple[str, int]:
         return (f"metadata page {i * w // n}", meta_pages[i * w // n] * n + (i * w) % n)
 
-    after = int(words[ip_count]) if ip_count < words.size else None
-    if layout == "2.6.16":
-        kind = "va"
-    elif after == dtype_max:
-        kind = "pfn"
-    elif after == 0:
-        kind = "va"
-    elif after is None:
-        kind = "pfn" if int(words.max(initial=0)) < (1 << (30 if w == 4 else 40)) else "va"
-    else:
-        at = locate_meta(ip_count)
-        raise FormatError(at[0], at[1], f"entry {ip_count}",
-                          f"0 (end of orig_address list) or BM_END_OF_MAP after "
-                          f"{ip_count:#x} entries (swsusp_info.image_pages)", after)
+    kind = _metadata_kind(ctx, layout, words, info.image_pages, locate_meta)
+    if kind == "pfn" and w == 8:
+        return None  # the 2.6.20+ reader's own layout (2.6.19 x86_64 included)
     details: dict[str, Any] = {
         "pointers": "swap-area page offsets, relative to the swap header page",
         "swap_type": htype,
@@ -176,30 +228,9 @@ def _read_map(ctx: Ctx, layout: str, sig_raw: bytes, orig_raw: bytes) -> Read | 
         "verify": NO_CHECKSUM,
     }
     if kind == "pfn":
-        if w == 8:
-            return None  # the 2.6.20+ reader's own layout (2.6.19 x86_64 included)
-        pd = fpagedir.decode(words.view(np.uint8).copy(), w, ip_count,
-                             locate=lambda pos: locate_meta(pos // w), page_size=n)
-        pfns = pd.pfns
-        era = ERA_2620_S4 if (info.version_code >> 8) == 0x0206 and \
-            0x14 <= info.version_code & 0xFF <= 0x16 else ERA_2619
-        details["metadata"] = "PFNs ending in BM_END_OF_MAP (pack_pfns)"
-        if era == ERA_2619:  # save_highmem() until 2.6.19; 2.6.20 lists highmem PFNs
-            po = ctx.page_offset or addresses.I386_PAGE_OFFSETS[0][0]
-            note = addresses.highmem_note(w, n, po, info.num_physpages)
-            if note is not None:
-                details["highmem"] = note
+        pfns, era = _pfn_list(ctx, info, words, locate_meta, details)
     else:
-        tail = np.flatnonzero(words[ip_count:])
-        if tail.size:
-            i = ip_count + int(tail[0])
-            at = locate_meta(i)
-            raise FormatError(at[0], at[1], f"entry {i}",
-                              "0 (pack_orig_addresses() zero-pads the last page)",
-                              int(words[i]))
-        pfns = translate(ctx, words[:ip_count], locate_meta, info.num_physpages, details,
-                          highmem_copied=True)
-        era = ERA_2616 if layout == "2.6.16" else ERA_2617_VA
+        pfns, era = _orig_addresses(ctx, layout, info, words, locate_meta, details=details)
     hdr_layout = (f"swsusp_header ({w}-byte swp_entry_t image), "
                   f"{'swp_entry_t' if layout == '2.6.16' else 'unsigned long'} swap map")
     header = make_header(ctx, hdr_layout, cstring(sig_raw), cstring(orig_raw),

@@ -85,6 +85,7 @@ from swsusp_inspect.formats.uswsusp.structs import (
     swsusp_header_struct,
 )
 from swsusp_inspect.model.details import Md5Check, UswsuspDetails
+from swsusp_inspect.model.image import SnapshotInfo
 
 __all__ = [
     "BUFFER_PAGES",
@@ -114,30 +115,24 @@ __all__ = [
 ]
 
 
-def open_uswsusp(buf: Any, hit: SignatureHit | None, base: int, options: OpenOptions, *,
-                 probe: bool = False) -> OpenedImage | None:
-    """Read a ``ULSUSPEND`` swap area at ``base``.
-
-    The kernel stream is decompressed (and decrypted) into a private temporary file and the
-    image is a ``"stream"`` container over it, so the PFN directory, pages, banner, extraction
-    and audit work unchanged; the uswsusp facts are its :class:`UswsuspDetails`.
-    """
-    if hit is None:
-        return None
+def _image_start(buf: Any, hit: SignatureHit, base: int, image: int) -> tuple[int, int]:
+    """``swsusp_header.image`` checked (a page-aligned offset inside the swap area), with the
+    area's end (the file, or the swap header's last_page for a trimmed dump)."""
     n = hit.page_size
-    tail = parse_at(swsusp_header_struct(n), buf, base, "uswsusp swsusp_header")
     version, last_page = swap.decode_swap_info(buf, base)
     limit = len(buf)
     if version == 1 and last_page:
         limit = max(limit, base + (last_page + 1) * n)  # a dump trimmed after its data
-    start = int(tail.image)
     image_at = base + n - SWSUSP_HEADER_SIZE
-    if not (0 < start < limit and start % n == 0):
+    if not (0 < image < limit and image % n == 0):
         raise FormatError("uswsusp swsusp_header", image_at, "image",
-                          f"a page-aligned byte offset in 1..{limit:#x}", start,
+                          f"a page-aligned byte offset in 1..{limit:#x}", image,
                           detail=f"under the ULSUSPEND signature at {hit.offset:#x}")
-    hdr = decode_image_header_info(buf, start, n, limit)
-    decoded = decode_stream(buf, hdr, n, limit, options.passphrase)
+    return image, limit
+
+
+def _stream_info(decoded: Decoded, hdr: ImageHeaderInfo, n: int) -> SnapshotInfo:
+    """The kernel's swsusp_info first in the decoded stream (closing the stream if not)."""
     stream = decoded.stream
     try:
         sniffed = snapshot.sniff_stream(stream)
@@ -146,17 +141,22 @@ def open_uswsusp(buf: Any, hit: SignatureHit | None, base: int, options: OpenOpt
             raise FormatError("uswsusp data", int(hdr.map_start), None,
                               "the kernel's swsusp_info page first in the stream",
                               f"no swsusp_info{hint}")
-        info = snapshot.decode_info(stream, 0, n, sniffed[1])
+        return snapshot.decode_info(stream, 0, n, sniffed[1])
     except BaseException:
         for obj in reversed(decoded.closers):
             obj.close()
         raise
+
+
+def _details(
+    buf: Any, hdr: ImageHeaderInfo, orig_sig: bytes, start: int, decoded: Decoded
+) -> UswsuspDetails:
     stored = hdr.checksum if (hdr.flags & IMAGE_CHECKSUM or any(hdr.checksum)) else None
     checksum = None if stored is None else Md5Check(
         stored=stored.hex(), computed=decoded.md5.hex(), ok=stored == decoded.md5)
-    details = UswsuspDetails(
+    return UswsuspDetails(
         signature=cstring(SWSUSP_SIG),
-        orig_sig=cstring(tail.orig_sig),
+        orig_sig=cstring(orig_sig),
         image=start,
         header_layout=f"{'x86_64' if hdr.word_size == 8 else 'i386'} "
                       f"{'with' if hdr.encrypt_layout else 'without'} CONFIG_ENCRYPT "
@@ -178,8 +178,27 @@ def open_uswsusp(buf: Any, hit: SignatureHit | None, base: int, options: OpenOpt
         platform_suspend=bool(hdr.flags & PLATFORM_SUSPEND),
         input_file_size=len(buf),
     )
+
+
+def open_uswsusp(buf: Any, hit: SignatureHit | None, base: int, options: OpenOptions, *,
+                 probe: bool = False) -> OpenedImage | None:
+    """Read a ``ULSUSPEND`` swap area at ``base``.
+
+    The kernel stream is decompressed (and decrypted) into a private temporary file and the
+    image is a ``"stream"`` container over it, so the PFN directory, pages, banner, extraction
+    and audit work unchanged; the uswsusp facts are its :class:`UswsuspDetails`.
+    """
+    if hit is None:
+        return None
+    n = hit.page_size
+    tail = parse_at(swsusp_header_struct(n), buf, base, "uswsusp swsusp_header")
+    start, limit = _image_start(buf, hit, base, int(tail.image))
+    hdr = decode_image_header_info(buf, start, n, limit)
+    decoded = decode_stream(buf, hdr, n, limit, options.passphrase)
+    info = _stream_info(decoded, hdr, n)
+    stream = decoded.stream
     return OpenedImage(
         container="stream", era="uswsusp", page_size=n, buf=stream, header=None, info=info,
         entries=np.arange(min(info.pages, len(stream) // n + 1), dtype=np.uint64),
         closers=tuple(decoded.closers),  # the stream's map and temporary file
-        details=details)
+        details=_details(buf, hdr, tail.orig_sig, start, decoded))

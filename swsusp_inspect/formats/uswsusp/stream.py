@@ -40,7 +40,8 @@ from swsusp_inspect.formats.uswsusp.structs import (
 
 
 def data_offsets(buf: Any, map_start: int, n_pages: int, page_size: int,
-                 limit: int, map_start_at: int | None = None) -> tuple[np.ndarray, list[int]]:
+                 limit: int, *, map_start_at: int | None = None
+                 ) -> tuple[np.ndarray, list[int]]:
     """Byte offsets of the ``n_pages`` swap pages holding image data, in write order, and the
     extents pages read (``load_extents_page()`` / ``find_next_image_page()``).
 
@@ -211,7 +212,8 @@ def _open_reader(buf: Any, hdr: ImageHeaderInfo, page_size: int, limit: int,
         decryptor = cipher("blowfish", key, iv).decryptor()
     offsets, extents_pages = data_offsets(buf, hdr.map_start, hdr.image_data_size // page_size,
                                           page_size, limit,
-                                          hdr.offset + (16 if hdr.word_size == 8 else 8))
+                                          map_start_at=hdr.offset + (16 if hdr.word_size == 8
+                                                                     else 8))
     return _Reader(buf, offsets, page_size, limit, decryptor), extents_pages
 
 

@@ -157,7 +157,7 @@ class ImageHeaderInfo:
         return "blowfish-cfb/rsa" if self.flags & IMAGE_USE_RSA else "blowfish-cfb/passphrase"
 
 
-def _plausible(hdr: Any, raw: bytes, size: int, page_size: int, word_size: int,
+def _plausible(hdr: Any, raw: bytes, size: int, page_size: int, word_size: int, *,  # noqa: PLR0911 - one return per check
                encrypt: bool, limit: int) -> bool:
     if any(raw[size:]):
         return False  # the page was zeroed before the header was filled
@@ -196,7 +196,7 @@ def decode_image_header_info(buf: Any, offset: int, page_size: int,
         st = image_header_info_struct(word_size, encrypt)
         size = st.sizeof()
         hdr = parse_at(st, raw, 0, "image_header_info")
-        if not _plausible(hdr, raw, size, page_size, word_size, encrypt, limit):
+        if not _plausible(hdr, raw, size, page_size, word_size, encrypt=encrypt, limit=limit):
             continue
         rsa = key = None
         if encrypt:
