@@ -26,24 +26,44 @@ MADV_POPULATE_READ = 22  # Linux 5.14+: map the pages now instead of one fault a
 PARALLEL_MIN_BYTES = 64 << 20
 
 
-def free_cores() -> int:
-    """Cores this process may use that nothing else is running on now: the CPUs it may run
-    on, less the other runnable tasks (/proc/loadavg's running count, which includes this
-    process); at least 1."""
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") \
-        else os.cpu_count() or 1
+def _running() -> int | None:
+    """Runnable tasks on the machine now (/proc/loadavg's fourth field; this process is one)."""
     try:
         with open("/proc/loadavg") as f:
-            running = int(f.read().split()[3].split("/")[0])
+            return int(f.read().split()[3].split("/")[0])
     except (OSError, ValueError, IndexError):
-        return cores
-    return max(1, min(cores, cores - (running - 1)))
+        return None
+
+
+def free_cores(samples: int = 5, gap: float = 0.004) -> int:
+    """Cores this process may use that nothing else is running on now: the CPUs it may run
+    on, less the other runnable tasks (the median of ``samples`` readings ``gap`` seconds
+    apart: a task that only passes by does not count); at least 1."""
+    import statistics
+    import time
+
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") \
+        else os.cpu_count() or 1
+    readings = []
+    for i in range(samples):
+        if i:
+            time.sleep(gap)
+        running = _running()
+        if running is None:
+            return cores
+        readings.append(running)
+    others = int(statistics.median(readings)) - 1
+    return max(1, min(cores, cores - others))
 
 
 def auto_jobs(stream_bytes: int) -> int:
     """Workers for ``stream_bytes`` of stream data: one per :data:`PARALLEL_MIN_BYTES`, no
     more than the cores free now (a busy machine gets one job: never slower than one)."""
-    return max(1, min(free_cores(), stream_bytes // PARALLEL_MIN_BYTES))
+    by_size = stream_bytes // PARALLEL_MIN_BYTES
+    if by_size <= 1:
+        return 1  # not worth a fork, and not worth looking at the machine either
+    return max(1, min(free_cores(), by_size))
+
 
 _FORKED_IMAGE: HibernationImage | None = None
 
