@@ -88,8 +88,9 @@ def _side_inputs(inputs: Inputs) -> tuple[list[MemoryMap], SystemMap | None,
 
 
 @contextlib.contextmanager
-def open_inputs(inputs: Inputs) -> Iterator[Opened]:
-    """Open the side inputs, then the image; the image is closed on the way out."""
+def open_inputs(inputs: Inputs, *, salvage: bool = False) -> Iterator[Opened]:
+    """Open the side inputs, then the image (``salvage``: reading around damage, see
+    :func:`~swsusp_inspect.image.open_image`); the image is closed on the way out."""
     from swsusp_inspect.image import open_image
 
     maps, smap, ignored = _side_inputs(inputs)
@@ -98,6 +99,7 @@ def open_inputs(inputs: Inputs) -> Iterator[Opened]:
         resume_offset=inputs.resume_offset,
         passphrase=inputs.passphrase,
         page_offset=inputs.page_offset,
+        salvage=salvage,
     ) as img:
         if maps:
             from swsusp_inspect.summary import pick_boot
@@ -116,14 +118,15 @@ def run_summary(
     inputs: Inputs, *, verify: bool = False, jobs: int | None = 1,
     progress: ProgressFactory | None = None
 ) -> ImageSummary:
-    """``info`` (``verify=False``) or ``verify`` of one image.
+    """``info`` (``verify=False``) or ``verify`` of one image (``verify`` salvaging: it
+    names the pages that cannot be read instead of stopping at the first).
 
     ``verify`` reads the data once, to check it, and leaves the kernel's own memory
     (``memory``) to ``info``: reading it would decompress the image a second time.
     """
     from swsusp_inspect.summary import summarize
 
-    with open_inputs(inputs) as o:
+    with open_inputs(inputs, salvage=verify) as o:
         total = o.image.info.pages - 1 if verify else 0
         with _progress(progress if verify else None, total, "verifying") as bar:
             return summarize(
@@ -171,8 +174,9 @@ def run_audit(
     strip_width: int = 64,
     progress: ProgressFactory | None = None,
 ) -> Report:
-    """``audit`` of one image with all its inputs."""
-    with open_inputs(inputs) as o:
+    """``audit`` of one image with all its inputs (salvaging: unreadable pages are a
+    finding)."""
+    with open_inputs(inputs, salvage=True) as o:
         return audit_opened(inputs, o, verify=verify, nosave_rules=nosave_rules,
                             strip_width=strip_width, progress=progress)
 

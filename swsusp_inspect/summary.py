@@ -174,6 +174,7 @@ def summarize(
     info = image.info
     expected = system_map.physical("linux_banner", info.arch) if system_map else None
     banner, banner_error = _find_banner(image, result, expected, find_banner)
+    unreadable = image.page_states().unreadable_pages if image.salvage else 0
     crc = result.crc32 if result is not None else Crc32Result(hdr.crc32 if hdr else None)
     if kernel is None and read_memory:
         from swsusp_inspect.kernel import read_kernel
@@ -201,7 +202,9 @@ def summarize(
             pages_beyond_eof=image.pages_beyond_eof,
             crc32=crc,
             verified=result is not None,
-            verify_ok=result.ok if result is not None else None,
+            verify_ok=(result.ok and not unreadable) if result is not None else None,
+            unreadable_pages=unreadable if image.salvage else None,
+            unreadable=image.page_states().unreadable_spans() if unreadable else (),
         ),
         arch=info.arch,
         uts=info.uts,

@@ -1,6 +1,8 @@
 """Bad input: one line on stderr (structure, hex file offset, expected vs found), exit code 2.
 
-Exit code 1 is reserved for a CRC32 mismatch found by ``verify``.  Never a traceback.  Cut points
+``verify`` exits 1 for a CRC32 mismatch, or for data pages it read around (it salvages: the
+same one line names the first damage, with how many saved pages cannot be read; issue 11); 2
+when the image cannot be read at all.  Never a traceback.  Cut points
 and corrupted fields are computed from the forged image's layout (``Forged.info_page``,
 ``map_pages``, ``chunk_pages``), so every structure boundary is covered by construction.
 """
@@ -147,7 +149,9 @@ def test_truncated_compressed_image(forged_image: Forger, tmp_path: Path,
     assert len(forged.chunk_pages) == 3
     for cut, names in lzo_cuts(forged, len(data)):
         path = write(tmp_path / "cut", data[:cut])
-        line = assert_error_line(run_cli("verify", path), *names,
+        # chunk 0 holds the PFN directory: without it nothing can be placed
+        data_lost = names[0].startswith("compressed chunk") and "chunk 0 " not in names[0]
+        line = assert_error_line(run_cli("verify", path), *names, exit_code=1 + (not data_lost),
                                  expected_vs_found=names[0] != "no hibernation image")
         assert f"end of file at {cut:#x}" in line or "no hibernation image" in line
 
@@ -159,16 +163,23 @@ def test_truncated_uncompressed_image(forged_image: Forger, tmp_path: Path) -> N
     data = bytearray(Path(forged.path).read_bytes())
     struct.pack_into("<I", data, LAST_PAGE, 0)
     assert len(forged.map_pages) == 2
+    # (cut, names, exit code): 2 where nothing can be placed (the first map page, swsusp_info,
+    # the PFN directory), 1 where data pages are lost and named (salvaged)
     cuts = [(m * N + 100, ("swap map page", hex(m * N))) for m in forged.map_pages]
     cuts.append((forged.info_page * N + 8, ("swsusp_info", hex(forged.info_page * N))))
     with open_image(forged.path) as img:
         stream_pages = [int(p) for p in img.entries[1:]]
+        # what nothing can be placed without: the chain's first page, swsusp_info, the
+        # PFN directory; a cut past them loses data pages only, read around (exit 1)
+        needed = [img.map_pages[0], *(int(p) for p in img.entries[: 1 + img.meta_pages])]
     # metadata pages (stream pages 1, 2), the first and the last data pages
     for page in (stream_pages[0], stream_pages[1], stream_pages[2], stream_pages[-1]):
         cuts.append((page * N, ("image data page", hex(page * N))))
         cuts.append((page * N + 0x800, ("image data page", hex(page * N))))
     for cut, names in cuts:
-        line = assert_error_line(run_cli("verify", write(tmp_path / "cut", data[:cut])), *names)
+        code = 2 if any((p + 1) * N > cut for p in needed) else 1
+        line = assert_error_line(run_cli("verify", write(tmp_path / "cut", data[:cut])), *names,
+                                 exit_code=code)
         assert f"end of file at {cut:#x}" in line
 
 
@@ -176,8 +187,9 @@ def test_truncated_stream(forged_image: Forger, tmp_path: Path) -> None:
     forged = forged_image(pfns=pfns(0x10, 0x60), stream=True)
     data = Path(forged.path).read_bytes()
     for cut in (N + 8, 2 * N, len(data) - N, len(data) - 1):
+        # stream page 1 is the PFN directory (exit 2); data pages are read around (exit 1)
         line = assert_error_line(run_cli("verify", write(tmp_path / "cut", data[:cut])),
-                                 "image", hex(cut // N * N))
+                                 "image", hex(cut // N * N), exit_code=2 if cut < 2 * N else 1)
         assert f"end of file at {cut:#x}" in line
 
 
@@ -249,9 +261,11 @@ def test_entry_past_the_device(forged_image: Forger, tmp_path: Path, compression
     device_pages = struct.unpack_from("<I", data, LAST_PAGE)[0] + 1
     m = forged.map_pages[0]
     put_u64(data, m * N + 3 * 8, device_pages + 10)
+    # entry 3 is a data page uncompressed (read around: exit 1), in chunk 0 (the PFN
+    # directory) compressed (exit 2)
     line = assert_error_line(run_cli("verify", write(tmp_path / "entry", data)),
                              "swap map page", hex(m * N + 3 * 8), "entries[3]",
-                             f"< {device_pages:#x}")
+                             f"< {device_pages:#x}", exit_code=1 if compression == "none" else 2)
     assert f"got {device_pages + 10:#x}" in line
 
 
@@ -267,8 +281,10 @@ def test_entry_past_the_end_of_the_file(forged_image: Forger, tmp_path: Path, co
     struct.pack_into("<I", data, LAST_PAGE, 0)
     target = len(data) // N + 3
     put_u64(data, forged.map_pages[0] * N + entry * 8, target)
+    # a data page is read around (exit 1); chunk 0 holds the PFN directory (exit 2)
     assert_error_line(run_cli("verify", write(tmp_path / "entry", data)), structure,
-                      hex(target * N), f"end of file at {len(data):#x}")
+                      hex(target * N), f"end of file at {len(data):#x}",
+                      exit_code=1 if compression == "none" else 2)
 
 
 def test_swap_map_ends_before_the_data(forged_image: Forger, tmp_path: Path) -> None:
@@ -280,7 +296,7 @@ def test_swap_map_ends_before_the_data(forged_image: Forger, tmp_path: Path) -> 
     data[m * N + first_of_chunk_2 * 8 : m * N + 511 * 8] = bytes(8 * (511 - first_of_chunk_2))
     line = assert_error_line(run_cli("verify", write(tmp_path / "short", data)),
                              "swap map page", hex(m * N + first_of_chunk_2 * 8),
-                             "compressed chunk 2")
+                             "compressed chunk 2", exit_code=1)
     assert "end of the swap map" in line
 
 
@@ -304,7 +320,7 @@ def test_bad_cmp_len(forged_image: Forger, tmp_path: Path, cmp_len: int, shown: 
     # `verify` (and the banner search, on the report's kernel line) reads
     for cmd in ("info", "verify") if k == 0 else ("verify",):
         line = assert_error_line(run_cli(cmd, path), f"compressed chunk {k} at", hex(at),
-                                 "cmp_len", shown)
+                                 "cmp_len", shown, exit_code=1 if k and cmd == "verify" else 2)
         assert f"1..{chunks.worst_compress(N):#x}" in line
     if k:
         result = run_cli("info", "--json", path)
@@ -320,7 +336,7 @@ def test_last_chunk_longer_than_the_map(forged_image: Forger, tmp_path: Path) ->
     put_u64(data, at, chunks.worst_compress(N))  # legal length, but more pages than listed
     assert_error_line(run_cli("verify", write(tmp_path / "long", data)),
                       f"compressed chunk {len(forged.chunk_pages) - 1} at", hex(at), "cmp_len",
-                      "swap-map entries left")
+                      "swap-map entries left", exit_code=1)
 
 
 def incompressible(pfn_arr: np.ndarray) -> bytes:
@@ -360,8 +376,10 @@ def test_bit_flip_in_compressed_data(forged_image: Forger, tmp_path: Path,
         assert expected in (1, 2), pos  # a flip that changes nothing would test nothing
         seen.add(expected)
         result = run_cli("verify", "--json", write(tmp_path / "flip", flipped))
-        if expected == 2:
-            assert_error_line(result, "compressed chunk 1 at", hex(at))
+        if expected == 2:  # the chunk's 32 pages are read around and named
+            assert_error_line(result, "compressed chunk 1 at", hex(at), "32 saved pages",
+                              exit_code=1)
+            assert json.loads(result.stdout)["unreadable_pages"] == 32
         else:
             assert result.exit_code == 1, (pos, result.stderr)
             assert result.stderr == ""
@@ -714,7 +732,8 @@ def test_damaged_chunk_with_parallel_workers_is_one_line(damaged_chunk_30: str,
     # the serial sweep's
     k, path = 30, damaged_chunk_30
     result = run_cli("verify", "--jobs", jobs, path)
-    line = assert_error_line(result, f"compressed chunk {k}", expected_vs_found=False)
+    line = assert_error_line(result, f"compressed chunk {k}", expected_vs_found=False,
+                             exit_code=1)
     assert "Traceback" not in result.output and path in line
 
 

@@ -346,7 +346,9 @@ def test_data_page_past_the_end_of_the_file(tmp_path: Path, era: str, w: int) ->
         assert img.read_page(int(PFNS[2])) == bytes(N)
     assert run_cli("verify", f.path).exit_code == 0
     put_word(f.path, 0x404, 0, 4)  # forget last_page: now the file is cut short
-    assert_error_line(run_cli("verify", f.path), "image data page", "bytes before end of file")
+    # verify reads around the lost data page and names it (exit 1)
+    assert_error_line(run_cli("verify", f.path), "image data page", "bytes before end of file",
+                      "1 saved pages unreadable", exit_code=1)
 
 
 @pytest.mark.parametrize(("era", "w"), [("patch", 4), ("link26", 8), ("link26", 4)])

@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from swsusp_inspect.auditor.notes import finding
+from swsusp_inspect.auditor.notes import finding, plural
 from swsusp_inspect.errors import FormatError
 from swsusp_inspect.model.details import UswsuspDetails
-from swsusp_inspect.model.findings import Finding
+from swsusp_inspect.model.findings import Finding, PfnRange
 from swsusp_inspect.model.summary import ImageSummary
 from swsusp_inspect.summary import summarize
 
@@ -20,6 +20,8 @@ if TYPE_CHECKING:
 
 __all__ = ["IntegrityStage", "integrity_stage"]
 
+MAX_RANGES = 256  # ranges listed in a finding (ranges_total counts them all)
+
 
 @dataclass(frozen=True)
 class IntegrityStage:
@@ -29,6 +31,20 @@ class IntegrityStage:
 
 def _chunk_unreadable(how: str, error: str) -> Finding:
     return finding("chunk-unreadable", f"image data cannot be read ({how}): {error}")
+
+
+def _unreadable(summary: ImageSummary) -> Finding:
+    """Salvaging: the saved pages that cannot be read, where, and the first reason."""
+    spans = summary.integrity.unreadable
+    pages = summary.integrity.unreadable_pages or 0
+    how = "read around" if summary.integrity.verified else "found opening it; --verify reads all"
+    ranges = tuple(PfnRange(start_pfn=s.start_pfn, end_pfn=s.end_pfn, pages=s.pages,
+                            page_size=summary.layout.page_size) for s in spans[:MAX_RANGES])
+    return finding(
+        "chunk-unreadable",
+        f"{plural(pages, 'saved page')} cannot be read ({how}), in {len(spans)} ranges: "
+        f"{spans[0].reason if spans else ''}",
+        pages=pages, ranges=ranges, ranges_total=len(spans))
 
 
 def _checksum_findings(summary: ImageSummary) -> list[Finding]:
@@ -56,7 +72,7 @@ def _checksum_findings(summary: ImageSummary) -> list[Finding]:
                 "data is not what s2disk wrote",
             )
         ]
-    if summary.integrity.verify_ok is False:
+    if summary.integrity.verify_ok is False and not summary.integrity.unreadable_pages:
         return [
             finding(
                 "verify-incomplete",
@@ -90,7 +106,9 @@ def integrity_stage(
             kernel=kernel, read_memory=False)
         return IntegrityStage(summary, (_chunk_unreadable("while verifying", str(exc)),))
     findings: list[Finding] = []
-    if summary.kernel.error:
+    if summary.integrity.unreadable_pages:
+        findings.append(_unreadable(summary))
+    if summary.kernel.error and not summary.integrity.unreadable_pages:
         # the banner search reports a damaged chunk in the summary instead of raising
         findings.append(
             _chunk_unreadable("while looking for the kernel banner", summary.kernel.error)

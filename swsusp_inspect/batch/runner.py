@@ -23,7 +23,7 @@ def audit_job(job: BatchJob) -> tuple[Report, tuple[IgnoredInput, ...]]:
     from swsusp_inspect.run import audit_opened, open_inputs
 
     inputs = job.inputs
-    with open_inputs(inputs) as o:
+    with open_inputs(inputs, salvage=True) as o:  # as `audit`: unreadable pages are a finding
         return audit_opened(inputs, o, verify=job.verify), o.ignored
 
 

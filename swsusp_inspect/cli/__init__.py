@@ -36,7 +36,7 @@ _SHORT_HELP: dict[str, str] = {
     "dmesg": "The kernel log at the snapshot, from the image's own memory.",
     "info": "Header, PFN directory and kernel identity (fast).",
     "verify": "Decompress every chunk; check chunk bounds and the image CRC32.",
-    "extract": "Write saved pages to a raw physical-memory file.",
+    "extract": "Write saved pages as a raw file, an ELF core or LiME.",
     "map": "Read a memory map (dmesg, iomem, sysfs, boot_params, JSON); diff two.",
     "batch": "Audit many images from scripts (JSON lines, worst exit code).",
 }

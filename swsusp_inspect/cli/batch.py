@@ -48,9 +48,9 @@ def _rows(plan: Any, jobs: int | None, jsonl: bool, quiet: bool) -> list[Any]:
 @click.option("--map", "maps", multiple=True, type=click.Path(), metavar="FILE",
               help="Memory map applied to every image (overrides sidecars). Repeatable.")
 @boot_option
-@click.option("--kpageflags", type=click.Path(dir_okay=False), default=None,
+@click.option("--kpageflags", type=click.Path(), default=None,
               help="kpageflags applied to every image.")
-@click.option("--system-map", type=click.Path(dir_okay=False), default=None,
+@click.option("--system-map", type=click.Path(), default=None,
               help="System.map applied to every image.")
 @click.option("--no-sidecars", is_flag=True, help="Do not look for per-image sidecar files.")
 @click.option("--verify", is_flag=True, help="Also decompress everything and check CRC32s.")

@@ -51,7 +51,7 @@ def passphrase_option(f: F) -> F:
 
 
 def system_map_option(f: F) -> F:
-    return click.option("--system-map", type=click.Path(dir_okay=False), default=None,
+    return click.option("--system-map", type=click.Path(), default=None,
                         help="The kernel's System.map (linux_banner, __nosave_begin/end).")(f)
 
 
@@ -77,7 +77,7 @@ def boot_option(f: F) -> F:
 
 def kpageflags_option(f: F) -> F:
     return click.option(
-        "--kpageflags", type=click.Path(dir_okay=False), default=None, metavar="FILE",
+        "--kpageflags", type=click.Path(), default=None, metavar="FILE",
         help="A copy of /proc/kpageflags (raw or .xz/.gz) taken before hibernating: "
         "reserved-RAM evidence (KPF_RESERVED).")(f)
 
@@ -100,7 +100,7 @@ def image_options(*, system_map: bool = True, maps: bool = False,
             return f(*args, inputs=inputs, **kwargs)
 
         options: list[Callable[[Any], Any]] = [
-            click.argument("image", type=click.Path(dir_okay=False, allow_dash=False)),
+            click.argument("image", type=click.Path()),
             *([map_option, map_format_option, boot_option] if maps else []),
             *([kpageflags_option] if kpageflags else []),
             *([system_map_option] if system_map else []),

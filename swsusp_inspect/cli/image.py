@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 from typing import Any
 
 import click
@@ -14,7 +13,6 @@ from swsusp_inspect.cli.common import (
     jobs_option,
     json_option,
     progress_factory,
-    progress_for,
     quiet_option,
     stdout_console,
 )
@@ -58,45 +56,43 @@ def verify_cmd(ctx: click.Context, inputs: Inputs, as_json: bool, no_color: bool
                jobs: int | None) -> None:
     """Read and decompress every chunk of IMAGE; check chunk bounds and the CRC32.
 
-    Exit 0 when everything checks, 1 on a CRC32 mismatch, 2 when the image cannot be read.
+    Exit 0 when everything checks; 1 on a CRC32 mismatch, or saved pages that cannot be read
+    (named on stderr and in the report); 2 when the image cannot be read at all.
     """
     from swsusp_inspect.run import run_summary
 
     s = run_summary(inputs, verify=True, jobs=jobs,
                     progress=progress_factory(quiet))
     _output(s, as_json, no_color)
+    if s.integrity.unreadable_pages:
+        from swsusp_inspect.cli.export import damage_line
+
+        click.echo("swsusp-inspect: error: " + damage_line(
+            inputs.image, s.integrity.unreadable, s.integrity.unreadable_pages), err=True)
     ctx.exit(ExitCode.OK if s.integrity.verify_ok else ExitCode.FINDINGS)
 
 
 @click.command("extract")
 @image_options(system_map=False)
-@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
-              help="Raw physical-memory file to write (offset = physical address).")
-@click.option("--format", "fmt", type=click.Choice(["raw"]), default="raw", show_default=True,
-              help="Output format.")
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, allow_dash=True),
+              help="File to write, or - for stdout.")
+@click.option("--format", "fmt", type=click.Choice(["raw", "elf", "lime"]), default="raw",
+              show_default=True,
+              help="raw (offset = physical address), elf (core for drgn/crash), lime.")
+@click.option("--force", is_flag=True, help="Overwrite OUT (and OUT.json) if they exist.")
+@click.option("--no-sidecar", is_flag=True, help="Do not write the record to OUT.json.")
 @json_option
 @quiet_option
 @jobs_option
 @click.pass_context
-def extract_cmd(ctx: click.Context, inputs: Inputs, output: str, fmt: str, as_json: bool,
-                quiet: bool, jobs: int | None = None) -> None:
-    """Write IMAGE's saved pages to a raw physical-memory file (holes sparse)."""
-    import os
+def extract_cmd(ctx: click.Context, inputs: Inputs, output: str, fmt: str, force: bool,
+                no_sidecar: bool, as_json: bool, quiet: bool, jobs: int | None = None) -> None:
+    """Write IMAGE's saved pages as a raw file, an ELF core or LiME, with a record (OUT.json).
 
-    from swsusp_inspect.export.raw import extract_raw
-    from swsusp_inspect.run import open_inputs
+    A damaged image gives every page that can still be read: the unreadable ones are named
+    (stderr, JSON) and the exit code is 1.
+    """
+    from swsusp_inspect.cli.export import run_extract
 
-    image = inputs.image
-    if os.path.exists(output) and os.path.exists(image) and os.path.samefile(output, image):
-        click.echo("swsusp-inspect: error: the output file is the input file", err=True)
-        ctx.exit(ExitCode.BAD_INPUT)
-    with open_inputs(inputs) as o:
-        bar = progress_for(o.image.info.image_pages, "extracting", quiet)
-        with bar if bar is not None else contextlib.nullcontext():
-            result = extract_raw(o.image, output, progress=bar, jobs=jobs)
-    if as_json:
-        emit_json(result.to_json())
-    else:
-        click.echo(f"{result.pages_written} pages written to {result.path} "
-                   f"({result.size:#x} bytes, {result.zero_pages} zero pages left as holes)")
-    ctx.exit(ExitCode.OK)
+    ctx.exit(run_extract(inputs, output, fmt, force=force, sidecar=not no_sidecar,
+                         as_json=as_json, quiet=quiet, jobs=jobs))

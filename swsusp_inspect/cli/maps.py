@@ -43,7 +43,7 @@ def map_group() -> None:
 
 
 @map_group.command("show")
-@click.argument("file", type=click.Path(exists=True, dir_okay=True))
+@click.argument("file", type=click.Path())
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (schema_version 1).")
 @_format_opt
 @_boot_opt
@@ -59,8 +59,8 @@ def show_cmd(file: str, as_json: bool, fmt: str | None, boot: int | None,
 
 
 @map_group.command("diff")
-@click.argument("old", type=click.Path(exists=True, dir_okay=True))
-@click.argument("new", type=click.Path(exists=True, dir_okay=True))
+@click.argument("old", type=click.Path())
+@click.argument("new", type=click.Path())
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (schema_version 1).")
 @_format_opt
 @_boot_opt

@@ -24,12 +24,13 @@ import numpy.typing as npt
 from swsusp_inspect.e820 import nosave as _nosave
 from swsusp_inspect.e820.sanitize import sanitize
 from swsusp_inspect.e820.types import RAM_TYPES, dmesg_name
+from swsusp_inspect.errors import MapError
 from swsusp_inspect.model.findings import Finding, Severity
 from swsusp_inspect.model.maps import BootChoice, MapChecksums, MapDocument, MapEntry
 from swsusp_inspect.model.report import PfnSpan, ReservedRange
 from swsusp_inspect.model.serialize import json_field, record
 
-__all__ = ["Finding", "MemoryMap", "RawEntry", "Region", "ReservedRam"]
+__all__ = ["Finding", "MemoryMap", "RawEntry", "Region", "ReservedRam", "check_entries", "clip"]
 
 PAGE_SIZE = 4096
 
@@ -92,6 +93,30 @@ class NosaveLog:
     lines: tuple[int, ...] = ()
 
 
+def clip(text: str, limit: int = 40) -> str:
+    """``text`` for an error line: at most ``limit`` characters, the cut marked."""
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
+
+
+def check_entries(entries: Iterable[RawEntry]) -> None:
+    """Raise :class:`MapError` (naming the entry's file and line) for an entry a u64 table
+    cannot hold: start, size or type out of range, or an end at or past 2**64.
+
+    arch/x86/kernel/e820.c ``e820__update_table()`` bails out on an entry whose
+    ``addr + size`` wraps ("unreasonable addresses"), which an entry ending at the last byte of
+    the 64-bit space does (its exclusive end is 2**64): the kernel never sanitizes such a table.
+    """
+    for e in entries:
+        if not (0 <= e.start < 1 << 64 and 0 <= e.size <= 1 << 64 and 0 <= e.type < 1 << 32):
+            raise MapError(e.source, e.line, f"e820 entry {e.start:#x} size {e.size:#x} type "
+                                             f"{e.type:#x}: out of range for u64/u32 fields")
+        if e.start + e.size >= 1 << 64:
+            raise MapError(e.source, e.line, f"{e.name} {e.start:#x}-{e.end:#x} reaches the end "
+                                             "of the 64-bit address space: addr + size wraps, "
+                                             "and the kernel's e820__update_table() refuses "
+                                             "such a table")
+
+
 def _arrays(entries: Sequence[RawEntry]) -> tuple[
     npt.NDArray[np.uint64], npt.NDArray[np.uint64], npt.NDArray[np.uint32]
 ]:
@@ -137,6 +162,7 @@ class MemoryMap:
         self.source = source
         self.format = format
         self.raw_entries: tuple[RawEntry, ...] = tuple(raw_entries)
+        check_entries(self.raw_entries)
         self.modified = modified
         self._nosave_log = nosave_log
         self.boot = boot

@@ -19,6 +19,7 @@ from __future__ import annotations
 import struct
 import zlib
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -26,6 +27,24 @@ import numpy as np
 from swsusp_inspect.errors import FormatError, TruncatedError
 
 UNC_PAGES = 32
+
+
+@dataclass(frozen=True)
+class Salvage:
+    """How a salvaging chunk walk may read around damage (:mod:`.resync`).
+
+    Attributes:
+        algorithm: ``"lzo"`` / ``"lz4"``: a chunk found after lost ones must decompress to
+            exactly its page count before it is believed.
+        end_known: the map's last entry is the stream's last page, so chunks found after a
+            gap can be numbered from the end.
+        device_pages: the swap device's size in pages, when known.
+    """
+
+    algorithm: str
+    end_known: bool = True
+    device_pages: int | None = None
+    problems: tuple[str, ...] = ()  # what the salvaging map walk found wrong
 
 
 def unc_size(page_size: int) -> int:
@@ -55,17 +74,26 @@ class ChunkTable:
         header_size: int,
         stream_pages: int,
         entry_offset: Callable[[int], int] | None = None,
+        *,
+        salvage: Salvage | None = None,
     ) -> None:
         self.buf = buf
         self.entries = entries
         self.page_size = page_size
         self.header_size = header_size
         self.entry_offset = entry_offset
+        self.salvage = salvage
         self.remaining = stream_pages - 1
         self.n_chunks = -(-self.remaining // UNC_PAGES)
+        # chunk -> why it cannot be read (salvaging: lost or unplaceable chunks)
+        self.lost: dict[int, str] = {}
         # Every chunk takes at least one entry: a count the map cannot hold is refused before
-        # anything is allocated for it (swsusp_info.pages is read from the file).
-        if self.n_chunks > max(entries.size - 1, 0):
+        # anything is allocated for it (swsusp_info.pages is read from the file).  Salvaging,
+        # the map may be short (cut, broken): the device, or the file, bounds the count.
+        room = max(entries.size - 1, 0)
+        if salvage is not None:
+            room = max(room, salvage.device_pages or 0, len(buf) // page_size)
+        if self.n_chunks > room:
             raise self._map_end(max(entries.size - 1, 0), entries.size)
         n = self.n_chunks
         self.first_entry = np.empty(n, np.int64)  # index into entries of the chunk's 1st page
@@ -81,6 +109,35 @@ class ChunkTable:
         # reported as chunk k, not as the next header beyond it
         beyond = np.flatnonzero(entries[1:] >= len(buf) // page_size)
         self._first_missing = 1 + int(beyond[0]) if beyond.size else int(entries.size)
+        if salvage is not None:
+            from swsusp_inspect.formats import resync
+
+            resync.salvage_walk(self, salvage)
+            self.built = n
+
+    @property
+    def entries_used(self) -> int:
+        """Swap-map entries the chunks walked so far take (with entry 0, ``swsusp_info``)."""
+        return self._idx
+
+    def header_error(self, j: int, idx: int) -> tuple[int, int] | FormatError:
+        """``(pages, cmp_len)`` of the chunk whose header is entry ``idx``, or what is wrong
+        with it (``j`` names the chunk in the message): the checks of :meth:`ensure`."""
+        entries, n, h = self.entries, self.page_size, self.header_size
+        file_size = len(self.buf)
+        off = int(entries[idx]) * n
+        if off + h > file_size:
+            return TruncatedError(f"compressed chunk {j} header", off, h, file_size)
+        (cmp_len,) = struct.unpack_from("<Q" if h == 8 else "<I", self.buf, off)
+        if not 0 < cmp_len <= self._worst:
+            return FormatError(f"compressed chunk {j}", off, "cmp_len",
+                               f"1..{self._worst:#x}", cmp_len)
+        pages = -(-(h + cmp_len) // n)
+        if idx + pages > entries.size:
+            return FormatError(f"compressed chunk {j}", off, "cmp_len",
+                               f"at most {(entries.size - idx) * n - h:#x} "
+                               f"({entries.size - idx} swap-map entries left)", cmp_len)
+        return pages, int(cmp_len)
 
     def __len__(self) -> int:
         return self.n_chunks
@@ -99,35 +156,23 @@ class ChunkTable:
         """Walk the chunk headers up to chunk ``k`` (inclusive)."""
         if k < self.built or any(lo <= k < hi for lo, hi in self._adopted):
             return
-        entries, n, buf = self.entries, self.page_size, self.buf
-        h = self.header_size
-        unpack = struct.Struct("<Q" if h == 8 else "<I").unpack_from
-        file_size = len(buf)
+        entries, n, h = self.entries, self.page_size, self.header_size
+        file_size = len(self.buf)
         idx = self._idx
         n_entries = int(entries.size)
         for j in range(self.built, min(k + 1, self.n_chunks)):
             if idx >= n_entries:
                 raise self._map_end(j, idx)
             off = int(entries[idx]) * n
-            if off + h > file_size:
-                if self._first_missing < idx:
-                    owner = int(np.searchsorted(self.first_entry[:j], self._first_missing,
-                                                side="right")) - 1
-                    raise TruncatedError(f"compressed chunk {owner}",
-                                         int(entries[self._first_missing]) * n, n, file_size)
-                raise TruncatedError(f"compressed chunk {j} header", off, h, file_size)
-            (cmp_len,) = unpack(buf, off)
-            if not 0 < cmp_len <= self._worst:
-                raise FormatError(f"compressed chunk {j}", off, "cmp_len",
-                                  f"1..{self._worst:#x}", cmp_len)
-            pages = -(-(h + cmp_len) // n)
-            if idx + pages > n_entries:
-                raise FormatError(
-                    f"compressed chunk {j}", off, "cmp_len",
-                    f"at most {(n_entries - idx) * n - h:#x} "
-                    f"({n_entries - idx} swap-map entries left)",
-                    cmp_len,
-                )
+            if off + h > file_size and self._first_missing < idx:
+                owner = int(np.searchsorted(self.first_entry[:j], self._first_missing,
+                                            side="right")) - 1
+                raise TruncatedError(f"compressed chunk {owner}",
+                                     int(entries[self._first_missing]) * n, n, file_size)
+            got = self.header_error(j, idx)
+            if isinstance(got, FormatError):
+                raise got
+            pages, cmp_len = got
             self.first_entry[j] = idx
             self.n_pages[j] = pages
             self.cmp_len[j] = cmp_len

@@ -68,9 +68,10 @@ def open_swap(buf: Any, hit: SignatureHit | None, base: int, options: OpenOption
     # swsusp_header.image sits at N-24-S (2.6.23+) or N-20-S (2.6.20-2.6.22)
     tail = 24 if header.layout == "2.6.23+" else 20
     smap = swapmap.walk(buf, header.image, n, header.sector_size, device_pages,
-                        image_offset=base + n - tail - header.sector_size)
+                        image_offset=base + n - tail - header.sector_size,
+                        salvage=options.salvage)
     entries = smap.entries
-    if not entries.size:
+    if not entries.size or not int(entries[0]):
         raise FormatError("swap map page", header.image * n, "entries[0]",
                           "the swsusp_info page", 0)
     info_off = int(entries[0]) * n
@@ -81,6 +82,8 @@ def open_swap(buf: Any, hit: SignatureHit | None, base: int, options: OpenOption
         needed = info.pages
     else:  # the swsusp_info page, then at least one page per 32-page chunk
         needed = 1 + -(-(info.pages - 1) // fchunks.UNC_PAGES)
+    if options.salvage:
+        return _salvaged(buf, header, smap, info, device_pages)
     if entries.size < needed:
         raise FormatError("swap map", header.image * n, None,
                           f"{needed:#x} entries (swsusp_info.pages = {info.pages:#x})",
@@ -90,8 +93,70 @@ def open_swap(buf: Any, hit: SignatureHit | None, base: int, options: OpenOption
                        device_pages=device_pages)
 
 
-def open_stream(buf: Any) -> OpenedImage | None:
-    """A ``/dev/snapshot`` stream (it starts with ``swsusp_info``), or None."""
+def _map_is_short(buf: Any, header: SwsuspHeader, smap: swapmap.SwapMap,
+                  info: SnapshotInfo) -> bool:
+    """Whether the map lists fewer entries than the stream needs (or cannot tell, a chunk
+    header being damaged): then the rest of a broken chain is looked for."""
+    n = header.page_size
+    if compression_of(header) == "none":
+        return smap.entries.size < info.pages
+    try:
+        table = fchunks.build_table(buf, smap.entries, n, info.word_size, info.pages)
+    except FormatError:
+        return True
+    return table.entries_used != smap.entries.size
+
+
+def _salvaged(buf: Any, header: SwsuspHeader, smap: swapmap.SwapMap, info: SnapshotInfo,
+              device_pages: int | None) -> OpenedImage:
+    """The 2.6.20+ layout read around a damaged swap map (``OpenOptions.salvage``).
+
+    A chain broken off (a bad ``next_swap``, a map page overwritten) is continued at the one
+    loose chain of map pages that lists none of the pages already known
+    (:func:`~swsusp_inspect.formats.swapmap.find_continuation`); the entries in between are
+    unknown (0).  The map is taken as whole (its last entry the stream's last page) when it
+    ends as the kernel ends one: ``next_swap`` 0 on a page that is not full (a map that ends
+    exactly at a page boundary is what an overwritten, zeroed page also looks like).
+    """
+    n = header.page_size
+    per_page = swapmap.map_page_entries(n, header.sector_size)
+    entries, problems = smap.entries, list(smap.problems)
+    last, cut = smap, smap.cut
+    if smap.problems or not smap.complete or _map_is_short(buf, header, smap, info):
+        cont = swapmap.find_continuation(buf, smap, n, header.sector_size, device_pages)
+        if cont is not None:
+            # a full, sound last page whose next_swap alone is bad lost no entry; otherwise an
+            # unknown entry keeps a chunk from running on into the continuation
+            clean = (not smap.complete and len(smap.problems) == 1
+                     and entries.size % per_page == 0)
+            gap = 0 if clean else 1
+            if compression_of(header) == "none":
+                gap = info.pages - entries.size - cont.entries.size
+            if gap >= 0:
+                entries = np.concatenate([entries, np.zeros(gap, np.uint64), cont.entries])
+                problems.append(f"swap map: chain continued at map page {cont.map_pages[0]:#x} "
+                                f"(found by its content; {gap} entries unknown before it)")
+                last = cont
+        elif compression_of(header) == "none" and entries.size < info.pages:
+            problems.append(str(FormatError(
+                "swap map", header.image * n, None,
+                f"{info.pages:#x} entries (swsusp_info.pages = {info.pages:#x})",
+                entries.size)))
+    end_known = last.complete and not last.problems and (
+        entries.size == info.pages if compression_of(header) == "none"
+        else last.entries.size % per_page != 0)
+    map_pages = smap.map_pages if last is smap else smap.map_pages + last.map_pages
+    return OpenedImage(container="swap", era="2.6.20+", page_size=n, buf=buf, header=header,
+                       info=info, entries=entries, map_pages=map_pages,
+                       device_pages=device_pages, problems=tuple(problems),
+                       end_known=end_known, cut=cut)
+
+
+def open_stream(buf: Any, options: OpenOptions | None = None) -> OpenedImage | None:
+    """A ``/dev/snapshot`` stream (it starts with ``swsusp_info``), or None.
+
+    Salvaging (``options.salvage``), a stream cut short lists the pages the file holds and
+    says it was cut: the pages past its end are lost."""
     stream = snapshot.sniff_stream(buf)
     if stream is None:
         return None
@@ -100,5 +165,9 @@ def open_stream(buf: Any) -> OpenedImage | None:
     # pages is read from the file: list no more stream pages than the file can hold (one past
     # its end, so reading that one reports the truncation)
     n_listed = min(info.pages, len(buf) // page_size + 1)
+    cut = options is not None and options.salvage and info.pages > len(buf) // page_size
+    if cut:
+        n_listed = len(buf) // page_size
     return OpenedImage(container="stream", era="stream", page_size=page_size, buf=buf,
-                       header=None, info=info, entries=np.arange(n_listed, dtype=np.uint64))
+                       header=None, info=info, entries=np.arange(n_listed, dtype=np.uint64),
+                       cut=cut)

@@ -107,7 +107,7 @@ def detect(buf: Any, options: OpenOptions) -> OpenedImage:
         opened = open_family(buf, hit, base, options)
         assert opened is not None  # not a probe: its own layout, read or raised
         return opened
-    stream = current.open_stream(buf)
+    stream = current.open_stream(buf, options)
     if stream is not None:
         return stream
     # 64-bit 2.5.48-2.6.8: link.next overwrote all of "S1SUSP...." but "S1"/"S2"

@@ -39,6 +39,7 @@ class OpenOptions:
     resume_offset: int = 0  # pages from the start of the file to the swap area
     passphrase: str | bytes | None = None  # encrypted uswsusp images
     page_offset: int | None = None  # PAGE_OFFSET for eras that list virtual addresses
+    salvage: bool = False  # keep what a damaged swap map still says (formats/swapmap.py)
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,11 @@ class OpenedImage:
             the metadata pages on first use.
         transform: applied to raw stream pages read from ``buf`` (decryption), or None.
         closers: resources to close with the image (a decoded stream's map and file).
+        problems: what a salvaging opener found wrong and read around (one line each);
+            entries it could not trust are 0.
+        end_known: whether the last entry is the stream's last page (the map is whole).
+        cut: the file ends before the image does (a map page past its end): stream pages
+            past the end are lost, not the zeros of a trimmed dump.
     """
 
     container: Literal["swap", "stream"]
@@ -70,6 +76,9 @@ class OpenedImage:
     transform: PageTransform | None = None
     closers: tuple[Any, ...] = ()
     details: FormatDetails | None = None
+    problems: tuple[str, ...] = ()
+    end_known: bool = True
+    cut: bool = False
 
 
 class Opener(Protocol):

@@ -121,7 +121,7 @@ def find_banner(image: HibernationImage, start_pfn: int | None = None, *,
     candidates: list[Banner] = []
     for first in (start, 0):
         stop = int(data_pfns[first]) + span
-        for pfns, data in image.iter_data_pages(first):
+        for _, pfns, data in image.iter_readable(first):  # salvaging: what can be read
             if int(pfns[0]) >= stop:
                 break
             candidates.extend(search(pfns, data, image.page_size))

@@ -24,7 +24,9 @@ from swsusp_inspect.formats.current import compression_of
 from swsusp_inspect.formats.detect import detect
 from swsusp_inspect.formats.opened import OpenedImage, OpenOptions, PageTransform
 from swsusp_inspect.image import banner as fbanner
+from swsusp_inspect.image import pages as fpages
 from swsusp_inspect.image import parallel
+from swsusp_inspect.image import salvage as fsalvage
 from swsusp_inspect.image import verify as fverify
 from swsusp_inspect.model.details import FormatDetails
 from swsusp_inspect.model.image import Banner, SnapshotInfo, SwsuspHeader
@@ -50,6 +52,8 @@ class HibernationImage:
         self.options = options
         self._opened = opened
         self._chunk_cache: OrderedDict[int, bytes] = OrderedDict()
+        self.failed_chunks: dict[int, str] = {}  # salvaging: chunk -> why it did not decompress
+        self.swept = False  # salvaging: every data chunk has been tried
         if opened.pagedir is not None:
             self.__dict__["pagedir"] = opened.pagedir  # decoded by the opener
 
@@ -103,6 +107,21 @@ class HibernationImage:
         return self._opened.details
 
     @property
+    def salvage(self) -> bool:
+        """Whether damage is read around (``open_image(..., salvage=True)``)."""
+        return self.options.salvage
+
+    @property
+    def problems(self) -> tuple[str, ...]:
+        """What the salvaging opener found wrong in the swap map and read around."""
+        return self._opened.problems
+
+    @property
+    def cut(self) -> bool:
+        """The file ends before the image does (salvaging: pages past its end are lost)."""
+        return self._opened.cut
+
+    @property
     def page_transform(self) -> PageTransform | None:
         return self._opened.transform
 
@@ -145,8 +164,12 @@ class HibernationImage:
     @cached_property
     def chunk_table(self) -> fchunks.ChunkTable:
         """The chunk table, walked lazily (``ensure(k)``; ``ensure_all()`` for everything)."""
+        salvage = None
+        if self.salvage:
+            salvage = fchunks.Salvage(self.compression, self._opened.end_known,
+                                      self.device_pages, self.problems)
         return fchunks.ChunkTable(self.buf, self.entries, self.page_size, self.word_size,
-                                  self.info.pages, self._entry_offset)
+                                  self.info.pages, self._entry_offset, salvage=salvage)
 
     def _entry_offset(self, index: int) -> int:
         """File offset of swap-map slot ``index`` (for messages)."""
@@ -177,9 +200,17 @@ class HibernationImage:
         if cached is not None:
             self._chunk_cache.move_to_end(k)
             return cached
+        lost = self.chunk_table.lost.get(k) or self.failed_chunks.get(k)
+        if lost is not None:
+            raise FormatError(lost, None)  # the message the strict reader gave
         off, data = self.chunk_location(k)
-        out = self._decompressor.decompress(
-            data, int(self.chunk_table.unc_pages[k]), where=f"compressed chunk {k}", offset=off)
+        try:
+            out = self._decompressor.decompress(data, int(self.chunk_table.unc_pages[k]),
+                                                where=f"compressed chunk {k}", offset=off)
+        except FormatError as exc:
+            if self.salvage:
+                self.failed_chunks[k] = str(exc)
+            raise
         if cache:
             self._chunk_cache[k] = out
             if len(self._chunk_cache) > CHUNK_CACHE:
@@ -199,6 +230,8 @@ class HibernationImage:
             raise IndexError(
                 f"stream pages {start}..{start + count - 1} outside 1..{self.info.pages - 1}")
         if self.compression == "none":
+            if self.salvage:
+                fsalvage.check_raw(self, start, count)
             if start + count > self.entries.size:
                 # only a stream lists fewer entries than pages (swap maps are checked at open)
                 missing = self.file_size // n
@@ -339,6 +372,29 @@ class HibernationImage:
         return (self.pagedir.data_pfns[d0 : d0 + npages - skip],
                 memoryview(data)[skip * n :])
 
+    # -- salvaging: which pages can be read ----------------------------------------------
+
+    def page_states(self) -> fpages.PageStates:
+        """Every saved PFN: readable, zero page, or unreadable (with why); see
+        :mod:`~swsusp_inspect.image.pages`.  Complete once every chunk has been tried
+        (``check_pages()``, or a whole ``iter_readable()`` sweep)."""
+        pd = self.pagedir
+        return fpages.build(pd.pfns, pd.zero, self.meta_pages, fsalvage.lost_pages(self),
+                            self.swept or self.compression == "none")
+
+    def iter_readable(self, start_data: int = 0
+                      ) -> Iterator[tuple[int, np.ndarray, bytes | memoryview]]:
+        """``(first data-page index, pfns, data)`` in stream order from data page
+        ``start_data``, skipping the pages that cannot be read (a salvaging image; a strict
+        one raises as :meth:`iter_data_pages` does)."""
+        return fsalvage.iter_readable(self, start_data)
+
+    def check_pages(self, jobs: int = 1) -> fpages.PageStates:
+        """Try every data chunk once (forked workers with ``jobs > 1``) so that
+        :meth:`page_states` is complete."""
+        fsalvage.check_all(self, jobs)
+        return self.page_states()
+
     # -- integrity, banner, workers --------------------------------------------------------
 
     def verify(self, progress: Any = None, *, jobs: int = 1) -> fverify.VerifyResult:
@@ -385,7 +441,7 @@ class HibernationImage:
 
 def open_image(path: str | os.PathLike[str], *, resume_offset: int = 0,
                passphrase: str | bytes | None = None,
-               page_offset: int | None = None) -> HibernationImage:
+               page_offset: int | None = None, salvage: bool = False) -> HibernationImage:
     """Open a hibernation image read-only, detecting its format from its content.
 
     Args:
@@ -396,6 +452,11 @@ def open_image(path: str | os.PathLike[str], *, resume_offset: int = 0,
         passphrase: decrypts an encrypted uswsusp (s2disk) image.
         page_offset: the kernel's PAGE_OFFSET, for images before 2.6.19 that name pages by
             virtual address (default: inferred from the addresses).
+        salvage: read around damage in the 2.6.20+ layout and in streams (a chunk that does
+            not decompress, a bad chunk length, a broken or cut swap map, pages past the end
+            of a cut dump): such pages become unreadable (:meth:`HibernationImage.page_states`)
+            instead of errors.  The header, ``swsusp_info`` and the PFN directory must still
+            read.  Other formats open as without it.
 
     Raises:
         NotAnImageError: a plain swap area or unrelated data.
@@ -403,15 +464,23 @@ def open_image(path: str | os.PathLike[str], *, resume_offset: int = 0,
         FormatError: a damaged image (structure, file offset, expected vs found).
     """
     options = OpenOptions(resume_offset=resume_offset, passphrase=passphrase,
-                          page_offset=page_offset)
+                          page_offset=page_offset, salvage=salvage)
     source = open_source(path)
     try:
-        return HibernationImage(source, detect(source.buf, options), options)
+        image = HibernationImage(source, detect(source.buf, options), options)
+        if salvage:
+            _ = image.pagedir  # without it nothing can be placed
+        return image
     except SwsuspError as exc:
+        error = exc
+        if salvage and isinstance(exc, FormatError):
+            error = fsalvage.strict_error(source, options) or exc
         source.close()
-        if isinstance(exc, FormatError) and exc.path is None:
-            exc.with_path(source.path)
-        raise
+        if isinstance(error, FormatError) and error.path is None:
+            error.with_path(source.path)
+        if error is exc:
+            raise
+        raise error from None
     except BaseException:
         source.close()
         raise

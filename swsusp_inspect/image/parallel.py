@@ -90,8 +90,11 @@ def _prefault(image: HibernationImage, lo: int, hi: int) -> None:
     if not hasattr(buf, "madvise") or hi <= lo:
         return
     t = image.chunk_table
-    first = int(t.first_entry[lo])
-    last = int(t.first_entry[hi - 1] + t.n_pages[hi - 1]) - 1
+    placed = t.first_entry[lo:hi] >= 0  # a salvaging table has chunks it could not place
+    if not placed.any():
+        return
+    first = int(t.first_entry[lo:hi][placed].min())
+    last = int((t.first_entry[lo:hi] + t.n_pages[lo:hi])[placed].max()) - 1
     pages = image.entries[first : last + 1]
     start = int(pages.min()) * image.page_size
     end = min(len(buf), (int(pages.max()) + 1) * image.page_size)

@@ -9,11 +9,17 @@ References:
 from __future__ import annotations
 
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
+from swsusp_inspect.errors import FormatError
 from swsusp_inspect.formats import chunks as fchunks
 from swsusp_inspect.image import banner as fbanner
+from swsusp_inspect.image import salvage as fsalvage
+from swsusp_inspect.image.pages import pfn_runs
 from swsusp_inspect.image.parallel import can_fork, map_chunk_ranges
 from swsusp_inspect.model.details import UswsuspDetails
 from swsusp_inspect.model.image import Banner, Crc32Result
@@ -33,21 +39,52 @@ class VerifyResult:
     banners: tuple[Banner, ...] = ()  # "Linux version" banners met on the way
 
 
-def _span_forked(image: HibernationImage, lo: int, hi: int,
-                 windows: list[tuple[int, int]]) -> tuple[int, int, int, list[Banner]]:
-    """Worker: plain zlib CRC32 (from 0), bytes, pages and banners of chunks ``lo..hi-1``."""
+def _span_forked(image: HibernationImage, lo: int, hi: int, windows: list[tuple[int, int]]
+                 ) -> tuple[int, int, int, list[Banner], dict[int, str]]:
+    """Worker: plain zlib CRC32 (from 0), bytes, pages and banners of chunks ``lo..hi-1``;
+    salvaging, the chunks that cannot be read and why."""
     crc = 0
     nbytes = 0
     npages = 0
     banners: list[Banner] = []
+    failed: dict[int, str] = {}
     n = image.page_size
     for k in range(lo, hi):
-        data = image.decompress_chunk(k, cache=False)
+        try:
+            data = image.decompress_chunk(k, cache=False)
+        except FormatError as exc:
+            if not image.salvage:
+                raise
+            failed[k] = str(exc)
+            continue
         crc = zlib.crc32(data, crc)
         nbytes += len(data)
         npages += len(data) // n
         banners.extend(fbanner.banners_in(image, 1 + k * fchunks.UNC_PAGES, data, windows))
-    return crc, nbytes, npages, banners
+    return crc, nbytes, npages, banners, failed
+
+
+def _stream(image: HibernationImage) -> Iterator[tuple[int, bytes | memoryview]]:
+    """``(first stream page, data)`` over the stream after page 0; salvaging, only what
+    can be read (the image records the rest)."""
+    if not image.salvage:
+        yield from image.iter_chunks()
+        return
+    if image.compression != "none":
+        for k in range(len(image.chunk_table)):
+            try:
+                yield 1 + k * fchunks.UNC_PAGES, image.decompress_chunk(k, cache=False)
+            except FormatError:
+                continue
+        image.swept = True
+        return
+    bad = fsalvage.raw_unreadable(image)
+    good = np.flatnonzero(~bad[1:]) + 1
+    starts, lengths = pfn_runs(good)
+    for a, c in zip(starts.tolist(), lengths.tolist(), strict=True):
+        s0 = int(good[a])
+        for s in range(s0, s0 + c, fchunks.UNC_PAGES):
+            yield s, image.stream_pages(s, min(fchunks.UNC_PAGES, s0 + c - s))
 
 
 def _serial(image: HibernationImage, windows: list[tuple[int, int]],
@@ -57,7 +94,7 @@ def _serial(image: HibernationImage, windows: list[tuple[int, int]],
     pages_read = 0
     banners: list[Banner] = []
     n = image.page_size
-    for s, data in image.iter_chunks():
+    for s, data in _stream(image):
         crc = fchunks.crc32_le(crc, data)
         npages = len(data) // n
         pages_read += npages
@@ -78,8 +115,9 @@ def _parallel(image: HibernationImage, jobs: int, windows: list[tuple[int, int]]
     pages_read = 0
     banners: list[Banner] = []
     mask = 0xFFFFFFFF
-    for z_range, nbytes, npages, found in map_chunk_ranges(image, _span_forked, jobs,
-                                                           windows):
+    for z_range, nbytes, npages, found, failed in map_chunk_ranges(image, _span_forked, jobs,
+                                                                   windows):
+        image.failed_chunks.update(failed)
         # kernel crc32_le(seed, B) == zlib crc32(B, seed ^ ~0) ^ ~0, and zlib's
         # crc32(B, v) == crc32_combine(v, crc32(B), len(B)) for any v
         crc = zlib_ng.crc32_combine(crc ^ mask, z_range, nbytes) ^ mask
@@ -87,6 +125,8 @@ def _parallel(image: HibernationImage, jobs: int, windows: list[tuple[int, int]]
         banners.extend(found)
         if progress is not None:
             progress(npages)
+    if image.salvage:
+        image.swept = True
     return crc, pages_read, banners
 
 
@@ -99,8 +139,12 @@ def verify(image: HibernationImage, progress: Any = None, *, jobs: int = 1) -> V
     :func:`~swsusp_inspect.image.banner.find_banner` searches first; the fallback window only
     when that found nothing.
 
+    A salvaging image (``open_image(..., salvage=True)``) reads around what cannot be read:
+    its ``page_states()`` then names the unreadable pages, and no CRC32 is computed.
+
     Raises:
-        FormatError: a chunk that cannot be read or decompressed (bounds, lengths).
+        FormatError: a chunk that cannot be read or decompressed (bounds, lengths; a strict
+            image).
     """
     _ = image.pagedir  # must decode too (and its chunks stay cached)
     windows = fbanner.search_windows(image)
@@ -114,7 +158,9 @@ def verify(image: HibernationImage, progress: Any = None, *, jobs: int = 1) -> V
         found = fbanner.find_banner(image)
         banners = [found] if found is not None else []
     stored = image.header.crc32 if image.header else None
-    result = Crc32Result(stored, crc if stored is not None else None)
+    # pages missing: no checksum to compare (the unreadable pages say what is wrong)
+    complete = pages_read == image.info.pages - 1
+    result = Crc32Result(stored, crc if stored is not None and complete else None)
     ok = result.ok is not False and pages_read == image.info.pages - 1
     # a checksum of another format, checked by its opener over the data it decoded
     # (uswsusp's MD5 of the whole stream)

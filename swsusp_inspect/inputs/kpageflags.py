@@ -17,6 +17,7 @@ from __future__ import annotations
 import gzip
 import lzma
 import os
+import stat
 import zlib
 from dataclasses import dataclass
 from typing import Protocol
@@ -25,6 +26,7 @@ import numpy as np
 import numpy.typing as npt
 
 from swsusp_inspect.errors import FormatError
+from swsusp_inspect.transport import open_input
 
 __all__ = [
     "KPF_BUDDY",
@@ -40,8 +42,12 @@ KPF_NOPAGE = 20
 KPF_OFFLINE = 23
 KPF_RESERVED = 32
 
-# Without a limit: 2**32 PFNs (16 TiB of 4 KiB pages, 32 GiB of flags) is the most we hold.
+# Without a limit: 2**32 PFNs (16 TiB of 4 KiB pages, 32 GiB of flags) is the most we map.
 DEFAULT_LIMIT_PFNS = 1 << 32
+# A compressed copy, a pipe or procfs is read into memory: at most 2**27 PFNs (512 GiB of RAM,
+# 1 GiB of flags) of it, whatever the limit asked (the rest reads as "not covered", as past the
+# end of a short file).  A raw file is mapped, never read.
+MAX_STREAMED_PFNS = 1 << 27
 _BLOCK = 1 << 20
 
 
@@ -103,18 +109,24 @@ def load_kpageflags(
 
     Raises:
         FormatError: the size is not a multiple of 8 bytes, the compressed stream is damaged,
-            or the file is empty.
+            the file is empty, or it is a directory, character device or socket.
         OSError: the file cannot be opened.
     """
     spath = os.fspath(path)
     limit = DEFAULT_LIMIT_PFNS if limit_pfns is None else max(0, int(limit_pfns))
-    limit_bytes = limit * 8
-    with open(spath, "rb") as fh:
-        head = fh.read(6)
-        fh.seek(0)
+    limit_bytes = min(limit, MAX_STREAMED_PFNS) * 8  # for streamed inputs only
+
+    def refuse(why: str) -> FormatError:
+        return FormatError("kpageflags", None, None, "a copy of /proc/kpageflags", why,
+                           path=spath)
+
+    fd, st = open_input(spath, refuse)
+    with os.fdopen(fd, "rb") as fh:
+        head = fh.peek(6)[:6]
         transport = "xz" if head.startswith(b"\xfd7zXZ") else (
             "gzip" if head.startswith(b"\x1f\x8b") else None)
-        size = os.fstat(fh.fileno()).st_size
+        # a pipe streams like a procfs file (both report size 0)
+        size = st.st_size if stat.S_ISREG(st.st_mode) else 0
         if transport is None and size > 0:
             if size % 8:
                 raise FormatError("kpageflags", size, None, "a multiple of 8 bytes (u64 per PFN)",
@@ -130,8 +142,8 @@ def load_kpageflags(
                 with lzma.open(fh, "rb") as stream:
                     data, ended = _read_stream(stream, limit_bytes)
             elif transport == "gzip":
-                with gzip.open(fh, "rb") as stream:
-                    data, ended = _read_stream(stream, limit_bytes)
+                with gzip.open(fh, "rb") as gz:
+                    data, ended = _read_stream(gz, limit_bytes)
             else:  # a procfs file (size 0): stream it
                 data, ended = _read_stream(fh, limit_bytes)
         except (lzma.LZMAError, zlib.error, EOFError, gzip.BadGzipFile) as exc:

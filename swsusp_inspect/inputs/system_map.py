@@ -23,10 +23,14 @@ References:
 from __future__ import annotations
 
 import os
+import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import IO
 
 from swsusp_inspect.errors import MapError
 from swsusp_inspect.model import ArchRecord
+from swsusp_inspect.transport import open_input
 
 
 @dataclass(frozen=True)
@@ -74,8 +78,9 @@ class SystemMap:
     def physical(self, name: str, arch: ArchRecord | None) -> int | None:
         """Physical address of kernel-image symbol ``name`` in the image's kernel.
 
-        None when the map lacks ``name`` or the anchor, or the record has no physical anchor
-        (riscv, x86 records before 4.7, generic headers).
+        None when the map lacks ``name`` or the anchor, the record has no physical anchor
+        (riscv, x86 records before 4.7, generic headers), or the address would fall outside
+        0 .. 2**64 - 1.
         """
         sym = self.symbols.get(name)
         anchor = _anchor(arch)
@@ -84,7 +89,10 @@ class SystemMap:
         base = self.symbols.get(anchor.symbol)
         if base is None:
             return None
-        return anchor.phys + (sym - base)
+        phys = anchor.phys + (sym - base)
+        # a symbol that would sit below physical 0 or past 2**64 is not in the image's kernel
+        # (a map of another build, or a damaged one): no address, rather than a wrong one
+        return phys if 0 <= phys < _ADDRESS_LIMIT else None
 
     def matches(self, arch: ArchRecord | None) -> bool | None:
         """Whether this map's address of the symbol the arch record names equals the record's
@@ -103,21 +111,57 @@ class SystemMap:
         return bool(mine == value)
 
 
-def _read_text(path: str) -> str:
-    with open(path, "rb") as fh:
-        head = fh.read(6)
-    if head.startswith(b"\xfd7zXZ"):
-        import lzma
+# Bounds on a System.map: nm prints one symbol per line, a C identifier is rarely longer than a
+# few hundred characters (Rust's mangled names reach about 1,000), and the biggest kernels' maps
+# are tens of MiB.  Past these the input is not a System.map.
+MAX_LINE = 4096
+MAX_BYTES = 1 << 30  # after decompression
+# nm prints an address of the target's word size: 8 or 16 hex digits
+_HEX = re.compile(r"[0-9a-fA-F]{1,16}")
+_HEXRUN = re.compile(r"[0-9a-fA-F]+")
+_ADDRESS_LIMIT = 1 << 64
 
-        with lzma.open(path, "rt", encoding="ascii", errors="replace") as fh:
-            return fh.read()
-    if head.startswith(b"\x1f\x8b"):
-        import gzip
 
-        with gzip.open(path, "rt", encoding="ascii", errors="replace") as fh:
-            return fh.read()
-    with open(path, encoding="ascii", errors="replace") as fh:
-        return fh.read()
+def _lines(path: str) -> Iterator[tuple[int, str]]:
+    """``(line number, line)`` of a plain, xz or gzip System.map, bounded (see MAX_LINE,
+    MAX_BYTES); a directory, character device or socket is refused, a FIFO never blocks."""
+
+    def refuse(why: str) -> MapError:
+        return MapError(path, None, f"{why}: not a System.map")
+
+    import gzip
+    import lzma
+    import zlib
+
+    fd, _ = open_input(path, refuse)
+    with os.fdopen(fd, "rb") as raw:
+        head = raw.peek(6)[:6]
+        stream: IO[bytes]
+        if head.startswith(b"\xfd7zXZ"):
+            stream = lzma.open(raw, "rb")  # noqa: SIM115
+        elif head.startswith(b"\x1f\x8b"):
+            stream = gzip.open(raw, "rb")  # type: ignore[assignment]  # noqa: SIM115
+        else:
+            stream = raw
+        total = 0
+        lineno = 0
+        try:
+            with stream:
+                while True:
+                    line = stream.readline(MAX_LINE + 1)
+                    if not line:
+                        return
+                    lineno += 1
+                    total += len(line)
+                    if len(line) > MAX_LINE:
+                        raise MapError(path, lineno, f"line longer than {MAX_LINE} bytes: not a "
+                                                     "System.map")
+                    if total > MAX_BYTES:
+                        raise MapError(path, lineno, f"more than {MAX_BYTES >> 20} MiB: not a "
+                                                     "System.map")
+                    yield lineno, line.decode("ascii", "replace")
+        except (lzma.LZMAError, zlib.error, EOFError, gzip.BadGzipFile) as exc:
+            raise MapError(path, lineno + 1, f"damaged compressed stream ({exc})") from None
 
 
 def load_system_map(path: str | os.PathLike[str]) -> SystemMap:
@@ -127,21 +171,23 @@ def load_system_map(path: str | os.PathLike[str]) -> SystemMap:
     first entry.
 
     Raises:
-        MapError: a line that is not ``ADDRESS TYPE NAME``, or no symbols at all.
+        MapError: a line that is not ``ADDRESS TYPE NAME`` (an address of at most 16 hex
+            digits, no sign), a line or a file past the bounds above, a damaged compressed
+            stream, a directory or device, or no symbols at all.
     """
     spath = os.fspath(path)
     symbols: dict[str, int] = {}
     types: dict[str, str] = {}
-    for lineno, line in enumerate(_read_text(spath).splitlines(), 1):
+    for lineno, line in _lines(spath):
         parts = line.split()
         if not parts:
             continue
         if len(parts) < 3 or len(parts[1]) != 1:
             raise MapError(spath, lineno, f"expected 'ADDRESS TYPE NAME', got {line[:60]!r}")
-        try:
-            addr = int(parts[0], 16)
-        except ValueError:
-            raise MapError(spath, lineno, f"address is not hex: {parts[0][:40]!r}") from None
+        if _HEX.fullmatch(parts[0]) is None:
+            what = "wider than 64 bits" if _HEXRUN.fullmatch(parts[0]) else "not hex"
+            raise MapError(spath, lineno, f"address is {what}: {parts[0][:40]!r}")
+        addr = int(parts[0], 16)
         name, kind = parts[2], parts[1]
         kept = types.get(name)
         if kept is None or (kept.islower() and kind.isupper()):

@@ -153,13 +153,13 @@ def btf_enum_value(vm: VirtualMemory, start: int, stop: int, enum: str, name: st
         hi_i -= 1
     for lo in order:
         hi = min(lo + step + 12, total)
-        value = _search_window(vm, base, total, lo, hi, enum_off, name_off)
+        value = _search_window(vm, base, total, lo, hi, enum_off=enum_off, name_off=name_off)
         if value is not None:
             return value
     return None
 
 
-def _search_window(vm: VirtualMemory, base: int, total: int, lo: int, hi: int,
+def _search_window(vm: VirtualMemory, base: int, total: int, lo: int, hi: int, *,
                    enum_off: int, name_off: int) -> int | None:
     """The enumerator's value if ``enum`` starts in type-section bytes ``[lo, hi)``."""
     words = np.frombuffer(vm.read(base + lo, hi - lo, "BTF types"), dtype="<u4")

@@ -40,7 +40,8 @@ References:
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -123,28 +124,86 @@ def read_ringbuffer(vm: VirtualMemory, info: VmcoreInfo) -> list[LogRecord]:
         KernelMemoryError: the ring is in pages the image did not save or unmapped.
     """
     ws = vm.word_size
-    col = 0 if ws == 8 else 1
+    lay = _RbLayout(info, 0 if ws == 8 else 1)
+    ring = _read_ring(vm, info, lay)
+    flags_shift = 8 * ws - 2
+    id_mask = (1 << flags_shift) - 1
+    n_ids = ((ring.head_id - ring.tail_id) & id_mask) + 1
+    if n_ids > ring.count:
+        raise KernelDataError("prb_desc_ring", ring.desc_ring, "tail_id..head_id",
+                              f"at most {ring.count} descriptors",
+                              f"{ring.tail_id:#x}..{ring.head_id:#x} ({n_ids})")
+    descs = _read_descs(vm, ring, lay)
+    infos = _read_infos(vm, ring, lay)
+    text = vm.read(ring.data, ring.data_size, "printk text data ring")
+    ids = (np.arange(n_ids, dtype=np.uint64) + np.uint64(ring.tail_id)) & np.uint64(id_mask)
+    idx = (ids & np.uint64(ring.count - 1)).astype(np.int64)
+    state = (descs.state_var[idx] >> np.uint64(flags_shift)) & np.uint64(3)
+    valid = (((descs.state_var[idx] & np.uint64(id_mask)) == ids)
+             & ((state == 1) | (state == 2)))  # committed or finalized
+    records = []
+    for i in idx[valid].tolist():  # one step per log record
+        body = _block_text(text, int(descs.begin[i]), int(descs.next[i]),
+                           int(infos.text_len[i]), size_bits=ring.size_bits, word_size=ws)
+        if body is not None:
+            records.append(infos.record(i, body))
+    records.sort(key=lambda r: r.seq if r.seq is not None else 0)
+    return records
 
-    def off(key: str) -> int:
+
+@dataclass(frozen=True)
+class _RbLayout:
+    """Offsets and sizes of the ring's structs: VMCOREINFO's, else the 5.10 -> 6.x defaults
+    (``col`` 0 for 64-bit kernels, 1 for 32-bit)."""
+
+    info: VmcoreInfo
+    col: int
+
+    def off(self, key: str) -> int:
         s, f = key.split(".")
-        v = info.offset(s, f)
-        return _RB_DEFAULTS[key][col] if v is None else v
+        v = self.info.offset(s, f)
+        return _RB_DEFAULTS[key][self.col] if v is None else v
 
-    def size(name: str) -> int:
-        v = info.size(name)
-        return _RB_SIZES[name][col] if v is None else v
+    def size(self, name: str) -> int:
+        v = self.info.size(name)
+        return _RB_SIZES[name][self.col] if v is None else v
 
+
+@dataclass(frozen=True)
+class _Ring:
+    """The fields of ``struct printk_ringbuffer`` (``desc_ring``, ``text_data_ring``) read."""
+
+    desc_ring: int
+    count_bits: int
+    descs: int
+    infos: int
+    head_id: int
+    tail_id: int
+    size_bits: int
+    data: int
+
+    @property
+    def count(self) -> int:
+        return 1 << self.count_bits
+
+    @property
+    def data_size(self) -> int:
+        return 1 << self.size_bits
+
+
+def _read_ring(vm: VirtualMemory, info: VmcoreInfo, lay: _RbLayout) -> _Ring:
+    """``*prb``: the descriptor ring's and the text data ring's fields, checked."""
     prb_sym = info.symbol("prb")
     if prb_sym is None:
         raise KernelDataError("printk ring buffer", None, "SYMBOL(prb)", "in VMCOREINFO",
                               "absent")
+    off = lay.off
     rb = vm.read_word(prb_sym, "prb")
     desc_ring = rb + off("printk_ringbuffer.desc_ring")
     text_ring = rb + off("printk_ringbuffer.text_data_ring")
     count_bits = vm.read_u32(desc_ring + off("prb_desc_ring.count_bits"), "prb_desc_ring")
     if not 0 < count_bits <= 24:
         raise KernelDataError("prb_desc_ring", desc_ring, "count_bits", "1..24", count_bits)
-    count = 1 << count_bits
     descs = vm.read_word(desc_ring + off("prb_desc_ring.descs"), "prb_desc_ring.descs")
     infos = vm.read_word(desc_ring + off("prb_desc_ring.infos"), "prb_desc_ring.infos")
     head_id = vm.read_word(desc_ring + off("prb_desc_ring.head_id"), "prb_desc_ring.head_id")
@@ -153,70 +212,89 @@ def read_ringbuffer(vm: VirtualMemory, info: VmcoreInfo) -> list[LogRecord]:
     if not 0 < size_bits <= 28:
         raise KernelDataError("prb_data_ring", text_ring, "size_bits", "1..28", size_bits)
     data = vm.read_word(text_ring + off("prb_data_ring.data"), "prb_data_ring.data")
+    return _Ring(desc_ring=desc_ring, count_bits=count_bits, descs=descs, infos=infos,
+                 head_id=head_id, tail_id=tail_id, size_bits=size_bits, data=data)
+
+
+def _column(raw: np.ndarray, count: int, stride: int, at: int, dt: Any) -> np.ndarray:
+    """Field ``dt`` at offset ``at`` of each of ``count`` structs of ``stride`` bytes."""
+    dtt = np.dtype(dt)
+    rows = raw.reshape(count, stride)[:, at:at + dtt.itemsize]
+    out: np.ndarray = np.ascontiguousarray(rows).view(dtt).ravel().astype(np.uint64)
+    return out
+
+
+@dataclass(frozen=True)
+class _Descs:
+    """``struct prb_desc`` columns: ``state_var`` and ``text_blk_lpos`` (begin, next)."""
+
+    state_var: np.ndarray
+    begin: np.ndarray
+    next: np.ndarray
+
+
+def _read_descs(vm: VirtualMemory, ring: _Ring, lay: _RbLayout) -> _Descs:
+    stride = lay.size("prb_desc")
+    raw = np.frombuffer(vm.read(ring.descs, ring.count * stride, "prb descs"), dtype=np.uint8)
+    wdt = np.dtype("<u8") if vm.word_size == 8 else np.dtype("<u4")
+    lpos = lay.off("prb_desc.text_blk_lpos")
+    return _Descs(
+        state_var=_column(raw, ring.count, stride, lay.off("prb_desc.state_var"), wdt),
+        begin=_column(raw, ring.count, stride, lpos + lay.off("prb_data_blk_lpos.begin"), wdt),
+        next=_column(raw, ring.count, stride, lpos + lay.off("prb_data_blk_lpos.next"), wdt))
+
+
+@dataclass(frozen=True)
+class _Infos:
+    """``struct printk_info`` columns: ``seq``, ``ts_nsec``, ``text_len``, ``facility``,
+    ``flags:5, level:3``, ``caller_id``."""
+
+    seq: np.ndarray
+    ts_nsec: np.ndarray
+    text_len: np.ndarray
+    facility: np.ndarray
+    flags_level: np.ndarray
+    caller_id: np.ndarray
+
+    def record(self, i: int, body: bytes) -> LogRecord:
+        return LogRecord(
+            seq=int(self.seq[i]), ts_nsec=int(self.ts_nsec[i]),
+            level=int(self.flags_level[i]) >> 5, facility=int(self.facility[i]),
+            caller=_caller(int(self.caller_id[i])), text=body.decode("utf-8", "replace"))
+
+
+def _read_infos(vm: VirtualMemory, ring: _Ring, lay: _RbLayout) -> _Infos:
+    stride = lay.size("printk_info")
+    raw = np.frombuffer(vm.read(ring.infos, ring.count * stride, "printk_info array"),
+                        dtype=np.uint8)
+    n = ring.count
+    tl_off = lay.off("printk_info.text_len")
+    return _Infos(
+        seq=_column(raw, n, stride, lay.off("printk_info.seq"), "<u8"),
+        ts_nsec=_column(raw, n, stride, lay.off("printk_info.ts_nsec"), "<u8"),
+        text_len=_column(raw, n, stride, tl_off, "<u2"),
+        facility=_column(raw, n, stride, tl_off + 2, "u1"),
+        flags_level=_column(raw, n, stride, tl_off + 3, "u1"),
+        caller_id=_column(raw, n, stride, lay.off("printk_info.caller_id"), "<u4"))
+
+
+def _block_text(text: bytes, begin: int, nxt: int, text_len: int, *, size_bits: int,
+                word_size: int) -> bytes | None:
+    """The text of the data block ``text_blk_lpos`` = ``(begin, nxt)`` locates (after its
+    ``unsigned long id``), at most ``text_len`` bytes; None for an illegal block (the kernel
+    skips those too)."""
+    if begin & 1:  # data-less: an empty line (EMPTY_LINE_LPOS) or lost text
+        return b""
     data_size = 1 << size_bits
-
-    bits = 8 * ws
-    flags_shift = bits - 2
-    id_mask = (1 << flags_shift) - 1
-    n_ids = ((head_id - tail_id) & id_mask) + 1
-    if n_ids > count:
-        raise KernelDataError("prb_desc_ring", desc_ring, "tail_id..head_id",
-                              f"at most {count} descriptors",
-                              f"{tail_id:#x}..{head_id:#x} ({n_ids})")
-
-    desc_size = size("prb_desc")
-    info_size = size("printk_info")
-    raw_descs = np.frombuffer(vm.read(descs, count * desc_size, "prb descs"), dtype=np.uint8)
-    raw_infos = np.frombuffer(vm.read(infos, count * info_size, "printk_info array"),
-                              dtype=np.uint8)
-    text = vm.read(data, data_size, "printk text data ring")
-    wdt = np.dtype("<u8") if ws == 8 else np.dtype("<u4")
-
-    def column(raw: np.ndarray, stride: int, at: int, dt: Any) -> np.ndarray:
-        dtt = np.dtype(dt)
-        rows = raw.reshape(count, stride)[:, at:at + dtt.itemsize]
-        out: np.ndarray = np.ascontiguousarray(rows).view(dtt).ravel().astype(np.uint64)
-        return out
-
-    lpos = off("prb_desc.text_blk_lpos")
-    sv = column(raw_descs, desc_size, off("prb_desc.state_var"), wdt)
-    begin = column(raw_descs, desc_size, lpos + off("prb_data_blk_lpos.begin"), wdt)
-    nxt = column(raw_descs, desc_size, lpos + off("prb_data_blk_lpos.next"), wdt)
-    seq = column(raw_infos, info_size, off("printk_info.seq"), "<u8")
-    ts = column(raw_infos, info_size, off("printk_info.ts_nsec"), "<u8")
-    tl_off = off("printk_info.text_len")
-    text_len = column(raw_infos, info_size, tl_off, "<u2")
-    fac = column(raw_infos, info_size, tl_off + 2, "u1")
-    flv = column(raw_infos, info_size, tl_off + 3, "u1")
-    cid = column(raw_infos, info_size, off("printk_info.caller_id"), "<u4")
-
-    ids = (np.arange(n_ids, dtype=np.uint64) + np.uint64(tail_id)) & np.uint64(id_mask)
-    idx = (ids & np.uint64(count - 1)).astype(np.int64)
-    state = (sv[idx] >> np.uint64(flags_shift)) & np.uint64(3)
-    valid = ((sv[idx] & np.uint64(id_mask)) == ids) & ((state == 1) | (state == 2))
-    records = []
-    mask = data_size - 1
-    for i in idx[valid].tolist():  # one step per log record
-        b, n_ = int(begin[i]), int(nxt[i])
-        tlen = int(text_len[i])
-        if b & 1:  # data-less: an empty line (EMPTY_LINE_LPOS) or lost text
-            body = b""
-        else:
-            if (b >> size_bits) == (n_ >> size_bits) and b < n_:
-                start, span = b & mask, n_ - b
-            elif ((b + data_size) >> size_bits) == (n_ >> size_bits):
-                start, span = 0, n_ & mask
-            else:
-                continue  # an illegal block description: the kernel skips it too
-            if span < ws or start + span > data_size:
-                continue
-            body = text[start + ws : start + ws + min(tlen, span - ws)]
-        records.append(LogRecord(
-            seq=int(seq[i]), ts_nsec=int(ts[i]), level=int(flv[i]) >> 5,
-            facility=int(fac[i]), caller=_caller(int(cid[i])),
-            text=body.decode("utf-8", "replace")))
-    records.sort(key=lambda r: r.seq if r.seq is not None else 0)
-    return records
+    if (begin >> size_bits) == (nxt >> size_bits) and begin < nxt:
+        start, span = begin & (data_size - 1), nxt - begin
+    elif ((begin + data_size) >> size_bits) == (nxt >> size_bits):
+        start, span = 0, nxt & (data_size - 1)  # the block wrapped: it starts at 0
+    else:
+        return None
+    if span < word_size or start + span > data_size:
+        return None
+    return text[start + word_size : start + word_size + min(text_len, span - word_size)]
 
 
 # -- 3.5 -> 5.9: struct printk_log records -------------------------------------------------------
@@ -231,6 +309,33 @@ def read_log_buf(vm: VirtualMemory, info: VmcoreInfo,
     Raises:
         KernelDataError: indices or lengths the kernel could not have written.
     """
+    lay = _log_layout(info)
+    buf, buf_len, first, nxt = _log_buf_indices(vm, info, lay.size)
+    data = vm.read(buf, buf_len, "log_buf")
+    seq = _log_first_seq(vm, lookup)
+    records = []
+    for idx, length in _log_buf_chain(data, lay, buf=buf, first=first, nxt=nxt):
+        records.append(_log_record(data, idx, length, lay, seq=seq))
+        if seq is not None:
+            seq += 1
+    return records
+
+
+@dataclass(frozen=True)
+class _LogLayout:
+    """``struct printk_log`` (``struct log`` in 3.5-3.10): its size and field offsets."""
+
+    name: str
+    size: int
+    ts_nsec: int
+    len: int
+    text_len: int
+    dict_len: int
+    caller_id: int | None
+
+
+def _log_layout(info: VmcoreInfo) -> _LogLayout:
+    """The record header VMCOREINFO describes (5.x defaults for the offsets it lacks)."""
     struct_name = "printk_log" if info.size("printk_log") is not None else "log"
     hdr = info.size(struct_name)
     for name in ("log_buf", "log_buf_len", "log_first_idx", "log_next_idx"):
@@ -243,9 +348,14 @@ def read_log_buf(vm: VirtualMemory, info: VmcoreInfo,
         v = info.offset(struct_name, field)
         return default if v is None else v
 
-    o_ts, o_len = off("ts_nsec", 0), off("len", 8)
-    o_tlen, o_dlen = off("text_len", 10), off("dict_len", 12)
-    o_cid = info.offset(struct_name, "caller_id")
+    return _LogLayout(name=struct_name, size=hdr, ts_nsec=off("ts_nsec", 0), len=off("len", 8),
+                      text_len=off("text_len", 10), dict_len=off("dict_len", 12),
+                      caller_id=info.offset(struct_name, "caller_id"))
+
+
+def _log_buf_indices(vm: VirtualMemory, info: VmcoreInfo,
+                     hdr: int) -> tuple[int, int, int, int]:
+    """``(log_buf, log_buf_len, log_first_idx, log_next_idx)``, checked against each other."""
     buf = vm.read_word(info.symbols["log_buf"], "log_buf")
     buf_len = vm.read_u32(info.symbols["log_buf_len"], "log_buf_len")
     if not hdr < buf_len <= MAX_LOG_BUF:
@@ -256,25 +366,34 @@ def read_log_buf(vm: VirtualMemory, info: VmcoreInfo,
     if first >= buf_len or nxt >= buf_len:
         raise KernelDataError("log_buf", buf, "log_first_idx / log_next_idx",
                               f"< {buf_len:#x}", f"{first:#x} / {nxt:#x}")
-    data = vm.read(buf, buf_len, "log_buf")
-    seq: int | None = None
-    if lookup is not None:
-        addr = lookup("log_first_seq")
-        if addr is not None:
-            try:
-                seq = vm.read_u64(addr, "log_first_seq")
-            except KernelMemoryError:
-                seq = None
-    records = []
+    return buf, buf_len, first, nxt
+
+
+def _log_first_seq(vm: VirtualMemory, lookup: Callable[[str], int | None] | None) -> int | None:
+    """``log_first_seq`` (the first record's number), when a symbol lookup finds it."""
+    addr = None if lookup is None else lookup("log_first_seq")
+    if addr is None:
+        return None
+    try:
+        return vm.read_u64(addr, "log_first_seq")
+    except KernelMemoryError:
+        return None
+
+
+def _log_buf_chain(data: bytes, lay: _LogLayout, *, buf: int, first: int,
+                   nxt: int) -> Iterator[tuple[int, int]]:
+    """``(index, len)`` of each record from ``first`` to ``nxt``, following one wrap to 0
+    (a ``len`` of 0); bounded: every record is at least a header long."""
+    buf_len, hdr = len(data), lay.size
     idx = first
     wrapped = False
-    for _ in range(buf_len // hdr + 2):  # every record is at least a header long
+    for _ in range(buf_len // hdr + 2):
         if idx == nxt:
-            break
+            return
         if idx + hdr > buf_len:
-            raise KernelDataError("log_buf", buf + idx, struct_name, "a record header",
+            raise KernelDataError("log_buf", buf + idx, lay.name, "a record header",
                                   "the end of the buffer")
-        length = int.from_bytes(data[idx + o_len: idx + o_len + 2], "little")
+        length = int.from_bytes(data[idx + lay.len: idx + lay.len + 2], "little")
         if length == 0:  # the writer wrapped: the next record is at index 0
             if wrapped:
                 raise KernelDataError("log_buf", buf + idx, "len", "one wrap", "two")
@@ -282,25 +401,27 @@ def read_log_buf(vm: VirtualMemory, info: VmcoreInfo,
             idx = 0
             continue
         if length < hdr or idx + length > buf_len:
-            raise KernelDataError("log_buf", buf + idx, f"{struct_name}.len",
+            raise KernelDataError("log_buf", buf + idx, f"{lay.name}.len",
                                   f"{hdr}..{buf_len - idx:#x}", length)
-        tlen = int.from_bytes(data[idx + o_tlen: idx + o_tlen + 2], "little")
-        int.from_bytes(data[idx + o_dlen: idx + o_dlen + 2], "little")
-        ts = int.from_bytes(data[idx + o_ts: idx + o_ts + 8], "little")
-        fac = data[idx + o_dlen + 2]
-        level = data[idx + o_dlen + 3] >> 5
-        caller = None
-        if o_cid is not None:
-            caller = _caller(int.from_bytes(data[idx + o_cid: idx + o_cid + 4], "little"))
-        text = data[idx + hdr: idx + hdr + min(tlen, length - hdr)]
-        records.append(LogRecord(seq, ts, level, fac, caller, text.decode("utf-8", "replace")))
-        if seq is not None:
-            seq += 1
+        yield idx, length
         idx += length
-    else:
-        raise KernelDataError("log_buf", buf, "log_first_idx..log_next_idx",
-                              "a chain that reaches log_next_idx", "none")
-    return records
+    raise KernelDataError("log_buf", buf, "log_first_idx..log_next_idx",
+                          "a chain that reaches log_next_idx", "none")
+
+
+def _log_record(data: bytes, idx: int, length: int, lay: _LogLayout, *,
+                seq: int | None) -> LogRecord:
+    """The record whose header is at ``data[idx]`` (``length`` bytes with its text)."""
+    tlen = int.from_bytes(data[idx + lay.text_len: idx + lay.text_len + 2], "little")
+    ts = int.from_bytes(data[idx + lay.ts_nsec: idx + lay.ts_nsec + 8], "little")
+    fac = data[idx + lay.dict_len + 2]
+    level = data[idx + lay.dict_len + 3] >> 5
+    caller = None
+    if lay.caller_id is not None:
+        at = idx + lay.caller_id
+        caller = _caller(int.from_bytes(data[at: at + 4], "little"))
+    text = data[idx + lay.size: idx + lay.size + min(tlen, length - lay.size)]
+    return LogRecord(seq, ts, level, fac, caller, text.decode("utf-8", "replace"))
 
 
 # -- before 3.5: plain text ----------------------------------------------------------------------

@@ -24,7 +24,6 @@ References:
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import os
 import zlib
@@ -51,13 +50,8 @@ from swsusp_inspect.kernel.memmap import (
 from swsusp_inspect.kernel.memory import ImageLike, PhysicalMemory
 from swsusp_inspect.kernel.nosave import read_nosave_regions
 from swsusp_inspect.kernel.pageflags import PageFlags, read_page_flags
-from swsusp_inspect.kernel.pagetables import (
-    Paging,
-    VirtualMemory,
-    arm64_paging,
-    i386_paging,
-    x86_64_paging,
-)
+from swsusp_inspect.kernel.pagetables import Paging, VirtualMemory
+from swsusp_inspect.kernel.pagetables.roots import paging_candidates, record_pagings
 from swsusp_inspect.kernel.printk import LogRecord, format_dmesg, read_log
 from swsusp_inspect.kernel.symbols import KernelSymbols, kaslr_offset_from_map
 from swsusp_inspect.kernel.vmcoreinfo import VmcoreInfo, find_vmcoreinfo
@@ -67,8 +61,6 @@ __all__ = ["KernelState", "read_kernel"]
 
 T = TypeVar("T")
 
-X86_64_START_KERNEL_MAP = 0xFFFFFFFF80000000  # __START_KERNEL_map
-I386_PAGE_OFFSET = 0xC0000000  # Debian's VMSPLIT_3G
 KALLSYMS_SEARCH = 96 << 20  # bytes of kernel image searched for kallsyms by its shape
 
 
@@ -168,17 +160,7 @@ class KernelState:
         at = sm.physical("vmcoreinfo_note", rec)
         if at is None:
             return None
-        pagings: list[Callable[[], Paging]] = []
-        if rec.name == "x86_64" and rec.cr3:
-            pagings.append(functools.partial(x86_64_paging, mem, rec.cr3))
-        elif rec.name == "i386" and rec.cr3:
-            pagings += [functools.partial(i386_paging, mem, rec.cr3, pae=pae)
-                        for pae in (True, False)]
-        elif rec.name == "arm64" and rec.ttbr1_el1:
-            # VA_BITS is in VMCOREINFO, not yet read: the configurations Linux offers
-            pagings += [functools.partial(arm64_paging, mem, rec.ttbr1_el1,
-                                          page_size=self.image.page_size, va_bits=bits)
-                        for bits in (48, 47, 52, 39, 42, 36)]
+        pagings = record_pagings(mem, rec, page_size=self.image.page_size)
         for make in pagings:
             try:
                 phys = make().translate(mem.read_word(at))
@@ -214,60 +196,6 @@ class KernelState:
         return None if self.vmcoreinfo is None else self.vmcoreinfo.build_id
 
     # -- page tables
-    def _candidates(self) -> list[tuple[str, Callable[[], Paging]]]:
-        mem, info, rec = self.memory, self.vmcoreinfo, self.arch_record
-        out: list[tuple[str, Callable[[], Paging]]] = []
-        arch = self.arch
-
-        def num(name: str, default: int) -> int:
-            v = None if info is None else info.number(name)
-            return default if v is None else v
-
-        if arch == "x86_64":
-            five = num("pgtable_l5_enabled", 0) == 1
-            sme = num("sme_mask", 0)
-            bits = num("MAX_PHYSMEM_BITS", 52)
-            roots = []
-            if rec is not None and rec.cr3:
-                roots.append(("cr3", rec.cr3))
-            if info is not None and info.symbol("init_top_pgt") is not None:
-                roots.append(("init_top_pgt", info.symbols["init_top_pgt"]
-                              - X86_64_START_KERNEL_MAP + num("phys_base", 0)))
-            for label, root in roots:
-                out.append((label, functools.partial(
-                    x86_64_paging, mem, root, five_level=five, sme_mask=sme,
-                    max_physmem_bits=bits)))
-        elif arch == "i386":
-            pae_cfg = None if info is None else info.configs.get("X86_PAE")
-            modes = [pae_cfg == "y"] if info is not None else [True, False]
-            page_offset = I386_PAGE_OFFSET
-            if rec is not None and rec.jump_address and rec.jump_address_phys:
-                page_offset = rec.jump_address - rec.jump_address_phys
-            roots = []
-            if rec is not None and rec.cr3:
-                roots.append(("cr3", rec.cr3))
-            if info is not None and info.symbol("swapper_pg_dir") is not None:
-                roots.append(("swapper_pg_dir", info.symbols["swapper_pg_dir"] - page_offset))
-            for label, root in roots:
-                for pae in modes:
-                    out.append((label, functools.partial(i386_paging, mem, root, pae=pae)))
-        elif arch == "arm64":
-            page_size = self.image.page_size
-            t1sz = None if info is None else info.number("TCR_EL1_T1SZ")
-            va_bits = 64 - t1sz if t1sz else num("VA_BITS", 48)
-            roots = []
-            if rec is not None and rec.ttbr1_el1:
-                roots.append(("ttbr1_el1", rec.ttbr1_el1))
-            if (info is not None and info.symbol("swapper_pg_dir") is not None
-                    and info.number("kimage_voffset") is not None):
-                roots.append(("swapper_pg_dir", (info.symbols["swapper_pg_dir"]
-                                                 - info.numbers["kimage_voffset"])
-                              & 0xFFFFFFFFFFFFFFFF))
-            for label, root in roots:
-                out.append((label, functools.partial(arm64_paging, mem, root,
-                                                     page_size=page_size, va_bits=va_bits)))
-        return out
-
     def _check_paging(self, paging: Paging) -> str | None:
         """None when ``paging`` translates a known address to its known physical address."""
         rec, info = self.arch_record, self.vmcoreinfo
@@ -293,7 +221,9 @@ class KernelState:
 
     @cached_property
     def paging(self) -> Paging | None:
-        cands = self._candidates()
+        info, rec = self.vmcoreinfo, self.arch_record  # VMCOREINFO's error line before arch's
+        cands = paging_candidates(self.memory, self.arch, info, rec,
+                                  page_size=self.image.page_size)
         if not cands:
             if self.arch is not None:
                 self._error("paging", "no page-table root: neither the arch record nor "

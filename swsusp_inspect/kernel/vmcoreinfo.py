@@ -161,74 +161,88 @@ def parse_vmcoreinfo(text: bytes | str, *, note: bytes = b"",
     """
     raw = text.encode("latin-1") if isinstance(text, str) else bytes(text)
     body = raw.split(b"\0", 1)[0].decode("ascii", errors="replace")
-    symbols: dict[str, int] = {}
-    sizes: dict[str, int] = {}
-    offsets: dict[str, int] = {}
-    lengths: dict[str, int] = {}
-    numbers: dict[str, int] = {}
-    configs: dict[str, str] = {}
-    extra: dict[str, str] = {}
-    entries: list[tuple[str, str]] = []
-    problems: list[str] = []
-    tables: dict[str, tuple[dict[str, int], int]] = {
-        "SYMBOL": (symbols, 16), "SIZE": (sizes, 10), "OFFSET": (offsets, 10),
-        "LENGTH": (lengths, 10), "NUMBER": (numbers, 10),
-    }
+    lines = _Lines()
     for lineno, line in enumerate(body.split("\n"), 1):
-        if not line:
-            continue
-        m = _LINE.match(line)
-        if m is None:
-            problems.append(f"VMCOREINFO line {lineno}: not KEY=value: {line[:60]!r}")
-            continue
-        key, arg, value = m.group(1), m.group(2), m.group(3)
-        entries.append((key if arg is None else f"{key}({arg})", value))
-        try:
-            if arg is not None:
-                if key not in tables:
-                    problems.append(f"VMCOREINFO line {lineno}: unknown kind {key}({arg})")
-                    continue
-                table, base = tables[key]
-                table[arg] = _int(value, base)
-            elif key.startswith("CONFIG_"):
-                configs[key[len("CONFIG_"):]] = value
-            else:
-                extra[key] = value
-        except ValueError:
-            problems.append(f"VMCOREINFO line {lineno}: {key}: value is not a number: "
-                            f"{value[:40]!r}")
-    page_size = kernel_offset = crashtime = None
-    try:
-        if "PAGESIZE" in extra:
-            page_size = int(extra["PAGESIZE"], 10)
-        if "KERNELOFFSET" in extra:
-            kernel_offset = int(extra["KERNELOFFSET"], 16)
-        if "CRASHTIME" in extra:
-            crashtime = int(extra["CRASHTIME"], 10)
-    except ValueError as exc:
-        problems.append(f"VMCOREINFO: {exc}")
-    if page_size is not None and (page_size <= 0 or page_size & (page_size - 1)):
-        problems.append(f"VMCOREINFO: PAGESIZE: expected a power of two, got {page_size}")
-        page_size = None
+        lines.add(lineno, line)
+    page_size, kernel_offset, crashtime = lines.plain_numbers()
     return VmcoreInfo(
-        osrelease=extra.get("OSRELEASE"),
-        build_id=extra.get("BUILD-ID"),
+        osrelease=lines.extra.get("OSRELEASE"),
+        build_id=lines.extra.get("BUILD-ID"),
         page_size=page_size,
         kernel_offset=kernel_offset,
         crashtime=crashtime,
-        symbols=MappingProxyType(symbols),
-        sizes=MappingProxyType(sizes),
-        offsets=MappingProxyType(offsets),
-        lengths=MappingProxyType(lengths),
-        numbers=MappingProxyType(numbers),
-        configs=MappingProxyType(configs),
-        entries=tuple(entries),
-        problems=tuple(problems),
+        symbols=MappingProxyType(lines.tables["SYMBOL"]),
+        sizes=MappingProxyType(lines.tables["SIZE"]),
+        offsets=MappingProxyType(lines.tables["OFFSET"]),
+        lengths=MappingProxyType(lines.tables["LENGTH"]),
+        numbers=MappingProxyType(lines.tables["NUMBER"]),
+        configs=MappingProxyType(lines.configs),
+        entries=tuple(lines.entries),
+        problems=tuple(lines.problems),
         text=raw[: len(raw.split(b"\0", 1)[0])],
         note=note,
         address=address,
-        plain=MappingProxyType(extra),
+        plain=MappingProxyType(lines.extra),
     )
+
+
+# the KIND(arg)=value lines and the base their values are written in
+_BASES = {"SYMBOL": 16, "SIZE": 10, "OFFSET": 10, "LENGTH": 10, "NUMBER": 10}
+
+
+@dataclass
+class _Lines:
+    """The note's lines gathered by kind as they are parsed (the parser's working state)."""
+
+    tables: dict[str, dict[str, int]] = field(
+        default_factory=lambda: {kind: {} for kind in _BASES})
+    configs: dict[str, str] = field(default_factory=dict)
+    extra: dict[str, str] = field(default_factory=dict)  # plain KEY=value lines
+    entries: list[tuple[str, str]] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+    def add(self, lineno: int, line: str) -> None:
+        """One line: a ``KIND(arg)=value``, a ``CONFIG_X=value`` or a plain ``KEY=value``."""
+        if not line:
+            return
+        m = _LINE.match(line)
+        if m is None:
+            self.problems.append(f"VMCOREINFO line {lineno}: not KEY=value: {line[:60]!r}")
+            return
+        key, arg, value = m.group(1), m.group(2), m.group(3)
+        self.entries.append((key if arg is None else f"{key}({arg})", value))
+        try:
+            if arg is not None:
+                if key not in _BASES:
+                    self.problems.append(f"VMCOREINFO line {lineno}: unknown kind {key}({arg})")
+                    return
+                self.tables[key][arg] = _int(value, _BASES[key])
+            elif key.startswith("CONFIG_"):
+                self.configs[key[len("CONFIG_"):]] = value
+            else:
+                self.extra[key] = value
+        except ValueError:
+            self.problems.append(f"VMCOREINFO line {lineno}: {key}: value is not a number: "
+                                 f"{value[:40]!r}")
+
+    def plain_numbers(self) -> tuple[int | None, int | None, int | None]:
+        """``(PAGESIZE, KERNELOFFSET, CRASHTIME)``; a bad one is a problem line."""
+        extra = self.extra
+        page_size = kernel_offset = crashtime = None
+        try:
+            if "PAGESIZE" in extra:
+                page_size = int(extra["PAGESIZE"], 10)
+            if "KERNELOFFSET" in extra:
+                kernel_offset = int(extra["KERNELOFFSET"], 16)
+            if "CRASHTIME" in extra:
+                crashtime = int(extra["CRASHTIME"], 10)
+        except ValueError as exc:
+            self.problems.append(f"VMCOREINFO: {exc}")
+        if page_size is not None and (page_size <= 0 or page_size & (page_size - 1)):
+            self.problems.append(
+                f"VMCOREINFO: PAGESIZE: expected a power of two, got {page_size}")
+            page_size = None
+        return page_size, kernel_offset, crashtime
 
 
 def parse_note(data: bytes, address: int | None = None) -> VmcoreInfo:
@@ -300,6 +314,22 @@ def find_vmcoreinfo(mem: PhysicalMemory, *, hint: int | None = None) -> VmcoreIn
         found = _candidate(mem, hint)
         if found is not None:
             return found
+    found, rejected = _page_aligned_note(mem)
+    if found is not None:
+        return found
+    best, rejected_anywhere = _best_note_anywhere(mem)
+    if best is not None:
+        return best
+    rejected += rejected_anywhere
+    detail = NO_VMCOREINFO
+    if rejected:
+        detail += f" ({rejected} places name VMCOREINFO without a valid note header)"
+    raise KernelDataError("VMCOREINFO", None, detail=detail)
+
+
+def _page_aligned_note(mem: PhysicalMemory) -> tuple[VmcoreInfo | None, int]:
+    """The first valid note that starts a saved page (4.13+), and how many page heads looked
+    like one but were not."""
     n = mem.page_size
     rejected = 0
     for pfns, data in mem.iter_saved_data():
@@ -314,8 +344,16 @@ def find_vmcoreinfo(mem: PhysicalMemory, *, hint: int | None = None) -> VmcoreIn
         for h in hits.tolist():
             found = _candidate(mem, int(pfns[h]) * n)
             if found is not None:
-                return found
+                return found, rejected
             rejected += 1
+    return None, rejected
+
+
+def _best_note_anywhere(mem: PhysicalMemory) -> tuple[VmcoreInfo | None, int]:
+    """The valid note with the most lines among those not at a page start (4-byte aligned:
+    the .bss array of 2.6.24-4.12, and stale copies), and how many names had no valid note."""
+    n = mem.page_size
+    rejected = 0
     best: VmcoreInfo | None = None
     for pfns, data in mem.iter_saved_data():
         blob = bytes(data) if isinstance(data, memoryview) else data
@@ -330,9 +368,4 @@ def find_vmcoreinfo(mem: PhysicalMemory, *, hint: int | None = None) -> VmcoreIn
                 elif best is None or len(found.entries) > len(best.entries):
                     best = found
             pos = blob.find(NOTE_NAME, pos + 1)
-    if best is not None:
-        return best
-    detail = NO_VMCOREINFO
-    if rejected:
-        detail += f" ({rejected} places name VMCOREINFO without a valid note header)"
-    raise KernelDataError("VMCOREINFO", None, detail=detail)
+    return best, rejected

@@ -13,6 +13,7 @@ from swsusp_inspect.model.checksum import (
     image_text,
 )
 from swsusp_inspect.model.details import FormatDetails
+from swsusp_inspect.model.export import UnreadableSpan
 from swsusp_inspect.model.image import ArchRecord, Crc32Result, Utsname
 from swsusp_inspect.model.serialize import JsonModel, json_field, record
 
@@ -91,6 +92,8 @@ class IntegrityFacts:
     crc32: Crc32Result
     verified: bool  # whether every page was read
     verify_ok: bool | None  # the verdict when verified
+    unreadable_pages: int | None = None  # salvaging (verify, audit): pages that cannot be read
+    unreadable: tuple[UnreadableSpan, ...] = ()  # where, and why
 
 
 @record

@@ -20,7 +20,7 @@ from swsusp_inspect.render.layout import columns, grid, hanging, indented
 from swsusp_inspect.render.rich_image import (
     counts_table,
     header_table,
-    integrity_text,
+    integrity_line,
     map_rows,
     memory_rows,
 )
@@ -141,7 +141,7 @@ def render_report(r: Report, console: Console) -> None:
     """Header panel, label table, address-space strip, evidence, findings, verdict."""
     s = r.image
     head: list[RenderableType] = [header_table(s), Text(""), counts_table(s), Text(""),
-                                  grid([("integrity", integrity_text(s)), *_map_rows(r),
+                                  grid([("integrity", integrity_line(s)), *_map_rows(r),
                                         *memory_rows(s)])]
     console.print(Panel(Group(*head), title="swsusp audit", title_align="left", expand=False))
     if r.labels is not None:

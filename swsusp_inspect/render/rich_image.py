@@ -141,6 +141,23 @@ def counts_table(s: ImageSummary) -> Table:
     return t
 
 
+def _unreadable_text(s: ImageSummary) -> Text:
+    """Salvaging: how many saved pages cannot be read, where, and why."""
+    i = s.integrity
+    spans = i.unreadable
+    where = ", ".join(f"{u.start_pfn:#x}-{u.end_pfn:#x}" for u in spans[:3])
+    more = f", ... ({len(spans)} ranges)" if len(spans) > 3 else ""
+    text = Text.from_markup(f"[bad]UNREADABLE[/] {i.unreadable_pages:,} saved pages (PFN "
+                            f"{where}{more}); no CRC32 over what is missing\n")
+    text.append(spans[0].reason if spans else "", style="dim")
+    return text
+
+
+def integrity_line(s: ImageSummary) -> Text:
+    """The integrity line: the pages that cannot be read when there are, else the checksum."""
+    return _unreadable_text(s) if s.integrity.unreadable_pages else integrity_text(s)
+
+
 def integrity_text(s: ImageSummary) -> Text:
     checksum = s.details.checksum if isinstance(s.details, UswsuspDetails) else None
     if checksum is not None:
@@ -207,7 +224,7 @@ def memory_rows(s: ImageSummary) -> list[tuple[str, RenderableType]]:
 
 
 def render_summary(s: ImageSummary, console: Console) -> None:
-    rows: list[tuple[str, RenderableType]] = [("integrity", integrity_text(s))]
+    rows: list[tuple[str, RenderableType]] = [("integrity", integrity_line(s))]
     for m in s.maps:
         rows += map_rows([(m.source, m.format, m.boot)], m.verdict, m.explanation)
     rows += memory_rows(s)

@@ -75,77 +75,90 @@ def align(x: int, a: int = 8) -> int:
     return -(-x // a) * a
 
 
-def build(mode: str = "relative", layout: str = "6.2", seqs: bool = True,
-          syms: list[tuple[int, str, str]] | None = None) -> tuple[SynthKernel, KallsymsLocation]:
-    """Lay the arrays out at AT as write_src() does; returns the kernel and where they are."""
-    syms = syms or symbols()
-    count = len(syms)
+def compressed_names(syms: list[tuple[int, str, str]]) -> tuple[bytes, bytes]:
+    """kallsyms_names and kallsyms_markers (the offset of every 256th name)."""
     names = b""
     markers = []
     for i, (_a, t, n) in enumerate(syms):
         if i % 256 == 0:
             markers.append(len(names))
         names += encode(t, n)
+    return names, b"".join(struct.pack("<I", m) for m in markers)
+
+
+def token_arrays() -> tuple[bytes, bytes]:
+    """kallsyms_token_table and kallsyms_token_index."""
     toks = token_table()
-    table = b"".join(t + b"\0" for t in toks)
     index = []
     off = 0
     for t in toks:
         index.append(off)
         off += len(t) + 1
-    order = sorted(range(count), key=lambda i: (syms[i][2], syms[i][0], i))
-    seq_bytes = b"".join(struct.pack(">I", i)[1:] for i in order)
-    # scripts/kallsyms.c record_relative_base(): the lowest non-absolute address
-    relative_base = min(a for a, t, _n in syms if t != "A")
-    blob = bytearray()
-    where: dict[str, int] = {}
+    return b"".join(t + b"\0" for t in toks), b"".join(struct.pack("<H", i) for i in index)
 
-    def label(name: str, data: bytes) -> None:
-        blob.extend(bytes(align(len(blob)) - len(blob)))
-        where[name] = AT + len(blob)
-        blob.extend(data)
 
-    def offsets() -> None:
+def seqs_of_names(syms: list[tuple[int, str, str]]) -> bytes:
+    """kallsyms_seqs_of_names: symbol numbers sorted by name, 3 big-endian bytes each."""
+    order = sorted(range(len(syms)), key=lambda i: (syms[i][2], syms[i][0], i))
+    return b"".join(struct.pack(">I", i)[1:] for i in order)
+
+
+class Rodata:
+    """The arrays laid out from AT, each label aligned to 8 as write_src() aligns them."""
+
+    def __init__(self) -> None:
+        self.blob = bytearray()
+        self.where: dict[str, int] = {}
+
+    def label(self, name: str, data: bytes) -> None:
+        self.blob.extend(bytes(align(len(self.blob)) - len(self.blob)))
+        self.where[name] = AT + len(self.blob)
+        self.blob.extend(data)
+
+    def addresses(self, mode: str, syms: list[tuple[int, str, str]]) -> None:
+        """kallsyms_offsets (+ kallsyms_relative_base) or kallsyms_addresses, per ``mode``."""
+        # scripts/kallsyms.c record_relative_base(): the lowest non-absolute address
+        relative_base = min(a for a, t, _n in syms if t != "A")
         if mode == "relative":
-            label("offsets", b"".join(struct.pack("<I", a - relative_base)
-                                      for a, _t, _n in syms))
+            self.label("offsets", b"".join(struct.pack("<I", a - relative_base)
+                                           for a, _t, _n in syms))
         elif mode == "absolute-percpu":
             vals = [a if t == "A" else relative_base - 1 - a for a, t, _n in syms]
-            label("offsets", b"".join(struct.pack("<i", v) for v in vals))
+            self.label("offsets", b"".join(struct.pack("<i", v) for v in vals))
         elif mode == "pc-relative":
-            label("offsets", b"")
-            start = where["offsets"]
-            blob.extend(b"".join(struct.pack("<i", a - (start + 4 * i))
-                                 for i, (a, _t, _n) in enumerate(syms)))
+            self.label("offsets", b"")
+            start = self.where["offsets"]
+            self.blob.extend(b"".join(struct.pack("<i", a - (start + 4 * i))
+                                      for i, (a, _t, _n) in enumerate(syms)))
         else:
-            label("addresses", b"".join(struct.pack("<Q", a) for a, _t, _n in syms))
-
-    def base_label() -> None:
+            self.label("addresses", b"".join(struct.pack("<Q", a) for a, _t, _n in syms))
         if mode in ("relative", "absolute-percpu"):
-            label("relative_base", struct.pack("<Q", relative_base))
+            self.label("relative_base", struct.pack("<Q", relative_base))
 
+
+def build(mode: str = "relative", layout: str = "6.2", *, seqs: bool = True,
+          syms: list[tuple[int, str, str]] | None = None) -> tuple[SynthKernel, KallsymsLocation]:
+    """Lay the arrays out at AT as write_src() does; returns the kernel and where they are."""
+    syms = syms or symbols()
+    names, markers = compressed_names(syms)
+    table, index = token_arrays()
+    ro = Rodata()
     if layout == "6.1":  # offsets relative_base num_syms names markers [seqs] tokens index
-        offsets()
-        base_label()
-        label("num_syms", struct.pack("<I", count))
-        label("names", names)
-        label("markers", b"".join(struct.pack("<I", m) for m in markers))
+        ro.addresses(mode, syms)
+    ro.label("num_syms", struct.pack("<I", len(syms)))
+    ro.label("names", names)
+    ro.label("markers", markers)
+    if layout == "6.1" and seqs:
+        ro.label("seqs", seqs_of_names(syms))
+    ro.label("token_table", table)
+    ro.label("token_index", index)
+    if layout != "6.1":  # 6.2+: num_syms names markers tokens index offsets relative_base seqs
+        ro.addresses(mode, syms)
         if seqs:
-            label("seqs", seq_bytes)
-        label("token_table", table)
-        label("token_index", b"".join(struct.pack("<H", i) for i in index))
-    else:  # 6.2+: num_syms names markers tokens index offsets relative_base seqs
-        label("num_syms", struct.pack("<I", count))
-        label("names", names)
-        label("markers", b"".join(struct.pack("<I", m) for m in markers))
-        label("token_table", table)
-        label("token_index", b"".join(struct.pack("<H", i) for i in index))
-        offsets()
-        base_label()
-        if seqs:
-            label("seqs", seq_bytes)
+            ro.label("seqs", seqs_of_names(syms))
     k = SynthKernel()
-    k.place(AT, bytes(blob))
+    k.place(AT, bytes(ro.blob))
+    where = ro.where
     loc = KallsymsLocation(num_syms=where["num_syms"], names=where["names"],
                            token_table=where["token_table"], token_index=where["token_index"],
                            offsets=where.get("offsets"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import tarfile
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from swsusp_inspect.e820.readers.sysfs import (
     read_sysfs_text,
 )
 from swsusp_inspect.errors import MapError
+from swsusp_inspect.transport import read_capped
 
 __all__ = ["FORMATS", "load"]
 
@@ -42,7 +44,12 @@ def _decode(source: str, data: bytes) -> str | None:
 
 
 def load(path: str | Path, fmt: str | None = None, boot: int | None = None) -> MemoryMap:
-    """Read a memory map from ``path`` in any supported format (see :data:`FORMATS`)."""
+    """Read a memory map from ``path`` in any supported format (see :data:`FORMATS`).
+
+    A directory is read as /sys/firmware/memmap; anything else is read whole, at most
+    :data:`_MAX_TEXT` bytes (a pipe or a procfs file too); character devices and sockets are
+    refused, and a FIFO with no writer reads as empty instead of blocking.
+    """
     p = Path(path)
     source = str(path)
     if fmt is not None and fmt not in FORMATS:
@@ -51,11 +58,10 @@ def load(path: str | Path, fmt: str | None = None, boot: int | None = None) -> M
         if fmt not in (None, "sysfs"):
             raise MapError(source, None, f"a directory can only be read as sysfs, not {fmt}")
         return read_sysfs_dir(p)
-    if fmt in (None, "sysfs") and p.is_file() and tarfile.is_tarfile(p):
-        return read_sysfs_tar(p)
-    if p.stat().st_size > _MAX_TEXT:
-        raise MapError(source, None, f"file is {p.stat().st_size} bytes: too big for a map")
-    data = p.read_bytes()
+    data = read_capped(source, _MAX_TEXT, lambda why: MapError(source, None, f"{why}: not a "
+                                                                             "memory map"))
+    if fmt in (None, "sysfs") and _is_tar(data):
+        return read_sysfs_tar(p, data)
     if fmt == "boot_params":
         return read_boot_params(source, data)
     if fmt == "e820_raw":
@@ -66,7 +72,7 @@ def load(path: str | Path, fmt: str | None = None, boot: int | None = None) -> M
             raise MapError(source, None, f"binary file, not {fmt} text")
         if looks_like_boot_params(data):
             return read_boot_params(source, data)
-        if len(data) % 20 == 0:
+        if len(data) % 20 == 0 and data:
             return read_e820_raw(source, data)
         raise MapError(source, None, f"binary file of {len(data)} bytes: not a 4096-byte "
                                      "boot_params page, and not a multiple of 20 (a raw e820 "
@@ -82,3 +88,15 @@ def load(path: str | Path, fmt: str | None = None, boot: int | None = None) -> M
     first = next((i for i, ln in enumerate(text.splitlines(), 1) if ln.strip()), None)
     raise MapError(source, first, "no memory map: not a kernel log, iomem, sysfs memmap or JSON "
                                   "map")
+
+
+def _is_tar(data: bytes) -> bool:
+    """A tar archive (ustar/gnu magic at 257, as tarfile.is_tarfile finds it, without its
+    compressed variants: a map is never given as a compressed tar)."""
+    if len(data) < 512:
+        return False
+    try:
+        with tarfile.open(fileobj=io.BytesIO(data), mode="r:") as tar:
+            return tar.next() is not None
+    except (tarfile.TarError, ValueError, EOFError):
+        return False

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 
-from swsusp_inspect.e820.model import Finding, MemoryMap, RawEntry, ReservedRam
+from swsusp_inspect.e820.model import Finding, MemoryMap, RawEntry, ReservedRam, clip
 from swsusp_inspect.e820.types import dmesg_name, type_from_iomem_name
 from swsusp_inspect.errors import MapError
 from swsusp_inspect.model.findings import Severity
@@ -53,7 +53,7 @@ def read_iomem(source: str, text: str) -> MemoryMap:
             raise MapError(source, i, f"not an iomem line: {raw.strip()[:60]!r}")
         a, b = m.group("a"), m.group("b")
         if len(a.lstrip("0")) > 16 or len(b.lstrip("0")) > 16:
-            raise MapError(source, i, f"address {a}-{b} does not fit in 64 bits")
+            raise MapError(source, i, f"address {clip(a)}-{clip(b)} does not fit in 64 bits")
         start, end = int(a, 16), int(b, 16)
         if end < start:
             raise MapError(source, i, f"end {b} is before start {a}")

@@ -35,7 +35,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from swsusp_inspect.e820.model import Finding, MemoryMap, NosaveLog, RawEntry
+from swsusp_inspect.e820.model import (
+    Finding,
+    MemoryMap,
+    NosaveLog,
+    RawEntry,
+    check_entries,
+    clip,
+)
 from swsusp_inspect.e820.nosave import PAGE_SHIFT, merge_calls
 from swsusp_inspect.e820.sanitize import U32, U64, apply_remove, apply_update, sanitize
 from swsusp_inspect.e820.types import dmesg_name, type_from_log_name
@@ -51,30 +58,45 @@ _KERNEL_WHO = ("user", "modified", "reserve setup_data")
 _WHO = r"(?P<who>BIOS-e820|BIOS-88|BIOS-e801|Xen|extended|user|modified|reserve setup_data)"
 _HEX = r"[0-9a-fA-F]+"
 
-RE_NEW = re.compile(
-    _B + _WHO + r":\s*\[mem\s+(?P<a>0x" + _HEX + r")-(?P<b>0x" + _HEX + r")\]"
-    r"(?:\s+[\d.]+\s*[KMGTP]?i?B)?\s*(?P<type>\S.*?)\s*$"
+
+def _first(head: str, tail: str = "") -> re.Pattern[str]:
+    """``head`` then ``tail``, tried at the first place ``head`` matches and nowhere else.
+
+    An atomic group holds the leftmost ``head``; when ``tail`` (which runs to the end of the
+    line) fails there, the search stops instead of trying every later ``head``: each line costs
+    time linear in its length, never quadratic (a ``tail`` failing at the first ``head`` fails
+    at every later one too, since it depends only on what follows).
+    """
+    return re.compile(r"^(?>.*?" + head + ")" + tail)
+
+
+RE_NEW = _first(
+    _B + _WHO + r":\s*\[mem\s+(?P<a>0x" + _HEX + r")-(?P<b>0x" + _HEX + r")\]",
+    r"(?:\s+[\d.]+\s*[KMGTP]?i?B)?\s*(?P<type>\S.*?)\s*$",
 )
 RE_GAP = re.compile(_B + _WHO + r":\s*\[gap\s")
-RE_OLD = re.compile(
-    _B + _WHO + r":\s+(?P<a>" + _HEX + r")\s+-\s+(?P<b>" + _HEX + r")\s+\((?P<type>.*)\)\s*$"
+RE_OLD = _first(
+    _B + _WHO + r":\s+(?P<a>" + _HEX + r")\s+-\s+(?P<b>" + _HEX + r")\s+\(",
+    r"(?P<type>.*)\)\s*$",
 )
 RE_HEAD = re.compile(_B + _WHO + r":\s*(?:\[mem\b|[0-9a-fA-F]{8,}\s+-)")
-RE_XEN_OLD = re.compile(
-    r"\(XEN\)(?:\s*\[[0-9a-fA-F]+\])?\s+(?P<a>[0-9a-fA-F]{8,16})\s+-\s+(?P<b>[0-9a-fA-F]{8,16})"
-    r"\s+\((?P<type>.*)\)\s*$"
+RE_XEN_OLD = _first(
+    r"\(XEN\)(?:\s*\[[0-9a-fA-F]+\])?\s+(?P<a>[0-9a-fA-F]{8,16})\s+-\s+"
+    r"(?P<b>[0-9a-fA-F]{8,16})\s+\(",
+    r"(?P<type>.*)\)\s*$",
 )
-RE_XEN_NEW = re.compile(
-    r"\(XEN\)(?:\s*\[[0-9a-fA-F]+\])?\s+\[(?P<a>[0-9a-fA-F]+),\s*(?P<b>[0-9a-fA-F]+)\]"
-    r"\s+\((?P<type>.*)\)\s*$"
+RE_XEN_NEW = _first(
+    r"\(XEN\)(?:\s*\[[0-9a-fA-F]+\])?\s+\[(?P<a>[0-9a-fA-F]+),\s*(?P<b>[0-9a-fA-F]+)\]\s+\(",
+    r"(?P<type>.*)\)\s*$",
 )
-RE_UPDATE = re.compile(
-    r"e820: update \[mem\s+(?P<a>0x" + _HEX + r")-(?P<b>0x" + _HEX + r")\]\s+(?P<old>.+?)"
-    r"\s+==>\s+(?P<new>.+?)\s*$"
+RE_UPDATE = _first(
+    r"e820: update \[mem\s+(?P<a>0x" + _HEX + r")-(?P<b>0x" + _HEX + r")\]\s+",
+    r"(?P<old>.+?)\s+==>\s+(?P<new>.+?)\s*$",
 )
 RE_UPDATE_HEAD = re.compile(r"e820: (?:update|remove) \[mem")
-RE_REMOVE = re.compile(
-    r"e820: remove \[mem\s+(?P<a>0x" + _HEX + r")-(?P<b>0x" + _HEX + r")\]\s*(?P<old>.*?)\s*$"
+RE_REMOVE = _first(
+    r"e820: remove \[mem\s+(?P<a>0x" + _HEX + r")-(?P<b>0x" + _HEX + r")\]",
+    r"\s*(?P<old>.*?)\s*$",
 )
 RE_KEXEC_ONLY = re.compile(r"update e820_table_kexec for e820__memblock_alloc_reserved")
 RE_NOSAVE_NEW = re.compile(
@@ -94,6 +116,15 @@ RE_JOURNAL_BOOT = re.compile(r"^-- (?:Boot [0-9a-f]+|Reboot) --")
 RE_KTIME = re.compile(r"\[\s*(\d+)\.(\d+)\]")
 RE_HUNK = re.compile(r"^@@ -\d+(?:,\d+)? \+\d+(?:,\d+)? @@")
 RE_QUOTE = re.compile(r"^(?:>\s?)+")
+# kernel/printk/internal.h: a record holds at most PRINTKRB_RECORD_MAX (1024) bytes of text and
+# prints as at most PRINTK_MESSAGE_MAX (2048) with its prefix (LOG_LINE_MAX = 1024 - 32 before
+# 6.7); a timestamp, a syslog or journal prefix and mail quotes add far less than the rest of
+# this bound.  A longer line is no kernel message: skipped, or refused when it holds one of the
+# words a map line starts with (then it is a damaged log, not one to guess through).
+MAX_LINE = 4096
+# every message this reader reads holds one of these; other lines skip the regular expressions
+_TRIGGERS = ("BIOS-", "Xen", "(XEN)", "extended", "user", "modified", "reserve setup_data",
+             "e820", "nosave", "Nosave", "node", "physical RAM map")
 # Kernels before 2.6.18 stamped early messages with a bogus pre-timer value (~17179569 s);
 # a drop from it to 0 is not a reboot.
 BOGUS_PRE_TIMER = 17_000_000
@@ -123,12 +154,41 @@ class _Boot:
         return any(e.kind in ("entry", "xen", "node") for e in self.events)
 
 
+def _maybe(text: str) -> bool:
+    """Whether ``text`` may hold a message this reader reads (substring tests only)."""
+    return any(t in text for t in _TRIGGERS)
+
+
+_WHO_COLON = tuple(w + ":" for w in _FW_WHO + _KERNEL_WHO)
+
+
+@dataclass(frozen=True)
+class _Has:
+    """Which families of messages ``text`` may hold (fast substring tests): each family's
+    regular expressions run only on lines holding its words."""
+
+    who: bool  # "BIOS-e820:", "Xen:", ... table lines
+    edit: bool  # "e820: update|remove"
+    nosave: bool
+    xen: bool  # "(XEN)"
+    node: bool
+
+    @classmethod
+    def of(cls, text: str) -> _Has:
+        return cls(any(w in text for w in _WHO_COLON), "e820: " in text,
+                   "osave " in text, "(XEN)" in text, "node" in text)
+
+
 def looks_like_log(text: str) -> bool:
     """True when the text holds at least one line this reader understands."""
     for line in text.splitlines():
-        if (RE_NEW.search(line) or RE_OLD.search(line) or RE_NOSAVE_NEW.search(line)
-                or RE_NOSAVE_OLD.search(line) or RE_XEN_OLD.search(line)
-                or RE_XEN_NEW.search(line) or RE_NODE.search(line) or RE_HEAD.search(line)):
+        if len(line) > MAX_LINE or not _maybe(line):
+            continue
+        has = _Has.of(line)
+        if ((has.who and (RE_NEW.search(line) or RE_OLD.search(line) or RE_HEAD.search(line)))
+                or (has.nosave and (RE_NOSAVE_NEW.search(line) or RE_NOSAVE_OLD.search(line)))
+                or (has.xen and (RE_XEN_OLD.search(line) or RE_XEN_NEW.search(line)))
+                or (has.node and RE_NODE.search(line))):
             return True
     return False
 
@@ -136,7 +196,7 @@ def looks_like_log(text: str) -> bool:
 def _hex(source: str, line: int, text: str) -> int:
     value = int(text, 16)
     if value > U64_MAX:
-        raise MapError(source, line, f"address {text} does not fit in 64 bits")
+        raise MapError(source, line, f"address {clip(text)} does not fit in 64 bits")
     return value
 
 
@@ -150,10 +210,11 @@ def _continuation(raw: str) -> str | None:
 
 def _complete(text: str) -> bool:
     """False when ``text`` starts a message this reader knows but holds only part of it."""
-    if RE_HEAD.search(text):
+    has = _Has.of(text)
+    if has.who and RE_HEAD.search(text):
         m = RE_NEW.search(text) or RE_OLD.search(text)
         return m is not None and type_from_log_name(m.group("type")) is not None
-    if RE_UPDATE_HEAD.search(text):
+    if has.edit and RE_UPDATE_HEAD.search(text):
         m = RE_UPDATE.search(text)
         if m is not None:
             return (type_from_log_name(m.group("old")) is not None
@@ -161,7 +222,7 @@ def _complete(text: str) -> bool:
         m = RE_REMOVE.search(text)
         return m is not None and (not m.group("old") or type_from_log_name(m.group("old"))
                                   is not None)
-    if RE_NOSAVE_HEAD.search(text):
+    if has.nosave and RE_NOSAVE_HEAD.search(text):
         return RE_NOSAVE_NEW.search(text) is not None
     return True
 
@@ -171,7 +232,7 @@ def _type_code(source: str, line: int, name: str) -> int:
     if code is None:
         if not name:
             raise MapError(source, line, "memory-map line has no type after ']'")
-        raise MapError(source, line, f"unknown e820 type name {name!r}")
+        raise MapError(source, line, f"unknown e820 type name {clip(name)!r}")
     return code
 
 
@@ -191,9 +252,12 @@ def _range(source: str, line: int, a: str, b: str, *, exclusive: bool) -> tuple[
     start, end = _hex(source, line, a), _hex(source, line, b)
     size = end - start if exclusive else end - start + 1
     if size < 0:
-        raise MapError(source, line, f"end {b} is before start {a}")
-    if start + size - 1 > U64_MAX:
-        raise MapError(source, line, f"range {a}-{b} overflows 64 bits")
+        raise MapError(source, line, f"end {clip(b)} is before start {clip(a)}")
+    if start + size > U64_MAX:
+        # the exclusive end (2**64 at the most) must fit a u64: the kernel's e820 code adds
+        # addr + size in u64, and e820__update_table() refuses a table where that wraps
+        raise MapError(source, line, f"range {clip(a)}-{clip(b)} reaches the end of the 64-bit "
+                                     "address space: addr + size wraps")
     return start, size
 
 
@@ -209,19 +273,27 @@ def _parse_lines(source: str, lines: Sequence[str]) -> list[_Boot]:
         if RE_HUNK.match(raw):
             raise MapError(source, lineno,
                            "a unified diff hunk, not a kernel log: give each side as its own file")
+        if len(raw) > MAX_LINE:
+            if _maybe(raw):
+                raise MapError(source, lineno, f"line of {len(raw)} characters: longer than "
+                                               f"any kernel log line ({MAX_LINE} at most), not "
+                                               "read")
+            continue
         # -- boot boundaries
         new_boot = bool(RE_JOURNAL_BOOT.match(raw.strip()))
-        m_ts = RE_KTIME.search(raw)
+        m_ts = RE_KTIME.search(raw) if "[" in raw else None
         if m_ts:
             ts = float(f"{m_ts.group(1)}.{m_ts.group(2)}")
             if last_ts is not None and ts == 0.0 and 0.0 < last_ts < BOGUS_PRE_TIMER:
                 new_boot = True
             last_ts = ts
-        if RE_LINUX_VERSION.search(raw) and boots[-1].events:
+        if boots[-1].events and "Linux version" in raw and RE_LINUX_VERSION.search(raw):
             new_boot = True
         if new_boot and boots[-1].events:
             boots.append(_Boot(lineno))
         events = boots[-1].events
+        if not _maybe(raw):
+            continue
 
         text = raw
         # -- join messages that a mailer or a terminal wrapped onto the next line
@@ -237,7 +309,8 @@ def _parse_lines(source: str, lines: Sequence[str]) -> list[_Boot]:
                     text, i = joined, j + 1
                     break
 
-        m, exclusive = _either(text, RE_NEW, RE_OLD)
+        has = _Has.of(text)
+        m, exclusive = _either(text, RE_NEW, RE_OLD) if has.who else (None, False)
         if m is not None:
             name = m.group("type")
             code = _type_code(source, lineno, name)
@@ -245,16 +318,16 @@ def _parse_lines(source: str, lines: Sequence[str]) -> list[_Boot]:
             events.append(_Event("entry", lineno, who=m.group("who"), start=start, size=size,
                                  type=code, name=name))
             continue
-        if RE_GAP.search(text):
+        if has.who and RE_GAP.search(text):
             continue
-        if RE_HEAD.search(text):
+        if has.who and RE_HEAD.search(text):
             if "[mem" in text and "]" not in text.split("[mem", 1)[1]:
                 raise MapError(source, lineno, "memory-map line is cut short: no closing ']' "
                                                "and no type")
             if re.search(r"\]\s*$", text):
                 raise MapError(source, lineno, "memory-map line has no type after ']'")
             raise MapError(source, lineno, "memory-map line cannot be read")
-        m = RE_XEN_OLD.search(text) or RE_XEN_NEW.search(text)
+        m = (RE_XEN_OLD.search(text) or RE_XEN_NEW.search(text)) if has.xen else None
         if m is not None:
             exclusive = m.re is RE_XEN_OLD
             code = _type_code(source, lineno, m.group("type"))
@@ -262,7 +335,7 @@ def _parse_lines(source: str, lines: Sequence[str]) -> list[_Boot]:
             events.append(_Event("xen", lineno, who="(XEN)", start=start, size=size, type=code,
                                  name=m.group("type")))
             continue
-        m = RE_UPDATE.search(text)
+        m = RE_UPDATE.search(text) if has.edit else None
         if m is not None:
             start, size = _range(source, lineno, m.group("a"), m.group("b"), exclusive=False)
             old = _type_code(source, lineno, m.group("old"))
@@ -271,27 +344,28 @@ def _parse_lines(source: str, lines: Sequence[str]) -> list[_Boot]:
                 new = 128  # "usable ==> usable": RAM -> E820_RESERVED_KERN
             events.append(_Event("update", lineno, start=start, size=size, old=old, new=new))
             continue
-        m = RE_REMOVE.search(text)
+        m = RE_REMOVE.search(text) if has.edit else None
         if m is not None:
             start, size = _range(source, lineno, m.group("a"), m.group("b"), exclusive=False)
             checked = _type_code(source, lineno, m.group("old")) if m.group("old") else None
             events.append(_Event("remove", lineno, start=start, size=size, old=checked))
             continue
-        if RE_UPDATE_HEAD.search(text):
+        if has.edit and RE_UPDATE_HEAD.search(text):
             raise MapError(source, lineno, "e820 edit line cannot be read")
-        if RE_KEXEC_ONLY.search(text):
+        if "e820_table_kexec" in text and RE_KEXEC_ONLY.search(text):
             events.append(_Event("kexec", lineno))
             continue
-        m, exclusive = _either(text, RE_NOSAVE_NEW, RE_NOSAVE_OLD)
+        m, exclusive = (_either(text, RE_NOSAVE_NEW, RE_NOSAVE_OLD) if has.nosave
+                        else (None, False))
         if m is not None:
             start, size = _range(source, lineno, m.group("a"), m.group("b"), exclusive=exclusive)
             kind = "marking" if m.group("kind").startswith("Marking") else "registered"
             events.append(_Event("nosave", lineno, start=start, size=size, nosave_kind=kind,
                                  exclusive=exclusive))
             continue
-        if RE_NOSAVE_HEAD.search(text):
+        if has.nosave and RE_NOSAVE_HEAD.search(text):
             raise MapError(source, lineno, "nosave line cannot be read")
-        m = RE_NODE.search(text)
+        m = RE_NODE.search(text) if has.node else None
         if m is not None:
             start, size = _range(source, lineno, m.group("a"), m.group("b"), exclusive=False)
             events.append(_Event("node", lineno, start=start, size=size, type=1, name="node"))
@@ -420,6 +494,7 @@ def _build(source: str, boot: _Boot, index: int, count: int, findings: list[Find
 
 
 def _arrays_of(entries: Sequence[RawEntry], *, clean: bool = True) -> tuple[U64, U64, U32]:
+    check_entries(entries)
     s = np.array([e.start for e in entries], dtype=np.uint64)
     e = np.array([e.end_excl for e in entries], dtype=np.uint64)
     t = np.array([e.type for e in entries], dtype=np.uint32)

@@ -12,18 +12,27 @@ Entries are ordered by their numeric index, never by glob order (``10`` sorts be
 
 from __future__ import annotations
 
+import io
 import re
 import tarfile
+from collections.abc import Callable
 from pathlib import Path
 
-from swsusp_inspect.e820.model import Finding, MemoryMap, RawEntry
+from swsusp_inspect.e820.model import Finding, MemoryMap, RawEntry, clip
 from swsusp_inspect.e820.types import dmesg_name, type_from_iomem_name
 from swsusp_inspect.errors import MapError
 from swsusp_inspect.model.findings import Severity
+from swsusp_inspect.transport import read_capped
 
 __all__ = ["looks_like_sysfs", "read_sysfs_dir", "read_sysfs_tar", "read_sysfs_text"]
 
-RE_GREP = re.compile(r"^(?:.*?/)?(?P<idx>\d+)/(?P<field>start|end|type):(?P<value>.*)$")
+# drivers/firmware/memmap.c names entries 0, 1, ... (one per e820 entry): a handful of digits
+MAX_ENTRIES = 4096
+_FIELD_BYTES = 256  # "0x%llx\n" or a type name: far less
+RE_INDEX = re.compile(r"\d{1,6}")
+RE_GREP = re.compile(r"^(?:.*?/)?(?P<idx>\d{1,6})/(?P<field>start|end|type):(?P<value>.*)$")
+RE_HEXDIGITS = re.compile(r"[0-9a-fA-F]+")
+RE_TAR_MEMBER = re.compile(r"(?:^|/)(\d{1,6})/(start|end|type)$")
 RE_SCRIPT = re.compile(r"^\s*(?P<a>[0-9a-fA-F]{8,})-(?P<b>[0-9a-fA-F]{8,})\s+\((?P<type>.+)\)\s*$")
 
 
@@ -37,13 +46,13 @@ def looks_like_sysfs(text: str) -> bool:
 
 def _value(source: str, line: int | None, text: str) -> int:
     text = text.strip()
-    try:
-        value = int(text, 16)
-    except ValueError:
-        raise MapError(source, line, f"not a hex number: {text!r}") from None
-    if value >= 1 << 64:
-        raise MapError(source, line, f"{text} does not fit in 64 bits")
-    return value
+    # the kernel prints 0x%llx: at most 16 digits after the 0x and any leading zeros
+    digits = text[2:] if text[:2].lower() == "0x" else text
+    if RE_HEXDIGITS.fullmatch(digits) is None:  # int() would take "-1", "1_0", " 1"
+        raise MapError(source, line, f"not a hex number: {clip(text)!r}")
+    if len(digits.lstrip("0")) > 16:
+        raise MapError(source, line, f"{clip(text)} does not fit in 64 bits")
+    return int(digits, 16)
 
 
 def _build(source: str, fields: dict[int, dict[str, tuple[str, int | None]]]) -> MemoryMap:
@@ -64,7 +73,7 @@ def _build(source: str, fields: dict[int, dict[str, tuple[str, int | None]]]) ->
         name = f["type"][0].strip()
         code = type_from_iomem_name(name)
         if code is None:
-            raise MapError(source, f["type"][1], f"memmap entry {idx}: unknown type {name!r}")
+            raise MapError(source, f["type"][1], f"memmap entry {idx}: unknown type {clip(name)!r}")
         entries.append(RawEntry(start, end - start + 1, code, dmesg_name(code), source,
                                 f["start"][1]))
     return MemoryMap(source, "sysfs", entries, findings=[Finding(
@@ -92,7 +101,7 @@ def read_sysfs_text(source: str, text: str) -> MemoryMap:
                 raise MapError(source, i, f"end {end:#x} is before start {start:#x}")
             code = type_from_iomem_name(m.group("type"))
             if code is None:
-                raise MapError(source, i, f"unknown type {m.group('type')!r}")
+                raise MapError(source, i, f"unknown type {clip(m.group('type'))!r}")
             script.append(RawEntry(start, end - start, code, dmesg_name(code), source, i))
             continue
         raise MapError(source, i, f"not a /sys/firmware/memmap line: {raw.strip()[:60]!r}")
@@ -103,34 +112,49 @@ def read_sysfs_text(source: str, text: str) -> MemoryMap:
     return _build(source, fields)
 
 
+def _refuse_field(name: str) -> Callable[[str], MapError]:
+    return lambda why: MapError(name, None, f"{why}: not a memmap field")
+
+
 def read_sysfs_dir(path: Path) -> MemoryMap:
     """A /sys/firmware/memmap directory (or a copy of it)."""
     source = str(path)
     fields: dict[int, dict[str, tuple[str, int | None]]] = {}
-    for sub in path.iterdir():
-        if sub.is_dir() and sub.name.isdigit():
+    for seen, sub in enumerate(path.iterdir(), 1):
+        if seen > MAX_ENTRIES:
+            raise MapError(source, None, f"more than {MAX_ENTRIES} names: not a "
+                                         "/sys/firmware/memmap directory")
+        if RE_INDEX.fullmatch(sub.name) and sub.is_dir():
             for name in ("start", "end", "type"):
                 f = sub / name
                 if f.is_file():
-                    fields.setdefault(int(sub.name), {})[name] = (f.read_text(), None)
+                    value = read_capped(str(f), _FIELD_BYTES, _refuse_field(str(f)))
+                    fields.setdefault(int(sub.name), {})[name] = (
+                        value.decode("ascii", "replace"), None)
     return _build(source, fields)
 
 
-def read_sysfs_tar(path: Path) -> MemoryMap:
-    """A tar holding ``[.../]memmap/<i>/{start,end,type}``."""
+def read_sysfs_tar(path: Path, data: bytes | None = None) -> MemoryMap:
+    """A (plain) tar holding ``[.../]memmap/<i>/{start,end,type}``; ``data`` is its content
+    when already read."""
     source = str(path)
     fields: dict[int, dict[str, tuple[str, int | None]]] = {}
+    if data is None:
+        data = read_capped(source, 256 << 20, lambda why: MapError(source, None, why))
     try:
-        with tarfile.open(path) as tar:
-            for member in tar.getmembers():
-                m = re.search(r"(?:^|/)(\d+)/(start|end|type)$", member.name)
+        with tarfile.open(fileobj=io.BytesIO(data), mode="r:") as tar:
+            for count, member in enumerate(tar, 1):
+                if count > 3 * MAX_ENTRIES:
+                    raise MapError(source, None, f"more than {3 * MAX_ENTRIES} tar members: not "
+                                                 "a /sys/firmware/memmap tar")
+                m = RE_TAR_MEMBER.search(member.name)
                 if m is None or not member.isfile():
                     continue
                 fh = tar.extractfile(member)
                 if fh is None:
                     continue
-                value = fh.read(256).decode("ascii", "replace")
+                value = fh.read(_FIELD_BYTES).decode("ascii", "replace")
                 fields.setdefault(int(m.group(1)), {})[m.group(2)] = (value, None)
-    except tarfile.TarError as exc:
+    except (tarfile.TarError, EOFError, ValueError) as exc:
         raise MapError(source, None, f"cannot read tar: {exc}") from exc
     return _build(source, fields)
