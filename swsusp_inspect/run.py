@@ -44,6 +44,8 @@ class Inputs:
     # maps and System.map found by their names: one that cannot be read is left out (and
     # named in Opened.ignored) instead of failing the run
     lenient: bool = False
+    # an opt-in cache of expanded compressed images (transport/cache.py), None: no cache
+    cache_dir: str | None = None
 
 
 @dataclass(frozen=True)
@@ -87,20 +89,49 @@ def _side_inputs(inputs: Inputs) -> tuple[list[MemoryMap], SystemMap | None,
     return maps, smap, tuple(ignored)
 
 
+class _Decompressing:
+    """The bar of a compressed image's decompression: opened at its first report (a plain
+    image never reports), closed once the image is open."""
+
+    def __init__(self, factory: ProgressFactory | None) -> None:
+        self._factory = factory
+        self._context: AbstractContextManager[Any] | None = None
+        self._bar: Any = None
+
+    def __call__(self, done: int, total: int) -> None:
+        if self._factory is None:
+            return
+        if self._context is None:
+            self._context = self._factory(total, "decompressing")
+            self._bar = self._context.__enter__()
+        if self._bar is not None:
+            self._bar(done)
+
+    def close(self) -> None:
+        if self._context is not None:
+            self._context.__exit__(None, None, None)
+            self._context = None
+
+
 @contextlib.contextmanager
-def open_inputs(inputs: Inputs, *, salvage: bool = False) -> Iterator[Opened]:
+def open_inputs(inputs: Inputs, *, salvage: bool = False,
+                progress: ProgressFactory | None = None) -> Iterator[Opened]:
     """Open the side inputs, then the image (``salvage``: reading around damage, see
-    :func:`~swsusp_inspect.image.open_image`); the image is closed on the way out."""
+    :func:`~swsusp_inspect.image.open_image`; ``progress``: a bar for the decompression of a
+    compressed image); the image is closed on the way out."""
     from swsusp_inspect.image import open_image
+    from swsusp_inspect.transport import Expansion
 
     maps, smap, ignored = _side_inputs(inputs)
-    with open_image(
-        inputs.image,
-        resume_offset=inputs.resume_offset,
-        passphrase=inputs.passphrase,
-        page_offset=inputs.page_offset,
-        salvage=salvage,
-    ) as img:
+    decompressing = _Decompressing(progress)
+    try:
+        img = open_image(
+            inputs.image, resume_offset=inputs.resume_offset, passphrase=inputs.passphrase,
+            page_offset=inputs.page_offset, salvage=salvage,
+            expansion=Expansion(inputs.cache_dir, decompressing))
+    finally:
+        decompressing.close()
+    with img:
         if maps:
             from swsusp_inspect.summary import pick_boot
 
@@ -126,7 +157,7 @@ def run_summary(
     """
     from swsusp_inspect.summary import summarize
 
-    with open_inputs(inputs, salvage=verify) as o:
+    with open_inputs(inputs, salvage=verify, progress=progress) as o:
         total = o.image.info.pages - 1 if verify else 0
         with _progress(progress if verify else None, total, "verifying") as bar:
             return summarize(
@@ -176,12 +207,12 @@ def run_audit(
 ) -> Report:
     """``audit`` of one image with all its inputs (salvaging: unreadable pages are a
     finding)."""
-    with open_inputs(inputs, salvage=True) as o:
+    with open_inputs(inputs, salvage=True, progress=progress) as o:
         return audit_opened(inputs, o, verify=verify, nosave_rules=nosave_rules,
                             strip_width=strip_width, progress=progress)
 
 
-def run_dmesg(inputs: Inputs) -> KernelLog:
+def run_dmesg(inputs: Inputs, *, progress: ProgressFactory | None = None) -> KernelLog:
     """The kernel log of one image at the snapshot.
 
     Raises:
@@ -191,7 +222,7 @@ def run_dmesg(inputs: Inputs) -> KernelLog:
     from swsusp_inspect.kernel import read_kernel
     from swsusp_inspect.model.kernel import KernelLog
 
-    with open_inputs(inputs) as o:
+    with open_inputs(inputs, progress=progress) as o:
         state = read_kernel(o.image, o.system_map, source=inputs.image)
         records = state.log
         if records is None:

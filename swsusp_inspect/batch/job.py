@@ -24,6 +24,7 @@ class BatchJob:
     page_offset: int | None = None  # PAGE_OFFSET for pre-2.6.19 eras (None: inferred)
     boot: int | None = None  # the boot of a multi-boot log (None: the image's, by checksum)
     map_source: str = "none"  # where the maps came from: option, manifest, sidecar, none
+    cache_dir: str | None = None  # the cache of expanded compressed images (--cache)
 
     @property
     def inputs(self) -> Inputs:
@@ -31,7 +32,8 @@ class BatchJob:
         return Inputs(image=self.image, maps=self.maps, kpageflags=self.kpageflags,
                       system_map=self.system_map, resume_offset=self.resume_offset,
                       page_offset=self.page_offset, passphrase=self.passphrase,
-                      boot=self.boot, lenient=self.map_source == "sidecar")
+                      boot=self.boot, lenient=self.map_source == "sidecar",
+                      cache_dir=self.cache_dir)
 
     def used(self, ignored: tuple[IgnoredInput, ...] = ()) -> BatchInputs:
         """The files this job's audit read (``ignored``: sidecars left out), for its row."""

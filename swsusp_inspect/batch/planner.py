@@ -30,12 +30,13 @@ def plan(paths: Iterable[str], *, manifest: str | None = None, maps: tuple[str, 
          kpageflags: str | None = None, system_map: str | None = None,
          verify: bool = False, use_sidecars: bool = True,
          passphrase: str | None = None, resume_offset: int = 0,
-         page_offset: int | None = None, boot: int | None = None) -> BatchPlan:
+         page_offset: int | None = None, boot: int | None = None,
+         cache_dir: str | None = None) -> BatchPlan:
     """The jobs of a batch, in input order (manifest rows first, then paths).
 
     ``maps``, ``kpageflags``, ``system_map``, ``resume_offset``, ``page_offset`` and ``boot``
     apply to every image; a manifest row's own values win over them, and they win over
-    sidecars.
+    sidecars.  ``cache_dir`` keeps the expanded copies of compressed images (``--cache``).
     """
     jobs = BatchPlan()
     given = "option" if maps else "none"
@@ -46,7 +47,7 @@ def plan(paths: Iterable[str], *, manifest: str | None = None, maps: tuple[str, 
             passphrase=passphrase,
             page_offset=j.page_offset if j.page_offset is not None else page_offset,
             boot=j.boot if j.boot is not None else boot,
-            map_source="manifest" if j.maps else given))
+            map_source="manifest" if j.maps else given, cache_dir=cache_dir))
     survey = Survey()
     survey.expand(paths)
     for p in survey.images:
@@ -56,7 +57,7 @@ def plan(paths: Iterable[str], *, manifest: str | None = None, maps: tuple[str, 
             image=str(p), maps=maps or found.maps, kpageflags=kpageflags or found.kpageflags,
             system_map=system_map or found.system_map, resume_offset=resume_offset,
             verify=verify, passphrase=passphrase, page_offset=page_offset, boot=boot,
-            map_source=source))
+            map_source=source, cache_dir=cache_dir))
     jobs.skipped = SkippedFiles(survey.skipped.get("not-image", 0),
                                 survey.skipped.get("plain-swap", 0),
                                 survey.skipped.get("unreadable", 0))

@@ -11,6 +11,7 @@ import click
 from swsusp_inspect.cli.common import (
     batch_jobs,
     boot_option,
+    cache_option,
     color_option,
     jobs_option,
     page_offset_option,
@@ -62,6 +63,7 @@ def _rows(plan: Any, jobs: int | None, jsonl: bool, quiet: bool) -> list[Any]:
 @passphrase_option
 @resume_offset_option
 @page_offset_option
+@cache_option
 @jobs_option
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar, no summary on stderr.")
 @color_option
@@ -70,7 +72,8 @@ def batch_cmd(ctx: click.Context, paths: tuple[str, ...], manifest: str | None,
               maps: tuple[str, ...], boot: int | None, kpageflags: str | None,
               system_map: str | None, no_sidecars: bool, verify: bool, jsonl: bool,
               as_json: bool, db: str | None, passphrase: str | None, resume_offset: int,
-              page_offset: int | None, jobs: int | None, quiet: bool, no_color: bool) -> None:
+              page_offset: int | None, cache_dir: str | None, jobs: int | None, quiet: bool,
+              no_color: bool) -> None:
     """Audit every image in PATHS (files; directories searched and globs matched by content).
 
     Per-image inputs come from sidecar files (host1.img + host1.dmesg / .iomem /
@@ -89,7 +92,7 @@ def batch_cmd(ctx: click.Context, paths: tuple[str, ...], manifest: str | None,
     plan = batch.plan(paths, manifest=manifest, maps=maps, kpageflags=kpageflags,
                       system_map=system_map, verify=verify, use_sidecars=not no_sidecars,
                       passphrase=passphrase, resume_offset=resume_offset,
-                      page_offset=page_offset, boot=boot)
+                      page_offset=page_offset, boot=boot, cache_dir=cache_dir)
     rows = _rows(plan, jobs, jsonl, quiet)
     summary = BatchSummary.of(rows, plan.skipped)
     if db is not None:

@@ -68,6 +68,15 @@ def map_format_option(f: F) -> F:
                         help="Force the memory-map reader (default: by content).")(f)
 
 
+def cache_option(f: F) -> F:
+    return click.option(
+        "--cache", "cache_dir", envvar="SWSUSP_INSPECT_CACHE", default=None, metavar="DIR",
+        type=click.Path(file_okay=False),
+        help="Keep the expanded copy of a compressed image in DIR and reuse it while the "
+        "input is the same (also SWSUSP_INSPECT_CACHE): the decompression is paid once. "
+        "Never the input's directory.")(f)
+
+
 def boot_option(f: F) -> F:
     return click.option(
         "--boot", type=int, default=None, metavar="N",
@@ -96,7 +105,8 @@ def image_options(*, system_map: bool = True, maps: bool = False,
                 kpageflags=kwargs.pop("kpageflags", None),
                 system_map=kwargs.pop("system_map", None),
                 resume_offset=kwargs.pop("resume_offset"),
-                page_offset=kwargs.pop("page_offset"), passphrase=kwargs.pop("passphrase"))
+                page_offset=kwargs.pop("page_offset"), passphrase=kwargs.pop("passphrase"),
+                cache_dir=kwargs.pop("cache_dir"))
             return f(*args, inputs=inputs, **kwargs)
 
         options: list[Callable[[Any], Any]] = [
@@ -104,7 +114,7 @@ def image_options(*, system_map: bool = True, maps: bool = False,
             *([map_option, map_format_option, boot_option] if maps else []),
             *([kpageflags_option] if kpageflags else []),
             *([system_map_option] if system_map else []),
-            resume_offset_option, page_offset_option, passphrase_option]
+            resume_offset_option, page_offset_option, passphrase_option, cache_option]
         wrapped: Any = command
         for option in reversed(options):
             wrapped = option(wrapped)

@@ -41,7 +41,7 @@ def info_cmd(ctx: click.Context, inputs: Inputs, as_json: bool, no_color: bool) 
     """
     from swsusp_inspect.run import run_summary
 
-    _output(run_summary(inputs), as_json, no_color)
+    _output(run_summary(inputs, progress=progress_factory(False)), as_json, no_color)
     ctx.exit(ExitCode.OK)
 
 

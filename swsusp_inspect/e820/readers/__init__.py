@@ -22,7 +22,7 @@ from swsusp_inspect.e820.readers.sysfs import (
     read_sysfs_text,
 )
 from swsusp_inspect.errors import MapError
-from swsusp_inspect.transport import read_capped
+from swsusp_inspect.transport import read_expanded
 
 __all__ = ["FORMATS", "load"]
 
@@ -47,7 +47,8 @@ def load(path: str | Path, fmt: str | None = None, boot: int | None = None) -> M
     """Read a memory map from ``path`` in any supported format (see :data:`FORMATS`).
 
     A directory is read as /sys/firmware/memmap; anything else is read whole, at most
-    :data:`_MAX_TEXT` bytes (a pipe or a procfs file too); character devices and sockets are
+    :data:`_MAX_TEXT` bytes (a pipe or a procfs file too), and decompressed when it is xz, gzip
+    or zstd (at most :data:`_MAX_TEXT` bytes again); character devices and sockets are
     refused, and a FIFO with no writer reads as empty instead of blocking.
     """
     p = Path(path)
@@ -58,8 +59,9 @@ def load(path: str | Path, fmt: str | None = None, boot: int | None = None) -> M
         if fmt not in (None, "sysfs"):
             raise MapError(source, None, f"a directory can only be read as sysfs, not {fmt}")
         return read_sysfs_dir(p)
-    data = read_capped(source, _MAX_TEXT, lambda why: MapError(source, None, f"{why}: not a "
-                                                                             "memory map"))
+    data, _transport = read_expanded(
+        source, _MAX_TEXT, lambda why: MapError(source, None, f"{why}: not a memory map"),
+        what="memory map")
     if fmt in (None, "sysfs") and _is_tar(data):
         return read_sysfs_tar(p, data)
     if fmt == "boot_params":
@@ -91,8 +93,8 @@ def load(path: str | Path, fmt: str | None = None, boot: int | None = None) -> M
 
 
 def _is_tar(data: bytes) -> bool:
-    """A tar archive (ustar/gnu magic at 257, as tarfile.is_tarfile finds it, without its
-    compressed variants: a map is never given as a compressed tar)."""
+    """A tar archive (ustar/gnu magic at 257, as tarfile.is_tarfile finds it; a compressed
+    tar arrives here already expanded)."""
     if len(data) < 512:
         return False
     try:
