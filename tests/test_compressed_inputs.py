@@ -34,6 +34,11 @@ COMPRESS: dict[str, Callable[[bytes], bytes]] = {
 }
 
 
+def _unxz(path: Path) -> bytes:
+    with lzma.open(path) as f:
+        return f.read()
+
+
 def _json(*args: str, code: int = 0) -> dict[str, Any]:
     r = CliRunner().invoke(cli, [*args, "--json"])
     assert r.exit_code == code, r.output
@@ -60,9 +65,9 @@ def test_maps_read_the_same_compressed(tmp_path: Path, name: str, ext: str) -> N
 def test_audit_with_compressed_side_inputs(tmp_path: Path, ext: str) -> None:
     args = ["--map", str(_compressed(tmp_path, REAL / "console.log", ext)),
             "--kpageflags", str(_compressed(tmp_path, REAL / "kpageflags.bin", ext,
-                                            lzma.open(REAL / "kpageflags.bin.xz").read())),
-            "--system-map", str(_compressed(tmp_path, REAL / "System.map", ext, lzma.open(
-                ROOT / "samples" / "systemmap" / "System.map-6.1.0-56-amd64.xz").read()))]
+                                            _unxz(REAL / "kpageflags.bin.xz"))),
+            "--system-map", str(_compressed(tmp_path, REAL / "System.map", ext, _unxz(
+                ROOT / "samples" / "systemmap" / "System.map-6.1.0-56-amd64.xz")))]
     packed = _json("audit", str(REAL / "swap.img.xz"), *args)
     plain = _json("audit", str(REAL / "swap.img.xz"), "--map", str(REAL / "console.log"),
                   "--kpageflags", str(REAL / "kpageflags.bin.xz"), "--system-map",
@@ -76,12 +81,12 @@ def test_audit_with_compressed_side_inputs(tmp_path: Path, ext: str) -> None:
 
 
 def test_side_inputs_in_zstd_read_as_plain(tmp_path: Path) -> None:
-    raw = lzma.open(REAL / "kpageflags.bin.xz").read()
+    raw = _unxz(REAL / "kpageflags.bin.xz")
     k = load_kpageflags(_compressed(tmp_path, REAL / "kpageflags.bin", "zst", raw))
     assert k.transport == "zstd" and k.flags.tobytes() == raw
     xz = ROOT / "samples" / "systemmap" / "System.map-6.1.0-56-amd64.xz"
     sm = load_system_map(_compressed(tmp_path, REAL / "System.map", "zst",
-                                     lzma.open(xz).read()))
+                                     _unxz(xz)))
     assert sm.get("linux_banner") is not None
     assert sm.symbols == load_system_map(xz).symbols
 
