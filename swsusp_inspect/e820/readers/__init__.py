@@ -64,21 +64,29 @@ def load(path: str | Path, fmt: str | None = None, boot: int | None = None) -> M
         what="memory map")
     if fmt in (None, "sysfs") and _is_tar(data):
         return read_sysfs_tar(p, data)
-    if fmt == "boot_params":
-        return read_boot_params(source, data)
-    if fmt == "e820_raw":
-        return read_e820_raw(source, data)
+    if fmt in ("boot_params", "e820_raw"):
+        return _binary(source, data, fmt)
     text = _decode(source, data)
     if text is None:
         if fmt is not None:
             raise MapError(source, None, f"binary file, not {fmt} text")
-        if looks_like_boot_params(data):
-            return read_boot_params(source, data)
-        if len(data) % 20 == 0 and data:
-            return read_e820_raw(source, data)
-        raise MapError(source, None, f"binary file of {len(data)} bytes: not a 4096-byte "
-                                     "boot_params page, and not a multiple of 20 (a raw e820 "
-                                     "table)")
+        return _binary(source, data, None)
+    return _text(source, text, fmt, boot)
+
+
+def _binary(source: str, data: bytes, fmt: str | None) -> MemoryMap:
+    """A boot_params page or a raw e820 table (``fmt`` forces one; None: by their shapes)."""
+    if fmt == "boot_params" or (fmt is None and looks_like_boot_params(data)):
+        return read_boot_params(source, data)
+    if fmt == "e820_raw" or (len(data) % 20 == 0 and data):
+        return read_e820_raw(source, data)
+    raise MapError(source, None, f"binary file of {len(data)} bytes: not a 4096-byte "
+                                 "boot_params page, and not a multiple of 20 (a raw e820 "
+                                 "table)")
+
+
+def _text(source: str, text: str, fmt: str | None, boot: int | None) -> MemoryMap:
+    """A text map: JSON, iomem, sysfs text or a kernel log (``fmt`` forces one)."""
     if fmt == "json" or (fmt is None and text.lstrip().startswith("{")):
         return read_json(source, text)
     if fmt == "iomem" or (fmt is None and looks_like_iomem(text)):
