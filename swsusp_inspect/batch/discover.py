@@ -18,58 +18,29 @@ from pathlib import Path
 from typing import IO
 
 from swsusp_inspect.formats import signatures
-from swsusp_inspect.transport import sniff_transport
+from swsusp_inspect.transport.codecs import codec_errors, expand_blocks, sniff_transport
 
 __all__ = ["HEAD", "Survey", "expanded_head", "looks_like_image", "sniff_file"]
 
 HEAD = 65536  # the largest page size Linux uses: its signature ends the first page
-_MAX_COMPRESSED = 4 << 20  # compressed bytes read at most to expand a head (xz blocks are big)
-_STEP = 65536
-
-
-def _xz_or_gzip(fh: IO[bytes], transport: str, n: int) -> bytes:
-    import lzma
-    import zlib
-
-    d = lzma.LZMADecompressor() if transport == "xz" else zlib.decompressobj(wbits=31)
-    out = b""
-    read = 0
-    while len(out) < n and read < _MAX_COMPRESSED:
-        data = fh.read(_STEP)
-        if not data:
-            break
-        read += len(data)
-        if isinstance(d, lzma.LZMADecompressor):
-            out += d.decompress(data, max_length=n - len(out))
-            if d.eof:
-                break
-        else:
-            out += d.decompress(data, n - len(out))
-            if d.eof:
-                break
-    return out
 
 
 def expanded_head(fh: IO[bytes], transport: str, n: int = HEAD) -> bytes:
     """The first ``n`` bytes a compressed stream expands to (less when it is shorter or
-    damaged: a head that cannot be read is no image's)."""
-    import lzma
-    import zlib
-
+    damaged: a head that cannot be read is no image's).  Only the first block is expanded."""
+    head = b""
+    expanded = expand_blocks(transport, fh)
+    unreadable: tuple[type[BaseException], ...] = (*codec_errors(transport), OSError, ValueError)
     try:
-        if transport == "zstd":
-            import zstandard
-
-            with zstandard.ZstdDecompressor().stream_reader(fh, read_size=_STEP,
-                                                             closefd=False) as r:
-                return r.read(n)
-        return _xz_or_gzip(fh, transport, n)
-    except (lzma.LZMAError, zlib.error, EOFError, OSError, ValueError):
-        return b""
-    except Exception as exc:  # zstandard.ZstdError (imported only for zstd)
-        if type(exc).__module__.startswith("zstandard"):
-            return b""
-        raise
+        for block in expanded:
+            head += block
+            if len(head) >= n:
+                break
+    except unreadable:
+        pass
+    finally:
+        expanded.close()
+    return head[:n]
 
 
 def sniff_file(path: Path) -> str:

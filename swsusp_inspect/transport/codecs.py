@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import io
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from typing import IO, Any
 
 from swsusp_inspect.errors import FormatError, SwsuspError
@@ -30,7 +30,7 @@ def sniff_transport(head: bytes) -> str | None:
     return None
 
 
-def expand_blocks(name: str, raw: IO[bytes]) -> Iterator[bytes]:
+def expand_blocks(name: str, raw: IO[bytes]) -> Generator[bytes, None, None]:
     """Decompressed blocks of a transport stream; a truncated stream raises EOFError."""
     if name == "zstd":
         import zstandard
