@@ -1,7 +1,7 @@
 """What reading the hibernated kernel's memory adds to an audit (target: at most 0.3 s on the
 largest sample).
 
-For each real sample whose image is in place (samples/ and SWSUSP_SCRATCH_SAMPLES), the image
+For each real sample whose image is in place (samples/ and SWSUSP_EXTRA_SAMPLES), the image
 is expanded to a temporary file first (outside the timing), then each run opens it afresh (a
 new HibernationImage: empty chunk caches; the PFN directory is read outside the timing, as
 an audit reads it anyway) and times ``read_kernel(img).read_all()`` plus the dmesg lines:
@@ -29,14 +29,16 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-SCRATCH = Path(os.environ.get("SWSUSP_SCRATCH_SAMPLES", "/work/scratch-samples"))
+# more sample directories with their images (e.g. a copy of git-ignored images kept elsewhere)
+SCRATCH = Path(os.environ["SWSUSP_EXTRA_SAMPLES"]) if "SWSUSP_EXTRA_SAMPLES" in os.environ \
+    else None
 PARTS = ("vmcoreinfo", "paging", "kernel_offset", "symbols", "e820", "memblock", "nosave",
          "memory_map", "log", "page_flags")
 
 
 def samples() -> list[Path]:
     out = {}
-    for base in (ROOT / "samples", SCRATCH):
+    for base in (b for b in (ROOT / "samples", SCRATCH) if b is not None):
         for p in sorted(base.glob("*/swap.img.xz")):
             prov = p.parent / "provenance.json"
             if not prov.is_file() or p.parent.name in out:
@@ -54,7 +56,7 @@ def system_map(d: Path):  # type: ignore[no-untyped-def]
     prov = json.loads((d / "provenance.json").read_text())
     if prov.get("arch") not in ("i386", "arm64"):
         return None
-    for base in (ROOT / "samples", SCRATCH):
+    for base in (b for b in (ROOT / "samples", SCRATCH) if b is not None):
         p = base / prov["system_map"]
         if p.is_file():
             return load_system_map(p)

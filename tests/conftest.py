@@ -9,6 +9,7 @@ opened as they are.
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -47,26 +48,27 @@ def _read_each_system_map_once() -> None:
 _read_each_system_map_once()
 
 
-@pytest.fixture(scope="session", autouse=True)
-def _decompress_each_sample_once(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    from swsusp_inspect.image import hibernation
-    from swsusp_inspect.transport import Source
+class _Decompressed:
+    """Each shared xz input decompressed once into a sparse file of the session's temp dir."""
 
-    real = hibernation.open_source
-    cache: dict[tuple[str, int, int], Path] = {}
-    where = tmp_path_factory.mktemp("decompressed")
+    def __init__(self, where: Path, opener: Callable[..., Any]) -> None:
+        self.where, self.opener = where, opener
+        self.cache: dict[tuple[str, int, int], Path] = {}
 
-    def shared(path: str | os.PathLike[str], **kwargs: Any) -> Source:
-        spath = os.fspath(path)
-        full = Path(spath).resolve()
-        if not spath.endswith(".xz") or not any(full.is_relative_to(d) for d in _SHARED):
-            return real(path, **kwargs)
+    def raw(self, path: str | os.PathLike[str]) -> Path:
+        full = Path(path).resolve()
         st = full.stat()
         key = (str(full), st.st_size, st.st_mtime_ns)
-        raw = cache.get(key)
+        raw = self.cache.get(key)
         if raw is None:
-            raw = where / f"{len(cache)}.raw"
-            with real(path, **kwargs) as src, open(raw, "wb") as out:
+            # named by the input, written aside and renamed: forked batch workers may make the
+            # same file at the same time
+            raw = self.where / f"{hashlib.sha256(repr(key).encode()).hexdigest()[:24]}.raw"
+            if raw.exists():
+                self.cache[key] = raw
+                return raw
+            part = raw.with_suffix(f".{os.getpid()}.part")
+            with self.opener(path) as src, open(part, "wb") as out:
                 view = memoryview(src.buf)
                 step = 1 << 20
                 for at in range(0, len(view), step):
@@ -77,8 +79,31 @@ def _decompress_each_sample_once(tmp_path_factory: pytest.TempPathFactory) -> It
                         out.write(block)
                 out.truncate(len(view))
                 del view
-            cache[key] = raw
-        src = real(raw, **kwargs)
+            os.replace(part, raw)
+            self.cache[key] = raw
+        return raw
+
+
+@pytest.fixture(scope="session")
+def decompressed(tmp_path_factory: pytest.TempPathFactory) -> _Decompressed:
+    from swsusp_inspect.image import hibernation
+
+    return _Decompressed(tmp_path_factory.mktemp("decompressed"), hibernation.open_source)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _decompress_each_sample_once(decompressed: _Decompressed) -> Iterator[None]:
+    from swsusp_inspect.image import hibernation
+    from swsusp_inspect.transport import Source
+
+    real = decompressed.opener
+
+    def shared(path: str | os.PathLike[str], **kwargs: Any) -> Source:
+        spath = os.fspath(path)
+        full = Path(spath).resolve()
+        if not spath.endswith(".xz") or not any(full.is_relative_to(d) for d in _SHARED):
+            return real(path, **kwargs)
+        src = real(decompressed.raw(path), **kwargs)
         return Source(spath, src.buf, "xz", src._closers)
 
     hibernation.open_source = shared  # type: ignore[assignment]
@@ -99,21 +124,11 @@ def forged_image(tmp_path: Path) -> Callable[..., Forged]:
 
 
 @pytest.fixture(scope="session")
-def plain_sample(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Path]:
+def plain_sample(decompressed: _Decompressed) -> Callable[[str], Path]:
     """``plain_sample(name)``: the real sample's image decompressed, once per session."""
-    import lzma
-
     from helpers import SAMPLES
 
-    done: dict[str, Path] = {}
-
     def get(name: str) -> Path:
-        if name not in done:
-            path = tmp_path_factory.mktemp("plain") / f"{name}.img"
-            with lzma.open(SAMPLES / name / "swap.img.xz") as src, open(path, "wb") as dst:
-                while block := src.read(1 << 20):
-                    dst.write(block)
-            done[name] = path
-        return done[name]
+        return decompressed.raw(SAMPLES / name / "swap.img.xz")
 
     return get

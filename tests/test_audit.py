@@ -270,20 +270,24 @@ def test_damaged_data_chunk_is_an_error_finding_not_a_crash(tmp_path: Path) -> N
         assert r.labels is not None and to_data(r.labels)["normal"] == 300 and r.exit_code() == 1
 
 
-@pytest.mark.parametrize(("word", "machine", "version", "registered"), [
-    (4, "i686", 0x020616, False),  # i386 2.6.22 (CONFIG_LBD: the 2.6.20+ header layout)
-    (4, "i686", 0x020617, True),   # i386 2.6.23: e820_mark_nosave_regions()
-    (8, "x86_64", 0x020616, True),  # x86_64 registered them from 2.6.19
+@pytest.mark.parametrize(("word", "machine", "version", "registered", "sector"), [
+    (4, "i686", 0x020616, False, 8),  # i386 2.6.22 (CONFIG_LBD: the 2.6.20+ header layout)
+    (4, "i686", 0x020617, True, 8),   # i386 2.6.23: e820_mark_nosave_regions()
+    (4, "i686", 0x020617, True, 4),   # the same without CONFIG_LBD: a 4-byte sector_t
+    (8, "x86_64", 0x020616, True, 8),  # x86_64 registered them from 2.6.19
 ])
 def test_e820_nosave_registration_follows_the_writers_version(
-        tmp_path: Path, word: int, machine: str, version: int, registered: bool) -> None:
+        tmp_path: Path, word: int, machine: str, version: int, registered: bool,
+        sector: int) -> None:
     from swsusp_inspect.forge.legacy import uts_bytes
 
     release = f"2.6.{version & 0xFF}"
     path, m = forged(tmp_path, list(range(0x9D, 0x200)), compression="none", arch_record=b"",
-                     uts=uts_bytes(release, machine), version_code=version, word_size=word)
+                     uts=uts_bytes(release, machine), version_code=version, word_size=word,
+                     sector_size=sector)
     r = run(path, maps=[m]).to_dict()
-    assert r["image"]["word_size"] == word
+    assert (r["image"]["word_size"], r["image"]["era"]) == (
+        word, "2.6.20+" if sector == 8 else "2.6.23-5.1, 4-byte sector_t")
     (ev,) = [e for e in r["evidence"]["nosave"] if e["file"] == m.source]
     if registered:
         assert (ev["source"], ev["usable"]) == ("post-2025 rules", True)

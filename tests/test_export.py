@@ -28,7 +28,7 @@ from swsusp_inspect.inputs.system_map import load_system_map
 
 # by default the committed LZO and LZ4 samples; the others (the uncompressed one, the
 # git-ignored images) with -m slow
-DEFAULT = ("deb12-6.1-lzo", "deb13-6.12-lz4")
+DEFAULT = ("deb13-6.12-lz4",)
 KERNEL = [n for n in real_samples() if provenance(n).get("writer", "kernel") == "kernel"]
 PARAMS = [pytest.param(n, marks=() if n in DEFAULT else pytest.mark.slow) for n in KERNEL]
 FORMATS = ("raw", "elf", "lime")

@@ -19,7 +19,6 @@ import sys
 import tarfile
 import tempfile
 import threading
-import time
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
@@ -221,19 +220,15 @@ def _long_line_log(line_len: int, total: int, line: str) -> str:
 def test_log_line_longer_than_any_kernel_line_is_refused_at_once(tmp_path: Path) -> None:
     text = _long_line_log(5000, 30 << 20, "e820: update [mem 0x00000000-0x00000fff] usable ")
     path = write(tmp_path / "big.log", text)
-    t0 = time.monotonic()
     with pytest.raises(MapError, match=rf"big.log:\d+: line of 5000 characters: longer than "
                                        rf"any kernel log line \({MAX_LINE} at most\)"):
         load_memory_map(path)
-    assert time.monotonic() - t0 < 10
 
 
 def test_log_long_lines_without_map_words_are_skipped(tmp_path: Path) -> None:
     text = _long_line_log(5000, 30 << 20, "the quick brown fox jumps over the lazy dog ")
     path = write(tmp_path / "big.log", text)
-    t0 = time.monotonic()
     m = load_memory_map(path)
-    assert time.monotonic() - t0 < 10
     # the same table as the log without the filler
     assert m.firmware_entries() == load_memory_map(SAMPLES / "deb12-6.1-lzo" /
                                                    "dmesg.txt").firmware_entries()
@@ -245,25 +240,13 @@ def test_log_long_lines_without_map_words_are_skipped(tmp_path: Path) -> None:
     " node   0: [mem 0x",
     "PM: hibernation: Registered nosave memory: [mem ",
 ])
-def test_log_worst_lines_are_linear(line: str) -> None:
-    """3 MB of 4,000-character lines made of one message head repeated: each regex tries its
-    tail once per line, not once per head (quadratic before: 0.6 MB/s for the first)."""
+def test_log_worst_lines_are_read(line: str) -> None:
+    """3 MB of 4,000-character lines made of one message head repeated: a map or a MapError
+    (each regex tries its tail once per line; the speed is benchmarks/bench_hostile.py's)."""
     body = (line * (4000 // len(line) + 1))[:4000]
     text = (body + "\n") * 750
-    t0 = time.monotonic()
     with contextlib.suppress(MapError):
         read_log("x", text)
-    assert time.monotonic() - t0 < 3
-
-
-@pytest.mark.slow
-def test_log_30_mb_worst_case_in_seconds() -> None:
-    body = ("(XEN)  0000000000000000 - 000000000009fc00 (" * 100)[:4000]
-    text = (body + "\n") * (30 << 20 // 4001)
-    t0 = time.monotonic()
-    with contextlib.suppress(MapError):
-        read_log("x", text)
-    assert time.monotonic() - t0 < 20
 
 
 # -- every text reader on generated lines: a MemoryMap or a MapError, nothing else ------------
@@ -343,13 +326,13 @@ def test_fifo_without_writer_never_blocks(fifo: str) -> None:
     """Every command and every file option given a FIFO nobody writes to: one line, at once."""
     img = str(SEED_2004 / "swap.img.xz")
     dmesg = str(SEED_2004 / "dmesg.txt")
-    for args in (["info", fifo], ["verify", fifo], ["audit", fifo], ["map", fifo],
+    # one real process, killed by its timeout if it blocked; the rest in this one (the library
+    # opens a FIFO non-blocking: test_fifo_without_writer_library)
+    assert fifo in _assert_one_line_2(_cli_subprocess("info", fifo))
+    for args in (["verify", fifo], ["audit", fifo], ["map", fifo],
                  ["info", img, "--system-map", fifo], ["info", img, "--map", fifo],
                  ["audit", img, "--map", dmesg, "--kpageflags", fifo]):
-        t0 = time.monotonic()
-        line = _assert_one_line_2(_cli_subprocess(*args))
-        assert time.monotonic() - t0 < 20
-        assert fifo in line
+        assert fifo in one_line_exit_2(*args)
 
 
 def test_fifo_without_writer_library(fifo: str) -> None:
@@ -424,10 +407,12 @@ def test_character_device_is_refused_everywhere() -> None:
         load_kpageflags("/dev/zero")
     img = str(SEED_2004 / "swap.img.xz")
     dmesg = str(SEED_2004 / "dmesg.txt")
-    for args in (["info", "/dev/zero"], ["map", "/dev/zero"],
+    # one real process (it grew to 3 GB before), the rest in this one
+    assert "/dev/zero" in _assert_one_line_2(_cli_subprocess("info", "/dev/zero", timeout=60))
+    for args in (["map", "/dev/zero"],
                  ["info", img, "--system-map", "/dev/zero"], ["info", img, "--map", "/dev/zero"],
                  ["audit", img, "--map", dmesg, "--kpageflags", "/dev/zero"]):
-        assert "/dev/zero" in _assert_one_line_2(_cli_subprocess(*args, timeout=60))
+        assert "/dev/zero" in one_line_exit_2(*args)
 
 
 def test_huge_sparse_file(tmp_path: Path) -> None:
@@ -436,14 +421,12 @@ def test_huge_sparse_file(tmp_path: Path) -> None:
     path = tmp_path / "sparse"
     with open(path, "wb") as fh:
         fh.truncate(64 << 30)
-    t0 = time.monotonic()
     with pytest.raises(MapError, match=r"68719476736 bytes: more than"):
         load_memory_map(path)
     with pytest.raises(MapError, match=r"sparse:1: line longer than 4096 bytes"):
         load_system_map(path)
     with pytest.raises(NotAnImageError, match="no hibernation image"):
         open_image(path)
-    assert time.monotonic() - t0 < 10
     _assert_one_line_2(_cli_subprocess("map", str(path)))
 
 
@@ -501,14 +484,32 @@ def private_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return d
 
 
-def test_xz_bomb_of_zeros_refused_quickly(tmp_path: Path, private_tmp: Path) -> None:
+@pytest.fixture
+def expanded(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Bytes the transport decompressed, counted (an operation budget, not a clock)."""
+    from swsusp_inspect import transport
+
+    count = [0]
+    real = transport._blocks
+
+    def counted(name: str, raw: object) -> Iterator[bytes]:
+        for block in real(name, raw):  # type: ignore[arg-type]
+            count[0] += len(block)
+            yield block
+
+    monkeypatch.setattr(transport, "_blocks", counted)
+    return count
+
+
+def test_xz_bomb_of_zeros_refused_quickly(tmp_path: Path, private_tmp: Path,
+                                          expanded: list[int]) -> None:
     bomb = tmp_path / "bomb.img.xz"
     bomb.write_bytes(_xz_zeros(2 << 30))
     assert bomb.stat().st_size < 1 << 20
-    t0 = time.monotonic()
     with pytest.raises(NotAnImageError, match=rf"first {ZERO_HEAD_LIMIT >> 20} MiB are zeros"):
         open_image(bomb)
-    assert time.monotonic() - t0 < 5  # it was 12 s to expand it all
+    # it was 12 s to expand all 2 GiB: now the head decides
+    assert 0 < expanded[0] <= ZERO_HEAD_LIMIT + (8 << 20)
     assert list(private_tmp.iterdir()) == []
     line = one_line_exit_2("info", str(bomb))
     assert "bomb.img.xz" in line
@@ -532,17 +533,16 @@ def test_expansion_past_the_swap_area_is_an_error(tmp_path: Path, private_tmp: P
         assert img.info.pages > 0
 
 
-def test_plain_swap_area_refused_before_expanding(tmp_path: Path) -> None:
+def test_plain_swap_area_refused_before_expanding(tmp_path: Path, expanded: list[int]) -> None:
     area = bytearray(1 << 20)
     area[0x400:0x408] = (1).to_bytes(4, "little") + (0xFFFFF).to_bytes(4, "little")
     area[0xFF6:0x1000] = b"SWAPSPACE2"
     # 4 GiB of zeros after the header page: refused from the head, none of it expanded
     path = tmp_path / "swap.img.xz"
     path.write_bytes(lzma.compress(bytes(area), preset=0) + _xz_zeros(4 << 30))
-    t0 = time.monotonic()
     with pytest.raises(NotAnImageError, match=r"'SWAPSPACE2' at 0xff6 \(plain swap area"):
         open_image(path)
-    assert time.monotonic() - t0 < 5
+    assert 0 < expanded[0] <= 8 << 20  # of 4 GiB
 
 
 def test_expanded_temp_file_is_sparse_and_gone(private_tmp: Path) -> None:
@@ -665,6 +665,7 @@ print(json.dumps(counts))
 """
 
 
+@pytest.mark.slow  # a subprocess under RLIMIT_AS over every field of every seed image
 def test_memory_of_boundary_valued_image_fields(tmp_path: Path) -> None:
     """Every structure field of the forged 2004-seed image (a real-format LZO image) set to
     2**N-1, 2**(N-1) and the page count + 1, each opened and verified within 64 MiB + 16x the
@@ -680,6 +681,7 @@ def test_memory_of_boundary_valued_image_fields(tmp_path: Path) -> None:
 # -- the fuzzing harness itself --------------------------------------------------------------
 
 
+@pytest.mark.slow  # builds the same cases twice from the seeds
 def test_fuzz_cases_are_deterministic(tmp_path: Path) -> None:
     """A case is a function of (campaign seed, index): the same pair writes the same bytes."""
     from fuzz import targets

@@ -59,6 +59,7 @@ def test_info_verify_audit(name: str) -> None:
     assert run_cli("audit", sample(name)).exit_code == 0
 
 
+@pytest.mark.slow  # a sparse file up to the highest saved address, hashed whole, per era
 @pytest.mark.parametrize("name", sorted(SAMPLES))
 def test_extract_places_pages_at_physical_addresses(name: str, tmp_path: Path) -> None:
     out = tmp_path / "phys.raw"

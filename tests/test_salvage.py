@@ -145,6 +145,28 @@ def test_a_corrupt_chunk_under_a_sound_header(pristine: Pristine, tmp_path: Path
             assert elf_page(tmp_path / "out.elf", pfn * pristine.n, pristine.n) is None
 
 
+@pytest.mark.parametrize("which", ["header", "data"])
+def test_one_bad_map_entry_loses_its_page_or_chunk(pristine: Pristine, tmp_path: Path,
+                                                    which: str) -> None:
+    """An entry past the device in a sound map page: its slot is known, so only the page (or
+    the chunk) it names is lost; a chunk's header entry loses the chunk, found again after."""
+    if pristine.compressed:
+        k = _middle_chunk(pristine)
+        i = int(pristine.first_entry[k]) + (0 if which == "header" else 1)
+    else:
+        i = pristine.entries.size // 2 + (0 if which == "header" else 1)
+    at = pristine.map_pages[i // PER_MAP_PAGE] * pristine.n + (i % PER_MAP_PAGE) * 8
+    damaged = bytearray(pristine.data)
+    struct.pack_into("<Q", damaged, at, 0x7FFFFFFF)
+    bad = np.zeros(pristine.entries.size, bool)
+    bad[i] = True
+    expected = pristine.lost_with_entries(bad)
+    assert len(expected) == (32 if pristine.compressed else 1)
+    rec = salvaged(pristine, damaged, tmp_path, expected)
+    assert rec["unreadable"][0]["reason"].startswith(
+        f"swap map page at {at:#x}: entries[{i % PER_MAP_PAGE}]: expected < ")
+
+
 def _map_page_index(p: Pristine) -> int:
     return len(p.map_pages) // 2
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from swsusp_inspect.auditor.notes import finding
+from swsusp_inspect.formats.swap import ERA_S4
 from swsusp_inspect.model.findings import Finding
 from swsusp_inspect.model.report import NosaveEvidence, PfnSpan
 
@@ -51,9 +52,10 @@ def without_e820_nosave(image: HibernationImage) -> str | None:
     Legacy eras (read by formats/legacy) are older than e820 nosave registration on both x86
     word sizes.  A 2.6.20+ layout image without an arch record carries the generic header,
     whose ``version_code`` is the writer's ``LINUX_VERSION_CODE``: i386 2.6.20-2.6.22 kernels
-    (``CONFIG_LBD``: 8-byte ``sector_t``) registered none either.
+    (with ``CONFIG_LBD``, 8-byte ``sector_t``; without it their era says so) registered none
+    either; the 4-byte ``sector_t`` images of 2.6.23-5.1 are judged like the 2.6.20+ ones.
     """
-    if image.era not in ("2.6.20+", "stream", "uswsusp", "unknown"):
+    if image.era not in ("2.6.20+", ERA_S4["2.6.23+"], "stream", "uswsusp", "unknown"):
         return f"this kernel era ({image.era})"
     info = image.info
     if (

@@ -54,6 +54,10 @@ class ForgeSpec:
     crc32_override: int | None = None
     device_pages: int | None = None  # swap header last_page + 1 (default: as written)
     trim: bool = True  # file ends after the last used page
+    # sizeof(sector_t): header, swap-map entries; 4: a 32-bit 2.6.23-5.1 kernel without
+    # CONFIG_LBDAF (needs word_size 4; no LZ4, no hw_sig in that era)
+    sector_size: int = 8
+    crc32_mode: bool = True  # SF_CRC32_MODE with compression (3.2+); False: 2.6.37-3.1
 
 
 @dataclass
@@ -116,7 +120,8 @@ def _header_flags(spec: ForgeSpec) -> int:
     if spec.compression == "none":
         flags |= SF_NOCOMPRESS_MODE
     else:
-        flags |= SF_CRC32_MODE
+        if spec.crc32_mode:
+            flags |= SF_CRC32_MODE
         if spec.compression == "lz4":
             flags |= SF_COMPRESSION_ALG_LZ4
     return flags
@@ -143,7 +148,7 @@ def _written_units(spec: ForgeSpec) -> tuple[int, list[bytes]]:
 def _device_slots(spec: ForgeSpec, n_entries: int) -> tuple[list[int], list[int], int]:
     """Device pages of the swap-map pages and of the entries they list, and the pages the
     swap area uses (header + map pages + entries)."""
-    per_map = swapmap.map_page_entries(spec.page_size, 8)
+    per_map = swapmap.map_page_entries(spec.page_size, spec.sector_size)
     n_map = -(-n_entries // per_map)
     total = 1 + n_map + n_entries  # relative to the swap area start
     slots = np.arange(1, total, dtype=np.int64)
@@ -156,15 +161,25 @@ def _device_slots(spec: ForgeSpec, n_entries: int) -> tuple[list[int], list[int]
     return maps, entries, total
 
 
+def _check(spec: ForgeSpec) -> None:
+    """Refuse a spec no kernel could have written."""
+    if spec.sector_size not in (4, 8):
+        raise ValueError(f"sector_size {spec.sector_size}")
+    if spec.sector_size == 4 and (spec.word_size != 4 or spec.compression == "lz4"):
+        # only 32-bit kernels up to 5.1 had a 4-byte sector_t; LZ4 came with 6.9
+        raise ValueError("a 4-byte sector_t needs word_size 4 and LZO or no compression")
+
+
 def forge(spec: ForgeSpec, path: str | os.PathLike[str]) -> Forged:
     """Write a forged swap-device image to ``path``."""
+    _check(spec)
     n = spec.page_size
     info, image_pages, meta_pages, pages = _info_page(spec)
     crc, written = _written_units(spec)
     units = [info, *written]
     unit_pages = [len(u) // n for u in units]
     maps, entries, total = _device_slots(spec, sum(unit_pages))
-    map_bytes = swapmap.build_map_pages(entries, [*maps[1:], 0], n)
+    map_bytes = swapmap.build_map_pages(entries, [*maps[1:], 0], n, spec.sector_size)
 
     base = spec.resume_offset
     device_pages = spec.device_pages or (base + total)
@@ -175,6 +190,7 @@ def forge(spec: ForgeSpec, path: str | os.PathLike[str]) -> Forged:
         crc32=spec.crc32_override if spec.crc32_override is not None else crc,
         sig=spec.sig,
         last_page=device_pages - base - 1,
+        sector_size=spec.sector_size,
     )
     with open(path, "wb") as out:
         _write_at(out, base, n, header)
@@ -192,7 +208,7 @@ def forge(spec: ForgeSpec, path: str | os.PathLike[str]) -> Forged:
             out.truncate(device_pages * n)
     return Forged(
         path=os.fspath(path),
-        crc32=crc if spec.compression != "none" else None,
+        crc32=crc if spec.compression != "none" and spec.crc32_mode else None,
         pages=pages,
         meta_pages=meta_pages,
         image_pages=image_pages,

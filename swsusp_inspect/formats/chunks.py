@@ -45,6 +45,7 @@ class Salvage:
     end_known: bool = True
     device_pages: int | None = None
     problems: tuple[str, ...] = ()  # what the salvaging map walk found wrong
+    gaps: tuple[int, ...] = ()  # 0 entries standing for an unknown number of lost ones
 
 
 def unc_size(page_size: int) -> int:

@@ -59,6 +59,8 @@ class OpenedImage:
         problems: what a salvaging opener found wrong and read around (one line each);
             entries it could not trust are 0.
         end_known: whether the last entry is the stream's last page (the map is whole).
+        gaps: entries (0) that stand for an unknown number of lost ones (a broken chain
+            continued elsewhere); every other 0 entry is one slot whose value was lost.
         cut: the file ends before the image does (a map page past its end): stream pages
             past the end are lost, not the zeros of a trimmed dump.
     """
@@ -79,6 +81,7 @@ class OpenedImage:
     problems: tuple[str, ...] = ()
     end_known: bool = True
     cut: bool = False
+    gaps: tuple[int, ...] = ()
 
 
 class Opener(Protocol):

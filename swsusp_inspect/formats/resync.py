@@ -76,9 +76,13 @@ def _read(table: ChunkTable, j: int, idx: int) -> tuple[int, int, str | None] | 
     pages, cmp_len = got
     run = entries[idx : idx + pages]
     if not run.all():
-        # its length runs into entries the map lost: what follows them is not where it says
-        return _map_damage(table, idx + int(np.argmin(run != 0)),
-                           f"an entry of compressed chunk {j}")
+        lost_at = idx + int(np.argmin(run != 0))
+        reason = _map_damage(table, lost_at, f"an entry of compressed chunk {j}")
+        gaps = table.salvage.gaps if table.salvage else ()
+        if any(idx <= g < idx + pages for g in gaps):
+            # its length runs into a gap of unknown size: what follows is not where it says
+            return reason
+        return pages, cmp_len, reason  # single slots lost: the chunk is, the next one is not
     beyond = np.flatnonzero(run >= file_pages)
     if beyond.size:
         at = int(run[beyond[0]]) * n

@@ -167,7 +167,7 @@ class HibernationImage:
         salvage = None
         if self.salvage:
             salvage = fchunks.Salvage(self.compression, self._opened.end_known,
-                                      self.device_pages, self.problems)
+                                      self.device_pages, self.problems, self._opened.gaps)
         return fchunks.ChunkTable(self.buf, self.entries, self.page_size, self.word_size,
                                   self.info.pages, self._entry_offset, salvage=salvage)
 

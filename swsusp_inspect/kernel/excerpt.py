@@ -38,7 +38,7 @@ import numpy.typing as npt
 
 from swsusp_inspect.errors import FormatError
 from swsusp_inspect.kernel.memory import ImageLike
-from swsusp_inspect.model import ArchRecord, to_data
+from swsusp_inspect.model import ArchRecord, Utsname, to_data
 
 __all__ = ["MemoryExcerpt", "load_excerpt", "write_excerpt"]
 
@@ -86,6 +86,7 @@ def _arch_from_json(d: dict[str, Any] | None) -> ArchRecord | None:
 class ExcerptInfo:
     arch: ArchRecord | None
     version_code: int
+    uts: Utsname | None = None  # excerpts keep the arch record; the generic header's uts not
 
 
 @dataclass(frozen=True)

@@ -58,6 +58,14 @@ class InfoLike(Protocol):
     @property
     def version_code(self) -> int: ...
 
+    @property
+    def uts(self) -> UtsLike | None: ...
+
+
+class UtsLike(Protocol):
+    @property
+    def machine(self) -> str: ...
+
 
 class PagedirLike(Protocol):
     @property

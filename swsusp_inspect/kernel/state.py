@@ -181,10 +181,18 @@ class KernelState:
                 return "x86_64"
             if info.number("kimage_voffset") is not None:
                 return "arm64"
-            if "X86_PAE" in info.configs or self.memory.word_size == 4:
+            uts = self.image.info.uts
+            machine = uts.machine if uts is not None else None
+            x86 = machine is None or machine in ("i386", "i486", "i586", "i686", "x86_64")
+            if "X86_PAE" in info.configs or (self.memory.word_size == 4 and x86):
                 return "i386"
         if rec is not None:
             self._error("paging", f"no page-table walker for {rec.name}")
+        elif info is not None:
+            uts = self.image.info.uts
+            self._error("paging", "no page-table walker for "
+                        f"{uts.machine if uts is not None else 'this machine'!r} "
+                        "(x86_64, i386 and arm64 are read)")
         return None
 
     @cached_property

@@ -21,7 +21,9 @@ from swsusp_inspect.model import ArchRecord
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = ROOT / "samples"
-SCRATCH = Path(os.environ.get("SWSUSP_SCRATCH_SAMPLES", "/work/scratch-samples"))
+# more sample directories with their images (e.g. a copy of git-ignored images kept elsewhere)
+SCRATCH = Path(os.environ["SWSUSP_EXTRA_SAMPLES"]) if "SWSUSP_EXTRA_SAMPLES" in os.environ \
+    else None
 EXCERPTS = ROOT / "tests" / "data" / "kernel"
 
 # every real sample a kernel layer test may use (images in place or not)
@@ -33,8 +35,8 @@ KNOWN = (
 
 
 def sample_dir(name: str) -> Path | None:
-    """The sample's directory with its image in place (samples/ first, then the scratch)."""
-    for base in (SAMPLES, SCRATCH):
+    """The sample's directory with its image in place (samples/, then SWSUSP_EXTRA_SAMPLES)."""
+    for base in (b for b in (SAMPLES, SCRATCH) if b is not None):
         d = base / name
         if (d / "swap.img.xz").is_file() and (d / "provenance.json").is_file():
             return d
@@ -54,10 +56,10 @@ def provenance(d: Path) -> dict[str, Any]:
 
 
 def system_map_path(d: Path) -> Path | None:
-    """The sample's full System.map (samples/systemmap, the scratch's, or an excerpt's)."""
+    """The sample's full System.map (samples/systemmap, SWSUSP_EXTRA_SAMPLES, or an excerpt's)."""
     rel = provenance(d).get("system_map")
     if rel:
-        for base in (SAMPLES, SCRATCH, d.parent):
+        for base in (b for b in (SAMPLES, SCRATCH, d.parent) if b is not None):
             if (base / rel).is_file():
                 return base / rel
     if (d / "System.map").is_file():

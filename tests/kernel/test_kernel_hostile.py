@@ -222,3 +222,22 @@ def test_random_damage_never_raises(excerpt, sound, data):
         off = data.draw(st.integers(0, excerpt.page_size - 8))
         patches[pfn * excerpt.page_size + off] = data.draw(st.binary(min_size=1, max_size=8))
     run(Patched(excerpt, patches), budget=16)
+
+
+@pytest.mark.parametrize(("machine", "walker"), [("armv7l", None), ("i686", "i386")])
+def test_a_32_bit_image_without_an_arch_record_is_paged_by_its_machine(machine, walker):
+    """A generic header (no arch record) from a 32-bit kernel: its uts machine says whether
+    the i386 walker applies (32-bit ARM 4.19 images are read by the formats, not paged)."""
+    from swsusp_inspect.model import Utsname
+
+    base = load_excerpt(EXCERPTS / "deb12-6.1-i386-nonpae-lzo" / "memory.kexc.xz")
+    uts = Utsname("Linux", "(none)", "6.1", "#1", machine, "(none)")
+    image = Patched(base, {})
+    image.info = dataclasses.replace(base.info, arch=None, uts=uts)
+    state = run(image)
+    assert state.arch == walker
+    if walker is None:
+        assert f"paging: no page-table walker for '{machine}' (x86_64, i386 and arm64 are read)" \
+            in state.errors
+    else:
+        assert not [e for e in state.errors if "no page-table walker" in e]

@@ -2,7 +2,7 @@
 
 Two kinds of input, the same assertions:
 
-* ``image``: a real sample whose image is in place (samples/ or the scratch directory);
+* ``image``: a real sample whose image is in place (samples/, or SWSUSP_EXTRA_SAMPLES);
   skipped otherwise.
 * ``excerpt``: the committed memory excerpt of a sample whose image is not committed
   (tests/data/kernel/<sample>/: the real pages the layer reads, and the sample's own records),

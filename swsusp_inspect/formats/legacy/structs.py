@@ -10,6 +10,8 @@ from typing import Any
 import construct as cs
 import numpy as np
 
+from swsusp_inspect.formats.swap import ERA_S4
+
 UTS_LEN = 65
 MAX_SWAPFILES_SHIFT = 5
 MAXKEY = MAXIV = 32
@@ -23,7 +25,8 @@ ERA_PBE_AES = "2.6.14-2.6.15 pbe, AES-encrypted"
 ERA_2616 = "2.6.16 swap map (swp_entry_t), virtual addresses"
 ERA_2617_VA = "2.6.17-2.6.18 swap map, virtual addresses"
 ERA_2619 = "2.6.19 swap map, PFNs"
-ERA_2620_S4 = "2.6.20-2.6.22 swap map, 4-byte sector_t"
+# named as the current reader names its 4-byte sector_t sibling (2.6.23-5.1)
+ERA_2620_S4 = ERA_S4["2.6.20-2.6.22"]
 
 # pointer encodings of link.next / swap_address
 ENC_SWP_ENTRY = "swp_entry_t"  # arch-independent, 2.5.19+

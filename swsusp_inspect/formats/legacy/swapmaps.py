@@ -44,9 +44,16 @@ from swsusp_inspect.formats.legacy.structs import (
 from swsusp_inspect.formats.opened import OpenedImage, OpenOptions
 from swsusp_inspect.formats.parse import cstring, parse_at
 from swsusp_inspect.formats.signatures import SignatureHit
+from swsusp_inspect.formats.swap import LAYOUTS
 from swsusp_inspect.model.image import SnapshotInfo
 
 # -- 2.6.16 and 2.6.17-2.6.19: swap-map chains ----------------------------------------------
+
+POINTERS = "swap-area page offsets, relative to the swap header page"
+# 2.6.20 made them block-device pages (sector_t, swapdev_block()): the same numbers for a swap
+# partition, whose area starts the device
+POINTERS_2620 = ("block-device pages (sector_t), read as 2.6.19's swap-area offsets: the same "
+                 "numbers when the swap area starts the device")
 
 
 def _walk_map(ctx: Ctx, first: int, layout: str, where: tuple[str, int, str]
@@ -220,7 +227,7 @@ def _read_map(ctx: Ctx, layout: str, sig_raw: bytes, orig_raw: bytes) -> Read | 
     if kind == "pfn" and w == 8:
         return None  # the 2.6.20+ reader's own layout (2.6.19 x86_64 included)
     details: dict[str, Any] = {
-        "pointers": "swap-area page offsets, relative to the swap header page",
+        "pointers": POINTERS,
         "swap_type": htype,
         "map_pages_order": ("written last, in reverse; next_swap names the following page"
                             if layout == "2.6.16" else "interleaved with the data, in order"),
@@ -233,6 +240,8 @@ def _read_map(ctx: Ctx, layout: str, sig_raw: bytes, orig_raw: bytes) -> Read | 
         pfns, era = _orig_addresses(ctx, layout, info, words, locate_meta, details=details)
     hdr_layout = (f"swsusp_header ({w}-byte swp_entry_t image), "
                   f"{'swp_entry_t' if layout == '2.6.16' else 'unsigned long'} swap map")
+    if era == ERA_2620_S4:  # the current layout's own 2.6.20 header, with S = 4
+        hdr_layout, details["pointers"], details["swap_type"] = LAYOUTS[1], POINTERS_2620, None
     header = make_header(ctx, hdr_layout, cstring(sig_raw), cstring(orig_raw),
                      pages[0] - ctx.base_page)
     return Read(era, header, info, stream, pfns, tuple(pages), details)
@@ -269,6 +278,13 @@ def _looks_like_uts(page: bytes) -> bool:
         not any(page[len(name) : UTS_LEN])
 
 
+def _s4_map(buf: Any, page: bytes, n: int, file_pages: int) -> bool:
+    """``page`` starts like a 4-byte ``sector_t`` map (2.6.23-5.1, 32-bit): ``entries[0]``
+    names a ``swsusp_info`` page whose 4-byte ``size`` (at 412) is set."""
+    info = int.from_bytes(page[:4], "little")
+    return 0 < info < file_pages and any(buf[info * n + 412 : info * n + 416])
+
+
 def _diagnose(buf: Any, base: int, n: int, device_pages: int | None,
               page_offset: int | None) -> None:
     """Raise the legacy reader's own error for an S1SUSPEND header no layout fully fits.
@@ -276,7 +292,7 @@ def _diagnose(buf: Any, base: int, n: int, device_pages: int | None,
     Only headers that are legacy beyond doubt: the 4-byte layout (the 2.6.23+ ``image`` slot
     before it is zero and the 4 bytes are no half of a 2.6.20 ``image``), or the 8-byte one
     pointing at a ``swsusp_info`` page (uts text) instead of a swap-map page.  Anything else
-    is left to the 2.6.20+ reader's complaint.
+    (a 2.6.17+ map, a 4-byte ``sector_t`` one) is left to the 2.6.20+ reader's complaint.
     """
     if base + n > len(buf):
         return
@@ -303,8 +319,8 @@ def _diagnose(buf: Any, base: int, n: int, device_pages: int | None,
         info = base // n + swp_offset(first, w, ENC_SWP_ENTRY)
         sized = first > 0 and info < ctx.file_pages and any(
             buf[info * n + (432 if w == 8 else 412) : info * n + (440 if w == 8 else 416)])
-        if w == 8 and sized:
-            return  # a 2.6.17+ map: the 2.6.20+ reader's own structure
+        if w == 8 and (sized or _s4_map(buf, page, n, ctx.file_pages)):
+            return  # a 2.6.17+ map, or a 4-byte sector_t one: the 2.6.20+ reader's own
         sig_raw = bytes(buf[base + n - 10 : base + n])
         orig_raw = bytes(buf[base + n - 20 : base + n - 10])
         _read_map(ctx, "2.6.17" if sized or (w == 4 and not 0 < first < ctx.file_pages)

@@ -9,7 +9,7 @@ facade needs are written to ``<sample>/System.map`` (a verbatim subset, in the m
 The sample's own evidence the tests compare with (boot log, console, kpageflags, kallsyms
 excerpt, VMCOREINFO as the guest saw it, provenance) is copied unchanged beside them.
 
-Usage (from the repository root; images under samples/ or SWSUSP_SCRATCH_SAMPLES):
+Usage (from the repository root; images under samples/ or SWSUSP_EXTRA_SAMPLES):
 
     python tests/data/kernel/make_excerpts.py [SAMPLE ...]
 
@@ -36,7 +36,9 @@ from swsusp_inspect.kernel import PhysicalMemory, read_kernel, write_excerpt  # 
 from swsusp_inspect.kernel.pageflags import page_addresses, read_page_flags  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
-SCRATCH = Path(os.environ.get("SWSUSP_SCRATCH_SAMPLES", "/work/scratch-samples"))
+# more sample directories with their images (e.g. a copy of git-ignored images kept elsewhere)
+SCRATCH = Path(os.environ["SWSUSP_EXTRA_SAMPLES"]) if "SWSUSP_EXTRA_SAMPLES" in os.environ \
+    else None
 SAMPLES = ("deb12-6.1-i386-lzo", "deb12-6.1-i386-nonpae-lzo", "deb12-6.1-arm64-lzo",
            "deb13-6.12-arm64-16k-lzo", "deb13-6.12-kaslr-lzo", "sid-7-lzo")
 # symbols the facade may resolve from a System.map (data symbols and KASLR anchors)
@@ -47,7 +49,7 @@ MAP_NAMES = ("_text", "_stext", "restore_registers", "_cpu_resume", "e820_table_
 
 
 def sample_dir(name: str) -> Path | None:
-    for base in (ROOT / "samples", SCRATCH):
+    for base in (b for b in (ROOT / "samples", SCRATCH) if b is not None):
         if (base / name / "swap.img.xz").is_file():
             return base / name
     return None
@@ -57,7 +59,7 @@ def system_map_for(sample: Path, prov: dict) -> Path | None:
     rel = prov.get("system_map")
     if not rel:
         return None
-    for base in (ROOT / "samples", SCRATCH, sample.parent):
+    for base in (b for b in (ROOT / "samples", SCRATCH, sample.parent) if b is not None):
         if (base / rel).is_file():
             return base / rel
     return None
