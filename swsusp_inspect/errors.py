@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 __all__ = [
+    "CacheError",
     "FormatError",
     "KernelDataError",
     "KernelMemoryError",
@@ -119,6 +120,10 @@ class NotAnImageError(SwsuspError):
 
 class UnsupportedFormatError(SwsuspError):
     """The input is a recognised hibernation format this version cannot read yet."""
+
+
+class CacheError(SwsuspError):
+    """The cache of expanded images (``--cache``) cannot be used; names the directory."""
 
 
 class MapError(SwsuspError):

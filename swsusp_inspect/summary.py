@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from swsusp_inspect.errors import FormatError
 from swsusp_inspect.image import best_banner
+from swsusp_inspect.model.checksum import verdict
 from swsusp_inspect.model.details import UswsuspDetails
 from swsusp_inspect.model.image import Banner, Crc32Result
 from swsusp_inspect.model.summary import (
@@ -28,37 +29,45 @@ if TYPE_CHECKING:
     from swsusp_inspect.inputs.system_map import SystemMap
     from swsusp_inspect.kernel import KernelState
 
-__all__ = ["check_map", "memory_facts", "summarize"]
+__all__ = ["check_map", "memory_facts", "pick_boot", "summarize"]
+
+
+def _image_checksum(image: HibernationImage) -> tuple[str | None, int | None]:
+    """The kind and value of the e820 checksum in the image's arch record (None: none)."""
+    arch = image.info.arch
+    kind = arch.e820_checksum_kind if arch else None
+    if kind == "crc32" and arch is not None:
+        return kind, arch.e820_checksum
+    if kind == "md5" and arch is not None and arch.e820_digest is not None:
+        if arch.e820_digest == bytes(16):
+            return kind, None  # all zero: the kernel had no MD5
+        return kind, int.from_bytes(arch.e820_digest, "big")
+    return None, None
 
 
 def check_map(image: HibernationImage, memmap: MemoryMap) -> MapCheck:
-    """Whether ``memmap``'s e820 checksum equals the one the image's arch record carries."""
-    arch = image.info.arch
-    kind = arch.e820_checksum_kind if arch else None
-
-    def check(
-        kind: str | None, image_value: int | None, map_value: int | None, matches: bool | None
-    ) -> MapCheck:
-        return MapCheck(
-            source=memmap.source,
-            format=memmap.format,
-            kind=kind,
-            image_value=image_value,
-            map_value=map_value,
-            matches=matches,
-        )
-
-    if kind == "crc32" and arch is not None:
+    """Whether ``memmap``'s e820 checksum equals the one the image's arch record carries: the
+    verdict ``info``, ``audit`` and ``map diff`` share (:mod:`swsusp_inspect.model.checksum`)."""
+    kind, theirs = _image_checksum(image)
+    mine = None
+    if kind == "crc32":
         mine = memmap.checksum_crc32()
-        theirs = arch.e820_checksum
-    elif kind == "md5" and arch is not None and arch.e820_digest is not None:
-        if arch.e820_digest == bytes(16):
-            return check("md5", 0, None, None)  # all zero: the kernel had no MD5
+    elif kind == "md5" and theirs is not None:
         mine = int.from_bytes(memmap.checksum_md5(), "big")
-        theirs = int.from_bytes(arch.e820_digest, "big")
-    else:
-        return check(None, None, None, None)
-    return check(kind, theirs, mine, mine == theirs)
+    return MapCheck(source=memmap.source, format=memmap.format, boot=memmap.boot_choice,
+                    kind=kind if theirs is not None else None, image_value=theirs,
+                    map_value=mine, verdict=verdict(theirs, mine, memmap.has_checksum))
+
+
+def pick_boot(image: HibernationImage, memmap: MemoryMap) -> MemoryMap:
+    """For a log of several boots: the boot whose firmware table has the image's checksum."""
+    if memmap.boots is None:
+        return memmap
+    from swsusp_inspect.e820 import choose_boot
+
+    kind, value = _image_checksum(image)
+    what = f"e820 {kind} {value:#x}" if value is not None else "e820 checksum"
+    return choose_boot(memmap, lambda m: check_map(image, m).verdict, what)
 
 
 def _layout(image: HibernationImage) -> LayoutFacts:
@@ -145,16 +154,21 @@ def summarize(
     maps: list[MemoryMap] | None = None,
     find_banner: bool = True,
     progress: Any = None,
-    jobs: int = 1,
+    jobs: int | None = 1,
     kernel: KernelState | None = None,
     read_memory: bool = True,
 ) -> ImageSummary:
-    """The summary; ``verify`` reads and decompresses every chunk and checks the CRC32.
+    """The summary; ``verify`` reads and decompresses every chunk and checks the CRC32
+    (``jobs`` processes; None: chosen from the image's size and the cores free).
 
     ``kernel`` is the image's kernel memory when the caller has it already; otherwise it is
     read here (``read_memory=False`` leaves ``memory`` out).
     """
     pd = image.pagedir
+    if jobs is None:
+        from swsusp_inspect.image.parallel import auto_jobs
+
+        jobs = auto_jobs(image.info.pages * image.page_size)
     result = image.verify(progress, jobs=jobs) if verify else None
     hdr = image.header
     info = image.info

@@ -144,13 +144,14 @@ _runs: dict[tuple[tuple[str, ...], tuple[tuple[str, str], ...]], Result] = {}
 
 def run(cmd: Command, *, output_dir: Path | None = None) -> Result:
     """Run a documented command in-process from the repository root (the caller chdirs there),
-    in a terminal of the transcripts' width; files it writes (``-o``) go to ``output_dir``.
+    in a terminal of the transcripts' width; files it writes (``-o``, ``--db``) go to
+    ``output_dir``.
     Runs that write nothing are cached: the README's set-up command and its transcript are one
     run."""
     args = list(cmd.args)
     writes = False
     for i, a in enumerate(args[:-1]):
-        if a in ("-o", "--output"):
+        if a in ("-o", "--output", "--db"):
             assert output_dir is not None, cmd.line
             args[i + 1] = str(output_dir / Path(args[i + 1]).name)
             writes = True

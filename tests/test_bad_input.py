@@ -766,7 +766,7 @@ def test_batch_row_of_an_unanticipated_exception_is_exit_3(
     def broken(job: object) -> None:
         raise ZeroDivisionError("bug")
 
-    monkeypatch.setattr(batch, "audit_job", broken)
+    monkeypatch.setattr(batch.runner, "audit_job", broken)
     forged = forge_to(tmp_path)
     row = batch.run_job(batch.BatchJob(str(forged.path)))
     assert row.exit_code == 3 and row.report.image is None

@@ -115,7 +115,7 @@ def test_table_output_names_every_row(mixed: list[Path]) -> None:
     assert "ERROR" in out and "plain swap area" in out
 
 
-_real_run_job = batch.run_job
+_real_run_job = batch.runner.run_job
 
 
 def _dying_run_job(job: batch.BatchJob) -> batch.BatchRow:
@@ -130,7 +130,7 @@ def test_a_dying_worker_is_a_row_not_the_end(tmp_path: Path,
     names = ["a.img", "die.img", "c.img", "d.img"]
     for name in names:
         forge(ForgeSpec(pfns=pfns, compression="lzo"), tmp_path / name)
-    monkeypatch.setattr(batch, "run_job", _dying_run_job)
+    monkeypatch.setattr(batch.runner, "run_job", _dying_run_job)
     jobs = [batch.BatchJob(str(tmp_path / n)) for n in names]
     rows = list(batch.run(jobs, workers=2))
     assert [Path(r.path).name for r in rows] == names

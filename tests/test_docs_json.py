@@ -117,7 +117,11 @@ def test_batch_row_keys(monkeypatch: pytest.MonkeyPatch) -> None:
     assert any("page_offset" in r["inputs"] for r in rows)
     audit_words = backticked_words(section(JSON_MD, "`audit`"))
     extra = [{k: v for k, v in r.items() if k not in audit_words} for r in rows]
-    assert not _undocumented(extra, "`batch --jsonl` rows")
+    assert not _undocumented(extra, "`batch --json` and `--jsonl`")
+    doc = _json("batch", "--json", "-j", "1", SEED, "docs/examples")[0]
+    assert doc["summary"]["skipped"]["not_images"] and doc["images"]
+    assert not _undocumented([{k: v for k, v in doc.items() if k != "images"}],
+                             "`batch --json` and `--jsonl`")
 
 
 def test_extract_keys(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

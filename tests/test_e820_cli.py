@@ -45,7 +45,7 @@ def test_map_json_is_pure_json_with_integers() -> None:
 def test_map_options_after_file_and_format() -> None:
     code, out, _ = run(str(MAPS / "journald-two-boots.dmesg.txt"), "--boot", "1", "--json")
     assert code == 0
-    assert json.loads(out)["boot"] == {"index": 1, "count": 2}
+    assert json.loads(out)["boot"] == {"index": 1, "count": 2, "reason": "--boot 1"}
     code, _, err = run(str(REAL / "avml-1.iomem.txt"), "--map-format", "dmesg")
     assert code == 2 and "no memory map" in err
 

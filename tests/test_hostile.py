@@ -490,14 +490,14 @@ def expanded(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     from swsusp_inspect import transport
 
     count = [0]
-    real = transport._blocks
+    real = transport.expand_blocks
 
     def counted(name: str, raw: object) -> Iterator[bytes]:
         for block in real(name, raw):  # type: ignore[arg-type]
             count[0] += len(block)
             yield block
 
-    monkeypatch.setattr(transport, "_blocks", counted)
+    monkeypatch.setattr(transport, "expand_blocks", counted)
     return count
 
 

@@ -38,4 +38,4 @@ def test_real_pair_in_words_and_json() -> None:
     for c in doc["changes"]:
         assert c["text"]  # every change in words too
     words = CliRunner().invoke(cli, ["map", "diff", "--no-color", str(OLD), str(NEW)]).stdout
-    assert "resume would refuse the image" in " ".join(words.split())
+    assert "resume would refuse an image written on the other map" in " ".join(words.split())

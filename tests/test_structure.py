@@ -30,8 +30,6 @@ ALLOWED_LONG = {
     # rewritten by the hostile-input branch; remove from this list when it lands
     "swsusp_inspect/e820/readers/logtext.py::_parse_lines",
     "swsusp_inspect/e820/readers/logtext.py::_build",
-    # rewritten by the 80-column branch; remove from this list when it lands
-    "swsusp_inspect/render/rich_image.py::header_table",
 }
 
 

@@ -14,6 +14,7 @@ from swsusp_inspect.auditor.notes import (
     PARTLY_NOTE,
     PHYSPAGES_NOTE,
     QUIESCE_NOTE,
+    agree,
     finding,
     plural,
 )
@@ -35,6 +36,7 @@ __all__ = [
     "label_findings",
     "pfn_stats",
     "strip_model",
+    "strip_start",
 ]
 
 # ranges kept per finding (counts stay exact; JSON says how many there were)
@@ -135,7 +137,8 @@ def directory_findings(
             out.append(
                 finding(
                     "pfn-duplicate",
-                    f"{plural(dup_count, 'directory entry')} repeat a PFN already listed; the "
+                    f"{plural(dup_count, 'directory entry', 'directory entries')} "
+                    f"{agree(dup_count, 'repeats', 'repeat')} a PFN already listed; the "
                     "kernel lists each saved page once",
                     pages=dup_count,
                     ranges=rng,
@@ -197,7 +200,8 @@ def _saved_non_ram(lb: _Labelled) -> Finding:
     also = int(per_iv[(t.codes == cl.NON_RAM) & (t.nosave_source >= 0)].sum())
     return finding(
         "saved-non-ram",
-        f"{plural(pages, 'saved page')} are not RAM per the map ({_regions(rng)})",
+        f"{plural(pages, 'saved page')} {agree(pages, 'is', 'are')} not RAM per the map "
+        f"({_regions(rng)})",
         pages=pages,
         ranges=rng,
         ranges_total=total,
@@ -210,7 +214,8 @@ def _saved_beyond_map(lb: _Labelled, map_end: int) -> Finding:
     pages, rng, total = lb.of(cl.BEYOND_MAP)
     return finding(
         "saved-beyond-map",
-        f"{plural(pages, 'saved page')} lie beyond the end of the map ({map_end:#x})",
+        f"{plural(pages, 'saved page')} {agree(pages, 'lies', 'lie')} beyond the end of the "
+        f"map ({map_end:#x})",
         pages=pages,
         ranges=rng,
         ranges_total=total,
@@ -231,7 +236,8 @@ def _saved_nosave(lb: _Labelled) -> Finding:
     )
     return finding(
         "saved-nosave",
-        f"{plural(pages, 'saved page')} lie in the kernel's nosave regions "
+        f"{plural(pages, 'saved page')} {agree(pages, 'lies', 'lie')} in the kernel's nosave "
+        "regions "
         f"({', '.join(srcs)}): the kernel never saves them",
         pages=pages,
         ranges=rng,
@@ -244,7 +250,7 @@ def _saved_partly_ram(lb: _Labelled) -> Finding:
     pages, rng, total = lb.of(cl.PARTLY_RAM)
     return finding(
         "saved-partly-ram",
-        f"{plural(pages, 'saved page')} are only partly RAM",
+        f"{plural(pages, 'saved page')} {agree(pages, 'is', 'are')} only partly RAM",
         pages=pages,
         ranges=rng,
         ranges_total=total,
@@ -257,7 +263,7 @@ def _saved_reserved_ram(lb: _Labelled, by_evidence: dict[str, int]) -> Finding:
     ev = ", ".join(f"{k} {v:,}" for k, v in by_evidence.items())
     return finding(
         "saved-reserved-ram",
-        f"{plural(pages, 'saved page')} are reserved RAM ({ev})",
+        f"{plural(pages, 'saved page')} {agree(pages, 'is', 'are')} reserved RAM ({ev})",
         pages=pages,
         ranges=rng,
         ranges_total=total,
@@ -310,8 +316,17 @@ def pfn_stats(
     )
 
 
-def strip_model(c: cl.Classification, top: int, width: int) -> Strip:
-    sc = cl.strip(c, 0, top, width)
+def strip_start(low: int, top: int) -> int:
+    """Where the strip starts: PFN 0, unless RAM and the saved pages start above a quarter of
+    the span (arm64's RAM at 1 GiB, ...): then there, aligned down to 256 pages."""
+    if low * 4 <= top:
+        return 0
+    return low - low % 256
+
+
+def strip_model(c: cl.Classification, lo: int, top: int, width: int) -> Strip:
+    """The strip over ``[lo, top)`` PFNs."""
+    sc = cl.strip(c, lo, top, width)
     cols = []
     for col in range(sc.saved.size):
         per = [int(sc.per_label[col, i]) for i in range(len(cl.LABELS))]
@@ -326,4 +341,4 @@ def strip_model(c: cl.Classification, top: int, width: int) -> Strip:
                 int(sc.ram_pages[col]),
             )
         )
-    return Strip(0, int(sc.bounds[-1]), tuple(int(b) for b in sc.bounds), tuple(cols))
+    return Strip(lo, int(sc.bounds[-1]), tuple(int(b) for b in sc.bounds), tuple(cols))

@@ -19,7 +19,7 @@ import numpy as np
 import numpy.typing as npt
 
 from swsusp_inspect import classify as cl
-from swsusp_inspect.auditor.notes import CANNOT_SEE, finding, plural
+from swsusp_inspect.auditor.notes import CANNOT_SEE, agree, finding, plural
 from swsusp_inspect.inputs.kpageflags import KPF_RESERVED, KPageFlags, load_kpageflags
 from swsusp_inspect.model.findings import Finding, FlagDisagreement
 from swsusp_inspect.model.report import KpageflagsStats, ReservedRamEvidence, ReservedRange
@@ -95,7 +95,8 @@ def _mark_kpageflags(
         findings.append(
             finding(
                 "kpageflags-partial",
-                f"{plural(beyond, 'saved PFN')} lie at or beyond PFN {kpf.pfns:#x}, the end of "
+                f"{plural(beyond, 'saved PFN')} {agree(beyond, 'lies', 'lie')} at or beyond PFN "
+                f"{kpf.pfns:#x}, the end of "
                 f"{kpf.source}: judged by {fallback or 'nothing (they count as normal)'}",
                 pages=beyond,
             )

@@ -10,8 +10,10 @@ import numpy as np
 
 from swsusp_inspect.auditor.notes import finding
 from swsusp_inspect.e820 import merge_evidence
+from swsusp_inspect.model.checksum import ChecksumVerdict
 from swsusp_inspect.model.findings import Finding
 from swsusp_inspect.model.report import MapChecksum, MapInfo, MapInput
+from swsusp_inspect.model.summary import MapCheck
 from swsusp_inspect.summary import check_map
 
 if TYPE_CHECKING:
@@ -62,43 +64,33 @@ def _max_ram_pfn(m: MemoryMap, shift: int) -> int | None:
     return (int(m.ends[ram].max()) + 1) >> shift
 
 
+def _checksum_findings(chk: MapCheck, source: str) -> list[Finding]:
+    """The verdict as a finding: a firmware table that differs is a warning; a map that is
+    not one (iomem: nothing to compare) is an info; the words are the verdict's own."""
+    if chk.verdict is ChecksumVerdict.MISMATCH:
+        return [finding("map-checksum-mismatch", f"{source}: {chk.explanation}; the labels may "
+                        "not describe the machine that wrote this image")]
+    if chk.verdict is ChecksumVerdict.UNVERIFIABLE:
+        return [finding("map-checksum-unverifiable", f"{source}: {chk.explanation}")]
+    return []
+
+
 def map_stage(image: HibernationImage, maps: Sequence[MemoryMap]) -> MapStage:
-    """The map the labels come from; a checksum that differs from the image's is a warning
-    (a firmware table) or an info (the kernel's view, iomem: nothing to compare)."""
+    """The map the labels come from and whether it is the image's (e820 checksum)."""
     if not maps:
         return MapStage(None, None, ())
     mm = _merge(maps)
     shift = image.page_size.bit_length() - 1
     chk = check_map(image, mm)
-    meaningful = mm.has_checksum
     info = MapInfo(
         mm.source,
         mm.format,
         chk.matches,
-        MapChecksum(chk.kind, chk.image_value, chk.map_value, meaningful),
-        tuple(MapInput(m.source, m.format) for m in maps),
+        chk.verdict,
+        MapChecksum(chk.kind, chk.image_value, chk.map_value, mm.has_checksum),
+        tuple(MapInput(m.source, m.format, m.boot_choice) for m in maps),
         len(mm.starts),
         _max_ram_pfn(mm, shift),
     )
-    findings: list[Finding] = []
-    if chk.matches is False:
-        if meaningful:
-            findings.append(
-                finding(
-                    "map-checksum-mismatch",
-                    f"the map's e820 {chk.kind} {chk.map_value:#x} differs from the image's "
-                    f"{chk.image_value:#x}: the labels may not describe the machine that wrote "
-                    "this image",
-                )
-            )
-        else:
-            findings.append(
-                finding(
-                    "map-checksum-unverifiable",
-                    f"{mm.source} ({mm.format}) is the kernel's view, not the firmware table: its "
-                    "checksum cannot be compared with the image's; give the boot log to check "
-                    "that the map belongs to this image",
-                )
-            )
-    findings += _ram_differs(mm, maps)
+    findings = _checksum_findings(chk, mm.source) + _ram_differs(mm, maps)
     return MapStage(mm, info, tuple(findings))

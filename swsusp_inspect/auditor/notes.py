@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from swsusp_inspect.model.findings import Finding, Severity
+from swsusp_inspect.model.words import agree, plural
 
 __all__ = [
     "CANNOT_SEE",
@@ -13,6 +14,7 @@ __all__ = [
     "PARTLY_NOTE",
     "PHYSPAGES_NOTE",
     "QUIESCE_NOTE",
+    "agree",
     "finding",
     "plural",
 ]
@@ -128,7 +130,3 @@ CANNOT_SEE: dict[str | None, str] = {
         "(give --kpageflags, or an iomem map)."
     ),
 }
-
-
-def plural(n: int, word: str) -> str:
-    return f"{n:,} {word}" + ("" if n == 1 else "s")

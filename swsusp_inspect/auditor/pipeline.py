@@ -24,6 +24,7 @@ from swsusp_inspect.auditor.findings import (
     label_findings,
     pfn_stats,
     strip_model,
+    strip_start,
 )
 from swsusp_inspect.auditor.integrity import integrity_stage
 from swsusp_inspect.auditor.kernelstage import (
@@ -45,6 +46,12 @@ if TYPE_CHECKING:
     from swsusp_inspect.inputs.system_map import SystemMap
 
 __all__ = ["audit"]
+
+
+def _min_ram_pfn(mm: MemoryMap, page_size: int) -> int:
+    """The first PFN of RAM in the map."""
+    ram = mm.starts[mm.ram_mask]
+    return int(ram.min()) // page_size if ram.size else 1 << 62
 
 
 def _maps(image: HibernationImage, map_list: list[MemoryMap], kernel: KernelState | None
@@ -145,6 +152,7 @@ def audit(
         int(c.pfns[-1]) + 1 if c.pfns.size else 0,
         (mapped.info.max_ram_pfn or 0) if mapped.info else 0,
     )
+    low = min(int(c.pfns[0]) if c.pfns.size else top, _min_ram_pfn(mm, n) if mm else top)
     return Report(
         image=integrity.summary,
         map=mapped.info,
@@ -153,7 +161,7 @@ def audit(
         unsafe_pages=int(counts[cl.NON_RAM] + counts[cl.BEYOND_MAP] + counts[cl.NOSAVE]),
         findings=findings,
         pfn_stats=pfn_stats(c, pd.zero_pages, image.info.num_physpages, dup_count, limit_pfn),
-        strip=strip_model(c, top, strip_width) if top else None,
+        strip=strip_model(c, strip_start(low, top), top, strip_width) if top else None,
         page_size=n,
         classification=c,
     )

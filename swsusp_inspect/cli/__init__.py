@@ -27,7 +27,7 @@ _COMMANDS: dict[str, str] = {
     "batch": ".batch:batch_cmd",
 }
 _DEFAULT = "audit"
-_GROUP_FLAGS = ("--debug",)  # group options that take no value
+_GROUP_FLAGS = ("--debug", "--no-color")  # group options that take no value
 _GROUP_EXITS = ("--help", "-h", "--version")  # group options that answer and exit
 
 # one-line help per command, so `--help` lists them without importing their modules
@@ -64,6 +64,11 @@ class LazyDefaultGroup(click.Group):
             formatter.write_dl(rows)
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        # the global flags anywhere (before a `--`): `info IMAGE --debug` is `--debug info IMAGE`
+        end = args.index("--") if "--" in args else len(args)
+        flags = [a for a in args[:end] if a in _GROUP_FLAGS]
+        args = [*dict.fromkeys(flags), *(a for a in args[:end] if a not in _GROUP_FLAGS),
+                *args[end:]]
         # `swsusp-inspect [--debug] IMAGE|--audit-option ...` -> `... audit IMAGE ...`: after
         # the group's own options, anything that is not a command starts an audit
         i = 0
@@ -124,9 +129,11 @@ def describe_error(exc: BaseException) -> str:
 
 @click.group(cls=LazyDefaultGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="swsusp-inspect")
-@click.option("--debug", is_flag=True, help="Show tracebacks for errors.")
+@click.option("--debug", is_flag=True, help="Show tracebacks for errors (also after the command).")
+@click.option("--no-color", is_flag=True,
+              help="No colour (also after the command, with NO_COLOR set, or without a TTY).")
 @click.pass_context
-def cli(ctx: click.Context, debug: bool) -> None:
+def cli(ctx: click.Context, debug: bool, no_color: bool) -> None:
     """Open Linux hibernation (swsusp) images: what is inside, and was it safe to save.
 
     \b
@@ -143,6 +150,7 @@ def cli(ctx: click.Context, debug: bool) -> None:
     """
     ctx.ensure_object(dict)
     ctx.obj["debug"] = debug
+    ctx.obj["no_color"] = no_color
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -68,6 +68,22 @@ def map_format_option(f: F) -> F:
                         help="Force the memory-map reader (default: by content).")(f)
 
 
+def cache_option(f: F) -> F:
+    return click.option(
+        "--cache", "cache_dir", envvar="SWSUSP_INSPECT_CACHE", default=None, metavar="DIR",
+        type=click.Path(file_okay=False),
+        help="Keep the expanded copy of a compressed image in DIR and reuse it while the "
+        "input is the same (also SWSUSP_INSPECT_CACHE): the decompression is paid once. "
+        "Never the input's directory.")(f)
+
+
+def boot_option(f: F) -> F:
+    return click.option(
+        "--boot", type=int, default=None, metavar="N",
+        help="Boot to read from a log of several (1-based; -1 the last). Default: the boot "
+        "whose firmware table has the image's e820 checksum, else the last.")(f)
+
+
 def kpageflags_option(f: F) -> F:
     return click.option(
         "--kpageflags", type=click.Path(), default=None, metavar="FILE",
@@ -85,19 +101,20 @@ def image_options(*, system_map: bool = True, maps: bool = False,
         def command(*args: Any, **kwargs: Any) -> Any:
             inputs = Inputs(
                 image=kwargs.pop("image"), maps=tuple(kwargs.pop("maps", ())),
-                map_format=kwargs.pop("map_format", None),
+                map_format=kwargs.pop("map_format", None), boot=kwargs.pop("boot", None),
                 kpageflags=kwargs.pop("kpageflags", None),
                 system_map=kwargs.pop("system_map", None),
                 resume_offset=kwargs.pop("resume_offset"),
-                page_offset=kwargs.pop("page_offset"), passphrase=kwargs.pop("passphrase"))
+                page_offset=kwargs.pop("page_offset"), passphrase=kwargs.pop("passphrase"),
+                cache_dir=kwargs.pop("cache_dir"))
             return f(*args, inputs=inputs, **kwargs)
 
         options: list[Callable[[Any], Any]] = [
             click.argument("image", type=click.Path()),
-            *([map_option, map_format_option] if maps else []),
+            *([map_option, map_format_option, boot_option] if maps else []),
             *([kpageflags_option] if kpageflags else []),
             *([system_map_option] if system_map else []),
-            resume_offset_option, page_offset_option, passphrase_option]
+            resume_offset_option, page_offset_option, passphrase_option, cache_option]
         wrapped: Any = command
         for option in reversed(options):
             wrapped = option(wrapped)
@@ -121,23 +138,30 @@ def quiet_option(f: F) -> F:
 
 def jobs_option(f: F) -> F:
     return click.option("--jobs", "-j", type=click.IntRange(min=1), default=None,
-                        help="Parallel workers (default: number of cores).")(f)
+                        help="Parallel workers (default: from the work's size and the cores "
+                        "free now; one on a busy machine).")(f)
 
 
-def default_jobs(jobs: int | None) -> int:
-    import os
+def batch_jobs(jobs: int | None, images: int) -> int:
+    """``--jobs``, else one worker per image up to the cores free now."""
+    if jobs:
+        return jobs
+    from swsusp_inspect.image.parallel import free_cores
 
-    return jobs or os.cpu_count() or 1
+    return max(1, min(free_cores(), images))
 
 
 def emit_json(text: str) -> None:
     sys.stdout.write(text + "\n")
 
 
-def stdout_console(no_color: bool) -> Any:
+def stdout_console(no_color: bool = False) -> Any:
+    """The data console: colour off with the command's or the program's ``--no-color``."""
     from swsusp_inspect.render.console import make_console
 
-    return make_console(no_color=no_color)
+    ctx = click.get_current_context(silent=True)
+    root = ctx.find_root().obj if ctx is not None else None
+    return make_console(no_color=no_color or bool((root or {}).get("no_color")))
 
 
 def progress_for(total: int, description: str, quiet: bool = False) -> Any:

@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from swsusp_inspect.cli.common import emit_json, image_options, json_option
+from swsusp_inspect.cli.common import emit_json, image_options, json_option, progress_factory
 from swsusp_inspect.exitcodes import ExitCode
 from swsusp_inspect.run import Inputs
 
@@ -27,7 +27,7 @@ def dmesg_cmd(ctx: click.Context, inputs: Inputs, as_json: bool, caller: bool) -
     """
     from swsusp_inspect.run import run_dmesg
 
-    log = run_dmesg(inputs)
+    log = run_dmesg(inputs, progress=progress_factory(False))
     if as_json:
         emit_json(log.to_json())
     else:

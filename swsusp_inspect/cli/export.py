@@ -7,7 +7,7 @@ import os
 
 import click
 
-from swsusp_inspect.cli.common import emit_json, progress_for
+from swsusp_inspect.cli.common import emit_json, progress_factory, progress_for
 from swsusp_inspect.exitcodes import ExitCode
 from swsusp_inspect.model.export import ExtractRecord, UnreadableSpan
 from swsusp_inspect.run import Inputs
@@ -36,7 +36,7 @@ def _summary(record: ExtractRecord, sidecar: str | None) -> str:
 
 
 def run_extract(inputs: Inputs, output: str, fmt: str, *, force: bool, sidecar: bool,
-                as_json: bool, quiet: bool, jobs: int) -> int:
+                as_json: bool, quiet: bool, jobs: int | None) -> int:
     """Open IMAGE salvaging, write OUT and its record; the exit code."""
     from swsusp_inspect.export.extract import extract
     from swsusp_inspect.export.sink import OutputError
@@ -49,7 +49,7 @@ def run_extract(inputs: Inputs, output: str, fmt: str, *, force: bool, sidecar: 
     side = None if stream or not sidecar else output + ".json"
     if side is not None and os.path.exists(side) and not force:
         raise OutputError(f"{side}: exists (use --force to overwrite it)")
-    with open_inputs(inputs, salvage=True) as o:
+    with open_inputs(inputs, salvage=True, progress=progress_factory(quiet)) as o:
         bar = None if stream else progress_for(o.image.info.image_pages, "extracting", quiet)
         with bar if bar is not None else contextlib.nullcontext():
             record = extract(o.image, output, fmt, force=force, jobs=jobs, progress=bar)

@@ -8,7 +8,6 @@ import click
 
 from swsusp_inspect.cli.common import (
     color_option,
-    default_jobs,
     emit_json,
     image_options,
     jobs_option,
@@ -42,7 +41,7 @@ def info_cmd(ctx: click.Context, inputs: Inputs, as_json: bool, no_color: bool) 
     """
     from swsusp_inspect.run import run_summary
 
-    _output(run_summary(inputs), as_json, no_color)
+    _output(run_summary(inputs, progress=progress_factory(False)), as_json, no_color)
     ctx.exit(ExitCode.OK)
 
 
@@ -62,7 +61,7 @@ def verify_cmd(ctx: click.Context, inputs: Inputs, as_json: bool, no_color: bool
     """
     from swsusp_inspect.run import run_summary
 
-    s = run_summary(inputs, verify=True, jobs=default_jobs(jobs),
+    s = run_summary(inputs, verify=True, jobs=jobs,
                     progress=progress_factory(quiet))
     _output(s, as_json, no_color)
     if s.integrity.unreadable_pages:
@@ -96,4 +95,4 @@ def extract_cmd(ctx: click.Context, inputs: Inputs, output: str, fmt: str, force
     from swsusp_inspect.cli.export import run_extract
 
     ctx.exit(run_extract(inputs, output, fmt, force=force, sidecar=not no_sidecar,
-                         as_json=as_json, quiet=quiet, jobs=default_jobs(jobs)))
+                         as_json=as_json, quiet=quiet, jobs=jobs))

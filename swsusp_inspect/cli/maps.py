@@ -6,10 +6,9 @@ from typing import Any
 
 import click
 
-from swsusp_inspect.cli.common import color_option
+from swsusp_inspect.cli.common import color_option, stdout_console
 from swsusp_inspect.e820 import FORMATS, diff_maps, load_memory_map
 from swsusp_inspect.exitcodes import ExitCode
-from swsusp_inspect.render.console import make_console
 from swsusp_inspect.render.rich_map import render_map, render_map_diff
 
 
@@ -28,7 +27,7 @@ class _DefaultShowGroup(click.Group):
 
 _format_opt = click.option("--map-format", "fmt", type=click.Choice(FORMATS), default=None,
                            help="Force a reader instead of sniffing the content.")
-_boot_opt = click.option("--boot", type=int, default=None,
+_boot_opt = click.option("--boot", type=int, default=None, metavar="N",
                          help="Boot to read from a multi-boot log (1-based; -1 is the last).")
 
 
@@ -56,7 +55,7 @@ def show_cmd(file: str, as_json: bool, fmt: str | None, boot: int | None,
     if as_json:
         click.echo(m.document().to_json())
     else:
-        render_map(make_console(no_color=no_color), m)
+        render_map(stdout_console(no_color), m)
 
 
 @map_group.command("diff")
@@ -64,14 +63,24 @@ def show_cmd(file: str, as_json: bool, fmt: str | None, boot: int | None,
 @click.argument("new", type=click.Path())
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (schema_version 1).")
 @_format_opt
+@_boot_opt
+@click.option("--old-boot", type=int, default=None, metavar="N",
+              help="Boot of OLD (a multi-boot log; default --boot, else the last).")
+@click.option("--new-boot", type=int, default=None, metavar="N",
+              help="Boot of NEW (a multi-boot log; default --boot, else the last).")
 @color_option
 @click.pass_context
 def diff_cmd(ctx: click.Context, old: str, new: str, as_json: bool, fmt: str | None,
+             boot: int | None, old_boot: int | None, new_boot: int | None,
              no_color: bool) -> Any:
-    """Compare two memory maps: regions added, removed, moved, resized, retyped."""
-    d = diff_maps(load_memory_map(old, fmt=fmt), load_memory_map(new, fmt=fmt))
+    """Compare two memory maps: regions added, removed, moved, resized, retyped.
+
+    Two boots of one log: map diff console.log console.log --old-boot 1 --new-boot 2
+    """
+    d = diff_maps(load_memory_map(old, fmt=fmt, boot=boot if old_boot is None else old_boot),
+                  load_memory_map(new, fmt=fmt, boot=boot if new_boot is None else new_boot))
     if as_json:
         click.echo(d.to_json())
     else:
-        render_map_diff(make_console(no_color=no_color), d)
+        render_map_diff(stdout_console(no_color), d)
     ctx.exit(ExitCode.OK if d.same else ExitCode.FINDINGS)

@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+from swsusp_inspect.e820.boots import choose_boot
 from swsusp_inspect.e820.diff import Change, MapDiff, diff_maps
 from swsusp_inspect.e820.model import Finding, MemoryMap, RawEntry, Region, ReservedRam
 from swsusp_inspect.e820.nosave import RULES, NosaveMatch
@@ -42,6 +43,7 @@ __all__ = [
     "RawEntry",
     "Region",
     "ReservedRam",
+    "choose_boot",
     "diff_maps",
     "dmesg_name",
     "iomem_name",
@@ -103,4 +105,6 @@ def merge_evidence(maps: Sequence[MemoryMap]) -> MemoryMap:
         reserved_ram_evidence=evidence, boot=best.boot, boots=best.boots,
         has_checksum=best._has_checksum)
     merged.findings = findings + [f for f in merged.findings if f not in findings]
+    if best.boot_reason is not None:
+        merged.set_boots(best.boot_reason, given=best.boot_given)
     return merged

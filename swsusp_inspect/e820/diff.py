@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from swsusp_inspect.e820.model import MemoryMap, Region
+from swsusp_inspect.model.checksum import ChecksumVerdict, diff_text, verdict
 from swsusp_inspect.model.serialize import JsonModel, json_field, record
 
 __all__ = ["Change", "MapDiff", "diff_maps"]
@@ -82,12 +83,18 @@ class MapDiff(JsonModel):
     old_source: str = json_field(name="old")
     new_source: str = json_field(name="new")
     changes: tuple[Change, ...]
-    checksum_changed: bool = json_field(init=False, default=False)
+    checksum_changed: bool | None = json_field(init=False, default=None)  # None: unverifiable
+    checksum_verdict: ChecksumVerdict  # as `info --map` and `audit --map` say it
     checksum: DiffChecksum
+    checksum_text: str = json_field(init=False, default="")
+    not_firmware: tuple[str, ...] = json_field(default=(), skip=True)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "checksum_changed",
-                           self.checksum.old_crc32 != self.checksum.new_crc32)
+        changed = {ChecksumVerdict.MATCH: False, ChecksumVerdict.MISMATCH: True}
+        object.__setattr__(self, "checksum_changed", changed.get(self.checksum_verdict))
+        object.__setattr__(self, "checksum_text", diff_text(
+            self.checksum_verdict, old=self.checksum.old_crc32, new=self.checksum.new_crc32,
+            sources=self.not_firmware))
 
     @property
     def same(self) -> bool:
@@ -128,5 +135,9 @@ def diff_maps(old: MemoryMap, new: MemoryMap) -> MapDiff:
     changes = pairs + [Change("removed", o, None) for o in left] + [
         Change("added", None, n) for n in right]
     changes.sort(key=lambda c: (c.old or c.new).start)  # type: ignore[union-attr]
+    not_firmware = tuple(f"{m.source} ({m.format})" for m in (old, new) if not m.has_checksum)
     return MapDiff(old_source=old.source, new_source=new.source, changes=tuple(changes),
-                   checksum=DiffChecksum(old.checksum_crc32(), new.checksum_crc32()))
+                   checksum_verdict=verdict(old.checksum_crc32(), new.checksum_crc32(),
+                                            not not_firmware),
+                   checksum=DiffChecksum(old.checksum_crc32(), new.checksum_crc32()),
+                   not_firmware=not_firmware)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import struct
 import zlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import numpy as np
@@ -140,7 +140,8 @@ class MemoryMap:
         nosave_log: merged nosave PFN ranges (end inclusive) from the log, or None.
         reserved_ram_evidence: ``(start, end_inclusive, label)`` triples.
         findings: oddities met while reading and sanitizing.
-        boot: 1-based index of the boot read from a multi-boot log, and ``boots`` their count.
+        boot: 1-based index of the boot read from a multi-boot log, and ``boots`` their count;
+            ``boot_reason`` says why that boot, ``boot_given`` whether ``--boot`` chose it.
     """
 
     def __init__(
@@ -166,6 +167,9 @@ class MemoryMap:
         self._nosave_log = nosave_log
         self.boot = boot
         self.boots = boots
+        self.boot_reason: str | None = None
+        self.boot_given = False
+        self._boot_reader: Callable[[int], MemoryMap] | None = None
         self._printed = printed
         self._has_checksum = has_checksum
         s, e, t = _arrays(self.raw_entries)
@@ -229,6 +233,23 @@ class MemoryMap:
                                f"sanitizing changed the printed table ({len(raw)} entries -> "
                                f"{len(self.starts)}); the checksum uses the table as printed"))
         return out
+
+    # ------------------------------------------------------------------ boots of a log
+    def set_boots(self, reason: str, *, given: bool,
+                  reader: Callable[[int], MemoryMap] | None = None) -> None:
+        """Why this boot of a multi-boot log was read; ``reader(k)`` reads boot ``k``."""
+        self.boot_reason = reason
+        self.boot_given = given
+        if reader is not None:
+            self._boot_reader = reader
+
+    def at_boot(self, k: int) -> MemoryMap:
+        """Boot ``k`` (1-based) of the same log (raises MapError when it holds no map)."""
+        if k == self.boot or self._boot_reader is None:
+            return self
+        other = self._boot_reader(k)
+        other.set_boots(self.boot_reason or "", given=self.boot_given, reader=self._boot_reader)
+        return other
 
     # ------------------------------------------------------------------ map views
     @property
@@ -368,6 +389,13 @@ class MemoryMap:
                      for a, z, t in self.firmware_entries())
 
     @property
+    def boot_choice(self) -> BootChoice | None:
+        """Which boot of a multi-boot log this is, and why (None: one boot)."""
+        if self.boot is None or self.boots is None:
+            return None
+        return BootChoice(self.boot, self.boots, self.boot_reason or "")
+
+    @property
     def has_checksum(self) -> bool:
         """Whether this map is a firmware table whose e820 checksum means something (False
         for iomem and node ranges, which show the kernel's view)."""
@@ -383,7 +411,7 @@ class MemoryMap:
         return MapDocument(
             source=self.source,
             format=self.format,
-            boot=None if self.boot is None else BootChoice(self.boot, self.boots),
+            boot=self.boot_choice,
             entries=self._entries(),
             modified=None if self.modified is None else self.modified._entries(),
             checksum=MapChecksums(self.checksum_crc32(), self.checksum_md5().hex(),

@@ -151,7 +151,7 @@ def _run(image: HibernationImage, sink: Sink, fmt: str, jobs: int, progress: Any
 
 
 def extract(image: HibernationImage, output: str | os.PathLike[str], fmt: str = "raw", *,
-            force: bool = False, jobs: int = 1, progress: Any = None,
+            force: bool = False, jobs: int | None = 1, progress: Any = None,
             stdout: Any = None) -> ExtractRecord:
     """Write ``image``'s readable saved pages to ``output`` (``"-"``: ``stdout``, or
     ``sys.stdout.buffer``) as ``fmt`` (``"raw"``, ``"elf"``, ``"lime"``).
@@ -161,6 +161,10 @@ def extract(image: HibernationImage, output: str | os.PathLike[str], fmt: str = 
         FormatError: the image cannot be read (a strict image: any damage).
     """
     out = os.fspath(output)
+    if jobs is None:  # from the work and the cores free now
+        from swsusp_inspect.image.parallel import auto_jobs
+
+        jobs = auto_jobs(image.info.pages * image.page_size)
     sink = open_sink(out, image.path, force=force, stdout=stdout)
     # the input's sha256 in a thread (hashlib lets go of the GIL): it overlaps the writing;
     # not next to forked workers (fork and threads do not mix)

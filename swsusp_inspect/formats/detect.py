@@ -8,23 +8,36 @@ decides between them; a file with no signature may be a ``/dev/snapshot`` stream
 
 from __future__ import annotations
 
+import importlib
 from typing import Any
 
 from swsusp_inspect.errors import FormatError, NotAnImageError, UnsupportedFormatError
-from swsusp_inspect.formats import current, legacy, signatures, uswsusp
+from swsusp_inspect.formats import current, signatures
 from swsusp_inspect.formats.opened import OpenedImage, Opener, OpenOptions
 
-__all__ = ["SIGNATURE_OPENERS", "detect"]
+__all__ = ["SIGNATURE_OPENERS", "detect", "opener"]
 
-# openers of the families other than the current layout, by signature name
-SIGNATURE_OPENERS: dict[str, Opener] = {
-    "S1SUSP": legacy.open_link_era,
-    "S2SUSP": legacy.open_link_era,
-    "SUSP1R": legacy.open_link_era,
-    "SUSP2R": legacy.open_link_era,
-    "pmdisk": legacy.open_pmdisk,
-    "ULSUSPEND": uswsusp.open_uswsusp,
+# openers of the families other than the current layout, by signature name: module (in
+# swsusp_inspect.formats) and function, imported when an image of that family is met (a current
+# image never pays for the older formats' definitions)
+SIGNATURE_OPENERS: dict[str, tuple[str, str]] = {
+    "S1SUSP": ("legacy", "open_link_era"),
+    "S2SUSP": ("legacy", "open_link_era"),
+    "SUSP1R": ("legacy", "open_link_era"),
+    "SUSP2R": ("legacy", "open_link_era"),
+    "pmdisk": ("legacy", "open_pmdisk"),
+    "ULSUSPEND": ("uswsusp", "open_uswsusp"),
 }
+
+
+def opener(name: str) -> Opener | None:
+    """The opener registered for signature ``name``, imported now (None: no opener)."""
+    target = SIGNATURE_OPENERS.get(name)
+    if target is None:
+        return None
+    module = importlib.import_module(f"swsusp_inspect.formats.{target[0]}")
+    fn: Opener = getattr(module, target[1])
+    return fn
 
 
 def _sniff(buf: Any, resume_offset: int) -> signatures.SignatureHit | None:
@@ -37,6 +50,13 @@ def _sniff(buf: Any, resume_offset: int) -> signatures.SignatureHit | None:
     return None
 
 
+def _older_s1suspend(buf: Any, hit: signatures.SignatureHit, base: int,
+                     options: OpenOptions) -> OpenedImage | None:
+    from swsusp_inspect.formats import legacy
+
+    return legacy.open_s1suspend_legacy(buf, hit, base, options, probe=True)
+
+
 def _kernel_layout(buf: Any, hit: signatures.SignatureHit, base: int,
                    options: OpenOptions) -> OpenedImage:
     """``S1SUSPEND`` / ``LINHIB0001``: the current layout, else a 2.6.9-2.6.19 one."""
@@ -44,14 +64,14 @@ def _kernel_layout(buf: Any, hit: signatures.SignatureHit, base: int,
         opened = current.open_swap(buf, hit, base, options)
     except FormatError:
         # S1SUSPEND was also written by 2.6.9-2.6.19, whose headers and maps differ
-        older = legacy.open_s1suspend_legacy(buf, hit, base, options, probe=True)
+        older = _older_s1suspend(buf, hit, base, options)
         if older is None:
             raise
         return older
     assert opened is not None and opened.header is not None
     if opened.header.layout == "2.6.20-2.6.22":
         # 64-bit 2.6.17-2.6.18 share this header and map but list virtual addresses
-        older = legacy.open_s1suspend_legacy(buf, hit, base, options, probe=True)
+        older = _older_s1suspend(buf, hit, base, options)
         if older is not None:
             return older
     return opened
@@ -79,18 +99,20 @@ def detect(buf: Any, options: OpenOptions) -> OpenedImage:
                 f"{hit.raw.decode('ascii', 'replace')!r} at {hit.offset:#x} (plain swap area)")
         if kind == "kernel":
             return _kernel_layout(buf, hit, base, options)
-        opener = SIGNATURE_OPENERS.get(hit.signature.name)
-        if opener is None:
+        open_family = opener(hit.signature.name)
+        if open_family is None:
             raise UnsupportedFormatError(
                 f"{hit.signature.name} signature at {hit.offset:#x}: {hit.signature.era}; "
                 "recognised, not readable by this version")
-        opened = opener(buf, hit, base, options)
+        opened = open_family(buf, hit, base, options)
         assert opened is not None  # not a probe: its own layout, read or raised
         return opened
     stream = current.open_stream(buf, options)
     if stream is not None:
         return stream
     # 64-bit 2.5.48-2.6.8: link.next overwrote all of "S1SUSP...." but "S1"/"S2"
+    from swsusp_inspect.formats import legacy
+
     short = legacy.open_link_era_short(buf, None, 0, options, probe=True)
     if short is not None:
         return short

@@ -105,7 +105,8 @@ def find_banner(image: HibernationImage, start_pfn: int | None = None, *,
     Scans data pages from the first one at or above ``start_pfn`` (default: the kernel's
     physical text address from the arch record) through ``window`` bytes of physical address
     space, then the first ``window`` bytes from the lowest PFN if nothing was found (``verify``
-    meets every banner on its way instead).
+    meets every banner on its way instead); it stops at the first banner with a build number,
+    the real one.
     """
     data_pfns = image.pagedir.data_pfns
     if not data_pfns.size:
@@ -124,6 +125,8 @@ def find_banner(image: HibernationImage, start_pfn: int | None = None, *,
             if int(pfns[0]) >= stop:
                 break
             candidates.extend(search(pfns, data, image.page_size))
+            if any(has_build_number(b) for b in candidates):
+                break  # the real linux_banner: nothing after it can be better
         if candidates or start == 0:
             break
     return best_banner(candidates)

@@ -30,7 +30,7 @@ from swsusp_inspect.image import salvage as fsalvage
 from swsusp_inspect.image import verify as fverify
 from swsusp_inspect.model.details import FormatDetails
 from swsusp_inspect.model.image import Banner, SnapshotInfo, SwsuspHeader
-from swsusp_inspect.transport import Source, open_source
+from swsusp_inspect.transport import Expansion, Source, open_source
 
 __all__ = ["HibernationImage", "open_image"]
 
@@ -441,7 +441,8 @@ class HibernationImage:
 
 def open_image(path: str | os.PathLike[str], *, resume_offset: int = 0,
                passphrase: str | bytes | None = None,
-               page_offset: int | None = None, salvage: bool = False) -> HibernationImage:
+               page_offset: int | None = None, salvage: bool = False,
+               expansion: Expansion | None = None) -> HibernationImage:
     """Open a hibernation image read-only, detecting its format from its content.
 
     Args:
@@ -457,6 +458,8 @@ def open_image(path: str | os.PathLike[str], *, resume_offset: int = 0,
             of a cut dump): such pages become unreadable (:meth:`HibernationImage.page_states`)
             instead of errors.  The header, ``swsusp_info`` and the PFN directory must still
             read.  Other formats open as without it.
+        expansion: for a compressed image, the cache of expanded copies to use and who hears
+            how far its decompression is (:class:`~swsusp_inspect.transport.Expansion`).
 
     Raises:
         NotAnImageError: a plain swap area or unrelated data.
@@ -465,7 +468,7 @@ def open_image(path: str | os.PathLike[str], *, resume_offset: int = 0,
     """
     options = OpenOptions(resume_offset=resume_offset, passphrase=passphrase,
                           page_offset=page_offset, salvage=salvage)
-    source = open_source(path)
+    source = open_source(path, expansion=expansion)
     try:
         image = HibernationImage(source, detect(source.buf, options), options)
         if salvage:

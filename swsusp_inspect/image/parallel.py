@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import mmap
+import os
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -17,9 +18,52 @@ import numpy as np
 if TYPE_CHECKING:
     from swsusp_inspect.image.hibernation import HibernationImage
 
-__all__ = ["can_fork", "map_chunk_ranges"]
+__all__ = ["auto_jobs", "can_fork", "free_cores", "map_chunk_ranges"]
 
 MADV_POPULATE_READ = 22  # Linux 5.14+: map the pages now instead of one fault at a time
+# stream bytes a worker must have to be worth its fork and the pool's start (about 0.05 s;
+# 64 MiB of LZO take about 0.2 s to decompress and checksum on one core)
+PARALLEL_MIN_BYTES = 64 << 20
+
+
+def _running() -> int | None:
+    """Runnable tasks on the machine now (/proc/loadavg's fourth field; this process is one)."""
+    try:
+        with open("/proc/loadavg") as f:
+            return int(f.read().split()[3].split("/")[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def free_cores(samples: int = 5, gap: float = 0.004) -> int:
+    """Cores this process may use that nothing else is running on now: the CPUs it may run
+    on, less the other runnable tasks (the median of ``samples`` readings ``gap`` seconds
+    apart: a task that only passes by does not count); at least 1."""
+    import statistics
+    import time
+
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") \
+        else os.cpu_count() or 1
+    readings = []
+    for i in range(samples):
+        if i:
+            time.sleep(gap)
+        running = _running()
+        if running is None:
+            return cores
+        readings.append(running)
+    others = int(statistics.median(readings)) - 1
+    return max(1, min(cores, cores - others))
+
+
+def auto_jobs(stream_bytes: int) -> int:
+    """Workers for ``stream_bytes`` of stream data: one per :data:`PARALLEL_MIN_BYTES`, no
+    more than the cores free now (a busy machine gets one job: never slower than one)."""
+    by_size = stream_bytes // PARALLEL_MIN_BYTES
+    if by_size <= 1:
+        return 1  # not worth a fork, and not worth looking at the machine either
+    return max(1, min(free_cores(), by_size))
+
 
 _FORKED_IMAGE: HibernationImage | None = None
 

@@ -1,4 +1,4 @@
-"""``/proc/kpageflags``: one u64 of page flags per PFN, read raw or xz/gzip-compressed.
+"""``/proc/kpageflags``: one u64 of page flags per PFN, read raw or xz/gzip/zstd-compressed.
 
 References:
     fs/proc/page.c ``kpageflags_read()`` (2.6.25 -> now): the file is an array of u64 indexed by
@@ -14,11 +14,8 @@ file is mapped, not read; a compressed one is decompressed only as far as needed
 
 from __future__ import annotations
 
-import gzip
-import lzma
 import os
 import stat
-import zlib
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -27,6 +24,7 @@ import numpy.typing as npt
 
 from swsusp_inspect.errors import FormatError
 from swsusp_inspect.transport import open_input
+from swsusp_inspect.transport.codecs import codec_errors, open_expanded, sniff_transport
 
 __all__ = [
     "KPF_BUDDY",
@@ -59,7 +57,7 @@ class KPageFlags:
         source: the file read.
         flags: ``uint64`` array (little-endian), index = PFN, possibly a read-only memory map.
         file_pfns: how many PFNs the file holds (None when it was not read to its end).
-        transport: ``None``, ``"xz"`` or ``"gzip"``.
+        transport: ``None``, ``"xz"``, ``"gzip"`` or ``"zstd"``.
     """
 
     source: str
@@ -101,7 +99,7 @@ def _read_stream(stream: _Readable, limit_bytes: int) -> tuple[bytes, bool]:
 def load_kpageflags(
     path: str | os.PathLike[str], *, limit_pfns: int | None = None
 ) -> KPageFlags:
-    """Read a ``/proc/kpageflags`` copy (raw, ``.xz`` or ``.gz``; sniffed by content).
+    """Read a ``/proc/kpageflags`` copy (raw, ``.xz``, ``.gz`` or ``.zst``; sniffed by content).
 
     Args:
         path: the file; ``/proc/kpageflags`` itself works too (it reports size 0 and is streamed).
@@ -122,9 +120,7 @@ def load_kpageflags(
 
     fd, st = open_input(spath, refuse)
     with os.fdopen(fd, "rb") as fh:
-        head = fh.peek(6)[:6]
-        transport = "xz" if head.startswith(b"\xfd7zXZ") else (
-            "gzip" if head.startswith(b"\x1f\x8b") else None)
+        transport = sniff_transport(fh.peek(8)[:8])
         # a pipe streams like a procfs file (both report size 0)
         size = st.st_size if stat.S_ISREG(st.st_mode) else 0
         if transport is None and size > 0:
@@ -137,16 +133,9 @@ def load_kpageflags(
                                   path=spath)
             mm = np.memmap(spath, dtype="<u8", mode="r", shape=(n,))
             return KPageFlags(spath, mm, size // 8, None)
-        try:
-            if transport == "xz":
-                with lzma.open(fh, "rb") as stream:
-                    data, ended = _read_stream(stream, limit_bytes)
-            elif transport == "gzip":
-                with gzip.open(fh, "rb") as gz:
-                    data, ended = _read_stream(gz, limit_bytes)
-            else:  # a procfs file (size 0): stream it
-                data, ended = _read_stream(fh, limit_bytes)
-        except (lzma.LZMAError, zlib.error, EOFError, gzip.BadGzipFile) as exc:
+        try:  # compressed, or a procfs file or pipe (size 0): streamed
+            data, ended = _read_stream(open_expanded(fh, transport), limit_bytes)
+        except codec_errors(transport) as exc:
             raise FormatError(f"kpageflags {transport} stream", None, None,
                               f"a complete {transport} stream", f"damaged ({exc})",
                               path=spath) from exc

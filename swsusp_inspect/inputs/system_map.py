@@ -26,11 +26,11 @@ import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import IO
 
 from swsusp_inspect.errors import MapError
 from swsusp_inspect.model import ArchRecord
 from swsusp_inspect.transport import open_input
+from swsusp_inspect.transport.codecs import codec_errors, open_expanded, sniff_transport
 
 
 @dataclass(frozen=True)
@@ -123,26 +123,16 @@ _ADDRESS_LIMIT = 1 << 64
 
 
 def _lines(path: str) -> Iterator[tuple[int, str]]:
-    """``(line number, line)`` of a plain, xz or gzip System.map, bounded (see MAX_LINE,
+    """``(line number, line)`` of a plain, xz, gzip or zstd System.map, bounded (see MAX_LINE,
     MAX_BYTES); a directory, character device or socket is refused, a FIFO never blocks."""
 
     def refuse(why: str) -> MapError:
         return MapError(path, None, f"{why}: not a System.map")
 
-    import gzip
-    import lzma
-    import zlib
-
     fd, _ = open_input(path, refuse)
     with os.fdopen(fd, "rb") as raw:
-        head = raw.peek(6)[:6]
-        stream: IO[bytes]
-        if head.startswith(b"\xfd7zXZ"):
-            stream = lzma.open(raw, "rb")  # noqa: SIM115
-        elif head.startswith(b"\x1f\x8b"):
-            stream = gzip.open(raw, "rb")  # type: ignore[assignment]  # noqa: SIM115
-        else:
-            stream = raw
+        transport = sniff_transport(raw.peek(8)[:8])
+        stream = open_expanded(raw, transport)
         total = 0
         lineno = 0
         try:
@@ -160,12 +150,12 @@ def _lines(path: str) -> Iterator[tuple[int, str]]:
                         raise MapError(path, lineno, f"more than {MAX_BYTES >> 20} MiB: not a "
                                                      "System.map")
                     yield lineno, line.decode("ascii", "replace")
-        except (lzma.LZMAError, zlib.error, EOFError, gzip.BadGzipFile) as exc:
+        except codec_errors(transport) as exc:
             raise MapError(path, lineno + 1, f"damaged compressed stream ({exc})") from None
 
 
 def load_system_map(path: str | os.PathLike[str]) -> SystemMap:
-    """Read a System.map (plain, xz or gzip).
+    """Read a System.map (plain, xz, gzip or zstd).
 
     A name listed more than once keeps its first global (upper-case type) entry, else its
     first entry.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from swsusp_inspect.model.checksum import BootChoice
 from swsusp_inspect.model.findings import Finding
 from swsusp_inspect.model.report import PfnSpan, ReservedRange
 from swsusp_inspect.model.serialize import JsonModel
@@ -20,14 +21,6 @@ class MapEntry:
     end: int
     type: int
     name: str
-
-
-@dataclass(frozen=True)
-class BootChoice:
-    """Which boot of a multi-boot log the map was read from (1-based)."""
-
-    index: int
-    count: int | None
 
 
 @dataclass(frozen=True)

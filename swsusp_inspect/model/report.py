@@ -6,14 +6,18 @@ from __future__ import annotations
 from typing import Any
 
 from swsusp_inspect.exitcodes import ExitCode
+from swsusp_inspect.model.checksum import BootChoice, ChecksumVerdict
 from swsusp_inspect.model.findings import Finding, Severity
 from swsusp_inspect.model.serialize import JsonModel, json_field, record
 from swsusp_inspect.model.summary import ImageSummary
 
 __all__ = [
+    "BatchDocument",
     "BatchInputs",
     "BatchRow",
+    "BatchSummary",
     "Evidence",
+    "IgnoredInput",
     "KpageflagsStats",
     "LabelCounts",
     "MapChecksum",
@@ -27,6 +31,7 @@ __all__ = [
     "Report",
     "ReservedRamEvidence",
     "ReservedRange",
+    "SkippedFiles",
     "Strip",
     "StripColumn",
 ]
@@ -44,6 +49,9 @@ class PfnSpan:
 class MapInput:
     source: str
     format: str
+    boot: BootChoice | None = None  # the boot read from a log of several, and why
+
+
 
 
 @record
@@ -60,7 +68,8 @@ class MapInfo:
 
     source: str
     format: str
-    checksum_matches_image: bool | None
+    checksum_matches_image: bool | None  # None unless the verdict is match or mismatch
+    checksum_verdict: ChecksumVerdict  # the same verdict `info --map` and `map diff` give
     checksum: MapChecksum
     inputs: tuple[MapInput, ...]
     regions: int
@@ -231,14 +240,24 @@ class Report(JsonModel):
 
 
 @record
+class IgnoredInput:
+    """A sidecar found by its name that could not be read as what its name says."""
+
+    file: str
+    error: str
+
+
+@record
 class BatchInputs:
-    """The files a batch row's audit used."""
+    """The files a batch row's audit used, and where its maps came from."""
 
     maps: tuple[str, ...]
     kpageflags: str | None
     system_map: str | None
     resume_offset: int | None = json_field(default=None, omit="none")
     page_offset: int | None = json_field(default=None, omit="none")
+    map_source: str = "none"  # "option" (--map), "manifest", "sidecar" or "none"
+    ignored: tuple[IgnoredInput, ...] = ()  # sidecars that could not be read (not used)
 
 
 @record
@@ -262,3 +281,49 @@ class BatchRow(JsonModel):
     error: str | None
     exit_code: int
     inputs: BatchInputs
+
+    @property
+    def has_map(self) -> bool:
+        return isinstance(self.report, Report) and self.report.map is not None
+
+
+@record
+class SkippedFiles:
+    """Files of the directories searched that were not taken as images (by content)."""
+
+    not_images: int = 0  # logs, archives, configs, sidecars: no hibernation image inside
+    plain_swap_areas: int = 0  # a swap signature and no image (resumed, or never written)
+    unreadable: int = 0  # could not be opened or read
+
+    @property
+    def total(self) -> int:
+        return self.not_images + self.plain_swap_areas + self.unreadable
+
+
+@record
+class BatchSummary:
+    """The batch in numbers: exit codes, images without a map, files skipped."""
+
+    images: int
+    ok: int  # exit code 0
+    unsafe: int  # exit code 1
+    errors: int  # exit code 2 or 3
+    without_map: int  # audited without any memory map: no labels, unsafe saves not checked
+    worst_exit_code: int
+    skipped: SkippedFiles
+
+    @classmethod
+    def of(cls, rows: list[BatchRow], skipped: SkippedFiles) -> BatchSummary:
+        codes = [r.exit_code for r in rows]
+        return cls(len(rows), codes.count(0), codes.count(1),
+                   sum(1 for c in codes if c >= 2),
+                   sum(1 for r in rows if r.error is None and not r.has_map),
+                   max(codes, default=0), skipped)
+
+
+@record(kw_only=True)
+class BatchDocument(JsonModel):
+    """``batch --json``: every row (as ``--jsonl`` prints them) and the summary."""
+
+    images: tuple[BatchRow, ...]
+    summary: BatchSummary

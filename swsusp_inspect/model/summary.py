@@ -6,6 +6,12 @@ and the JSON stays one flat object (docs/json.md): each part's keys are merged i
 
 from __future__ import annotations
 
+from swsusp_inspect.model.checksum import (
+    INCONSISTENT_MAP,
+    BootChoice,
+    ChecksumVerdict,
+    image_text,
+)
 from swsusp_inspect.model.details import FormatDetails
 from swsusp_inspect.model.export import UnreadableSpan
 from swsusp_inspect.model.image import ArchRecord, Crc32Result, Utsname
@@ -24,9 +30,6 @@ __all__ = [
     "MemoryFacts",
     "StreamFacts",
 ]
-
-INCONSISTENT_MAP = "Hibernate inconsistent memory map detected!"
-
 
 @record
 class InputFacts:
@@ -128,21 +131,20 @@ class MapCheck:
 
     source: str
     format: str
+    boot: BootChoice | None = None  # the boot read from a log of several
     kind: str | None  # "crc32" | "md5" | None (the image carries no checksum)
     image_value: int | None
     map_value: int | None
-    matches: bool | None = json_field(name="checksum_matches_image")
+    verdict: ChecksumVerdict = json_field(name="checksum_verdict")
+    matches: bool | None = json_field(name="checksum_matches_image", init=False, default=None)
     explanation: str = json_field(init=False, default="")
 
     def __post_init__(self) -> None:
-        if self.matches is None:
-            text = "the image carries no e820 checksum to compare"
-        elif self.matches:
-            text = "the map's e820 checksum equals the image's: this is the map it was made with"
-        else:
-            text = ("the map's e820 checksum differs from the image's: the kernel that wrote "
-                    f"this image would refuse to resume on this map with \"{INCONSISTENT_MAP}\"")
-        object.__setattr__(self, "explanation", text)
+        match = {ChecksumVerdict.MATCH: True, ChecksumVerdict.MISMATCH: False}
+        object.__setattr__(self, "matches", match.get(self.verdict))
+        object.__setattr__(self, "explanation", image_text(
+            self.verdict, kind=self.kind, image=self.image_value, found=self.map_value,
+            fmt=self.format))
 
 
 @record

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from types import TracebackType
 
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeRemainingColumn,
+)
 
 from swsusp_inspect.render.console import make_console
 
@@ -13,8 +20,11 @@ class ProgressBar:
     """Callable advancing one task; use as a context manager."""
 
     def __init__(self, total: int, description: str) -> None:
+        # counted in pages or images, or in bytes (a decompression: "decompressing ...")
+        count = DownloadColumn() if description.startswith("decompressing") \
+            else MofNCompleteColumn()
         self._progress = Progress(
-            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+            TextColumn("{task.description}"), BarColumn(), count,
             TimeRemainingColumn(), console=make_console(stderr=True), transient=True,
         )
         self._task = self._progress.add_task(description, total=total)

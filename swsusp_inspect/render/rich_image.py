@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from rich.console import Console, Group
+from rich.console import Console, Group, RenderableType
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from swsusp_inspect.model.checksum import BootChoice, ChecksumVerdict
 from swsusp_inspect.model.details import LegacyDetails, UswsuspDetails
 from swsusp_inspect.model.summary import ImageSummary
+from swsusp_inspect.model.words import plural
+from swsusp_inspect.render.layout import grid
 
 
 def _hex(v: int | None) -> str:
@@ -23,52 +26,78 @@ def _pages(n: int, page_size: int) -> str:
     return f"{n:,} ({n * page_size / 2**20:,.1f} MiB)"
 
 
-def header_table(s: ImageSummary) -> Table:
-    t = Table.grid(padding=(0, 2))
-    t.add_column(style="key", no_wrap=True)
-    t.add_column()
+def container_words(s: ImageSummary) -> str:
+    """What holds the image, named as its writer names it."""
+    lay = s.layout
+    if lay.era == "uswsusp":
+        where = " in a swap area" if lay.signature else ""
+        return f"s2disk (uswsusp) image{where}"
+    if lay.container == "swap":
+        return "kernel image in a swap area"
+    return "/dev/snapshot stream"
+
+
+def _file_rows(s: ImageSummary) -> list[tuple[str, RenderableType]]:
     lay, inp = s.layout, s.input
-    kind = f"{lay.container}"
+    kind = container_words(s)
     if inp.transport:
         kind += f" ({inp.transport}-compressed input)"
-    t.add_row("file", f"{inp.path}  [dim]{inp.file_size:,} bytes, {kind}[/]")
+    rows: list[tuple[str, RenderableType]] = [
+        ("file", Text.assemble(inp.path, (f"  {inp.file_size:,} bytes, {kind}", "dim")))]
     if lay.container == "swap":
-        t.add_row("signature", f"{lay.signature}  [dim]orig_sig {lay.orig_sig}, header layout "
-                  f"{lay.header.layout if lay.header else None}, page size {lay.page_size}[/]")
-        flags = ", ".join(lay.flags) or "none"
-        t.add_row("flags", f"{_hex(lay.flags_value)}  {flags}")
+        layout = lay.header.layout if lay.header else None
+        rows.append(("signature", Text.assemble(lay.signature or "-", (
+            f"  orig_sig {lay.orig_sig}, header layout {layout}, page size {lay.page_size}",
+            "dim"))))
+        rows.append(("flags", f"{_hex(lay.flags_value)}  {', '.join(lay.flags) or 'none'}"))
     else:
-        t.add_row("page size", str(lay.page_size))
-    d = s.details
+        sig = f"  signature {lay.signature}" if lay.signature else ""
+        rows.append(("page size", Text.assemble(str(lay.page_size), (sig, "dim"))))
+    return rows
+
+
+def _format_rows(s: ImageSummary) -> list[tuple[str, RenderableType]]:
+    lay, d = s.layout, s.details
     usw = d if isinstance(d, UswsuspDetails) else None
+    rows: list[tuple[str, RenderableType]] = []
     if lay.era not in ("2.6.20+", "stream"):
-        t.add_row("format", f"{lay.era}" + (f"  [dim]{usw.header_layout}[/]" if usw else ""))
+        rows.append(("format", Text.assemble(lay.era, (f"  {usw.header_layout}" if usw else "",
+                                                       "dim"))))
     chunks = s.integrity.chunks
     if usw is not None and usw.compression != "none" and lay.compression == "none":
         # uswsusp compresses the kernel's raw stream itself
-        t.add_row("compression", f"{usw.compression} (userland)"
-                  + (f"  [dim]{usw.blocks} blocks[/]" if usw.blocks else ""))
+        blocks = f"  {plural(usw.blocks, 'block')}" if usw.blocks else ""
+        rows.append(("compression", Text.assemble(f"{usw.compression} (userland)",
+                                                  (blocks, "dim"))))
     else:
-        t.add_row("compression",
-                  lay.compression + (f"  [dim]{chunks} chunks[/]" if chunks else ""))
+        rows.append(("compression", Text.assemble(
+            lay.compression, (f"  {plural(chunks, 'chunk')}" if chunks else "", "dim"))))
     if usw is not None and usw.encryption:
-        t.add_row("encryption", usw.encryption)
+        rows.append(("encryption", usw.encryption))
     elif isinstance(d, LegacyDetails) and d.encryption is not None:
-        t.add_row("encryption", d.encryption.mode)
-    release = s.kernel_release or "[dim]unknown[/]"
-    t.add_row("kernel", release)
+        rows.append(("encryption", d.encryption.mode))
+    return rows
+
+
+def _kernel_rows(s: ImageSummary) -> list[tuple[str, RenderableType]]:
     k = s.kernel
+    rows: list[tuple[str, RenderableType]] = [
+        ("kernel", s.kernel_release or Text("unknown", style="dim"))]
     if k.error:
-        t.add_row("", Text(f"banner search stopped: {k.error}", style="bad"))
+        rows.append(("", Text(f"banner search stopped: {k.error}", style="bad")))
     if k.banner is not None:
-        t.add_row("", Text(k.banner, style="dim"))
-        t.add_row("", f"[dim]banner at PFN {_hex(k.found_at_pfn)} "
-                  f"(phys {_hex(k.physical_address)})[/]")
+        rows.append(("", Text(k.banner, style="dim")))
+        rows.append(("", Text(f"banner at PFN {_hex(k.found_at_pfn)} "
+                              f"(phys {_hex(k.physical_address)})", style="dim")))
     if k.expected_physical_address is not None:
         ok = k.banner is not None and k.physical_address == k.expected_physical_address
-        mark = "[ok]matches[/]" if ok else "[bad]differs[/]"
-        t.add_row("", f"[dim]System.map linux_banner at phys "
-                  f"{k.expected_physical_address:#x}[/] {mark}")
+        rows.append(("", Text.assemble(
+            (f"System.map linux_banner at phys {k.expected_physical_address:#x} ", "dim"),
+            ("matches", "ok") if ok else ("differs", "bad"))))
+    return rows
+
+
+def _arch_rows(s: ImageSummary) -> list[tuple[str, RenderableType]]:
     if s.arch is not None:
         a = s.arch
         parts = [f"{a.name} record {a.layout}", f"magic {_hex(a.magic)}"]
@@ -80,11 +109,16 @@ def header_table(s: ImageSummary) -> Table:
             parts.append(f"e820 {a.e820_checksum_kind} {_hex(a.e820_checksum)}")
         if a.uts_version:
             parts.append(f"uts_version {a.uts_version}")
-        t.add_row("arch", ", ".join(parts))
-    elif s.uts is not None:
+        return [("arch", ", ".join(parts))]
+    if s.uts is not None:
         u = s.uts
-        t.add_row("uts", f"{u.sysname} {u.release} {u.version} {u.machine}")
-    return t
+        return [("uts", f"{u.sysname} {u.release} {u.version} {u.machine}")]
+    return []
+
+
+def header_table(s: ImageSummary) -> Table:
+    """File, layout, compression, kernel and arch record, one key per row."""
+    return grid([*_file_rows(s), *_format_rows(s), *_kernel_rows(s), *_arch_rows(s)])
 
 
 def counts_table(s: ImageSummary) -> Table:
@@ -146,40 +180,54 @@ def integrity_text(s: ImageSummary) -> Text:
         f"[bad]CRC32 MISMATCH[/] stored {crc.stored:#010x}, computed {_hex(crc.computed)}")
 
 
-def memory_table(s: ImageSummary) -> Table | None:
+VERDICT_STYLE = {ChecksumVerdict.MATCH: "ok", ChecksumVerdict.MISMATCH: "bad"}
+
+
+def map_rows(inputs: list[tuple[str, str, BootChoice | None]], verdict: ChecksumVerdict,
+             explanation: str) -> list[tuple[str, RenderableType]]:
+    """The map files (with the boot read from a log of several, and why), then the one
+    checksum verdict ``info``, ``audit`` and ``map diff`` share."""
+    rows: list[tuple[str, RenderableType]] = []
+    for i, (source, fmt, boot) in enumerate(inputs):
+        text = Text(f"{source} ({fmt})")
+        if boot is not None:
+            text.append(f", boot {boot.index} of {boot.count}: {boot.reason}", style="dim")
+        rows.append(("map" if i == 0 else "", text))
+    rows.append(("", Text(explanation, style=VERDICT_STYLE.get(verdict, "dim"))))
+    return rows
+
+
+def memory_rows(s: ImageSummary) -> list[tuple[str, RenderableType]]:
     """What the kernel's own memory in the image says (VMCOREINFO, page tables, symbols)."""
     m = s.memory
     if m is None:
-        return None
-    t = Table.grid(padding=(0, 2))
-    t.add_column(style="key", no_wrap=True)
-    t.add_column()
+        return []
+    rows: list[tuple[str, RenderableType]] = []
     if m.osrelease is None:
-        t.add_row("memory", Text("no VMCOREINFO read from the image", style="dim"))
+        rows.append(("memory", Text("no VMCOREINFO read from the image", style="dim")))
     else:
-        t.add_row("memory", f"VMCOREINFO {m.osrelease}  [dim]at phys "
-                  f"{_hex(m.vmcoreinfo_address)}, build-id {m.build_id or '-'}[/]")
+        rows.append(("memory", Text.assemble(f"VMCOREINFO {m.osrelease}", (
+            f"  at phys {_hex(m.vmcoreinfo_address)}, build-id {m.build_id or '-'}", "dim"))))
         slide = "none" if m.kernel_offset == 0 else _hex(m.kernel_offset)
-        t.add_row("", f"[dim]KASLR offset {slide}, {m.paging or 'no page tables'} from "
-                  f"{_hex(m.page_table_root)}, symbols: {m.symbols_source or 'none'}[/]")
-        log = "-" if m.log_records is None else f"{m.log_records:,} records"
+        rows.append(("", Text(f"KASLR offset {slide}, {m.paging or 'no page tables'} from "
+                              f"{_hex(m.page_table_root)}, symbols: "
+                              f"{m.symbols_source or 'none'}", style="dim")))
+        log = "-" if m.log_records is None else plural(m.log_records, "record")
         e820 = {True: "matches the record", False: "DIFFERS from the record",
                 None: "not compared"}[m.e820_checksum_matches]
-        t.add_row("", f"[dim]log {log}; the e820 table it held {e820}[/]")
-    for line in m.errors[:4]:
-        t.add_row("", Text(line, style="dim"))
+        rows.append(("", Text(f"log {log}; the e820 table it held {e820}", style="dim")))
+    rows += [("", Text(line, style="dim")) for line in m.errors[:4]]
     if len(m.errors) > 4:
-        t.add_row("", Text(f"... {len(m.errors) - 4} more (--json)", style="dim"))
-    return t
+        rows.append(("", Text(f"... {plural(len(m.errors) - 4, 'more error')} (--json)",
+                              style="dim")))
+    return rows
 
 
 def render_summary(s: ImageSummary, console: Console) -> None:
-    parts: list[Table | Text] = [header_table(s), Text(""), counts_table(s), Text(""),
-                                 integrity_line(s)]
-    memory = memory_table(s)
-    if memory is not None:
-        parts += [Text(""), memory]
+    rows: list[tuple[str, RenderableType]] = [("integrity", integrity_line(s))]
     for m in s.maps:
-        style = "ok" if m.matches else "bad" if m.matches is False else "dim"
-        parts.append(Text.from_markup(f"[key]map[/] {m.source}: [{style}]{m.explanation}[/]"))
+        rows += map_rows([(m.source, m.format, m.boot)], m.verdict, m.explanation)
+    rows += memory_rows(s)
+    parts: list[RenderableType] = [header_table(s), Text(""), counts_table(s), Text(""),
+                                   grid(rows)]
     console.print(Panel(Group(*parts), title="swsusp image", title_align="left", expand=False))

@@ -5,9 +5,12 @@ from __future__ import annotations
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from swsusp_inspect.e820 import MapDiff, MemoryMap
 from swsusp_inspect.e820.types import RAM_TYPES, dmesg_name
+from swsusp_inspect.model.checksum import ChecksumVerdict
+from swsusp_inspect.render.layout import hanging
 
 __all__ = ["render_map", "render_map_diff"]
 
@@ -22,8 +25,10 @@ def _size(n: int) -> str:
 
 def render_map(console: Console, m: MemoryMap) -> None:
     """The firmware map as a table, then checksums, edits, nosave ranges and findings."""
-    boot = f", boot {m.boot} of {m.boots}" if m.boot is not None else ""
-    console.print(f"[key]{m.source}[/] ({m.format}{boot})")
+    console.print(Text.assemble((m.source, "key"), f" ({m.format})"))
+    b = m.boot_choice
+    if b is not None:
+        console.print(hanging("boot", f"{b.index} of {b.count}: {b.reason}", 5))
     table = Table(show_edge=False, header_style="key")
     for col in ("start", "end", "size", "type"):
         table.add_column(col, justify="right" if col != "type" else "left")
@@ -50,19 +55,20 @@ def render_map(console: Console, m: MemoryMap) -> None:
     for f in m.findings:
         where = f" (line {f.line})" if f.line else ""
         sev = f.severity.value
-        console.print(f"[sev.{sev}]{sev}[/]: {escape(f.message)}{where}")
+        console.print(hanging(Text(sev + ":", style=f"sev.{sev}"), f.message + where,
+                              len(sev) + 2))
 
 
 def render_map_diff(console: Console, d: MapDiff) -> None:
-    """The changes in words and whether the checksum changed."""
-    console.print(f"[key]{d.old_source}[/] -> [key]{d.new_source}[/]")
+    """The changes in words and the checksum verdict (the one `info` and `audit` give)."""
+    one_line = len(d.old_source) + len(d.new_source) + 4 <= console.width
+    console.print(Text.assemble((d.old_source, "key"), " -> " if one_line else "\n-> ",
+                                (d.new_source, "key")))
     if not d.changes:
         console.print("[ok]same regions[/]")
     for c in d.changes:
-        console.print(f"  {c.kind:8} {escape(c.text)}")
-    if d.checksum_changed:
-        console.print(f"[bad]checksum changed[/]: crc32 {d.checksum.old_crc32:#010x} -> "
-                      f"{d.checksum.new_crc32:#010x}"
-                      " (resume would refuse the image)")
-    else:
-        console.print(f"[ok]checksum unchanged[/]: crc32 {d.checksum.old_crc32:#010x}")
+        console.print(hanging(f"  {c.kind}", c.text, 11))
+    style = {ChecksumVerdict.MATCH: "ok", ChecksumVerdict.MISMATCH: "bad"}.get(
+        d.checksum_verdict, "dim")
+    rest = d.checksum_text.removeprefix("checksum ")
+    console.print(hanging(Text("checksum", style="key"), Text(rest, style=style), 9))

@@ -22,7 +22,7 @@ from swsusp_inspect.e820.readers.sysfs import (
     read_sysfs_text,
 )
 from swsusp_inspect.errors import MapError
-from swsusp_inspect.transport import read_capped
+from swsusp_inspect.transport import read_expanded
 
 __all__ = ["FORMATS", "load"]
 
@@ -47,7 +47,8 @@ def load(path: str | Path, fmt: str | None = None, boot: int | None = None) -> M
     """Read a memory map from ``path`` in any supported format (see :data:`FORMATS`).
 
     A directory is read as /sys/firmware/memmap; anything else is read whole, at most
-    :data:`_MAX_TEXT` bytes (a pipe or a procfs file too); character devices and sockets are
+    :data:`_MAX_TEXT` bytes (a pipe or a procfs file too), and decompressed when it is xz, gzip
+    or zstd (at most :data:`_MAX_TEXT` bytes again); character devices and sockets are
     refused, and a FIFO with no writer reads as empty instead of blocking.
     """
     p = Path(path)
@@ -58,25 +59,34 @@ def load(path: str | Path, fmt: str | None = None, boot: int | None = None) -> M
         if fmt not in (None, "sysfs"):
             raise MapError(source, None, f"a directory can only be read as sysfs, not {fmt}")
         return read_sysfs_dir(p)
-    data = read_capped(source, _MAX_TEXT, lambda why: MapError(source, None, f"{why}: not a "
-                                                                             "memory map"))
+    data, _transport = read_expanded(
+        source, _MAX_TEXT, lambda why: MapError(source, None, f"{why}: not a memory map"),
+        what="memory map")
     if fmt in (None, "sysfs") and _is_tar(data):
         return read_sysfs_tar(p, data)
-    if fmt == "boot_params":
-        return read_boot_params(source, data)
-    if fmt == "e820_raw":
-        return read_e820_raw(source, data)
+    if fmt in ("boot_params", "e820_raw"):
+        return _binary(source, data, fmt)
     text = _decode(source, data)
     if text is None:
         if fmt is not None:
             raise MapError(source, None, f"binary file, not {fmt} text")
-        if looks_like_boot_params(data):
-            return read_boot_params(source, data)
-        if len(data) % 20 == 0 and data:
-            return read_e820_raw(source, data)
-        raise MapError(source, None, f"binary file of {len(data)} bytes: not a 4096-byte "
-                                     "boot_params page, and not a multiple of 20 (a raw e820 "
-                                     "table)")
+        return _binary(source, data, None)
+    return _text(source, text, fmt, boot)
+
+
+def _binary(source: str, data: bytes, fmt: str | None) -> MemoryMap:
+    """A boot_params page or a raw e820 table (``fmt`` forces one; None: by their shapes)."""
+    if fmt == "boot_params" or (fmt is None and looks_like_boot_params(data)):
+        return read_boot_params(source, data)
+    if fmt == "e820_raw" or (len(data) % 20 == 0 and data):
+        return read_e820_raw(source, data)
+    raise MapError(source, None, f"binary file of {len(data)} bytes: not a 4096-byte "
+                                 "boot_params page, and not a multiple of 20 (a raw e820 "
+                                 "table)")
+
+
+def _text(source: str, text: str, fmt: str | None, boot: int | None) -> MemoryMap:
+    """A text map: JSON, iomem, sysfs text or a kernel log (``fmt`` forces one)."""
     if fmt == "json" or (fmt is None and text.lstrip().startswith("{")):
         return read_json(source, text)
     if fmt == "iomem" or (fmt is None and looks_like_iomem(text)):
@@ -91,8 +101,8 @@ def load(path: str | Path, fmt: str | None = None, boot: int | None = None) -> M
 
 
 def _is_tar(data: bytes) -> bool:
-    """A tar archive (ustar/gnu magic at 257, as tarfile.is_tarfile finds it, without its
-    compressed variants: a map is never given as a compressed tar)."""
+    """A tar archive (ustar/gnu magic at 257, as tarfile.is_tarfile finds it; a compressed
+    tar arrives here already expanded)."""
     if len(data) < 512:
         return False
     try:

@@ -44,91 +44,41 @@ from swsusp_inspect.e820.model import (
     clip,
 )
 from swsusp_inspect.e820.nosave import PAGE_SHIFT, merge_calls
+from swsusp_inspect.e820.readers.logpatterns import (
+    BOGUS_PRE_TIMER,
+    FW_WHO,
+    KERNEL_WHO,
+    MAX_LINE,
+    RE_GAP,
+    RE_HEAD,
+    RE_HUNK,
+    RE_JOURNAL_BOOT,
+    RE_KEXEC_ONLY,
+    RE_KTIME,
+    RE_LINUX_VERSION,
+    RE_NEW,
+    RE_NODE,
+    RE_NOSAVE_HEAD,
+    RE_NOSAVE_NEW,
+    RE_NOSAVE_OLD,
+    RE_OLD,
+    RE_QUOTE,
+    RE_REMOVE,
+    RE_UPDATE,
+    RE_UPDATE_HEAD,
+    RE_XEN_NEW,
+    RE_XEN_OLD,
+    U64_MAX,
+    Has,
+    looks_like_log,
+    maybe,
+)
 from swsusp_inspect.e820.sanitize import U32, U64, apply_remove, apply_update, sanitize
 from swsusp_inspect.e820.types import dmesg_name, type_from_log_name
 from swsusp_inspect.errors import MapError
 from swsusp_inspect.model.findings import Severity
 
 __all__ = ["looks_like_log", "read_log"]
-
-U64_MAX = (1 << 64) - 1
-_B = r"(?:^|(?<=[\s\]>:)]))"  # a message starts after a prefix, never inside a word
-_FW_WHO = ("BIOS-e820", "BIOS-88", "BIOS-e801", "Xen", "extended")
-_KERNEL_WHO = ("user", "modified", "reserve setup_data")
-_WHO = r"(?P<who>BIOS-e820|BIOS-88|BIOS-e801|Xen|extended|user|modified|reserve setup_data)"
-_HEX = r"[0-9a-fA-F]+"
-
-
-def _first(head: str, tail: str = "") -> re.Pattern[str]:
-    """``head`` then ``tail``, tried at the first place ``head`` matches and nowhere else.
-
-    An atomic group holds the leftmost ``head``; when ``tail`` (which runs to the end of the
-    line) fails there, the search stops instead of trying every later ``head``: each line costs
-    time linear in its length, never quadratic (a ``tail`` failing at the first ``head`` fails
-    at every later one too, since it depends only on what follows).
-    """
-    return re.compile(r"^(?>.*?" + head + ")" + tail)
-
-
-RE_NEW = _first(
-    _B + _WHO + r":\s*\[mem\s+(?P<a>0x" + _HEX + r")-(?P<b>0x" + _HEX + r")\]",
-    r"(?:\s+[\d.]+\s*[KMGTP]?i?B)?\s*(?P<type>\S.*?)\s*$",
-)
-RE_GAP = re.compile(_B + _WHO + r":\s*\[gap\s")
-RE_OLD = _first(
-    _B + _WHO + r":\s+(?P<a>" + _HEX + r")\s+-\s+(?P<b>" + _HEX + r")\s+\(",
-    r"(?P<type>.*)\)\s*$",
-)
-RE_HEAD = re.compile(_B + _WHO + r":\s*(?:\[mem\b|[0-9a-fA-F]{8,}\s+-)")
-RE_XEN_OLD = _first(
-    r"\(XEN\)(?:\s*\[[0-9a-fA-F]+\])?\s+(?P<a>[0-9a-fA-F]{8,16})\s+-\s+"
-    r"(?P<b>[0-9a-fA-F]{8,16})\s+\(",
-    r"(?P<type>.*)\)\s*$",
-)
-RE_XEN_NEW = _first(
-    r"\(XEN\)(?:\s*\[[0-9a-fA-F]+\])?\s+\[(?P<a>[0-9a-fA-F]+),\s*(?P<b>[0-9a-fA-F]+)\]\s+\(",
-    r"(?P<type>.*)\)\s*$",
-)
-RE_UPDATE = _first(
-    r"e820: update \[mem\s+(?P<a>0x" + _HEX + r")-(?P<b>0x" + _HEX + r")\]\s+",
-    r"(?P<old>.+?)\s+==>\s+(?P<new>.+?)\s*$",
-)
-RE_UPDATE_HEAD = re.compile(r"e820: (?:update|remove) \[mem")
-RE_REMOVE = _first(
-    r"e820: remove \[mem\s+(?P<a>0x" + _HEX + r")-(?P<b>0x" + _HEX + r")\]",
-    r"\s*(?P<old>.*?)\s*$",
-)
-RE_KEXEC_ONLY = re.compile(r"update e820_table_kexec for e820__memblock_alloc_reserved")
-RE_NOSAVE_NEW = re.compile(
-    r"(?P<kind>Registered nosave memory|Marking nosave pages):\s*\[mem\s+(?P<a>0x" + _HEX
-    + r")-(?P<b>0x" + _HEX + r")\]"
-)
-RE_NOSAVE_OLD = re.compile(
-    r"(?P<kind>Registered nosave memory(?: region)?|Marking nosave pages|Nosave address range):"
-    r"\s*(?P<a>" + _HEX + r")\s+-\s+(?P<b>" + _HEX + r")"
-)
-RE_NOSAVE_HEAD = re.compile(r"(?:Registered nosave memory|Marking nosave pages):\s*\[mem")
-RE_NODE = re.compile(
-    r"(?:^|[\s\]>:])node\s+(?P<n>\d+):\s*\[mem\s+(?P<a>0x" + _HEX + r")-(?P<b>0x" + _HEX + r")\]"
-)
-RE_LINUX_VERSION = re.compile(r"(?:^|[\s\]>:])Linux version \d")
-RE_JOURNAL_BOOT = re.compile(r"^-- (?:Boot [0-9a-f]+|Reboot) --")
-RE_KTIME = re.compile(r"\[\s*(\d+)\.(\d+)\]")
-RE_HUNK = re.compile(r"^@@ -\d+(?:,\d+)? \+\d+(?:,\d+)? @@")
-RE_QUOTE = re.compile(r"^(?:>\s?)+")
-# kernel/printk/internal.h: a record holds at most PRINTKRB_RECORD_MAX (1024) bytes of text and
-# prints as at most PRINTK_MESSAGE_MAX (2048) with its prefix (LOG_LINE_MAX = 1024 - 32 before
-# 6.7); a timestamp, a syslog or journal prefix and mail quotes add far less than the rest of
-# this bound.  A longer line is no kernel message: skipped, or refused when it holds one of the
-# words a map line starts with (then it is a damaged log, not one to guess through).
-MAX_LINE = 4096
-# every message this reader reads holds one of these; other lines skip the regular expressions
-_TRIGGERS = ("BIOS-", "Xen", "(XEN)", "extended", "user", "modified", "reserve setup_data",
-             "e820", "nosave", "Nosave", "node", "physical RAM map")
-# Kernels before 2.6.18 stamped early messages with a bogus pre-timer value (~17179569 s);
-# a drop from it to 0 is not a reboot.
-BOGUS_PRE_TIMER = 17_000_000
-
 
 @dataclass
 class _Event:
@@ -154,45 +104,6 @@ class _Boot:
         return any(e.kind in ("entry", "xen", "node") for e in self.events)
 
 
-def _maybe(text: str) -> bool:
-    """Whether ``text`` may hold a message this reader reads (substring tests only)."""
-    return any(t in text for t in _TRIGGERS)
-
-
-_WHO_COLON = tuple(w + ":" for w in _FW_WHO + _KERNEL_WHO)
-
-
-@dataclass(frozen=True)
-class _Has:
-    """Which families of messages ``text`` may hold (fast substring tests): each family's
-    regular expressions run only on lines holding its words."""
-
-    who: bool  # "BIOS-e820:", "Xen:", ... table lines
-    edit: bool  # "e820: update|remove"
-    nosave: bool
-    xen: bool  # "(XEN)"
-    node: bool
-
-    @classmethod
-    def of(cls, text: str) -> _Has:
-        return cls(any(w in text for w in _WHO_COLON), "e820: " in text,
-                   "osave " in text, "(XEN)" in text, "node" in text)
-
-
-def looks_like_log(text: str) -> bool:
-    """True when the text holds at least one line this reader understands."""
-    for line in text.splitlines():
-        if len(line) > MAX_LINE or not _maybe(line):
-            continue
-        has = _Has.of(line)
-        if ((has.who and (RE_NEW.search(line) or RE_OLD.search(line) or RE_HEAD.search(line)))
-                or (has.nosave and (RE_NOSAVE_NEW.search(line) or RE_NOSAVE_OLD.search(line)))
-                or (has.xen and (RE_XEN_OLD.search(line) or RE_XEN_NEW.search(line)))
-                or (has.node and RE_NODE.search(line))):
-            return True
-    return False
-
-
 def _hex(source: str, line: int, text: str) -> int:
     value = int(text, 16)
     if value > U64_MAX:
@@ -210,7 +121,7 @@ def _continuation(raw: str) -> str | None:
 
 def _complete(text: str) -> bool:
     """False when ``text`` starts a message this reader knows but holds only part of it."""
-    has = _Has.of(text)
+    has = Has.of(text)
     if has.who and RE_HEAD.search(text):
         m = RE_NEW.search(text) or RE_OLD.search(text)
         return m is not None and type_from_log_name(m.group("type")) is not None
@@ -274,7 +185,7 @@ def _parse_lines(source: str, lines: Sequence[str]) -> list[_Boot]:
             raise MapError(source, lineno,
                            "a unified diff hunk, not a kernel log: give each side as its own file")
         if len(raw) > MAX_LINE:
-            if _maybe(raw):
+            if maybe(raw):
                 raise MapError(source, lineno, f"line of {len(raw)} characters: longer than "
                                                f"any kernel log line ({MAX_LINE} at most), not "
                                                "read")
@@ -292,7 +203,7 @@ def _parse_lines(source: str, lines: Sequence[str]) -> list[_Boot]:
         if new_boot and boots[-1].events:
             boots.append(_Boot(lineno))
         events = boots[-1].events
-        if not _maybe(raw):
+        if not maybe(raw):
             continue
 
         text = raw
@@ -309,7 +220,7 @@ def _parse_lines(source: str, lines: Sequence[str]) -> list[_Boot]:
                     text, i = joined, j + 1
                     break
 
-        has = _Has.of(text)
+        has = Has.of(text)
         m, exclusive = _either(text, RE_NEW, RE_OLD) if has.who else (None, False)
         if m is not None:
             name = m.group("type")
@@ -400,7 +311,7 @@ def _blocks(events: list[_Event], kinds: tuple[str, ...]) -> list[list[_Event]]:
 def _build(source: str, boot: _Boot, index: int, count: int, findings: list[Finding]) -> MemoryMap:
     events = boot.events
     blocks = _blocks(events, ("entry",))
-    firmware_blocks = [b for b in blocks if b[0].who in _FW_WHO]
+    firmware_blocks = [b for b in blocks if b[0].who in FW_WHO]
     fmt = "dmesg"
     has_checksum = True
     if not firmware_blocks:
@@ -411,8 +322,8 @@ def _build(source: str, boot: _Boot, index: int, count: int, findings: list[Find
                 Severity.INFO, "hypervisor-map",
                 "the map is the Xen hypervisor's (XEN) table; a dom0 kernel hashes its own "
                 "'Xen:' table", xen[-1][0].line))
-        elif any(b[0].who in _KERNEL_WHO for b in blocks):
-            firmware_blocks = [b for b in blocks if b[0].who in _KERNEL_WHO][:1]
+        elif any(b[0].who in KERNEL_WHO for b in blocks):
+            firmware_blocks = [b for b in blocks if b[0].who in KERNEL_WHO][:1]
             findings.append(Finding(
                 Severity.WARNING, "no-firmware-table",
                 f"no BIOS-e820 table; using the kernel's '{firmware_blocks[0][0].who}:' table, "
@@ -450,7 +361,7 @@ def _build(source: str, boot: _Boot, index: int, count: int, findings: list[Find
     edited = False
     first_nosave = next((e.line for e in events if e.kind == "nosave"
                          and e.nosave_kind == "registered"), None)
-    kernel_blocks = {b[0].line: b for b in blocks if b[0].who in _KERNEL_WHO
+    kernel_blocks = {b[0].line: b for b in blocks if b[0].who in KERNEL_WHO
                      and b is not fw_block}
     # an update followed by "update e820_table_kexec for ..." edited only the kexec table
     kexec_only = {a.line for a, b in itertools.pairwise(events) if a.kind == "update"
@@ -531,7 +442,12 @@ def _nosave_log(events: list[_Event]) -> NosaveLog | None:
 
 
 def read_log(source: str, text: str, boot: int | None = None) -> MemoryMap:
-    """Read a kernel log; ``boot`` picks a boot (1-based; negative counts from the end)."""
+    """Read a kernel log; ``boot`` picks a boot (1-based; negative counts from the end).
+
+    Without ``boot``, the last boot with a memory map; a log of several boots gives a map that
+    can read its other boots (:meth:`MemoryMap.at_boot`), so a caller holding the image can
+    pick the boot whose firmware table the image's e820 checksum names.
+    """
     lines = text.splitlines()
     boots = [b for b in _parse_lines(source, lines) if b.events]
     if not boots:
@@ -543,12 +459,18 @@ def read_log(source: str, text: str, boot: int | None = None) -> MemoryMap:
         if boot == 0 or not -count <= boot <= count:
             raise MapError(source, None, f"--boot {boot}: the log holds {count} boot(s)")
         index = boot if boot > 0 else count + boot + 1
+        reason = f"--boot {boot}"
     else:
         with_map = [k for k, b in enumerate(boots, 1) if b.has_map()]
         index = with_map[-1] if with_map else count
+        reason = "the last boot with a memory map"
         if with_map and index != count:
             findings.append(Finding(
                 Severity.WARNING, "boot",
                 f"the last boot (of {count}) has no memory map; read boot {index}, the last one "
                 "with a map", boots[index - 1].first_line))
-    return _build(source, boots[index - 1], index, count, findings)
+    m = _build(source, boots[index - 1], index, count, findings)
+    if count > 1:
+        m.set_boots(reason, given=boot is not None,
+                    reader=lambda k: _build(source, boots[k - 1], k, count, []))
+    return m
