@@ -9,6 +9,7 @@ shows the traceback instead.
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 from typing import Any
 
@@ -155,4 +156,9 @@ def cli(ctx: click.Context, debug: bool, no_color: bool) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point."""
+    # numpy's OpenBLAS starts a thread per core at import; nothing here multiplies matrices,
+    # and on 2 cores the threads cost about 0.05 CPU-seconds a start (benchmarks/README.md).
+    # Set only for this process and its workers, never by the library, and never over a
+    # value the user chose.
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     cli.main(args=argv, prog_name="swsusp-inspect")

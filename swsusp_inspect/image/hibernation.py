@@ -27,6 +27,7 @@ from swsusp_inspect.image import banner as fbanner
 from swsusp_inspect.image import pages as fpages
 from swsusp_inspect.image import parallel
 from swsusp_inspect.image import salvage as fsalvage
+from swsusp_inspect.image import shortlist as fshortlist
 from swsusp_inspect.image import verify as fverify
 from swsusp_inspect.model.details import FormatDetails
 from swsusp_inspect.model.image import Banner, SnapshotInfo, SwsuspHeader
@@ -358,6 +359,11 @@ class HibernationImage:
             d0 = s - first_stream
             yield data_pfns[d0 : d0 + take], data
             s += take
+
+    def pages_holding(self, needle: bytes) -> np.ndarray:
+        """Data PFNs (stream order) whose stored bytes hold ``needle`` literally: a shortlist
+        for a search to try before sweeping (see :mod:`~swsusp_inspect.image.shortlist`)."""
+        return fshortlist.pages_holding(self, needle)
 
     def chunk_data_pages(self, k: int, data: bytes | memoryview
                          ) -> tuple[np.ndarray, bytes | memoryview]:

@@ -296,5 +296,14 @@ class PhysicalMemory:
         """The image's data pages in stream order (bounded sweep; see ImageLike)."""
         return self.image.iter_data_pages()
 
+    def pages_holding(self, needle: bytes) -> npt.NDArray[np.uint64]:
+        """Saved PFNs worth trying first in a search for ``needle`` (stream order): the image's
+        shortlist where it offers one (``pages_holding``, found in the file without
+        decompressing), else none.  A shortlist may miss pages: sweep after it."""
+        finder = getattr(self.image, "pages_holding", None)
+        if finder is None:
+            return np.empty(0, np.uint64)
+        return np.asarray(finder(needle), np.uint64)
+
     def clear_cache(self) -> None:
         self._cache.clear()

@@ -297,7 +297,10 @@ def find_vmcoreinfo(mem: PhysicalMemory, *, hint: int | None = None) -> VmcoreIn
         hint: physical address where the note is expected (e.g. from a System.map's
             ``vmcoreinfo_note`` pointer); tried before the sweep.
 
-    Two bounded sweeps of the data pages in stream order:
+    First the page starts of the saved pages whose stored bytes hold the note's name (the
+    image's shortlist, found in the file without decompressing: see
+    :mod:`~swsusp_inspect.image.shortlist`), the first valid note among them winning; then,
+    when none is, two bounded sweeps of the data pages in stream order:
 
     1. page-aligned notes only (4.13+: ``alloc_pages_exact()``), vectorised over the page
        heads, stopping at the first valid one;
@@ -312,6 +315,10 @@ def find_vmcoreinfo(mem: PhysicalMemory, *, hint: int | None = None) -> VmcoreIn
     """
     if hint is not None:
         found = _candidate(mem, hint)
+        if found is not None:
+            return found
+    for pfn in mem.pages_holding(NOTE_NAME).tolist():
+        found = _candidate(mem, pfn * mem.page_size)
         if found is not None:
             return found
     found, rejected = _page_aligned_note(mem)

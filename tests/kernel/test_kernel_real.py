@@ -348,3 +348,41 @@ def test_a_system_map_spares_the_vmcoreinfo_sweep(name, kernel_cache):
     counted = _CountSweeps(real.image)
     assert read_kernel(counted).vmcoreinfo.address == vmcoreinfo_sysfs(real.dir)[0]
     assert counted.sweeps == 1
+
+
+class _NoShortlist(_CountSweeps):
+    """The image without its file search: the note is found by sweeping alone."""
+
+
+class _WithShortlist(_CountSweeps):
+    """The image with its file search (``pages_holding``) forwarded."""
+
+    def __init__(self, image) -> None:
+        super().__init__(image)
+        self.pages_holding = image.pages_holding
+
+
+@pytest.mark.parametrize("name", [
+    "deb12-6.1-lzo",
+    pytest.param("deb12-6.1-nocompress", marks=pytest.mark.slow),
+    pytest.param("deb13-6.12-lz4", marks=pytest.mark.slow)])
+def test_the_files_shortlist_finds_the_note_the_sweep_finds(name, kernel_cache):
+    """Searched in the file (the compressed chunk holds the note's name literally), the note
+    is found with no sweep at all, and it is the note a whole sweep finds."""
+    from swsusp_inspect.kernel.memory import PhysicalMemory
+    from swsusp_inspect.kernel.vmcoreinfo import NOTE_NAME, find_vmcoreinfo
+
+    image = kernel_cache.image(name).image
+    fast = _WithShortlist(image)
+    found = find_vmcoreinfo(PhysicalMemory(fast))
+    assert fast.sweeps == 0
+    slow = _NoShortlist(image)
+    swept = find_vmcoreinfo(PhysicalMemory(slow))
+    assert slow.sweeps == 1
+    assert (found.address, found.entries) == (swept.address, swept.entries)
+    shortlist = image.pages_holding(NOTE_NAME)
+    assert found.address // image.page_size in shortlist.tolist()
+    # stream order without repeats (a real kernel saves its pages in PFN order), whole
+    # chunks of saved data pages
+    assert np.all(np.diff(shortlist.astype(np.int64)) > 0)
+    assert np.isin(shortlist, image.pagedir.data_pfns).all()
