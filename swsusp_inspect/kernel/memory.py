@@ -293,8 +293,13 @@ class PhysicalMemory:
 
     # -- sweeping
     def iter_saved_data(self) -> Iterable[tuple[npt.NDArray[np.uint64], bytes | memoryview]]:
-        """The image's data pages in stream order (bounded sweep; see ImageLike)."""
-        return self.image.iter_data_pages()
+        """The image's data pages in stream order (bounded sweep; see ImageLike).  An image
+        read around damage (``iter_readable``) is swept around its unreadable pages, so one
+        lost chunk does not end a search through the rest."""
+        readable = getattr(self.image, "iter_readable", None)
+        if readable is None:
+            return self.image.iter_data_pages()
+        return ((pfns, data) for _, pfns, data in readable())
 
     def pages_holding(self, needle: bytes) -> npt.NDArray[np.uint64]:
         """Saved PFNs worth trying first in a search for ``needle`` (stream order): the image's
