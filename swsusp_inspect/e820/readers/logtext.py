@@ -374,11 +374,11 @@ def _build(source: str, boot: _Boot, index: int, count: int, findings: list[Find
                 state, _arrays_of([_entry(x, source) for x in kernel_blocks[ev.line]], clean=False))
             edited = True
         elif ev.kind == "update" and ev.line not in kexec_only:
-            state = apply_update(*state, ev.start, ev.start + ev.size, int(ev.old or 0),
-                                 int(ev.new or 0))
+            state = apply_update(*state, ev.start, ev.start + ev.size, old=int(ev.old or 0),
+                                 new=int(ev.new or 0))
             edited = True
         elif ev.kind == "remove":
-            state = apply_remove(*state, ev.start, ev.start + ev.size, ev.old)
+            state = apply_remove(*state, ev.start, ev.start + ev.size, old=ev.old)
             edited = True
     fw_end = max(e.start + e.size for e in fw_block)
     for b in kernel_blocks.values():
