@@ -28,7 +28,6 @@ LONG_MARK = "# long:"
 # integrator notices and removes it).
 ALLOWED_LONG = {
     # rewritten by the hostile-input branch; remove from this list when it lands
-    "swsusp_inspect/e820/readers/logtext.py::_parse_lines",
     "swsusp_inspect/e820/readers/logtext.py::_build",
 }
 
