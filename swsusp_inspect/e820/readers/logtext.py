@@ -74,36 +74,43 @@ def _blocks(events: list[Event], kinds: tuple[str, ...]) -> list[list[Event]]:
 
 
 def _build(source: str, boot: Boot, index: int, count: int, findings: list[Finding]) -> MemoryMap:
+    """The map of one boot (``index`` of ``count``): the firmware table as printed, the kernel's
+    table after its edits, the nosave calls; ``findings`` gains what the log shows wrong."""
     events = boot.events
     blocks = _blocks(events, ("entry",))
+    fw_block, fmt = _firmware_table(source, boot, blocks, findings)
+    raw = [_entry(e, source) if e.kind != "node" else
+           RawEntry(e.start, e.size, 1, "usable", source, e.line) for e in fw_block]
+    kernel_blocks = {b[0].line: b for b in blocks if b[0].who in KERNEL_WHO
+                     and b is not fw_block}
+    state, edited = _kernel_table(source, events, raw, fw_block, kernel_blocks)
+    _check_kernel_tables(fw_block, kernel_blocks, findings)
+    modified = None
+    if edited and fmt == "dmesg":
+        s, e, t = state
+        modified = MemoryMap(source, fmt, [
+            RawEntry(int(a), int(b) - int(a), int(c), dmesg_name(int(c)), source, None)
+            for a, b, c in zip(s, e, t, strict=True)])
+    nosave_log = _nosave_log(events)
+    if count > 1:
+        findings.append(Finding(
+            Severity.INFO, "boot", f"the log holds {count} boots; read boot {index} "
+            f"(lines {boot.first_line}-); --boot N chooses another", boot.first_line))
+    return MemoryMap(source, fmt, raw, printed=fmt == "dmesg", modified=modified,
+                     nosave_log=nosave_log, findings=findings, boot=index if count > 1 else None,
+                     boots=count if count > 1 else None, has_checksum=fmt == "dmesg")
+
+
+def _firmware_table(source: str, boot: Boot, blocks: list[list[Event]], findings: list[Finding]
+                    ) -> tuple[list[Event], str]:
+    """The firmware table (the last one printed) and the map's format: ``"dmesg"``, or
+    ``"node-ranges"`` when the boot has no e820 table at all.  Refuses a boot with no table."""
     firmware_blocks = [b for b in blocks if b[0].who in FW_WHO]
     fmt = "dmesg"
-    has_checksum = True
     if not firmware_blocks:
-        xen = _blocks(events, ("xen",))
-        if xen:
-            firmware_blocks = xen
-            findings.append(Finding(
-                Severity.INFO, "hypervisor-map",
-                "the map is the Xen hypervisor's (XEN) table; a dom0 kernel hashes its own "
-                "'Xen:' table", xen[-1][0].line))
-        elif any(b[0].who in KERNEL_WHO for b in blocks):
-            firmware_blocks = [b for b in blocks if b[0].who in KERNEL_WHO][:1]
-            findings.append(Finding(
-                Severity.WARNING, "no-firmware-table",
-                f"no BIOS-e820 table; using the kernel's '{firmware_blocks[0][0].who}:' table, "
-                "which is not the firmware table the checksum covers", firmware_blocks[0][0].line))
-        else:
-            nodes = [e for e in events if e.kind == "node"]
-            if nodes:
-                fmt = "node-ranges"
-                has_checksum = False
-                findings.append(Finding(
-                    Severity.INFO, "node-ranges",
-                    "no e820 table (not x86?): RAM from 'node N: [mem ...]' lines, everything "
-                    "else is non-RAM", nodes[0].line))
-                firmware_blocks = [nodes]
+        firmware_blocks, fmt = _stand_in_tables(boot.events, blocks, findings)
     if not firmware_blocks:
+        events = boot.events
         nosave = sum(1 for e in events if e.kind == "nosave")
         last = events[-1].line if events else boot.first_line
         extra = f" ({nosave} nosave lines, but no table)" if nosave else ""
@@ -116,18 +123,47 @@ def _build(source: str, boot: Boot, index: int, count: int, findings: list[Findi
                 Severity.WARNING, "several-tables",
                 f"{len(firmware_blocks)} firmware tables in one boot; using the last",
                 firmware_blocks[-1][0].line))
-    fw_block = firmware_blocks[-1]
-    raw = [_entry(e, source) if e.kind != "node" else
-           RawEntry(e.start, e.size, 1, "usable", source, e.line) for e in fw_block]
-    # the kernel's table: firmware table, then printed kernel tables and edits, in log order,
-    # up to the first Registered nosave line (e820__register_nosave_regions walks it then)
+    return firmware_blocks[-1], fmt
+
+
+def _stand_in_tables(events: list[Event], blocks: list[list[Event]], findings: list[Finding]
+                     ) -> tuple[list[list[Event]], str]:
+    """With no firmware table printed: the Xen hypervisor's, else the kernel's first one, else
+    the node ranges (format ``"node-ranges"``); none of them when the boot has none."""
+    xen = _blocks(events, ("xen",))
+    if xen:
+        findings.append(Finding(
+            Severity.INFO, "hypervisor-map",
+            "the map is the Xen hypervisor's (XEN) table; a dom0 kernel hashes its own "
+            "'Xen:' table", xen[-1][0].line))
+        return xen, "dmesg"
+    kernel = [b for b in blocks if b[0].who in KERNEL_WHO][:1]
+    if kernel:
+        findings.append(Finding(
+            Severity.WARNING, "no-firmware-table",
+            f"no BIOS-e820 table; using the kernel's '{kernel[0][0].who}:' table, "
+            "which is not the firmware table the checksum covers", kernel[0][0].line))
+        return kernel, "dmesg"
+    nodes = [e for e in events if e.kind == "node"]
+    if nodes:
+        findings.append(Finding(
+            Severity.INFO, "node-ranges",
+            "no e820 table (not x86?): RAM from 'node N: [mem ...]' lines, everything "
+            "else is non-RAM", nodes[0].line))
+        return [nodes], "node-ranges"
+    return [], "dmesg"
+
+
+def _kernel_table(source: str, events: list[Event], raw: list[RawEntry], fw_block: list[Event],
+                  kernel_blocks: dict[int, list[Event]]) -> tuple[tuple[U64, U64, U32], bool]:
+    """The kernel's table, and whether the log shows it changed: the firmware table, then the
+    printed kernel tables and edits, in log order, up to the first Registered nosave line
+    (e820__register_nosave_regions walks it then)."""
     fw_last_line = fw_block[-1].line
     state = _arrays_of(raw)
     edited = False
     first_nosave = next((e.line for e in events if e.kind == "nosave"
                          and e.nosave_kind == "registered"), None)
-    kernel_blocks = {b[0].line: b for b in blocks if b[0].who in KERNEL_WHO
-                     and b is not fw_block}
     # an update followed by "update e820_table_kexec for ..." edited only the kexec table
     kexec_only = {a.line for a, b in itertools.pairwise(events) if a.kind == "update"
                   and b.kind == "kexec"}
@@ -145,6 +181,12 @@ def _build(source: str, boot: Boot, index: int, count: int, findings: list[Findi
         elif ev.kind == "remove":
             state = apply_remove(*state, ev.start, ev.start + ev.size, old=ev.old)
             edited = True
+    return state, edited
+
+
+def _check_kernel_tables(fw_block: list[Event], kernel_blocks: dict[int, list[Event]],
+                         findings: list[Finding]) -> None:
+    """Warn of each kernel table that ends below the firmware table."""
     fw_end = max(e.start + e.size for e in fw_block)
     for b in kernel_blocks.values():
         if max(e.start + e.size for e in b) < fw_end:
@@ -153,20 +195,6 @@ def _build(source: str, boot: Boot, index: int, count: int, findings: list[Findi
                 f"the '{b[0].who}:' table ends at {max(e.start + e.size for e in b) - 1:#x}, "
                 f"below the firmware table's {fw_end - 1:#x}: cut off in this capture, or "
                 "mem=/memmap= limits", b[-1].line))
-    modified = None
-    if edited and fmt == "dmesg":
-        s, e, t = state
-        modified = MemoryMap(source, fmt, [
-            RawEntry(int(a), int(b) - int(a), int(c), dmesg_name(int(c)), source, None)
-            for a, b, c in zip(s, e, t, strict=True)])
-    nosave_log = _nosave_log(events)
-    if count > 1:
-        findings.append(Finding(
-            Severity.INFO, "boot", f"the log holds {count} boots; read boot {index} "
-            f"(lines {boot.first_line}-); --boot N chooses another", boot.first_line))
-    return MemoryMap(source, fmt, raw, printed=fmt == "dmesg", modified=modified,
-                     nosave_log=nosave_log, findings=findings, boot=index if count > 1 else None,
-                     boots=count if count > 1 else None, has_checksum=has_checksum)
 
 
 def _arrays_of(entries: Sequence[RawEntry], *, clean: bool = True) -> tuple[U64, U64, U32]:
