@@ -108,9 +108,9 @@ def test_edits_equal_painting(entries: list[tuple[int, int, int]], lo: int, n: i
     s, e, t = sanitize(np.array([x[0] for x in entries], dtype=np.uint64),
                        np.array([x[0] + x[1] for x in entries], dtype=np.uint64),
                        np.array([x[2] for x in entries], dtype=np.uint32))
-    us, ue, ut = apply_update(s, e, t, lo_a, hi_a, old, 4)
+    us, ue, ut = apply_update(s, e, t, lo_a, hi_a, old=old, new=4)
     got = [(int(a), int(b) - int(a), int(c)) for a, b, c in zip(us, ue, ut, strict=True)]
     assert got == _paint(entries, lo_a, hi_a, old, 4)
-    rs, re_, rt = apply_remove(s, e, t, lo_a, hi_a, old)
+    rs, re_, rt = apply_remove(s, e, t, lo_a, hi_a, old=old)
     got = [(int(a), int(b) - int(a), int(c)) for a, b, c in zip(rs, re_, rt, strict=True)]
     assert got == _paint(entries, lo_a, hi_a, old, None)

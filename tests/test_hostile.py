@@ -29,7 +29,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from swsusp_inspect.e820 import load_memory_map
-from swsusp_inspect.e820.readers.logtext import MAX_LINE, read_log
+from swsusp_inspect.e820.readers.logpatterns import MAX_LINE
+from swsusp_inspect.e820.readers.logtext import read_log
 from swsusp_inspect.errors import FormatError, MapError, NotAnImageError, SwsuspError
 from swsusp_inspect.image import open_image
 from swsusp_inspect.inputs.kpageflags import load_kpageflags

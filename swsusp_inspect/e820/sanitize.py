@@ -89,7 +89,7 @@ def _split_at(starts: U64, ends: U64, types: U32, lo: int, hi: int) -> tuple[U64
 
 
 def apply_update(
-    starts: U64, ends: U64, types: U32, lo: int, hi: int, old: int, new: int
+    starts: U64, ends: U64, types: U32, lo: int, hi: int, *, old: int, new: int
 ) -> tuple[U64, U64, U32]:
     """``__e820__range_update(lo, hi - lo, old, new)`` on a table, then sanitize.
 
@@ -102,7 +102,7 @@ def apply_update(
 
 
 def apply_remove(
-    starts: U64, ends: U64, types: U32, lo: int, hi: int, old: int | None
+    starts: U64, ends: U64, types: U32, lo: int, hi: int, *, old: int | None
 ) -> tuple[U64, U64, U32]:
     """``e820__range_remove(lo, hi - lo, old, check_type)`` on a table, then sanitize.
 

@@ -74,8 +74,8 @@ class ChunkTable:
         page_size: int,
         header_size: int,
         stream_pages: int,
-        entry_offset: Callable[[int], int] | None = None,
         *,
+        entry_offset: Callable[[int], int] | None = None,
         salvage: Salvage | None = None,
     ) -> None:
         self.buf = buf
@@ -208,6 +208,7 @@ def build_table(
     page_size: int,
     header_size: int,
     stream_pages: int,
+    *,
     entry_offset: Callable[[int], int] | None = None,
 ) -> ChunkTable:
     """The whole chunk table, every header walked (see :class:`ChunkTable`).
@@ -222,11 +223,11 @@ def build_table(
             device page the last entry points to.
     """
     return ChunkTable(buf, entries, page_size, header_size, stream_pages,
-                      entry_offset).ensure_all()
+                      entry_offset=entry_offset).ensure_all()
 
 
-def gather(buf: Any, entries: np.ndarray, first: int, n_pages: int, page_size: int,
-           structure: str, *, zero_fill_below: int | None = None) -> bytes | memoryview:
+def gather(buf: Any, entries: np.ndarray, first: int, n_pages: int, page_size: int, *,
+           structure: str, zero_fill_below: int | None = None) -> bytes | memoryview:
     """The bytes of ``n_pages`` swap pages listed from ``entries[first]`` on.
 
     Contiguous runs (the common case) come straight from the map without copying.

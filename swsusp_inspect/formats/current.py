@@ -102,7 +102,7 @@ def _open_reading(buf: Any, header: SwsuspHeader, device_pages: int | None,
     at = header.image * n
     if 0 < int.from_bytes(bytes(buf[at : at + s]), "little") < len(buf) // n:
         reached[0] = 1
-    smap = swapmap.walk(buf, header.image, n, s, device_pages,
+    smap = swapmap.walk(buf, header.image, n, s, device_pages=device_pages,
                         image_offset=header.offset + swap.image_slot(n, s, header.layout),
                         salvage=options.salvage)
     entries = smap.entries

@@ -96,7 +96,8 @@ def _decompresses_to(table: ChunkTable, dec: fchunks.Decompressor,
                      chunk: tuple[int, int, int], expected: int) -> bool:
     """Whether the chunk ``(entry, pages, cmp_len)`` decompresses to ``expected`` pages."""
     idx, pages, cmp_len = chunk
-    raw = fchunks.gather(table.buf, table.entries, idx, pages, table.page_size, "chunk")
+    raw = fchunks.gather(table.buf, table.entries, idx, pages, table.page_size,
+                         structure="chunk")
     h = table.header_size
     try:
         dec.decompress(raw[h : h + cmp_len], expected, where="chunk", offset=0)

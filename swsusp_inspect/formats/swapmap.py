@@ -58,7 +58,7 @@ def _dtype(sector_size: int) -> np.dtype[Any]:
     return np.dtype("<u8") if sector_size == 8 else np.dtype("<u4")
 
 
-def _follow(buf: Any, first: int, page_size: int, sector_size: int, limit: int | None,
+def _follow(buf: Any, first: int, page_size: int, sector_size: int, *, limit: int | None,
             image_offset: int | None) -> tuple[list[np.ndarray], list[int], FormatError | None]:
     """The chain's pages from ``first`` until ``next_swap`` is 0, or the error that stopped it
     (a pointer past the device, a loop, a page past the end of the file)."""
@@ -95,7 +95,7 @@ def _slot_offset(order: list[int], index: int, per_page: int, page_size: int,
     return order[index // per_page] * page_size + (index % per_page) * sector_size
 
 
-def _check_entries(entries: np.ndarray, order: list[int], page_size: int, sector_size: int,
+def _check_entries(entries: np.ndarray, order: list[int], page_size: int, sector_size: int, *,
                    limit: int | None, salvage: bool) -> tuple[np.ndarray, list[str]]:
     """Entries up to the first 0 (strict) or the last non-zero one (salvage, with bad entries
     set to 0); the strict walk's complaints as messages (raised when not salvaging)."""
@@ -134,9 +134,9 @@ def walk(
     first: int,
     page_size: int,
     sector_size: int = 8,
+    *,
     device_pages: int | None = None,
     image_offset: int | None = None,
-    *,
     salvage: bool = False,
 ) -> SwapMap:
     """Follow ``next_swap`` from ``first``, bounded by the file and cycle-checked.
@@ -153,12 +153,14 @@ def walk(
             map page must still be readable.
     """
     limit = device_pages if device_pages else None
-    chunks, order, error = _follow(buf, first, page_size, sector_size, limit, image_offset)
+    chunks, order, error = _follow(buf, first, page_size, sector_size, limit=limit,
+                                   image_offset=image_offset)
     if error is not None and (not salvage or not chunks):
         raise error
     problems = [str(error)] if error is not None else []
     entries = np.concatenate(chunks) if chunks else np.zeros(0, np.uint64)
-    entries, more = _check_entries(entries, order, page_size, sector_size, limit, salvage)
+    entries, more = _check_entries(entries, order, page_size, sector_size, limit=limit,
+                                   salvage=salvage)
     return SwapMap(entries, tuple(order), tuple(problems + more), complete=error is None,
                    cut=isinstance(error, TruncatedError))
 
@@ -214,7 +216,7 @@ def find_continuation(buf: Any, smap: SwapMap, page_size: int, sector_size: int 
     chains: list[SwapMap] = []
     for head in heads.tolist():
         try:
-            part = walk(buf, int(head), page_size, sector_size, device_pages)
+            part = walk(buf, int(head), page_size, sector_size, device_pages=device_pages)
         except FormatError:
             continue
         used = np.concatenate([part.entries, np.asarray(part.map_pages, np.uint64)])

@@ -170,7 +170,8 @@ class HibernationImage:
             salvage = fchunks.Salvage(self.compression, self._opened.end_known,
                                       self.device_pages, self.problems, self._opened.gaps)
         return fchunks.ChunkTable(self.buf, self.entries, self.page_size, self.word_size,
-                                  self.info.pages, self._entry_offset, salvage=salvage)
+                                  self.info.pages, entry_offset=self._entry_offset,
+                                  salvage=salvage)
 
     def _entry_offset(self, index: int) -> int:
         """File offset of swap-map slot ``index`` (for messages)."""
@@ -190,7 +191,7 @@ class HibernationImage:
         first, npg, cmp_len = int(t.first_entry[k]), int(t.n_pages[k]), int(t.cmp_len[k])
         off = int(self.entries[first]) * self.page_size
         raw = fchunks.gather(self.buf, self.entries, first, npg, self.page_size,
-                             f"compressed chunk {k}")
+                             structure=f"compressed chunk {k}")
         h = self.word_size
         return off, raw[h : h + cmp_len]
 
@@ -237,8 +238,8 @@ class HibernationImage:
                 # only a stream lists fewer entries than pages (swap maps are checked at open)
                 missing = self.file_size // n
                 raise TruncatedError("image stream page", missing * n, n, self.file_size)
-            data = fchunks.gather(self.buf, self.entries, start, count, n, "image data page",
-                                  zero_fill_below=self.device_pages)
+            data = fchunks.gather(self.buf, self.entries, start, count, n,
+                                  structure="image data page", zero_fill_below=self.device_pages)
             if self.page_transform is not None:
                 return self.page_transform(self.entries, start, count, data)
             return data
