@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pytest
 from click.testing import CliRunner, Result
 
 from swsusp_inspect.cli import cli
@@ -151,6 +152,20 @@ def examples(n: int) -> int:
     """Hypothesis examples for a property: a third in the default run (kept to about a minute
     of CPU), three times as many in CI's thorough step (``SWSUSP_INSPECT_TESTS=thorough``)."""
     return n * 3 if THOROUGH else max(10, n // 3)
+
+
+def slow_but(values: Any, keep: Any, ids: Any = None) -> list[Any]:
+    """``values`` as parameters, every one but those in ``keep`` (values, or ids when ``ids``
+    are given) marked slow: the default run checks the behaviour once, CI's thorough step
+    (``-m "slow or not slow"``) on every value.  A tuple is one value per argument name."""
+    out = []
+    for i, v in enumerate(values):
+        name = ids[i] if ids is not None else v
+        marks = () if name in keep else (pytest.mark.slow,)
+        args = v if isinstance(v, tuple) else (v,)
+        out.append(pytest.param(*args, marks=marks, id=None if ids is None else ids[i]))
+    assert len(out) - sum(1 for p in out if p.marks) == len(keep), "keep names no value"
+    return out
 
 
 def round_trip(fmt: Any, obj: dict[str, Any], size: int, data: bytes | None = None) -> None:

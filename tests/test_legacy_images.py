@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from helpers import assert_error_line, examples, run_cli
+from helpers import assert_error_line, examples, run_cli, slow_but
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -85,7 +85,7 @@ def test_every_era_reads(tmp_path: Path, era: str, w: int, scatter: bool) -> Non
         assert got == pattern_pages(PFNS)
 
 
-@pytest.mark.parametrize(("era", "w"), ERAS, ids=IDS)
+@pytest.mark.parametrize(("era", "w"), slow_but(ERAS, {"link26-32", "2.6.16-64"}, IDS))
 def test_cli_every_command(tmp_path: Path, era: str, w: int) -> None:
     f = forge(tmp_path, era, w)
     r = run_cli("info", "--json", f.path)

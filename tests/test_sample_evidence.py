@@ -8,6 +8,7 @@ where the image is in place (some are git-ignored, samples/.gitignore).
 
 from __future__ import annotations
 
+import functools
 import lzma
 import re
 import struct
@@ -21,6 +22,7 @@ EVIDENCE = sorted(p.parent.name for p in SAMPLES.glob("*/kallsyms.txt.xz"))
 WITH_IMAGE = [n for n in EVIDENCE if n in real_samples()]
 
 
+@functools.cache
 def excerpt(name: str) -> tuple[int, list[tuple[int, int, str, str, str | None]]]:
     """(line count of /proc/kallsyms, [(index, address, type, name, module)])."""
     text = lzma.decompress((SAMPLES / name / "kallsyms.txt.xz").read_bytes()).decode()
@@ -41,6 +43,7 @@ def core_address(rows: list[tuple[int, int, str, str, str | None]], sym: str) ->
     return next((a for _i, a, _t, n, mod in rows if n == sym and mod is None), None)
 
 
+@functools.cache
 def system_map_lines(name: str) -> dict[str, set[int]] | None:
     """name -> every address System.map gives it (None where the map is git-ignored and absent)."""
     path = SAMPLES / provenance(name)["system_map"]

@@ -299,12 +299,17 @@ def check_image(img: HibernationImage, forged: Forged, pfn_arr: np.ndarray) -> N
         assert result.crc32.computed == forged.crc32
 
 
-@pytest.mark.parametrize(("compression", "crc32_mode"), [
-    ("none", True),  # 2.6.37+ nocompress (and every 2.6.23-2.6.36 image)
-    ("lzo", True),  # 3.2-5.1: LZO with the image CRC32
-    ("lzo", False),  # 2.6.37-3.1: LZO, no CRC32 (flags 0: also an 8-byte 2.6.20 header)
+@pytest.mark.parametrize(("compression", "crc32_mode", "scatter"), [
+    # 2.6.37+ nocompress (and every 2.6.23-2.6.36 image)
+    pytest.param("none", True, False, id="contiguous-none-True"),
+    pytest.param("none", True, True, id="scattered-none-True"),
+    # 3.2-5.1: LZO with the image CRC32
+    pytest.param("lzo", True, True, id="scattered-lzo-True"),
+    pytest.param("lzo", True, False, id="contiguous-lzo-True", marks=pytest.mark.slow),
+    # 2.6.37-3.1: LZO, no CRC32 (flags 0: also an 8-byte 2.6.20 header)
+    pytest.param("lzo", False, False, id="contiguous-lzo-False"),
+    pytest.param("lzo", False, True, id="scattered-lzo-False", marks=pytest.mark.slow),
 ])
-@pytest.mark.parametrize("scatter", [False, True], ids=["contiguous", "scattered"])
 def test_forged_reads_back(tmp_path: Path, compression: str, crc32_mode: bool,
                            scatter: bool) -> None:
     # 0x500 PFNs: more entries than one map page holds (1023) when uncompressed
@@ -317,7 +322,7 @@ def test_forged_reads_back(tmp_path: Path, compression: str, crc32_mode: bool,
         check_image(img, forged, pfn_arr)
 
 
-@pytest.mark.parametrize("page_size", [16384, 65536])
+@pytest.mark.parametrize("page_size", [16384, pytest.param(65536, marks=pytest.mark.slow)])
 def test_large_pages(tmp_path: Path, page_size: int) -> None:
     pfn_arr = pfns(0x40, 0x40 + 100)  # one map page (N / 4 - 1 entries: 4095, 16383)
     forged = forge4(tmp_path, pfns=pfn_arr, page_size=page_size, compression="lzo")
@@ -466,7 +471,9 @@ def test_truncated_in_the_data(tmp_path: Path) -> None:
                       "compressed chunk 3", f"{cut:#x}", exit_code=1)
 
 
-@pytest.mark.parametrize("crc32_mode", [True, False], ids=["3.2-5.1", "2.6.37-3.1"])
+@pytest.mark.parametrize("crc32_mode", [
+    pytest.param(True, id="3.2-5.1"),
+    pytest.param(False, id="2.6.37-3.1", marks=pytest.mark.slow)])
 @given(data=st.data())
 @HYP
 def test_flip_or_truncate_anywhere(tmp_path: Path, crc32_mode: bool,

@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from helpers import assert_error_line, examples, run_cli, unhex
+from helpers import assert_error_line, examples, run_cli, slow_but, unhex
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -278,7 +278,8 @@ CASES = {
 }
 
 
-@pytest.mark.parametrize("case", list(CASES))
+# "lzo", "passphrase" and "i386" are also parts of the combined cases: -m slow
+@pytest.mark.parametrize("case", slow_but(list(CASES), set(CASES) - {"lzo", "passphrase", "i386"}))
 def test_forged_reads_back(tmp_path: Path, case: str) -> None:
     kw: dict[str, Any] = CASES[case]
     word = kw.get("word_size", 8)
@@ -384,7 +385,7 @@ def test_scattered_extents_over_several_extents_pages(tmp_path: Path) -> None:
         assert img.verify().ok
 
 
-@pytest.mark.parametrize("page_size", [16384, 65536])
+@pytest.mark.parametrize("page_size", [16384, pytest.param(65536, marks=pytest.mark.slow)])
 def test_large_pages(tmp_path: Path, page_size: int) -> None:
     pfn_arr = np.arange(0x10000, 0x10000 + 40, dtype=np.uint64)
     stream = kernel_stream(pfn_arr, 8, page_size)
