@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import struct
 from pathlib import Path
 from typing import Any
 
@@ -181,3 +182,40 @@ def round_trip(fmt: Any, obj: dict[str, Any], size: int, data: bytes | None = No
     assert {k: v for k, v in parsed.items() if k in obj or not k.startswith("_")} == obj
     assert fmt.build(parsed) == data
     assert fmt.sizeof() == size == len(data)
+
+
+# -- an ELF core reader independent of the package's writer (export and salvage tests) -------
+
+
+def elf_loads(path: Path) -> tuple[int, int, list[tuple[int, int, int, int, int]], bytes]:
+    """``(class, machine, [(type, offset, paddr, filesz, memsz)], note bytes)``."""
+    data = path.read_bytes()
+    assert data[:4] == b"\x7fELF"
+    cls = 64 if data[4] == 2 else 32
+    if cls == 64:
+        e_type, machine, _, _, phoff, _, _, _, phsz, phnum = struct.unpack_from(
+            "<HHIQQQIHHH", data, 16)
+        rows = [struct.unpack_from("<IIQQQQQQ", data, phoff + i * phsz) for i in range(phnum)]
+        segs = [(t, off, pa, fs, ms) for t, _, off, _, pa, fs, ms, _ in rows]
+    else:
+        e_type, machine, _, _, phoff, _, _, _, phsz, phnum = struct.unpack_from(
+            "<HHIIIIIHHH", data, 16)
+        rows = [struct.unpack_from("<IIIIIIII", data, phoff + i * phsz) for i in range(phnum)]
+        segs = [(t, off, pa, fs, ms) for t, off, _, pa, fs, ms, _, _ in rows]
+    assert e_type == 4  # ET_CORE
+    notes = [(off, fs) for t, off, _, fs, _ in segs if t == 4]
+    assert len(notes) == 1
+    return cls, machine, segs, data[notes[0][0] : notes[0][0] + notes[0][1]]
+
+
+def elf_page(path: Path, phys: int, n: int) -> bytes | None:
+    """The page at ``phys`` as an ELF core reader sees it (None: in no segment)."""
+    _, _, segs, _ = elf_loads(path)
+    for t, off, pa, fs, ms in segs:
+        if t == 1 and pa <= phys < pa + ms:
+            if phys - pa >= fs:
+                return bytes(n)  # memory with no file bytes: zeros
+            with open(path, "rb") as f:
+                f.seek(off + phys - pa)
+                return f.read(n)
+    return None

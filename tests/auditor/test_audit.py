@@ -24,7 +24,7 @@ from swsusp_inspect.inputs.system_map import load_system_map
 from swsusp_inspect.model import to_data
 from swsusp_inspect.model.report import Report
 
-SAMPLES = Path(__file__).resolve().parent.parent / "samples"
+SAMPLES = Path(__file__).resolve().parents[2] / "samples"
 SEED = SAMPLES / "forged-seed-2004"
 CRC32_LAYOUT = "5.13+ (CRC32 e820 checksum)"
 

@@ -33,7 +33,7 @@ REAL = real_samples()
 # The i386 and arm64 images are not committed (samples/.gitignore).  Where they are absent,
 # their real heads stand in: every byte of the header, swap map, swsusp_info and PFN directory
 # as the kernel wrote them, data payloads zeroed.  The audit reads PFNs, not page contents.
-HEADS = Path(__file__).resolve().parent / "data" / "real-heads"
+HEADS = Path(__file__).resolve().parents[1] / "data" / "real-heads"
 # (s2disk's head is not among them: its reader decodes the whole stream when opening)
 HEAD_ONLY = sorted(p.name for p in HEADS.iterdir() if p.is_dir() and p.name not in REAL
                    and provenance(p.name).get("writer", "kernel") == "kernel")

@@ -15,7 +15,7 @@ from swsusp_inspect import batch
 from swsusp_inspect.cli import cli
 from swsusp_inspect.forge.kernel import ForgeSpec, forge
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = ROOT / "samples"
 LZ4 = SAMPLES / "deb13-6.12-lz4"
 

@@ -20,7 +20,7 @@ from swsusp_inspect import batch
 from swsusp_inspect.batch.db import SCHEMA
 from swsusp_inspect.cli import cli
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = ROOT / "samples"
 REAL = SAMPLES / "deb12-6.1-lzo"  # a 6.1 image, e820 crc32 in its restore record
 OTHER = SAMPLES / "sid-7-lzo"  # another guest: 256 MiB more RAM, another firmware table

@@ -16,7 +16,7 @@ from helpers import forge_to
 from swsusp_inspect.cli import cli
 from swsusp_inspect.image import open_image
 
-SAMPLES = Path(__file__).resolve().parent.parent / "samples"
+SAMPLES = Path(__file__).resolve().parents[2] / "samples"
 SEED = SAMPLES / "forged-seed-2004"
 REAL = SAMPLES / "deb13-6.12-lz4"
 COLOUR = re.compile(r"\x1b\[[0-9;]*(3[0-7]|38;)[0-9;]*m")

@@ -9,7 +9,7 @@ from click.testing import CliRunner
 
 from swsusp_inspect.cli import cli
 
-DATA = Path(__file__).parent / "data"
+DATA = Path(__file__).parent.parent / "data"
 REAL = DATA / "realworld"
 MAPS = DATA / "maps"
 

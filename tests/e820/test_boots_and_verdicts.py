@@ -13,7 +13,7 @@ from click.testing import CliRunner
 
 from swsusp_inspect.cli import cli
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 REAL = ROOT / "samples" / "deb12-6.1-lzo"
 OTHER = ROOT / "samples" / "sid-7-lzo"
 IMAGE = str(REAL / "swap.img.xz")

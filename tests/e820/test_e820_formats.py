@@ -15,7 +15,7 @@ from swsusp_inspect.e820 import E820Type, diff_maps, load_memory_map, merge_evid
 from swsusp_inspect.e820.readers.binary import build_boot_params, build_e820_raw
 from swsusp_inspect.errors import MapError
 
-MAPS = Path(__file__).parent / "data" / "maps"
+MAPS = Path(__file__).parent.parent / "data" / "maps"
 
 QEMU_TABLE = [  # (addr, size, type) of the QEMU guests in samples/, as their BIOS-e820 lines
     (0x0, 0x9FC00, 1),
@@ -200,7 +200,7 @@ def test_sysfs_directory_tar_and_grep(tmp_path: Path) -> None:
 
 
 def test_json_round_trip(tmp_path: Path) -> None:
-    m = load_memory_map(Path(__file__).parent / "data" / "realworld"
+    m = load_memory_map(Path(__file__).parent.parent / "data" / "realworld"
                         / "lkml-2017-precision5810-2.dmesg.txt")
     f = tmp_path / "m.json"
     f.write_text(m.document().to_json())
@@ -220,7 +220,7 @@ def test_json_round_trip(tmp_path: Path) -> None:
 
 
 def test_merge_evidence_log_and_iomem() -> None:
-    real = Path(__file__).parent / "data" / "realworld"
+    real = Path(__file__).parent.parent / "data" / "realworld"
     log = load_memory_map(MAPS / "newest-7.x.dmesg.txt")
     iomem = load_memory_map(real / "avml-1.iomem.txt")
     merged = merge_evidence([iomem, log])

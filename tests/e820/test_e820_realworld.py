@@ -13,7 +13,7 @@ import pytest
 from swsusp_inspect.e820 import E820Type, diff_maps, load_memory_map
 from swsusp_inspect.errors import MapError
 
-DATA = Path(__file__).parent / "data" / "realworld"
+DATA = Path(__file__).parent.parent / "data" / "realworld"
 
 # file -> (format, number of firmware-table entries as printed/read)
 PARSES = {

@@ -21,7 +21,7 @@ from helpers import provenance
 
 from swsusp_inspect.e820 import load_memory_map
 
-SAMPLES = Path(__file__).resolve().parent.parent / "samples"
+SAMPLES = Path(__file__).resolve().parents[2] / "samples"
 # real-kernel samples only (forged ones have no provenance.json from a guest run)
 DIRS = sorted(p for p in SAMPLES.glob("*")
               if (p / "dmesg.txt").is_file() and (p / "provenance.json").is_file())

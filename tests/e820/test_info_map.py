@@ -13,7 +13,7 @@ from helpers import provenance, real_samples
 from swsusp_inspect.cli import cli
 from swsusp_inspect.model.summary import INCONSISTENT_MAP
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 # x86 samples: the image carries the e820 checksum (arm64 has no e820; see test_audit_samples)
 SAMPLES = [ALL_SAMPLES / n for n in real_samples() if provenance(n)["arch"] != "arm64"]
 # a different machine's firmware map, from a public bug report (tests/data/realworld/)

@@ -13,7 +13,7 @@ from click.testing import CliRunner
 
 from swsusp_inspect.cli import cli
 
-RW = Path(__file__).resolve().parent / "data" / "realworld"
+RW = Path(__file__).resolve().parents[1] / "data" / "realworld"
 OLD = RW / "xendevel-2013-msi-h61-1.dmesg.txt"
 NEW = RW / "xendevel-2013-msi-h61-2.dmesg.txt"
 

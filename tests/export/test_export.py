@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from helpers import SAMPLES, kaslr_offset, provenance, real_samples, run_cli
+from helpers import SAMPLES, elf_loads, elf_page, kaslr_offset, provenance, real_samples, run_cli
 
 from swsusp_inspect.image import open_image
 from swsusp_inspect.inputs.system_map import load_system_map
@@ -62,40 +62,6 @@ def extracted(request: pytest.FixtureRequest, plain_sample: Callable[[str], Path
 
 
 # -- independent readers of the three formats -----------------------------------------------
-
-
-def elf_loads(path: Path) -> tuple[int, int, list[tuple[int, int, int, int, int]], bytes]:
-    """``(class, machine, [(type, offset, paddr, filesz, memsz)], note bytes)``."""
-    data = path.read_bytes()
-    assert data[:4] == b"\x7fELF"
-    cls = 64 if data[4] == 2 else 32
-    if cls == 64:
-        e_type, machine, _, _, phoff, _, _, _, phsz, phnum = struct.unpack_from(
-            "<HHIQQQIHHH", data, 16)
-        rows = [struct.unpack_from("<IIQQQQQQ", data, phoff + i * phsz) for i in range(phnum)]
-        segs = [(t, off, pa, fs, ms) for t, _, off, _, pa, fs, ms, _ in rows]
-    else:
-        e_type, machine, _, _, phoff, _, _, _, phsz, phnum = struct.unpack_from(
-            "<HHIIIIIHHH", data, 16)
-        rows = [struct.unpack_from("<IIIIIIII", data, phoff + i * phsz) for i in range(phnum)]
-        segs = [(t, off, pa, fs, ms) for t, off, _, pa, fs, ms, _, _ in rows]
-    assert e_type == 4  # ET_CORE
-    notes = [(off, fs) for t, off, _, fs, _ in segs if t == 4]
-    assert len(notes) == 1
-    return cls, machine, segs, data[notes[0][0] : notes[0][0] + notes[0][1]]
-
-
-def elf_page(path: Path, phys: int, n: int) -> bytes | None:
-    """The page at ``phys`` as an ELF core reader sees it (None: in no segment)."""
-    _, _, segs, _ = elf_loads(path)
-    for t, off, pa, fs, ms in segs:
-        if t == 1 and pa <= phys < pa + ms:
-            if phys - pa >= fs:
-                return bytes(n)  # memory with no file bytes: zeros
-            with open(path, "rb") as f:
-                f.seek(off + phys - pa)
-                return f.read(n)
-    return None
 
 
 def lime_ranges(path: Path) -> list[tuple[int, int, int]]:

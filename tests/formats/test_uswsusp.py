@@ -539,7 +539,7 @@ def test_cli_passphrase_everywhere(tmp_path: Path, monkeypatch: pytest.MonkeyPat
 
 # -- the committed forged samples ------------------------------------------------------------------
 
-SAMPLES = Path(__file__).resolve().parent.parent / "samples" / "forged-uswsusp"
+SAMPLES = Path(__file__).resolve().parents[2] / "samples" / "forged-uswsusp"
 
 
 @pytest.mark.parametrize(("name", "passphrase"), [("uswsusp-lzo.img.xz", None),

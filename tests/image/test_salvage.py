@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import run_cli
+from helpers import elf_page, run_cli
 
 from swsusp_inspect.export.raw import extract_raw
 from swsusp_inspect.formats import chunks as fchunks
@@ -146,8 +146,6 @@ def test_a_corrupt_chunk_under_a_sound_header(pristine: Pristine, tmp_path: Path
     assert streamed.exit_code == 1
     assert streamed.stdout_bytes == (tmp_path / f"out.{fmt}").read_bytes()
     if fmt == "elf":
-        from test_export import elf_page
-
         for pfn in sorted(expected)[:: 7]:
             assert elf_page(tmp_path / "out.elf", pfn * pristine.n, pristine.n) is None
 

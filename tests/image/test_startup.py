@@ -15,7 +15,7 @@ from swsusp_inspect.image import banner as fbanner
 from swsusp_inspect.image import open_image
 from swsusp_inspect.image.parallel import PARALLEL_MIN_BYTES, auto_jobs, free_cores
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = ROOT / "samples"
 REAL = sorted(p for p in SAMPLES.glob("deb*/swap.img.xz")) + sorted(
     SAMPLES.glob("sid*/swap.img.xz"))

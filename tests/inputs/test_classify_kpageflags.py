@@ -12,7 +12,7 @@ import pytest
 from swsusp_inspect.errors import FormatError, SwsuspError
 from swsusp_inspect.inputs.kpageflags import KPF_RESERVED, load_kpageflags
 
-SAMPLES = Path(__file__).resolve().parent.parent / "samples"
+SAMPLES = Path(__file__).resolve().parents[2] / "samples"
 
 
 def _flags(n: int) -> np.ndarray:

@@ -13,7 +13,7 @@ from click.testing import CliRunner
 
 from swsusp_inspect.cli import cli
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = ROOT / "samples"
 SYSTEMMAP = SAMPLES / "systemmap"
 SEVERITIES = ("INFO", "WARNING", "ERROR")

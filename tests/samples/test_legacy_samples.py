@@ -18,7 +18,7 @@ from swsusp_inspect.formats import legacy as lg
 from swsusp_inspect.image import open_image
 from swsusp_inspect.model import to_data
 
-ROOT = Path(__file__).resolve().parent.parent / "samples" / "forged-legacy"
+ROOT = Path(__file__).resolve().parents[2] / "samples" / "forged-legacy"
 
 SAMPLES = {
     "2.4.19-susp2r-i386": (lg.ERA_LINK_PATCH, 4, "2.4.19"),

@@ -42,7 +42,7 @@ from swsusp_inspect.image import HibernationImage, open_image
 from swsusp_inspect.inputs.system_map import load_system_map
 from swsusp_inspect.summary import summarize
 
-HEADS = Path(__file__).resolve().parent / "data" / "real-heads"
+HEADS = Path(__file__).resolve().parents[1] / "data" / "real-heads"
 # the samples' evidence (console.log, provenance.json) is committed; their images are not
 I386 = "deb12-6.1-i386-lzo"
 ARM64 = "deb12-6.1-arm64-lzo"

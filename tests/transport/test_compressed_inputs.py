@@ -24,7 +24,7 @@ from swsusp_inspect.inputs.kpageflags import load_kpageflags
 from swsusp_inspect.inputs.system_map import load_system_map
 from swsusp_inspect.transport import Expansion, open_source
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 REAL = ROOT / "samples" / "deb12-6.1-lzo"
 SEED = ROOT / "samples" / "forged-seed-2004"
 COMPRESS: dict[str, Callable[[bytes], bytes]] = {
