@@ -3,6 +3,8 @@ the real-kernel samples' provenance and log lines."""
 
 from __future__ import annotations
 
+import ast
+import functools
 import json
 import os
 import re
@@ -144,6 +146,13 @@ def kernel_code_anchor(arch: str, iomem: str, symbols: dict[str, int]) -> str:
     length = int(m.group(2), 16) + 1 - int(m.group(1), 16)
     (anchor,) = [s for s in ("_stext", "_text") if symbols["__init_begin"] - symbols[s] == length]
     return anchor
+
+
+@functools.cache
+def parsed(source: str) -> ast.Module:
+    """``ast.parse(source)``, once a session (the structure and architecture tests walk every
+    module of the package; the trees are only read)."""
+    return ast.parse(source)
 
 
 THOROUGH = os.environ.get("SWSUSP_INSPECT_TESTS") == "thorough"

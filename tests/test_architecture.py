@@ -8,6 +8,8 @@ import ast
 import re
 from pathlib import Path
 
+from helpers import parsed
+
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "swsusp_inspect"
 
@@ -37,7 +39,7 @@ def _part(module: str) -> str | None:
 
 
 def _imports(path: Path) -> list[tuple[int, str]]:
-    tree = ast.parse(path.read_text())
+    tree = parsed(path.read_text())
     out = []
     for node in ast.walk(tree):
         if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:

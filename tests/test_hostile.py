@@ -10,6 +10,7 @@ library name a directory or a missing file in one line instead of click's usage 
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import json
 import lzma
@@ -481,8 +482,12 @@ def test_cli_directory_and_missing_one_line(tmp_path: Path, which: str) -> None:
 def _xz_zeros(total: int, piece: int = 64 << 20) -> bytes:
     """An xz of ``total`` zero bytes: one compressed ``piece`` repeated (xz streams concatenate);
     2 GiB of zeros take about 300 KB."""
-    one = lzma.compress(bytes(piece), preset=6)
-    return one * (total // piece)
+    return _xz_zero_piece(piece) * (total // piece)
+
+
+@functools.cache
+def _xz_zero_piece(piece: int) -> bytes:
+    return lzma.compress(bytes(piece), preset=6)
 
 
 @pytest.fixture

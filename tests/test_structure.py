@@ -15,6 +15,7 @@ from functools import cache
 from pathlib import Path
 
 import pytest
+from helpers import parsed
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "swsusp_inspect"
@@ -86,7 +87,7 @@ def long_functions(source: str, module: str) -> dict[str, tuple[int, int, bool]]
             else:
                 visit(child, prefix)
 
-    visit(ast.parse(source), "")
+    visit(parsed(source), "")
     return out
 
 
@@ -106,7 +107,7 @@ def package_long_functions() -> dict[str, tuple[int, int, bool]]:
 def imported_roots(source: str) -> set[str]:
     """Top-level names of the absolute imports anywhere in ``source`` (lazy ones included)."""
     roots: set[str] = set()
-    for node in ast.walk(ast.parse(source)):
+    for node in ast.walk(parsed(source)):
         if isinstance(node, ast.Import):
             roots.update(alias.name.split(".")[0] for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import zstandard
-from helpers import examples, forge_to, pfns, run_cli
+from helpers import examples, forge_to, pfns, run_cli, slow_but
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -115,7 +115,8 @@ def test_only_zero_pages(forged_image: Forger) -> None:
 # -- the PFN directory exactly filling its last page --------------------------------------------
 
 
-@pytest.mark.parametrize("compression", COMPRESSIONS)
+# the compressed stream with LZ4 by default (LZO's compressor takes ~18 ms a chunk): -m slow
+@pytest.mark.parametrize("compression", slow_but(COMPRESSIONS, {"none", "lz4"}))
 @pytest.mark.parametrize("n_meta", [1, 2])
 def test_pfn_directory_exactly_full(forged_image: Forger, compression: str, n_meta: int) -> None:
     n = 512 * n_meta  # 4096 / sizeof(long): no room for BM_END_OF_MAP
@@ -141,8 +142,9 @@ def test_pfn_directory_one_short_of_full_is_terminated(forged_image: Forger) -> 
 # -- page sizes ---------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("page_size", [16384, 65536])
-@pytest.mark.parametrize("compression", COMPRESSIONS)
+@pytest.mark.parametrize(("page_size", "compression"), [  # LZO at 64 KiB: -m slow
+    pytest.param(p, c, id=f"{c}-{p}", marks=pytest.mark.slow if (c, p) == ("lzo", 65536) else ())
+    for p in (16384, 65536) for c in COMPRESSIONS])
 def test_large_pages(forged_image: Forger, page_size: int, compression: str) -> None:
     pfn_arr = np.concatenate([pfns(0x40, 0x70), pfns(0x900, 0x905)])
     zero = pfn_arr % 6 == 0
