@@ -96,6 +96,19 @@ def real_samples() -> list[str]:
                   if (p.parent / "provenance.json").is_file())
 
 
+# Real samples that repeat another in the default run: deb12-6.1-nocompress is
+# deb12-6.1-lzo's kernel saved without compression (forged images read the uncompressed
+# layout in the default run); its cases run with -m slow.
+REPEATED_SAMPLES = frozenset({"deb12-6.1-nocompress"})
+
+
+def sample_params(names: Any, ids: Any = None) -> list[Any]:
+    """``names`` (or the values ``ids`` name) as parameters, REPEATED_SAMPLES' marked slow."""
+    names = list(names)
+    keys = [str(n) for n in (ids if ids is not None else names)]
+    return slow_but(names, {k for k in keys if k not in REPEATED_SAMPLES}, keys)
+
+
 def resume_md5(resume_log: str) -> str:
     """The MD5 suspend-utils' ``resume`` printed when it loaded an s2disk image (hex)."""
     m = re.search(r"resume: MD5 checksum ((?:[0-9a-f]{2} ){16})", resume_log)

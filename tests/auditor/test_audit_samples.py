@@ -20,7 +20,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import SAMPLES, kaslr_offset, kernel_code_anchor, provenance, real_samples
+from helpers import (
+    SAMPLES,
+    kaslr_offset,
+    kernel_code_anchor,
+    provenance,
+    real_samples,
+    sample_params,
+)
 
 from swsusp_inspect.auditor import audit
 from swsusp_inspect.e820 import load_memory_map
@@ -116,7 +123,7 @@ def _warnings(r: Report, truth: Truth) -> list[str]:
     return codes
 
 
-@pytest.fixture(scope="module", params=AUDITED)
+@pytest.fixture(scope="module", params=sample_params(AUDITED))
 def real(request: pytest.FixtureRequest) -> tuple[Truth, HibernationImage, Report]:
     truth = Truth(request.param)
     img = open_image(truth.image, passphrase=truth.passphrase)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from helpers import SAMPLES as ALL_SAMPLES
-from helpers import provenance, real_samples
+from helpers import provenance, real_samples, sample_params
 
 from swsusp_inspect.cli import cli
 from swsusp_inspect.model.summary import INCONSISTENT_MAP
@@ -31,7 +31,7 @@ def info(*args: str) -> tuple[int, dict, str]:
     return r.exit_code, (json.loads(r.stdout) if r.stdout else {}), r.stderr
 
 
-@pytest.mark.parametrize("sample", SAMPLES, ids=lambda p: p.name)
+@pytest.mark.parametrize("sample", sample_params(SAMPLES, [p.name for p in SAMPLES]))
 def test_own_dmesg_matches(sample: Path) -> None:
     code, doc, _ = info(str(sample / "swap.img.xz"), "--map", str(sample / "dmesg.txt"))
     assert code == 0
@@ -41,7 +41,7 @@ def test_own_dmesg_matches(sample: Path) -> None:
     assert check["map_value"] == check["image_value"] == doc["arch"]["e820_checksum"]
 
 
-@pytest.mark.parametrize("sample", SAMPLES, ids=lambda p: p.name)
+@pytest.mark.parametrize("sample", sample_params(SAMPLES, [p.name for p in SAMPLES]))
 def test_other_machines_map_mismatches_with_explanation(sample: Path) -> None:
     code, doc, _ = info(str(sample / "swap.img.xz"), "--map", str(OTHER))
     assert code == 0
@@ -55,7 +55,7 @@ def test_other_machines_map_mismatches_with_explanation(sample: Path) -> None:
     assert "Hibernate inconsistent memory map detected!" in words
 
 
-@pytest.mark.parametrize("sample", SAMPLES, ids=lambda p: p.name)
+@pytest.mark.parametrize("sample", sample_params(SAMPLES, [p.name for p in SAMPLES]))
 def test_sysfs_memmap_gives_the_same_checksum(sample: Path) -> None:
     code, doc, _ = info(str(sample / "swap.img.xz"), "--map", str(sample / "memmap.txt"))
     assert code == 0
