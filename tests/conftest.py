@@ -108,6 +108,16 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         shutil.rmtree(base, ignore_errors=True)
 
 
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """What collection built (test items, imported modules) lives to the end: moved out of
+    the garbage collector's sight, so the full collections of the run do not walk it again
+    and again (``gc.freeze``)."""
+    import gc
+
+    gc.collect()
+    gc.freeze()
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     session.config._swsusp_failed = exitstatus not in (0, 5)  # type: ignore[attr-defined]
 

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import ast
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
 from helpers import parsed
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -85,3 +87,10 @@ def test_architecture_doc_names_every_part() -> None:
     text = (ROOT / "docs" / "architecture.md").read_text()
     missing = [p for p in sorted(_parts_on_disk()) if not re.search(rf"`{p}(/|\.py)?`", text)]
     assert not missing, f"docs/architecture.md does not name {missing}"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _trees_let_go() -> Iterator[None]:
+    """The parsed modules are shared by this module's tests and let go after them."""
+    yield
+    parsed.cache_clear()

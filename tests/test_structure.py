@@ -11,6 +11,7 @@ own layer."""
 from __future__ import annotations
 
 import ast
+from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
 
@@ -195,3 +196,10 @@ def test_checker_finds_lazy_and_submodule_imports() -> None:
     src = ("import os\nfrom . import x\nfrom construct import Struct\n"
            "def f():\n    import rich.console as c\n    return c\n")
     assert imported_roots(src) == {"os", "construct", "rich"}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _trees_let_go() -> Iterator[None]:
+    """The parsed modules are shared by this module's tests and let go after them."""
+    yield
+    parsed.cache_clear()

@@ -12,11 +12,20 @@ import functools
 import lzma
 import re
 import struct
+from collections.abc import Iterator
 
 import pytest
 from helpers import SAMPLES, kaslr_offset, provenance, real_samples
 
 from swsusp_inspect.image import open_image
+
+@pytest.fixture(scope="module", autouse=True)
+def _parsed_once_per_module() -> Iterator[None]:
+    """The excerpts and System.maps are parsed once for this module and let go after it."""
+    yield
+    excerpt.cache_clear()
+    system_map_lines.cache_clear()
+
 
 EVIDENCE = sorted(p.parent.name for p in SAMPLES.glob("*/kallsyms.txt.xz"))
 WITH_IMAGE = [n for n in EVIDENCE if n in real_samples()]
