@@ -479,7 +479,7 @@ def test_cli_directory_and_missing_one_line(tmp_path: Path, which: str) -> None:
 # -- compressed inputs: sniffed before expanded ---------------------------------------------
 
 
-def _xz_zeros(total: int, piece: int = 64 << 20) -> bytes:
+def _xz_zeros(total: int, piece: int = 32 << 20) -> bytes:
     """An xz of ``total`` zero bytes: one compressed ``piece`` repeated (xz streams concatenate);
     2 GiB of zeros take about 300 KB."""
     return _xz_zero_piece(piece) * (total // piece)
@@ -641,7 +641,7 @@ def test_memory_of_hostile_system_map_and_kpageflags(tmp_path: Path) -> None:
         fh.truncate(64 << 30)
     assert _limited("system_map", 64 << 20, str(sparse)).startswith("error:")
     zeros = tmp_path / "kpf.xz"
-    zeros.write_bytes(_xz_zeros(32 << 20, piece=32 << 20))
+    zeros.write_bytes(_xz_zeros(32 << 20))
     assert _limited("kpageflags", 256 << 20, str(zeros)) == "ok"
 
 

@@ -6,7 +6,7 @@ Each case damages a copy of a real kernel's image (a chunk overwritten, its data
 under a sound header, a swap-map page overwritten or zeroed, its next_swap broken, the file
 cut in half).  The pages that must be lost are computed from the pristine image's own
 structures (the strict reader's chunk table, swap map and PFN directory); every other page
-must come back byte for byte as the pristine image's raw extraction has it.
+must come back byte for byte as the pristine image's strict reading has it.
 """
 
 from __future__ import annotations
@@ -22,7 +22,6 @@ import numpy as np
 import pytest
 from helpers import elf_page, run_cli
 
-from swsusp_inspect.export.raw import extract_raw
 from swsusp_inspect.formats import chunks as fchunks
 from swsusp_inspect.image import open_image
 
@@ -32,10 +31,9 @@ PER_MAP_PAGE = 511
 class Pristine:
     """A real sample's image and what its strict reading says."""
 
-    def __init__(self, image: Path, out: Path) -> None:
+    def __init__(self, image: Path) -> None:
         self.path = image
         self.data = image.read_bytes()
-        self.raw = out / "pristine.raw"
         with open_image(image) as img:
             self.n = img.page_size
             self.compressed = img.compression != "none"
@@ -46,13 +44,13 @@ class Pristine:
             if self.compressed:
                 t = img.chunk_table.ensure_all()
                 self.first_entry, self.n_pages = t.first_entry.copy(), t.n_pages.copy()
-            extract_raw(img, self.raw)
-        # the pristine extraction's saved pages, read once for every case (each case reads
-        # only its own extraction: reading 80 MB costs more system time than anything else here)
-        pages = np.memmap(self.raw, np.uint8, "r").reshape(-1, self.n)
-        self.order = np.sort(self.data_pfns)
-        self.saved = np.array(pages[self.order])
-        del pages
+            # the pristine image's saved pages by PFN, read once for every case (the strict
+            # reader, which also gives the raw extraction its pages)
+            self.order = np.sort(self.data_pfns)
+            self.saved = np.empty((self.order.size, self.n), np.uint8)
+            for pfns, data in img.iter_data_pages():
+                rows = np.searchsorted(self.order, pfns.astype(np.int64))
+                self.saved[rows] = np.frombuffer(data, np.uint8).reshape(-1, self.n)
 
     def chunk_pfns(self, chunks: list[int]) -> set[int]:
         """Data PFNs of the given chunks (32 stream pages each, metadata skipped)."""
@@ -78,9 +76,8 @@ class Pristine:
 
 @pytest.fixture(scope="module", params=[
     "deb12-6.1-lzo", pytest.param("deb12-6.1-nocompress", marks=pytest.mark.slow)])
-def pristine(request: pytest.FixtureRequest, plain_sample: Callable[[str], Path],
-             tmp_path_factory: pytest.TempPathFactory) -> Pristine:
-    return Pristine(plain_sample(request.param), tmp_path_factory.mktemp("pristine"))
+def pristine(request: pytest.FixtureRequest, plain_sample: Callable[[str], Path]) -> Pristine:
+    return Pristine(plain_sample(request.param))
 
 
 def salvaged(p: Pristine, damaged: bytes | bytearray, tmp: Path, expected: set[int],
