@@ -5,15 +5,25 @@ again; the session fixture below decompresses each one once, into a sparse file 
 temporary directory, and hands the same bytes to every later open (the image still reports its
 ``xz`` transport and its own path). Inputs anywhere else (the tests' own damaged copies) are
 opened as they are.
+
+Scratch files (``tmp_path``, and the package's own temporary files) go to a directory of
+``/dev/shm`` when it is a memory file system with room (8 GiB free): the suite writes a few GB
+of damaged copies and extractions, and writing them to a disk cost more system time than any
+test. ``SWSUSP_INSPECT_TEST_TMP=DIR`` names another place, ``SWSUSP_INSPECT_TEST_TMP=default``
+keeps pytest's; ``--basetemp`` wins. The directory goes when the run passes, and stays (its
+path printed) when it fails.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import shutil
+import tempfile
+import zlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 from helpers import SAMPLES, forge_to
@@ -46,6 +56,119 @@ def _read_each_system_map_once() -> None:
 
 
 _read_each_system_map_once()
+
+_SCRATCH_ROOM = 8 << 30
+_SCRATCH = pytest.StashKey[Path]()
+
+
+def _scratch_root() -> Path | None:
+    """Where the session's scratch directory goes (None: pytest's default)."""
+    asked = os.environ.get("SWSUSP_INSPECT_TEST_TMP")
+    if asked == "default":
+        return None
+    if asked:
+        return Path(asked)
+    shm = Path("/dev/shm")
+    try:
+        st = os.statvfs(shm)
+    except OSError:
+        return None
+    with open("/proc/mounts", encoding="utf-8", errors="replace") as fh:
+        memory_fs = any(line.split()[1:3] == ["/dev/shm", "tmpfs"] for line in fh)
+    if not memory_fs or not os.access(shm, os.W_OK) or st.f_bavail * st.f_frsize < _SCRATCH_ROOM:
+        return None
+    return shm
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config: pytest.Config) -> None:
+    if config.option.basetemp or os.environ.get("PYTEST_DEBUG_TEMPROOT"):
+        return
+    try:
+        root = _scratch_root()
+    except OSError:
+        root = None
+    if root is None:
+        return
+    base = Path(tempfile.mkdtemp(prefix="swsusp-inspect-tests-", dir=root))
+    (base / "tmp").mkdir()
+    config.option.basetemp = str(base / "pytest")
+    tempfile.tempdir = str(base / "tmp")
+    config.stash[_SCRATCH] = base
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    base = config.stash.get(_SCRATCH, None)
+    if base is None:
+        return
+    tempfile.tempdir = None
+    if getattr(config, "_swsusp_failed", True):
+        print(f"\ntest scratch files kept in {base}")
+    else:
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """What collection built (test items, imported modules) lives to the end: moved out of
+    the garbage collector's sight, so the full collections of the run do not walk it again
+    and again (``gc.freeze``)."""
+    import gc
+
+    gc.collect()
+    gc.freeze()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    session.config._swsusp_failed = exitstatus not in (0, 5)  # type: ignore[attr-defined]
+
+
+class _LzoOnce:
+    """``lzallright.LZOCompressor`` that does each distinct job once a session.
+
+    The real samples' LZO chunks are decompressed by test after test (every verify, audit and
+    extraction of the same image), and forged images compress the same pattern pages again
+    and again (LZO's compressor takes ~18 ms a chunk): the same library call on the same bytes
+    gives the same bytes, so each distinct (call, input) runs once and its output is kept
+    (up to ``LIMIT`` bytes of outputs). Errors are never kept: damaged data meets the library
+    each time."""
+
+    LIMIT = 768 << 20
+    real: ClassVar[Any] = None
+    done: ClassVar[dict[tuple[Any, ...], bytes]] = {}
+    held: ClassVar[int] = 0
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self._lzo = self.real(*args, **kwargs)
+
+    def _once(self, call: str, data: Any, args: tuple[Any, ...],
+              kwargs: dict[str, Any]) -> bytes:
+        # length and two checksums of different kinds name the input (a sha256 of every
+        # chunk cost a second a run)
+        key = (call, len(memoryview(data)), zlib.crc32(data), zlib.adler32(data), args,
+               *sorted(kwargs.items()))
+        out = _LzoOnce.done.get(key)
+        if out is None:
+            out = getattr(self._lzo, call)(data, *args, **kwargs)
+            if _LzoOnce.held + len(out) <= self.LIMIT:
+                _LzoOnce.done[key] = out
+                _LzoOnce.held += len(out)
+        return out
+
+    def compress(self, data: Any, *args: Any, **kwargs: Any) -> bytes:
+        return self._once("compress", data, args, kwargs)
+
+    def decompress(self, data: Any, *args: Any, **kwargs: Any) -> bytes:
+        return self._once("decompress", data, args, kwargs)
+
+
+def _lzo_once() -> None:
+    import lzallright
+
+    _LzoOnce.real = lzallright.LZOCompressor
+    lzallright.LZOCompressor = _LzoOnce
+
+
+_lzo_once()
 
 
 class _Decompressed:

@@ -3,13 +3,17 @@ the real-kernel samples' provenance and log lines."""
 
 from __future__ import annotations
 
+import ast
+import functools
 import json
 import os
 import re
+import struct
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pytest
 from click.testing import CliRunner, Result
 
 from swsusp_inspect.cli import cli
@@ -92,6 +96,19 @@ def real_samples() -> list[str]:
                   if (p.parent / "provenance.json").is_file())
 
 
+# Real samples that repeat another in the default run: deb12-6.1-nocompress is
+# deb12-6.1-lzo's kernel saved without compression (forged images read the uncompressed
+# layout in the default run); its cases run with -m slow.
+REPEATED_SAMPLES = frozenset({"deb12-6.1-nocompress"})
+
+
+def sample_params(names: Any, ids: Any = None) -> list[Any]:
+    """``names`` (or the values ``ids`` name) as parameters, REPEATED_SAMPLES' marked slow."""
+    names = list(names)
+    keys = [str(n) for n in (ids if ids is not None else names)]
+    return slow_but(names, {k for k in keys if k not in REPEATED_SAMPLES}, keys)
+
+
 def resume_md5(resume_log: str) -> str:
     """The MD5 suspend-utils' ``resume`` printed when it loaded an s2disk image (hex)."""
     m = re.search(r"resume: MD5 checksum ((?:[0-9a-f]{2} ){16})", resume_log)
@@ -144,13 +161,35 @@ def kernel_code_anchor(arch: str, iomem: str, symbols: dict[str, int]) -> str:
     return anchor
 
 
+@functools.cache
+def parsed(source: str) -> ast.Module:
+    """``ast.parse(source)``, once a session (the structure and architecture tests walk every
+    module of the package; the trees are only read)."""
+    return ast.parse(source)
+
+
 THOROUGH = os.environ.get("SWSUSP_INSPECT_TESTS") == "thorough"
 
 
 def examples(n: int) -> int:
-    """Hypothesis examples for a property: a third in the default run (kept to about a minute
-    of CPU), three times as many in CI's thorough step (``SWSUSP_INSPECT_TESTS=thorough``)."""
-    return n * 3 if THOROUGH else max(10, n // 3)
+    """Hypothesis examples for a property: a sixth in the default run (which is kept to about
+    half a minute of CPU), three times as many in CI's thorough step
+    (``SWSUSP_INSPECT_TESTS=thorough``)."""
+    return n * 3 if THOROUGH else max(10, n // 6)
+
+
+def slow_but(values: Any, keep: Any, ids: Any = None) -> list[Any]:
+    """``values`` as parameters, every one but those in ``keep`` (values, or ids when ``ids``
+    are given) marked slow: the default run checks the behaviour once, CI's thorough step
+    (``-m "slow or not slow"``) on every value.  A tuple is one value per argument name."""
+    out = []
+    for i, v in enumerate(values):
+        name = ids[i] if ids is not None else v
+        marks = () if name in keep else (pytest.mark.slow,)
+        args = v if isinstance(v, tuple) else (v,)
+        out.append(pytest.param(*args, marks=marks, id=None if ids is None else ids[i]))
+    assert len(out) - sum(1 for p in out if p.marks) == len(keep), "keep names no value"
+    return out
 
 
 def round_trip(fmt: Any, obj: dict[str, Any], size: int, data: bytes | None = None) -> None:
@@ -166,3 +205,40 @@ def round_trip(fmt: Any, obj: dict[str, Any], size: int, data: bytes | None = No
     assert {k: v for k, v in parsed.items() if k in obj or not k.startswith("_")} == obj
     assert fmt.build(parsed) == data
     assert fmt.sizeof() == size == len(data)
+
+
+# -- an ELF core reader independent of the package's writer (export and salvage tests) -------
+
+
+def elf_loads(path: Path) -> tuple[int, int, list[tuple[int, int, int, int, int]], bytes]:
+    """``(class, machine, [(type, offset, paddr, filesz, memsz)], note bytes)``."""
+    data = path.read_bytes()
+    assert data[:4] == b"\x7fELF"
+    cls = 64 if data[4] == 2 else 32
+    if cls == 64:
+        e_type, machine, _, _, phoff, _, _, _, phsz, phnum = struct.unpack_from(
+            "<HHIQQQIHHH", data, 16)
+        rows = [struct.unpack_from("<IIQQQQQQ", data, phoff + i * phsz) for i in range(phnum)]
+        segs = [(t, off, pa, fs, ms) for t, _, off, _, pa, fs, ms, _ in rows]
+    else:
+        e_type, machine, _, _, phoff, _, _, _, phsz, phnum = struct.unpack_from(
+            "<HHIIIIIHHH", data, 16)
+        rows = [struct.unpack_from("<IIIIIIII", data, phoff + i * phsz) for i in range(phnum)]
+        segs = [(t, off, pa, fs, ms) for t, off, _, pa, fs, ms, _, _ in rows]
+    assert e_type == 4  # ET_CORE
+    notes = [(off, fs) for t, off, _, fs, _ in segs if t == 4]
+    assert len(notes) == 1
+    return cls, machine, segs, data[notes[0][0] : notes[0][0] + notes[0][1]]
+
+
+def elf_page(path: Path, phys: int, n: int) -> bytes | None:
+    """The page at ``phys`` as an ELF core reader sees it (None: in no segment)."""
+    _, _, segs, _ = elf_loads(path)
+    for t, off, pa, fs, ms in segs:
+        if t == 1 and pa <= phys < pa + ms:
+            if phys - pa >= fs:
+                return bytes(n)  # memory with no file bytes: zeros
+            with open(path, "rb") as f:
+                f.seek(off + phys - pa)
+                return f.read(n)
+    return None

@@ -6,7 +6,11 @@ from __future__ import annotations
 
 import ast
 import re
+from collections.abc import Iterator
 from pathlib import Path
+
+import pytest
+from helpers import parsed
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "swsusp_inspect"
@@ -37,7 +41,7 @@ def _part(module: str) -> str | None:
 
 
 def _imports(path: Path) -> list[tuple[int, str]]:
-    tree = ast.parse(path.read_text())
+    tree = parsed(path.read_text())
     out = []
     for node in ast.walk(tree):
         if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
@@ -83,3 +87,10 @@ def test_architecture_doc_names_every_part() -> None:
     text = (ROOT / "docs" / "architecture.md").read_text()
     missing = [p for p in sorted(_parts_on_disk()) if not re.search(rf"`{p}(/|\.py)?`", text)]
     assert not missing, f"docs/architecture.md does not name {missing}"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _trees_let_go() -> Iterator[None]:
+    """The parsed modules are shared by this module's tests and let go after them."""
+    yield
+    parsed.cache_clear()

@@ -53,7 +53,7 @@ def _undocumented(docs: list[dict[str, Any]], heading: str,
 @pytest.fixture(scope="module")
 def images() -> list[Path]:
     # the kernel-written heads open as images; an s2disk head keeps only its first blocks,
-    # which the reader cannot decode alone (tests/test_real_heads.py reads those)
+    # which the reader cannot decode alone (tests/samples/test_real_heads.py reads those)
     heads = sorted(p for p in HEADS.glob("*/heads.img.xz") if "uswsusp" not in p.parent.name)
     assert len(heads) >= 3
     return [*sorted((ROOT / "samples" / "forged-legacy").glob("*/swap.img.xz")),

@@ -10,6 +10,7 @@ library name a directory or a missing file in one line instead of click's usage 
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import json
 import lzma
@@ -24,7 +25,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from helpers import SAMPLES, run_cli
+from helpers import SAMPLES, examples, run_cli
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -218,16 +219,23 @@ def _long_line_log(line_len: int, total: int, line: str) -> str:
     return real + (body + "\n") * (total // (line_len + 1))
 
 
-def test_log_line_longer_than_any_kernel_line_is_refused_at_once(tmp_path: Path) -> None:
-    text = _long_line_log(5000, 30 << 20, "e820: update [mem 0x00000000-0x00000fff] usable ")
+# 3 MB of such lines in the default run, 30 MB with -m slow
+LOG_SIZES = [3 << 20, pytest.param(30 << 20, marks=pytest.mark.slow)]
+
+
+@pytest.mark.parametrize("size", LOG_SIZES, ids=["3MB", "30MB"])
+def test_log_line_longer_than_any_kernel_line_is_refused_at_once(tmp_path: Path,
+                                                                 size: int) -> None:
+    text = _long_line_log(5000, size, "e820: update [mem 0x00000000-0x00000fff] usable ")
     path = write(tmp_path / "big.log", text)
     with pytest.raises(MapError, match=rf"big.log:\d+: line of 5000 characters: longer than "
                                        rf"any kernel log line \({MAX_LINE} at most\)"):
         load_memory_map(path)
 
 
-def test_log_long_lines_without_map_words_are_skipped(tmp_path: Path) -> None:
-    text = _long_line_log(5000, 30 << 20, "the quick brown fox jumps over the lazy dog ")
+@pytest.mark.parametrize("size", LOG_SIZES, ids=["3MB", "30MB"])
+def test_log_long_lines_without_map_words_are_skipped(tmp_path: Path, size: int) -> None:
+    text = _long_line_log(5000, size, "the quick brown fox jumps over the lazy dog ")
     path = write(tmp_path / "big.log", text)
     m = load_memory_map(path)
     # the same table as the log without the filler
@@ -277,7 +285,8 @@ _LINE = st.one_of(
 
 
 @given(st.lists(_LINE, max_size=24), st.sampled_from(["log", "iomem", "sysfs", "json"]))
-@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(400), deadline=None,
+          suppress_health_check=[HealthCheck.too_slow])
 def test_text_readers_raise_map_errors_only(lines: list[str], reader: str) -> None:
     from swsusp_inspect.e820.readers.iomem import read_iomem
     from swsusp_inspect.e820.readers.jsonmap import read_json
@@ -365,7 +374,9 @@ def _pipe_of(data: bytes) -> Iterator[str]:
         t.join(timeout=10)
 
 
-@pytest.mark.parametrize("transport", [None, "xz", "gzip", "zstd"])
+@pytest.mark.parametrize("transport", [  # gzip and zstd read as xz does: -m slow
+    None, "xz", pytest.param("gzip", marks=pytest.mark.slow),
+    pytest.param("zstd", marks=pytest.mark.slow)])
 def test_image_through_a_pipe_reads_as_the_file(transport: str | None) -> None:
     """``info <(xz -dc swap.img.xz)``: the pipe is spooled (bounded by the swap header's
     last_page) and reads as the file does; so does a compressed stream in a pipe."""
@@ -469,11 +480,15 @@ def test_cli_directory_and_missing_one_line(tmp_path: Path, which: str) -> None:
 # -- compressed inputs: sniffed before expanded ---------------------------------------------
 
 
-def _xz_zeros(total: int, piece: int = 64 << 20) -> bytes:
+def _xz_zeros(total: int, piece: int = 32 << 20) -> bytes:
     """An xz of ``total`` zero bytes: one compressed ``piece`` repeated (xz streams concatenate);
     2 GiB of zeros take about 300 KB."""
-    one = lzma.compress(bytes(piece), preset=6)
-    return one * (total // piece)
+    return _xz_zero_piece(piece) * (total // piece)
+
+
+@functools.cache
+def _xz_zero_piece(piece: int) -> bytes:
+    return lzma.compress(bytes(piece), preset=6)
 
 
 @pytest.fixture
@@ -608,12 +623,14 @@ def _limited(what: str, budget: int, path: str) -> str:
     return proc.stdout.strip()
 
 
-def test_memory_of_a_30_mb_log(tmp_path: Path) -> None:
-    """A 30 MB log is read within 8x its size of address space."""
+@pytest.mark.parametrize("size", [  # 30 MB with -m slow
+    8 << 20, pytest.param(30 << 20, marks=pytest.mark.slow)], ids=["8MB", "30MB"])
+def test_memory_of_a_big_log(tmp_path: Path, size: int) -> None:
+    """A big log (8 MB; 30 MB with -m slow) is read within 8x its size of address space."""
     real = (SAMPLES / "deb12-6.1-lzo" / "dmesg.txt").read_text()
     filler = "[    1.000000] usb 1-1: new high-speed USB device number 2 using ehci-pci\n"
-    path = write(tmp_path / "big.log", real + filler * ((30 << 20) // len(filler)))
-    assert _limited("map", 8 * (30 << 20), path) == "ok"
+    path = write(tmp_path / "big.log", real + filler * (size // len(filler)))
+    assert _limited("map", 8 * size, path) == "ok"
 
 
 def test_memory_of_hostile_system_map_and_kpageflags(tmp_path: Path) -> None:
@@ -625,7 +642,7 @@ def test_memory_of_hostile_system_map_and_kpageflags(tmp_path: Path) -> None:
         fh.truncate(64 << 30)
     assert _limited("system_map", 64 << 20, str(sparse)).startswith("error:")
     zeros = tmp_path / "kpf.xz"
-    zeros.write_bytes(_xz_zeros(32 << 20, piece=32 << 20))
+    zeros.write_bytes(_xz_zeros(32 << 20))
     assert _limited("kpageflags", 256 << 20, str(zeros)) == "ok"
 
 

@@ -11,10 +11,12 @@ own layer."""
 from __future__ import annotations
 
 import ast
+from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
 
 import pytest
+from helpers import parsed
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "swsusp_inspect"
@@ -82,7 +84,7 @@ def long_functions(source: str, module: str) -> dict[str, tuple[int, int, bool]]
             else:
                 visit(child, prefix)
 
-    visit(ast.parse(source), "")
+    visit(parsed(source), "")
     return out
 
 
@@ -102,7 +104,7 @@ def package_long_functions() -> dict[str, tuple[int, int, bool]]:
 def imported_roots(source: str) -> set[str]:
     """Top-level names of the absolute imports anywhere in ``source`` (lazy ones included)."""
     roots: set[str] = set()
-    for node in ast.walk(ast.parse(source)):
+    for node in ast.walk(parsed(source)):
         if isinstance(node, ast.Import):
             roots.update(alias.name.split(".")[0] for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
@@ -190,3 +192,10 @@ def test_checker_finds_lazy_and_submodule_imports() -> None:
     src = ("import os\nfrom . import x\nfrom construct import Struct\n"
            "def f():\n    import rich.console as c\n    return c\n")
     assert imported_roots(src) == {"os", "construct", "rich"}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _trees_let_go() -> Iterator[None]:
+    """The parsed modules are shared by this module's tests and let go after them."""
+    yield
+    parsed.cache_clear()

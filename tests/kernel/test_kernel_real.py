@@ -52,7 +52,10 @@ DEFAULT_WHOLE = "deb13-6.12-lz4"
 WHOLE = [pytest.param(n, id=n, marks=() if n == DEFAULT_WHOLE else pytest.mark.slow)
          for n in KNOWN]
 
-CASES = [pytest.param(("image", n), id=f"image-{n}") for n in KNOWN] + [
+# deb12-6.1-nocompress is deb12-6.1-lzo's kernel saved without compression: -m slow
+CASES = [pytest.param(("image", n), id=f"image-{n}",
+                      marks=pytest.mark.slow if n == "deb12-6.1-nocompress" else ())
+         for n in KNOWN] + [
     pytest.param(("excerpt", n), id=f"excerpt-{n}") for n in excerpt_names()]
 
 

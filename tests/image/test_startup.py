@@ -1,0 +1,76 @@
+"""Start-up and the work `info` and `verify` do: what `info --json` imports, where the banner
+search stops, and the job count chosen on a busy machine (speed itself is measured in
+benchmarks/, not here)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from swsusp_inspect.image import banner as fbanner
+from swsusp_inspect.image import open_image
+from swsusp_inspect.image.parallel import PARALLEL_MIN_BYTES, auto_jobs, free_cores
+
+ROOT = Path(__file__).resolve().parents[2]
+SAMPLES = ROOT / "samples"
+REAL = sorted(p for p in SAMPLES.glob("deb*/swap.img.xz")) + sorted(
+    SAMPLES.glob("sid*/swap.img.xz"))
+
+
+def test_info_json_imports_only_what_it_needs() -> None:
+    code = (
+        "import sys\n"
+        "from swsusp_inspect.cli import main\n"
+        "try:\n"
+        f"    main(['info', '--json', {str(SAMPLES / 'deb12-6.1-lzo' / 'swap.img.xz')!r}])\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "names = ('rich', 'swsusp_inspect.formats.legacy', 'swsusp_inspect.formats.uswsusp',\n"
+        "         'swsusp_inspect.e820', 'swsusp_inspect.auditor', 'swsusp_inspect.model.report')\n"
+        "print('LOADED', [n for n in names if n in sys.modules], file=sys.stderr)\n"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                       cwd=ROOT)
+    assert "LOADED []" in r.stderr
+
+
+# one sample in the default run, every real one with -m slow (each expands 20-80 MB first)
+@pytest.mark.parametrize("image", [
+    pytest.param(p, id=p.parent.name,
+                 marks=() if p.parent.name == "deb12-6.1-lzo" else pytest.mark.slow)
+    for p in REAL])
+def test_banner_search_stops_at_the_real_banner(image: Path) -> None:
+    """Stopping at the first banner with a build number finds what the whole window holds."""
+    with open_image(image) as img:
+        found = img.find_banner()
+        start = fbanner.search_windows(img)[0][0]
+        first = int(img.pagedir.data_pfns.searchsorted(start))
+        stop = start + fbanner.WINDOW // img.page_size
+        everything = [b for pfns, data in img.iter_data_pages(first) if int(pfns[0]) < stop
+                      for b in fbanner.search(pfns, data, img.page_size)]
+    assert found is not None and found == fbanner.best_banner(everything)
+    assert fbanner.has_build_number(found)
+
+
+def test_a_busy_machine_gets_one_job() -> None:
+    cores = len(os.sched_getaffinity(0))
+    busy = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(cores)]
+    try:
+        import time
+
+        time.sleep(0.3)
+        assert max(free_cores() for _ in range(20)) == 1
+        assert auto_jobs(64 * PARALLEL_MIN_BYTES) == 1
+    finally:
+        for p in busy:
+            p.kill()
+            p.wait()
+
+
+def test_small_work_gets_one_job() -> None:
+    assert auto_jobs(PARALLEL_MIN_BYTES - 1) == 1
+    assert 1 <= auto_jobs(8 * PARALLEL_MIN_BYTES) <= len(os.sched_getaffinity(0))
