@@ -40,9 +40,9 @@ def test_a_salvaging_sweep_goes_around_lost_chunks() -> None:
     from swsusp_inspect.kernel.memory import PhysicalMemory
     from swsusp_inspect.kernel.vmcoreinfo import _page_aligned_note
 
-    root = Path(__file__).resolve().parent
-    head = root / "data" / "real-heads" / "deb12-6.1-arm64-lzo"
-    sysfs = root.parent / "samples" / "deb12-6.1-arm64-lzo" / "vmcoreinfo.txt"
+    tests = Path(__file__).resolve().parent.parent
+    head = tests / "data" / "real-heads" / "deb12-6.1-arm64-lzo"
+    sysfs = tests.parent / "samples" / "deb12-6.1-arm64-lzo" / "vmcoreinfo.txt"
     recorded = int(sysfs.read_text().split()[0], 16)
     with open_image(head / "heads.img.xz", salvage=True) as image:
         found, _ = _page_aligned_note(PhysicalMemory(image))
