@@ -2,7 +2,7 @@
 
 For tests and the committed ``samples/forged-legacy`` images: no kernel of those eras can be
 booted here.  A forged image is only as right as :mod:`swsusp_inspect.formats.legacy`; the
-hand-written hexdumps in ``tests/test_legacy_structs.py`` are the independent check.  Write order
+hand-written hexdumps in ``tests/formats/test_legacy_structs.py`` are the independent check.  Write order
 and swap-slot allocation follow each era's writer (see that module's References):
 
     patch / link26   data pages, contiguous pbe pages (link.next = previous), suspend_header,
