@@ -21,8 +21,9 @@ import numpy as np
 from swsusp_inspect import classify as cl
 
 
-def make_map(regions: int, span_pfns: int, rng: np.random.Generator) -> tuple[list[int],
-                                                                             list[int], list[int]]:
+def make_map(
+    regions: int, span_pfns: int, rng: np.random.Generator
+) -> tuple[list[int], list[int], list[int]]:
     """``regions`` regions over ``span_pfns`` pages, shaped like a firmware table: long RAM
     regions, each followed by a short non-RAM one (reserved, ACPI, NVS, unusable), a third of
     them followed by a hole too; every seventh RAM end not page-aligned."""
@@ -69,11 +70,20 @@ def main() -> None:
     pfns = np.flatnonzero(keep).astype(np.uint64)[:n]
     del keep
     n = pfns.size
-    print(f"{n:,} saved PFNs ({n * 8 / 2**20:,.0f} MiB of uint64), {len(starts)} regions, "
-          f"numpy {np.__version__}")
+    print(
+        f"{n:,} saved PFNs ({n * 8 / 2**20:,.0f} MiB of uint64), {len(starts)} regions, "
+        f"numpy {np.__version__}"
+    )
 
-    table, dt, _ = timed(cl.build_table, 4096, starts, ends, types,
-                         nosave=[(0, 0, "log")], reserved=[(0x1000000, 0x2FFFFFF, "Kernel code")])
+    table, dt, _ = timed(
+        cl.build_table,
+        4096,
+        starts,
+        ends,
+        types,
+        nosave=[(0, 0, "log")],
+        reserved=[(0x1000000, 0x2FFFFFF, "Kernel code")],
+    )
     print(f"interval table: {len(table)} intervals in {dt * 1000:.1f} ms")
 
     best, peak = float("inf"), 0
@@ -82,19 +92,24 @@ def main() -> None:
         c, dt, pk = timed(cl.classify, pfns, table)
         best, peak = min(best, dt), max(peak, pk)
     assert c is not None and c.input_sorted
-    print(f"classify (sorted, includes the sortedness check): {best:.3f} s best of "
-          f"{args.repeat}, peak {peak / n:.2f} bytes/PFN beyond the input")
+    print(
+        f"classify (sorted, includes the sortedness check): {best:.3f} s best of "
+        f"{args.repeat}, peak {peak / n:.2f} bytes/PFN beyond the input"
+    )
     counts = cl.label_counts(c.code_counts())
     print("  labels:", ", ".join(f"{k} {v:,}" for k, v in counts.items()))
     _, dt, pk = timed(cl.classify, pfns, table, assume_sorted=True)
     print(f"classify (sortedness known): {dt:.3f} s, peak {pk / n:.2f} bytes/PFN")
     flagged, dt, pk = timed(cl.runs, c, [cl.NOSAVE, cl.PARTLY_RAM, cl.NON_RAM, cl.BEYOND_MAP])
-    print(f"runs of the unsafe labels ({len(flagged):,} runs): {dt:.3f} s, "
-          f"peak {pk / n:.2f} bytes/PFN")
+    print(
+        f"runs of the unsafe labels ({len(flagged):,} runs): {dt:.3f} s, "
+        f"peak {pk / n:.2f} bytes/PFN"
+    )
     _, dt, pk = timed(cl.strip, c, 0, int(pfns[-1]) + 1, 64)
     print(f"address-space strip (64 columns): {dt:.3f} s")
 
     if not args.skip_slow:
+
         def per_pfn() -> np.ndarray:
             idx = np.searchsorted(table.bounds, pfns, side="right") - 1
             return table.codes[idx]
@@ -107,8 +122,7 @@ def main() -> None:
     rng.shuffle(shuffled[: n // 100])  # a directory out of order at its start
     u, dt, pk = timed(cl.classify, shuffled, table)
     assert not u.input_sorted and np.array_equal(u.labels, c.labels)
-    print(f"classify (unsorted fallback: sorts a copy): {dt:.3f} s, peak {pk / n:.2f} "
-          "bytes/PFN")
+    print(f"classify (unsorted fallback: sorts a copy): {dt:.3f} s, peak {pk / n:.2f} bytes/PFN")
 
 
 if __name__ == "__main__":

@@ -41,8 +41,10 @@ SAMPLE = ROOT / "samples" / "deb13-6.12-lz4" / "swap.img.xz"
 
 
 def machine() -> str:
-    return (f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
-            f"numpy {np.__version__}, {platform.platform()}")
+    return (
+        f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+        f"numpy {np.__version__}, {platform.platform()}"
+    )
 
 
 def expand(src: Path, out: Path) -> Path:
@@ -58,8 +60,11 @@ def synthetic(plain: Path, out: Path, mib: int) -> Path:
     n_real = len(pages) // 4096
     n = mib * 256
     runs = -(-n // 256)
-    pfns = (np.arange(runs, dtype=np.uint64)[:, None] * 288 + 0x1000
-            + np.arange(256, dtype=np.uint64)[None, :]).ravel()[:n]
+    pfns = (
+        np.arange(runs, dtype=np.uint64)[:, None] * 288
+        + 0x1000
+        + np.arange(256, dtype=np.uint64)[None, :]
+    ).ravel()[:n]
 
     def content(p: np.ndarray) -> bytes:
         idx = (p.astype(np.int64) * 7919) % n_real
@@ -70,8 +75,21 @@ def synthetic(plain: Path, out: Path, mib: int) -> Path:
 
 
 def run_once(image: Path, fmt: str, out: Path, jobs: int) -> float:
-    cmd = [sys.executable, "-m", "swsusp_inspect", "extract", "-q", "--force", "--format", fmt,
-           "-j", str(jobs), "-o", str(out), str(image)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "swsusp_inspect",
+        "extract",
+        "-q",
+        "--force",
+        "--format",
+        fmt,
+        "-j",
+        str(jobs),
+        "-o",
+        str(out),
+        str(image),
+    ]
     start = time.perf_counter()
     subprocess.run(cmd, check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
     return time.perf_counter() - start
@@ -84,15 +102,18 @@ def bench(name: str, image: Path, tmp: Path, runs: int, jobs: int) -> None:
         for fmt in FORMATS:
             times[fmt].append(run_once(image, fmt, outs[fmt], jobs))
     med = {f: statistics.median(t) for f, t in times.items()}
-    print(f"\n{name}: {image.stat().st_size / 2**20:.1f} MiB image, --jobs {jobs}, "
-          f"median of {runs}")
+    print(
+        f"\n{name}: {image.stat().st_size / 2**20:.1f} MiB image, --jobs {jobs}, median of {runs}"
+    )
     print(f"  {'format':6} {'time':>9} {'vs raw':>7}  {'size':>12} {'on disk':>12}")
     for fmt in FORMATS:
         st = outs[fmt].stat()
         ratio = med[fmt] / med["raw"]
         verdict = "" if fmt == "raw" else ("  met" if ratio <= 1.1 else "  NOT MET")
-        print(f"  {fmt:6} {med[fmt]:8.3f}s {ratio:6.2f}x  {st.st_size / 2**20:9.1f} MiB "
-              f"{st.st_blocks * 512 / 2**20:9.1f} MiB{verdict}")
+        print(
+            f"  {fmt:6} {med[fmt]:8.3f}s {ratio:6.2f}x  {st.st_size / 2**20:9.1f} MiB "
+            f"{st.st_blocks * 512 / 2**20:9.1f} MiB{verdict}"
+        )
 
 
 def main() -> None:
@@ -108,8 +129,13 @@ def main() -> None:
         bench("deb13-6.12-lz4 (real)", plain, tmp, args.runs, args.jobs)
         if args.synthetic_mib:
             big = synthetic(plain, tmp / "synthetic.img", args.synthetic_mib)
-            bench(f"synthetic {args.synthetic_mib} MiB of saved pages", big, tmp,
-                  max(1, args.runs // 2), args.jobs)
+            bench(
+                f"synthetic {args.synthetic_mib} MiB of saved pages",
+                big,
+                tmp,
+                max(1, args.runs // 2),
+                args.jobs,
+            )
 
 
 if __name__ == "__main__":

@@ -30,10 +30,19 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 # more sample directories with their images (e.g. a copy of git-ignored images kept elsewhere)
-SCRATCH = Path(os.environ["SWSUSP_EXTRA_SAMPLES"]) if "SWSUSP_EXTRA_SAMPLES" in os.environ \
-    else None
-PARTS = ("vmcoreinfo", "paging", "kernel_offset", "symbols", "e820", "memblock", "nosave",
-         "memory_map", "log", "page_flags")
+SCRATCH = Path(os.environ["SWSUSP_EXTRA_SAMPLES"]) if "SWSUSP_EXTRA_SAMPLES" in os.environ else None
+PARTS = (
+    "vmcoreinfo",
+    "paging",
+    "kernel_offset",
+    "symbols",
+    "e820",
+    "memblock",
+    "nosave",
+    "memory_map",
+    "log",
+    "page_flags",
+)
 
 
 def samples() -> list[Path]:
@@ -105,10 +114,17 @@ def bench(d: Path, runs: int) -> dict[str, object]:
             t0 = time.perf_counter()
             audit(img, maps=m)
             t_audit = time.perf_counter() - t0
-    return {"sample": d.name, "saved_pfns": saved, "min": min(times),
-            "median": statistics.median(times), "max": max(times), "cpu": min(cpu),
-            "parts": parts,
-            "audit": t_audit, "errors": errors}
+    return {
+        "sample": d.name,
+        "saved_pfns": saved,
+        "min": min(times),
+        "median": statistics.median(times),
+        "max": max(times),
+        "cpu": min(cpu),
+        "parts": parts,
+        "audit": t_audit,
+        "errors": errors,
+    }
 
 
 def main() -> None:
@@ -119,18 +135,29 @@ def main() -> None:
     sys.path.insert(0, str(ROOT))
     chosen = [d for d in samples() if not args.samples or d.name in args.samples]
     load = os.getloadavg()
-    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python "
-          f"{platform.python_version()}, load average {load[0]:.1f}")
-    print("seconds: wall min / median / max over the runs, CPU (min), an audit of the same "
-          "image for scale; parts: ms of one run")
-    print(f"{'sample':28} {'PFNs':>6} {'min':>7} {'median':>7} {'max':>7} {'cpu':>7} "
-          f"{'audit':>7}  parts")
+    print(
+        f"machine: {platform.machine()}, {os.cpu_count()} cores, Python "
+        f"{platform.python_version()}, load average {load[0]:.1f}"
+    )
+    print(
+        "seconds: wall min / median / max over the runs, CPU (min), an audit of the same "
+        "image for scale; parts: ms of one run"
+    )
+    print(
+        f"{'sample':28} {'PFNs':>6} {'min':>7} {'median':>7} {'max':>7} {'cpu':>7} "
+        f"{'audit':>7}  parts"
+    )
     for d in chosen:
         r = bench(d, args.runs)
-        parts = " ".join(f"{k}={v * 1000:.0f}" for k, v in r["parts"].items()  # type: ignore[union-attr]
-                         if v >= 0.0005)
-        print(f"{r['sample']:28} {r['saved_pfns']:>6} {r['min']:7.3f} {r['median']:7.3f} "
-              f"{r['max']:7.3f} {r['cpu']:7.3f} {r['audit']:7.3f}  {parts}")
+        parts = " ".join(
+            f"{k}={v * 1000:.0f}"
+            for k, v in r["parts"].items()  # type: ignore[union-attr]
+            if v >= 0.0005
+        )
+        print(
+            f"{r['sample']:28} {r['saved_pfns']:>6} {r['min']:7.3f} {r['median']:7.3f} "
+            f"{r['max']:7.3f} {r['cpu']:7.3f} {r['audit']:7.3f}  {parts}"
+        )
         if r["errors"]:
             print(f"  errors: {r['errors']}")
 

@@ -133,11 +133,14 @@ def bare_verify(path):
     return crc, facts["crc32"]
 '''
 
-BARE_MAIN = READER + r'''
+BARE_MAIN = (
+    READER
+    + r"""
 import sys
 computed, stored = bare_verify(sys.argv[1])
 print(computed, stored)
-'''
+"""
+)
 
 BUSY = "while True: pass"
 
@@ -176,8 +179,13 @@ def run_once(cmd: Cmd, scratch: Path) -> Run:
     Python process), which would hide a peak smaller than ours."""
     argv = [TIME, "-f", "%M", "-o", str(scratch / "peak"), *cmd.argv] if TIME else cmd.argv
     t0 = time.perf_counter()
-    p = subprocess.Popen(argv, cwd=cmd.cwd, stdin=subprocess.DEVNULL,
-                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    p = subprocess.Popen(
+        argv,
+        cwd=cmd.cwd,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     _pid, status, ru = os.wait4(p.pid, 0)
     wall = time.perf_counter() - t0
     p.returncode = os.waitstatus_to_exitcode(status)
@@ -189,8 +197,9 @@ def run_once(cmd: Cmd, scratch: Path) -> Run:
 
 def checked_run(cmd: Cmd) -> None:
     """One uncounted run (warms the page cache) whose exit status and output are checked."""
-    p = subprocess.run(cmd.argv, cwd=cmd.cwd, capture_output=True, text=True, check=False,
-                       stdin=subprocess.DEVNULL)
+    p = subprocess.run(
+        cmd.argv, cwd=cmd.cwd, capture_output=True, text=True, check=False, stdin=subprocess.DEVNULL
+    )
     if p.returncode not in cmd.ok_exit:
         sys.exit(f"{cmd.label}: exit {p.returncode}: {' '.join(cmd.argv)}\n{p.stderr[-2000:]}")
     problem = cmd.check(p.stdout) if cmd.check else None
@@ -218,26 +227,25 @@ def table(res: dict[str, list[Run]]) -> None:
     print(f"    {'command':<44} {'wall s: median (min-max)':>26} {'cpu s':>7} {'peak MiB':>9}")
     for label, runs in res.items():
         w = [r.wall for r in runs]
-        print(f"    {label:<44} {med(w):9.3f} ({min(w):.3f}-{max(w):.3f})"
-              f"{med([r.cpu for r in runs]):9.3f} "
-              f"{med([r.peak_kib for r in runs]) / 1024:9.1f}")
+        print(
+            f"    {label:<44} {med(w):9.3f} ({min(w):.3f}-{max(w):.3f})"
+            f"{med([r.cpu for r in runs]):9.3f} "
+            f"{med([r.peak_kib for r in runs]) / 1024:9.1f}"
+        )
 
 
 def ratio(res: dict[str, list[Run]], a: str, b: str, what: str = "wall") -> float:
     """Median over rounds of A's time / B's in the same round (``wall`` or ``cpu``)."""
-    return med([getattr(x, what) / getattr(y, what)
-                for x, y in zip(res[a], res[b], strict=True)])
+    return med([getattr(x, what) / getattr(y, what) for x, y in zip(res[a], res[b], strict=True)])
 
 
 def diff(res: dict[str, list[Run]], a: str, b: str, what: str = "wall") -> float:
-    return med([getattr(x, what) - getattr(y, what)
-                for x, y in zip(res[a], res[b], strict=True)])
+    return med([getattr(x, what) - getattr(y, what) for x, y in zip(res[a], res[b], strict=True)])
 
 
 def versus(res: dict[str, list[Run]], a: str, b: str) -> str:
     """``A / B`` wall ratio, with the CPU ratio beside it (steadier on a loaded machine)."""
-    return (f"{a:<30} / {b:<40} {ratio(res, a, b):5.2f}x wall "
-            f"({ratio(res, a, b, 'cpu'):5.2f}x cpu)")
+    return f"{a:<30} / {b:<40} {ratio(res, a, b):5.2f}x wall ({ratio(res, a, b, 'cpu'):5.2f}x cpu)"
 
 
 def verdict(ok: bool) -> str:
@@ -261,9 +269,11 @@ def describe(path: Path) -> str:
     mm, _entries, chunks, facts = reader()["walk"](str(path))
     mm.close()
     saved = facts["image_pages"] * N
-    return (f"{path} ({path.stat().st_size / 2**20:,.0f} MiB file, "
-            f"{facts['image_pages']:,} saved pages = {saved / 2**30:.2f} GiB, "
-            f"{len(chunks):,} {facts['algorithm'].upper()} chunks)")
+    return (
+        f"{path} ({path.stat().st_size / 2**20:,.0f} MiB file, "
+        f"{facts['image_pages']:,} saved pages = {saved / 2**30:.2f} GiB, "
+        f"{len(chunks):,} {facts['algorithm'].upper()} chunks)"
+    )
 
 
 def forge_large(path: Path, gib: float) -> None:
@@ -306,6 +316,7 @@ def tool_check(stored: int) -> Callable[[str], str | None]:
         if got != stored or doc.get("verify_ok") is not True:
             return f"verify says crc32 {got} (header {stored}), verify_ok {doc.get('verify_ok')}"
         return None
+
     return check
 
 
@@ -323,8 +334,9 @@ def peer_check(peer: str, raw: Path, tmp: Path) -> str:
     reads entries from one swap-map page at a time, so a chunk that straddles two map pages is
     not followed."""
     out = tmp / "peer.out"
-    p = subprocess.run([peer, "--in", str(raw), "--out", str(out)], capture_output=True,
-                       check=False)
+    p = subprocess.run(
+        [peer, "--in", str(raw), "--out", str(out)], capture_output=True, check=False
+    )
     if not out.exists():
         return f"exit {p.returncode}, no output file"
     r = reader()
@@ -340,10 +352,10 @@ def peer_check(peer: str, raw: Path, tmp: Path) -> str:
         pages = [got[entries[idx + j] * N : entries[idx + j] * N + N] for j in range(m)]
         kind = "within" if idx // 511 == (idx + npg - 1) // 511 else "straddling"
         agree[kind][1] += 1
-        for name, want in (("4096 + j", [data[N + j : 2 * N + j].ljust(N, b"\0")
-                                         for j in range(m)]),
-                           ("4096 * j", [data[N * j : N * (j + 1)].ljust(N, b"\0")
-                                         for j in range(m)])):
+        for name, want in (
+            ("4096 + j", [data[N + j : 2 * N + j].ljust(N, b"\0") for j in range(m)]),
+            ("4096 * j", [data[N * j : N * (j + 1)].ljust(N, b"\0") for j in range(m)]),
+        ):
             if pages == want:
                 agree[kind][0] += 1
                 layouts.add(name)
@@ -351,9 +363,11 @@ def peer_check(peer: str, raw: Path, tmp: Path) -> str:
     mm.close()
     out.unlink()
     w, s = agree["within"], agree["straddling"]
-    return (f"its output holds our decompressed bytes for {w[0]} of {w[1]} chunks within one "
-            f"swap-map page and {s[0]} of {s[1]} straddling two (page j from byte "
-            f"{' / '.join(sorted(layouts)) or '-'}); it checks no CRC32")
+    return (
+        f"its output holds our decompressed bytes for {w[0]} of {w[1]} chunks within one "
+        f"swap-map page and {s[0]} of {s[1]} straddling two (page j from byte "
+        f"{' / '.join(sorted(layouts)) or '-'}); it checks no CRC32"
+    )
 
 
 # -- sections -------------------------------------------------------------------------------
@@ -369,8 +383,7 @@ class Bench:
         self.bare_py.write_text(BARE_MAIN)
         self.peers = [p for p in args.peer if p]
 
-    def tool(self, label: str, *argv: str, check: Callable[[str], str | None] | None = None
-             ) -> Cmd:
+    def tool(self, label: str, *argv: str, check: Callable[[str], str | None] | None = None) -> Cmd:
         return Cmd(label, [self.py, "-m", "swsusp_inspect", *argv], self.checkout, check)
 
     def verify_cmds(self, raw: Path, jobs: list[int | None]) -> list[Cmd]:
@@ -386,40 +399,68 @@ class Bench:
 
     def peer_cmds(self, raw: Path) -> list[Cmd]:
         # it exits 1 whatever happens (its main returns true)
-        return [Cmd(f"swsusp2bin ({Path(p).name})", [p, "--in", str(raw), "--out", os.devnull],
-                    ok_exit=(0, 1)) for p in self.peers]
+        return [
+            Cmd(
+                f"swsusp2bin ({Path(p).name})",
+                [p, "--in", str(raw), "--out", os.devnull],
+                ok_exit=(0, 1),
+            )
+            for p in self.peers
+        ]
 
     def bare_cmd(self, raw: Path) -> Cmd:
-        return Cmd("bare decompress+CRC loop (python)", [self.py, str(self.bare_py), str(raw)],
-                   None, bare_check)
+        return Cmd(
+            "bare decompress+CRC loop (python)",
+            [self.py, str(self.bare_py), str(raw)],
+            None,
+            bare_check,
+        )
 
     def section_a(self, small: Path) -> None:
         src = largest_sample()
         raw = expand(src, self.tmp / f"{src.parent.name}.img")
-        print(f"\n[a] start-up, whole process: {self.args.startup_runs} rounds; info reads "
-              f"the largest sample, {src.parent.name}, expanded to a raw file "
-              f"({raw.stat().st_size / 2**20:.1f} MiB), and the 80 MB one (deb12-6.1-lzo)")
+        print(
+            f"\n[a] start-up, whole process: {self.args.startup_runs} rounds; info reads "
+            f"the largest sample, {src.parent.name}, expanded to a raw file "
+            f"({raw.stat().st_size / 2**20:.1f} MiB), and the 80 MB one (deb12-6.1-lzo)"
+        )
         base = Cmd("python -c pass", [self.py, "-c", "pass"])
 
         def info_check(out: str) -> str | None:
             return None if json.loads(out).get("pages") else "info --json printed no pages"
 
-        cmds = [base, self.tool("swsusp-inspect --help", "--help"),
-                self.tool(f"swsusp-inspect info --json ({src.parent.name})", "info", "--json",
-                          str(raw), check=info_check),
-                self.tool("swsusp-inspect info --json (deb12-6.1-lzo)", "info", "--json",
-                          str(small), check=info_check)]
+        cmds = [
+            base,
+            self.tool("swsusp-inspect --help", "--help"),
+            self.tool(
+                f"swsusp-inspect info --json ({src.parent.name})",
+                "info",
+                "--json",
+                str(raw),
+                check=info_check,
+            ),
+            self.tool(
+                "swsusp-inspect info --json (deb12-6.1-lzo)",
+                "info",
+                "--json",
+                str(small),
+                check=info_check,
+            ),
+        ]
         res = rounds(cmds, self.args.startup_runs, self.tmp)
         table(res)
         for c in cmds[1:]:
             d = diff(res, c.label, base.label)
-            print(f"    {c.label:<44} beyond the interpreter {d:+.3f} s wall "
-                  f"({diff(res, c.label, base.label, 'cpu'):+.3f} s cpu)   target <= +0.150 s: "
-                  f"{verdict(d <= 0.150)}")
+            print(
+                f"    {c.label:<44} beyond the interpreter {d:+.3f} s wall "
+                f"({diff(res, c.label, base.label, 'cpu'):+.3f} s cpu)   target <= +0.150 s: "
+                f"{verdict(d <= 0.150)}"
+            )
         raw.unlink()
 
-    def compare_verify(self, raw: Path, jobs: list[int | None], target: float,
-                       target_what: str) -> None:
+    def compare_verify(
+        self, raw: Path, jobs: list[int | None], target: float, target_what: str
+    ) -> None:
         verifies = self.verify_cmds(raw, jobs)
         peers = self.peer_cmds(raw)
         bare = self.bare_cmd(raw)
@@ -430,27 +471,35 @@ class Bench:
         for v in verifies:
             for p in peers:
                 q = ratio(res, v.label, p.label)
-                print(f"    {versus(res, v.label, p.label)}   "
-                      f"target <= {target}x ({target_what}): {verdict(q <= target)}")
+                print(
+                    f"    {versus(res, v.label, p.label)}   "
+                    f"target <= {target}x ({target_what}): {verdict(q <= target)}"
+                )
             print(f"    {versus(res, v.label, bare.label)}")
         for p in peers:
             print(f"    {versus(res, p.label, bare.label)}")
 
     def section_b(self, raw: Path) -> None:
-        print(f"\n[b] verify, whole process, 80 MB sample: {self.args.runs} rounds\n"
-              f"    {describe(raw)}")
+        print(
+            f"\n[b] verify, whole process, 80 MB sample: {self.args.runs} rounds\n"
+            f"    {describe(raw)}"
+        )
         for p in self.peers:
             print(f"    swsusp2bin check ({Path(p).name}): {peer_check(p, raw, self.tmp)}")
         self.compare_verify(raw, [1, 2, None], 1.5, "80 MB sample")
 
     def section_c(self, large: Path) -> None:
-        print(f"\n[c] verify, whole process, >= 1 GiB image: {self.args.runs} rounds\n"
-              f"    {describe(large)}")
+        print(
+            f"\n[c] verify, whole process, >= 1 GiB image: {self.args.runs} rounds\n"
+            f"    {describe(large)}"
+        )
         self.compare_verify(large, [1, 2, None], 0.8, ">= 1 GiB, 2 cores: --jobs 2 / default")
 
     def section_d(self, images: list[Path]) -> None:
-        print(f"\n[d] busy machine: one other process keeps one core busy "
-              f"({os.cpu_count()} cores): {self.args.runs} rounds")
+        print(
+            f"\n[d] busy machine: one other process keeps one core busy "
+            f"({os.cpu_count()} cores): {self.args.runs} rounds"
+        )
         busy = subprocess.Popen([self.py, "-c", BUSY])
         try:
             time.sleep(0.5)
@@ -461,50 +510,82 @@ class Bench:
                 table(res)
                 for c in cmds[1:]:
                     q = ratio(res, c.label, cmds[0].label)
-                    print(f"    {versus(res, c.label, cmds[0].label)}   target <= 1.00x "
-                          f"(never slower than one job): {verdict(q <= 1.0)}")
+                    print(
+                        f"    {versus(res, c.label, cmds[0].label)}   target <= 1.00x "
+                        f"(never slower than one job): {verdict(q <= 1.0)}"
+                    )
         finally:
             busy.kill()
             busy.wait()
 
 
 def machine(checkout: Path) -> str:
-    commit = subprocess.run(["git", "-C", str(checkout), "describe", "--always", "--dirty"],
-                            capture_output=True, text=True, check=False).stdout.strip()
-    pkg = subprocess.run([sys.executable, "-c",
-                          "import swsusp_inspect, numpy; "
-                          "print(swsusp_inspect.__file__, numpy.__version__)"],
-                         cwd=checkout, capture_output=True, text=True, check=True).stdout.split()
+    commit = subprocess.run(
+        ["git", "-C", str(checkout), "describe", "--always", "--dirty"],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.strip()
+    pkg = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import swsusp_inspect, numpy; print(swsusp_inspect.__file__, numpy.__version__)",
+        ],
+        cwd=checkout,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
     cpu = ""
     with open("/proc/cpuinfo") as f:
         for line in f:
             if line.startswith("model name"):
                 cpu = line.split(":", 1)[1].strip()
                 break
-    return (f"machine: {platform.machine()} {cpu}, {os.cpu_count()} cores, "
-            f"{os.sysconf('SC_PHYS_PAGES') * os.sysconf('SC_PAGE_SIZE') / 2**30:.0f} GiB, "
-            f"Linux {platform.release()}, Python {platform.python_version()}, numpy {pkg[1]}\n"
-            f"checkout under test: {checkout} ({commit or 'no git'}); package {pkg[0]}\n"
-            f"load average: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    return (
+        f"machine: {platform.machine()} {cpu}, {os.cpu_count()} cores, "
+        f"{os.sysconf('SC_PHYS_PAGES') * os.sysconf('SC_PAGE_SIZE') / 2**30:.0f} GiB, "
+        f"Linux {platform.release()}, Python {platform.python_version()}, numpy {pkg[1]}\n"
+        f"checkout under test: {checkout} ({commit or 'no git'}); package {pkg[0]}\n"
+        f"load average: {' '.join(f'{x:.2f}' for x in os.getloadavg())}"
+    )
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--checkout", default=os.environ.get("SWSUSP_BENCH_CHECKOUT", str(ROOT)),
-                    help="checkout whose swsusp_inspect is timed (default: this one)")
-    ap.add_argument("--peer", action="append",
-                    default=[p for p in os.environ.get("SWSUSP2BIN", "").split(":") if p],
-                    help="swsusp2bin binary (repeatable; default $SWSUSP2BIN, ':'-separated)")
-    ap.add_argument("--large", type=Path, default=os.environ.get("SWSUSP_BENCH_LARGE"),
-                    help="an image of >= 1 GiB of saved data (default $SWSUSP_BENCH_LARGE)")
-    ap.add_argument("--forge-large", type=Path, metavar="PATH",
-                    help="forge a large image at PATH unless it exists (keep it out of git)")
+    ap.add_argument(
+        "--checkout",
+        default=os.environ.get("SWSUSP_BENCH_CHECKOUT", str(ROOT)),
+        help="checkout whose swsusp_inspect is timed (default: this one)",
+    )
+    ap.add_argument(
+        "--peer",
+        action="append",
+        default=[p for p in os.environ.get("SWSUSP2BIN", "").split(":") if p],
+        help="swsusp2bin binary (repeatable; default $SWSUSP2BIN, ':'-separated)",
+    )
+    ap.add_argument(
+        "--large",
+        type=Path,
+        default=os.environ.get("SWSUSP_BENCH_LARGE"),
+        help="an image of >= 1 GiB of saved data (default $SWSUSP_BENCH_LARGE)",
+    )
+    ap.add_argument(
+        "--forge-large",
+        type=Path,
+        metavar="PATH",
+        help="forge a large image at PATH unless it exists (keep it out of git)",
+    )
     ap.add_argument("--forge-gib", type=float, default=1.25)
     ap.add_argument("--runs", type=int, default=5, help="rounds for verify (default 5)")
     ap.add_argument("--startup-runs", type=int, default=15, help="rounds for [a] (default 15)")
     ap.add_argument("--only", default="a,b,c,d", help="sections, e.g. a,b")
-    ap.add_argument("--bytecode-as-is", action="store_true",
-                    help="leave PYTHONDONTWRITEBYTECODE / PYTHONPYCACHEPREFIX as they are")
+    ap.add_argument(
+        "--bytecode-as-is",
+        action="store_true",
+        help="leave PYTHONDONTWRITEBYTECODE / PYTHONPYCACHEPREFIX as they are",
+    )
     args = ap.parse_args()
     only = set(args.only.split(","))
     for p in args.peer:
@@ -523,20 +604,30 @@ def main() -> None:
             # and reused, kept out of the checkout
             was = os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
             os.environ["PYTHONPYCACHEPREFIX"] = str(tmp / "pycache")
-            print("bytecode: cached in a temporary PYTHONPYCACHEPREFIX"
-                  + (" (PYTHONDONTWRITEBYTECODE was set: unset for the runs)" if was else ""))
+            print(
+                "bytecode: cached in a temporary PYTHONPYCACHEPREFIX"
+                + (" (PYTHONDONTWRITEBYTECODE was set: unset for the runs)" if was else "")
+            )
         b = Bench(args, tmp)
-        print("swsusp2bin: " + (", ".join(b.peers) if b.peers else
-                                "skipped: no peer binary (give --peer PATH or set SWSUSP2BIN)"))
-        small = expand(ROOT / "samples" / "deb12-6.1-lzo" / "swap.img.xz",
-                       tmp / "deb12-6.1-lzo.img")
+        print(
+            "swsusp2bin: "
+            + (
+                ", ".join(b.peers)
+                if b.peers
+                else "skipped: no peer binary (give --peer PATH or set SWSUSP2BIN)"
+            )
+        )
+        small = expand(
+            ROOT / "samples" / "deb12-6.1-lzo" / "swap.img.xz", tmp / "deb12-6.1-lzo.img"
+        )
         if "a" in only:
             b.section_a(small)
         if "b" in only:
             b.section_b(small)
         if only & {"c", "d"} and large is None:
-            print("\n[c] [d] large image: skipped: none given (--large IMAGE or "
-                  "--forge-large PATH)")
+            print(
+                "\n[c] [d] large image: skipped: none given (--large IMAGE or --forge-large PATH)"
+            )
         if "c" in only and large is not None:
             b.section_c(large)
         if "d" in only:

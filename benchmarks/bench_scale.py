@@ -46,8 +46,10 @@ CLI = [sys.executable, "-m", "swsusp_inspect"]
 
 
 def machine() -> str:
-    return (f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
-            f"numpy {np.__version__}, {platform.platform()}")
+    return (
+        f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+        f"numpy {np.__version__}, {platform.platform()}"
+    )
 
 
 def real_pages() -> bytes:
@@ -66,8 +68,10 @@ def synthetic(out: Path, gib: float, algorithm: str, pages: bytes) -> Path:
 
     # a 64 GiB machine (16 M PFNs) saving ``gib`` GiB: every 16th page of the first part
     pfns = np.arange(0x1000, 0x1000 + 16 * n, 16, dtype=np.uint64)
-    forge(ForgeSpec(pfns=pfns, compression=algorithm, content=content,
-                    num_physpages=16 * 262144 * 4), out)
+    forge(
+        ForgeSpec(pfns=pfns, compression=algorithm, content=content, num_physpages=16 * 262144 * 4),
+        out,
+    )
     return out
 
 
@@ -90,14 +94,18 @@ def bench_verify(tmp: Path, gib: float, runs: int) -> None:
             assert json.loads(tool_out)["crc32"]["computed"] == int(out) == stored
             res[jobs] = t
         size = img.stat().st_size / 2**20
-        print(f"  {algorithm}: {n_pages:,} stream pages, {len(spec['chunks']):,} chunks, "
-              f"{size:,.0f} MiB file")
+        print(
+            f"  {algorithm}: {n_pages:,} stream pages, {len(spec['chunks']):,} chunks, "
+            f"{size:,.0f} MiB file"
+        )
         print(f"    bare loop (1 core)     {t_bare:7.2f} s")
         for jobs, t in res.items():
             target = 0.9 if jobs == 1 else 1.6
             speed = t_bare / t
-            print(f"    verify --jobs {jobs}        {t:7.2f} s   speed vs bare {speed:5.2f}x "
-                  f"(target >= {target}x: {'met' if speed >= target else 'NOT met'})")
+            print(
+                f"    verify --jobs {jobs}        {t:7.2f} s   speed vs bare {speed:5.2f}x "
+                f"(target >= {target}x: {'met' if speed >= target else 'NOT met'})"
+            )
         img.unlink()
 
 
@@ -125,7 +133,8 @@ def bench_audit(tmp: Path, max_pfns_m: int) -> None:
     mapfile.write_text(
         "BIOS-e820: [mem 0x0000000000000000-0x000000000009fbff] usable\n"
         "BIOS-e820: [mem 0x000000000009fc00-0x00000000000fffff] reserved\n"
-        f"BIOS-e820: [mem 0x0000000000100000-{top * 4096 - 1:#018x}] usable\n")
+        f"BIOS-e820: [mem 0x0000000000100000-{top * 4096 - 1:#018x}] usable\n"
+    )
     memmap = load_memory_map(mapfile)
 
     def image(pfns_m: float, data_pages: int) -> Path:
@@ -142,8 +151,10 @@ def bench_audit(tmp: Path, max_pfns_m: int) -> None:
     for m in sizes:
         path = image(m, 4096)
         dt, per, n = audit_time(path, memmap)
-        print(f"    {n:>12,} PFNs   {dt:7.3f} s   {dt / n * 1e9:6.1f} ns/PFN   "
-              f"peak {per:5.1f} bytes/PFN")
+        print(
+            f"    {n:>12,} PFNs   {dt:7.3f} s   {dt / n * 1e9:6.1f} ns/PFN   "
+            f"peak {per:5.1f} bytes/PFN"
+        )
         path.unlink()
     print("  data axis (PFNs fixed at 1 M):")
     for data in (4096, 65536, 262144, 1 << 20):
@@ -157,8 +168,10 @@ def bench_help(runs: int) -> None:
     print("\n[3] swsusp-inspect --help, whole process")
     t, _ = timed([*CLI, "--help"], runs)
     bare, _ = timed([sys.executable, "-c", "pass"], runs)
-    print(f"    --help {t:6.3f} s (python -c pass: {bare:6.3f} s)   target <= 0.3 s: "
-          f"{'met' if t <= 0.3 else 'NOT met'}")
+    print(
+        f"    --help {t:6.3f} s (python -c pass: {bare:6.3f} s)   target <= 0.3 s: "
+        f"{'met' if t <= 0.3 else 'NOT met'}"
+    )
 
 
 def bench_batch(tmp: Path, count: int) -> None:
@@ -168,21 +181,33 @@ def bench_batch(tmp: Path, count: int) -> None:
     seed_map = ROOT / "samples" / "forged-seed-2004" / "dmesg.txt"
     rng = np.random.default_rng(7)
     for i in range(count):
-        pfns = np.sort(rng.choice(np.arange(0x100, 0x9000), 2000, replace=False)).astype(
-            np.uint64)
+        pfns = np.sort(rng.choice(np.arange(0x100, 0x9000), 2000, replace=False)).astype(np.uint64)
         forge(ForgeSpec(pfns=pfns, compression="lzo"), d / f"host{i:03d}.img")
         shutil.copy(seed_map, d / f"host{i:03d}.dmesg")
     t0 = time.perf_counter()
-    subprocess.run([*CLI, "batch", "--jsonl", "-q", "--jobs", "2", str(d)],
-                   capture_output=True, check=False)
+    subprocess.run(
+        [*CLI, "batch", "--jsonl", "-q", "--jobs", "2", str(d)], capture_output=True, check=False
+    )
     t_batch = time.perf_counter() - t0
     t0 = time.perf_counter()
     for i in range(count):
-        subprocess.run([*CLI, "audit", "--json", str(d / f"host{i:03d}.img"), "--map",
-                        str(d / f"host{i:03d}.dmesg")], capture_output=True, check=False)
+        subprocess.run(
+            [
+                *CLI,
+                "audit",
+                "--json",
+                str(d / f"host{i:03d}.img"),
+                "--map",
+                str(d / f"host{i:03d}.dmesg"),
+            ],
+            capture_output=True,
+            check=False,
+        )
     t_sep = time.perf_counter() - t0
-    print(f"    batch --jobs 2: {t_batch:6.2f} s   separate: {t_sep:6.2f} s   "
-          f"ratio {t_sep / t_batch:5.1f}x faster")
+    print(
+        f"    batch --jobs 2: {t_batch:6.2f} s   separate: {t_sep:6.2f} s   "
+        f"ratio {t_sep / t_batch:5.1f}x faster"
+    )
 
 
 def main() -> None:

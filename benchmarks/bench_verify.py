@@ -62,9 +62,11 @@ print(crc)
 
 
 def largest_compressed_sample() -> Path:
-    cands = [p for p in (ROOT / "samples").glob("deb*/swap.img.xz")
-             if json.loads((p.parent / "provenance.json").read_text())["expectation"]
-             != "nocompress"]
+    cands = [
+        p
+        for p in (ROOT / "samples").glob("deb*/swap.img.xz")
+        if json.loads((p.parent / "provenance.json").read_text())["expectation"] != "nocompress"
+    ]
     return max(cands, key=lambda p: p.stat().st_size)
 
 
@@ -90,8 +92,10 @@ def main() -> None:
     src = args.image or largest_compressed_sample()
 
     sys.path.insert(0, str(ROOT))
-    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python "
-          f"{platform.python_version()}, {platform.platform()}")
+    print(
+        f"machine: {platform.machine()}, {os.cpu_count()} cores, Python "
+        f"{platform.python_version()}, {platform.platform()}"
+    )
     with tempfile.TemporaryDirectory() as tmp:
         plain = Path(tmp) / "image.bin"
         if src.suffix == ".xz":
@@ -116,12 +120,21 @@ def chunk_spec(plain: Path) -> tuple[dict[str, object], int | None, int]:
     with open_image(plain) as img:
         t = img.chunk_table.ensure_all()
         chunks = [
-            [img.entries[int(t.first_entry[k]) : int(t.first_entry[k] + t.n_pages[k])]
-             .astype(int).tolist(), img.word_size, int(t.cmp_len[k])]
+            [
+                img.entries[int(t.first_entry[k]) : int(t.first_entry[k] + t.n_pages[k])]
+                .astype(int)
+                .tolist(),
+                img.word_size,
+                int(t.cmp_len[k]),
+            ]
             for k in range(len(t))
         ]
-        spec = {"path": str(plain), "algorithm": img.compression,
-                "unc_size": 32 * img.page_size, "chunks": chunks}
+        spec = {
+            "path": str(plain),
+            "algorithm": img.compression,
+            "unc_size": 32 * img.page_size,
+            "chunks": chunks,
+        }
         return spec, img.header.crc32 if img.header else None, img.info.pages
 
 
@@ -131,8 +144,17 @@ def compare(plain: Path, tmp: Path, runs: int) -> None:
     spec_path.write_text(json.dumps(spec))
     bare_py = tmp / "bare.py"
     bare_py.write_text(BARE)
-    tool_cmd = [sys.executable, "-m", "swsusp_inspect", "verify", "--json", "-q", "--jobs", "1",
-                str(plain)]
+    tool_cmd = [
+        sys.executable,
+        "-m",
+        "swsusp_inspect",
+        "verify",
+        "--json",
+        "-q",
+        "--jobs",
+        "1",
+        str(plain),
+    ]
     bare_cmd = [sys.executable, str(bare_py), str(spec_path)]
     timed(bare_cmd, 1)  # warm the page cache for both
     timed(tool_cmd, 1)
@@ -140,8 +162,10 @@ def compare(plain: Path, tmp: Path, runs: int) -> None:
     t_tool, tool_out = timed(tool_cmd, runs)
     assert int(out) == stored == json.loads(tool_out)["crc32"]["computed"], "CRC disagree"
     n = len(spec["chunks"])  # type: ignore[arg-type]
-    print(f"    {pages} stream pages, {n} {spec['algorithm']} chunks, "
-          f"{plain.stat().st_size / 2**20:.1f} MiB file")
+    print(
+        f"    {pages} stream pages, {n} {spec['algorithm']} chunks, "
+        f"{plain.stat().st_size / 2**20:.1f} MiB file"
+    )
     report(t_bare, t_tool, runs)
 
 
@@ -149,8 +173,10 @@ def report(t_bare: float, t_tool: float, runs: int) -> None:
     ratio = t_tool / t_bare
     print(f"    bare decompress+CRC loop      : {t_bare:7.3f} s (median of {runs})")
     print(f"    swsusp-inspect verify -j 1    : {t_tool:7.3f} s (median of {runs})")
-    print(f"    ratio tool / bare             : {ratio:7.2f}x  (target <= 1.25x: "
-          f"{'met' if ratio <= 1.25 else 'NOT met'})")
+    print(
+        f"    ratio tool / bare             : {ratio:7.2f}x  (target <= 1.25x: "
+        f"{'met' if ratio <= 1.25 else 'NOT met'})"
+    )
 
 
 def in_process(plain: Path, runs: int) -> None:
@@ -172,9 +198,11 @@ def in_process(plain: Path, runs: int) -> None:
                     raw = mm[pages[0] * 4096 : (pages[-1] + 1) * 4096]
                 else:
                     raw = b"".join(mm[p * 4096 : (p + 1) * 4096] for p in pages)
-                out = (dec._lzo.decompress(raw[hdr : hdr + n], output_size_hint=131072)
-                       if spec["algorithm"] == "lzo"
-                       else dec._lz4.decompress(raw[hdr : hdr + n], uncompressed_size=131072))
+                out = (
+                    dec._lzo.decompress(raw[hdr : hdr + n], output_size_hint=131072)
+                    if spec["algorithm"] == "lzo"
+                    else dec._lz4.decompress(raw[hdr : hdr + n], uncompressed_size=131072)
+                )
                 crc = zlib.crc32(out, crc ^ 0xFFFFFFFF) ^ 0xFFFFFFFF
             mm.close()
             return crc
@@ -210,8 +238,7 @@ def make_synthetic(plain: Path, out: Path, mib: int) -> None:
     n = mib * 256
 
     def content(pfns: np.ndarray) -> bytes:
-        return b"".join(real[(int(p) % n_real) * 4096 : (int(p) % n_real + 1) * 4096]
-                        for p in pfns)
+        return b"".join(real[(int(p) % n_real) * 4096 : (int(p) % n_real + 1) * 4096] for p in pfns)
 
     pfns = np.arange(0x100, 0x100 + n, dtype=np.uint64)
     forge(ForgeSpec(pfns=pfns, compression=algorithm, content=content), out)

@@ -24,9 +24,25 @@ __all__ = ["mutate_binary_map", "mutate_image", "mutate_kpageflags", "mutate_tex
 def boundary_values(width: int, current: int, extra: tuple[int, ...] = ()) -> list[int]:
     top = (1 << (8 * width)) - 1
     half = 1 << (8 * width - 1)
-    vals = [0, 1, 2, top, top - 1, half, half - 1, current + 1, max(0, current - 1),
-            (current * 2) & top, current ^ 0xFF, 0xFFFFFFFF & top, 0x100000000 & top,
-            0x7FFFFFFF & top, 4096, 4095, 4097]
+    vals = [
+        0,
+        1,
+        2,
+        top,
+        top - 1,
+        half,
+        half - 1,
+        current + 1,
+        max(0, current - 1),
+        (current * 2) & top,
+        current ^ 0xFF,
+        0xFFFFFFFF & top,
+        0x100000000 & top,
+        0x7FFFFFFF & top,
+        4096,
+        4095,
+        4097,
+    ]
     vals += [v & top for v in extra]
     return vals
 
@@ -49,13 +65,30 @@ def mutate_image(data: bytes, lay: Layout, rnd: random.Random) -> tuple[bytes, s
     truncate_at: int | None = None
     for _ in range(rnd.choice((1, 1, 1, 2, 3))):
         op = rnd.choices(
-            ("field", "truncate", "map-cycle", "map-dup", "chunk-len", "pagedir", "page-dup",
-             "bitflip", "zero-page"),
-            weights=(30, 12, 8, 8, 10, 8, 5, 12, 4))[0]
+            (
+                "field",
+                "truncate",
+                "map-cycle",
+                "map-dup",
+                "chunk-len",
+                "pagedir",
+                "page-dup",
+                "bitflip",
+                "zero-page",
+            ),
+            weights=(30, 12, 8, 8, 10, 8, 5, 12, 4),
+        )[0]
         if op == "field" and lay.fields:
             f = rnd.choice(lay.fields)
-            extra = (file_pages, file_pages - 1, file_pages + 1, len(buf), len(buf) // 2,
-                     *(lay.map_pages[:2]), *(lay.stream_pages[:2]))
+            extra = (
+                file_pages,
+                file_pages - 1,
+                file_pages + 1,
+                len(buf),
+                len(buf) // 2,
+                *(lay.map_pages[:2]),
+                *(lay.stream_pages[:2]),
+            )
             v = rnd.choice(boundary_values(f.width, _get(buf, f), extra))
             _put(buf, f, v)
             notes.append(f"{f.kind}@{f.offset:#x}/{f.width}={v:#x}")
@@ -66,8 +99,15 @@ def mutate_image(data: bytes, lay: Layout, rnd: random.Random) -> tuple[bytes, s
             notes.append(f"truncate@{truncate_at:#x}")
         elif op == "map-cycle" and lay.map_pages:
             i = rnd.randrange(len(lay.map_pages))
-            target = rnd.choice((lay.map_pages[i], lay.map_pages[0], lay.map_pages[max(0, i - 1)],
-                                 0, file_pages + 7))
+            target = rnd.choice(
+                (
+                    lay.map_pages[i],
+                    lay.map_pages[0],
+                    lay.map_pages[max(0, i - 1)],
+                    0,
+                    file_pages + 7,
+                )
+            )
             f = Field(lay.map_pages[i] * n + n - lay.sector, lay.sector, "map-next")
             if f.offset + f.width <= len(buf):
                 _put(buf, f, target)
@@ -101,8 +141,12 @@ def mutate_image(data: bytes, lay: Layout, rnd: random.Random) -> tuple[bytes, s
             elif how == "dup":
                 buf[p + 8 * j : p + 8 * j + 8] = wi
             elif how == "huge":
-                struct.pack_into("<Q", buf, p + 8 * i, rnd.choice(
-                    ((1 << 64) - 1, 1 << 52, 1 << 63, 1 << 40, 0xFFFFFFFF)))
+                struct.pack_into(
+                    "<Q",
+                    buf,
+                    p + 8 * i,
+                    rnd.choice(((1 << 64) - 1, 1 << 52, 1 << 63, 1 << 40, 0xFFFFFFFF)),
+                )
             elif how == "reverse":
                 lo, hi = sorted((i, j))
                 seg = [bytes(buf[p + 8 * k : p + 8 * k + 8]) for k in range(lo, hi + 1)]
@@ -138,19 +182,47 @@ def mutate_image(data: bytes, lay: Layout, rnd: random.Random) -> tuple[bytes, s
 
 
 _NUM = re.compile(r"(0x)?[0-9a-fA-F]{4,}")
-_TYPES = ("usable", "reserved", "ACPI data", "ACPI NVS", "unusable", "type 12", "type 4294967296",
-          "System RAM", "persistent (type 12)", "soft reserved", "", "usable usable", "(",
-          "Reserved", "Unknown E820 type", "é", "\x00")
+_TYPES = (
+    "usable",
+    "reserved",
+    "ACPI data",
+    "ACPI NVS",
+    "unusable",
+    "type 12",
+    "type 4294967296",
+    "System RAM",
+    "persistent (type 12)",
+    "soft reserved",
+    "",
+    "usable usable",
+    "(",
+    "Reserved",
+    "Unknown E820 type",
+    "é",
+    "\x00",
+)
 
 
 def _mangle_number(tok: str, rnd: random.Random) -> str:
     hexp = tok[:2].lower() == "0x"
-    return rnd.choice((
-        "0x0" if hexp else "0", "0xffffffffffffffff" if hexp else "ffffffffffffffff",
-        "0x" + "f" * 17 if hexp else "f" * 17, "0x10000000000000000" if hexp else "1" + "0" * 16,
-        ("0x" if hexp else "") + "1" * 5000, "-" + tok, tok + "_0", "0x", "",
-        ("0x" if hexp else "") + "0" * 4000 + "1", tok[::-1], tok + tok,
-        ("0x" if hexp else "") + "fffffffffffff000", "9" * 30))
+    return rnd.choice(
+        (
+            "0x0" if hexp else "0",
+            "0xffffffffffffffff" if hexp else "ffffffffffffffff",
+            "0x" + "f" * 17 if hexp else "f" * 17,
+            "0x10000000000000000" if hexp else "1" + "0" * 16,
+            ("0x" if hexp else "") + "1" * 5000,
+            "-" + tok,
+            tok + "_0",
+            "0x",
+            "",
+            ("0x" if hexp else "") + "0" * 4000 + "1",
+            tok[::-1],
+            tok + tok,
+            ("0x" if hexp else "") + "fffffffffffff000",
+            "9" * 30,
+        )
+    )
 
 
 def mutate_text(data: bytes, rnd: random.Random) -> tuple[bytes, str]:
@@ -162,9 +234,22 @@ def mutate_text(data: bytes, rnd: random.Random) -> tuple[bytes, str]:
         if not lines:
             lines = [""]
         i = rnd.randrange(len(lines))
-        op = rnd.choices(("delete", "number", "type", "junk", "long", "dup", "swap", "truncate",
-                          "insert-binary", "nest", "empty-range"),
-                         weights=(12, 30, 10, 8, 8, 8, 6, 6, 5, 3, 4))[0]
+        op = rnd.choices(
+            (
+                "delete",
+                "number",
+                "type",
+                "junk",
+                "long",
+                "dup",
+                "swap",
+                "truncate",
+                "insert-binary",
+                "nest",
+                "empty-range",
+            ),
+            weights=(12, 30, 10, 8, 8, 8, 6, 6, 5, 3, 4),
+        )[0]
         if op == "delete":
             k = rnd.choice((1, 1, 2, 10))
             del lines[i : i + k]
@@ -173,8 +258,9 @@ def mutate_text(data: bytes, rnd: random.Random) -> tuple[bytes, str]:
             ms = list(_NUM.finditer(lines[i]))
             if ms:
                 m = rnd.choice(ms)
-                lines[i] = lines[i][: m.start()] + _mangle_number(m.group(0), rnd) + \
-                    lines[i][m.end() :]
+                lines[i] = (
+                    lines[i][: m.start()] + _mangle_number(m.group(0), rnd) + lines[i][m.end() :]
+                )
                 notes.append(f"number line {i + 1}")
         elif op == "type":
             line = lines[i]
@@ -190,8 +276,9 @@ def mutate_text(data: bytes, rnd: random.Random) -> tuple[bytes, str]:
         elif op == "long":
             n = rnd.choice((4097, 5000, 20000))
             base = lines[i] or "x"
-            lines[i] = (base * (n // len(base) + 1))[:n] if rnd.random() < 0.5 else \
-                lines[i] + " " * n
+            lines[i] = (
+                (base * (n // len(base) + 1))[:n] if rnd.random() < 0.5 else lines[i] + " " * n
+            )
             notes.append(f"long line {i + 1} ({n})")
         elif op == "dup":
             lines[i:i] = [lines[i]] * rnd.choice((1, 2, 100))
@@ -212,8 +299,9 @@ def mutate_text(data: bytes, rnd: random.Random) -> tuple[bytes, str]:
             lines.insert(i, "[" * depth + "]" * depth)
             notes.append(f"nest {depth}")
         elif op == "empty-range":
-            lines[i] = re.sub(r"0x[0-9a-fA-F]+-0x[0-9a-fA-F]+", "0xffffffffffffffff-0x0",
-                              lines[i], count=1)
+            lines[i] = re.sub(
+                r"0x[0-9a-fA-F]+-0x[0-9a-fA-F]+", "0xffffffffffffffff-0x0", lines[i], count=1
+            )
             notes.append(f"reverse range line {i + 1}")
     out = "\n".join(lines) + ("\n" if text.endswith("\n") else "")
     return out.encode("latin-1", "replace"), "; ".join(notes) or "unchanged"
@@ -234,7 +322,8 @@ def mutate_binary_map(data: bytes, rnd: random.Random) -> tuple[bytes, str]:
             # aligned to the 20-byte e820 entries of either binary form
             if rnd.random() < 0.6 and len(buf) >= 0x2D0 + 20:
                 base = (0x2D0 if len(buf) == 4096 else 0) + 20 * rnd.randrange(
-                    max(1, (len(buf) - (0x2D0 if len(buf) == 4096 else 0)) // 20))
+                    max(1, (len(buf) - (0x2D0 if len(buf) == 4096 else 0)) // 20)
+                )
                 off = min(len(buf) - w, base + rnd.choice((0, 8, 16)))
             elif len(buf) == 4096 and rnd.random() < 0.5:
                 off = 0x1E8  # e820_entries

@@ -77,9 +77,16 @@ def _worker(conn: Connection, seed: int, workdir: str, budget: int) -> None:
                 targets.run_lib(case, extra, workdir)
         except MemoryError:
             case.outcomes["worker"] = "memory"
-        summary = {"index": case.index, "kind": case.kind, "seed": case.seed,
-                   "mutation": case.mutation, "tier": case.tier, "outcomes": case.outcomes,
-                   "failures": case.failures, "input": case.input_path}
+        summary = {
+            "index": case.index,
+            "kind": case.kind,
+            "seed": case.seed,
+            "mutation": case.mutation,
+            "tier": case.tier,
+            "outcomes": case.outcomes,
+            "failures": case.failures,
+            "input": case.input_path,
+        }
         conn.send(("done", index, summary))
 
 
@@ -95,8 +102,17 @@ class _Slot:
 
 
 class Campaign:
-    def __init__(self, seed: int, out: Path, *, jobs: int = 2, timeout: float = 60.0,
-                 budget: int = 3 << 30, cli_share: float = 0.2, verbose: bool = True) -> None:
+    def __init__(
+        self,
+        seed: int,
+        out: Path,
+        *,
+        jobs: int = 2,
+        timeout: float = 60.0,
+        budget: int = 3 << 30,
+        cli_share: float = 0.2,
+        verbose: bool = True,
+    ) -> None:
         self.seed = seed
         self.out = out
         self.jobs = jobs
@@ -113,8 +129,9 @@ class Campaign:
         ctx = mp.get_context("fork")
         parent, child = ctx.Pipe()
         workdir = tempfile.mkdtemp(dir=self.tmp)
-        proc = ctx.Process(target=_worker, args=(child, self.seed, workdir, self.budget),
-                           daemon=True)
+        proc = ctx.Process(
+            target=_worker, args=(child, self.seed, workdir, self.budget), daemon=True
+        )
         proc.start()
         child.close()
         return _Slot(proc, parent, workdir)
@@ -124,8 +141,7 @@ class Campaign:
 
         return "cli" if case_rng(self.seed, -1 - index).random() < self.cli_share else "lib"
 
-    def _keep(self, cls: str, index: int, input_path: str | None, summary: dict[str, Any]
-              ) -> None:
+    def _keep(self, cls: str, index: int, input_path: str | None, summary: dict[str, Any]) -> None:
         d = self.out / cls
         d.mkdir(parents=True, exist_ok=True)
         stem = f"seed{self.seed}-case{index}"
@@ -150,22 +166,32 @@ class Campaign:
             new = False
             for f in summary["failures"]:
                 if f["signature"] not in s.failures:
-                    s.failures[f["signature"]] = {**f, "case": summary["index"],
-                                                  "seed": summary["seed"],
-                                                  "mutation": summary["mutation"]}
+                    s.failures[f["signature"]] = {
+                        **f,
+                        "case": summary["index"],
+                        "seed": summary["seed"],
+                        "mutation": summary["mutation"],
+                    }
                     new = True
             self._keep(worst, summary["index"], summary.get("input"), summary)
             if self.verbose and new:
-                print(f"  case {summary['index']}: {worst}: "
-                      f"{summary['failures'][0]['signature']} ({summary['seed']}: "
-                      f"{summary['mutation'][:80]})", flush=True)
+                print(
+                    f"  case {summary['index']}: {worst}: "
+                    f"{summary['failures'][0]['signature']} ({summary['seed']}: "
+                    f"{summary['mutation'][:80]})",
+                    flush=True,
+                )
 
     def _hang(self, slot: _Slot) -> None:
         s = self.stats
         s.cases += 1
         s.by_class["hang"] += 1
-        summary = {"index": slot.index, "tier": slot.tier, "class": "hang",
-                   "timeout_s": self.timeout}
+        summary = {
+            "index": slot.index,
+            "tier": slot.tier,
+            "class": "hang",
+            "timeout_s": self.timeout,
+        }
         if slot.input_path is None:  # killed before it said which: the input it was writing
             found = sorted(Path(slot.workdir).glob("input.*"), key=lambda p: p.stat().st_mtime)
             slot.input_path = str(found[-1]) if found else None  # the newest one
@@ -176,8 +202,9 @@ class Campaign:
         slot.proc.kill()
         slot.proc.join()
 
-    def run(self, *, cases: int | None = None, seconds: float | None = None,
-            start: int = 0) -> Stats:
+    def run(
+        self, *, cases: int | None = None, seconds: float | None = None, start: int = 0
+    ) -> Stats:
         try:
             _warm()
         except BaseException:
@@ -232,8 +259,11 @@ class Campaign:
                     if self.checkpoint is not None:  # the numbers so far survive a kill
                         self.checkpoint(self.stats)
                     if self.verbose:
-                        print(f"  {self.stats.cases} cases, {now - t0:.0f} s: "
-                              f"{dict(self.stats.by_class)}", flush=True)
+                        print(
+                            f"  {self.stats.cases} cases, {now - t0:.0f} s: "
+                            f"{dict(self.stats.by_class)}",
+                            flush=True,
+                        )
         except KeyboardInterrupt:  # Ctrl-C or SIGTERM: stop, keep the numbers so far
             self.stats.interrupted = True
         finally:
@@ -260,8 +290,12 @@ class Campaign:
         s = self.stats
         s.cases += 1
         s.by_class["undocumented"] += 1
-        summary = {"index": slot.index, "tier": slot.tier, "class": "worker died",
-                   "exitcode": slot.proc.exitcode}
+        summary = {
+            "index": slot.index,
+            "tier": slot.tier,
+            "class": "worker died",
+            "exitcode": slot.proc.exitcode,
+        }
         self._keep("undocumented", slot.index or 0, slot.input_path, summary)
         s.failures.setdefault(f"worker died (exit {slot.proc.exitcode})", summary)
         slot.proc.join()
@@ -295,7 +329,12 @@ def replay(seed: int, index: int, tier: str | None = None) -> dict[str, Any]:
     for t in tiers:
         case, extra = targets.build(seed, index, workdir, t)
         (targets.run_cli if t == "cli" else targets.run_lib)(case, extra, workdir)
-        out[t] = {"kind": case.kind, "seed": case.seed, "mutation": case.mutation,
-                  "outcomes": case.outcomes, "failures": case.failures,
-                  "input": case.input_path}
+        out[t] = {
+            "kind": case.kind,
+            "seed": case.seed,
+            "mutation": case.mutation,
+            "outcomes": case.outcomes,
+            "failures": case.failures,
+            "input": case.input_path,
+        }
     return out

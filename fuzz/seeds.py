@@ -91,31 +91,45 @@ def image_seeds() -> list[ImageSeed]:
     for img in sorted(samples.glob("*/swap.img.xz")):
         prov = _provenance(img.parent)
         dmesg = img.parent / "dmesg.txt"
-        out.append(ImageSeed(img.parent.name, img, prov.get("passphrase"),
-                             dmesg=dmesg if dmesg.is_file() else None))
+        out.append(
+            ImageSeed(
+                img.parent.name,
+                img,
+                prov.get("passphrase"),
+                dmesg=dmesg if dmesg.is_file() else None,
+            )
+        )
     for img in sorted(samples.glob("forged-legacy/*/swap.img.xz")):
         out.append(ImageSeed(f"forged-legacy/{img.parent.name}", img))
     facts_path = samples / "forged-uswsusp" / "facts.json"
     facts = json.loads(facts_path.read_text()) if facts_path.is_file() else {}
     for img in sorted(samples.glob("forged-uswsusp/*.img.xz")):
-        out.append(ImageSeed(f"forged-uswsusp/{img.name}", img,
-                             (facts.get(img.name) or {}).get("passphrase")))
+        out.append(
+            ImageSeed(
+                f"forged-uswsusp/{img.name}", img, (facts.get(img.name) or {}).get("passphrase")
+            )
+        )
     heads = ROOT / "tests" / "data" / "real-heads"
     for img in sorted(heads.glob("*/heads.img.xz")):
         prov = _provenance(samples / img.parent.name)
         smap = img.parent / "System.map-excerpt"
         dmesg = samples / img.parent.name / "dmesg.txt"
-        out.append(ImageSeed(f"real-heads/{img.parent.name}", img, prov.get("passphrase"),
-                             system_map=smap if smap.is_file() else None,
-                             dmesg=dmesg if dmesg.is_file() else None))
+        out.append(
+            ImageSeed(
+                f"real-heads/{img.parent.name}",
+                img,
+                prov.get("passphrase"),
+                system_map=smap if smap.is_file() else None,
+                dmesg=dmesg if dmesg.is_file() else None,
+            )
+        )
     return out
 
 
 def text_map_seeds() -> list[Path]:
     paths: list[Path] = []
     for d in ("tests/data/maps", "tests/data/realworld"):
-        paths += sorted(p for p in (ROOT / d).iterdir()
-                        if p.is_file() and p.suffix == ".txt")
+        paths += sorted(p for p in (ROOT / d).iterdir() if p.is_file() and p.suffix == ".txt")
     for name in ("dmesg.txt", "iomem.txt", "memmap.txt"):
         paths += sorted((ROOT / "samples").glob(f"*/{name}"))
     return paths
@@ -146,8 +160,11 @@ def built_map_seeds() -> list[tuple[str, bytes]]:
             for i, (a, z, t) in enumerate(entries):
                 from swsusp_inspect.e820.types import iomem_name
 
-                for fname, value in (("start", f"{a:#x}\n"), ("end", f"{a + z - 1:#x}\n"),
-                                     ("type", iomem_name(t) + "\n")):
+                for fname, value in (
+                    ("start", f"{a:#x}\n"),
+                    ("end", f"{a + z - 1:#x}\n"),
+                    ("type", iomem_name(t) + "\n"),
+                ):
                     info = tarfile.TarInfo(f"sys/firmware/memmap/{i}/{fname}")
                     data = value.encode()
                     info.size = len(data)
@@ -176,8 +193,11 @@ def layout_of(seed_path: Path, passphrase: str | None) -> Layout:
     lay = Layout()
     n_file = len(data)
     lay.boundaries = [0, 0x400, 0x408, 4096 - 10]
-    lay.fields += [Field(0x400, 4, "swap-header"), Field(0x404, 4, "swap-header"),
-                   Field(0x408, 4, "swap-header")]
+    lay.fields += [
+        Field(0x400, 4, "swap-header"),
+        Field(0x404, 4, "swap-header"),
+        Field(0x408, 4, "swap-header"),
+    ]
     try:
         img = open_image(seed_path, passphrase=passphrase)
     except Exception:
@@ -185,8 +205,9 @@ def layout_of(seed_path: Path, passphrase: str | None) -> Layout:
         for off in [*range(4096 - 64, 4096 - 10, 4), *range(4096, 4096 + 0x200, 8)]:
             if off + 8 <= n_file:
                 lay.fields.append(Field(off, 4 if off < 4096 else 8, "header"))
-        lay.boundaries = sorted({b for b in [*lay.boundaries, 4096, 8192, 3 * 4096]
-                                 if 0 < b < n_file})
+        lay.boundaries = sorted(
+            {b for b in [*lay.boundaries, 4096, 8192, 3 * 4096] if 0 < b < n_file}
+        )
         return lay
     with img:
         n = img.page_size

@@ -170,9 +170,15 @@ def _call(case: Case, entry: str, fn: Any) -> Any:
         cls = classify(exc)
         case.outcomes[entry] = cls
         if cls in ("undocumented", "memory"):
-            case.failures.append({"entry": entry, "class": cls, "signature": _signature(exc),
-                                  "exception": f"{type(exc).__name__}: {exc}"[:500],
-                                  "traceback": traceback.format_exc()[-4000:]})
+            case.failures.append(
+                {
+                    "entry": entry,
+                    "class": cls,
+                    "signature": _signature(exc),
+                    "exception": f"{type(exc).__name__}: {exc}"[:500],
+                    "traceback": traceback.format_exc()[-4000:],
+                }
+            )
         return None
     case.outcomes[entry] = "ok"
     return result
@@ -200,18 +206,21 @@ def run_lib(case: Case, extra: dict[str, Any], workdir: str) -> None:
         _call(case, "open_image+summarize", info)
         second = rnd.choice(("verify", "audit"))
         if second == "verify":
+
             def verify() -> None:
                 with open_image(p, passphrase=seed.passphrase) as img:
                     dumps(summarize(img, verify=True, system_map=smap))
 
             _call(case, "summarize(verify)", verify)
         else:
+
             def do_audit() -> None:
                 with open_image(p, passphrase=seed.passphrase) as img:
                     dumps(audit(img, maps=maps, system_map=smap))
 
             _call(case, "audit", do_audit)
     elif case.kind in ("text-map", "binary-map"):
+
         def load(fmt: str | None) -> Any:
             m = load_memory_map(p, fmt=fmt)
             m.document().to_json()
@@ -284,24 +293,37 @@ def run_cli(case: Case, extra: dict[str, Any], workdir: str) -> None:
         pw = ["--passphrase", seed.passphrase] if seed.passphrase else []
         smap = ["--system-map", str(seed.system_map)] if seed.system_map else []
         mp = ["--map", str(seed.dmesg)] if seed.dmesg else []
-        commands = [["info", p, *pw, *smap], ["info", "--json", p, *pw],
-                    ["verify", "-q", "-j", "1", p, *pw], ["verify", "--json", "-j", "1", p, *pw],
-                    ["audit", p, *pw, *mp, *smap], ["audit", "--json", p, *pw, *mp]]
+        commands = [
+            ["info", p, *pw, *smap],
+            ["info", "--json", p, *pw],
+            ["verify", "-q", "-j", "1", p, *pw],
+            ["verify", "--json", "-j", "1", p, *pw],
+            ["audit", p, *pw, *mp, *smap],
+            ["audit", "--json", p, *pw, *mp],
+        ]
     elif case.kind in ("text-map", "binary-map"):
         img = _expanded_file(workdir, AUDIT_IMAGE)
-        commands = [["map", p], ["map", "--json", p], ["audit", img, "--map", p],
-                    ["info", "--json", img, "--map", p]]
+        commands = [
+            ["map", p],
+            ["map", "--json", p],
+            ["audit", img, "--map", p],
+            ["info", "--json", img, "--map", p],
+        ]
     elif case.kind == "system-map":
         seed = extra["seed"]
         img = _expanded_file(workdir, seed.name)
         pw = ["--passphrase", seed.passphrase] if seed.passphrase else []
-        commands = [["info", img, "--system-map", p, *pw],
-                    ["audit", "--json", img, "--system-map", p, *pw]]
+        commands = [
+            ["info", img, "--system-map", p, *pw],
+            ["audit", "--json", img, "--system-map", p, *pw],
+        ]
     else:
         img = _expanded_file(workdir, AUDIT_IMAGE)
         _, dmesg = _audit_image_paths()
-        commands = [["audit", img, "--map", dmesg, "--kpageflags", p],
-                    ["audit", "--json", img, "--map", dmesg, "--kpageflags", p]]
+        commands = [
+            ["audit", img, "--map", dmesg, "--kpageflags", p],
+            ["audit", "--json", img, "--map", dmesg, "--kpageflags", p],
+        ]
     for args in rnd.sample(commands, k=min(2, len(commands))):
         entry = "cli " + " ".join(a if a != p else "INPUT" for a in args[:2])
         result = CliRunner().invoke(cli, args)
@@ -314,5 +336,12 @@ def run_cli(case: Case, extra: dict[str, Any], workdir: str) -> None:
             else:
                 m = re.search(r"internal error in `(\w+)`.*?: (\w+): ", why or "")
                 sig = f"exit 3 in {m.group(1)}: {m.group(2)}" if m else (why or "?")[:60]
-            case.failures.append({"entry": entry, "class": cls, "signature": f"cli: {sig}",
-                                  "exception": why, "args": args})
+            case.failures.append(
+                {
+                    "entry": entry,
+                    "class": cls,
+                    "signature": f"cli: {sig}",
+                    "exception": why,
+                    "args": args,
+                }
+            )

@@ -155,8 +155,9 @@ class NotInImageError(KernelMemoryError):
         self.pfn = pfn
         self.what = what
         where = f"{what}: " if what else ""
-        super().__init__(f"{where}physical address {address:#x}: page frame {pfn:#x} is not "
-                         "in the image")
+        super().__init__(
+            f"{where}physical address {address:#x}: page frame {pfn:#x} is not in the image"
+        )
 
 
 class TranslationError(KernelMemoryError):
@@ -169,16 +170,21 @@ class TranslationError(KernelMemoryError):
         reason: why, in words.
     """
 
-    def __init__(self, address: int, reason: str, *, level: str | None = None,
-                 entry_address: int | None = None) -> None:
+    def __init__(
+        self,
+        address: int,
+        reason: str,
+        *,
+        level: str | None = None,
+        entry_address: int | None = None,
+    ) -> None:
         self.address = address
         self.level = level
         self.entry_address = entry_address
         self.reason = reason
         where = ""
         if level is not None:
-            where = f" at {level}" + ("" if entry_address is None
-                                     else f" entry {entry_address:#x}")
+            where = f" at {level}" + ("" if entry_address is None else f" entry {entry_address:#x}")
         super().__init__(f"virtual address {address:#x}{where}: {reason}")
 
 
@@ -189,9 +195,17 @@ class KernelDataError(KernelMemoryError):
     was expected versus found.
     """
 
-    def __init__(self, structure: str, address: int | None, field: str | None = None,
-                 expected: Any = None, found: Any = None, *, detail: str | None = None,
-                 space: str = "virt") -> None:
+    def __init__(
+        self,
+        structure: str,
+        address: int | None,
+        field: str | None = None,
+        expected: Any = None,
+        found: Any = None,
+        *,
+        detail: str | None = None,
+        space: str = "virt",
+    ) -> None:
         self.structure = structure
         self.address = address
         self.field = field

@@ -21,8 +21,16 @@ if TYPE_CHECKING:
     from swsusp_inspect.model.report import IgnoredInput, Report
     from swsusp_inspect.model.summary import ImageSummary
 
-__all__ = ["Inputs", "Opened", "ProgressFactory", "audit_opened", "open_inputs", "run_audit",
-           "run_dmesg", "run_summary"]
+__all__ = [
+    "Inputs",
+    "Opened",
+    "ProgressFactory",
+    "audit_opened",
+    "open_inputs",
+    "run_audit",
+    "run_dmesg",
+    "run_summary",
+]
 
 # (total, description) -> a context whose value is a callable advanced by pages, or None
 ProgressFactory = Callable[[int, str], AbstractContextManager[Any]]
@@ -58,8 +66,9 @@ class Opened:
     ignored: tuple[IgnoredInput, ...] = ()  # lenient inputs left out, with why
 
 
-def _side_inputs(inputs: Inputs) -> tuple[list[MemoryMap], SystemMap | None,
-                                          tuple[IgnoredInput, ...]]:
+def _side_inputs(
+    inputs: Inputs,
+) -> tuple[list[MemoryMap], SystemMap | None, tuple[IgnoredInput, ...]]:
     ignored: list[IgnoredInput] = []
 
     def read(path: str, load: Callable[[str], Any]) -> Any:
@@ -78,8 +87,10 @@ def _side_inputs(inputs: Inputs) -> tuple[list[MemoryMap], SystemMap | None,
     if inputs.maps:
         from swsusp_inspect.e820 import load_memory_map
 
-        loaded = [read(p, lambda p: load_memory_map(p, fmt=inputs.map_format, boot=inputs.boot))
-                  for p in inputs.maps]
+        loaded = [
+            read(p, lambda p: load_memory_map(p, fmt=inputs.map_format, boot=inputs.boot))
+            for p in inputs.maps
+        ]
         maps = [m for m in loaded if m is not None]
     smap = None
     if inputs.system_map:
@@ -114,8 +125,9 @@ class _Decompressing:
 
 
 @contextlib.contextmanager
-def open_inputs(inputs: Inputs, *, salvage: bool = False,
-                progress: ProgressFactory | None = None) -> Iterator[Opened]:
+def open_inputs(
+    inputs: Inputs, *, salvage: bool = False, progress: ProgressFactory | None = None
+) -> Iterator[Opened]:
     """Open the side inputs, then the image (``salvage``: reading around damage, see
     :func:`~swsusp_inspect.image.open_image`; ``progress``: a bar for the decompression of a
     compressed image); the image is closed on the way out."""
@@ -126,9 +138,13 @@ def open_inputs(inputs: Inputs, *, salvage: bool = False,
     decompressing = _Decompressing(progress)
     try:
         img = open_image(
-            inputs.image, resume_offset=inputs.resume_offset, passphrase=inputs.passphrase,
-            page_offset=inputs.page_offset, salvage=salvage,
-            expansion=Expansion(inputs.cache_dir, decompressing))
+            inputs.image,
+            resume_offset=inputs.resume_offset,
+            passphrase=inputs.passphrase,
+            page_offset=inputs.page_offset,
+            salvage=salvage,
+            expansion=Expansion(inputs.cache_dir, decompressing),
+        )
     finally:
         decompressing.close()
     with img:
@@ -146,8 +162,11 @@ def _progress(
 
 
 def run_summary(
-    inputs: Inputs, *, verify: bool = False, jobs: int | None = 1,
-    progress: ProgressFactory | None = None
+    inputs: Inputs,
+    *,
+    verify: bool = False,
+    jobs: int | None = 1,
+    progress: ProgressFactory | None = None,
 ) -> ImageSummary:
     """``info`` (``verify=False``) or ``verify`` of one image (``verify`` salvaging: it
     names the pages that cannot be read instead of stopping at the first).
@@ -208,8 +227,14 @@ def run_audit(
     """``audit`` of one image with all its inputs (salvaging: unreadable pages are a
     finding)."""
     with open_inputs(inputs, salvage=True, progress=progress) as o:
-        return audit_opened(inputs, o, verify=verify, nosave_rules=nosave_rules,
-                            strip_width=strip_width, progress=progress)
+        return audit_opened(
+            inputs,
+            o,
+            verify=verify,
+            nosave_rules=nosave_rules,
+            strip_width=strip_width,
+            progress=progress,
+        )
 
 
 def run_dmesg(inputs: Inputs, *, progress: ProgressFactory | None = None) -> KernelLog:
@@ -226,7 +251,9 @@ def run_dmesg(inputs: Inputs, *, progress: ProgressFactory | None = None) -> Ker
         state = read_kernel(o.image, o.system_map, source=inputs.image)
         records = state.log
         if records is None:
-            why = next((e for e in state.errors if e.startswith(("vmcoreinfo", "log"))),
-                       next(iter(state.errors), "no log buffer found"))
+            why = next(
+                (e for e in state.errors if e.startswith(("vmcoreinfo", "log"))),
+                next(iter(state.errors), "no log buffer found"),
+            )
             raise KernelMemoryError(f"{inputs.image}: no kernel log in the image: {why}")
         return KernelLog(inputs.image, state.log_format, tuple(records), tuple(state.errors))

@@ -54,9 +54,15 @@ def check_map(image: HibernationImage, memmap: MemoryMap) -> MapCheck:
         mine = memmap.checksum_crc32()
     elif kind == "md5" and theirs is not None:
         mine = int.from_bytes(memmap.checksum_md5(), "big")
-    return MapCheck(source=memmap.source, format=memmap.format, boot=memmap.boot_choice,
-                    kind=kind if theirs is not None else None, image_value=theirs,
-                    map_value=mine, verdict=verdict(theirs, mine, memmap.has_checksum))
+    return MapCheck(
+        source=memmap.source,
+        format=memmap.format,
+        boot=memmap.boot_choice,
+        kind=kind if theirs is not None else None,
+        image_value=theirs,
+        map_value=mine,
+        verdict=verdict(theirs, mine, memmap.has_checksum),
+    )
 
 
 def pick_boot(image: HibernationImage, memmap: MemoryMap) -> MemoryMap:
@@ -134,14 +140,18 @@ def memory_facts(state: KernelState) -> MemoryFacts:
     info = state.vmcoreinfo
     paging = state.paging
     facts = MemoryFacts(
-        osrelease=state.osrelease, build_id=state.build_id,
+        osrelease=state.osrelease,
+        build_id=state.build_id,
         page_size=info.page_size if info is not None else None,
-        kernel_offset=state.kernel_offset, page_table_root=state.page_table_root,
+        kernel_offset=state.kernel_offset,
+        page_table_root=state.page_table_root,
         paging=paging.name if paging is not None else None,
         vmcoreinfo_address=info.address if info is not None else None,
         symbols_source=state.symbols_source,
-        e820_checksum_matches=state.e820_checksum_matches, log_records=state.log_records,
-        errors=())
+        e820_checksum_matches=state.e820_checksum_matches,
+        log_records=state.log_records,
+        errors=(),
+    )
     # the errors last: every part above has been read (and has said what failed)
     return dataclasses.replace(facts, errors=tuple(state.errors))
 

@@ -140,12 +140,17 @@ class _LzoOnce:
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self._lzo = self.real(*args, **kwargs)
 
-    def _once(self, call: str, data: Any, args: tuple[Any, ...],
-              kwargs: dict[str, Any]) -> bytes:
+    def _once(self, call: str, data: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> bytes:
         # length and two checksums of different kinds name the input (a sha256 of every
         # chunk cost a second a run)
-        key = (call, len(memoryview(data)), zlib.crc32(data), zlib.adler32(data), args,
-               *sorted(kwargs.items()))
+        key = (
+            call,
+            len(memoryview(data)),
+            zlib.crc32(data),
+            zlib.adler32(data),
+            args,
+            *sorted(kwargs.items()),
+        )
         out = _LzoOnce.done.get(key)
         if out is None:
             out = getattr(self._lzo, call)(data, *args, **kwargs)

@@ -101,8 +101,11 @@ def parse_command(line: str) -> Command | None:
 
 
 def sh_commands(block: Block) -> list[Command]:
-    cmds = (parse_command(line) for line in joined_lines(block.code)
-            if line.strip() and not line.lstrip().startswith("#"))
+    cmds = (
+        parse_command(line)
+        for line in joined_lines(block.code)
+        if line.strip() and not line.lstrip().startswith("#")
+    )
     return [c for c in cmds if c is not None]
 
 
@@ -221,8 +224,11 @@ def headings(path: Path) -> list[tuple[int, int, str]]:
     """(offset, level, title) of every heading outside code blocks."""
     t = text(path)
     fences = [m.span() for m in _FENCE.finditer(t)]
-    return [(m.start(), len(m.group(1)), m.group(2)) for m in _HEADING.finditer(t)
-            if not any(a <= m.start() < b for a, b in fences)]
+    return [
+        (m.start(), len(m.group(1)), m.group(2))
+        for m in _HEADING.finditer(t)
+        if not any(a <= m.start() < b for a, b in fences)
+    ]
 
 
 def anchors(path: Path) -> set[str]:
@@ -242,14 +248,15 @@ def section(path: Path, heading: str) -> str:
     hs = headings(path)
     for k, (start, level, title) in enumerate(hs):
         if title == heading:
-            end = next((s for s, lv, _ in hs[k + 1:] if lv <= level), len(text(path)))
+            end = next((s for s, lv, _ in hs[k + 1 :] if lv <= level), len(text(path)))
             return text(path)[start:end]
     raise AssertionError(f"{path.relative_to(ROOT)}: no heading {heading!r}")
 
 
 def relative_links(path: Path) -> list[str]:
-    return [t for t in _LINK.findall(prose(path))
-            if not re.match(r"[a-z][a-z0-9+.-]*:", t)]  # http:, https:, mailto:
+    return [
+        t for t in _LINK.findall(prose(path)) if not re.match(r"[a-z][a-z0-9+.-]*:", t)
+    ]  # http:, https:, mailto:
 
 
 def backticked_words(markdown: str) -> set[str]:

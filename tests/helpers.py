@@ -45,8 +45,7 @@ def pfns(start: int, stop: int) -> np.ndarray:
     return np.arange(start, stop, dtype=np.uint64)
 
 
-def forge_to(directory: Path, name: str = "image", *, stream: bool = False,
-             **spec: Any) -> Forged:
+def forge_to(directory: Path, name: str = "image", *, stream: bool = False, **spec: Any) -> Forged:
     """Forge an image into ``directory/name``; ``spec`` are ForgeSpec fields (pfns default)."""
     spec.setdefault("pfns", pfns(0x100, 0x100 + 80))
     writer = forge_stream if stream else forge
@@ -58,8 +57,9 @@ def run_cli(*args: str) -> Result:
     return CliRunner().invoke(cli, list(args))
 
 
-def assert_error_line(result: Result, *names: str, exit_code: int = 2,
-                      expected_vs_found: bool = True) -> str:
+def assert_error_line(
+    result: Result, *names: str, exit_code: int = 2, expected_vs_found: bool = True
+) -> str:
     """One line on stderr with every name in ``names`` and a hex offset; no traceback.
 
     ``expected_vs_found``: the line also says what was expected and what was found (format
@@ -92,8 +92,11 @@ def provenance(name: str) -> dict[str, Any]:
 
 def real_samples() -> list[str]:
     """Real samples whose image is in place (some are git-ignored: samples/.gitignore)."""
-    return sorted(p.parent.name for p in SAMPLES.glob("*/swap.img.xz")
-                  if (p.parent / "provenance.json").is_file())
+    return sorted(
+        p.parent.name
+        for p in SAMPLES.glob("*/swap.img.xz")
+        if (p.parent / "provenance.json").is_file()
+    )
 
 
 # Real samples that repeat another in the default run: deb12-6.1-nocompress is
@@ -123,10 +126,18 @@ def s2disk_stream_pages(console: str) -> int:
     return int(m.group(1))
 
 
-
-_ARCH_SPECIFIC = ("uts_version", "ttbr1_el1", "reenter_kernel", "hyp_stub_vectors",
-                  "sleep_cpu_mpidr", "hartid", "saved_satp", "satp_mode", "page_table_root",
-                  "restore_cpu_addr")
+_ARCH_SPECIFIC = (
+    "uts_version",
+    "ttbr1_el1",
+    "reenter_kernel",
+    "hyp_stub_vectors",
+    "sleep_cpu_mpidr",
+    "hartid",
+    "saved_satp",
+    "satp_mode",
+    "page_table_root",
+    "restore_cpu_addr",
+)
 
 
 def arch_extra(arch: Any) -> dict[str, Any]:
@@ -217,12 +228,14 @@ def elf_loads(path: Path) -> tuple[int, int, list[tuple[int, int, int, int, int]
     cls = 64 if data[4] == 2 else 32
     if cls == 64:
         e_type, machine, _, _, phoff, _, _, _, phsz, phnum = struct.unpack_from(
-            "<HHIQQQIHHH", data, 16)
+            "<HHIQQQIHHH", data, 16
+        )
         rows = [struct.unpack_from("<IIQQQQQQ", data, phoff + i * phsz) for i in range(phnum)]
         segs = [(t, off, pa, fs, ms) for t, _, off, _, pa, fs, ms, _ in rows]
     else:
         e_type, machine, _, _, phoff, _, _, _, phsz, phnum = struct.unpack_from(
-            "<HHIIIIIHHH", data, 16)
+            "<HHIIIIIHHH", data, 16
+        )
         rows = [struct.unpack_from("<IIIIIIII", data, phoff + i * phsz) for i in range(phnum)]
         segs = [(t, off, pa, fs, ms) for t, off, _, pa, fs, ms, _, _ in rows]
     assert e_type == 4  # ET_CORE

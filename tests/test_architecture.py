@@ -54,8 +54,11 @@ def _imports(path: Path) -> list[tuple[int, str]]:
 
 
 def _parts_on_disk() -> set[str]:
-    return {p.stem if p.is_file() else p.name for p in PACKAGE.iterdir()
-            if (p.suffix == ".py" and p.name != "__init__.py") or (p / "__init__.py").is_file()}
+    return {
+        p.stem if p.is_file() else p.name
+        for p in PACKAGE.iterdir()
+        if (p.suffix == ".py" and p.name != "__init__.py") or (p / "__init__.py").is_file()
+    }
 
 
 def test_every_part_has_a_layer() -> None:

@@ -41,8 +41,13 @@ COMMANDS = _commands()
 
 
 def _options(cmd: click.Command) -> list[str]:
-    return sorted(o for p in cmd.params if isinstance(p, click.Option)
-                  for o in (*p.opts, *p.secondary_opts) if o not in ("-h", "--help"))
+    return sorted(
+        o
+        for p in cmd.params
+        if isinstance(p, click.Option)
+        for o in (*p.opts, *p.secondary_opts)
+        if o not in ("-h", "--help")
+    )
 
 
 def test_short_help_for_every_command() -> None:
@@ -58,13 +63,19 @@ def test_command_has_help_and_is_in_the_readme(name: str) -> None:
 
 
 def test_every_command_is_found() -> None:
-    assert {p for p, _ in COMMANDS} >= {"audit", "info", "verify", "extract", "batch",
-                                         "map show", "map diff"}
+    assert {p for p, _ in COMMANDS} >= {
+        "audit",
+        "info",
+        "verify",
+        "extract",
+        "batch",
+        "map show",
+        "map diff",
+    }
 
 
 @pytest.mark.parametrize(("path", "cmd"), COMMANDS, ids=[p for p, _ in COMMANDS])
-def test_every_option_is_documented_in_its_commands_section(path: str,
-                                                             cmd: click.Command) -> None:
+def test_every_option_is_documented_in_its_commands_section(path: str, cmd: click.Command) -> None:
     body = section(CLI_MD, f"`swsusp-inspect {path}`")
     for opt in _options(cmd):
         assert _in_code(opt, body), f"docs/cli.md, `swsusp-inspect {path}`: {opt} is missing"
@@ -84,8 +95,9 @@ def _in_code(opt: str, markdown: str) -> bool:
 
 def test_every_option_appears_in_readme_or_docs() -> None:
     docs = "\n".join(prose(p) for p in PAGES)
-    missing = {opt for _, cmd in [("", cli), *COMMANDS] for opt in _options(cmd)
-               if not _in_code(opt, docs)}
+    missing = {
+        opt for _, cmd in [("", cli), *COMMANDS] for opt in _options(cmd) if not _in_code(opt, docs)
+    }
     assert not missing
 
 
@@ -94,9 +106,12 @@ def test_findings_table_is_the_codes() -> None:
     from swsusp_inspect.auditor.notes import FINDING_CODES
 
     table = section(DOCS / "audit.md", "Findings")
-    rows = {cells[1].strip("` "): cells[2].strip()
-            for line in table.splitlines() if line.startswith("| `")
-            for cells in [line.split("|")]}
+    rows = {
+        cells[1].strip("` "): cells[2].strip()
+        for line in table.splitlines()
+        if line.startswith("| `")
+        for cells in [line.split("|")]
+    }
     for code, (severity, _) in FINDING_CODES.items():
         assert rows.get(code) == severity.value, code
     assert set(rows) == set(FINDING_CODES)
@@ -124,8 +139,9 @@ def test_help_does_not_import_the_heavy_modules() -> None:
         "             if m in sys.modules]\n"
         "    print('HEAVY', heavy)\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
     assert "HEAVY []" in out
 
 

@@ -89,8 +89,11 @@ def test_log_range_ending_at_2_64_is_a_line_error(tmp_path: Path, text: str) -> 
 
 def test_log_oversized_hex_names_the_line(tmp_path: Path) -> None:
     path = write(tmp_path / "dmesg.txt", "BIOS-e820: [mem 0x0-0x" + "f" * 40 + "] usable\n")
-    with pytest.raises(MapError, match=r":1: address 0x[f]{38}\.\.\. \(42 characters\) does "
-                                       r"not fit in 64 bits"):
+    with pytest.raises(
+        MapError,
+        match=r":1: address 0x[f]{38}\.\.\. \(42 characters\) does "
+        r"not fit in 64 bits",
+    ):
         load_memory_map(path)
 
 
@@ -101,9 +104,12 @@ def test_sysfs_long_index_and_value(tmp_path: Path) -> None:
     with pytest.raises(MapError):
         load_memory_map(long_index, fmt="sysfs")
     one_line_exit_2("map", long_index)
-    long_value = write(tmp_path / "val", "/sys/firmware/memmap/0/start:0x" + "1" * 5000 + "\n"
-                       "/sys/firmware/memmap/0/end:0x1000\n"
-                       "/sys/firmware/memmap/0/type:System RAM\n")
+    long_value = write(
+        tmp_path / "val",
+        "/sys/firmware/memmap/0/start:0x" + "1" * 5000 + "\n"
+        "/sys/firmware/memmap/0/end:0x1000\n"
+        "/sys/firmware/memmap/0/type:System RAM\n",
+    )
     with pytest.raises(MapError, match=r"val:1: 0x1+\.\.\. \(5002 characters\) does not fit"):
         load_memory_map(long_value)
 
@@ -112,9 +118,12 @@ def test_sysfs_long_index_and_value(tmp_path: Path) -> None:
 # ("-0xbfda000", from the campaign's mangling of a real memmap.txt), and an entry whose end is
 # the last byte of the 64-bit space, from a sysfs tar and from JSON.
 def test_sysfs_signed_value_is_not_hex(tmp_path: Path) -> None:
-    path = write(tmp_path / "memmap.txt", "/sys/firmware/memmap/4/start:-0xbfda000\n"
-                 "/sys/firmware/memmap/4/end:0xbfdfffff\n"
-                 "/sys/firmware/memmap/4/type:Reserved\n")
+    path = write(
+        tmp_path / "memmap.txt",
+        "/sys/firmware/memmap/4/start:-0xbfda000\n"
+        "/sys/firmware/memmap/4/end:0xbfdfffff\n"
+        "/sys/firmware/memmap/4/type:Reserved\n",
+    )
     with pytest.raises(MapError, match=r"memmap.txt:1: not a hex number: '-0xbfda000'"):
         load_memory_map(path)
 
@@ -132,8 +141,7 @@ def _memmap_tar(entries: list[tuple[str, str, str]]) -> bytes:
 
 
 def test_sysfs_tar_and_json_entry_to_the_top(tmp_path: Path) -> None:
-    tar = write(tmp_path / "memmap.tar", _memmap_tar([("0x0", "0xffffffffffffffff",
-                                                      "System RAM")]))
+    tar = write(tmp_path / "memmap.tar", _memmap_tar([("0x0", "0xffffffffffffffff", "System RAM")]))
     with pytest.raises(MapError, match=r"reaches the end of the 64-bit address space"):
         load_memory_map(tar)
     one_line_exit_2("map", tar)
@@ -149,18 +157,27 @@ def test_sysfs_tar_and_json_entry_to_the_top(tmp_path: Path) -> None:
 
 # e820/readers/jsonmap.py:36 read_json: 4300-digit limit and RecursionError; :21 and :50 float
 # infinity (12 + 4 hits).
-@pytest.mark.parametrize(("doc", "why"), [
-    ('{"entries": [{"start": ' + "1" * 5000 + ', "end": 1, "type": 1}]}', "5000 digits"),
-    ('{"entries": ' + "[" * 100000 + "]" * 100000 + "}", "nested too deeply"),
-    ('{"entries": [{"start": 1e999, "end": 1, "type": 1}]}', "1e999"),
-    ('{"entries": [{"start": 0, "end": 4095, "type": 1}], "nosave_source": "log", '
-     '"nosave": [{"start_pfn": 1e999, "end_pfn": 1}]}', "1e999"),
-    ('{"entries": [{"start": 0, "end": 4095, "type": 1}], "nosave_source": "log", '
-     '"nosave": [{"start_pfn": -5, "end_pfn": 3}]}', "nosave\\[0\\]"),
-    ('{"entries": [{"start": NaN, "end": 1, "type": 1}]}', "NaN"),
-    ('{"entries": [{"start": 0.5, "end": 1, "type": 1}]}', "integers only"),
-    ('{"entries": [{"start": true, "end": 1, "type": 1}]}', "needs integer"),
-])
+@pytest.mark.parametrize(
+    ("doc", "why"),
+    [
+        ('{"entries": [{"start": ' + "1" * 5000 + ', "end": 1, "type": 1}]}', "5000 digits"),
+        ('{"entries": ' + "[" * 100000 + "]" * 100000 + "}", "nested too deeply"),
+        ('{"entries": [{"start": 1e999, "end": 1, "type": 1}]}', "1e999"),
+        (
+            '{"entries": [{"start": 0, "end": 4095, "type": 1}], "nosave_source": "log", '
+            '"nosave": [{"start_pfn": 1e999, "end_pfn": 1}]}',
+            "1e999",
+        ),
+        (
+            '{"entries": [{"start": 0, "end": 4095, "type": 1}], "nosave_source": "log", '
+            '"nosave": [{"start_pfn": -5, "end_pfn": 3}]}',
+            "nosave\\[0\\]",
+        ),
+        ('{"entries": [{"start": NaN, "end": 1, "type": 1}]}', "NaN"),
+        ('{"entries": [{"start": 0.5, "end": 1, "type": 1}]}', "integers only"),
+        ('{"entries": [{"start": true, "end": 1, "type": 1}]}', "needs integer"),
+    ],
+)
 def test_json_numbers_and_nesting(tmp_path: Path, doc: str, why: str) -> None:
     path = write(tmp_path / "map.json", doc)
     with pytest.raises(MapError, match=why):
@@ -193,12 +210,15 @@ def test_system_map_anchor_far_away(tmp_path: Path) -> None:
     assert one_line_or_ok.exit_code == 0, one_line_or_ok.stderr
 
 
-@pytest.mark.parametrize(("line", "why"), [
-    ("-ffffffff825d0e60 D linux_banner", "address is not hex: '-ffffffff825d0e60'"),
-    ("1_0 T x", "address is not hex: '1_0'"),
-    ("f" * 40 + " T restore_registers", "address is wider than 64 bits"),
-    ("0x10 T x", "address is not hex"),
-])
+@pytest.mark.parametrize(
+    ("line", "why"),
+    [
+        ("-ffffffff825d0e60 D linux_banner", "address is not hex: '-ffffffff825d0e60'"),
+        ("1_0 T x", "address is not hex: '1_0'"),
+        ("f" * 40 + " T restore_registers", "address is wider than 64 bits"),
+        ("0x10 T x", "address is not hex"),
+    ],
+)
 def test_system_map_address_must_be_64_bit_hex(tmp_path: Path, line: str, why: str) -> None:
     path = write(tmp_path / "System.map", "c1000000 T _text\n" + line + "\n")
     with pytest.raises(MapError, match=f"System.map:2: {why}"):
@@ -224,12 +244,14 @@ LOG_SIZES = [3 << 20, pytest.param(30 << 20, marks=pytest.mark.slow)]
 
 
 @pytest.mark.parametrize("size", LOG_SIZES, ids=["3MB", "30MB"])
-def test_log_line_longer_than_any_kernel_line_is_refused_at_once(tmp_path: Path,
-                                                                 size: int) -> None:
+def test_log_line_longer_than_any_kernel_line_is_refused_at_once(tmp_path: Path, size: int) -> None:
     text = _long_line_log(5000, size, "e820: update [mem 0x00000000-0x00000fff] usable ")
     path = write(tmp_path / "big.log", text)
-    with pytest.raises(MapError, match=rf"big.log:\d+: line of 5000 characters: longer than "
-                                       rf"any kernel log line \({MAX_LINE} at most\)"):
+    with pytest.raises(
+        MapError,
+        match=rf"big.log:\d+: line of 5000 characters: longer than "
+        rf"any kernel log line \({MAX_LINE} at most\)",
+    ):
         load_memory_map(path)
 
 
@@ -239,16 +261,21 @@ def test_log_long_lines_without_map_words_are_skipped(tmp_path: Path, size: int)
     path = write(tmp_path / "big.log", text)
     m = load_memory_map(path)
     # the same table as the log without the filler
-    assert m.firmware_entries() == load_memory_map(SAMPLES / "deb12-6.1-lzo" /
-                                                   "dmesg.txt").firmware_entries()
+    assert (
+        m.firmware_entries()
+        == load_memory_map(SAMPLES / "deb12-6.1-lzo" / "dmesg.txt").firmware_entries()
+    )
 
 
-@pytest.mark.parametrize("line", [
-    "(XEN)  0000000000000000 - 000000000009fc00 (",  # the tail regex used to rescan per head
-    "BIOS-e820: [mem 0x0000000000000000-0x000000000009fbff] ",
-    " node   0: [mem 0x",
-    "PM: hibernation: Registered nosave memory: [mem ",
-])
+@pytest.mark.parametrize(
+    "line",
+    [
+        "(XEN)  0000000000000000 - 000000000009fc00 (",  # the tail regex used to rescan per head
+        "BIOS-e820: [mem 0x0000000000000000-0x000000000009fbff] ",
+        " node   0: [mem 0x",
+        "PM: hibernation: Registered nosave memory: [mem ",
+    ],
+)
 def test_log_worst_lines_are_read(line: str) -> None:
     """3 MB of 4,000-character lines made of one message head repeated: a map or a MapError
     (each regex tries its tail once per line; the speed is benchmarks/bench_hostile.py's)."""
@@ -260,33 +287,49 @@ def test_log_worst_lines_are_read(line: str) -> None:
 
 # -- every text reader on generated lines: a MemoryMap or a MapError, nothing else ------------
 
-_U = st.one_of(st.integers(min_value=0, max_value=(1 << 66)),
-               st.sampled_from([(1 << 64) - 1, (1 << 64) - 4096, 1 << 64, (1 << 32) - 1, 0]))
-_TYPE = st.sampled_from(["usable", "reserved", "ACPI data", "ACPI NVS", "unusable", "type 12",
-                         "type 99999999999", "System RAM", "persistent (type 12)", "", "(",
-                         "Reserved", "soft reserved", "device reserved"])
+_U = st.one_of(
+    st.integers(min_value=0, max_value=(1 << 66)),
+    st.sampled_from([(1 << 64) - 1, (1 << 64) - 4096, 1 << 64, (1 << 32) - 1, 0]),
+)
+_TYPE = st.sampled_from(
+    [
+        "usable",
+        "reserved",
+        "ACPI data",
+        "ACPI NVS",
+        "unusable",
+        "type 12",
+        "type 99999999999",
+        "System RAM",
+        "persistent (type 12)",
+        "",
+        "(",
+        "Reserved",
+        "soft reserved",
+        "device reserved",
+    ]
+)
 _LINE = st.one_of(
     st.builds("BIOS-e820: [mem {:#018x}-{:#018x}] {}".format, _U, _U, _TYPE),
     st.builds("BIOS-e820: {:016x} - {:016x} ({})".format, _U, _U, _TYPE),
     st.builds("(XEN)  [{:016x}, {:016x}] ({})".format, _U, _U, _TYPE),
     st.builds("e820: update [mem {:#010x}-{:#010x}] {} ==> {}".format, _U, _U, _TYPE, _TYPE),
     st.builds("e820: remove [mem {:#010x}-{:#010x}] {}".format, _U, _U, _TYPE),
-    st.builds("PM: hibernation: Registered nosave memory: [mem {:#010x}-{:#010x}]".format, _U,
-              _U),
-    st.builds("  node   {}: [mem {:#018x}-{:#018x}]".format, st.integers(0, 10 ** 7), _U, _U),
+    st.builds("PM: hibernation: Registered nosave memory: [mem {:#010x}-{:#010x}]".format, _U, _U),
+    st.builds("  node   {}: [mem {:#018x}-{:#018x}]".format, st.integers(0, 10**7), _U, _U),
     st.builds("{:08x}-{:08x} : {}".format, _U, _U, _TYPE),
-    st.builds("/sys/firmware/memmap/{}/{}:{}".format,
-              st.one_of(st.integers(0, 10 ** 8).map(str), st.just("1" * 5000)),
-              st.sampled_from(["start", "end", "type"]),
-              st.one_of(_U.map(hex), _U.map(lambda v: f"-{v:#x}"), _TYPE,
-                        st.text(max_size=20))),
+    st.builds(
+        "/sys/firmware/memmap/{}/{}:{}".format,
+        st.one_of(st.integers(0, 10**8).map(str), st.just("1" * 5000)),
+        st.sampled_from(["start", "end", "type"]),
+        st.one_of(_U.map(hex), _U.map(lambda v: f"-{v:#x}"), _TYPE, st.text(max_size=20)),
+    ),
     st.text(max_size=120),
 )
 
 
 @given(st.lists(_LINE, max_size=24), st.sampled_from(["log", "iomem", "sysfs", "json"]))
-@settings(max_examples=examples(400), deadline=None,
-          suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(400), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 def test_text_readers_raise_map_errors_only(lines: list[str], reader: str) -> None:
     from swsusp_inspect.e820.readers.iomem import read_iomem
     from swsusp_inspect.e820.readers.jsonmap import read_json
@@ -294,10 +337,16 @@ def test_text_readers_raise_map_errors_only(lines: list[str], reader: str) -> No
 
     text = "\n".join(lines) + "\n"
     if reader == "json":
-        text = json.dumps({"entries": [{"start": i, "end": i * 7 - 3, "type": len(ln)}
-                                       for i, ln in enumerate(lines)]})
-    read = {"log": read_log, "iomem": read_iomem, "sysfs": read_sysfs_text,
-            "json": read_json}[reader]
+        text = json.dumps(
+            {
+                "entries": [
+                    {"start": i, "end": i * 7 - 3, "type": len(ln)} for i, ln in enumerate(lines)
+                ]
+            }
+        )
+    read = {"log": read_log, "iomem": read_iomem, "sysfs": read_sysfs_text, "json": read_json}[
+        reader
+    ]
     try:
         m = read("generated", text)
     except MapError:
@@ -312,8 +361,14 @@ def test_text_readers_raise_map_errors_only(lines: list[str], reader: str) -> No
 def _cli_subprocess(*args: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
     """The CLI in a child process (a hang is a test failure after ``timeout``, not a stuck
     suite)."""
-    return subprocess.run([sys.executable, "-m", "swsusp_inspect", *args], capture_output=True,
-                          text=True, timeout=timeout, cwd=ROOT, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "swsusp_inspect", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=ROOT,
+        check=False,
+    )
 
 
 def _assert_one_line_2(proc: subprocess.CompletedProcess[str]) -> str:
@@ -339,9 +394,14 @@ def test_fifo_without_writer_never_blocks(fifo: str) -> None:
     # one real process, killed by its timeout if it blocked; the rest in this one (the library
     # opens a FIFO non-blocking: test_fifo_without_writer_library)
     assert fifo in _assert_one_line_2(_cli_subprocess("info", fifo))
-    for args in (["verify", fifo], ["audit", fifo], ["map", fifo],
-                 ["info", img, "--system-map", fifo], ["info", img, "--map", fifo],
-                 ["audit", img, "--map", dmesg, "--kpageflags", fifo]):
+    for args in (
+        ["verify", fifo],
+        ["audit", fifo],
+        ["map", fifo],
+        ["info", img, "--system-map", fifo],
+        ["info", img, "--map", fifo],
+        ["audit", img, "--map", dmesg, "--kpageflags", fifo],
+    ):
         assert fifo in one_line_exit_2(*args)
 
 
@@ -374,9 +434,15 @@ def _pipe_of(data: bytes) -> Iterator[str]:
         t.join(timeout=10)
 
 
-@pytest.mark.parametrize("transport", [  # gzip and zstd read as xz does: -m slow
-    None, "xz", pytest.param("gzip", marks=pytest.mark.slow),
-    pytest.param("zstd", marks=pytest.mark.slow)])
+@pytest.mark.parametrize(
+    "transport",
+    [  # gzip and zstd read as xz does: -m slow
+        None,
+        "xz",
+        pytest.param("gzip", marks=pytest.mark.slow),
+        pytest.param("zstd", marks=pytest.mark.slow),
+    ],
+)
 def test_image_through_a_pipe_reads_as_the_file(transport: str | None) -> None:
     """``info <(xz -dc swap.img.xz)``: the pipe is spooled (bounded by the swap header's
     last_page) and reads as the file does; so does a compressed stream in a pipe."""
@@ -386,8 +452,12 @@ def test_image_through_a_pipe_reads_as_the_file(transport: str | None) -> None:
 
     xz = (SEED_2004 / "swap.img.xz").read_bytes()
     raw = lzma.decompress(xz)
-    data = {None: raw, "xz": xz, "gzip": gzip.compress(raw, 1),
-            "zstd": zstandard.ZstdCompressor(level=1).compress(raw)}[transport]
+    data = {
+        None: raw,
+        "xz": xz,
+        "gzip": gzip.compress(raw, 1),
+        "zstd": zstandard.ZstdCompressor(level=1).compress(raw),
+    }[transport]
     with open_image(SEED_2004 / "swap.img.xz") as img:
         want = summarize(img)
     with _pipe_of(data) as path, open_image(path) as img:
@@ -402,8 +472,10 @@ def test_map_through_a_pipe() -> None:
     data = (SAMPLES / "deb12-6.1-lzo" / "dmesg.txt").read_bytes()
     with _pipe_of(data) as path:
         m = load_memory_map(path)
-    assert m.firmware_entries() == load_memory_map(SAMPLES / "deb12-6.1-lzo" /
-                                                   "dmesg.txt").firmware_entries()
+    assert (
+        m.firmware_entries()
+        == load_memory_map(SAMPLES / "deb12-6.1-lzo" / "dmesg.txt").firmware_entries()
+    )
 
 
 def test_character_device_is_refused_everywhere() -> None:
@@ -421,9 +493,12 @@ def test_character_device_is_refused_everywhere() -> None:
     dmesg = str(SEED_2004 / "dmesg.txt")
     # one real process (it grew to 3 GB before), the rest in this one
     assert "/dev/zero" in _assert_one_line_2(_cli_subprocess("info", "/dev/zero", timeout=60))
-    for args in (["map", "/dev/zero"],
-                 ["info", img, "--system-map", "/dev/zero"], ["info", img, "--map", "/dev/zero"],
-                 ["audit", img, "--map", dmesg, "--kpageflags", "/dev/zero"]):
+    for args in (
+        ["map", "/dev/zero"],
+        ["info", img, "--system-map", "/dev/zero"],
+        ["info", img, "--map", "/dev/zero"],
+        ["audit", img, "--map", dmesg, "--kpageflags", "/dev/zero"],
+    ):
         assert "/dev/zero" in one_line_exit_2(*args)
 
 
@@ -456,13 +531,17 @@ def test_directory_library_errors(tmp_path: Path) -> None:
 def test_missing_files_one_line(tmp_path: Path) -> None:
     missing = str(tmp_path / "missing")
     img = str(SEED_2004 / "swap.img.xz")
-    for args in (["info", missing], ["info", img, "--system-map", missing],
-                 ["info", img, "--map", missing]):
+    for args in (
+        ["info", missing],
+        ["info", img, "--system-map", missing],
+        ["info", img, "--map", missing],
+    ):
         assert "missing" in one_line_exit_2(*args)
 
 
-@pytest.mark.parametrize("which", ["image", "system-map", "kpageflags", "map-missing",
-                                   "diff-missing"])
+@pytest.mark.parametrize(
+    "which", ["image", "system-map", "kpageflags", "map-missing", "diff-missing"]
+)
 def test_cli_directory_and_missing_one_line(tmp_path: Path, which: str) -> None:
     img = str(SEED_2004 / "swap.img.xz")
     dmesg = str(SEED_2004 / "dmesg.txt")
@@ -517,8 +596,9 @@ def expanded(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     return count
 
 
-def test_xz_bomb_of_zeros_refused_quickly(tmp_path: Path, private_tmp: Path,
-                                          expanded: list[int]) -> None:
+def test_xz_bomb_of_zeros_refused_quickly(
+    tmp_path: Path, private_tmp: Path, expanded: list[int]
+) -> None:
     bomb = tmp_path / "bomb.img.xz"
     bomb.write_bytes(_xz_zeros(2 << 30))
     assert bomb.stat().st_size < 1 << 20
@@ -538,9 +618,12 @@ def test_expansion_past_the_swap_area_is_an_error(tmp_path: Path, private_tmp: P
     assert len(data) == (last_page + 1) * 4096  # the seed is the whole swap area
     grown = tmp_path / "grown.img.xz"
     grown.write_bytes(lzma.compress(data + b"\xa5" * 4096, preset=0))
-    with pytest.raises(FormatError, match=rf"at most {(last_page + 1) * 4096:#x} bytes "
-                                          rf"expanded \(the swap area's end: swap header "
-                                          rf"last_page {last_page:#x}"):
+    with pytest.raises(
+        FormatError,
+        match=rf"at most {(last_page + 1) * 4096:#x} bytes "
+        rf"expanded \(the swap area's end: swap header "
+        rf"last_page {last_page:#x}",
+    ):
         open_image(grown)
     assert list(private_tmp.iterdir()) == []
     exact = tmp_path / "exact.img.xz"
@@ -568,8 +651,11 @@ def test_expanded_temp_file_is_sparse_and_gone(private_tmp: Path) -> None:
     path = I386_HEAD / "heads.img.xz"
     raw = lzma.decompress(path.read_bytes())
     grain = SPARSE_GRAIN
-    data_blocks = sum(1 for i in range(0, len(raw), grain)
-                      if raw[i : i + grain].count(0) != len(raw[i : i + grain]))
+    data_blocks = sum(
+        1
+        for i in range(0, len(raw), grain)
+        if raw[i : i + grain].count(0) != len(raw[i : i + grain])
+    )
     assert data_blocks * grain < len(raw) * 3 // 4  # the premise: zeros between the pages kept
     with open_source(path) as src:
         assert list(private_tmp.iterdir()) == []  # unlinked from the start
@@ -617,14 +703,26 @@ except SwsuspError as exc:
 
 
 def _limited(what: str, budget: int, path: str) -> str:
-    proc = subprocess.run([sys.executable, "-c", _LIMITED, what, str(budget), path],
-                          capture_output=True, text=True, timeout=120, cwd=ROOT, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-c", _LIMITED, what, str(budget), path],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+        check=False,
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     return proc.stdout.strip()
 
 
-@pytest.mark.parametrize("size", [  # 30 MB with -m slow
-    8 << 20, pytest.param(30 << 20, marks=pytest.mark.slow)], ids=["8MB", "30MB"])
+@pytest.mark.parametrize(
+    "size",
+    [  # 30 MB with -m slow
+        8 << 20,
+        pytest.param(30 << 20, marks=pytest.mark.slow),
+    ],
+    ids=["8MB", "30MB"],
+)
 def test_memory_of_a_big_log(tmp_path: Path, size: int) -> None:
     """A big log (8 MB; 30 MB with -m slow) is read within 8x its size of address space."""
     real = (SAMPLES / "deb12-6.1-lzo" / "dmesg.txt").read_text()
@@ -688,9 +786,14 @@ def test_memory_of_boundary_valued_image_fields(tmp_path: Path) -> None:
     """Every structure field of the forged 2004-seed image (a real-format LZO image) set to
     2**N-1, 2**(N-1) and the page count + 1, each opened and verified within 64 MiB + 16x the
     image of address space: the counts a header claims never size an allocation."""
-    proc = subprocess.run([sys.executable, "-c", _LIMITED_IMAGES, "forged-seed-2004",
-                           str(tmp_path)], capture_output=True, text=True, timeout=300,
-                          cwd=ROOT, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-c", _LIMITED_IMAGES, "forged-seed-2004", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=ROOT,
+        check=False,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     counts = json.loads(proc.stdout)
     assert counts.get("error", 0) > 0 and sum(counts.values()) > 100
@@ -710,8 +813,7 @@ def test_fuzz_cases_are_deterministic(tmp_path: Path) -> None:
             d = tmp_path / f"{side}{index}"
             d.mkdir()
             case, _ = targets.build(99, index, str(d), "lib")
-            built.append((case.kind, case.seed, case.mutation,
-                          Path(case.input_path).read_bytes()))
+            built.append((case.kind, case.seed, case.mutation, Path(case.input_path).read_bytes()))
         assert built[0] == built[1]
 
 
@@ -731,9 +833,24 @@ def test_fuzz_short_run(tmp_path: Path) -> None:
     """The CI's short run (``python -m fuzz --short``): no undocumented exception, hang or
     memory failure."""
     stats = tmp_path / "stats.json"
-    proc = subprocess.run([sys.executable, "-m", "fuzz", "--short", "--out",
-                           str(tmp_path / "failures"), "--stats", str(stats), "-q"],
-                          capture_output=True, text=True, timeout=600, cwd=ROOT, check=False)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "fuzz",
+            "--short",
+            "--out",
+            str(tmp_path / "failures"),
+            "--stats",
+            str(stats),
+            "-q",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=ROOT,
+        check=False,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     d = json.loads(stats.read_text())
     assert d["cases"] > 100

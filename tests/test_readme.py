@@ -46,13 +46,14 @@ def setup_lines() -> list[str]:
 def test_readme_opens_with_what_it_is_then_the_two_setup_commands() -> None:
     t = text(README)
     assert t.startswith("# swsusp-inspect\n\n")
-    intro = t[len("# swsusp-inspect\n\n"): t.index("```")].strip()
+    intro = t[len("# swsusp-inspect\n\n") : t.index("```")].strip()
     assert intro and "\n\n" not in intro and intro.count(". ") == 0 and intro.endswith(".")
     assert len(setup_lines()) == 2
 
 
 def test_first_setup_command_installs_and_runs_the_main_job_on_a_committed_sample(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     install, *rest = setup_lines()[0].split(" && ")
     assert shlex.split(install)[-3:] == ["install", "-e", "."]
     cmd = parse_command(" && ".join(rest))
@@ -88,16 +89,18 @@ def test_there_are_examples_to_run() -> None:
 
 
 @pytest.mark.parametrize("block", PYTHON, ids=lambda b: b.where)
-def test_python_example_runs(block: Block, capsys: pytest.CaptureFixture[str],
-                             monkeypatch: pytest.MonkeyPatch) -> None:
+def test_python_example_runs(
+    block: Block, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(ROOT)
     exec(compile(block.code, str(block.path), "exec"), {"__name__": "docs"})
     assert capsys.readouterr().out
 
 
 @pytest.mark.parametrize(("where", "cmd"), COMMANDS, ids=[f"{w} {c.args[0]}" for w, c in COMMANDS])
-def test_command_line_runs(where: str, cmd: Command, tmp_path: Path,
-                           monkeypatch: pytest.MonkeyPatch) -> None:
+def test_command_line_runs(
+    where: str, cmd: Command, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(ROOT)
     result = run(cmd, output_dir=tmp_path)
     assert result.exit_code == cmd.exit_code, (where, cmd.line, result.output)
@@ -111,7 +114,8 @@ def test_transcript_is_real_output(shown: Transcript, monkeypatch: pytest.Monkey
     assert result.exit_code == shown.command.exit_code, (shown.where, result.output)
     assert shown_in(shown.shown, result.output), (
         f"{shown.where}: the transcript is not what `{shown.command.line}` prints:\n"
-        + result.output)
+        + result.output
+    )
 
 
 # -- links ------------------------------------------------------------------------------------
@@ -125,24 +129,27 @@ def test_relative_links_resolve(page: Path) -> None:
         path = (page.parent / target).resolve() if target else page
         assert path.exists(), f"{page.relative_to(ROOT)}: {link} points nowhere"
         if anchor:
-            assert path.suffix == ".md" and anchor in anchors(path), \
+            assert path.suffix == ".md" and anchor in anchors(path), (
                 f"{page.relative_to(ROOT)}: {link}: no such heading"
+            )
 
 
 def test_the_index_links_every_docs_page() -> None:
-    linked = {(DOCS / link.partition("#")[0]).resolve()
-              for link in relative_links(DOCS / "index.md")}
+    linked = {
+        (DOCS / link.partition("#")[0]).resolve() for link in relative_links(DOCS / "index.md")
+    }
     pages = set(DOCS.glob("*.md")) - {DOCS / "index.md"}
     assert pages <= linked
-    assert {(ROOT / link.partition("#")[0]).resolve() for link in relative_links(README)} \
-        >= {DOCS / "index.md"}
+    assert {(ROOT / link.partition("#")[0]).resolve() for link in relative_links(README)} >= {
+        DOCS / "index.md"
+    }
 
 
 # -- samples ----------------------------------------------------------------------------------
 
 
 def _table(markdown: str, header: str) -> str:
-    t = markdown[markdown.index(header):]
+    t = markdown[markdown.index(header) :]
     return t[: t.index("\n\n")]
 
 
@@ -161,9 +168,7 @@ def test_every_real_sample_is_documented() -> None:
         assert name in docs or name.replace("-lzo-encrypted", "-lzo{,-encrypted}") in docs
         if f"/{name}/swap.img.xz" in ignored:
             base = name.removesuffix("-encrypted")
-            assert f"`{name}`" in not_committed or f"`{base}{{,-encrypted}}`" in not_committed, \
-                name
+            assert f"`{name}`" in not_committed or f"`{base}{{,-encrypted}}`" in not_committed, name
         else:
             assert f"`{name}`" in committed, name
             assert (ROOT / "samples" / name / "swap.img.xz").is_file(), name
-

@@ -36,8 +36,12 @@ ALLOWED_LONG: set[str] = set()
 LIBRARY_LAYERS = {
     "click": ("swsusp_inspect/cli/",),
     "rich": ("swsusp_inspect/render/",),
-    "construct": ("swsusp_inspect/formats/", "swsusp_inspect/forge/", "swsusp_inspect/kernel/",
-                  "swsusp_inspect/e820/readers/binary.py"),
+    "construct": (
+        "swsusp_inspect/formats/",
+        "swsusp_inspect/forge/",
+        "swsusp_inspect/kernel/",
+        "swsusp_inspect/e820/readers/binary.py",
+    ),
 }
 
 
@@ -45,8 +49,11 @@ def body_lines(node: ast.FunctionDef | ast.AsyncFunctionDef) -> int:
     """Lines from the first statement after the docstring to the end of the function."""
     body = node.body
     first = body[0]
-    if (isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant)
-            and isinstance(first.value.value, str)):
+    if (
+        isinstance(first, ast.Expr)
+        and isinstance(first.value, ast.Constant)
+        and isinstance(first.value.value, str)
+    ):
         if len(body) == 1:
             return 0
         first = body[1]
@@ -61,7 +68,7 @@ def has_reason(node: ast.FunctionDef | ast.AsyncFunctionDef, lines: list[str]) -
     candidates = [lines[node.lineno - 1], lines[top - 2] if top >= 2 else ""]
     for line in candidates:
         at = line.find(LONG_MARK)
-        if at >= 0 and line[at + len(LONG_MARK):].strip():
+        if at >= 0 and line[at + len(LONG_MARK) :].strip():
             return True
     return False
 
@@ -115,27 +122,36 @@ def imported_roots(source: str) -> set[str]:
 def test_no_module_over_500_lines() -> None:
     modules = package_modules()
     assert len(modules) > 50  # the package is where this test thinks it is
-    over = [f"{p.relative_to(ROOT).as_posix()}: {n} lines" for p in modules
-            if (n := len(p.read_text(encoding="utf-8").splitlines())) > MAX_MODULE_LINES]
-    assert not over, (f"modules over {MAX_MODULE_LINES} lines (split them by job):\n  "
-                      + "\n  ".join(over))
+    over = [
+        f"{p.relative_to(ROOT).as_posix()}: {n} lines"
+        for p in modules
+        if (n := len(p.read_text(encoding="utf-8").splitlines())) > MAX_MODULE_LINES
+    ]
+    assert not over, (
+        f"modules over {MAX_MODULE_LINES} lines (split them by job):\n  " + "\n  ".join(over)
+    )
 
 
 def test_no_long_function_without_a_reason() -> None:
     found = package_long_functions()
-    offenders = [f"{name} (line {line}): {n} body lines" for name, (line, n, reason)
-                 in sorted(found.items()) if not reason and name not in ALLOWED_LONG]
+    offenders = [
+        f"{name} (line {line}): {n} body lines"
+        for name, (line, n, reason) in sorted(found.items())
+        if not reason and name not in ALLOWED_LONG
+    ]
     assert not offenders, (
         f"function bodies over {MAX_BODY_LINES} lines (docstring excluded); split them, or "
-        f"write the reason beside the def as `{LONG_MARK} <why>`:\n  " + "\n  ".join(offenders))
+        f"write the reason beside the def as `{LONG_MARK} <why>`:\n  " + "\n  ".join(offenders)
+    )
 
 
 def test_allow_list_is_not_stale() -> None:
     found = package_long_functions()
     stale = sorted(name for name in ALLOWED_LONG if name not in found or found[name][2])
-    assert not stale, ("ALLOWED_LONG entries no longer needed (the function is gone, short "
-                       "enough, or has its own `# long:` reason): remove them:\n  "
-                       + "\n  ".join(stale))
+    assert not stale, (
+        "ALLOWED_LONG entries no longer needed (the function is gone, short "
+        "enough, or has its own `# long:` reason): remove them:\n  " + "\n  ".join(stale)
+    )
 
 
 def test_layered_libraries_only_in_their_layer() -> None:
@@ -151,8 +167,9 @@ def test_layered_libraries_only_in_their_layer() -> None:
 # -- the checker itself ------------------------------------------------------------------------
 
 
-def _function(body: int, *, docstring: bool = False, mark: str = "", above: str = "",
-              decorated: bool = False) -> str:
+def _function(
+    body: int, *, docstring: bool = False, mark: str = "", above: str = "", decorated: bool = False
+) -> str:
     head = [above] if above else []
     if decorated:
         head.append("@staticmethod")
@@ -162,17 +179,20 @@ def _function(body: int, *, docstring: bool = False, mark: str = "", above: str 
     return "\n".join([*head, *(["    x += 1"] * (body - 1)), "    return x", ""])
 
 
-@pytest.mark.parametrize(("src", "expect"), [
-    (_function(60), None),
-    (_function(61), (61, False)),
-    (_function(60, docstring=True), None),
-    (_function(61, docstring=True), (61, False)),
-    (_function(61, mark="  # long: one table of the format"), (61, True)),
-    (_function(61, above="# long: one table of the format"), (61, True)),
-    (_function(61, above="# long: one table of the format", decorated=True), (61, True)),
-    (_function(61, mark="  # long:"), (61, False)),  # a mark without a reason is none
-    (_function(61, above="# long: a reason two lines up\nimport os"), (61, False)),
-])
+@pytest.mark.parametrize(
+    ("src", "expect"),
+    [
+        (_function(60), None),
+        (_function(61), (61, False)),
+        (_function(60, docstring=True), None),
+        (_function(61, docstring=True), (61, False)),
+        (_function(61, mark="  # long: one table of the format"), (61, True)),
+        (_function(61, above="# long: one table of the format"), (61, True)),
+        (_function(61, above="# long: one table of the format", decorated=True), (61, True)),
+        (_function(61, mark="  # long:"), (61, False)),  # a mark without a reason is none
+        (_function(61, above="# long: a reason two lines up\nimport os"), (61, False)),
+    ],
+)
 def test_checker_counts_bodies_and_reasons(src: str, expect: tuple[int, bool] | None) -> None:
     found = long_functions(src, "m.py")
     if expect is None:
@@ -189,8 +209,10 @@ def test_checker_names_methods_and_nested_functions() -> None:
 
 
 def test_checker_finds_lazy_and_submodule_imports() -> None:
-    src = ("import os\nfrom . import x\nfrom construct import Struct\n"
-           "def f():\n    import rich.console as c\n    return c\n")
+    src = (
+        "import os\nfrom . import x\nfrom construct import Struct\n"
+        "def f():\n    import rich.console as c\n    return c\n"
+    )
     assert imported_roots(src) == {"os", "construct", "rich"}
 
 

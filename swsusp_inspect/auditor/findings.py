@@ -277,8 +277,7 @@ def label_findings(
 ) -> list[Finding]:
     """One finding per label code present, with its runs of PFNs."""
     flagged = _merge_runs(
-        cl.runs(c, [cl.RESERVED_RAM, cl.NOSAVE, cl.PARTLY_RAM, cl.NON_RAM, cl.BEYOND_MAP]),
-        c.table,
+        cl.runs(c, [cl.RESERVED_RAM, cl.NOSAVE, cl.PARTLY_RAM, cl.NON_RAM, cl.BEYOND_MAP]), c.table
     )
     lb = _Labelled(c, counts, flagged)
     out: list[Finding] = []

@@ -38,13 +38,23 @@ def _unreadable(summary: ImageSummary) -> Finding:
     spans = summary.integrity.unreadable
     pages = summary.integrity.unreadable_pages or 0
     how = "read around" if summary.integrity.verified else "found opening it; --verify reads all"
-    ranges = tuple(PfnRange(start_pfn=s.start_pfn, end_pfn=s.end_pfn, pages=s.pages,
-                            page_size=summary.layout.page_size) for s in spans[:MAX_RANGES])
+    ranges = tuple(
+        PfnRange(
+            start_pfn=s.start_pfn,
+            end_pfn=s.end_pfn,
+            pages=s.pages,
+            page_size=summary.layout.page_size,
+        )
+        for s in spans[:MAX_RANGES]
+    )
     return finding(
         "chunk-unreadable",
         f"{plural(pages, 'saved page')} cannot be read ({how}), in {len(spans)} ranges: "
         f"{spans[0].reason if spans else ''}",
-        pages=pages, ranges=ranges, ranges_total=len(spans))
+        pages=pages,
+        ranges=ranges,
+        ranges_total=len(spans),
+    )
 
 
 def _checksum_findings(summary: ImageSummary) -> list[Finding]:
@@ -98,12 +108,24 @@ def integrity_stage(
     """
     try:
         summary = summarize(
-            image, verify=verify, system_map=system_map, maps=maps, progress=progress,
-            kernel=kernel, read_memory=False)
+            image,
+            verify=verify,
+            system_map=system_map,
+            maps=maps,
+            progress=progress,
+            kernel=kernel,
+            read_memory=False,
+        )
     except FormatError as exc:
         summary = summarize(
-            image, verify=False, system_map=system_map, maps=maps, find_banner=False,
-            kernel=kernel, read_memory=False)
+            image,
+            verify=False,
+            system_map=system_map,
+            maps=maps,
+            find_banner=False,
+            kernel=kernel,
+            read_memory=False,
+        )
         return IntegrityStage(summary, (_chunk_unreadable("while verifying", str(exc)),))
     findings: list[Finding] = []
     if summary.integrity.unreadable_pages:

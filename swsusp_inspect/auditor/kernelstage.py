@@ -46,9 +46,14 @@ def image_flags(state: KernelState, sorted_pfns: np.ndarray) -> ImageFlags | Non
     if order.size != sorted_pfns.size or not np.array_equal(pf.pfns[order], sorted_pfns):
         return None
     reserved, known = pf.reserved[order], pf.readable[order]
-    stats = PageFlagsStats(pf.pg_reserved, pf.pg_reserved_source, pf.memmap,
-                           int(np.count_nonzero(known)), int(np.count_nonzero(reserved & known)),
-                           int(known.size - np.count_nonzero(known)))
+    stats = PageFlagsStats(
+        pf.pg_reserved,
+        pf.pg_reserved_source,
+        pf.memmap,
+        int(np.count_nonzero(known)),
+        int(np.count_nonzero(reserved & known)),
+        int(known.size - np.count_nonzero(known)),
+    )
     return ImageFlags(reserved, known, stats)
 
 
@@ -60,20 +65,26 @@ def _map_differs(given: MemoryMap, mine: MemoryMap) -> list[Finding]:
         if d.same:
             return []
         first = f": {d.changes[0].text}" if d.changes else ""
-        return [finding(
-            "map-differs-from-image",
-            f"{given.source} ({given.format}) and the firmware table the image's kernel held "
-            f"differ: {plural(len(d.changes), 'change')}{first}; checksum "
-            f"{d.checksum.old_crc32:#010x} vs {d.checksum.new_crc32:#010x}")]
+        return [
+            finding(
+                "map-differs-from-image",
+                f"{given.source} ({given.format}) and the firmware table the image's kernel held "
+                f"differ: {plural(len(d.changes), 'change')}{first}; checksum "
+                f"{d.checksum.old_crc32:#010x} vs {d.checksum.new_crc32:#010x}",
+            )
+        ]
     views = [mine.ram_ranges()]
     if mine.modified is not None:
         views.append(mine.modified.ram_ranges())
     if given.ram_ranges() in views:
         return []
-    return [finding(
-        "map-differs-from-image",
-        f"RAM in {given.source} ({given.format}) differs from the RAM the image's kernel knew "
-        "of: a map of another boot or machine?")]
+    return [
+        finding(
+            "map-differs-from-image",
+            f"RAM in {given.source} ({given.format}) differs from the RAM the image's kernel knew "
+            "of: a map of another boot or machine?",
+        )
+    ]
 
 
 def _nosave_differs(given: MemoryMap, mine: MemoryMap) -> list[Finding]:
@@ -82,10 +93,13 @@ def _nosave_differs(given: MemoryMap, mine: MemoryMap) -> list[Finding]:
     theirs, ours = list(given.nosave_log), list(mine.nosave_log)
     if theirs == ours:
         return []
-    return [finding(
-        "nosave-differs-from-image",
-        f"the nosave regions of {given.source} ({len(theirs)} ranges) differ from the "
-        f"kernel's own nosave_regions list in the image ({len(ours)} ranges)")]
+    return [
+        finding(
+            "nosave-differs-from-image",
+            f"the nosave regions of {given.source} ({len(theirs)} ranges) differ from the "
+            f"kernel's own nosave_regions list in the image ({len(ours)} ranges)",
+        )
+    ]
 
 
 def kernel_stage(state: KernelState, given: MemoryMap | None) -> KernelStage:
@@ -102,8 +116,11 @@ def partial_finding(state: KernelState) -> list[Finding]:
     kernel with no VMCOREINFO at all (``info`` says what that costs)."""
     if not state.errors or state.vmcoreinfo is None:
         return []
-    return [finding(
-        "kernel-memory-partial",
-        f"{plural(len(state.errors), 'part')} of the kernel's memory could not be read from "
-        f"the image: {state.errors[0]}" + (" ..." if len(state.errors) > 1 else ""),
-        details=ErrorLines(tuple(state.errors)))]
+    return [
+        finding(
+            "kernel-memory-partial",
+            f"{plural(len(state.errors), 'part')} of the kernel's memory could not be read from "
+            f"the image: {state.errors[0]}" + (" ..." if len(state.errors) > 1 else ""),
+            details=ErrorLines(tuple(state.errors)),
+        )
+    ]

@@ -113,10 +113,14 @@ def _mark_image(c: cl.Classification, image: ImageFlags) -> tuple[dict[str, int]
     findings = []
     unknown = image.stats.unreadable
     if unknown:
-        findings.append(finding(
-            "page-flags-partial",
-            f"{plural(unknown, 'saved page')} have no struct page in the image: no "
-            "reserved-RAM evidence for them (they count as normal)", pages=unknown))
+        findings.append(
+            finding(
+                "page-flags-partial",
+                f"{plural(unknown, 'saved page')} have no struct page in the image: no "
+                "reserved-RAM evidence for them (they count as normal)",
+                pages=unknown,
+            )
+        )
     return ({"image page flags": stats.marked} if stats.marked else {}), findings
 
 
@@ -130,22 +134,41 @@ def _compare_flags(c: cl.Classification, kpf: KPageFlags, image: ImageFlags) -> 
     only_image = int(np.count_nonzero(ours & ~theirs & known))
     if not only_kpf + only_image:
         return []
-    return [finding(
-        "kpageflags-differs-from-image",
-        f"{plural(only_kpf + only_image, 'saved page')} differ in PG_reserved between "
-        f"{kpf.source} ({only_kpf:,} reserved only there) and the image's own page flags "
-        f"({only_image:,} only there): reserved or released between the copy and the snapshot",
-        pages=only_kpf + only_image, details=FlagDisagreement(only_kpf, only_image))]
+    return [
+        finding(
+            "kpageflags-differs-from-image",
+            f"{plural(only_kpf + only_image, 'saved page')} differ in PG_reserved between "
+            f"{kpf.source} ({only_kpf:,} reserved only there) and the image's own page flags "
+            f"({only_image:,} only there): reserved or released between the copy and the snapshot",
+            pages=only_kpf + only_image,
+            details=FlagDisagreement(only_kpf, only_image),
+        )
+    ]
 
 
-def _evidence(source: str | None, files: tuple[str, ...], by_evidence: dict[str, int], *,
-              range_ev: list[tuple[int, int, str]], kpf_info: KpageflagsStats | None,
-              image: ImageFlags | None) -> ReservedRamEvidence:
-    cannot = (" ".join(CANNOT_SEE.get(part) or "" for part in source.split("+"))
-              if source else CANNOT_SEE[None])
+def _evidence(
+    source: str | None,
+    files: tuple[str, ...],
+    by_evidence: dict[str, int],
+    *,
+    range_ev: list[tuple[int, int, str]],
+    kpf_info: KpageflagsStats | None,
+    image: ImageFlags | None,
+) -> ReservedRamEvidence:
+    cannot = (
+        " ".join(CANNOT_SEE.get(part) or "" for part in source.split("+"))
+        if source
+        else CANNOT_SEE[None]
+    )
     return ReservedRamEvidence(
-        source, files, by_evidence, tuple(ReservedRange(a, b, lab) for a, b, lab in range_ev),
-        kpf_info, cannot.strip(), image.stats if image is not None else None)
+        source,
+        files,
+        by_evidence,
+        tuple(ReservedRange(a, b, lab) for a, b, lab in range_ev),
+        kpf_info,
+        cannot.strip(),
+        image.stats if image is not None else None,
+    )
 
 
 def classify_stage(
@@ -169,8 +192,11 @@ def classify_stage(
     image = image_flags(sorted_pfns) if image_flags is not None and mm is not None else None
     use_image = kpf is None and image is not None
     use_ranges = kpf is None and not use_image and mm is not None
-    c = cl.classify(sorted_pfns, _table(page_size, mm, nosave, range_ev if use_ranges else []),
-                    assume_sorted=True)
+    c = cl.classify(
+        sorted_pfns,
+        _table(page_size, mm, nosave, range_ev if use_ranges else []),
+        assume_sorted=True,
+    )
     c = dataclasses.replace(c, input_sorted=sorted_pfns is pfns)
     by_evidence: dict[str, int] = {}
     kpf_info: KpageflagsStats | None = None
@@ -192,6 +218,7 @@ def classify_stage(
         by_evidence = cl.evidence_counts(c, c.table)
         if range_ev and mm is not None:
             source, files = _kinds(range_ev), (mm.source,)
-    evidence = _evidence(source, files, by_evidence, range_ev=range_ev, kpf_info=kpf_info,
-                         image=image)
+    evidence = _evidence(
+        source, files, by_evidence, range_ev=range_ev, kpf_info=kpf_info, image=image
+    )
     return ClassifyStage(c, c.code_counts(), by_evidence, evidence, tuple(findings))

@@ -68,8 +68,13 @@ def _checksum_findings(chk: MapCheck, source: str) -> list[Finding]:
     """The verdict as a finding: a firmware table that differs is a warning; a map that is
     not one (iomem: nothing to compare) is an info; the words are the verdict's own."""
     if chk.verdict is ChecksumVerdict.MISMATCH:
-        return [finding("map-checksum-mismatch", f"{source}: {chk.explanation}; the labels may "
-                        "not describe the machine that wrote this image")]
+        return [
+            finding(
+                "map-checksum-mismatch",
+                f"{source}: {chk.explanation}; the labels may "
+                "not describe the machine that wrote this image",
+            )
+        ]
     if chk.verdict is ChecksumVerdict.UNVERIFIABLE:
         return [finding("map-checksum-unverifiable", f"{source}: {chk.explanation}")]
     return []

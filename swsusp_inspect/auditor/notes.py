@@ -58,18 +58,34 @@ FINDING_CODES: dict[str, tuple[Severity, str]] = {
     ),
     "verify-incomplete": (ERR, "--verify: fewer stream pages than swsusp_info.pages"),
     "kpageflags-partial": (INFO, "the kpageflags file does not cover every saved PFN"),
-    "map-from-image": (INFO, "no --map: the labels rest on the memory map the image's own "
-                             "kernel held (e820 tables, or memblock on arm64)"),
-    "map-differs-from-image": (WARN, "the map given and the one the image's kernel held "
-                                     "differ (a map of another boot or machine?)"),
-    "nosave-differs-from-image": (WARN, "the log's nosave regions and the kernel's own "
-                                        "nosave_regions list in the image differ"),
-    "kpageflags-differs-from-image": (INFO, "kpageflags and the image's own page flags "
-                                            "disagree about PG_reserved for some saved pages"),
-    "kernel-memory-partial": (INFO, "parts of the kernel's memory could not be read from the "
-                                    "image (what is missing and why, one line each)"),
-    "page-flags-partial": (INFO, "saved pages whose struct page is not in the image: no "
-                                 "reserved-RAM evidence from the image for them"),
+    "map-from-image": (
+        INFO,
+        "no --map: the labels rest on the memory map the image's own "
+        "kernel held (e820 tables, or memblock on arm64)",
+    ),
+    "map-differs-from-image": (
+        WARN,
+        "the map given and the one the image's kernel held "
+        "differ (a map of another boot or machine?)",
+    ),
+    "nosave-differs-from-image": (
+        WARN,
+        "the log's nosave regions and the kernel's own nosave_regions list in the image differ",
+    ),
+    "kpageflags-differs-from-image": (
+        INFO,
+        "kpageflags and the image's own page flags disagree about PG_reserved for some saved pages",
+    ),
+    "kernel-memory-partial": (
+        INFO,
+        "parts of the kernel's memory could not be read from the "
+        "image (what is missing and why, one line each)",
+    ),
+    "page-flags-partial": (
+        INFO,
+        "saved pages whose struct page is not in the image: no "
+        "reserved-RAM evidence from the image for them",
+    ),
     "system-map-mismatch": (
         INFO,
         "the System.map is not the image's kernel (x86: no "

@@ -54,30 +54,45 @@ def _min_ram_pfn(mm: MemoryMap, page_size: int) -> int:
     return int(ram.min()) // page_size if ram.size else 1 << 62
 
 
-def _maps(image: HibernationImage, map_list: list[MemoryMap], kernel: KernelState | None
-          ) -> tuple[MapStage, KernelStage | None]:
+def _maps(
+    image: HibernationImage, map_list: list[MemoryMap], kernel: KernelState | None
+) -> tuple[MapStage, KernelStage | None]:
     """The map stage over the maps given, else over the map the image's own kernel held."""
     mapped = map_stage(image, map_list)
     own = kernel_stage(kernel, mapped.memmap) if kernel is not None else None
     if not map_list and own is not None and own.memmap is not None:
         mapped = map_stage(image, [own.memmap])
-        mapped = dataclasses.replace(mapped, findings=(*mapped.findings, finding(
-            "map-from-image",
-            "no --map given: the labels rest on the memory map the image's own kernel held "
-            f"({own.memmap.source}, format image)")))
+        mapped = dataclasses.replace(
+            mapped,
+            findings=(
+                *mapped.findings,
+                finding(
+                    "map-from-image",
+                    "no --map given: the labels rest on the memory map the image's own kernel held "
+                    f"({own.memmap.source}, format image)",
+                ),
+            ),
+        )
     return mapped, own
 
 
 def _evidence(mapped: MapStage, nosave: NosaveStage, labelled: ClassifyStage) -> Evidence:
     mm = mapped.memmap
     return Evidence(
-        reserved_non_ram=None if mapped.info is None or mm is None else NonRamEvidence(
-            mm.source, mm.format, mapped.info.inputs,
-            "pages not fully covered by RAM entries (types 1 and 128) of the map"),
+        reserved_non_ram=None
+        if mapped.info is None or mm is None
+        else NonRamEvidence(
+            mm.source,
+            mm.format,
+            mapped.info.inputs,
+            "pages not fully covered by RAM entries (types 1 and 128) of the map",
+        ),
         nosave=nosave.evidence,
         reserved_ram=labelled.evidence,
         normal="RAM per the map, outside nosave, not reserved per the evidence given"
-        if mm is not None else None)
+        if mm is not None
+        else None,
+    )
 
 
 def audit(
@@ -121,20 +136,27 @@ def audit(
     n = image.page_size
     if kernel is None and use_image:
         kernel = read_kernel(image, system_map, source=image.path)
-    integrity = integrity_stage(image, verify=verify, system_map=system_map, maps=map_list,
-                                progress=progress, kernel=kernel)
+    integrity = integrity_stage(
+        image, verify=verify, system_map=system_map, maps=map_list, progress=progress, kernel=kernel
+    )
     mapped, own = _maps(image, map_list, kernel)
     mm = mapped.memmap
     nosave = nosave_stage(image, mm, system_map, nosave_rules)
     pd = image.pagedir
     labelled = classify_stage(
-        pd.pfns, n, mm, list(nosave.ranges), kpageflags=kpageflags,
+        pd.pfns,
+        n,
+        mm,
+        list(nosave.ranges),
+        kpageflags=kpageflags,
         image_flags=(lambda p: image_flags(kernel, p)) if kernel is not None else None,
-        image_path=image.path)
+        image_path=image.path,
+    )
     c = labelled.classification
     arch = image.info.arch
     dir_findings, dup_count, limit_pfn = directory_findings(
-        pd.pfns, c, arch.name if arch else None, image.word_size, n)
+        pd.pfns, c, arch.name if arch else None, image.word_size, n
+    )
     map_end = int(mm.ends.max()) if mm is not None and mm.ends.size else 0
     findings = (
         *integrity.findings,

@@ -82,8 +82,11 @@ def _image_values(row: BatchRow) -> tuple[object, ...]:
     r = row.report if isinstance(row.report, Report) else None
     s = r.image if r is not None else None
     labels = r.labels if r is not None else None
-    counts = ((labels.normal, labels.reserved_ram, labels.reserved_non_ram, labels.nosave)
-              if labels else (None,) * 4)
+    counts = (
+        (labels.normal, labels.reserved_ram, labels.reserved_non_ram, labels.nosave)
+        if labels
+        else (None,) * 4
+    )
     return (
         s.kernel_release if s else None,
         s.arch.name if s and s.arch else None,
@@ -106,24 +109,36 @@ def _insert_row(db: sqlite3.Connection, run_id: int, position: int, row: BatchRo
         "era, compression, page_size, saved_pfns, map_source, map_format, checksum_verdict, "
         "unsafe_pages, normal, reserved_ram, reserved_non_ram, nosave, worst_severity, "
         "document) VALUES (" + ", ".join("?" * 21) + ")",
-        (run_id, position, row.path, row.exit_code, row.error, *_image_values(row),
-         row.to_json(indent=None)))
+        (
+            run_id,
+            position,
+            row.path,
+            row.exit_code,
+            row.error,
+            *_image_values(row),
+            row.to_json(indent=None),
+        ),
+    )
     image_id = cur.lastrowid
     i = row.inputs
     files: list[tuple[str, str, str | None]] = [("map", m, None) for m in i.maps]
-    files += [(kind, path, None) for kind, path in (("kpageflags", i.kpageflags),
-                                                    ("system_map", i.system_map)) if path]
+    files += [
+        (kind, path, None)
+        for kind, path in (("kpageflags", i.kpageflags), ("system_map", i.system_map))
+        if path
+    ]
     files += [("ignored", g.file, g.error) for g in i.ignored]
-    db.executemany("INSERT INTO inputs VALUES (?, ?, ?, ?)",
-                   [(image_id, *f) for f in files])
+    db.executemany("INSERT INTO inputs VALUES (?, ?, ?, ?)", [(image_id, *f) for f in files])
     for f in row.report.findings:
-        fc = db.execute("INSERT INTO findings (image_id, severity, code, message, pages, "
-                        "ranges_total) VALUES (?, ?, ?, ?, ?, ?)",
-                        (image_id, f.severity.value, f.code, f.message, f.pages,
-                         f.ranges_total))
-        db.executemany("INSERT INTO ranges VALUES (?, ?, ?, ?, ?)",
-                       [(fc.lastrowid, g.start_pfn, g.end_pfn, g.pages, g.region)
-                        for g in f.ranges])
+        fc = db.execute(
+            "INSERT INTO findings (image_id, severity, code, message, pages, "
+            "ranges_total) VALUES (?, ?, ?, ?, ?, ?)",
+            (image_id, f.severity.value, f.code, f.message, f.pages, f.ranges_total),
+        )
+        db.executemany(
+            "INSERT INTO ranges VALUES (?, ?, ?, ?, ?)",
+            [(fc.lastrowid, g.start_pfn, g.end_pfn, g.pages, g.region) for g in f.ranges],
+        )
 
 
 def write_rows(path: str, rows: list[BatchRow], summary: BatchSummary) -> int:
@@ -139,9 +154,18 @@ def write_rows(path: str, rows: list[BatchRow], summary: BatchSummary) -> int:
                 "INSERT INTO runs (started, tool_version, schema_version, images, "
                 "worst_exit_code, without_map, skipped_not_images, skipped_plain_swap_areas, "
                 "skipped_unreadable) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (datetime.now(UTC).isoformat(timespec="seconds"), __version__, SCHEMA_VERSION,
-                 summary.images, summary.worst_exit_code, summary.without_map, sk.not_images,
-                 sk.plain_swap_areas, sk.unreadable))
+                (
+                    datetime.now(UTC).isoformat(timespec="seconds"),
+                    __version__,
+                    SCHEMA_VERSION,
+                    summary.images,
+                    summary.worst_exit_code,
+                    summary.without_map,
+                    sk.not_images,
+                    sk.plain_swap_areas,
+                    sk.unreadable,
+                ),
+            )
             run_id = int(cur.lastrowid or 0)
             for position, row in enumerate(rows, 1):
                 _insert_row(db, run_id, position, row)

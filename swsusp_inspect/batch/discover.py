@@ -75,8 +75,11 @@ def _link_era_short(head: bytes) -> bool:
     for n in signatures.PAGE_SIZES:
         if len(head) < n:
             break
-        if head[n - 10 : n - 8] in (b"S1", b"S2") and any(head[n - 8 : n]) \
-                and swap_info(head, 0, n)[0] == 1:
+        if (
+            head[n - 10 : n - 8] in (b"S1", b"S2")
+            and any(head[n - 8 : n])
+            and swap_info(head, 0, n)[0] == 1
+        ):
             return True
     return False
 

@@ -29,16 +29,30 @@ class BatchJob:
     @property
     def inputs(self) -> Inputs:
         # maps found by their names are read leniently: one that is no map is left out
-        return Inputs(image=self.image, maps=self.maps, kpageflags=self.kpageflags,
-                      system_map=self.system_map, resume_offset=self.resume_offset,
-                      page_offset=self.page_offset, passphrase=self.passphrase,
-                      boot=self.boot, lenient=self.map_source == "sidecar",
-                      cache_dir=self.cache_dir)
+        return Inputs(
+            image=self.image,
+            maps=self.maps,
+            kpageflags=self.kpageflags,
+            system_map=self.system_map,
+            resume_offset=self.resume_offset,
+            page_offset=self.page_offset,
+            passphrase=self.passphrase,
+            boot=self.boot,
+            lenient=self.map_source == "sidecar",
+            cache_dir=self.cache_dir,
+        )
 
     def used(self, ignored: tuple[IgnoredInput, ...] = ()) -> BatchInputs:
         """The files this job's audit read (``ignored``: sidecars left out), for its row."""
         gone = {i.file for i in ignored}
         maps = tuple(m for m in self.maps if m not in gone)
         smap = None if self.system_map in gone else self.system_map
-        return BatchInputs(maps, self.kpageflags, smap, self.resume_offset or None,
-                           self.page_offset, self.map_source if maps else "none", ignored)
+        return BatchInputs(
+            maps,
+            self.kpageflags,
+            smap,
+            self.resume_offset or None,
+            self.page_offset,
+            self.map_source if maps else "none",
+            ignored,
+        )

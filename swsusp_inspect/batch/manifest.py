@@ -41,13 +41,19 @@ def _number(path: str, r: dict[str, Any], key: str) -> int | None:
     if value is None or value == "":
         return None
     try:
-        n = value if isinstance(value, int) and not isinstance(value, bool) \
+        n = (
+            value
+            if isinstance(value, int) and not isinstance(value, bool)
             else int(str(value).strip(), 0)
+        )
     except ValueError:
         n = -1
     if n < 0:
-        raise MapError(path, r["_line"], f"manifest: {key} {value!r} is not a non-negative "
-                                         "number (decimal or 0x...)")
+        raise MapError(
+            path,
+            r["_line"],
+            f"manifest: {key} {value!r} is not a non-negative number (decimal or 0x...)",
+        )
     return n
 
 
@@ -60,8 +66,11 @@ def _boot(path: str, r: dict[str, Any]) -> int | None:
     except ValueError:
         n = 0
     if n == 0:
-        raise MapError(path, r["_line"], f"manifest: boot {value!r} is not a boot number "
-                                         "(1 the first, -1 the last)")
+        raise MapError(
+            path,
+            r["_line"],
+            f"manifest: boot {value!r} is not a boot number (1 the first, -1 the last)",
+        )
     return n
 
 
@@ -88,14 +97,16 @@ def read_manifest(path: str) -> list[BatchJob]:
         maps = r.get("map") or []
         if isinstance(maps, str):
             maps = [m for m in maps.split(";") if m.strip()]
-        out.append(BatchJob(
-            image=str(rel(r["image"])),
-            maps=tuple(str(rel(m.strip())) for m in maps),
-            kpageflags=rel(r.get("kpageflags")),
-            system_map=rel(r.get("system_map")),
-            resume_offset=_number(path, r, "resume_offset") or 0,
-            page_offset=_number(path, r, "page_offset"),
-            boot=_boot(path, r),
-            map_source="manifest" if maps else "none",
-        ))
+        out.append(
+            BatchJob(
+                image=str(rel(r["image"])),
+                maps=tuple(str(rel(m.strip())) for m in maps),
+                kpageflags=rel(r.get("kpageflags")),
+                system_map=rel(r.get("system_map")),
+                resume_offset=_number(path, r, "resume_offset") or 0,
+                page_offset=_number(path, r, "page_offset"),
+                boot=_boot(path, r),
+                map_source="manifest" if maps else "none",
+            )
+        )
     return out

@@ -26,12 +26,21 @@ def _sidecars(survey: Survey, image: Path) -> Found:
     return find_sidecars(image, alone)
 
 
-def plan(paths: Iterable[str], *, manifest: str | None = None, maps: tuple[str, ...] = (),
-         kpageflags: str | None = None, system_map: str | None = None,
-         verify: bool = False, use_sidecars: bool = True,
-         passphrase: str | None = None, resume_offset: int = 0,
-         page_offset: int | None = None, boot: int | None = None,
-         cache_dir: str | None = None) -> BatchPlan:
+def plan(
+    paths: Iterable[str],
+    *,
+    manifest: str | None = None,
+    maps: tuple[str, ...] = (),
+    kpageflags: str | None = None,
+    system_map: str | None = None,
+    verify: bool = False,
+    use_sidecars: bool = True,
+    passphrase: str | None = None,
+    resume_offset: int = 0,
+    page_offset: int | None = None,
+    boot: int | None = None,
+    cache_dir: str | None = None,
+) -> BatchPlan:
     """The jobs of a batch, in input order (manifest rows first, then paths).
 
     ``maps``, ``kpageflags``, ``system_map``, ``resume_offset``, ``page_offset`` and ``boot``
@@ -41,24 +50,44 @@ def plan(paths: Iterable[str], *, manifest: str | None = None, maps: tuple[str, 
     jobs = BatchPlan()
     given = "option" if maps else "none"
     for j in read_manifest(manifest) if manifest else []:
-        jobs.append(BatchJob(
-            j.image, j.maps or maps, j.kpageflags or kpageflags, j.system_map or system_map,
-            resume_offset=j.resume_offset or resume_offset, verify=verify,
-            passphrase=passphrase,
-            page_offset=j.page_offset if j.page_offset is not None else page_offset,
-            boot=j.boot if j.boot is not None else boot,
-            map_source="manifest" if j.maps else given, cache_dir=cache_dir))
+        jobs.append(
+            BatchJob(
+                j.image,
+                j.maps or maps,
+                j.kpageflags or kpageflags,
+                j.system_map or system_map,
+                resume_offset=j.resume_offset or resume_offset,
+                verify=verify,
+                passphrase=passphrase,
+                page_offset=j.page_offset if j.page_offset is not None else page_offset,
+                boot=j.boot if j.boot is not None else boot,
+                map_source="manifest" if j.maps else given,
+                cache_dir=cache_dir,
+            )
+        )
     survey = Survey()
     survey.expand(paths)
     for p in survey.images:
         found = _sidecars(survey, p) if use_sidecars else Found()
         source = given if maps else "sidecar" if found.maps else "none"
-        jobs.append(BatchJob(
-            image=str(p), maps=maps or found.maps, kpageflags=kpageflags or found.kpageflags,
-            system_map=system_map or found.system_map, resume_offset=resume_offset,
-            verify=verify, passphrase=passphrase, page_offset=page_offset, boot=boot,
-            map_source=source, cache_dir=cache_dir))
-    jobs.skipped = SkippedFiles(survey.skipped.get("not-image", 0),
-                                survey.skipped.get("plain-swap", 0),
-                                survey.skipped.get("unreadable", 0))
+        jobs.append(
+            BatchJob(
+                image=str(p),
+                maps=maps or found.maps,
+                kpageflags=kpageflags or found.kpageflags,
+                system_map=system_map or found.system_map,
+                resume_offset=resume_offset,
+                verify=verify,
+                passphrase=passphrase,
+                page_offset=page_offset,
+                boot=boot,
+                map_source=source,
+                cache_dir=cache_dir,
+            )
+        )
+    jobs.skipped = SkippedFiles(
+        survey.skipped.get("not-image", 0),
+        survey.skipped.get("plain-swap", 0),
+        survey.skipped.get("unreadable", 0),
+    )
     return jobs

@@ -28,8 +28,9 @@ def audit_job(job: BatchJob) -> tuple[Report, tuple[IgnoredInput, ...]]:
 
 
 def _failed(job: BatchJob, code: ExitCode, error: str) -> BatchRow:
-    return BatchRow(report=FailedAudit(), path=job.image, error=error, exit_code=code,
-                    inputs=job.used())
+    return BatchRow(
+        report=FailedAudit(), path=job.image, error=error, exit_code=code, inputs=job.used()
+    )
 
 
 def run_job(job: BatchJob) -> BatchRow:
@@ -46,16 +47,25 @@ def run_job(job: BatchJob) -> BatchRow:
     except MemoryError:
         return _failed(job, ExitCode.BAD_INPUT, "out of memory")
     except Exception as exc:  # the last line of defence: a bug, never a finding or bad input
-        return _failed(job, ExitCode.INTERNAL_ERROR,
-                       f"internal error: {type(exc).__name__}: {exc} (a bug: audit this image "
-                       "alone with --debug for the traceback)")
+        return _failed(
+            job,
+            ExitCode.INTERNAL_ERROR,
+            f"internal error: {type(exc).__name__}: {exc} (a bug: audit this image "
+            "alone with --debug for the traceback)",
+        )
     # the per-PFN labels stay in the worker: a row carries the document only
-    return BatchRow(report=dataclasses.replace(report, classification=None), path=job.image,
-                    error=None, exit_code=report.exit_code(), inputs=job.used(ignored))
+    return BatchRow(
+        report=dataclasses.replace(report, classification=None),
+        path=job.image,
+        error=None,
+        exit_code=report.exit_code(),
+        inputs=job.used(ignored),
+    )
 
 
-def run(jobs: list[BatchJob], *, workers: int = 1,
-        on_done: Callable[[BatchRow], None] | None = None) -> Iterator[BatchRow]:
+def run(
+    jobs: list[BatchJob], *, workers: int = 1, on_done: Callable[[BatchRow], None] | None = None
+) -> Iterator[BatchRow]:
     """Rows in input order; ``workers > 1`` runs a process pool (one image per worker)."""
     if workers <= 1 or len(jobs) <= 1:
         for j in jobs:

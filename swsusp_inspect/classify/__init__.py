@@ -30,6 +30,7 @@ interval bounds with one ``searchsorted`` of the bounds into the PFNs (a memory-
 not one search per PFN.  Memory: one byte of label per PFN, plus a sorted copy (8 bytes) only
 when the directory is not sorted; every other temporary is chunked.
 """
+
 from __future__ import annotations
 
 from swsusp_inspect.classify.codes import (

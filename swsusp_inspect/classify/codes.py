@@ -14,9 +14,14 @@ PFN_LIMIT = 1 << 63
 NORMAL, RESERVED_RAM, NOSAVE, PARTLY_RAM, NON_RAM, BEYOND_MAP = range(6)
 N_CODES = 6
 LABELS = ("normal", "reserved-ram", "reserved-non-ram", "nosave")
-CODE_LABEL = ("normal", "reserved-ram", "nosave", "reserved-non-ram", "reserved-non-ram",
-              "reserved-non-ram")
+CODE_LABEL = (
+    "normal",
+    "reserved-ram",
+    "nosave",
+    "reserved-non-ram",
+    "reserved-non-ram",
+    "reserved-non-ram",
+)
 CODE_REASON = ("normal", "reserved RAM", "nosave", "partly RAM", "not RAM", "beyond the map")
 
 CHUNK = 1 << 20  # PFNs per chunk for every pass that needs temporaries
-

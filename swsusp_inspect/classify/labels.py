@@ -47,8 +47,9 @@ def descents(pfns: U64, *, chunk: int = CHUNK) -> tuple[int, int | None]:
     return count, first
 
 
-def duplicate_values(sorted_pfns: U64, *, chunk: int = CHUNK, limit: int = 1 << 16) -> \
-        tuple[int, U64]:
+def duplicate_values(
+    sorted_pfns: U64, *, chunk: int = CHUNK, limit: int = 1 << 16
+) -> tuple[int, U64]:
     """In a sorted array: how many entries repeat their predecessor, and (up to ``limit``)
     the distinct repeated values."""
     n = int(sorted_pfns.size)
@@ -92,8 +93,9 @@ class Classification:
         return self.counts.copy()
 
 
-def classify(pfns: U64, table: IntervalTable, *, assume_sorted: bool | None = None) -> \
-        Classification:
+def classify(
+    pfns: U64, table: IntervalTable, *, assume_sorted: bool | None = None
+) -> Classification:
     """Label ``pfns`` (any order; sorted is the fast path) with ``table``.
 
     Args:
@@ -166,8 +168,9 @@ def mark_reserved_flags(
     return FlagStats(covered, reserved, marked, nopage, buddy)
 
 
-def mark_reserved_mask(c: Classification, reserved: npt.NDArray[np.bool_],
-                       known: npt.NDArray[np.bool_]) -> FlagStats:
+def mark_reserved_mask(
+    c: Classification, reserved: npt.NDArray[np.bool_], known: npt.NDArray[np.bool_]
+) -> FlagStats:
     """Relabel normal entries whose ``reserved`` is set as reserved-ram (in place).
 
     ``reserved`` and ``known`` are aligned with ``c.pfns`` (the kernel's own ``PG_reserved``
@@ -191,8 +194,9 @@ def relabel_from(c: Classification, start: int, table: IntervalTable) -> None:
     """
     tail = c.pfns[start:]
     before = np.clip(c.cuts, start, None)
-    c.counts -= np.bincount(c.table.codes, weights=np.diff(before),
-                            minlength=N_CODES).astype(np.int64)
+    c.counts -= np.bincount(c.table.codes, weights=np.diff(before), minlength=N_CODES).astype(
+        np.int64
+    )
     cuts = np.searchsorted(tail, table.bounds).astype(np.int64)
     cuts[-1] = tail.size
     per = np.diff(cuts)

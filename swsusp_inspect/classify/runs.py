@@ -75,14 +75,16 @@ def runs(c: Classification, codes: Sequence[int] | None = None, *, chunk: int = 
                     parts.append(_one(carry, k))
             carry = [int(st[-1]), int(en[-1]), int(cnt[-1]), int(cd[-1])]
             if st.size > 1:
-                parts.append((st[:-1], en[:-1], cnt[:-1], cd[:-1],
-                              np.full(st.size - 1, k, dtype=np.int64)))
+                parts.append(
+                    (st[:-1], en[:-1], cnt[:-1], cd[:-1], np.full(st.size - 1, k, dtype=np.int64))
+                )
         if carry is not None:
             parts.append(_one(carry, k))
     if not parts:
         z = np.zeros(0, dtype=np.uint64)
-        return Runs(z, z.copy(), np.zeros(0, np.int64), np.zeros(0, np.uint8),
-                    np.zeros(0, np.int64))
+        return Runs(
+            z, z.copy(), np.zeros(0, np.int64), np.zeros(0, np.uint8), np.zeros(0, np.int64)
+        )
     st = np.concatenate([p[0] for p in parts]).astype(np.uint64)
     en = np.concatenate([p[1] for p in parts]).astype(np.uint64)
     cnt = np.concatenate([p[2] for p in parts]).astype(np.int64)
@@ -92,11 +94,16 @@ def runs(c: Classification, codes: Sequence[int] | None = None, *, chunk: int = 
     return Runs(st[keep], en[keep], cnt[keep], cd[keep], iv[keep])
 
 
-def _one(carry: list[int], k: int) -> tuple[U64, U64, npt.NDArray[np.int64], U8,
-                                            npt.NDArray[np.int64]]:
-    return (np.array([carry[0]], np.uint64), np.array([carry[1]], np.uint64),
-            np.array([carry[2]], np.int64), np.array([carry[3]], np.uint8),
-            np.array([k], np.int64))
+def _one(
+    carry: list[int], k: int
+) -> tuple[U64, U64, npt.NDArray[np.int64], U8, npt.NDArray[np.int64]]:
+    return (
+        np.array([carry[0]], np.uint64),
+        np.array([carry[1]], np.uint64),
+        np.array([carry[2]], np.int64),
+        np.array([carry[3]], np.uint8),
+        np.array([k], np.int64),
+    )
 
 
 # ---------------------------------------------------------------------------------- strip
@@ -118,8 +125,7 @@ def strip(c: Classification, lo: int, hi: int, width: int) -> StripColumns:
     hi = max(hi, lo + width)
     edges = np.array([lo + (hi - lo) * i // width for i in range(width + 1)], dtype=np.int64)
     idx = np.searchsorted(c.pfns, edges.astype(np.uint64))
-    code_to_label = np.array([LABELS.index(CODE_LABEL[i]) for i in range(N_CODES)],
-                             dtype=np.int64)
+    code_to_label = np.array([LABELS.index(CODE_LABEL[i]) for i in range(N_CODES)], dtype=np.int64)
     per = np.zeros((width, len(LABELS)), dtype=np.int64)
     for col in range(width):
         a, b = int(idx[col]), int(idx[col + 1])
@@ -128,27 +134,28 @@ def strip(c: Classification, lo: int, hi: int, width: int) -> StripColumns:
         if c.relabelled:
             counts = np.zeros(N_CODES, dtype=np.int64)
             for i in range(a, b, CHUNK):
-                counts += np.bincount(c.labels[i : min(i + CHUNK, b)],
-                                      minlength=N_CODES)[:N_CODES]
+                counts += np.bincount(c.labels[i : min(i + CHUNK, b)], minlength=N_CODES)[:N_CODES]
         else:  # labels are the interval codes: count by overlap, no pass over the labels
             overlap = np.clip(np.minimum(c.cuts[1:], b) - np.maximum(c.cuts[:-1], a), 0, None)
-            counts = np.bincount(c.table.codes, weights=overlap,
-                                 minlength=N_CODES).astype(np.int64)
+            counts = np.bincount(c.table.codes, weights=overlap, minlength=N_CODES).astype(np.int64)
         np.add.at(per[col], code_to_label, counts)
     saved = np.diff(idx).astype(np.int64)
     t = c.table
     if t.has_map:
         bo = t.bounds.astype(object)
         top = (1 << 63) - 1
-        ram_iv = [(int(bo[k]), min(int(bo[k + 1]), top)) for k in range(len(t))
-                  if t.map_codes[k] == NORMAL]
+        ram_iv = [
+            (int(bo[k]), min(int(bo[k + 1]), top))
+            for k in range(len(t))
+            if t.map_codes[k] == NORMAL
+        ]
         ram = np.zeros(width, dtype=np.int64)
         if ram_iv:
             iv = np.array(ram_iv, dtype=np.int64)
             e0, e1 = edges[:-1, None], edges[1:, None]
-            ram = np.clip(np.minimum(e1, iv[None, :, 1]) - np.maximum(e0, iv[None, :, 0]), 0,
-                          None).sum(axis=1)
+            ram = np.clip(
+                np.minimum(e1, iv[None, :, 1]) - np.maximum(e0, iv[None, :, 0]), 0, None
+            ).sum(axis=1)
     else:
         ram = np.full(width, -1, dtype=np.int64)
     return StripColumns(edges, saved, per, ram)
-

@@ -163,8 +163,9 @@ def build_table(
     regions: list[tuple[int, int, int]] = []
     if has_map:
         assert starts is not None and ends is not None and types is not None
-        regions = sorted((int(a), int(b), int(t)) for a, b, t in zip(starts, ends, types,
-                                                                      strict=True) if b >= a)
+        regions = sorted(
+            (int(a), int(b), int(t)) for a, b, t in zip(starts, ends, types, strict=True) if b >= a
+        )
     ram_set = {int(t) for t in ram_types}
 
     ram = _ram_ranges(regions, ram_set)
@@ -174,8 +175,11 @@ def build_table(
     beyond_lo = min(_pfn_up(map_end_excl, shift), PFN_LIMIT)
     spans = [c for a, b, _ in regions if (c := _clip(a >> shift, _pfn_up(b + 1, shift)))]
     ns = [(c, src) for lo, hi, src in nosave if (c := _clip(int(lo), int(hi) + 1))]
-    ev = [(c, lab) for lo, hi, lab in reserved
-          if (c := _clip(int(lo) >> shift, (int(hi) >> shift) + 1))]
+    ev = [
+        (c, lab)
+        for lo, hi, lab in reserved
+        if (c := _clip(int(lo) >> shift, (int(hi) >> shift) + 1))
+    ]
 
     points: list[int] = [0, PFN_LIMIT]
     if has_map:
@@ -199,10 +203,28 @@ def build_table(
     evidence_labels, evidence = _first_cover(bounds, ev, where=codes == NORMAL)
     codes = np.where(evidence >= 0, np.uint8(RESERVED_RAM), codes).astype(np.uint8)
 
-    areas, area = _attribute(bounds, map_codes, regions, ram_set=ram_set, shift=shift,
-                             map_end_excl=map_end_excl, has_map=has_map)
-    return IntervalTable(bounds, codes, map_codes, area, evidence, nosave_source, areas,
-                         evidence_labels, nosave_sources, page_size, has_map)
+    areas, area = _attribute(
+        bounds,
+        map_codes,
+        regions,
+        ram_set=ram_set,
+        shift=shift,
+        map_end_excl=map_end_excl,
+        has_map=has_map,
+    )
+    return IntervalTable(
+        bounds,
+        codes,
+        map_codes,
+        area,
+        evidence,
+        nosave_source,
+        areas,
+        evidence_labels,
+        nosave_sources,
+        page_size,
+        has_map,
+    )
 
 
 def _attribute(
@@ -271,4 +293,3 @@ def _attribute(
         elif gap is not None:
             area[j] = hole_at(gap)
     return tuple(areas), area
-

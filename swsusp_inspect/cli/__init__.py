@@ -43,7 +43,6 @@ _SHORT_HELP: dict[str, str] = {
 }
 
 
-
 class LazyDefaultGroup(click.Group):
     """Group whose commands import on first use and whose default command is ``audit``."""
 
@@ -68,8 +67,11 @@ class LazyDefaultGroup(click.Group):
         # the global flags anywhere (before a `--`): `info IMAGE --debug` is `--debug info IMAGE`
         end = args.index("--") if "--" in args else len(args)
         flags = [a for a in args[:end] if a in _GROUP_FLAGS]
-        args = [*dict.fromkeys(flags), *(a for a in args[:end] if a not in _GROUP_FLAGS),
-                *args[end:]]
+        args = [
+            *dict.fromkeys(flags),
+            *(a for a in args[:end] if a not in _GROUP_FLAGS),
+            *args[end:],
+        ]
         # `swsusp-inspect [--debug] IMAGE|--audit-option ...` -> `... audit IMAGE ...`: after
         # the group's own options, anything that is not a command starts an audit
         i = 0
@@ -114,11 +116,12 @@ def describe_internal(ctx: click.Context, exc: BaseException) -> str:
 
     argv = ctx.meta.get("swsusp_inspect.argv", [])
     sub = next((a for a in argv if a in _COMMANDS), "swsusp-inspect")
-    inputs = [a for a in argv if not a.startswith("-") and a not in _COMMANDS
-              and os.path.exists(a)]
+    inputs = [a for a in argv if not a.startswith("-") and a not in _COMMANDS and os.path.exists(a)]
     reading = f" reading {', '.join(inputs)}" if inputs else ""
-    return (f"internal error in `{sub}`{reading}: {type(exc).__name__}: {exc} "
-            "(a bug: run with --debug for the traceback)")
+    return (
+        f"internal error in `{sub}`{reading}: {type(exc).__name__}: {exc} "
+        "(a bug: run with --debug for the traceback)"
+    )
 
 
 def describe_error(exc: BaseException) -> str:
@@ -131,8 +134,11 @@ def describe_error(exc: BaseException) -> str:
 @click.group(cls=LazyDefaultGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="swsusp-inspect")
 @click.option("--debug", is_flag=True, help="Show tracebacks for errors (also after the command).")
-@click.option("--no-color", is_flag=True,
-              help="No colour (also after the command, with NO_COLOR set, or without a TTY).")
+@click.option(
+    "--no-color",
+    is_flag=True,
+    help="No colour (also after the command, with NO_COLOR set, or without a TTY).",
+)
 @click.pass_context
 def cli(ctx: click.Context, debug: bool, no_color: bool) -> None:
     """Open Linux hibernation (swsusp) images: what is inside, and was it safe to save.

@@ -22,20 +22,40 @@ STRIP_WIDTH = 64
 
 @click.command("audit")
 @image_options(maps=True, kpageflags=True)
-@click.option("--verify", is_flag=True,
-              help="Decompress every chunk and check the CRC32 (a mismatch is an error).")
-@click.option("--nosave-rules", type=click.Choice(["pre-2025", "post-2025"]), default=None,
-              help="Derive nosave from the map by these kernel rules instead of the log's "
-              "'Registered nosave memory' lines.")
+@click.option(
+    "--verify",
+    is_flag=True,
+    help="Decompress every chunk and check the CRC32 (a mismatch is an error).",
+)
+@click.option(
+    "--nosave-rules",
+    type=click.Choice(["pre-2025", "post-2025"]),
+    default=None,
+    help="Derive nosave from the map by these kernel rules instead of the log's "
+    "'Registered nosave memory' lines.",
+)
 @json_option
-@click.option("--csv", "as_csv", is_flag=True,
-              help="One CSV row per run of saved PFNs: start_pfn,end_pfn,pages,label,region,type.")
+@click.option(
+    "--csv",
+    "as_csv",
+    is_flag=True,
+    help="One CSV row per run of saved PFNs: start_pfn,end_pfn,pages,label,region,type.",
+)
 @color_option
 @click.option("--strict", is_flag=True, help="Warnings give exit code 1 too.")
 @quiet_option
 @click.pass_context
-def audit_cmd(ctx: click.Context, inputs: Inputs, verify: bool, nosave_rules: str | None,
-              as_json: bool, as_csv: bool, no_color: bool, strict: bool, quiet: bool) -> None:
+def audit_cmd(
+    ctx: click.Context,
+    inputs: Inputs,
+    verify: bool,
+    nosave_rules: str | None,
+    as_json: bool,
+    as_csv: bool,
+    no_color: bool,
+    strict: bool,
+    quiet: bool,
+) -> None:
     """Label every saved PFN of IMAGE and report pages that must not be saved.
 
     \b
@@ -56,8 +76,13 @@ def audit_cmd(ctx: click.Context, inputs: Inputs, verify: bool, nosave_rules: st
 
     console = None if (as_json or as_csv) else stdout_console(no_color)
     width = STRIP_WIDTH if console is None else max(16, min(96, console.width - 4))
-    report = run_audit(inputs, verify=verify, nosave_rules=nosave_rules, strip_width=width,
-                       progress=progress_factory(quiet))
+    report = run_audit(
+        inputs,
+        verify=verify,
+        nosave_rules=nosave_rules,
+        strip_width=width,
+        progress=progress_factory(quiet),
+    )
     if as_csv:
         from swsusp_inspect.render.csv import write_csv
 

@@ -32,8 +32,9 @@ def _rows(plan: Any, jobs: int | None, jsonl: bool, quiet: bool) -> list[Any]:
         bar = ProgressBar(len(plan), "auditing")
     rows = []
     with bar if bar is not None else contextlib.nullcontext():
-        for row in batch.run(plan, workers=batch_jobs(jobs, len(plan)),
-                             on_done=(lambda _r: bar(1)) if bar else None):
+        for row in batch.run(
+            plan, workers=batch_jobs(jobs, len(plan)), on_done=(lambda _r: bar(1)) if bar else None
+        ):
             rows.append(row)
             if jsonl:
                 sys.stdout.write(row.to_json(indent=None) + "\n")
@@ -43,23 +44,44 @@ def _rows(plan: Any, jobs: int | None, jsonl: bool, quiet: bool) -> list[Any]:
 
 @click.command("batch")
 @click.argument("paths", nargs=-1)
-@click.option("--manifest", type=click.Path(dir_okay=False, exists=True), default=None,
-              help="CSV or JSON lines with columns image, map, kpageflags, system_map "
-              "(optional: resume_offset, page_offset, boot).")
-@click.option("--map", "maps", multiple=True, type=click.Path(), metavar="FILE",
-              help="Memory map applied to every image (overrides sidecars). Repeatable.")
+@click.option(
+    "--manifest",
+    type=click.Path(dir_okay=False, exists=True),
+    default=None,
+    help="CSV or JSON lines with columns image, map, kpageflags, system_map "
+    "(optional: resume_offset, page_offset, boot).",
+)
+@click.option(
+    "--map",
+    "maps",
+    multiple=True,
+    type=click.Path(),
+    metavar="FILE",
+    help="Memory map applied to every image (overrides sidecars). Repeatable.",
+)
 @boot_option
-@click.option("--kpageflags", type=click.Path(), default=None,
-              help="kpageflags applied to every image.")
-@click.option("--system-map", type=click.Path(), default=None,
-              help="System.map applied to every image.")
+@click.option(
+    "--kpageflags", type=click.Path(), default=None, help="kpageflags applied to every image."
+)
+@click.option(
+    "--system-map", type=click.Path(), default=None, help="System.map applied to every image."
+)
 @click.option("--no-sidecars", is_flag=True, help="Do not look for per-image sidecar files.")
 @click.option("--verify", is_flag=True, help="Also decompress everything and check CRC32s.")
 @click.option("--jsonl", is_flag=True, help="One audit JSON object per line (plus path, error).")
-@click.option("--json", "as_json", is_flag=True,
-              help="One JSON document: every row (as --jsonl) and the summary.")
-@click.option("--db", type=click.Path(dir_okay=False), default=None, metavar="FILE",
-              help="Also add the rows to an SQLite database (created when missing).")
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="One JSON document: every row (as --jsonl) and the summary.",
+)
+@click.option(
+    "--db",
+    type=click.Path(dir_okay=False),
+    default=None,
+    metavar="FILE",
+    help="Also add the rows to an SQLite database (created when missing).",
+)
 @passphrase_option
 @resume_offset_option
 @page_offset_option
@@ -68,12 +90,27 @@ def _rows(plan: Any, jobs: int | None, jsonl: bool, quiet: bool) -> list[Any]:
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar, no summary on stderr.")
 @color_option
 @click.pass_context
-def batch_cmd(ctx: click.Context, paths: tuple[str, ...], manifest: str | None,
-              maps: tuple[str, ...], boot: int | None, kpageflags: str | None,
-              system_map: str | None, no_sidecars: bool, verify: bool, jsonl: bool,
-              as_json: bool, db: str | None, passphrase: str | None, resume_offset: int,
-              page_offset: int | None, cache_dir: str | None, jobs: int | None, quiet: bool,
-              no_color: bool) -> None:
+def batch_cmd(
+    ctx: click.Context,
+    paths: tuple[str, ...],
+    manifest: str | None,
+    maps: tuple[str, ...],
+    boot: int | None,
+    kpageflags: str | None,
+    system_map: str | None,
+    no_sidecars: bool,
+    verify: bool,
+    jsonl: bool,
+    as_json: bool,
+    db: str | None,
+    passphrase: str | None,
+    resume_offset: int,
+    page_offset: int | None,
+    cache_dir: str | None,
+    jobs: int | None,
+    quiet: bool,
+    no_color: bool,
+) -> None:
     """Audit every image in PATHS (files; directories searched and globs matched by content).
 
     Per-image inputs come from sidecar files (host1.img + host1.dmesg / .iomem /
@@ -89,10 +126,20 @@ def batch_cmd(ctx: click.Context, paths: tuple[str, ...], manifest: str | None,
         raise click.UsageError("give at least one PATH or --manifest")
     if jsonl and as_json:
         raise click.UsageError("--json and --jsonl are exclusive")
-    plan = batch.plan(paths, manifest=manifest, maps=maps, kpageflags=kpageflags,
-                      system_map=system_map, verify=verify, use_sidecars=not no_sidecars,
-                      passphrase=passphrase, resume_offset=resume_offset,
-                      page_offset=page_offset, boot=boot, cache_dir=cache_dir)
+    plan = batch.plan(
+        paths,
+        manifest=manifest,
+        maps=maps,
+        kpageflags=kpageflags,
+        system_map=system_map,
+        verify=verify,
+        use_sidecars=not no_sidecars,
+        passphrase=passphrase,
+        resume_offset=resume_offset,
+        page_offset=page_offset,
+        boot=boot,
+        cache_dir=cache_dir,
+    )
     rows = _rows(plan, jobs, jsonl, quiet)
     summary = BatchSummary.of(rows, plan.skipped)
     if db is not None:

@@ -22,13 +22,15 @@ def _address(value: str | int | None) -> int | None:
     try:
         return int(value, 0)
     except ValueError:
-        raise click.BadParameter(f"{value!r} is not a number (0xc0000000 or 3221225472)") \
-            from None
+        raise click.BadParameter(f"{value!r} is not a number (0xc0000000 or 3221225472)") from None
 
 
 def resume_offset_option(f: F) -> F:
     return click.option(
-        "--resume-offset", type=click.IntRange(min=0), default=0, show_default=True,
+        "--resume-offset",
+        type=click.IntRange(min=0),
+        default=0,
+        show_default=True,
         metavar="PAGES",
         help="Pages from the start of the file to the swap area (as the kernel's resume_offset=).",
     )(f)
@@ -36,7 +38,10 @@ def resume_offset_option(f: F) -> F:
 
 def page_offset_option(f: F) -> F:
     return click.option(
-        "--page-offset", default=None, metavar="ADDR", callback=lambda c, p, v: _address(v),
+        "--page-offset",
+        default=None,
+        metavar="ADDR",
+        callback=lambda c, p, v: _address(v),
         help="The kernel's PAGE_OFFSET, for images before 2.6.19 that name pages by virtual "
         "address (default: inferred from the addresses, e.g. 0xc0000000 on i386).",
     )(f)
@@ -44,55 +49,80 @@ def page_offset_option(f: F) -> F:
 
 def passphrase_option(f: F) -> F:
     return click.option(
-        "--passphrase", envvar="SWSUSP_INSPECT_PASSPHRASE", default=None, metavar="TEXT",
+        "--passphrase",
+        envvar="SWSUSP_INSPECT_PASSPHRASE",
+        default=None,
+        metavar="TEXT",
         help="Passphrase of an encrypted uswsusp (s2disk) image (also from "
         "SWSUSP_INSPECT_PASSPHRASE, which keeps it out of the process list).",
     )(f)
 
 
 def system_map_option(f: F) -> F:
-    return click.option("--system-map", type=click.Path(), default=None,
-                        help="The kernel's System.map (linux_banner, __nosave_begin/end).")(f)
+    return click.option(
+        "--system-map",
+        type=click.Path(),
+        default=None,
+        help="The kernel's System.map (linux_banner, __nosave_begin/end).",
+    )(f)
 
 
 def map_option(f: F) -> F:
     return click.option(
-        "--map", "maps", multiple=True, type=click.Path(), metavar="FILE",
-        help="Memory map: dmesg/journal, /proc/iomem, sysfs memmap, boot_params, JSON. "
-        "Repeatable.",
+        "--map",
+        "maps",
+        multiple=True,
+        type=click.Path(),
+        metavar="FILE",
+        help="Memory map: dmesg/journal, /proc/iomem, sysfs memmap, boot_params, JSON. Repeatable.",
     )(f)
 
 
 def map_format_option(f: F) -> F:
-    return click.option("--map-format", default=None,
-                        help="Force the memory-map reader (default: by content).")(f)
+    return click.option(
+        "--map-format", default=None, help="Force the memory-map reader (default: by content)."
+    )(f)
 
 
 def cache_option(f: F) -> F:
     return click.option(
-        "--cache", "cache_dir", envvar="SWSUSP_INSPECT_CACHE", default=None, metavar="DIR",
+        "--cache",
+        "cache_dir",
+        envvar="SWSUSP_INSPECT_CACHE",
+        default=None,
+        metavar="DIR",
         type=click.Path(file_okay=False),
         help="Keep the expanded copy of a compressed image in DIR and reuse it while the "
         "input is the same (also SWSUSP_INSPECT_CACHE): the decompression is paid once. "
-        "Never the input's directory.")(f)
+        "Never the input's directory.",
+    )(f)
 
 
 def boot_option(f: F) -> F:
     return click.option(
-        "--boot", type=int, default=None, metavar="N",
+        "--boot",
+        type=int,
+        default=None,
+        metavar="N",
         help="Boot to read from a log of several (1-based; -1 the last). Default: the boot "
-        "whose firmware table has the image's e820 checksum, else the last.")(f)
+        "whose firmware table has the image's e820 checksum, else the last.",
+    )(f)
 
 
 def kpageflags_option(f: F) -> F:
     return click.option(
-        "--kpageflags", type=click.Path(), default=None, metavar="FILE",
+        "--kpageflags",
+        type=click.Path(),
+        default=None,
+        metavar="FILE",
         help="A copy of /proc/kpageflags (raw or .xz/.gz) taken before hibernating: "
-        "reserved-RAM evidence (KPF_RESERVED).")(f)
+        "reserved-RAM evidence (KPF_RESERVED).",
+    )(f)
 
 
-def image_options(*, system_map: bool = True, maps: bool = False,
-                  kpageflags: bool = False) -> Callable[[F], F]:
+def image_options(
+    *, system_map: bool = True, maps: bool = False, kpageflags: bool = False
+) -> Callable[[F], F]:
     """The IMAGE argument and the options every image command shares, handed to the command
     as one :class:`~swsusp_inspect.run.Inputs` (``inputs=``)."""
 
@@ -100,13 +130,17 @@ def image_options(*, system_map: bool = True, maps: bool = False,
         @functools.wraps(f)
         def command(*args: Any, **kwargs: Any) -> Any:
             inputs = Inputs(
-                image=kwargs.pop("image"), maps=tuple(kwargs.pop("maps", ())),
-                map_format=kwargs.pop("map_format", None), boot=kwargs.pop("boot", None),
+                image=kwargs.pop("image"),
+                maps=tuple(kwargs.pop("maps", ())),
+                map_format=kwargs.pop("map_format", None),
+                boot=kwargs.pop("boot", None),
                 kpageflags=kwargs.pop("kpageflags", None),
                 system_map=kwargs.pop("system_map", None),
                 resume_offset=kwargs.pop("resume_offset"),
-                page_offset=kwargs.pop("page_offset"), passphrase=kwargs.pop("passphrase"),
-                cache_dir=kwargs.pop("cache_dir"))
+                page_offset=kwargs.pop("page_offset"),
+                passphrase=kwargs.pop("passphrase"),
+                cache_dir=kwargs.pop("cache_dir"),
+            )
             return f(*args, inputs=inputs, **kwargs)
 
         options: list[Callable[[Any], Any]] = [
@@ -114,7 +148,11 @@ def image_options(*, system_map: bool = True, maps: bool = False,
             *([map_option, map_format_option, boot_option] if maps else []),
             *([kpageflags_option] if kpageflags else []),
             *([system_map_option] if system_map else []),
-            resume_offset_option, page_offset_option, passphrase_option, cache_option]
+            resume_offset_option,
+            page_offset_option,
+            passphrase_option,
+            cache_option,
+        ]
         wrapped: Any = command
         for option in reversed(options):
             wrapped = option(wrapped)
@@ -128,8 +166,12 @@ def json_option(f: F) -> F:
 
 
 def color_option(f: F) -> F:
-    return click.option("--no-color", is_flag=True, envvar="NO_COLOR",
-                        help="No colour (also when NO_COLOR is set or stdout is no TTY).")(f)
+    return click.option(
+        "--no-color",
+        is_flag=True,
+        envvar="NO_COLOR",
+        help="No colour (also when NO_COLOR is set or stdout is no TTY).",
+    )(f)
 
 
 def quiet_option(f: F) -> F:
@@ -137,9 +179,14 @@ def quiet_option(f: F) -> F:
 
 
 def jobs_option(f: F) -> F:
-    return click.option("--jobs", "-j", type=click.IntRange(min=1), default=None,
-                        help="Parallel workers (default: from the work's size and the cores "
-                        "free now; one on a busy machine).")(f)
+    return click.option(
+        "--jobs",
+        "-j",
+        type=click.IntRange(min=1),
+        default=None,
+        help="Parallel workers (default: from the work's size and the cores "
+        "free now; one on a busy machine).",
+    )(f)
 
 
 def batch_jobs(jobs: int | None, images: int) -> int:

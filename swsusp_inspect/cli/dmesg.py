@@ -14,8 +14,11 @@ from swsusp_inspect.run import Inputs
 @click.command("dmesg")
 @image_options()
 @json_option
-@click.option("--caller", is_flag=True,
-              help="Show the caller id ([T1234] / [C1]) as the console does (5.1+ logs).")
+@click.option(
+    "--caller",
+    is_flag=True,
+    help="Show the caller id ([T1234] / [C1]) as the console does (5.1+ logs).",
+)
 @click.pass_context
 def dmesg_cmd(ctx: click.Context, inputs: Inputs, as_json: bool, caller: bool) -> None:
     """The kernel log of IMAGE at the snapshot, read from the kernel's own memory.

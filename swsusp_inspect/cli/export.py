@@ -23,20 +23,31 @@ def damage_line(path: str, spans: tuple[UnreadableSpan, ...], pages: int) -> str
     shown = ", ".join(f"{s.start_pfn:#x}-{s.end_pfn:#x}" for s in spans[:SHOWN_RANGES])
     more = f", ... ({len(spans)} ranges)" if len(spans) > SHOWN_RANGES else ""
     first = spans[0].reason if spans else ""
-    return (f"{path}: {pages} saved pages unreadable (PFN {shown}{more}): {first}")
+    return f"{path}: {pages} saved pages unreadable (PFN {shown}{more}): {first}"
 
 
 def _summary(record: ExtractRecord, sidecar: str | None) -> str:
-    what = (f"{record.pages_written} pages written to {record.path} ({record.format}, "
-            f"{record.size:#x} bytes; {record.zero_pages} zero pages, "
-            f"{record.unreadable_pages} unreadable)")
+    what = (
+        f"{record.pages_written} pages written to {record.path} ({record.format}, "
+        f"{record.size:#x} bytes; {record.zero_pages} zero pages, "
+        f"{record.unreadable_pages} unreadable)"
+    )
     if record.elf is not None and not record.elf.vmcoreinfo.found:
         what += "; " + (record.elf.vmcoreinfo.explanation or "no VMCOREINFO note")
     return what + (f"; record in {sidecar}" if sidecar else "")
 
 
-def run_extract(inputs: Inputs, output: str, fmt: str, *, force: bool, sidecar: bool,
-                as_json: bool, quiet: bool, jobs: int | None) -> int:
+def run_extract(
+    inputs: Inputs,
+    output: str,
+    fmt: str,
+    *,
+    force: bool,
+    sidecar: bool,
+    as_json: bool,
+    quiet: bool,
+    jobs: int | None,
+) -> int:
     """Open IMAGE salvaging, write OUT and its record; the exit code."""
     from swsusp_inspect.export.extract import extract
     from swsusp_inspect.export.sink import OutputError
@@ -44,8 +55,10 @@ def run_extract(inputs: Inputs, output: str, fmt: str, *, force: bool, sidecar: 
 
     stream = output == "-"
     if stream and as_json:
-        raise click.UsageError("--json prints to stdout, which -o - fills with the memory; "
-                               "write to a file (its record is OUT.json)")
+        raise click.UsageError(
+            "--json prints to stdout, which -o - fills with the memory; "
+            "write to a file (its record is OUT.json)"
+        )
     side = None if stream or not sidecar else output + ".json"
     if side is not None and os.path.exists(side) and not force:
         raise OutputError(f"{side}: exists (use --force to overwrite it)")
@@ -61,7 +74,10 @@ def run_extract(inputs: Inputs, output: str, fmt: str, *, force: bool, sidecar: 
     else:
         click.echo(_summary(record, side), err=stream)
     if record.unreadable_pages:
-        click.echo("swsusp-inspect: error: " + damage_line(
-            inputs.image, record.unreadable, record.unreadable_pages), err=True)
+        click.echo(
+            "swsusp-inspect: error: "
+            + damage_line(inputs.image, record.unreadable, record.unreadable_pages),
+            err=True,
+        )
         return int(ExitCode.FINDINGS)
     return int(ExitCode.OK)

@@ -21,14 +21,25 @@ class _DefaultShowGroup(click.Group):
         return super().parse_args(ctx, args)
 
     def format_usage(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
-        formatter.write_usage(ctx.command_path, "FILE [--json] [--map-format F] [--boot N] | "
-                                                "diff OLD NEW [--json]")
+        formatter.write_usage(
+            ctx.command_path, "FILE [--json] [--map-format F] [--boot N] | diff OLD NEW [--json]"
+        )
 
 
-_format_opt = click.option("--map-format", "fmt", type=click.Choice(FORMATS), default=None,
-                           help="Force a reader instead of sniffing the content.")
-_boot_opt = click.option("--boot", type=int, default=None, metavar="N",
-                         help="Boot to read from a multi-boot log (1-based; -1 is the last).")
+_format_opt = click.option(
+    "--map-format",
+    "fmt",
+    type=click.Choice(FORMATS),
+    default=None,
+    help="Force a reader instead of sniffing the content.",
+)
+_boot_opt = click.option(
+    "--boot",
+    type=int,
+    default=None,
+    metavar="N",
+    help="Boot to read from a multi-boot log (1-based; -1 is the last).",
+)
 
 
 @click.group(cls=_DefaultShowGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -48,8 +59,7 @@ def map_group() -> None:
 @_format_opt
 @_boot_opt
 @color_option
-def show_cmd(file: str, as_json: bool, fmt: str | None, boot: int | None,
-             no_color: bool) -> None:
+def show_cmd(file: str, as_json: bool, fmt: str | None, boot: int | None, no_color: bool) -> None:
     """Show the memory map in FILE."""
     m = load_memory_map(file, fmt=fmt, boot=boot)
     if as_json:
@@ -64,21 +74,41 @@ def show_cmd(file: str, as_json: bool, fmt: str | None, boot: int | None,
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (schema_version 1).")
 @_format_opt
 @_boot_opt
-@click.option("--old-boot", type=int, default=None, metavar="N",
-              help="Boot of OLD (a multi-boot log; default --boot, else the last).")
-@click.option("--new-boot", type=int, default=None, metavar="N",
-              help="Boot of NEW (a multi-boot log; default --boot, else the last).")
+@click.option(
+    "--old-boot",
+    type=int,
+    default=None,
+    metavar="N",
+    help="Boot of OLD (a multi-boot log; default --boot, else the last).",
+)
+@click.option(
+    "--new-boot",
+    type=int,
+    default=None,
+    metavar="N",
+    help="Boot of NEW (a multi-boot log; default --boot, else the last).",
+)
 @color_option
 @click.pass_context
-def diff_cmd(ctx: click.Context, old: str, new: str, as_json: bool, fmt: str | None,
-             boot: int | None, old_boot: int | None, new_boot: int | None,
-             no_color: bool) -> Any:
+def diff_cmd(
+    ctx: click.Context,
+    old: str,
+    new: str,
+    as_json: bool,
+    fmt: str | None,
+    boot: int | None,
+    old_boot: int | None,
+    new_boot: int | None,
+    no_color: bool,
+) -> Any:
     """Compare two memory maps: regions added, removed, moved, resized, retyped.
 
     Two boots of one log: map diff console.log console.log --old-boot 1 --new-boot 2
     """
-    d = diff_maps(load_memory_map(old, fmt=fmt, boot=boot if old_boot is None else old_boot),
-                  load_memory_map(new, fmt=fmt, boot=boot if new_boot is None else new_boot))
+    d = diff_maps(
+        load_memory_map(old, fmt=fmt, boot=boot if old_boot is None else old_boot),
+        load_memory_map(new, fmt=fmt, boot=boot if new_boot is None else new_boot),
+    )
     if as_json:
         click.echo(d.to_json())
     else:

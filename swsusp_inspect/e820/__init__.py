@@ -53,8 +53,15 @@ __all__ = [
 ]
 
 # the sources whose table is the firmware table the kernel hashed, best first
-_FIRMWARE_RANK = {"dmesg": 0, "json": 1, "boot_params": 2, "e820_raw": 3, "sysfs": 4,
-                  "iomem": 5, "node-ranges": 6}
+_FIRMWARE_RANK = {
+    "dmesg": 0,
+    "json": 1,
+    "boot_params": 2,
+    "e820_raw": 3,
+    "sysfs": 4,
+    "iomem": 5,
+    "node-ranges": 6,
+}
 
 
 def load_memory_map(path: str | Path, fmt: str | None = None, boot: int | None = None) -> MemoryMap:
@@ -94,16 +101,26 @@ def merge_evidence(maps: Sequence[MemoryMap]) -> MemoryMap:
     for other in ranked[1:]:
         evidence += [r for r in other.reserved_ram_evidence if r not in evidence]
         if other.ram_ranges() != best.ram_ranges():
-            findings.append(Finding(
-                Severity.WARNING, "ram-differs",
-                f"RAM in {other.source} ({other.format}) differs from {best.source} "
-                f"({best.format})"))
+            findings.append(
+                Finding(
+                    Severity.WARNING,
+                    "ram-differs",
+                    f"RAM in {other.source} ({other.format}) differs from {best.source} "
+                    f"({best.format})",
+                )
+            )
     merged = MemoryMap(
-        best.source, best.format, best.raw_entries, printed=best._printed,
+        best.source,
+        best.format,
+        best.raw_entries,
+        printed=best._printed,
         modified=best.modified,
         nosave_log=nosave._nosave_log if nosave is not None else None,
-        reserved_ram_evidence=evidence, boot=best.boot, boots=best.boots,
-        has_checksum=best._has_checksum)
+        reserved_ram_evidence=evidence,
+        boot=best.boot,
+        boots=best.boots,
+        has_checksum=best._has_checksum,
+    )
     merged.findings = findings + [f for f in merged.findings if f not in findings]
     if best.boot_reason is not None:
         merged.set_boots(best.boot_reason, given=best.boot_given)

@@ -32,8 +32,9 @@ def _boots(m: MemoryMap) -> list[MemoryMap]:
 _LAST = "the last boot with a memory map"
 
 
-def choose_boot(m: MemoryMap, verdict_of: Callable[[MemoryMap], ChecksumVerdict],
-                what: str) -> MemoryMap:
+def choose_boot(
+    m: MemoryMap, verdict_of: Callable[[MemoryMap], ChecksumVerdict], what: str
+) -> MemoryMap:
     """``m``'s boot whose firmware table has the image's checksum, else ``m`` (the last boot
     with a map), its ``boot_reason`` saying which and why.
 
@@ -48,8 +49,9 @@ def choose_boot(m: MemoryMap, verdict_of: Callable[[MemoryMap], ChecksumVerdict]
         m.set_boots(f"the image carries no e820 checksum: {_LAST}", given=False)
         return m
     if ChecksumVerdict.UNVERIFIABLE in found:
-        m.set_boots(f"no firmware table in the log to check against the image: {_LAST}",
-                    given=False)
+        m.set_boots(
+            f"no firmware table in the log to check against the image: {_LAST}", given=False
+        )
         return m
     hits = [b for b, v in answers if v is ChecksumVerdict.MATCH]
     if not hits:
@@ -57,7 +59,13 @@ def choose_boot(m: MemoryMap, verdict_of: Callable[[MemoryMap], ChecksumVerdict]
         return m
     chosen = hits[-1]
     also = [str(b.boot) for b in hits[:-1]]
-    same = (f" (so do{'' if len(also) > 1 else 'es'} boot{'s' if len(also) > 1 else ''} "
-            f"{', '.join(also)}: the same table)") if also else ""
+    same = (
+        (
+            f" (so do{'' if len(also) > 1 else 'es'} boot{'s' if len(also) > 1 else ''} "
+            f"{', '.join(also)}: the same table)"
+        )
+        if also
+        else ""
+    )
     chosen.set_boots(f"its firmware table has the image's {what}{same}", given=False)
     return chosen

@@ -64,9 +64,10 @@ class Change:
             way = "ends higher" if n.end > o.end else "ends lower"
             parts.append(f"{way} by {_amount(n.end - o.end)}")
         size = "grew" if n.size > o.size else "shrank"
-        return (f"{o.name} {_span(o)} {size} by {_amount(n.size - o.size)}: "
-                f"{', '.join(parts)} (now {_span(n)})")
-
+        return (
+            f"{o.name} {_span(o)} {size} by {_amount(n.size - o.size)}: "
+            f"{', '.join(parts)} (now {_span(n)})"
+        )
 
 
 @record
@@ -92,9 +93,16 @@ class MapDiff(JsonModel):
     def __post_init__(self) -> None:
         changed = {ChecksumVerdict.MATCH: False, ChecksumVerdict.MISMATCH: True}
         object.__setattr__(self, "checksum_changed", changed.get(self.checksum_verdict))
-        object.__setattr__(self, "checksum_text", diff_text(
-            self.checksum_verdict, old=self.checksum.old_crc32, new=self.checksum.new_crc32,
-            sources=self.not_firmware))
+        object.__setattr__(
+            self,
+            "checksum_text",
+            diff_text(
+                self.checksum_verdict,
+                old=self.checksum.old_crc32,
+                new=self.checksum.new_crc32,
+                sources=self.not_firmware,
+            ),
+        )
 
     @property
     def same(self) -> bool:
@@ -125,19 +133,33 @@ def diff_maps(old: MemoryMap, new: MemoryMap) -> MapDiff:
             right.remove(n)
             pairs.append(Change(kind, o, n))
 
-    take("moved", lambda o, n: o.type == n.type and o.size == n.size
-         and abs(o.start - n.start) < max(o.size, 1) * 64 + (1 << 20),
-         lambda o, n: abs(o.start - n.start))
-    take("resized", lambda o, n: o.type == n.type and _overlap(o, n) > 0,
-         lambda o, n: -_overlap(o, n))
-    take("retyped", lambda o, n: o.start == n.start and o.end == n.end,
-         lambda o, n: 0)
-    changes = pairs + [Change("removed", o, None) for o in left] + [
-        Change("added", None, n) for n in right]
+    take(
+        "moved",
+        lambda o, n: (
+            o.type == n.type
+            and o.size == n.size
+            and abs(o.start - n.start) < max(o.size, 1) * 64 + (1 << 20)
+        ),
+        lambda o, n: abs(o.start - n.start),
+    )
+    take(
+        "resized",
+        lambda o, n: o.type == n.type and _overlap(o, n) > 0,
+        lambda o, n: -_overlap(o, n),
+    )
+    take("retyped", lambda o, n: o.start == n.start and o.end == n.end, lambda o, n: 0)
+    changes = (
+        pairs
+        + [Change("removed", o, None) for o in left]
+        + [Change("added", None, n) for n in right]
+    )
     changes.sort(key=lambda c: (c.old or c.new).start)  # type: ignore[union-attr]
     not_firmware = tuple(f"{m.source} ({m.format})" for m in (old, new) if not m.has_checksum)
-    return MapDiff(old_source=old.source, new_source=new.source, changes=tuple(changes),
-                   checksum_verdict=verdict(old.checksum_crc32(), new.checksum_crc32(),
-                                            not not_firmware),
-                   checksum=DiffChecksum(old.checksum_crc32(), new.checksum_crc32()),
-                   not_firmware=not_firmware)
+    return MapDiff(
+        old_source=old.source,
+        new_source=new.source,
+        changes=tuple(changes),
+        checksum_verdict=verdict(old.checksum_crc32(), new.checksum_crc32(), not not_firmware),
+        checksum=DiffChecksum(old.checksum_crc32(), new.checksum_crc32()),
+        not_firmware=not_firmware,
+    )

@@ -18,8 +18,13 @@ if TYPE_CHECKING:
     from swsusp_inspect.kernel import KernelState
     from swsusp_inspect.kernel.memmap import E820Table, E820Tables, Memblock
 
-__all__ = ["e820_memory_map", "image_memory_map", "is_image", "memblock_memory_map",
-           "read_image_map"]
+__all__ = [
+    "e820_memory_map",
+    "image_memory_map",
+    "is_image",
+    "memblock_memory_map",
+    "read_image_map",
+]
 
 _HEAD = 1 << 17  # the first 128 KiB hold every signature position (64 KiB pages) and more
 
@@ -28,8 +33,9 @@ def _raw_entries(table: E820Table, source: str) -> list[RawEntry]:
     return [RawEntry(a, z, t, dmesg_name(t), source, None) for a, z, t in table.entries]
 
 
-def e820_memory_map(tables: E820Tables, *, source: str,
-                    nosave: list[tuple[int, int]] | None = None) -> MemoryMap:
+def e820_memory_map(
+    tables: E820Tables, *, source: str, nosave: list[tuple[int, int]] | None = None
+) -> MemoryMap:
     """A :class:`MemoryMap` (format ``"image"``) of the tables.
 
     Args:
@@ -42,12 +48,20 @@ def e820_memory_map(tables: E820Tables, *, source: str,
     if tables.kernel is not None:
         modified = MemoryMap(source, "image", _raw_entries(tables.kernel, source), printed=True)
     nosave_log = None if nosave is None else NosaveLog(None, tuple(nosave), "registered")
-    return MemoryMap(source, "image", _raw_entries(tables.firmware, source), printed=True,
-                     modified=modified, nosave_log=nosave_log, has_checksum=True)
+    return MemoryMap(
+        source,
+        "image",
+        _raw_entries(tables.firmware, source),
+        printed=True,
+        modified=modified,
+        nosave_log=nosave_log,
+        has_checksum=True,
+    )
 
 
-def memblock_memory_map(mb: Memblock, *, source: str,
-                        nosave: list[tuple[int, int]] | None = None) -> MemoryMap:
+def memblock_memory_map(
+    mb: Memblock, *, source: str, nosave: list[tuple[int, int]] | None = None
+) -> MemoryMap:
     """A :class:`MemoryMap` (format ``"image"``) whose RAM is ``memblock.memory``.
 
     arm64 has no firmware table checksum: ``has_checksum`` is False.

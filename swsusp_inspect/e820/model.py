@@ -108,18 +108,26 @@ def check_entries(entries: Iterable[RawEntry]) -> None:
     """
     for e in entries:
         if not (0 <= e.start < 1 << 64 and 0 <= e.size <= 1 << 64 and 0 <= e.type < 1 << 32):
-            raise MapError(e.source, e.line, f"e820 entry {e.start:#x} size {e.size:#x} type "
-                                             f"{e.type:#x}: out of range for u64/u32 fields")
+            raise MapError(
+                e.source,
+                e.line,
+                f"e820 entry {e.start:#x} size {e.size:#x} type "
+                f"{e.type:#x}: out of range for u64/u32 fields",
+            )
         if e.start + e.size >= 1 << 64:
-            raise MapError(e.source, e.line, f"{e.name} {e.start:#x}-{e.end:#x} reaches the end "
-                                             "of the 64-bit address space: addr + size wraps, "
-                                             "and the kernel's e820__update_table() refuses "
-                                             "such a table")
+            raise MapError(
+                e.source,
+                e.line,
+                f"{e.name} {e.start:#x}-{e.end:#x} reaches the end "
+                "of the 64-bit address space: addr + size wraps, "
+                "and the kernel's e820__update_table() refuses "
+                "such a table",
+            )
 
 
-def _arrays(entries: Sequence[RawEntry]) -> tuple[
-    npt.NDArray[np.uint64], npt.NDArray[np.uint64], npt.NDArray[np.uint32]
-]:
+def _arrays(
+    entries: Sequence[RawEntry],
+) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.uint64], npt.NDArray[np.uint32]]:
     s = np.fromiter((e.start for e in entries), dtype=np.uint64, count=len(entries))
     z = np.fromiter((e.size for e in entries), dtype=np.uint64, count=len(entries))
     t = np.fromiter((e.type for e in entries), dtype=np.uint32, count=len(entries))
@@ -190,10 +198,7 @@ class MemoryMap:
 
     # ------------------------------------------------------------------ construction helpers
     def _check_raw(
-        self,
-        s: npt.NDArray[np.uint64],
-        e: npt.NDArray[np.uint64],
-        t: npt.NDArray[np.uint32],
+        self, s: npt.NDArray[np.uint64], e: npt.NDArray[np.uint64], t: npt.NDArray[np.uint32]
     ) -> list[Finding]:
         out: list[Finding] = []
         raw = self.raw_entries
@@ -201,42 +206,70 @@ class MemoryMap:
             return out
         zero = np.flatnonzero(e <= s)
         for i in zero:
-            out.append(Finding(Severity.WARNING, "zero-size",
-                               f"zero-size entry at {int(s[i]):#x} is ignored, as the kernel does",
-                               raw[i].line))
+            out.append(
+                Finding(
+                    Severity.WARNING,
+                    "zero-size",
+                    f"zero-size entry at {int(s[i]):#x} is ignored, as the kernel does",
+                    raw[i].line,
+                )
+            )
         if np.any(s[1:] < s[:-1]):
             k = int(np.flatnonzero(s[1:] < s[:-1])[0]) + 1
-            out.append(Finding(Severity.WARNING, "unsorted",
-                               f"entries are not sorted (entry at {int(s[k]):#x} follows "
-                               f"{int(s[k - 1]):#x}); sorted as the kernel sorts", raw[k].line))
+            out.append(
+                Finding(
+                    Severity.WARNING,
+                    "unsorted",
+                    f"entries are not sorted (entry at {int(s[k]):#x} follows "
+                    f"{int(s[k - 1]):#x}); sorted as the kernel sorts",
+                    raw[k].line,
+                )
+            )
         order = np.argsort(s, kind="stable")
         so, eo, to = s[order], e[order], t[order]
         run_end = np.maximum.accumulate(eo)
         overlap = np.flatnonzero(so[1:] < run_end[:-1]) + 1
         for i in overlap[:20]:
             j = int(order[i])
-            out.append(Finding(Severity.WARNING, "overlap",
-                               f"{dmesg_name(int(to[i]))} {int(so[i]):#x}-{int(eo[i]) - 1:#x} "
-                               f"overlaps an earlier entry; the higher type wins", raw[j].line))
+            out.append(
+                Finding(
+                    Severity.WARNING,
+                    "overlap",
+                    f"{dmesg_name(int(to[i]))} {int(so[i]):#x}-{int(eo[i]) - 1:#x} "
+                    f"overlaps an earlier entry; the higher type wins",
+                    raw[j].line,
+                )
+            )
         unaligned = np.flatnonzero(((s % PAGE_SIZE) != 0) | ((e % PAGE_SIZE) != 0))
         for i in unaligned[:20]:
-            out.append(Finding(Severity.INFO, "unaligned",
-                               f"{dmesg_name(int(t[i]))} {int(s[i]):#x}-{int(e[i]) - 1:#x} "
-                               "is not page-aligned", raw[i].line))
+            out.append(
+                Finding(
+                    Severity.INFO,
+                    "unaligned",
+                    f"{dmesg_name(int(t[i]))} {int(s[i]):#x}-{int(e[i]) - 1:#x} "
+                    "is not page-aligned",
+                    raw[i].line,
+                )
+            )
         if len(unaligned) > 20:
-            out.append(Finding(Severity.INFO, "unaligned",
-                               f"{len(unaligned) - 20} more unaligned entries"))
-        if self._printed and (
-            len(self.starts) != len(raw) or not np.array_equal(self.starts, s)
-        ):
-            out.append(Finding(Severity.INFO, "sanitized",
-                               f"sanitizing changed the printed table ({len(raw)} entries -> "
-                               f"{len(self.starts)}); the checksum uses the table as printed"))
+            out.append(
+                Finding(Severity.INFO, "unaligned", f"{len(unaligned) - 20} more unaligned entries")
+            )
+        if self._printed and (len(self.starts) != len(raw) or not np.array_equal(self.starts, s)):
+            out.append(
+                Finding(
+                    Severity.INFO,
+                    "sanitized",
+                    f"sanitizing changed the printed table ({len(raw)} entries -> "
+                    f"{len(self.starts)}); the checksum uses the table as printed",
+                )
+            )
         return out
 
     # ------------------------------------------------------------------ boots of a log
-    def set_boots(self, reason: str, *, given: bool,
-                  reader: Callable[[int], MemoryMap] | None = None) -> None:
+    def set_boots(
+        self, reason: str, *, given: bool, reader: Callable[[int], MemoryMap] | None = None
+    ) -> None:
         """Why this boot of a multi-boot log was read; ``reader(k)`` reads boot ``k``."""
         self.boot_reason = reason
         self.boot_given = given
@@ -264,8 +297,9 @@ class MemoryMap:
                     if r.type == typ and r.start <= start < r.end_excl:
                         line = r.line
                         break
-                regions.append(Region(int(start), int(end), int(typ), dmesg_name(int(typ)),
-                                      self.source, line))
+                regions.append(
+                    Region(int(start), int(end), int(typ), dmesg_name(int(typ)), self.source, line)
+                )
             self._regions = regions
         return self._regions
 
@@ -366,8 +400,9 @@ class MemoryMap:
         if self._nosave_log is None:
             return []
         derived = {r: self.derive_nosave_calls(r) for r in _nosave.RULES}
-        return _nosave.compare_with_log(derived, self.nosave_log_calls,
-                                        list(self._nosave_log.ranges))
+        return _nosave.compare_with_log(
+            derived, self.nosave_log_calls, list(self._nosave_log.ranges)
+        )
 
     def nosave_rules_matched(self) -> str | None:
         """The rule set the log matches: printed pieces first, then merged ranges."""
@@ -385,8 +420,9 @@ class MemoryMap:
 
     # ------------------------------------------------------------------ export
     def _entries(self) -> tuple[MapEntry, ...]:
-        return tuple(MapEntry(a, a + z - 1, t, dmesg_name(t))
-                     for a, z, t in self.firmware_entries())
+        return tuple(
+            MapEntry(a, a + z - 1, t, dmesg_name(t)) for a, z, t in self.firmware_entries()
+        )
 
     @property
     def boot_choice(self) -> BootChoice | None:
@@ -414,18 +450,20 @@ class MemoryMap:
             boot=self.boot_choice,
             entries=self._entries(),
             modified=None if self.modified is None else self.modified._entries(),
-            checksum=MapChecksums(self.checksum_crc32(), self.checksum_md5().hex(),
-                                  self.has_checksum),
+            checksum=MapChecksums(
+                self.checksum_crc32(), self.checksum_md5().hex(), self.has_checksum
+            ),
             nosave=spans(ranges),
             nosave_source=source,
             nosave_rules=self.nosave_rules_matched(),
             nosave_derived={rules: spans(self.derive_nosave(rules)) for rules in _nosave.RULES},
-            reserved_ram_evidence=tuple(ReservedRange(r.start, r.end, r.label)
-                                        for r in self.reserved_ram_evidence),
+            reserved_ram_evidence=tuple(
+                ReservedRange(r.start, r.end, r.label) for r in self.reserved_ram_evidence
+            ),
             findings=tuple(self.findings),
         )
 
     def __repr__(self) -> str:
-        return (f"MemoryMap(source={self.source!r}, format={self.format!r}, "
-                f"regions={len(self.starts)})")
-
+        return (
+            f"MemoryMap(source={self.source!r}, format={self.format!r}, regions={len(self.starts)})"
+        )

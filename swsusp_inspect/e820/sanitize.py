@@ -66,11 +66,7 @@ def sanitize(starts: U64, ends_excl: U64, types: U32) -> tuple[U64, U64, U32]:
     nxt = np.searchsorted(breaks, first, side="right")
     end_idx = np.where(nxt < breaks.size, breaks[np.minimum(nxt, breaks.size - 1)], best.size)
     out_ends = bounds[end_idx]
-    return (
-        out_starts.astype(np.uint64),
-        out_ends.astype(np.uint64),
-        best[first].astype(np.uint32),
-    )
+    return (out_starts.astype(np.uint64), out_ends.astype(np.uint64), best[first].astype(np.uint32))
 
 
 def _split_at(starts: U64, ends: U64, types: U32, lo: int, hi: int) -> tuple[U64, U64, U32]:

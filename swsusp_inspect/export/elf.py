@@ -44,12 +44,30 @@ EM = {"x86_64": 62, "i386": 3, "arm64": 183, "aarch64": 183, "riscv64": 243, "ri
 _EHDR = {64: struct.Struct("<16sHHIQQQIHHHHHH"), 32: struct.Struct("<16sHHIIIIIHHHHHH")}
 _SHDR = {64: struct.Struct("<IIQQQQIIQQ"), 32: struct.Struct("<IIIIIIIIII")}
 _PHDR = {
-    64: np.dtype([("p_type", "<u4"), ("p_flags", "<u4"), ("p_offset", "<u8"),
-                  ("p_vaddr", "<u8"), ("p_paddr", "<u8"), ("p_filesz", "<u8"),
-                  ("p_memsz", "<u8"), ("p_align", "<u8")]),
-    32: np.dtype([("p_type", "<u4"), ("p_offset", "<u4"), ("p_vaddr", "<u4"),
-                  ("p_paddr", "<u4"), ("p_filesz", "<u4"), ("p_memsz", "<u4"),
-                  ("p_flags", "<u4"), ("p_align", "<u4")]),
+    64: np.dtype(
+        [
+            ("p_type", "<u4"),
+            ("p_flags", "<u4"),
+            ("p_offset", "<u8"),
+            ("p_vaddr", "<u8"),
+            ("p_paddr", "<u8"),
+            ("p_filesz", "<u8"),
+            ("p_memsz", "<u8"),
+            ("p_align", "<u8"),
+        ]
+    ),
+    32: np.dtype(
+        [
+            ("p_type", "<u4"),
+            ("p_offset", "<u4"),
+            ("p_vaddr", "<u4"),
+            ("p_paddr", "<u4"),
+            ("p_filesz", "<u4"),
+            ("p_memsz", "<u4"),
+            ("p_flags", "<u4"),
+            ("p_align", "<u4"),
+        ]
+    ),
 }
 
 
@@ -68,16 +86,18 @@ def elf_machine(image: HibernationImage) -> int:
     return 0
 
 
-def _segments(states: PageStates, page_size: int, data_start: int
-              ) -> tuple[np.ndarray, np.ndarray, int, int]:
+def _segments(
+    states: PageStates, page_size: int, data_start: int
+) -> tuple[np.ndarray, np.ndarray, int, int]:
     """``(file offsets of the data pages by data index, PT_LOAD rows, data runs, zero
     runs)``; rows are ``(offset, paddr, filesz, memsz)`` sorted by address."""
     n = page_size
     readable = np.flatnonzero(states.readable)
     rpfns = states.pfns[readable].astype(np.int64)
     offsets = np.full(int(np.count_nonzero(~states.zero)), -1, np.int64)
-    offsets[data_index_of_entries(states.zero)[readable]] = \
+    offsets[data_index_of_entries(states.zero)[readable]] = (
         data_start + np.arange(readable.size, dtype=np.int64) * n
+    )
     d_starts, d_len = pfn_runs(rpfns)
     zpfns = np.sort(states.pfns[states.zero].astype(np.int64))
     z_starts, z_len = pfn_runs(zpfns)
@@ -115,8 +135,15 @@ def _vaddrs(rows: np.ndarray, page_offset: int | None) -> np.ndarray:
     return out
 
 
-def _headers(cls: int, machine: int, rows: np.ndarray, *, note_off: int,
-             note: Note | None, vaddrs: np.ndarray) -> bytes:
+def _headers(
+    cls: int,
+    machine: int,
+    rows: np.ndarray,
+    *,
+    note_off: int,
+    note: Note | None,
+    vaddrs: np.ndarray,
+) -> bytes:
     """ELF header, program headers (PT_NOTE first) and, past PN_XNUM, section header 0."""
     phnum = 1 + rows.shape[0]
     ehdr, phdr, shdr = _EHDR[cls], _PHDR[cls], _SHDR[cls]
@@ -130,9 +157,22 @@ def _headers(cls: int, machine: int, rows: np.ndarray, *, note_off: int,
     extnum = phnum >= PN_XNUM
     shoff = ehdr.size + phnum * phdr.itemsize if extnum else 0
     ident = b"\x7fELF" + bytes([2 if cls == 64 else 1, 1, EV_CURRENT]) + bytes(9)
-    head = ehdr.pack(ident, ET_CORE, machine, EV_CURRENT, 0, ehdr.size, shoff, 0, ehdr.size,
-                     phdr.itemsize, PN_XNUM if extnum else phnum,
-                     shdr.size if extnum else 0, 1 if extnum else 0, 0)
+    head = ehdr.pack(
+        ident,
+        ET_CORE,
+        machine,
+        EV_CURRENT,
+        0,
+        ehdr.size,
+        shoff,
+        0,
+        ehdr.size,
+        phdr.itemsize,
+        PN_XNUM if extnum else phnum,
+        shdr.size if extnum else 0,
+        1 if extnum else 0,
+        0,
+    )
     tail = shdr.pack(0, 0, 0, 0, 0, 1, 0, phnum, 0, 0) if extnum else b""
     return head + ph.tobytes() + tail
 
@@ -148,8 +188,11 @@ def plan_elf(image: HibernationImage, states: PageStates) -> Plan:
     phnum = 1 + rows.shape[0]
     cls = 64 if image.word_size == 8 or top > 0xFFFFFFFF else 32
     for _ in range(2):  # the class decides the header size, the size may decide the class
-        note_off = _EHDR[cls].size + phnum * _PHDR[cls].itemsize + (
-            _SHDR[cls].size if phnum >= PN_XNUM else 0)
+        note_off = (
+            _EHDR[cls].size
+            + phnum * _PHDR[cls].itemsize
+            + (_SHDR[cls].size if phnum >= PN_XNUM else 0)
+        )
         data_start = -(-(note_off + note_reserve(n)) // n) * n
         size = data_start + readable * n
         if cls == 32 and size > 0xFFFFFFFF:
@@ -160,10 +203,19 @@ def plan_elf(image: HibernationImage, states: PageStates) -> Plan:
 
     def pieces(note: Note | None) -> list[tuple[int, bytes]]:
         body = note.data if note is not None else b""
-        return [(0, _headers(cls, machine, rows, note_off=note_off, note=note,
-                              vaddrs=vaddrs)),
-                (note_off, body + bytes(data_start - note_off - len(body)))]
+        return [
+            (0, _headers(cls, machine, rows, note_off=note_off, note=note, vaddrs=vaddrs)),
+            (note_off, body + bytes(data_start - note_off - len(body))),
+        ]
 
-    return Plan("elf", offsets, size, pieces, wants_note=True,
-                load_segments=data_runs + zero_runs, zero_segments=zero_runs,
-                elf_class=cls, machine=machine)
+    return Plan(
+        "elf",
+        offsets,
+        size,
+        pieces,
+        wants_note=True,
+        load_segments=data_runs + zero_runs,
+        zero_segments=zero_runs,
+        elf_class=cls,
+        machine=machine,
+    )

@@ -37,14 +37,21 @@ if TYPE_CHECKING:
 __all__ = ["FORMATS", "extract"]
 
 WRITERS: dict[str, Callable[[HibernationImage, PageStates], Plan]] = {
-    "raw": plan_raw, "elf": plan_elf, "lime": plan_lime}
+    "raw": plan_raw,
+    "elf": plan_elf,
+    "lime": plan_lime,
+}
 FORMATS = tuple(WRITERS)
 
 _OFFSETS: np.ndarray | None = None  # the plan's offsets, inherited by forked workers
 
 
-def put_pages(put: Callable[[int, memoryview], None], offsets: np.ndarray,
-              data: bytes | memoryview, page_size: int) -> int:
+def put_pages(
+    put: Callable[[int, memoryview], None],
+    offsets: np.ndarray,
+    data: bytes | memoryview,
+    page_size: int,
+) -> int:
     """Write each page of ``data`` at its offset (-1: skip); runs of adjacent offsets in one
     call.  Returns the pages written."""
     if not offsets.size:
@@ -61,8 +68,9 @@ def put_pages(put: Callable[[int, memoryview], None], offsets: np.ndarray,
     return written
 
 
-def _write_serial(image: HibernationImage, sink: Sink, plan: Plan, progress: Any,
-                  scan: bool) -> tuple[int, list[int]]:
+def _write_serial(
+    image: HibernationImage, sink: Sink, plan: Plan, progress: Any, scan: bool
+) -> tuple[int, list[int]]:
     n = image.page_size
     written, candidates = 0, []
     for d0, pfns, data in image.iter_readable():
@@ -80,8 +88,9 @@ def _pwrite(fd: int, data: memoryview, offset: int) -> None:
         data, offset = data[done:], offset + done
 
 
-def _write_range(image: HibernationImage, lo: int, hi: int, path: str
-                 ) -> tuple[int, list[int], dict[int, str]]:
+def _write_range(
+    image: HibernationImage, lo: int, hi: int, path: str
+) -> tuple[int, list[int], dict[int, str]]:
     """Worker: chunks ``lo..hi-1`` into ``path``: pages written, note candidates, failures."""
     assert _OFFSETS is not None
     fd = os.open(path, os.O_WRONLY)
@@ -96,16 +105,18 @@ def _write_range(image: HibernationImage, lo: int, hi: int, path: str
                 continue
             pfns, pages = image.chunk_data_pages(k, data)
             d0 = max(0, 1 + k * fchunks.UNC_PAGES - first_stream)
-            written += put_pages(lambda off, mv: _pwrite(fd, mv, off),
-                                 _OFFSETS[d0 : d0 + pfns.size], pages, n)
+            written += put_pages(
+                lambda off, mv: _pwrite(fd, mv, off), _OFFSETS[d0 : d0 + pfns.size], pages, n
+            )
             candidates += vmcoreinfo.note_candidates(pfns, pages, n)
         return written, candidates, failed
     finally:
         os.close(fd)
 
 
-def _write(image: HibernationImage, sink: Sink, plan: Plan, progress: Any,
-           jobs: int) -> tuple[int, list[int]]:
+def _write(
+    image: HibernationImage, sink: Sink, plan: Plan, progress: Any, jobs: int
+) -> tuple[int, list[int]]:
     """Every readable data page at its offset; ``(pages written, note candidates)``."""
     global _OFFSETS  # noqa: PLW0603 - inherited by forked workers, never pickled
     n_chunks = len(image.chunk_table) if image.compression != "none" else 0
@@ -128,8 +139,9 @@ def _write(image: HibernationImage, sink: Sink, plan: Plan, progress: Any,
     return written, candidates
 
 
-def _run(image: HibernationImage, sink: Sink, fmt: str, jobs: int, progress: Any
-         ) -> tuple[Plan, int, vmcoreinfo.Note | None]:
+def _run(
+    image: HibernationImage, sink: Sink, fmt: str, jobs: int, progress: Any
+) -> tuple[Plan, int, vmcoreinfo.Note | None]:
     if sink.stream and fmt != "raw":
         image.check_pages(jobs)  # the headers go first: they must know what is unreadable
     states = image.page_states()
@@ -150,9 +162,16 @@ def _run(image: HibernationImage, sink: Sink, fmt: str, jobs: int, progress: Any
     return plan, written, note
 
 
-def extract(image: HibernationImage, output: str | os.PathLike[str], fmt: str = "raw", *,
-            force: bool = False, jobs: int | None = 1, progress: Any = None,
-            stdout: Any = None) -> ExtractRecord:
+def extract(
+    image: HibernationImage,
+    output: str | os.PathLike[str],
+    fmt: str = "raw",
+    *,
+    force: bool = False,
+    jobs: int | None = 1,
+    progress: Any = None,
+    stdout: Any = None,
+) -> ExtractRecord:
     """Write ``image``'s readable saved pages to ``output`` (``"-"``: ``stdout``, or
     ``sys.stdout.buffer``) as ``fmt`` (``"raw"``, ``"elf"``, ``"lime"``).
 
@@ -182,5 +201,12 @@ def extract(image: HibernationImage, output: str | os.PathLike[str], fmt: str = 
             if isinstance(sink, FileSink):
                 os.unlink(sink.path)  # never leave a file that looks complete
             raise
-        return build_record(image, plan, output=sink.path, written=written, note=note,
-                            input_sha256=input_sha256.result(), output_sha256=digest)
+        return build_record(
+            image,
+            plan,
+            output=sink.path,
+            written=written,
+            note=note,
+            input_sha256=input_sha256.result(),
+            output_sha256=digest,
+        )

@@ -51,7 +51,9 @@ def plan_lime(image: HibernationImage, states: PageStates) -> Plan:
     counts = lengths.tolist()
 
     def pieces(_note: Note | None) -> list[tuple[int, bytes]]:
-        return [(off, HEADER.pack(LIME_MAGIC, LIME_VERSION, p * n, (p + c) * n - 1, bytes(8)))
-                for off, p, c in zip(head_off, first, counts, strict=True)]
+        return [
+            (off, HEADER.pack(LIME_MAGIC, LIME_VERSION, p * n, (p + c) * n - 1, bytes(8)))
+            for off, p, c in zip(head_off, first, counts, strict=True)
+        ]
 
     return Plan("lime", offsets, size, pieces, ranges=int(starts.size))

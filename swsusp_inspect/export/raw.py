@@ -36,8 +36,13 @@ def plan_raw(image: HibernationImage, states: PageStates) -> Plan:
     return Plan("raw", offsets, size, pieces)
 
 
-def extract_raw(image: HibernationImage, out_path: str | os.PathLike[str], *,
-                progress: Any = None, jobs: int | None = 1) -> ExtractRecord:
+def extract_raw(
+    image: HibernationImage,
+    out_path: str | os.PathLike[str],
+    *,
+    progress: Any = None,
+    jobs: int | None = 1,
+) -> ExtractRecord:
     """Write every saved page at ``pfn * page_size`` of ``out_path`` (replaced if it exists;
     never the input).  With ``jobs > 1`` a compressed image's chunks are decompressed and
     written by forked workers."""

@@ -6,12 +6,7 @@ from typing import TYPE_CHECKING
 
 from swsusp_inspect.export.plan import Plan
 from swsusp_inspect.export.vmcoreinfo import NO_NOTE, Note
-from swsusp_inspect.model.export import (
-    ElfFacts,
-    ExtractRecord,
-    PfnSpan,
-    VmcoreinfoFacts,
-)
+from swsusp_inspect.model.export import ElfFacts, ExtractRecord, PfnSpan, VmcoreinfoFacts
 
 if TYPE_CHECKING:
     from swsusp_inspect.image.hibernation import HibernationImage
@@ -29,13 +24,22 @@ def _vmcoreinfo(note: Note | None) -> VmcoreinfoFacts:
     return VmcoreinfoFacts(True, note.address, len(note.data), note.osrelease, None)
 
 
-def build_record(image: HibernationImage, plan: Plan, *, output: str, written: int,
-                 note: Note | None, input_sha256: str, output_sha256: str) -> ExtractRecord:
+def build_record(
+    image: HibernationImage,
+    plan: Plan,
+    *,
+    output: str,
+    written: int,
+    note: Note | None,
+    input_sha256: str,
+    output_sha256: str,
+) -> ExtractRecord:
     states = image.page_states()
     elf = None
     if plan.format == "elf":
-        elf = ElfFacts(plan.elf_class, plan.machine, plan.load_segments, plan.zero_segments,
-                       _vmcoreinfo(note))
+        elf = ElfFacts(
+            plan.elf_class, plan.machine, plan.load_segments, plan.zero_segments, _vmcoreinfo(note)
+        )
     return ExtractRecord(
         format=plan.format,
         path=output,

@@ -110,7 +110,8 @@ class StreamSink:
         if offset < self.pos:
             raise OutputError(
                 f"output offset {offset:#x} after {self.pos:#x}: a stream is written in order "
-                "(the PFN directory is not ascending: write to a file)")
+                "(the PFN directory is not ascending: write to a file)"
+            )
         self._zeros_to(offset)
         self._emit(data)
 

@@ -34,14 +34,24 @@ from swsusp_inspect.kernel.vmcoreinfo import MAX_DESC, VmcoreInfo, find_vmcorein
 if TYPE_CHECKING:
     from swsusp_inspect.image.hibernation import HibernationImage
 
-__all__ = ["NO_NOTE", "Note", "find_note", "first_note", "full_search", "note_candidates",
-           "note_reserve", "read_note"]
+__all__ = [
+    "NO_NOTE",
+    "Note",
+    "find_note",
+    "first_note",
+    "full_search",
+    "note_candidates",
+    "note_reserve",
+    "read_note",
+]
 
 _NAME = b"VMCOREINFO\x00\x00"  # 11 bytes, padded to 4
 _HEAD = struct.unpack("<III", _NAME)
-NO_NOTE = ("no VMCOREINFO note at the start of a saved page (a kernel before 4.13, or one "
-           "built without CONFIG_VMCORE_INFO/CRASH_CORE): drgn cannot open the core as a "
-           "Linux kernel without it")
+NO_NOTE = (
+    "no VMCOREINFO note at the start of a saved page (a kernel before 4.13, or one "
+    "built without CONFIG_VMCORE_INFO/CRASH_CORE): drgn cannot open the core as a "
+    "Linux kernel without it"
+)
 
 
 @dataclass(frozen=True)
@@ -66,8 +76,13 @@ def note_candidates(pfns: np.ndarray, data: bytes | memoryview, page_size: int) 
         return []
     heads = np.frombuffer(data, "<u4", count=count * page_size // 4)
     heads = heads.reshape(count, page_size // 4)[:, :6]
-    hit = ((heads[:, 0] == 11) & (heads[:, 2] == 0) & (heads[:, 3] == _HEAD[0])
-           & (heads[:, 4] == _HEAD[1]) & (heads[:, 5] == _HEAD[2]))
+    hit = (
+        (heads[:, 0] == 11)
+        & (heads[:, 2] == 0)
+        & (heads[:, 3] == _HEAD[0])
+        & (heads[:, 4] == _HEAD[1])
+        & (heads[:, 5] == _HEAD[2])
+    )
     return [int(pfns[i]) for i in np.flatnonzero(hit).tolist()]
 
 

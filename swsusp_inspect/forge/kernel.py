@@ -18,11 +18,7 @@ import numpy as np
 from swsusp_inspect.formats import chunks as fchunks
 from swsusp_inspect.formats import pagedir as fpagedir
 from swsusp_inspect.formats import snapshot, swap, swapmap
-from swsusp_inspect.model import (
-    SF_COMPRESSION_ALG_LZ4,
-    SF_CRC32_MODE,
-    SF_NOCOMPRESS_MODE,
-)
+from swsusp_inspect.model import SF_COMPRESSION_ALG_LZ4, SF_CRC32_MODE, SF_NOCOMPRESS_MODE
 
 PageFn = Callable[[np.ndarray], bytes]
 
@@ -106,11 +102,16 @@ def _info_page(spec: ForgeSpec) -> tuple[bytes, int, int, int]:
     arch = spec.arch_record
     if arch is None and not spec.uts:
         arch = snapshot.build_restore_record("5.13+ (CRC32 e820 checksum)")
-    info = snapshot.build_info(page_size=spec.page_size,
-                               num_physpages=spec.num_physpages or nr_pfns,
-                               image_pages=image_pages, pages=pages, arch_record=arch or b"",
-                               uts=spec.uts, version_code=spec.version_code,
-                               word_size=spec.word_size)
+    info = snapshot.build_info(
+        page_size=spec.page_size,
+        num_physpages=spec.num_physpages or nr_pfns,
+        image_pages=image_pages,
+        pages=pages,
+        arch_record=arch or b"",
+        uts=spec.uts,
+        version_code=spec.version_code,
+        word_size=spec.word_size,
+    )
     return info, image_pages, meta_pages, pages
 
 

@@ -2,8 +2,8 @@
 
 For tests and the committed ``samples/forged-legacy`` images: no kernel of those eras can be
 booted here.  A forged image is only as right as :mod:`swsusp_inspect.formats.legacy`; the
-hand-written hexdumps in ``tests/formats/test_legacy_structs.py`` are the independent check.  Write order
-and swap-slot allocation follow each era's writer (see that module's References):
+hand-written hexdumps in ``tests/formats/test_legacy_structs.py`` are the independent check.
+Write order and swap-slot allocation follow each era's writer (see that module's References):
 
     patch / link26   data pages, contiguous pbe pages (link.next = previous), suspend_header,
                      then page 0: magic with its last L bytes replaced by link.next
@@ -31,8 +31,15 @@ from swsusp_inspect.formats.legacy import structs as lg
 PageFn = Callable[[np.ndarray], bytes]
 
 ERAS = ("patch", "link26", "pmdisk", "pbe", "2.6.16", "2.6.17", "2.6.19")
-DEFAULT_VERSION = {"patch": 0x020413, "link26": 0x020605, "pmdisk": 0x020606,
-                   "pbe": 0x02060C, "2.6.16": 0x020610, "2.6.17": 0x020612, "2.6.19": 0x020613}
+DEFAULT_VERSION = {
+    "patch": 0x020413,
+    "link26": 0x020605,
+    "pmdisk": 0x020606,
+    "pbe": 0x02060C,
+    "2.6.16": 0x020610,
+    "2.6.17": 0x020612,
+    "2.6.19": 0x020613,
+}
 
 
 @dataclass
@@ -93,14 +100,16 @@ def _release(vc: int) -> str:
     return f"{vc >> 16}.{(vc >> 8) & 0xFF}.{vc & 0xFF}"
 
 
-def stamp_pages(pfns: np.ndarray, page_size: int = 4096, banner: tuple[int, bytes] | None = None
-                ) -> bytes:
+def stamp_pages(
+    pfns: np.ndarray, page_size: int = 4096, banner: tuple[int, bytes] | None = None
+) -> bytes:
     """Each page: a 32-byte stamp naming its PFN, then zeros (compresses well); optionally a
     ``linux_banner`` string at offset 0x100 of page ``banner[0]``."""
     out = bytearray(len(pfns) * page_size)
     for i, p in enumerate(pfns.tolist()):
         out[i * page_size : i * page_size + 32] = f"forged page pfn {p:#010x}".encode().ljust(
-            32, b".")
+            32, b"."
+        )
         if banner is not None and p == banner[0]:
             at = i * page_size + 0x100
             out[at : at + len(banner[1])] = banner[1]
@@ -151,8 +160,9 @@ def _pad(data: bytes, n: int) -> bytes:
 def _encrypt(data: bytes, key_iv: bytes) -> bytes:
     from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
-    enc = Cipher(algorithms.AES(key_iv[: lg.MAXKEY]),
-                 modes.CBC(key_iv[lg.MAXKEY : lg.MAXKEY + lg.AES_BLOCK])).encryptor()
+    enc = Cipher(
+        algorithms.AES(key_iv[: lg.MAXKEY]), modes.CBC(key_iv[lg.MAXKEY : lg.MAXKEY + lg.AES_BLOCK])
+    ).encryptor()
     out: bytes = enc.update(data) + enc.finalize()
     return out
 
@@ -163,8 +173,11 @@ def _total_slots(spec: LegacySpec) -> int:
     if spec.era in ("patch", "link26"):
         return count + count * 4 * w // n + 1 + 1
     if spec.era in ("pmdisk", "pbe"):
-        pd = (count * 4 * w // n + 1 if spec.pagedir == "contiguous" or spec.era == "pmdisk"
-              else -(-count // per))
+        pd = (
+            count * 4 * w // n + 1
+            if spec.pagedir == "contiguous" or spec.era == "pmdisk"
+            else -(-count // per)
+        )
         return count + pd + 1
     meta = -(-count * w // n)
     pages = count + meta + 1
@@ -205,8 +218,21 @@ class _Build:
         return b"".join(content(pfns[i : i + 256]) for i in range(0, self.count, 256))
 
     def result(self, path: str | os.PathLike[str]) -> ForgedLegacy:
-        return ForgedLegacy(os.fspath(path), self.spec.era, self.w, 0, 0, [], [], [], self.vas,
-                            self.pfns, self.po, self.spec.key_iv, self.device_pages)
+        return ForgedLegacy(
+            os.fspath(path),
+            self.spec.era,
+            self.w,
+            0,
+            0,
+            [],
+            [],
+            [],
+            self.vas,
+            self.pfns,
+            self.po,
+            self.spec.key_iv,
+            self.device_pages,
+        )
 
 
 def _start(spec: LegacySpec) -> _Build:
@@ -289,10 +315,13 @@ def _link_header(b: _Build, top: int, prev: int, entry: Callable[[int], int]) ->
     location = spec.swap_location if spec.swap_location is not None else spec.era == "patch"
     st = lg.suspend_header_struct(w, swap_location=location)
     fields: dict[str, Any] = {
-        "version_code": b.vc, "num_physpages": spec.num_physpages or b.count,
+        "version_code": b.vc,
+        "num_physpages": spec.num_physpages or b.count,
         "machine": b.machine.encode()[:8].ljust(8, b"\0"),
         "version": b"#1 Sat May 17 12:00:00 CEST 2003"[:20],
-        "num_cpus": spec.cpus, "page_size": n, "suspend_pagedir": b.po + 0x00400000,
+        "num_cpus": spec.cpus,
+        "page_size": n,
+        "suspend_pagedir": b.po + 0x00400000,
         "num_pbes": b.count,
     }
     if location:
@@ -317,9 +346,12 @@ def _pbe_header(
     pmdisk = spec.era == "pmdisk"
     head = lg.pbe_info_fields(w, pmdisk=pmdisk)
     info_fields: dict[str, Any] = {
-        "uts": uts_bytes(_release(b.vc), b.machine), "version_code": b.vc,
-        "num_physpages": spec.num_physpages or b.count, "cpus": spec.cpus,
-        "image_pages": b.count, "pagedir_pages": npd,
+        "uts": uts_bytes(_release(b.vc), b.machine),
+        "version_code": b.vc,
+        "num_physpages": spec.num_physpages or b.count,
+        "cpus": spec.cpus,
+        "image_pages": b.count,
+        "pagedir_pages": npd,
     }
     if not pmdisk:
         info_fields["suspend_pagedir"] = b.po + 0x00400000
@@ -327,13 +359,15 @@ def _pbe_header(
     blob = head.build(info_fields) + _words([entry(p) for p in pd_pages], w)
     b.pages[top] = blob.ljust(2 * n, b"\0")[:n]
     key_iv = spec.key_iv is not None
-    st = lg.swsusp_header_struct(n, w, pointer="pmdisk_info" if pmdisk else
-                                 "swsusp_info", key_iv=key_iv)
+    st = lg.swsusp_header_struct(
+        n, w, pointer="pmdisk_info" if pmdisk else "swsusp_info", key_iv=key_iv
+    )
     reserved = st.subcons[0].sizeof()
     hfields: dict[str, Any] = {
         "reserved": bytes(b.page0[:reserved]),
         ("pmdisk_info" if pmdisk else "swsusp_info"): entry(top),
-        "orig_sig": b.orig, "sig": b"pmdisk-swa" if pmdisk else b"S1SUSPEND\0",
+        "orig_sig": b.orig,
+        "sig": b"pmdisk-swa" if pmdisk else b"S1SUSPEND\0",
     }
     if key_iv:
         hfields["key_iv"] = spec.key_iv
@@ -376,16 +410,36 @@ def _stream_head(b: _Build, layout: str, meta_n: int, stream_n: int) -> list[byt
     uts = uts_bytes(_release(b.vc), b.machine)
     num_phys = spec.num_physpages or count
     if layout == "2.6.16":
-        info = _pad(lg.info_2616_struct(w).build({
-            "uts": uts, "version_code": b.vc, "num_physpages": num_phys, "cpus": spec.cpus,
-            "image_pages": count, "pages": stream_n}), n)
+        info = _pad(
+            lg.info_2616_struct(w).build(
+                {
+                    "uts": uts,
+                    "version_code": b.vc,
+                    "num_physpages": num_phys,
+                    "cpus": spec.cpus,
+                    "image_pages": count,
+                    "pages": stream_n,
+                }
+            ),
+            n,
+        )
         meta = _pad(_words(b.vas, w), n)
     else:
-        info = snapshot.build_info(page_size=n, num_physpages=num_phys, image_pages=count,
-                                   pages=stream_n, uts=uts, version_code=b.vc,
-                                   cpus=spec.cpus, word_size=w)
-        meta = (fpagedir.build(b.pfns, None, w, n) if spec.era == "2.6.19"
-                else _pad(_words(b.vas, w), n))
+        info = snapshot.build_info(
+            page_size=n,
+            num_physpages=num_phys,
+            image_pages=count,
+            pages=stream_n,
+            uts=uts,
+            version_code=b.vc,
+            cpus=spec.cpus,
+            word_size=w,
+        )
+        meta = (
+            fpagedir.build(b.pfns, None, w, n)
+            if spec.era == "2.6.19"
+            else _pad(_words(b.vas, w), n)
+        )
     return [info] + [meta[i * n : (i + 1) * n] for i in range(meta_n)]
 
 
@@ -399,10 +453,13 @@ def _maps_2616(b: _Build, stream_n: int, per_map: int) -> tuple[list[int], list[
     for k in reversed(range(n_maps)):  # written last, last map page first
         map_offs[k] = b.alloc()
     for k in range(n_maps):
-        ents = [lg.swp_entry(o, w, lg.ENC_SWP_ENTRY, swap_type)
-                for o in offs[k * per_map : (k + 1) * per_map]]
-        chain = (lg.swp_entry(map_offs[k + 1], w, lg.ENC_SWP_ENTRY, swap_type)
-                 if k + 1 < n_maps else 0)
+        ents = [
+            lg.swp_entry(o, w, lg.ENC_SWP_ENTRY, swap_type)
+            for o in offs[k * per_map : (k + 1) * per_map]
+        ]
+        chain = (
+            lg.swp_entry(map_offs[k + 1], w, lg.ENC_SWP_ENTRY, swap_type) if k + 1 < n_maps else 0
+        )
         kptr = b.po + 0x00600000 + (k - 1) * b.n if k else 0  # in-memory .next (garbage)
         b.pages[map_offs[k]] = _words([*ents, *[0] * (per_map - len(ents)), chain, kptr], w)
     return offs, map_offs
@@ -451,10 +508,16 @@ def _forge_stream_era(b: _Build, res: ForgedLegacy) -> None:
     res.stream_meta = offs[1 : 1 + meta_n]
     res.data_pages = offs[1 + meta_n :]
     st = lg.swsusp_header_struct(n, w, pointer="image")
-    b.page0 = bytearray(st.build({
-        "reserved": bytes(b.page0[: st.subcons[0].sizeof()]),
-        "image": lg.swp_entry(map_offs[0], w, lg.ENC_SWP_ENTRY, spec.swap_type),
-        "orig_sig": b.orig, "sig": b"S1SUSPEND\0"}))
+    b.page0 = bytearray(
+        st.build(
+            {
+                "reserved": bytes(b.page0[: st.subcons[0].sizeof()]),
+                "image": lg.swp_entry(map_offs[0], w, lg.ENC_SWP_ENTRY, spec.swap_type),
+                "orig_sig": b.orig,
+                "sig": b"S1SUSPEND\0",
+            }
+        )
+    )
 
 
 def forge_legacy(spec: LegacySpec, path: str | os.PathLike[str]) -> ForgedLegacy:

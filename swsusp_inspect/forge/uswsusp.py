@@ -59,8 +59,12 @@ def build_rsa_data(fields: dict[str, int], passphrase: bytes) -> dict[str, Any]:
         names.append(name.encode() + b"\0")
         sizes.append(len(raw))
         data += raw
-    return {"field": names, "size": sizes, "key_test": test,
-            "data": data.ljust(RSA_DATA_SIZE, b"\0")}
+    return {
+        "field": names,
+        "size": sizes,
+        "key_test": test,
+        "data": data.ljust(RSA_DATA_SIZE, b"\0"),
+    }
 
 
 def _buffers(
@@ -123,10 +127,13 @@ def _place(
     for k, page in enumerate(ext_pages):
         part = extents[k * per_ext_page : (k + 1) * per_ext_page]
         nxt = ext_pages[k + 1] * n if k + 1 < len(ext_pages) else 0
-        dev[page * n : (page + 1) * n] = ext_st.build({
-            "extents": [{"start": a * n, "end": b * n} for a, b in part]
-            + [{"start": 0, "end": 0}] * (per_ext_page - len(part)),
-            "next": nxt})
+        dev[page * n : (page + 1) * n] = ext_st.build(
+            {
+                "extents": [{"start": a * n, "end": b * n} for a, b in part]
+                + [{"start": 0, "end": 0}] * (per_ext_page - len(part)),
+                "next": nxt,
+            }
+        )
     return dev, ext_pages
 
 
@@ -137,8 +144,12 @@ def _encryption_fields(
     rsa: tuple[dict[str, int], bytes, bytes] | None,
 ) -> dict[str, Any]:
     """image_header_info's salt, rsa and key fields (zeros where unused)."""
-    rsa_fields = {"field": [b"\0\0"] * 6, "size": [0] * 6, "key_test": bytes(8),
-                  "data": bytes(RSA_DATA_SIZE)}
+    rsa_fields = {
+        "field": [b"\0\0"] * 6,
+        "size": [0] * 6,
+        "key_test": bytes(8),
+        "data": bytes(RSA_DATA_SIZE),
+    }
     key_field = {"size": 0, "data": bytes(KEY_DATA_SIZE)}
     if rsa is not None:
         assert passphrase is not None
@@ -147,18 +158,32 @@ def _encryption_fields(
         c = pow(secret, rsa[0]["e"], rsa[0]["n"])
         raw = c.to_bytes((c.bit_length() + 7) // 8, "big")
         key_field = {"size": len(raw), "data": raw.ljust(KEY_DATA_SIZE, b"\0")}
-    return {"salt": salt if (encrypt and rsa is None) else bytes(CIPHER_BLOCK),
-            "rsa": rsa_fields, "key": key_field}
+    return {
+        "salt": salt if (encrypt and rsa is None) else bytes(CIPHER_BLOCK),
+        "rsa": rsa_fields,
+        "key": key_field,
+    }
 
 
 def _swap_page0(n: int, device_pages: int) -> bytes:
     """Page 0 as mark_swap() leaves it: the swap header info, the swsusp_header at its end."""
-    front = swap.swap_header_info.build({
-        "bootbits": bytes(1024), "version": 1, "last_page": device_pages - 1,
-        "nr_badpages": 0, "sws_uuid": bytes(16), "sws_volume": bytes(16)})
-    page0: bytes = swsusp_header_struct(n).build({
-        "reserved": front.ljust(n - SWSUSP_HEADER_SIZE, b"\0"), "image": n,
-        "orig_sig": b"SWAPSPACE2"})
+    front = swap.swap_header_info.build(
+        {
+            "bootbits": bytes(1024),
+            "version": 1,
+            "last_page": device_pages - 1,
+            "nr_badpages": 0,
+            "sws_uuid": bytes(16),
+            "sws_volume": bytes(16),
+        }
+    )
+    page0: bytes = swsusp_header_struct(n).build(
+        {
+            "reserved": front.ljust(n - SWSUSP_HEADER_SIZE, b"\0"),
+            "image": n,
+            "orig_sig": b"SWAPSPACE2",
+        }
+    )
     return page0
 
 
@@ -207,14 +232,26 @@ def build_image(
         extents = [(3, 3 + n_units)]
     dev, ext_pages = _place(units, extents, n)
     fields: dict[str, Any] = {
-        "pages": pages, "flags": flags, "map_start": 2 * n, "image_data_size": n_units * n,
+        "pages": pages,
+        "flags": flags,
+        "map_start": 2 * n,
+        "image_data_size": n_units * n,
         "checksum": md5 if checksum else bytes(16),
-        "writeout_time": writeout_time, "resume_pause": resume_pause,
+        "writeout_time": writeout_time,
+        "resume_pause": resume_pause,
     }
     if encrypt_layout:
         fields.update(_encryption_fields(encrypt, passphrase, salt, rsa))
-    dev[n : 2 * n] = image_header_info_struct(word_size, encrypt_layout).build(
-        fields).ljust(n, b"\0")
+    dev[n : 2 * n] = (
+        image_header_info_struct(word_size, encrypt_layout).build(fields).ljust(n, b"\0")
+    )
     dev[:n] = _swap_page0(n, len(dev) // n)
-    return Built(bytes(dev), n, 2 * n, n_units * n, md5,
-                 blocks if compress else None, [p * n for p in ext_pages])
+    return Built(
+        bytes(dev),
+        n,
+        2 * n,
+        n_units * n,
+        md5,
+        blocks if compress else None,
+        [p * n for p in ext_pages],
+    )

@@ -131,13 +131,19 @@ class ChunkTable:
             return TruncatedError(f"compressed chunk {j} header", off, h, file_size)
         (cmp_len,) = struct.unpack_from("<Q" if h == 8 else "<I", self.buf, off)
         if not 0 < cmp_len <= self._worst:
-            return FormatError(f"compressed chunk {j}", off, "cmp_len",
-                               f"1..{self._worst:#x}", cmp_len)
+            return FormatError(
+                f"compressed chunk {j}", off, "cmp_len", f"1..{self._worst:#x}", cmp_len
+            )
         pages = -(-(h + cmp_len) // n)
         if idx + pages > entries.size:
-            return FormatError(f"compressed chunk {j}", off, "cmp_len",
-                               f"at most {(entries.size - idx) * n - h:#x} "
-                               f"({entries.size - idx} swap-map entries left)", cmp_len)
+            return FormatError(
+                f"compressed chunk {j}",
+                off,
+                "cmp_len",
+                f"at most {(entries.size - idx) * n - h:#x} "
+                f"({entries.size - idx} swap-map entries left)",
+                cmp_len,
+            )
         return pages, int(cmp_len)
 
     def __len__(self) -> int:
@@ -145,10 +151,15 @@ class ChunkTable:
 
     def _map_end(self, k: int, idx: int) -> FormatError:
         entries = self.entries
-        at = self.entry_offset(idx) if self.entry_offset is not None else (
-            int(entries[-1]) * self.page_size if entries.size else None)
+        at = (
+            self.entry_offset(idx)
+            if self.entry_offset is not None
+            else (int(entries[-1]) * self.page_size if entries.size else None)
+        )
         return FormatError(
-            "swap map page", at, f"entry {idx}",
+            "swap map page",
+            at,
+            f"entry {idx}",
             f"compressed chunk {k} of {self.n_chunks} ({self.remaining:#x} stream pages)",
             "0 (end of the swap map)",
         )
@@ -166,10 +177,13 @@ class ChunkTable:
                 raise self._map_end(j, idx)
             off = int(entries[idx]) * n
             if off + h > file_size and self._first_missing < idx:
-                owner = int(np.searchsorted(self.first_entry[:j], self._first_missing,
-                                            side="right")) - 1
-                raise TruncatedError(f"compressed chunk {owner}",
-                                     int(entries[self._first_missing]) * n, n, file_size)
+                owner = (
+                    int(np.searchsorted(self.first_entry[:j], self._first_missing, side="right"))
+                    - 1
+                )
+                raise TruncatedError(
+                    f"compressed chunk {owner}", int(entries[self._first_missing]) * n, n, file_size
+                )
             got = self.header_error(j, idx)
             if isinstance(got, FormatError):
                 raise got
@@ -184,8 +198,11 @@ class ChunkTable:
     def part(self, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Chunks ``lo..hi-1`` as walked (``first_entry``, ``n_pages``, ``cmp_len``)."""
         self.ensure(hi - 1)
-        return (self.first_entry[lo:hi].copy(), self.n_pages[lo:hi].copy(),
-                self.cmp_len[lo:hi].copy())
+        return (
+            self.first_entry[lo:hi].copy(),
+            self.n_pages[lo:hi].copy(),
+            self.cmp_len[lo:hi].copy(),
+        )
 
     def adopt(self, lo: int, part: tuple[np.ndarray, np.ndarray, np.ndarray]) -> None:
         """Take chunks ``lo..`` as another copy of this table walked them (a forked worker
@@ -222,12 +239,21 @@ def build_table(
         entry_offset: file offset of swap-map slot ``i`` (for messages); default: the
             device page the last entry points to.
     """
-    return ChunkTable(buf, entries, page_size, header_size, stream_pages,
-                      entry_offset=entry_offset).ensure_all()
+    return ChunkTable(
+        buf, entries, page_size, header_size, stream_pages, entry_offset=entry_offset
+    ).ensure_all()
 
 
-def gather(buf: Any, entries: np.ndarray, first: int, n_pages: int, page_size: int, *,
-           structure: str, zero_fill_below: int | None = None) -> bytes | memoryview:
+def gather(
+    buf: Any,
+    entries: np.ndarray,
+    first: int,
+    n_pages: int,
+    page_size: int,
+    *,
+    structure: str,
+    zero_fill_below: int | None = None,
+) -> bytes | memoryview:
     """The bytes of ``n_pages`` swap pages listed from ``entries[first]`` on.
 
     Contiguous runs (the common case) come straight from the map without copying.
@@ -243,8 +269,9 @@ def gather(buf: Any, entries: np.ndarray, first: int, n_pages: int, page_size: i
     if n_pages == 1 or int(entries[first + n_pages - 1]) - start == n_pages - 1:
         # contiguous on the device (the common case), checked on the ends first: cheap
         run = entries[first : first + n_pages]
-        if (n_pages == 1 or bool((run[1:] - run[:-1] == 1).all())) and \
-                start + n_pages <= file_pages:
+        if (
+            n_pages == 1 or bool((run[1:] - run[:-1] == 1).all())
+        ) and start + n_pages <= file_pages:
             return memoryview(buf)[start * page_size : (start + n_pages) * page_size]
     pages = entries[first : first + n_pages]
     beyond = pages >= file_pages
@@ -287,8 +314,9 @@ class Decompressor:
         else:  # pragma: no cover
             raise ValueError(algorithm)
 
-    def decompress(self, data: bytes | memoryview, expected_pages: int, *, where: str,
-                   offset: int) -> bytes:
+    def decompress(
+        self, data: bytes | memoryview, expected_pages: int, *, where: str, offset: int
+    ) -> bytes:
         """Decompress one chunk and check its length like ``decompress_threadfn`` does."""
         try:
             if self.algorithm == "lzo":
@@ -298,16 +326,26 @@ class Decompressor:
         except self._errors() as exc:
             # never echo the exception's payload (InputNotConsumed carries the output)
             reason = exc.args[0] if exc.args else type(exc).__name__
-            raise FormatError(where, offset, None,
-                              f"valid {self.algorithm.upper()} data",
-                              f"decompression error ({reason})") from exc
+            raise FormatError(
+                where,
+                offset,
+                None,
+                f"valid {self.algorithm.upper()} data",
+                f"decompression error ({reason})",
+            ) from exc
         n = len(out)
         if n == 0 or n > self.limit or n % self.page_size:
-            raise FormatError(where, offset, "uncompressed length",
-                              f"a multiple of {self.page_size:#x} up to {self.limit:#x}", n)
+            raise FormatError(
+                where,
+                offset,
+                "uncompressed length",
+                f"a multiple of {self.page_size:#x} up to {self.limit:#x}",
+                n,
+            )
         if n != expected_pages * self.page_size:
-            raise FormatError(where, offset, "uncompressed length",
-                              expected_pages * self.page_size, n)
+            raise FormatError(
+                where, offset, "uncompressed length", expected_pages * self.page_size, n
+            )
         result: bytes = out
         return result
 

@@ -62,8 +62,9 @@ def decode_info_any_word(buf: Any, off: int, page_size: int) -> SnapshotInfo:
         raise
 
 
-def open_swap(buf: Any, hit: SignatureHit | None, base: int, options: OpenOptions, *,
-              probe: bool = False) -> OpenedImage | None:
+def open_swap(
+    buf: Any, hit: SignatureHit | None, base: int, options: OpenOptions, *, probe: bool = False
+) -> OpenedImage | None:
     """The 2.6.20+ layout of a swap area whose header page starts at ``base``.
 
     Each plausible reading of the header (8- or 4-byte ``sector_t``, see
@@ -76,8 +77,7 @@ def open_swap(buf: Any, hit: SignatureHit | None, base: int, options: OpenOption
     n = hit.page_size
     version, last_page = swap.decode_swap_info(buf, base)
     # last_page counts from the swap area's start; pointers count from the device's
-    device_pages = options.resume_offset + last_page + 1 if version == 1 and last_page \
-        else None
+    device_pages = options.resume_offset + last_page + 1 if version == 1 and last_page else None
     best: tuple[int, FormatError] | None = None
     for header in swap.decode_headers(buf, base, n):
         reached = [0]
@@ -90,8 +90,13 @@ def open_swap(buf: Any, hit: SignatureHit | None, base: int, options: OpenOption
     raise best[1]
 
 
-def _open_reading(buf: Any, header: SwsuspHeader, device_pages: int | None,
-                  options: OpenOptions, reached: list[int]) -> OpenedImage:
+def _open_reading(
+    buf: Any,
+    header: SwsuspHeader,
+    device_pages: int | None,
+    options: OpenOptions,
+    reached: list[int],
+) -> OpenedImage:
     """One header reading followed through the swap map to ``swsusp_info``.
 
     ``reached[0]`` counts the steps that held: the first map page's ``entries[0]`` (read with
@@ -102,9 +107,15 @@ def _open_reading(buf: Any, header: SwsuspHeader, device_pages: int | None,
     at = header.image * n
     if 0 < int.from_bytes(bytes(buf[at : at + s]), "little") < len(buf) // n:
         reached[0] = 1
-    smap = swapmap.walk(buf, header.image, n, s, device_pages=device_pages,
-                        image_offset=header.offset + swap.image_slot(n, s, header.layout),
-                        salvage=options.salvage)
+    smap = swapmap.walk(
+        buf,
+        header.image,
+        n,
+        s,
+        device_pages=device_pages,
+        image_offset=header.offset + swap.image_slot(n, s, header.layout),
+        salvage=options.salvage,
+    )
     entries = smap.entries
     if not entries.size or not int(entries[0]):
         raise FormatError("swap map page", at, "entries[0]", "the swsusp_info page", 0)
@@ -113,8 +124,11 @@ def _open_reading(buf: Any, header: SwsuspHeader, device_pages: int | None,
         raise TruncatedError("swsusp_info", info_off, n, len(buf))
     reached[0] = 2
     # a 4-byte sector_t was a 32-bit kernel's: its longs are 4 bytes too
-    info = decode_info_any_word(buf, info_off, n) if s == 8 else \
-        snapshot.decode_info(buf, info_off, n, 4)
+    info = (
+        decode_info_any_word(buf, info_off, n)
+        if s == 8
+        else snapshot.decode_info(buf, info_off, n, 4)
+    )
     reached[0] = 3
     if compression_of(header) == "none":
         needed = info.pages
@@ -123,17 +137,30 @@ def _open_reading(buf: Any, header: SwsuspHeader, device_pages: int | None,
     if options.salvage:
         return _salvaged(buf, header, smap, info, device_pages)
     if entries.size < needed:
-        raise FormatError("swap map", header.image * n, None,
-                          f"{needed:#x} entries (swsusp_info.pages = {info.pages:#x})",
-                          entries.size)
+        raise FormatError(
+            "swap map",
+            header.image * n,
+            None,
+            f"{needed:#x} entries (swsusp_info.pages = {info.pages:#x})",
+            entries.size,
+        )
     era = "2.6.20+" if s == 8 else swap.ERA_S4[header.layout]
-    return OpenedImage(container="swap", era=era, page_size=n, buf=buf, header=header,
-                       info=info, entries=entries, map_pages=smap.map_pages,
-                       device_pages=device_pages)
+    return OpenedImage(
+        container="swap",
+        era=era,
+        page_size=n,
+        buf=buf,
+        header=header,
+        info=info,
+        entries=entries,
+        map_pages=smap.map_pages,
+        device_pages=device_pages,
+    )
 
 
-def _map_is_short(buf: Any, header: SwsuspHeader, smap: swapmap.SwapMap,
-                  info: SnapshotInfo) -> bool:
+def _map_is_short(
+    buf: Any, header: SwsuspHeader, smap: swapmap.SwapMap, info: SnapshotInfo
+) -> bool:
     """Whether the map lists fewer entries than the stream needs (or cannot tell, a chunk
     header being damaged): then the rest of a broken chain is looked for."""
     n = header.page_size
@@ -146,8 +173,13 @@ def _map_is_short(buf: Any, header: SwsuspHeader, smap: swapmap.SwapMap,
     return table.entries_used != smap.entries.size
 
 
-def _salvaged(buf: Any, header: SwsuspHeader, smap: swapmap.SwapMap, info: SnapshotInfo,
-              device_pages: int | None) -> OpenedImage:
+def _salvaged(
+    buf: Any,
+    header: SwsuspHeader,
+    smap: swapmap.SwapMap,
+    info: SnapshotInfo,
+    device_pages: int | None,
+) -> OpenedImage:
     """The 2.6.20+ layout read around a damaged swap map (``OpenOptions.salvage``).
 
     A chain broken off (a bad ``next_swap``, a map page overwritten) is continued at the one
@@ -169,32 +201,53 @@ def _salvaged(buf: Any, header: SwsuspHeader, smap: swapmap.SwapMap, info: Snaps
         if cont is not None:
             # a full, sound last page whose next_swap alone is bad lost no entry; otherwise an
             # unknown entry keeps a chunk from running on into the continuation
-            clean = (not smap.complete and len(smap.problems) == 1
-                     and entries.size % per_page == 0)
+            clean = not smap.complete and len(smap.problems) == 1 and entries.size % per_page == 0
             gap = 0 if clean else 1
             if compression_of(header) == "none":
                 gap = info.pages - entries.size - cont.entries.size
             if gap >= 0:
                 gaps = (entries.size,) if gap and compression_of(header) != "none" else ()
                 entries = np.concatenate([entries, np.zeros(gap, np.uint64), cont.entries])
-                problems.append(f"swap map: chain continued at map page {cont.map_pages[0]:#x} "
-                                f"(found by its content; {gap} entries unknown before it)")
+                problems.append(
+                    f"swap map: chain continued at map page {cont.map_pages[0]:#x} "
+                    f"(found by its content; {gap} entries unknown before it)"
+                )
                 last = cont
         elif compression_of(header) == "none" and entries.size < info.pages:
-            problems.append(str(FormatError(
-                "swap map", header.image * n, None,
-                f"{info.pages:#x} entries (swsusp_info.pages = {info.pages:#x})",
-                entries.size)))
+            problems.append(
+                str(
+                    FormatError(
+                        "swap map",
+                        header.image * n,
+                        None,
+                        f"{info.pages:#x} entries (swsusp_info.pages = {info.pages:#x})",
+                        entries.size,
+                    )
+                )
+            )
     # a bad entry in a sound map page loses that page only: where the map ends is still known
     end_known = last.complete and (
-        entries.size == info.pages if compression_of(header) == "none"
-        else last.entries.size % per_page != 0)
+        entries.size == info.pages
+        if compression_of(header) == "none"
+        else last.entries.size % per_page != 0
+    )
     map_pages = smap.map_pages if last is smap else smap.map_pages + last.map_pages
     era = "2.6.20+" if header.sector_size == 8 else swap.ERA_S4[header.layout]
-    return OpenedImage(container="swap", era=era, page_size=n, buf=buf, header=header,
-                       info=info, entries=entries, map_pages=map_pages,
-                       device_pages=device_pages, problems=tuple(problems),
-                       end_known=end_known, cut=cut, gaps=gaps)
+    return OpenedImage(
+        container="swap",
+        era=era,
+        page_size=n,
+        buf=buf,
+        header=header,
+        info=info,
+        entries=entries,
+        map_pages=map_pages,
+        device_pages=device_pages,
+        problems=tuple(problems),
+        end_known=end_known,
+        cut=cut,
+        gaps=gaps,
+    )
 
 
 def open_stream(buf: Any, options: OpenOptions | None = None) -> OpenedImage | None:
@@ -213,6 +266,13 @@ def open_stream(buf: Any, options: OpenOptions | None = None) -> OpenedImage | N
     cut = options is not None and options.salvage and info.pages > len(buf) // page_size
     if cut:
         n_listed = len(buf) // page_size
-    return OpenedImage(container="stream", era="stream", page_size=page_size, buf=buf,
-                       header=None, info=info, entries=np.arange(n_listed, dtype=np.uint64),
-                       cut=cut)
+    return OpenedImage(
+        container="stream",
+        era="stream",
+        page_size=page_size,
+        buf=buf,
+        header=None,
+        info=info,
+        entries=np.arange(n_listed, dtype=np.uint64),
+        cut=cut,
+    )

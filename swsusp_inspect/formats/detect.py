@@ -50,15 +50,17 @@ def _sniff(buf: Any, resume_offset: int) -> signatures.SignatureHit | None:
     return None
 
 
-def _older_s1suspend(buf: Any, hit: signatures.SignatureHit, base: int,
-                     options: OpenOptions) -> OpenedImage | None:
+def _older_s1suspend(
+    buf: Any, hit: signatures.SignatureHit, base: int, options: OpenOptions
+) -> OpenedImage | None:
     from swsusp_inspect.formats import legacy
 
     return legacy.open_s1suspend_legacy(buf, hit, base, options, probe=True)
 
 
-def _kernel_layout(buf: Any, hit: signatures.SignatureHit, base: int,
-                   options: OpenOptions) -> OpenedImage:
+def _kernel_layout(
+    buf: Any, hit: signatures.SignatureHit, base: int, options: OpenOptions
+) -> OpenedImage:
     """``S1SUSPEND`` / ``LINHIB0001``: the current layout, else a 2.6.9-2.6.19 one."""
     try:
         opened = current.open_swap(buf, hit, base, options)
@@ -90,20 +92,23 @@ def detect(buf: Any, options: OpenOptions) -> OpenedImage:
     if signatures.is_tuxonice(buf, base):
         raise UnsupportedFormatError(
             "TuxOnIce hibernation image (magic ed c3 02 e9 98 56 e5 0c at offset "
-            f"{base:#x}): recognised, not supported")
+            f"{base:#x}): recognised, not supported"
+        )
     if hit is not None:
         kind = hit.signature.kind
         if kind == "swap":
             raise NotAnImageError(
                 f"no hibernation image: page {options.resume_offset} ends with "
-                f"{hit.raw.decode('ascii', 'replace')!r} at {hit.offset:#x} (plain swap area)")
+                f"{hit.raw.decode('ascii', 'replace')!r} at {hit.offset:#x} (plain swap area)"
+            )
         if kind == "kernel":
             return _kernel_layout(buf, hit, base, options)
         open_family = opener(hit.signature.name)
         if open_family is None:
             raise UnsupportedFormatError(
                 f"{hit.signature.name} signature at {hit.offset:#x}: {hit.signature.era}; "
-                "recognised, not readable by this version")
+                "recognised, not readable by this version"
+            )
         opened = open_family(buf, hit, base, options)
         assert opened is not None  # not a probe: its own layout, read or raised
         return opened
@@ -118,8 +123,12 @@ def detect(buf: Any, options: OpenOptions) -> OpenedImage:
         return short
     base = options.resume_offset * 4096
     tail = bytes(buf[base + 4086 : base + 4096]) if len(buf) >= base + 4096 else b""
-    shown = (f"page {options.resume_offset} ends with {tail!r} at {base + 4086:#x}" if tail
-             else f"file ends at {len(buf):#x}")
+    shown = (
+        f"page {options.resume_offset} ends with {tail!r} at {base + 4086:#x}"
+        if tail
+        else f"file ends at {len(buf):#x}"
+    )
     raise NotAnImageError(
         f"no hibernation image: {shown}; no swap or hibernation signature at the end of the "
-        "first 4-64 KiB and no swsusp_info at offset 0")
+        "first 4-64 KiB and no swsusp_info at offset 0"
+    )

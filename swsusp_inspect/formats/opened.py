@@ -26,8 +26,9 @@ __all__ = ["OpenOptions", "OpenedImage", "Opener", "PageTransform"]
 class PageTransform(Protocol):
     """Turns raw stream pages into what the kernel saved (e.g. decrypts them)."""
 
-    def __call__(self, entries: np.ndarray, start: int, count: int,
-                 data: bytes | memoryview) -> bytes:
+    def __call__(
+        self, entries: np.ndarray, start: int, count: int, data: bytes | memoryview
+    ) -> bytes:
         """``count`` pages from stream page ``start``; ``entries`` locates every stream page."""
         ...
 
@@ -87,6 +88,12 @@ class OpenedImage:
 class Opener(Protocol):
     """A format family's entry point (see the module docstring)."""
 
-    def __call__(self, buf: Any, hit: SignatureHit | None, base: int, options: OpenOptions, *,
-                 probe: bool = False) -> OpenedImage | None:
-        ...
+    def __call__(
+        self,
+        buf: Any,
+        hit: SignatureHit | None,
+        base: int,
+        options: OpenOptions,
+        *,
+        probe: bool = False,
+    ) -> OpenedImage | None: ...

@@ -90,8 +90,7 @@ def decode(
         nonzero_tail = np.flatnonzero(tail)
         if nonzero_tail.size:
             at = n + 1 + int(nonzero_tail[0])
-            raise error(at * word_size, f"entry {at}", "0 after BM_END_OF_MAP",
-                        int(entries[at]))
+            raise error(at * word_size, f"entry {at}", "0 after BM_END_OF_MAP", int(entries[at]))
     else:
         n = entries.size
         terminated = False
@@ -109,27 +108,33 @@ def decode(
             # the entry after the image_pages-th data PFN is where BM_END_OF_MAP belongs
             at = int(np.flatnonzero(~zero)[image_pages])
             raise error(
-                at * word_size, f"entry {at}",
+                at * word_size,
+                f"entry {at}",
                 f"BM_END_OF_MAP after {image_pages} data PFNs (swsusp_info.image_pages)",
                 int(entries[at]),
             )
         if not terminated:
             raise error(
-                (n - 1) * word_size if n else 0, None,
+                (n - 1) * word_size if n else 0,
+                None,
                 f"BM_END_OF_MAP after {image_pages} data PFNs",
                 f"no terminator in {n} entries ({data} data PFNs)",
             )
         raise error(
-            n * word_size, f"entry {n}",
+            n * word_size,
+            f"entry {n}",
             f"BM_END_OF_MAP after {image_pages} data PFNs (swsusp_info.image_pages)",
             f"BM_END_OF_MAP after {data}",
         )
     too_high = np.flatnonzero(pfns >= np.uint64(MAX_PHYS_ADDR // page_size))
     if too_high.size:
         at = int(too_high[0])
-        raise error(at * word_size, f"entry {at}",
-                    f"a PFN below {MAX_PHYS_ADDR // page_size:#x} (52-bit physical addresses)",
-                    int(pfns[at]))
+        raise error(
+            at * word_size,
+            f"entry {at}",
+            f"a PFN below {MAX_PHYS_ADDR // page_size:#x} (52-bit physical addresses)",
+            int(pfns[at]),
+        )
     if not terminated and n * word_size < raw.size:  # pragma: no cover - n == entries.size
         raise error(0, None, "BM_END_OF_MAP", "none")
     return PfnDirectory(pfns, zero, terminated)

@@ -59,8 +59,15 @@ def _map_damage(table: ChunkTable, idx: int, what: str) -> str:
     located = [p for p in (salvage.problems if salvage else ()) if "entries[" in p]
     if located:
         return located[0]
-    return str(FormatError("swap map page", _where(table, idx), f"entry {idx}", what,
-                           "an entry the damaged map lost"))
+    return str(
+        FormatError(
+            "swap map page",
+            _where(table, idx),
+            f"entry {idx}",
+            what,
+            "an entry the damaged map lost",
+        )
+    )
 
 
 def _read(table: ChunkTable, j: int, idx: int) -> tuple[int, int, str | None] | str:
@@ -86,18 +93,29 @@ def _read(table: ChunkTable, j: int, idx: int) -> tuple[int, int, str | None] | 
     beyond = np.flatnonzero(run >= file_pages)
     if beyond.size:
         at = int(run[beyond[0]]) * n
-        return pages, cmp_len, str(FormatError(
-            f"compressed chunk {j}", at, None, f"{n} bytes",
-            f"{max(0, len(table.buf) - at)} bytes before end of file at {len(table.buf):#x}"))
+        return (
+            pages,
+            cmp_len,
+            str(
+                FormatError(
+                    f"compressed chunk {j}",
+                    at,
+                    None,
+                    f"{n} bytes",
+                    f"{max(0, len(table.buf) - at)} bytes before end of file "
+                    f"at {len(table.buf):#x}",
+                )
+            ),
+        )
     return pages, cmp_len, None
 
 
-def _decompresses_to(table: ChunkTable, dec: fchunks.Decompressor,
-                     chunk: tuple[int, int, int], expected: int) -> bool:
+def _decompresses_to(
+    table: ChunkTable, dec: fchunks.Decompressor, chunk: tuple[int, int, int], expected: int
+) -> bool:
     """Whether the chunk ``(entry, pages, cmp_len)`` decompresses to ``expected`` pages."""
     idx, pages, cmp_len = chunk
-    raw = fchunks.gather(table.buf, table.entries, idx, pages, table.page_size,
-                         structure="chunk")
+    raw = fchunks.gather(table.buf, table.entries, idx, pages, table.page_size, structure="chunk")
     h = table.header_size
     try:
         dec.decompress(raw[h : h + cmp_len], expected, where="chunk", offset=0)
@@ -106,8 +124,9 @@ def _decompresses_to(table: ChunkTable, dec: fchunks.Decompressor,
     return True
 
 
-def _resync(table: ChunkTable, dec: fchunks.Decompressor, start: int, last_pages: int,
-            end_known: bool) -> int | None:
+def _resync(
+    table: ChunkTable, dec: fchunks.Decompressor, start: int, last_pages: int, end_known: bool
+) -> int | None:
     """The first entry from ``start`` on that holds a chunk decompressing to exactly 32 pages
     (the stream's last count when it ends on the map's last entry)."""
     entries, n, h = table.entries, table.page_size, table.header_size
@@ -122,8 +141,10 @@ def _resync(table: ChunkTable, dec: fchunks.Decompressor, start: int, last_pages
     ok &= idx + pages <= entries.size
     for i in np.flatnonzero(ok).tolist():
         at, npg, cmp_len = int(idx[i]), int(pages[i]), int(lens[i])
-        if not (entries[at : at + npg] != 0).all() or int(entries[at : at + npg].max()) >= \
-                file_pages:
+        if (
+            not (entries[at : at + npg] != 0).all()
+            or int(entries[at : at + npg].max()) >= file_pages
+        ):
             continue
         expected = last_pages if end_known and at + npg == entries.size else fchunks.UNC_PAGES
         if _decompresses_to(table, dec, (at, npg, cmp_len), expected):
@@ -159,8 +180,9 @@ def _segments(table: ChunkTable, salvage: Salvage) -> list[_Segment]:
     return segs
 
 
-def _numbered(table: ChunkTable, segs: list[_Segment], salvage: Salvage
-              ) -> list[tuple[int, _Segment]]:
+def _numbered(
+    table: ChunkTable, segs: list[_Segment], salvage: Salvage
+) -> list[tuple[int, _Segment]]:
     """``(first chunk, segment)`` for the segments that can be numbered.
 
     A gap after a chunk that was read lost at least that chunk's successor; a gap after a
@@ -182,8 +204,9 @@ def _numbered(table: ChunkTable, segs: list[_Segment], salvage: Salvage
         return placed  # the numbers would overlap: trust none of them
     idx, pages, cmp_len, lost = last.chunks[-1]
     dec = fchunks.Decompressor(salvage.algorithm, table.page_size)
-    if lost is None and not _decompresses_to(table, dec, (idx, pages, cmp_len),
-                                             int(table.unc_pages[-1])):
+    if lost is None and not _decompresses_to(
+        table, dec, (idx, pages, cmp_len), int(table.unc_pages[-1])
+    ):
         return placed  # its last chunk is not the stream's last
     if total + sum(least) == table.n_chunks:  # every gap lost the least it can
         k = 0

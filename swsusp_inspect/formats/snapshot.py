@@ -50,10 +50,7 @@ X86_64_MAGICS = {
     0x23456789ABCDEF01: "4.9-5.12 (MD5 e820 digest)",
     0x23456789ABCDEF02: "5.13+ (CRC32 e820 checksum)",
 }
-I386_MAGICS = {
-    0x12345678: "4.20-5.12 (MD5 e820 digest)",
-    0x12345679: "5.13+ (CRC32 e820 checksum)",
-}
+I386_MAGICS = {0x12345678: "4.20-5.12 (MD5 e820 digest)", 0x12345679: "5.13+ (CRC32 e820 checksum)"}
 
 
 def swsusp_info_struct(word_size: int = 8) -> Any:
@@ -78,12 +75,7 @@ def restore_record_struct(word_size: int, layout: str) -> Any:
     ulong = cs.Int64ul if word_size == 8 else cs.Int32ul
     if layout == "2.6.24-4.6":
         return cs.Struct("jump_address" / ulong, "cr3" / ulong, "magic" / ulong)
-    fields = [
-        "jump_address" / ulong,
-        "jump_address_phys" / ulong,
-        "cr3" / ulong,
-        "magic" / ulong,
-    ]
+    fields = ["jump_address" / ulong, "jump_address_phys" / ulong, "cr3" / ulong, "magic" / ulong]
     if "MD5" in layout:
         fields.append("e820_digest" / cs.Bytes(16))
     elif "CRC32" in layout:
@@ -163,8 +155,13 @@ def decode_arch(page: bytes, word_size: int) -> ArchRecord | None:  # noqa: PLR0
         layout = X86_64_MAGICS.get(_magic_at(page, 16, 8))
         if layout == "2.6.24-4.6":
             rec = restore_record_struct(8, layout).parse(page)
-            return ArchRecord("x86_64", layout, int(rec.magic), jump_address=int(rec.jump_address),
-                              cr3=int(rec.cr3))
+            return ArchRecord(
+                "x86_64",
+                layout,
+                int(rec.magic),
+                jump_address=int(rec.jump_address),
+                cr3=int(rec.cr3),
+            )
         layout = X86_64_MAGICS.get(_magic_at(page, 24, 8))
         if layout is not None:
             return _x86_record(page, 8, "x86_64", layout)
@@ -194,8 +191,13 @@ def _x86_record(page: bytes, word_size: int, name: str, layout: str) -> ArchReco
     rec = restore_record_struct(word_size, layout).parse(page)
     kind = "md5" if "MD5" in layout else "crc32" if "CRC32" in layout else None
     digest = bytes(rec.e820_digest) if kind == "md5" else None
-    checksum = int(rec.e820_checksum) if kind == "crc32" else \
-        int.from_bytes(digest, "big") if digest is not None else None
+    checksum = (
+        int(rec.e820_checksum)
+        if kind == "crc32"
+        else int.from_bytes(digest, "big")
+        if digest is not None
+        else None
+    )
     return ArchRecord(
         name,
         layout,
@@ -228,11 +230,21 @@ def decode_info(buf: Any, offset: int, page_size: int, word_size: int = 8) -> Sn
     ulong_off = {8: (416, 424, 432), 4: (404, 408, 412)}[word_size]
     pages, image_pages, size = int(info.pages), int(info.image_pages), int(info.size)
     if pages < image_pages + 1:
-        raise FormatError("swsusp_info", offset + ulong_off[1], "pages",
-                          f">= image_pages + 1 = {image_pages + 1}", pages)
+        raise FormatError(
+            "swsusp_info",
+            offset + ulong_off[1],
+            "pages",
+            f">= image_pages + 1 = {image_pages + 1}",
+            pages,
+        )
     if size != pages * page_size:
-        raise FormatError("swsusp_info", offset + ulong_off[2], "size",
-                          f"pages * {page_size} = {pages * page_size:#x}", size)
+        raise FormatError(
+            "swsusp_info",
+            offset + ulong_off[2],
+            "size",
+            f"pages * {page_size} = {pages * page_size:#x}",
+            size,
+        )
     return SnapshotInfo(
         offset=offset,
         word_size=word_size,
@@ -301,8 +313,14 @@ def build_restore_record(layout: str, word_size: int = 8, **fields: Any) -> byte
     magics = X86_64_MAGICS if word_size == 8 else I386_MAGICS
     magic = next(m for m, name in magics.items() if name == layout)
     st = restore_record_struct(word_size, layout)
-    values = {"jump_address": 0, "jump_address_phys": 0, "cr3": 0, "magic": magic,
-              "e820_digest": bytes(16), "e820_checksum": 0}
+    values = {
+        "jump_address": 0,
+        "jump_address_phys": 0,
+        "cr3": 0,
+        "magic": magic,
+        "e820_digest": bytes(16),
+        "e820_checksum": 0,
+    }
     values.update(fields)
     data: bytes = st.build(values)
     return data

@@ -134,11 +134,15 @@ def header_readings(buf: Any, base: int, page_size: int) -> tuple[Reading, ...]:
 
 def _decode(buf: Any, base: int, page_size: int, reading: Reading) -> SwsuspHeader:
     sector_size, layout = reading
-    hdr = parse_at(swsusp_header_struct(page_size, sector_size, layout), buf, base,
-                   "swsusp_header")
+    hdr = parse_at(swsusp_header_struct(page_size, sector_size, layout), buf, base, "swsusp_header")
     if not hdr.image:
-        raise FormatError("swsusp_header", base + image_slot(page_size, sector_size, layout),
-                          "image", "nonzero first swap-map page", 0)
+        raise FormatError(
+            "swsusp_header",
+            base + image_slot(page_size, sector_size, layout),
+            "image",
+            "nonzero first swap-map page",
+            0,
+        )
     flags = int(hdr.flags) if layout == "2.6.23+" else None
     hw_sig = flags is not None and flags & SF_HW_SIG and sector_size == 8
     return SwsuspHeader(
@@ -171,8 +175,9 @@ def decode_headers(buf: Any, base: int, page_size: int) -> tuple[SwsuspHeader, .
     return tuple(out)
 
 
-def decode_header(buf: Any, base: int, page_size: int,
-                  sector_size: int | None = None) -> SwsuspHeader:
+def decode_header(
+    buf: Any, base: int, page_size: int, sector_size: int | None = None
+) -> SwsuspHeader:
     """Decode the hibernation header page at file offset ``base``.
 
     Args:
@@ -184,8 +189,12 @@ def decode_header(buf: Any, base: int, page_size: int,
     """
     if sector_size is None:
         return decode_headers(buf, base, page_size)[0]
-    new, old = (parse_at(swsusp_header_struct(page_size, sector_size, layout), buf, base,
-                         "swsusp_header").image for layout in LAYOUTS)
+    new, old = (
+        parse_at(
+            swsusp_header_struct(page_size, sector_size, layout), buf, base, "swsusp_header"
+        ).image
+        for layout in LAYOUTS
+    )
     if sector_size == 8:
         use_old = 0 < old < 1 << 32 and new & 0xFFFFFFFF == 0
     else:
@@ -231,6 +240,16 @@ def build_header(
     return data
 
 
-__all__ = ["ERA_S4", "LAYOUTS", "S4_FLAGS", "build_header", "decode_header", "decode_headers",
-           "decode_swap_info", "flag_names", "header_readings", "image_slot",
-           "swsusp_header_struct"]
+__all__ = [
+    "ERA_S4",
+    "LAYOUTS",
+    "S4_FLAGS",
+    "build_header",
+    "decode_header",
+    "decode_headers",
+    "decode_swap_info",
+    "flag_names",
+    "header_readings",
+    "image_slot",
+    "swsusp_header_struct",
+]

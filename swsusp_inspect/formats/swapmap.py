@@ -40,8 +40,9 @@ def map_page_entries(page_size: int, sector_size: int) -> int:
     return page_size // sector_size - 1
 
 
-def entry_offset(map_pages: tuple[int, ...], index: int, page_size: int,
-                 sector_size: int = 8) -> int:
+def entry_offset(
+    map_pages: tuple[int, ...], index: int, page_size: int, sector_size: int = 8
+) -> int:
     """File offset of the slot holding stream entry ``index`` in the swap-map chain.
 
     One past the last slot of the last map page is that page's ``next_swap`` (where the chain
@@ -58,8 +59,15 @@ def _dtype(sector_size: int) -> np.dtype[Any]:
     return np.dtype("<u8") if sector_size == 8 else np.dtype("<u4")
 
 
-def _follow(buf: Any, first: int, page_size: int, sector_size: int, *, limit: int | None,
-            image_offset: int | None) -> tuple[list[np.ndarray], list[int], FormatError | None]:
+def _follow(
+    buf: Any,
+    first: int,
+    page_size: int,
+    sector_size: int,
+    *,
+    limit: int | None,
+    image_offset: int | None,
+) -> tuple[list[np.ndarray], list[int], FormatError | None]:
     """The chain's pages from ``first`` until ``next_swap`` is 0, or the error that stopped it
     (a pointer past the device, a loop, a page past the end of the file)."""
     per_page = map_page_entries(page_size, sector_size)
@@ -73,12 +81,24 @@ def _follow(buf: Any, first: int, page_size: int, sector_size: int, *, limit: in
         off = page * page_size
         structure, at, field = prev_field
         if limit is not None and page >= limit:
-            return chunks, order, FormatError(structure, at, field,
-                                              f"< {limit:#x} (device pages)", page)
+            return (
+                chunks,
+                order,
+                FormatError(structure, at, field, f"< {limit:#x} (device pages)", page),
+            )
         if page in seen:
-            return chunks, order, FormatError(structure, at, field,
-                                              "a swap-map page not yet visited", page,
-                                              detail="the swap-map chain loops")
+            return (
+                chunks,
+                order,
+                FormatError(
+                    structure,
+                    at,
+                    field,
+                    "a swap-map page not yet visited",
+                    page,
+                    detail="the swap-map chain loops",
+                ),
+            )
         if page >= file_pages:
             return chunks, order, TruncatedError("swap map page", off, page_size, len(buf))
         seen.add(page)
@@ -90,13 +110,21 @@ def _follow(buf: Any, first: int, page_size: int, sector_size: int, *, limit: in
     return chunks, order, None
 
 
-def _slot_offset(order: list[int], index: int, per_page: int, page_size: int,
-                 sector_size: int) -> int:
+def _slot_offset(
+    order: list[int], index: int, per_page: int, page_size: int, sector_size: int
+) -> int:
     return order[index // per_page] * page_size + (index % per_page) * sector_size
 
 
-def _check_entries(entries: np.ndarray, order: list[int], page_size: int, sector_size: int, *,
-                   limit: int | None, salvage: bool) -> tuple[np.ndarray, list[str]]:
+def _check_entries(
+    entries: np.ndarray,
+    order: list[int],
+    page_size: int,
+    sector_size: int,
+    *,
+    limit: int | None,
+    salvage: bool,
+) -> tuple[np.ndarray, list[str]]:
     """Entries up to the first 0 (strict) or the last non-zero one (salvage, with bad entries
     set to 0); the strict walk's complaints as messages (raised when not salvaging)."""
     per_page = map_page_entries(page_size, sector_size)
@@ -107,10 +135,13 @@ def _check_entries(entries: np.ndarray, order: list[int], page_size: int, sector
         tail_nonzero = np.flatnonzero(entries[end:])
         if tail_nonzero.size:
             bad = end + int(tail_nonzero[0])
-            err = FormatError("swap map page",
-                              _slot_offset(order, bad, per_page, page_size, sector_size),
-                              f"entries[{bad % per_page}]",
-                              "0 (the data ended at an earlier empty entry)", int(entries[bad]))
+            err = FormatError(
+                "swap map page",
+                _slot_offset(order, bad, per_page, page_size, sector_size),
+                f"entries[{bad % per_page}]",
+                "0 (the data ended at an earlier empty entry)",
+                int(entries[bad]),
+            )
             if not salvage:
                 raise err
             problems.append(str(err))
@@ -118,10 +149,13 @@ def _check_entries(entries: np.ndarray, order: list[int], page_size: int, sector
         entries = entries[:end]
     if limit is not None and entries.size and int(entries.max()) >= limit:
         bad = int(np.flatnonzero(entries >= limit)[0])
-        err = FormatError("swap map page",
-                          _slot_offset(order, bad, per_page, page_size, sector_size),
-                          f"entries[{bad % per_page}]", f"< {limit:#x} (device pages)",
-                          int(entries[bad]))
+        err = FormatError(
+            "swap map page",
+            _slot_offset(order, bad, per_page, page_size, sector_size),
+            f"entries[{bad % per_page}]",
+            f"< {limit:#x} (device pages)",
+            int(entries[bad]),
+        )
         if not salvage:
             raise err
         problems.append(str(err))
@@ -153,16 +187,23 @@ def walk(
             map page must still be readable.
     """
     limit = device_pages if device_pages else None
-    chunks, order, error = _follow(buf, first, page_size, sector_size, limit=limit,
-                                   image_offset=image_offset)
+    chunks, order, error = _follow(
+        buf, first, page_size, sector_size, limit=limit, image_offset=image_offset
+    )
     if error is not None and (not salvage or not chunks):
         raise error
     problems = [str(error)] if error is not None else []
     entries = np.concatenate(chunks) if chunks else np.zeros(0, np.uint64)
-    entries, more = _check_entries(entries, order, page_size, sector_size, limit=limit,
-                                   salvage=salvage)
-    return SwapMap(entries, tuple(order), tuple(problems + more), complete=error is None,
-                   cut=isinstance(error, TruncatedError))
+    entries, more = _check_entries(
+        entries, order, page_size, sector_size, limit=limit, salvage=salvage
+    )
+    return SwapMap(
+        entries,
+        tuple(order),
+        tuple(problems + more),
+        complete=error is None,
+        cut=isinstance(error, TruncatedError),
+    )
 
 
 _SCAN_BLOCK = 4096  # pages looked at per step of the continuation search
@@ -193,8 +234,9 @@ def _map_page_candidates(buf: Any, page_size: int, sector_size: int, limit: int)
     return np.concatenate(found) if found else np.zeros(0, np.int64)
 
 
-def find_continuation(buf: Any, smap: SwapMap, page_size: int, sector_size: int = 8,
-                      device_pages: int | None = None) -> SwapMap | None:
+def find_continuation(
+    buf: Any, smap: SwapMap, page_size: int, sector_size: int = 8, device_pages: int | None = None
+) -> SwapMap | None:
     """The rest of a broken swap-map chain: the one chain of map pages, outside ``smap``, that
     nothing points to and that ends as the kernel ends one (``next_swap`` 0), listing no page
     ``smap`` lists.  None when there is none, or more than one (nothing is guessed).
@@ -220,14 +262,18 @@ def find_continuation(buf: Any, smap: SwapMap, page_size: int, sector_size: int 
         except FormatError:
             continue
         used = np.concatenate([part.entries, np.asarray(part.map_pages, np.uint64)])
-        if (np.isin(np.asarray(part.map_pages), cand).all()
-                and not np.isin(used, known).any() and np.unique(used).size == used.size):
+        if (
+            np.isin(np.asarray(part.map_pages), cand).all()
+            and not np.isin(used, known).any()
+            and np.unique(used).size == used.size
+        ):
             chains.append(part)
     return chains[0] if len(chains) == 1 else None
 
 
-def build_map_pages(entries: list[int], next_pages: list[int], page_size: int,
-                    sector_size: int = 8) -> list[bytes]:
+def build_map_pages(
+    entries: list[int], next_pages: list[int], page_size: int, sector_size: int = 8
+) -> list[bytes]:
     """Build swap-map pages (for forged images): ``entries`` split over pages in order."""
     per_page = map_page_entries(page_size, sector_size)
     dtype = np.dtype("<u8") if sector_size == 8 else np.dtype("<u4")

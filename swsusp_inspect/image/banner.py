@@ -20,8 +20,16 @@ from swsusp_inspect.model.image import Banner
 if TYPE_CHECKING:
     from swsusp_inspect.image.hibernation import HibernationImage
 
-__all__ = ["WINDOW", "banner_at", "banner_near", "banners_in", "best_banner", "find_banner",
-           "has_build_number", "search_windows"]
+__all__ = [
+    "WINDOW",
+    "banner_at",
+    "banner_near",
+    "banners_in",
+    "best_banner",
+    "find_banner",
+    "has_build_number",
+    "search_windows",
+]
 
 WINDOW = 64 << 20  # bytes of physical address space searched from each start
 
@@ -52,8 +60,9 @@ def search(pfns: np.ndarray, data: bytes | memoryview, page_size: int) -> list[B
             continue  # spans two saved pages that need not be adjacent in memory
         pfn = int(pfns[page])
         text = m.group(0)[:-2].decode("ascii", "replace")
-        found.append(Banner(m.group(1).decode("ascii", "replace"), text, pfn,
-                            pfn * n + m.start() % n))
+        found.append(
+            Banner(m.group(1).decode("ascii", "replace"), text, pfn, pfn * n + m.start() % n)
+        )
     return found
 
 
@@ -75,8 +84,9 @@ def search_windows(image: HibernationImage, window: int = WINDOW) -> list[tuple[
     return [(lo, lo + span) for lo in starts]
 
 
-def banners_in(image: HibernationImage, s: int, data: bytes | memoryview,
-               windows: list[tuple[int, int]]) -> list[Banner]:
+def banners_in(
+    image: HibernationImage, s: int, data: bytes | memoryview, windows: list[tuple[int, int]]
+) -> list[Banner]:
     """Banners in stream pages ``s..`` held in ``data``, if they fall in a search window."""
     n = image.page_size
     first_data = 1 + image.meta_pages
@@ -98,8 +108,9 @@ def banners_in(image: HibernationImage, s: int, data: bytes | memoryview,
     return search(pfns, memoryview(data)[skip * n :], n)
 
 
-def find_banner(image: HibernationImage, start_pfn: int | None = None, *,
-                window: int = WINDOW) -> Banner | None:
+def find_banner(
+    image: HibernationImage, start_pfn: int | None = None, *, window: int = WINDOW
+) -> Banner | None:
     """Find ``linux_banner`` in the saved pages.
 
     Scans data pages from the first one at or above ``start_pfn`` (default: the kernel's

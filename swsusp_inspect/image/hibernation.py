@@ -167,18 +167,28 @@ class HibernationImage:
         """The chunk table, walked lazily (``ensure(k)``; ``ensure_all()`` for everything)."""
         salvage = None
         if self.salvage:
-            salvage = fchunks.Salvage(self.compression, self._opened.end_known,
-                                      self.device_pages, self.problems, self._opened.gaps)
-        return fchunks.ChunkTable(self.buf, self.entries, self.page_size, self.word_size,
-                                  self.info.pages, entry_offset=self._entry_offset,
-                                  salvage=salvage)
+            salvage = fchunks.Salvage(
+                self.compression,
+                self._opened.end_known,
+                self.device_pages,
+                self.problems,
+                self._opened.gaps,
+            )
+        return fchunks.ChunkTable(
+            self.buf,
+            self.entries,
+            self.page_size,
+            self.word_size,
+            self.info.pages,
+            entry_offset=self._entry_offset,
+            salvage=salvage,
+        )
 
     def _entry_offset(self, index: int) -> int:
         """File offset of swap-map slot ``index`` (for messages)."""
         if self.header is None:  # stream: entry i is stream page i
             return index * self.page_size
-        return swapmap.entry_offset(self.map_pages, index, self.page_size,
-                                    self.header.sector_size)
+        return swapmap.entry_offset(self.map_pages, index, self.page_size, self.header.sector_size)
 
     @cached_property
     def _decompressor(self) -> fchunks.Decompressor:
@@ -190,8 +200,9 @@ class HibernationImage:
         t.ensure(k)
         first, npg, cmp_len = int(t.first_entry[k]), int(t.n_pages[k]), int(t.cmp_len[k])
         off = int(self.entries[first]) * self.page_size
-        raw = fchunks.gather(self.buf, self.entries, first, npg, self.page_size,
-                             structure=f"compressed chunk {k}")
+        raw = fchunks.gather(
+            self.buf, self.entries, first, npg, self.page_size, structure=f"compressed chunk {k}"
+        )
         h = self.word_size
         return off, raw[h : h + cmp_len]
 
@@ -207,8 +218,9 @@ class HibernationImage:
             raise FormatError(lost, None)  # the message the strict reader gave
         off, data = self.chunk_location(k)
         try:
-            out = self._decompressor.decompress(data, int(self.chunk_table.unc_pages[k]),
-                                                where=f"compressed chunk {k}", offset=off)
+            out = self._decompressor.decompress(
+                data, int(self.chunk_table.unc_pages[k]), where=f"compressed chunk {k}", offset=off
+            )
         except FormatError as exc:
             if self.salvage:
                 self.failed_chunks[k] = str(exc)
@@ -230,7 +242,8 @@ class HibernationImage:
         n = self.page_size
         if start < 1 or start + count > self.info.pages:
             raise IndexError(
-                f"stream pages {start}..{start + count - 1} outside 1..{self.info.pages - 1}")
+                f"stream pages {start}..{start + count - 1} outside 1..{self.info.pages - 1}"
+            )
         if self.compression == "none":
             if self.salvage:
                 fsalvage.check_raw(self, start, count)
@@ -238,8 +251,15 @@ class HibernationImage:
                 # only a stream lists fewer entries than pages (swap maps are checked at open)
                 missing = self.file_size // n
                 raise TruncatedError("image stream page", missing * n, n, self.file_size)
-            data = fchunks.gather(self.buf, self.entries, start, count, n,
-                                  structure="image data page", zero_fill_below=self.device_pages)
+            data = fchunks.gather(
+                self.buf,
+                self.entries,
+                start,
+                count,
+                n,
+                structure="image data page",
+                zero_fill_below=self.device_pages,
+            )
             if self.page_transform is not None:
                 return self.page_transform(self.entries, start, count, data)
             return data
@@ -282,24 +302,44 @@ class HibernationImage:
         """Every saved PFN, from the metadata pages (or as the opener decoded it)."""
         meta = self.meta_pages
         if meta <= 0:
-            raise FormatError("swsusp_info", self.info.offset, "pages - image_pages - 1",
-                              "at least one metadata page", meta)
+            raise FormatError(
+                "swsusp_info",
+                self.info.offset,
+                "pages - image_pages - 1",
+                "at least one metadata page",
+                meta,
+            )
         # never allocate for more metadata than the file can hold
         if self.compression == "none":
             if 1 + meta > self.entries.size:
                 where = "swap map lists" if self.container == "swap" else "file holds"
-                raise FormatError("swsusp_info", self.info.offset, "pages - image_pages - 1",
-                                  f"at most {self.entries.size - 1} metadata pages (the {where} "
-                                  f"{self.entries.size} stream pages)", meta)
+                raise FormatError(
+                    "swsusp_info",
+                    self.info.offset,
+                    "pages - image_pages - 1",
+                    f"at most {self.entries.size - 1} metadata pages (the {where} "
+                    f"{self.entries.size} stream pages)",
+                    meta,
+                )
         elif 1 + meta > 1 + fchunks.UNC_PAGES * len(self.chunk_table):  # pragma: no cover
-            raise FormatError("swsusp_info", self.info.offset, "pages - image_pages - 1",
-                              "metadata within the compressed chunks", meta)
+            raise FormatError(
+                "swsusp_info",
+                self.info.offset,
+                "pages - image_pages - 1",
+                "metadata within the compressed chunks",
+                meta,
+            )
         # one owned, writable buffer filled a chunk at a time: decode() masks it in place,
         # so a directory of P PFNs costs about 9 bytes per PFN at its peak
         arr = np.empty(meta * self.page_size, dtype=np.uint8)
         self.read_stream_into(1, meta, arr)
-        return fpagedir.decode(arr, self.word_size, self.info.image_pages,
-                               locate=self._locate_meta, page_size=self.page_size)
+        return fpagedir.decode(
+            arr,
+            self.word_size,
+            self.info.image_pages,
+            locate=self._locate_meta,
+            page_size=self.page_size,
+        )
 
     def _locate_meta(self, pos: int) -> tuple[str, int]:
         """``(structure, file offset)`` of byte ``pos`` of the PFN directory (for messages)."""
@@ -310,8 +350,11 @@ class HibernationImage:
             return "PFN directory", int(self.entries[stream_page]) * n + within
         k = (stream_page - 1) // fchunks.UNC_PAGES
         # inside compressed data there is no file offset: name the chunk and the position
-        return (f"PFN directory (stream page {stream_page} + {within:#x}, "
-                f"decompressed from compressed chunk {k})", self.chunk_location(k)[0])
+        return (
+            f"PFN directory (stream page {stream_page} + {within:#x}, "
+            f"decompressed from compressed chunk {k})",
+            self.chunk_location(k)[0],
+        )
 
     @cached_property
     def _data_lookup(self) -> tuple[np.ndarray, np.ndarray]:
@@ -366,8 +409,9 @@ class HibernationImage:
         for a search to try before sweeping (see :mod:`~swsusp_inspect.image.shortlist`)."""
         return fshortlist.pages_holding(self, needle)
 
-    def chunk_data_pages(self, k: int, data: bytes | memoryview
-                         ) -> tuple[np.ndarray, bytes | memoryview]:
+    def chunk_data_pages(
+        self, k: int, data: bytes | memoryview
+    ) -> tuple[np.ndarray, bytes | memoryview]:
         """The data pages inside decompressed chunk ``k``: ``(pfns, their bytes)``
         (metadata pages at the start of the stream are skipped)."""
         n = self.page_size
@@ -376,8 +420,7 @@ class HibernationImage:
         first_data = 1 + self.meta_pages
         skip = min(npages, max(0, first_data - s))
         d0 = s + skip - first_data
-        return (self.pagedir.data_pfns[d0 : d0 + npages - skip],
-                memoryview(data)[skip * n :])
+        return (self.pagedir.data_pfns[d0 : d0 + npages - skip], memoryview(data)[skip * n :])
 
     # -- salvaging: which pages can be read ----------------------------------------------
 
@@ -386,11 +429,17 @@ class HibernationImage:
         :mod:`~swsusp_inspect.image.pages`.  Complete once every chunk has been tried
         (``check_pages()``, or a whole ``iter_readable()`` sweep)."""
         pd = self.pagedir
-        return fpages.build(pd.pfns, pd.zero, self.meta_pages, fsalvage.lost_pages(self),
-                            self.swept or self.compression == "none")
+        return fpages.build(
+            pd.pfns,
+            pd.zero,
+            self.meta_pages,
+            fsalvage.lost_pages(self),
+            self.swept or self.compression == "none",
+        )
 
-    def iter_readable(self, start_data: int = 0
-                      ) -> Iterator[tuple[int, np.ndarray, bytes | memoryview]]:
+    def iter_readable(
+        self, start_data: int = 0
+    ) -> Iterator[tuple[int, np.ndarray, bytes | memoryview]]:
         """``(first data-page index, pfns, data)`` in stream order from data page
         ``start_data``, skipping the pages that cannot be read (a salvaging image; a strict
         one raises as :meth:`iter_data_pages` does)."""
@@ -408,8 +457,9 @@ class HibernationImage:
         """Read every stream page, check the CRC32 (:func:`~swsusp_inspect.image.verify.verify`)."""
         return fverify.verify(self, progress, jobs=jobs)
 
-    def find_banner(self, start_pfn: int | None = None, *,
-                    window: int = fbanner.WINDOW) -> Banner | None:
+    def find_banner(
+        self, start_pfn: int | None = None, *, window: int = fbanner.WINDOW
+    ) -> Banner | None:
         """``linux_banner`` in the saved pages (:func:`swsusp_inspect.image.banner.find_banner`)."""
         return fbanner.find_banner(self, start_pfn, window=window)
 
@@ -446,10 +496,15 @@ class HibernationImage:
         self.close()
 
 
-def open_image(path: str | os.PathLike[str], *, resume_offset: int = 0,
-               passphrase: str | bytes | None = None,
-               page_offset: int | None = None, salvage: bool = False,
-               expansion: Expansion | None = None) -> HibernationImage:
+def open_image(
+    path: str | os.PathLike[str],
+    *,
+    resume_offset: int = 0,
+    passphrase: str | bytes | None = None,
+    page_offset: int | None = None,
+    salvage: bool = False,
+    expansion: Expansion | None = None,
+) -> HibernationImage:
     """Open a hibernation image read-only, detecting its format from its content.
 
     Args:
@@ -473,8 +528,9 @@ def open_image(path: str | os.PathLike[str], *, resume_offset: int = 0,
         UnsupportedFormatError: a recognised format this version cannot read.
         FormatError: a damaged image (structure, file offset, expected vs found).
     """
-    options = OpenOptions(resume_offset=resume_offset, passphrase=passphrase,
-                          page_offset=page_offset, salvage=salvage)
+    options = OpenOptions(
+        resume_offset=resume_offset, passphrase=passphrase, page_offset=page_offset, salvage=salvage
+    )
     source = open_source(path, expansion=expansion)
     try:
         image = HibernationImage(source, detect(source.buf, options), options)

@@ -46,8 +46,10 @@ def pfn_ranges(pfns: np.ndarray) -> list[tuple[int, int]]:
     """Inclusive ``(start_pfn, end_pfn)`` ranges covering ``pfns`` (sorted, merged)."""
     sorted_pfns = np.unique(pfns.astype(np.uint64))
     starts, lengths = pfn_runs(sorted_pfns)
-    return [(int(sorted_pfns[s]), int(sorted_pfns[s]) + int(c) - 1)
-            for s, c in zip(starts.tolist(), lengths.tolist(), strict=True)]
+    return [
+        (int(sorted_pfns[s]), int(sorted_pfns[s]) + int(c) - 1)
+        for s, c in zip(starts.tolist(), lengths.tolist(), strict=True)
+    ]
 
 
 @dataclass(frozen=True)
@@ -98,8 +100,10 @@ class PageStates:
                 merged[-1][1] = hi
             else:
                 merged.append([lo, hi, why])
-        return tuple(UnreadableSpan(int(lo), int(hi), int(hi) - int(lo) + 1, str(why))
-                     for lo, hi, why in merged)
+        return tuple(
+            UnreadableSpan(int(lo), int(hi), int(hi) - int(lo) + 1, str(why))
+            for lo, hi, why in merged
+        )
 
     def unreadable_by_reason(self) -> list[tuple[int, int, str]]:
         """``(start_pfn, end_pfn, reason)``, inclusive, sorted by PFN."""
@@ -113,8 +117,9 @@ class PageStates:
         return sorted(out)
 
 
-def build(pfns: np.ndarray, zero: np.ndarray, meta_pages: int, lost: list[Lost],
-          checked: bool) -> PageStates:
+def build(
+    pfns: np.ndarray, zero: np.ndarray, meta_pages: int, lost: list[Lost], checked: bool
+) -> PageStates:
     """The states of a directory whose stream pages ``lost`` cannot be read."""
     unreadable = np.zeros(pfns.size, bool)
     data_entries = np.flatnonzero(~zero)
@@ -122,5 +127,6 @@ def build(pfns: np.ndarray, zero: np.ndarray, meta_pages: int, lost: list[Lost],
         d0 = max(item.first - 1 - meta_pages, 0)
         d1 = max(item.first + item.count - 1 - meta_pages, 0)
         unreadable[data_entries[d0:d1]] = True
-    return PageStates(pfns, zero, unreadable, tuple(sorted(lost, key=lambda x: x.first)),
-                      checked, meta_pages)
+    return PageStates(
+        pfns, zero, unreadable, tuple(sorted(lost, key=lambda x: x.first)), checked, meta_pages
+    )

@@ -42,8 +42,9 @@ def free_cores(samples: int = 5, gap: float = 0.004) -> int:
     import statistics
     import time
 
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") \
-        else os.cpu_count() or 1
+    cores = (
+        len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    )
     readings = []
     for i in range(samples):
         if i:
@@ -74,8 +75,13 @@ def can_fork() -> bool:
     return "fork" in multiprocessing.get_all_start_methods()
 
 
-def _run_forked(worker: Any, lo: int, hi: int,
-                part: tuple[np.ndarray, np.ndarray, np.ndarray], args: tuple[Any, ...]) -> Any:
+def _run_forked(
+    worker: Any,
+    lo: int,
+    hi: int,
+    part: tuple[np.ndarray, np.ndarray, np.ndarray],
+    args: tuple[Any, ...],
+) -> Any:
     image = _FORKED_IMAGE
     assert image is not None
     image.chunk_table.adopt(lo, part)
@@ -106,8 +112,7 @@ def _prefault(image: HibernationImage, lo: int, hi: int) -> None:
         buf.madvise(MADV_POPULATE_READ, start, end - start)
 
 
-def map_chunk_ranges(image: HibernationImage, worker: Any, jobs: int,
-                     *args: Any) -> Iterator[Any]:
+def map_chunk_ranges(image: HibernationImage, worker: Any, jobs: int, *args: Any) -> Iterator[Any]:
     """Run ``worker(image, lo, hi, *args)`` over contiguous ranges of compressed chunks in
     forked processes (``jobs`` at a time); results in chunk order.
 
@@ -127,8 +132,10 @@ def map_chunk_ranges(image: HibernationImage, worker: Any, jobs: int,
     try:
         ctx = multiprocessing.get_context("fork")
         with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
-            futures = [pool.submit(_run_forked, worker, lo, hi, table.part(lo, hi), args)
-                       for lo, hi in itertools.pairwise(bounds)]
+            futures = [
+                pool.submit(_run_forked, worker, lo, hi, table.part(lo, hi), args)
+                for lo, hi in itertools.pairwise(bounds)
+            ]
             for fut in futures:
                 yield fut.result()
     finally:

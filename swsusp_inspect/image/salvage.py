@@ -63,9 +63,19 @@ def _raw_reason(image: HibernationImage, first: int) -> str:
     ent, n = image.entries, image.page_size
     if first < ent.size and int(ent[first]) == 0:
         located = [p for p in image.problems if " at 0x" in p and "entries[" in p]
-        return located[0] if located else str(FormatError(
-            "swap map page", image._entry_offset(first), f"entry {first}",
-            "the device page of a stream page", "an entry the damaged map lost"))
+        return (
+            located[0]
+            if located
+            else str(
+                FormatError(
+                    "swap map page",
+                    image._entry_offset(first),
+                    f"entry {first}",
+                    "the device page of a stream page",
+                    "an entry the damaged map lost",
+                )
+            )
+        )
     if first >= ent.size and image.problems:
         return image.problems[0]  # the map broke off before listing it
     if first < ent.size:
@@ -78,8 +88,10 @@ def _raw_reason(image: HibernationImage, first: int) -> str:
 def _raw_lost(image: HibernationImage) -> list[Lost]:
     stream = np.flatnonzero(raw_unreadable(image))
     starts, lengths = pfn_runs(stream)
-    out = [Lost(int(stream[s]), c, _raw_reason(image, int(stream[s])))
-           for s, c in zip(starts.tolist(), lengths.tolist(), strict=True)]
+    out = [
+        Lost(int(stream[s]), c, _raw_reason(image, int(stream[s])))
+        for s, c in zip(starts.tolist(), lengths.tolist(), strict=True)
+    ]
     listed = _listed(image)
     if listed < image.info.pages:  # a map or stream that ends before the image does
         out.append(Lost(listed, image.info.pages - listed, _raw_reason(image, listed)))
@@ -95,8 +107,10 @@ def lost_pages(image: HibernationImage) -> list[Lost]:
         return _raw_lost(image)
     table = image.chunk_table
     why = {**table.lost, **image.failed_chunks}
-    return [Lost(1 + k * fchunks.UNC_PAGES, int(table.unc_pages[k]), reason)
-            for k, reason in sorted(why.items())]
+    return [
+        Lost(1 + k * fchunks.UNC_PAGES, int(table.unc_pages[k]), reason)
+        for k, reason in sorted(why.items())
+    ]
 
 
 def check_raw(image: HibernationImage, start: int, count: int) -> None:

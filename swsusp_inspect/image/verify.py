@@ -39,8 +39,9 @@ class VerifyResult:
     banners: tuple[Banner, ...] = ()  # "Linux version" banners met on the way
 
 
-def _span_forked(image: HibernationImage, lo: int, hi: int, windows: list[tuple[int, int]]
-                 ) -> tuple[int, int, int, list[Banner], dict[int, str]]:
+def _span_forked(
+    image: HibernationImage, lo: int, hi: int, windows: list[tuple[int, int]]
+) -> tuple[int, int, int, list[Banner], dict[int, str]]:
     """Worker: plain zlib CRC32 (from 0), bytes, pages and banners of chunks ``lo..hi-1``;
     salvaging, the chunks that cannot be read and why."""
     crc = 0
@@ -87,8 +88,9 @@ def _stream(image: HibernationImage) -> Iterator[tuple[int, bytes | memoryview]]
             yield s, image.stream_pages(s, min(fchunks.UNC_PAGES, s0 + c - s))
 
 
-def _serial(image: HibernationImage, windows: list[tuple[int, int]],
-            progress: Any) -> tuple[int, int, list[Banner]]:
+def _serial(
+    image: HibernationImage, windows: list[tuple[int, int]], progress: Any
+) -> tuple[int, int, list[Banner]]:
     """Kernel CRC32, pages read and banners of the whole stream, in one process."""
     crc = 0
     pages_read = 0
@@ -107,16 +109,18 @@ def _serial(image: HibernationImage, windows: list[tuple[int, int]],
     return crc, pages_read, banners
 
 
-def _parallel(image: HibernationImage, jobs: int, windows: list[tuple[int, int]],
-              progress: Any) -> tuple[int, int, list[Banner]]:
+def _parallel(
+    image: HibernationImage, jobs: int, windows: list[tuple[int, int]], progress: Any
+) -> tuple[int, int, list[Banner]]:
     from zlib_ng import zlib_ng
 
     crc = 0
     pages_read = 0
     banners: list[Banner] = []
     mask = 0xFFFFFFFF
-    for z_range, nbytes, npages, found, failed in map_chunk_ranges(image, _span_forked, jobs,
-                                                                   windows):
+    for z_range, nbytes, npages, found, failed in map_chunk_ranges(
+        image, _span_forked, jobs, windows
+    ):
         image.failed_chunks.update(failed)
         # kernel crc32_le(seed, B) == zlib crc32(B, seed ^ ~0) ^ ~0, and zlib's
         # crc32(B, v) == crc32_combine(v, crc32(B), len(B)) for any v

@@ -96,9 +96,7 @@ def _read_stream(stream: _Readable, limit_bytes: int) -> tuple[bytes, bool]:
     return b"".join(parts), stream.read(1) == b""
 
 
-def load_kpageflags(
-    path: str | os.PathLike[str], *, limit_pfns: int | None = None
-) -> KPageFlags:
+def load_kpageflags(path: str | os.PathLike[str], *, limit_pfns: int | None = None) -> KPageFlags:
     """Read a ``/proc/kpageflags`` copy (raw, ``.xz``, ``.gz`` or ``.zst``; sniffed by content).
 
     Args:
@@ -115,8 +113,7 @@ def load_kpageflags(
     limit_bytes = min(limit, MAX_STREAMED_PFNS) * 8  # for streamed inputs only
 
     def refuse(why: str) -> FormatError:
-        return FormatError("kpageflags", None, None, "a copy of /proc/kpageflags", why,
-                           path=spath)
+        return FormatError("kpageflags", None, None, "a copy of /proc/kpageflags", why, path=spath)
 
     fd, st = open_input(spath, refuse)
     with os.fdopen(fd, "rb") as fh:
@@ -125,25 +122,42 @@ def load_kpageflags(
         size = st.st_size if stat.S_ISREG(st.st_mode) else 0
         if transport is None and size > 0:
             if size % 8:
-                raise FormatError("kpageflags", size, None, "a multiple of 8 bytes (u64 per PFN)",
-                                  f"{size} bytes", path=spath)
+                raise FormatError(
+                    "kpageflags",
+                    size,
+                    None,
+                    "a multiple of 8 bytes (u64 per PFN)",
+                    f"{size} bytes",
+                    path=spath,
+                )
             n = min(size // 8, limit)
             if n == 0:
-                raise FormatError("kpageflags", 0, None, "at least one u64", "0 bytes",
-                                  path=spath)
+                raise FormatError("kpageflags", 0, None, "at least one u64", "0 bytes", path=spath)
             mm = np.memmap(spath, dtype="<u8", mode="r", shape=(n,))
             return KPageFlags(spath, mm, size // 8, None)
         try:  # compressed, or a procfs file or pipe (size 0): streamed
             data, ended = _read_stream(open_expanded(fh, transport), limit_bytes)
         except codec_errors(transport) as exc:
-            raise FormatError(f"kpageflags {transport} stream", None, None,
-                              f"a complete {transport} stream", f"damaged ({exc})",
-                              path=spath) from exc
+            raise FormatError(
+                f"kpageflags {transport} stream",
+                None,
+                None,
+                f"a complete {transport} stream",
+                f"damaged ({exc})",
+                path=spath,
+            ) from exc
     if len(data) % 8 and ended:
-        raise FormatError("kpageflags", len(data), None, "a multiple of 8 bytes (u64 per PFN)",
-                          f"{len(data)} bytes", path=spath)
+        raise FormatError(
+            "kpageflags",
+            len(data),
+            None,
+            "a multiple of 8 bytes (u64 per PFN)",
+            f"{len(data)} bytes",
+            path=spath,
+        )
     if len(data) < 8:
-        raise FormatError("kpageflags", 0, None, "at least one u64", f"{len(data)} bytes",
-                          path=spath)
+        raise FormatError(
+            "kpageflags", 0, None, "at least one u64", f"{len(data)} bytes", path=spath
+        )
     arr = np.frombuffer(data, dtype="<u8", count=len(data) // 8)
     return KPageFlags(spath, arr, arr.size if ended else None, transport)

@@ -144,11 +144,13 @@ def _lines(path: str) -> Iterator[tuple[int, str]]:
                     lineno += 1
                     total += len(line)
                     if len(line) > MAX_LINE:
-                        raise MapError(path, lineno, f"line longer than {MAX_LINE} bytes: not a "
-                                                     "System.map")
+                        raise MapError(
+                            path, lineno, f"line longer than {MAX_LINE} bytes: not a System.map"
+                        )
                     if total > MAX_BYTES:
-                        raise MapError(path, lineno, f"more than {MAX_BYTES >> 20} MiB: not a "
-                                                     "System.map")
+                        raise MapError(
+                            path, lineno, f"more than {MAX_BYTES >> 20} MiB: not a System.map"
+                        )
                     yield lineno, line.decode("ascii", "replace")
         except codec_errors(transport) as exc:
             raise MapError(path, lineno + 1, f"damaged compressed stream ({exc})") from None

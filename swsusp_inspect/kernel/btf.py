@@ -52,29 +52,44 @@ def _header(blob: bytes, size: int, address: int) -> tuple[int, int, int, int]:
     if len(blob) < 24:
         raise KernelDataError("BTF header", address, None, "24 bytes", f"{len(blob)} bytes")
     magic, version, _flags, hdr_len, type_off, type_len, str_off, str_len = struct.unpack_from(
-        "<HBBIIIII", blob)
+        "<HBBIIIII", blob
+    )
     if magic != BTF_MAGIC or version != 1 or not 24 <= hdr_len <= 256:
-        raise KernelDataError("BTF header", address, "magic/version/hdr_len",
-                              "0xeb9f/1/24..256", f"{magic:#x}/{version}/{hdr_len}")
+        raise KernelDataError(
+            "BTF header",
+            address,
+            "magic/version/hdr_len",
+            "0xeb9f/1/24..256",
+            f"{magic:#x}/{version}/{hdr_len}",
+        )
     t0, s0 = hdr_len + type_off, hdr_len + str_off
     if t0 + type_len > size or s0 + str_len > size or type_off % 4:
-        raise KernelDataError("BTF header", address, "type/string sections",
-                              f"within {size:#x} bytes",
-                              f"types {t0:#x}+{type_len:#x}, strings {s0:#x}+{str_len:#x}")
+        raise KernelDataError(
+            "BTF header",
+            address,
+            "type/string sections",
+            f"within {size:#x} bytes",
+            f"types {t0:#x}+{type_len:#x}, strings {s0:#x}+{str_len:#x}",
+        )
     return t0, type_len, s0, str_len
 
 
-def _enum_in_words(words: np.ndarray, enum_off: int, name_off: int,
-                   first: int) -> tuple[int | None, int]:
+def _enum_in_words(
+    words: np.ndarray, enum_off: int, name_off: int, first: int
+) -> tuple[int | None, int]:
     """Search ``words[first:]`` for the enum; ``(value or None, words needed)``.
 
     ``words needed`` > ``len(words)`` means a candidate's entries run past what was read.
     """
     kinds = (words >> np.uint32(24)) & np.uint32(0x1F)
     lo = max(first, 0)
-    cand = np.flatnonzero((words[lo:-1] == enum_off)
-                          & ((kinds[lo + 1:] == BTF_KIND_ENUM)
-                             | (kinds[lo + 1:] == BTF_KIND_ENUM64))) + lo
+    cand = (
+        np.flatnonzero(
+            (words[lo:-1] == enum_off)
+            & ((kinds[lo + 1 :] == BTF_KIND_ENUM) | (kinds[lo + 1 :] == BTF_KIND_ENUM64))
+        )
+        + lo
+    )
     for i in cand.tolist():
         info = int(words[i + 1])
         kind, vlen = (info >> 24) & 0x1F, info & 0xFFFF
@@ -108,8 +123,9 @@ def enum_value_in(blob: bytes, enum: str, name: str, *, address: int = 0) -> int
     return _enum_in_words(words, enum_off, name_off, 0)[0]
 
 
-def btf_enum_value(vm: VirtualMemory, start: int, stop: int, enum: str, name: str, *,
-                   step: int = 64 << 10) -> int | None:
+def btf_enum_value(
+    vm: VirtualMemory, start: int, stop: int, enum: str, name: str, *, step: int = 64 << 10
+) -> int | None:
     """Look up an enumerator in the BTF between ``__start_BTF`` and ``__stop_BTF``.
 
     Reads the string and type sections ``step`` bytes at a time and stops as soon as both
@@ -122,8 +138,9 @@ def btf_enum_value(vm: VirtualMemory, start: int, stop: int, enum: str, name: st
     """
     size = stop - start
     if not 24 < size <= MAX_BTF:
-        raise KernelDataError("BTF", start, "__stop_BTF - __start_BTF",
-                              f"25..{MAX_BTF:#x} bytes", size)
+        raise KernelDataError(
+            "BTF", start, "__stop_BTF - __start_BTF", f"25..{MAX_BTF:#x} bytes", size
+        )
     head = vm.read(start, 24, "BTF header")
     t0, type_len, s0, str_len = _header(head, size, start)
     # strings: grow until both names are found (names never span more than the overlap)
@@ -159,13 +176,15 @@ def btf_enum_value(vm: VirtualMemory, start: int, stop: int, enum: str, name: st
     return None
 
 
-def _search_window(vm: VirtualMemory, base: int, total: int, lo: int, hi: int, *,
-                   enum_off: int, name_off: int) -> int | None:
+def _search_window(
+    vm: VirtualMemory, base: int, total: int, lo: int, hi: int, *, enum_off: int, name_off: int
+) -> int | None:
     """The enumerator's value if ``enum`` starts in type-section bytes ``[lo, hi)``."""
     words = np.frombuffer(vm.read(base + lo, hi - lo, "BTF types"), dtype="<u4")
     kinds = (words >> np.uint32(24)) & np.uint32(0x1F)
-    cand = np.flatnonzero((words[:-1] == enum_off)
-                          & ((kinds[1:] == BTF_KIND_ENUM) | (kinds[1:] == BTF_KIND_ENUM64)))
+    cand = np.flatnonzero(
+        (words[:-1] == enum_off) & ((kinds[1:] == BTF_KIND_ENUM) | (kinds[1:] == BTF_KIND_ENUM64))
+    )
     for i in cand.tolist():
         info = int(words[i + 1])
         kind, vlen = (info >> 24) & 0x1F, info & 0xFFFF

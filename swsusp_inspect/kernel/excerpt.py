@@ -139,8 +139,13 @@ class MemoryExcerpt:
             yield np.array(run, dtype=np.uint64), b"".join(self.pages[p] for p in run)
 
 
-def write_excerpt(path: str | os.PathLike[str], image: ImageLike, pfns: Iterable[int], *,
-                  provenance: dict[str, Any] | None = None) -> int:
+def write_excerpt(
+    path: str | os.PathLike[str],
+    image: ImageLike,
+    pfns: Iterable[int],
+    *,
+    provenance: dict[str, Any] | None = None,
+) -> int:
     """Write the pages ``pfns`` of ``image`` (with its PFN directory and arch record).
 
     Returns the number of bytes written.
@@ -149,21 +154,27 @@ def write_excerpt(path: str | os.PathLike[str], image: ImageLike, pfns: Iterable
     pfn_list = sorted({int(p) for p in pfns})
     data = [image.read_page(p) for p in pfn_list]
     header = {
-        "page_size": int(image.page_size), "word_size": int(image.word_size),
+        "page_size": int(image.page_size),
+        "word_size": int(image.word_size),
         "version_code": int(image.info.version_code),
         "arch": _arch_to_json(image.info.arch),
         "provenance": provenance or {},
     }
     saved = _runs(np.asarray(pd.pfns, dtype=np.uint64))
     zero = _runs(np.asarray(pd.pfns, dtype=np.uint64)[np.asarray(pd.zero, dtype=bool)])
-    header.update(saved_runs=int(saved.shape[0]), zero_runs=int(zero.shape[0]),
-                  pages=len(pfn_list))
+    header.update(saved_runs=int(saved.shape[0]), zero_runs=int(zero.shape[0]), pages=len(pfn_list))
     blob = json.dumps(header, sort_keys=True).encode()
-    body = b"".join([
-        MAGIC, struct.pack("<I", len(blob)), blob,
-        saved.astype("<u8").tobytes(), zero.astype("<u8").tobytes(),
-        np.array(pfn_list, dtype="<u8").tobytes(), b"".join(data),
-    ])
+    body = b"".join(
+        [
+            MAGIC,
+            struct.pack("<I", len(blob)),
+            blob,
+            saved.astype("<u8").tobytes(),
+            zero.astype("<u8").tobytes(),
+            np.array(pfn_list, dtype="<u8").tobytes(),
+            b"".join(data),
+        ]
+    )
     packed = lzma.compress(body, preset=9 | lzma.PRESET_EXTREME)
     with open(path, "wb") as fh:
         fh.write(packed)
@@ -190,8 +201,7 @@ def load_excerpt(path: str | os.PathLike[str]) -> MemoryExcerpt:
         ps, ws = int(header["page_size"]), int(header["word_size"])
         ns, nz, npg = int(header["saved_runs"]), int(header["zero_runs"]), int(header["pages"])
     except (ValueError, KeyError, TypeError) as exc:
-        raise FormatError("memory excerpt", 12, "header", "JSON", str(exc),
-                          path=spath) from exc
+        raise FormatError("memory excerpt", 12, "header", "JSON", str(exc), path=spath) from exc
     pos = 12 + hlen
     need = pos + 16 * (ns + nz) + npg * (8 + ps)
     if need != len(body):
@@ -202,11 +212,17 @@ def load_excerpt(path: str | os.PathLike[str]) -> MemoryExcerpt:
     pos += 16 * nz
     page_pfns = np.frombuffer(body, "<u8", npg, pos).astype(np.uint64)
     pos += 8 * npg
-    pages = {int(p): body[pos + i * ps : pos + (i + 1) * ps]
-             for i, p in enumerate(page_pfns.tolist())}
+    pages = {
+        int(p): body[pos + i * ps : pos + (i + 1) * ps] for i, p in enumerate(page_pfns.tolist())
+    }
     pfns = _unruns(saved)
     zero = np.isin(pfns, _unruns(zero_runs))
-    return MemoryExcerpt(ps, ws, ExcerptInfo(_arch_from_json(header.get("arch")),
-                                             int(header.get("version_code") or 0)),
-                         ExcerptPagedir(pfns, zero), pages, header.get("provenance") or {},
-                         spath)
+    return MemoryExcerpt(
+        ps,
+        ws,
+        ExcerptInfo(_arch_from_json(header.get("arch")), int(header.get("version_code") or 0)),
+        ExcerptPagedir(pfns, zero),
+        pages,
+        header.get("provenance") or {},
+        spath,
+    )

@@ -86,7 +86,6 @@ class E820Table:
         return zlib.crc32(self.raw)
 
 
-
 @dataclass(frozen=True)
 class E820Tables:
     """The x86 kernel's e820 tables; ``era`` is ``"pointer"`` (4.12+) or ``"struct"``."""
@@ -111,8 +110,13 @@ def read_e820_table(vm: VirtualMemory, address: int, name: str) -> E820Table:
     entries = tuple(_ENTRY.iter_unpack(raw[4:]))
     for i, (a, z, _t) in enumerate(entries):
         if z and a + z - 1 >= 1 << 64:
-            raise KernelDataError(name, address + 4 + 20 * i, f"entries[{i}]",
-                                  "addr + size below 2^64", f"{a:#x} + {z:#x}")
+            raise KernelDataError(
+                name,
+                address + 4 + 20 * i,
+                f"entries[{i}]",
+                "addr + size below 2^64",
+                f"{a:#x} + {z:#x}",
+            )
     return E820Table(name, address, entries, raw)
 
 
@@ -125,6 +129,7 @@ def read_e820_tables(vm: VirtualMemory, lookup: Callable[[str], int | None]) -> 
     """
     fw_ptr = lookup("e820_table_firmware")
     if fw_ptr is not None:
+
         def table(sym: str) -> E820Table | None:
             at = lookup(sym)
             if at is None:
@@ -137,12 +142,19 @@ def read_e820_tables(vm: VirtualMemory, lookup: Callable[[str], int | None]) -> 
     saved = lookup("e820_saved")
     if saved is not None:
         kernel_at = lookup("e820")
-        return E820Tables(read_e820_table(vm, saved, "e820_saved"),
-                          None if kernel_at is None else read_e820_table(vm, kernel_at, "e820"),
-                          None, "struct")
-    raise KernelDataError("e820 tables", None, "symbols",
-                          "e820_table_firmware (4.12+) or e820_saved (before 4.12)",
-                          "neither (kallsyms without data symbols needs a System.map)")
+        return E820Tables(
+            read_e820_table(vm, saved, "e820_saved"),
+            None if kernel_at is None else read_e820_table(vm, kernel_at, "e820"),
+            None,
+            "struct",
+        )
+    raise KernelDataError(
+        "e820 tables",
+        None,
+        "symbols",
+        "e820_table_firmware (4.12+) or e820_saved (before 4.12)",
+        "neither (kallsyms without data symbols needs a System.map)",
+    )
 
 
 # -- arm64 memblock ----------------------------------------------------------------------------
@@ -155,7 +167,6 @@ class MemblockRegion:
     flags: int
 
 
-
 @dataclass(frozen=True)
 class Memblock:
     """``memblock.memory`` and ``memblock.reserved`` as the kernel kept them."""
@@ -165,19 +176,20 @@ class Memblock:
     reserved: tuple[MemblockRegion, ...]
 
 
-
 MAX_MEMBLOCK_REGIONS = 1 << 16
 
 
-def _memblock_type(vm: VirtualMemory, at: int, what: str,
-                   region_size: int) -> tuple[MemblockRegion, ...]:
+def _memblock_type(
+    vm: VirtualMemory, at: int, what: str, region_size: int
+) -> tuple[MemblockRegion, ...]:
     w = vm.word_size
     cnt = vm.read_word(at, what)
     mx = vm.read_word(at + w, what)
     regions = vm.read_word(at + 3 * w, what)
     if not cnt <= mx <= MAX_MEMBLOCK_REGIONS:
-        raise KernelDataError(what, at, "cnt / max", f"cnt <= max <= {MAX_MEMBLOCK_REGIONS}",
-                              f"{cnt} / {mx}")
+        raise KernelDataError(
+            what, at, "cnt / max", f"cnt <= max <= {MAX_MEMBLOCK_REGIONS}", f"{cnt} / {mx}"
+        )
     raw = vm.read(regions, region_size * cnt, f"{what}.regions")
     out = []
     for i in range(cnt):
@@ -194,8 +206,13 @@ def read_memblock(vm: VirtualMemory, lookup: Callable[[str], int | None]) -> Mem
     """
     at = lookup("memblock")
     if at is None:
-        raise KernelDataError("memblock", None, "symbol", "memblock",
-                              "absent (kallsyms without data symbols needs a System.map)")
+        raise KernelDataError(
+            "memblock",
+            None,
+            "symbol",
+            "memblock",
+            "absent (kallsyms without data symbols needs a System.map)",
+        )
     if vm.word_size != 8:
         raise KernelDataError("memblock", at, "word size", 8, vm.word_size)
     # bool bottom_up (padded to 8), phys_addr_t current_limit, then two 40-byte memblock_type

@@ -116,8 +116,14 @@ class PhysicalMemory:
         reads: PFNs read through this object so far (a set; for recording excerpts).
     """
 
-    def __init__(self, image: ImageLike, *, cache_pages: int = 4096, bulk_pages: int = 64,
-                 record: bool = False) -> None:
+    def __init__(
+        self,
+        image: ImageLike,
+        *,
+        cache_pages: int = 4096,
+        bulk_pages: int = 64,
+        record: bool = False,
+    ) -> None:
         self.image = image
         self.page_size = int(image.page_size)
         self.word_size = int(image.word_size)
@@ -202,9 +208,14 @@ class PhysicalMemory:
         if address < 0:
             raise NotInImageError(address, -1, what)
         if size > self.saved_bytes:
-            raise KernelDataError(what or "read", address, "size",
-                                  f"<= {self.saved_bytes:#x} (all the memory the image saved)",
-                                  size, space="phys")
+            raise KernelDataError(
+                what or "read",
+                address,
+                "size",
+                f"<= {self.saved_bytes:#x} (all the memory the image saved)",
+                size,
+                space="phys",
+            )
         shift = self.page_shift
         first = address >> shift
         last = (address + size - 1) >> shift

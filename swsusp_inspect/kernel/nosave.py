@@ -29,8 +29,9 @@ __all__ = ["MAX_REGIONS", "read_nosave_regions"]
 MAX_REGIONS = 1 << 16
 
 
-def read_nosave_regions(vm: VirtualMemory,
-                        lookup: Callable[[str], int | None]) -> list[tuple[int, int]]:
+def read_nosave_regions(
+    vm: VirtualMemory, lookup: Callable[[str], int | None]
+) -> list[tuple[int, int]]:
     """The kernel's nosave regions as ``(start_pfn, end_pfn inclusive)``, in list order.
 
     Raises:
@@ -39,22 +40,37 @@ def read_nosave_regions(vm: VirtualMemory,
     """
     head = lookup("nosave_regions")
     if head is None:
-        raise KernelDataError("nosave_regions", None, "symbol", "nosave_regions",
-                              "absent (kallsyms without data symbols needs a System.map)")
+        raise KernelDataError(
+            "nosave_regions",
+            None,
+            "symbol",
+            "nosave_regions",
+            "absent (kallsyms without data symbols needs a System.map)",
+        )
     w = vm.word_size
     out: list[tuple[int, int]] = []
     seen = {head}
     node = vm.read_word(head, "nosave_regions.next")
     while node != head:
         if node in seen or len(out) >= MAX_REGIONS:
-            raise KernelDataError("nosave_regions", head, "list", "a list back to its head",
-                                  f"a loop at {node:#x} after {len(out)} regions")
+            raise KernelDataError(
+                "nosave_regions",
+                head,
+                "list",
+                "a list back to its head",
+                f"a loop at {node:#x} after {len(out)} regions",
+            )
         seen.add(node)
         start = vm.read_word(node + 2 * w, "nosave_region.start_pfn")
         end = vm.read_word(node + 3 * w, "nosave_region.end_pfn")
         if end <= start:
-            raise KernelDataError("nosave_region", node, "start_pfn / end_pfn",
-                                  "start < end", f"{start:#x} / {end:#x}")
+            raise KernelDataError(
+                "nosave_region",
+                node,
+                "start_pfn / end_pfn",
+                "start < end",
+                f"{start:#x} / {end:#x}",
+            )
         out.append((start, end - 1))
         node = vm.read_word(node, "nosave_region.list.next")
     return out

@@ -92,19 +92,24 @@ class PageFlags:
         return None if self.pg_reserved is None else self.bit(self.pg_reserved)
 
 
-
 def _need(info: VmcoreInfo, kind: str, name: str) -> int:
-    table = {"SIZE": info.sizes, "NUMBER": info.numbers, "SYMBOL": info.symbols,
-             "LENGTH": info.lengths}[kind]
+    table = {
+        "SIZE": info.sizes,
+        "NUMBER": info.numbers,
+        "SYMBOL": info.symbols,
+        "LENGTH": info.lengths,
+    }[kind]
     v = table.get(name)
     if v is None:
-        raise KernelDataError("VMCOREINFO", info.address, f"{kind}({name})", "present", "absent",
-                              space="phys")
+        raise KernelDataError(
+            "VMCOREINFO", info.address, f"{kind}({name})", "present", "absent", space="phys"
+        )
     return v
 
 
-def page_addresses(vm: VirtualMemory, info: VmcoreInfo, pfns: npt.ArrayLike, *,
-                   page_size: int) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.bool_], str]:
+def page_addresses(
+    vm: VirtualMemory, info: VmcoreInfo, pfns: npt.ArrayLike, *, page_size: int
+) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.bool_], str]:
     """Virtual address of each PFN's ``struct page``: ``(addresses, ok, memmap kind)``.
 
     Raises:
@@ -113,8 +118,9 @@ def page_addresses(vm: VirtualMemory, info: VmcoreInfo, pfns: npt.ArrayLike, *,
     p = np.asarray(pfns, dtype=np.uint64)
     size = U64(_need(info, "SIZE", "page"))
     if not 16 <= int(size) <= 512:
-        raise KernelDataError("VMCOREINFO", info.address, "SIZE(page)", "16..512", int(size),
-                              space="phys")
+        raise KernelDataError(
+            "VMCOREINFO", info.address, "SIZE(page)", "16..512", int(size), space="phys"
+        )
     vmemmap = info.symbol("vmemmap")
     if vmemmap is not None:
         return U64(vmemmap) + p * size, np.ones(p.shape, dtype=bool), "vmemmap"
@@ -124,13 +130,19 @@ def page_addresses(vm: VirtualMemory, info: VmcoreInfo, pfns: npt.ArrayLike, *,
     if mem_map is not None:
         base = vm.read_word(mem_map, "mem_map")
         return U64(base) + p * size, np.ones(p.shape, dtype=bool), "flat"
-    raise KernelDataError("VMCOREINFO", info.address, "memory model",
-                          "SYMBOL(vmemmap), SYMBOL(mem_section) or SYMBOL(mem_map)", "none",
-                          space="phys")
+    raise KernelDataError(
+        "VMCOREINFO",
+        info.address,
+        "memory model",
+        "SYMBOL(vmemmap), SYMBOL(mem_section) or SYMBOL(mem_map)",
+        "none",
+        space="phys",
+    )
 
 
-def _sparse(vm: VirtualMemory, info: VmcoreInfo, p: npt.NDArray[np.uint64], size: np.uint64,
-            page_size: int) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.bool_]]:
+def _sparse(
+    vm: VirtualMemory, info: VmcoreInfo, p: npt.NDArray[np.uint64], size: np.uint64, page_size: int
+) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.bool_]]:
     w = vm.word_size
     page_shift = page_size.bit_length() - 1
     sec_bits = _need(info, "NUMBER", "SECTION_SIZE_BITS") - page_shift
@@ -140,11 +152,20 @@ def _sparse(vm: VirtualMemory, info: VmcoreInfo, p: npt.NDArray[np.uint64], size
     length = info.length("mem_section")
     physmem_bits = info.number("MAX_PHYSMEM_BITS")
     if not 0 < sec_bits < 40 or not 8 <= ms_size <= page_size:
-        raise KernelDataError("VMCOREINFO", info.address, "SECTION_SIZE_BITS / SIZE(mem_section)",
-                              "plausible", f"{sec_bits + page_shift} / {ms_size}", space="phys")
+        raise KernelDataError(
+            "VMCOREINFO",
+            info.address,
+            "SECTION_SIZE_BITS / SIZE(mem_section)",
+            "plausible",
+            f"{sec_bits + page_shift} / {ms_size}",
+            space="phys",
+        )
     per_root = page_size // ms_size
-    extreme = (length is not None and physmem_bits is not None
-               and length * per_root == 1 << (physmem_bits - sec_bits - page_shift))
+    extreme = (
+        length is not None
+        and physmem_bits is not None
+        and length * per_root == 1 << (physmem_bits - sec_bits - page_shift)
+    )
     nr = p >> U64(sec_bits)
     unr, inverse = np.unique(nr, return_inverse=True)
     if extreme:
@@ -170,8 +191,9 @@ def _sparse(vm: VirtualMemory, info: VmcoreInfo, p: npt.NDArray[np.uint64], size
     return addr, ok[inverse.ravel()]
 
 
-def pg_reserved_bit(vm: VirtualMemory, info: VmcoreInfo | None,
-                    lookup: Callable[[str], int | None] | None) -> tuple[int | None, str]:
+def pg_reserved_bit(
+    vm: VirtualMemory, info: VmcoreInfo | None, lookup: Callable[[str], int | None] | None
+) -> tuple[int | None, str]:
     """``(PG_reserved bit, source)``; the bit is None when nothing establishes it."""
     why = []
     if lookup is not None:
@@ -195,9 +217,14 @@ def pg_reserved_bit(vm: VirtualMemory, info: VmcoreInfo | None,
     return None, "; ".join(why) or "no BTF and no VMCOREINFO"
 
 
-def read_page_flags(vm: VirtualMemory, info: VmcoreInfo, pfns: npt.ArrayLike, *,
-                    page_size: int,
-                    lookup: Callable[[str], int | None] | None = None) -> PageFlags:
+def read_page_flags(
+    vm: VirtualMemory,
+    info: VmcoreInfo,
+    pfns: npt.ArrayLike,
+    *,
+    page_size: int,
+    lookup: Callable[[str], int | None] | None = None,
+) -> PageFlags:
     """``page->flags`` for ``pfns`` (vectorised) and the ``PG_reserved`` bit.
 
     Raises:

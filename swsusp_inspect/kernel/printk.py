@@ -130,21 +130,32 @@ def read_ringbuffer(vm: VirtualMemory, info: VmcoreInfo) -> list[LogRecord]:
     id_mask = (1 << flags_shift) - 1
     n_ids = ((ring.head_id - ring.tail_id) & id_mask) + 1
     if n_ids > ring.count:
-        raise KernelDataError("prb_desc_ring", ring.desc_ring, "tail_id..head_id",
-                              f"at most {ring.count} descriptors",
-                              f"{ring.tail_id:#x}..{ring.head_id:#x} ({n_ids})")
+        raise KernelDataError(
+            "prb_desc_ring",
+            ring.desc_ring,
+            "tail_id..head_id",
+            f"at most {ring.count} descriptors",
+            f"{ring.tail_id:#x}..{ring.head_id:#x} ({n_ids})",
+        )
     descs = _read_descs(vm, ring, lay)
     infos = _read_infos(vm, ring, lay)
     text = vm.read(ring.data, ring.data_size, "printk text data ring")
     ids = (np.arange(n_ids, dtype=np.uint64) + np.uint64(ring.tail_id)) & np.uint64(id_mask)
     idx = (ids & np.uint64(ring.count - 1)).astype(np.int64)
     state = (descs.state_var[idx] >> np.uint64(flags_shift)) & np.uint64(3)
-    valid = (((descs.state_var[idx] & np.uint64(id_mask)) == ids)
-             & ((state == 1) | (state == 2)))  # committed or finalized
+    valid = ((descs.state_var[idx] & np.uint64(id_mask)) == ids) & (
+        (state == 1) | (state == 2)
+    )  # committed or finalized
     records = []
     for i in idx[valid].tolist():  # one step per log record
-        body = _block_text(text, int(descs.begin[i]), int(descs.next[i]),
-                           int(infos.text_len[i]), size_bits=ring.size_bits, word_size=ws)
+        body = _block_text(
+            text,
+            int(descs.begin[i]),
+            int(descs.next[i]),
+            int(infos.text_len[i]),
+            size_bits=ring.size_bits,
+            word_size=ws,
+        )
         if body is not None:
             records.append(infos.record(i, body))
     records.sort(key=lambda r: r.seq if r.seq is not None else 0)
@@ -195,8 +206,7 @@ def _read_ring(vm: VirtualMemory, info: VmcoreInfo, lay: _RbLayout) -> _Ring:
     """``*prb``: the descriptor ring's and the text data ring's fields, checked."""
     prb_sym = info.symbol("prb")
     if prb_sym is None:
-        raise KernelDataError("printk ring buffer", None, "SYMBOL(prb)", "in VMCOREINFO",
-                              "absent")
+        raise KernelDataError("printk ring buffer", None, "SYMBOL(prb)", "in VMCOREINFO", "absent")
     off = lay.off
     rb = vm.read_word(prb_sym, "prb")
     desc_ring = rb + off("printk_ringbuffer.desc_ring")
@@ -212,14 +222,22 @@ def _read_ring(vm: VirtualMemory, info: VmcoreInfo, lay: _RbLayout) -> _Ring:
     if not 0 < size_bits <= 28:
         raise KernelDataError("prb_data_ring", text_ring, "size_bits", "1..28", size_bits)
     data = vm.read_word(text_ring + off("prb_data_ring.data"), "prb_data_ring.data")
-    return _Ring(desc_ring=desc_ring, count_bits=count_bits, descs=descs, infos=infos,
-                 head_id=head_id, tail_id=tail_id, size_bits=size_bits, data=data)
+    return _Ring(
+        desc_ring=desc_ring,
+        count_bits=count_bits,
+        descs=descs,
+        infos=infos,
+        head_id=head_id,
+        tail_id=tail_id,
+        size_bits=size_bits,
+        data=data,
+    )
 
 
 def _column(raw: np.ndarray, count: int, stride: int, at: int, dt: Any) -> np.ndarray:
     """Field ``dt`` at offset ``at`` of each of ``count`` structs of ``stride`` bytes."""
     dtt = np.dtype(dt)
-    rows = raw.reshape(count, stride)[:, at:at + dtt.itemsize]
+    rows = raw.reshape(count, stride)[:, at : at + dtt.itemsize]
     out: np.ndarray = np.ascontiguousarray(rows).view(dtt).ravel().astype(np.uint64)
     return out
 
@@ -241,7 +259,8 @@ def _read_descs(vm: VirtualMemory, ring: _Ring, lay: _RbLayout) -> _Descs:
     return _Descs(
         state_var=_column(raw, ring.count, stride, lay.off("prb_desc.state_var"), wdt),
         begin=_column(raw, ring.count, stride, lpos + lay.off("prb_data_blk_lpos.begin"), wdt),
-        next=_column(raw, ring.count, stride, lpos + lay.off("prb_data_blk_lpos.next"), wdt))
+        next=_column(raw, ring.count, stride, lpos + lay.off("prb_data_blk_lpos.next"), wdt),
+    )
 
 
 @dataclass(frozen=True)
@@ -258,15 +277,20 @@ class _Infos:
 
     def record(self, i: int, body: bytes) -> LogRecord:
         return LogRecord(
-            seq=int(self.seq[i]), ts_nsec=int(self.ts_nsec[i]),
-            level=int(self.flags_level[i]) >> 5, facility=int(self.facility[i]),
-            caller=_caller(int(self.caller_id[i])), text=body.decode("utf-8", "replace"))
+            seq=int(self.seq[i]),
+            ts_nsec=int(self.ts_nsec[i]),
+            level=int(self.flags_level[i]) >> 5,
+            facility=int(self.facility[i]),
+            caller=_caller(int(self.caller_id[i])),
+            text=body.decode("utf-8", "replace"),
+        )
 
 
 def _read_infos(vm: VirtualMemory, ring: _Ring, lay: _RbLayout) -> _Infos:
     stride = lay.size("printk_info")
-    raw = np.frombuffer(vm.read(ring.infos, ring.count * stride, "printk_info array"),
-                        dtype=np.uint8)
+    raw = np.frombuffer(
+        vm.read(ring.infos, ring.count * stride, "printk_info array"), dtype=np.uint8
+    )
     n = ring.count
     tl_off = lay.off("printk_info.text_len")
     return _Infos(
@@ -275,11 +299,13 @@ def _read_infos(vm: VirtualMemory, ring: _Ring, lay: _RbLayout) -> _Infos:
         text_len=_column(raw, n, stride, tl_off, "<u2"),
         facility=_column(raw, n, stride, tl_off + 2, "u1"),
         flags_level=_column(raw, n, stride, tl_off + 3, "u1"),
-        caller_id=_column(raw, n, stride, lay.off("printk_info.caller_id"), "<u4"))
+        caller_id=_column(raw, n, stride, lay.off("printk_info.caller_id"), "<u4"),
+    )
 
 
-def _block_text(text: bytes, begin: int, nxt: int, text_len: int, *, size_bits: int,
-                word_size: int) -> bytes | None:
+def _block_text(
+    text: bytes, begin: int, nxt: int, text_len: int, *, size_bits: int, word_size: int
+) -> bytes | None:
     """The text of the data block ``text_blk_lpos`` = ``(begin, nxt)`` locates (after its
     ``unsigned long id``), at most ``text_len`` bytes; None for an illegal block (the kernel
     skips those too)."""
@@ -300,8 +326,9 @@ def _block_text(text: bytes, begin: int, nxt: int, text_len: int, *, size_bits: 
 # -- 3.5 -> 5.9: struct printk_log records -------------------------------------------------------
 
 
-def read_log_buf(vm: VirtualMemory, info: VmcoreInfo,
-                 lookup: Callable[[str], int | None] | None = None) -> list[LogRecord]:
+def read_log_buf(
+    vm: VirtualMemory, info: VmcoreInfo, lookup: Callable[[str], int | None] | None = None
+) -> list[LogRecord]:
     """Records of the 3.5-5.9 ``log_buf`` (``struct printk_log`` / ``struct log``).
 
     ``lookup`` (optional) resolves ``log_first_seq`` to number the records.
@@ -348,24 +375,39 @@ def _log_layout(info: VmcoreInfo) -> _LogLayout:
         v = info.offset(struct_name, field)
         return default if v is None else v
 
-    return _LogLayout(name=struct_name, size=hdr, ts_nsec=off("ts_nsec", 0), len=off("len", 8),
-                      text_len=off("text_len", 10), dict_len=off("dict_len", 12),
-                      caller_id=info.offset(struct_name, "caller_id"))
+    return _LogLayout(
+        name=struct_name,
+        size=hdr,
+        ts_nsec=off("ts_nsec", 0),
+        len=off("len", 8),
+        text_len=off("text_len", 10),
+        dict_len=off("dict_len", 12),
+        caller_id=info.offset(struct_name, "caller_id"),
+    )
 
 
-def _log_buf_indices(vm: VirtualMemory, info: VmcoreInfo,
-                     hdr: int) -> tuple[int, int, int, int]:
+def _log_buf_indices(vm: VirtualMemory, info: VmcoreInfo, hdr: int) -> tuple[int, int, int, int]:
     """``(log_buf, log_buf_len, log_first_idx, log_next_idx)``, checked against each other."""
     buf = vm.read_word(info.symbols["log_buf"], "log_buf")
     buf_len = vm.read_u32(info.symbols["log_buf_len"], "log_buf_len")
     if not hdr < buf_len <= MAX_LOG_BUF:
-        raise KernelDataError("log_buf_len", info.symbols["log_buf_len"], None,
-                              f"{hdr + 1:#x}..{MAX_LOG_BUF:#x}", buf_len)
+        raise KernelDataError(
+            "log_buf_len",
+            info.symbols["log_buf_len"],
+            None,
+            f"{hdr + 1:#x}..{MAX_LOG_BUF:#x}",
+            buf_len,
+        )
     first = vm.read_u32(info.symbols["log_first_idx"], "log_first_idx")
     nxt = vm.read_u32(info.symbols["log_next_idx"], "log_next_idx")
     if first >= buf_len or nxt >= buf_len:
-        raise KernelDataError("log_buf", buf, "log_first_idx / log_next_idx",
-                              f"< {buf_len:#x}", f"{first:#x} / {nxt:#x}")
+        raise KernelDataError(
+            "log_buf",
+            buf,
+            "log_first_idx / log_next_idx",
+            f"< {buf_len:#x}",
+            f"{first:#x} / {nxt:#x}",
+        )
     return buf, buf_len, first, nxt
 
 
@@ -380,8 +422,9 @@ def _log_first_seq(vm: VirtualMemory, lookup: Callable[[str], int | None] | None
         return None
 
 
-def _log_buf_chain(data: bytes, lay: _LogLayout, *, buf: int, first: int,
-                   nxt: int) -> Iterator[tuple[int, int]]:
+def _log_buf_chain(
+    data: bytes, lay: _LogLayout, *, buf: int, first: int, nxt: int
+) -> Iterator[tuple[int, int]]:
     """``(index, len)`` of each record from ``first`` to ``nxt``, following one wrap to 0
     (a ``len`` of 0); bounded: every record is at least a header long."""
     buf_len, hdr = len(data), lay.size
@@ -391,9 +434,10 @@ def _log_buf_chain(data: bytes, lay: _LogLayout, *, buf: int, first: int,
         if idx == nxt:
             return
         if idx + hdr > buf_len:
-            raise KernelDataError("log_buf", buf + idx, lay.name, "a record header",
-                                  "the end of the buffer")
-        length = int.from_bytes(data[idx + lay.len: idx + lay.len + 2], "little")
+            raise KernelDataError(
+                "log_buf", buf + idx, lay.name, "a record header", "the end of the buffer"
+            )
+        length = int.from_bytes(data[idx + lay.len : idx + lay.len + 2], "little")
         if length == 0:  # the writer wrapped: the next record is at index 0
             if wrapped:
                 raise KernelDataError("log_buf", buf + idx, "len", "one wrap", "two")
@@ -401,26 +445,29 @@ def _log_buf_chain(data: bytes, lay: _LogLayout, *, buf: int, first: int,
             idx = 0
             continue
         if length < hdr or idx + length > buf_len:
-            raise KernelDataError("log_buf", buf + idx, f"{lay.name}.len",
-                                  f"{hdr}..{buf_len - idx:#x}", length)
+            raise KernelDataError(
+                "log_buf", buf + idx, f"{lay.name}.len", f"{hdr}..{buf_len - idx:#x}", length
+            )
         yield idx, length
         idx += length
-    raise KernelDataError("log_buf", buf, "log_first_idx..log_next_idx",
-                          "a chain that reaches log_next_idx", "none")
+    raise KernelDataError(
+        "log_buf", buf, "log_first_idx..log_next_idx", "a chain that reaches log_next_idx", "none"
+    )
 
 
-def _log_record(data: bytes, idx: int, length: int, lay: _LogLayout, *,
-                seq: int | None) -> LogRecord:
+def _log_record(
+    data: bytes, idx: int, length: int, lay: _LogLayout, *, seq: int | None
+) -> LogRecord:
     """The record whose header is at ``data[idx]`` (``length`` bytes with its text)."""
-    tlen = int.from_bytes(data[idx + lay.text_len: idx + lay.text_len + 2], "little")
-    ts = int.from_bytes(data[idx + lay.ts_nsec: idx + lay.ts_nsec + 8], "little")
+    tlen = int.from_bytes(data[idx + lay.text_len : idx + lay.text_len + 2], "little")
+    ts = int.from_bytes(data[idx + lay.ts_nsec : idx + lay.ts_nsec + 8], "little")
     fac = data[idx + lay.dict_len + 2]
     level = data[idx + lay.dict_len + 3] >> 5
     caller = None
     if lay.caller_id is not None:
         at = idx + lay.caller_id
-        caller = _caller(int.from_bytes(data[at: at + 4], "little"))
-    text = data[idx + lay.size: idx + lay.size + min(tlen, length - lay.size)]
+        caller = _caller(int.from_bytes(data[at : at + 4], "little"))
+    text = data[idx + lay.size : idx + lay.size + min(tlen, length - lay.size)]
     return LogRecord(seq, ts, level, fac, caller, text.decode("utf-8", "replace"))
 
 
@@ -437,8 +484,9 @@ def read_log_legacy(vm: VirtualMemory, info: VmcoreInfo) -> list[LogRecord]:
     buf = vm.read_word(info.symbols["log_buf"], "log_buf")
     buf_len = vm.read_u32(info.symbols["log_buf_len"], "log_buf_len")
     if not 0 < buf_len <= MAX_LOG_BUF or buf_len & (buf_len - 1):
-        raise KernelDataError("log_buf_len", info.symbols["log_buf_len"], None,
-                              "a power of two", buf_len)
+        raise KernelDataError(
+            "log_buf_len", info.symbols["log_buf_len"], None, "a power of two", buf_len
+        )
     end = vm.read_u32(info.symbols["log_end"], "log_end")
     chars = min(vm.read_u32(info.symbols["logged_chars"], "logged_chars"), buf_len)
     data = vm.read(buf, buf_len, "log_buf")
@@ -459,8 +507,9 @@ def read_log_legacy(vm: VirtualMemory, info: VmcoreInfo) -> list[LogRecord]:
     return records
 
 
-def read_log(vm: VirtualMemory, info: VmcoreInfo,
-             lookup: Callable[[str], int | None] | None = None) -> tuple[list[LogRecord], str]:
+def read_log(
+    vm: VirtualMemory, info: VmcoreInfo, lookup: Callable[[str], int | None] | None = None
+) -> tuple[list[LogRecord], str]:
     """The log in whichever format VMCOREINFO describes: ``(records, format)``.
 
     ``format`` is ``"printk_ringbuffer"`` (5.10+), ``"printk_log"`` (3.5-5.9) or ``"text"``.
@@ -475,6 +524,10 @@ def read_log(vm: VirtualMemory, info: VmcoreInfo,
         return read_log_buf(vm, info, lookup), "printk_log"
     if info.symbol("log_end") is not None:
         return read_log_legacy(vm, info), "text"
-    raise KernelDataError("kernel log", None, None,
-                          "SYMBOL(prb), SYMBOL(log_first_idx) or SYMBOL(log_end) in VMCOREINFO",
-                          "none")
+    raise KernelDataError(
+        "kernel log",
+        None,
+        None,
+        "SYMBOL(prb), SYMBOL(log_first_idx) or SYMBOL(log_end) in VMCOREINFO",
+        "none",
+    )

@@ -41,12 +41,7 @@ from swsusp_inspect.kernel.kallsyms import (
     find_kallsyms,
     kallsyms_location,
 )
-from swsusp_inspect.kernel.memmap import (
-    E820Tables,
-    Memblock,
-    read_e820_tables,
-    read_memblock,
-)
+from swsusp_inspect.kernel.memmap import E820Tables, Memblock, read_e820_tables, read_memblock
 from swsusp_inspect.kernel.memory import ImageLike, PhysicalMemory
 from swsusp_inspect.kernel.nosave import read_nosave_regions
 from swsusp_inspect.kernel.pageflags import PageFlags, read_page_flags
@@ -64,10 +59,14 @@ T = TypeVar("T")
 KALLSYMS_SEARCH = 96 << 20  # bytes of kernel image searched for kallsyms by its shape
 
 
-def read_kernel(image: ImageLike,
-                system_map: SystemMap | str | os.PathLike[str] | None = None, *,
-                source: str = "image", use_kallsyms: bool = True,
-                memory: PhysicalMemory | None = None) -> KernelState:
+def read_kernel(
+    image: ImageLike,
+    system_map: SystemMap | str | os.PathLike[str] | None = None,
+    *,
+    source: str = "image",
+    use_kallsyms: bool = True,
+    memory: PhysicalMemory | None = None,
+) -> KernelState:
     """The hibernated kernel's state, read lazily from ``image``.
 
     Args:
@@ -81,8 +80,7 @@ def read_kernel(image: ImageLike,
 
     Never raises for content problems: see :attr:`KernelState.errors`.
     """
-    return KernelState(image, system_map, source=source, use_kallsyms=use_kallsyms,
-                       memory=memory)
+    return KernelState(image, system_map, source=source, use_kallsyms=use_kallsyms, memory=memory)
 
 
 class KernelState:
@@ -104,10 +102,15 @@ class KernelState:
         errors: one line per part that could not be read, ``"part: reason"``.
     """
 
-    def __init__(self, image: ImageLike,
-                 system_map: SystemMap | str | os.PathLike[str] | None = None, *,
-                 source: str = "image", use_kallsyms: bool = True,
-                 memory: PhysicalMemory | None = None) -> None:
+    def __init__(
+        self,
+        image: ImageLike,
+        system_map: SystemMap | str | os.PathLike[str] | None = None,
+        *,
+        source: str = "image",
+        use_kallsyms: bool = True,
+        memory: PhysicalMemory | None = None,
+    ) -> None:
         self.image = image
         self.source = source
         self.use_kallsyms = use_kallsyms
@@ -122,8 +125,14 @@ class KernelState:
             return fn()
         except SwsuspError as exc:
             self._error(part, str(exc))
-        except (ValueError, IndexError, KeyError, OverflowError, TypeError,
-                ArithmeticError) as exc:  # a bug met on odd data: report it, do not crash
+        except (
+            ValueError,
+            IndexError,
+            KeyError,
+            OverflowError,
+            TypeError,
+            ArithmeticError,
+        ) as exc:  # a bug met on odd data: report it, do not crash
             self._error(part, f"internal error {type(exc).__name__}: {exc}")
         return None
 
@@ -146,8 +155,9 @@ class KernelState:
 
     @cached_property
     def vmcoreinfo(self) -> VmcoreInfo | None:
-        return self._guard("vmcoreinfo", lambda: find_vmcoreinfo(self.memory,
-                                                                 hint=self._vmcoreinfo_hint()))
+        return self._guard(
+            "vmcoreinfo", lambda: find_vmcoreinfo(self.memory, hint=self._vmcoreinfo_hint())
+        )
 
     def _vmcoreinfo_hint(self) -> int | None:
         """Where a System.map says the note is, which spares the sweep: the ``vmcoreinfo_note``
@@ -190,9 +200,12 @@ class KernelState:
             self._error("paging", f"no page-table walker for {rec.name}")
         elif info is not None:
             uts = self.image.info.uts
-            self._error("paging", "no page-table walker for "
-                        f"{uts.machine if uts is not None else 'this machine'!r} "
-                        "(x86_64, i386 and arm64 are read)")
+            self._error(
+                "paging",
+                "no page-table walker for "
+                f"{uts.machine if uts is not None else 'this machine'!r} "
+                "(x86_64, i386 and arm64 are read)",
+            )
         return None
 
     @cached_property
@@ -223,19 +236,21 @@ class KernelState:
             except SwsuspError as exc:
                 return f"{what}: {exc}"
             if pa is not None and got != pa:
-                return (f"{what} {va:#x} translates to {got:#x}, the arch record / VMCOREINFO "
-                        f"says {pa:#x}")
+                return (
+                    f"{what} {va:#x} translates to {got:#x}, the arch record / VMCOREINFO "
+                    f"says {pa:#x}"
+                )
         return None
 
     @cached_property
     def paging(self) -> Paging | None:
         info, rec = self.vmcoreinfo, self.arch_record  # VMCOREINFO's error line before arch's
-        cands = paging_candidates(self.memory, self.arch, info, rec,
-                                  page_size=self.image.page_size)
+        cands = paging_candidates(self.memory, self.arch, info, rec, page_size=self.image.page_size)
         if not cands:
             if self.arch is not None:
-                self._error("paging", "no page-table root: neither the arch record nor "
-                                      "VMCOREINFO gives one")
+                self._error(
+                    "paging", "no page-table root: neither the arch record nor VMCOREINFO gives one"
+                )
             return None
         problems = []
         for label, make in cands:
@@ -285,8 +300,10 @@ class KernelState:
             start = self._kernel_text()
             if start is None:
                 return None, ""
-            loc = self._guard("kallsyms", lambda: find_kallsyms(
-                vm, start, KALLSYMS_SEARCH, word_size=vm.word_size))
+            loc = self._guard(
+                "kallsyms",
+                lambda: find_kallsyms(vm, start, KALLSYMS_SEARCH, word_size=vm.word_size),
+            )
             how = "kallsyms-structure"
             if loc is None:
                 return None, ""
@@ -296,9 +313,12 @@ class KernelState:
         if info is not None and info.symbol("_stext") is not None:
             got = self._guard("kallsyms", lambda: ks.lookup("_stext"))
             if got != info.symbols["_stext"]:
-                self._error("kallsyms", f"_stext decoded as {got if got is None else hex(got)}"
-                                        f", VMCOREINFO says {info.symbols['_stext']:#x}: "
-                                        "table not used")
+                self._error(
+                    "kallsyms",
+                    f"_stext decoded as {got if got is None else hex(got)}"
+                    f", VMCOREINFO says {info.symbols['_stext']:#x}: "
+                    "table not used",
+                )
                 return None, ""
         return ks, how
 
@@ -319,9 +339,12 @@ class KernelState:
         if ks is not None and sm is not None and sm.get("_text") is not None:
             mine = self._guard("symbols", lambda: ks.lookup("_text"))
             if mine is not None and mine != sm["_text"] + offset:
-                self._error("symbols", f"System.map _text {sm['_text']:#x} + KASLR offset "
-                                       f"{offset:#x} != kallsyms _text {mine:#x}: the map is "
-                                       "for another kernel, not used")
+                self._error(
+                    "symbols",
+                    f"System.map _text {sm['_text']:#x} + KASLR offset "
+                    f"{offset:#x} != kallsyms _text {mine:#x}: the map is "
+                    "for another kernel, not used",
+                )
                 sm = None
         if ks is None and sm is None:
             self._error("symbols", "no kallsyms in the image and no System.map")
@@ -417,13 +440,20 @@ class KernelState:
                 self._error("page_flags", "no VMCOREINFO to locate struct page")
             return None
         pfns = np.asarray(self.image.pagedir.pfns, dtype=np.uint64)
-        flags = self._guard("page_flags", lambda: read_page_flags(
-            vm, info, pfns, page_size=self.image.page_size, lookup=self._lookup_or_none()))
+        flags = self._guard(
+            "page_flags",
+            lambda: read_page_flags(
+                vm, info, pfns, page_size=self.image.page_size, lookup=self._lookup_or_none()
+            ),
+        )
         if flags is not None:
             unread = int(np.count_nonzero(~flags.readable))
             if unread:
-                self._error("page_flags", f"struct page of {unread} of {flags.pfns.size} saved "
-                                          "PFNs not in the image or unmapped")
+                self._error(
+                    "page_flags",
+                    f"struct page of {unread} of {flags.pfns.size} saved "
+                    "PFNs not in the image or unmapped",
+                )
             if flags.pg_reserved is None:
                 self._error("page_flags", f"PG_reserved bit unknown: {flags.pg_reserved_source}")
         return flags
@@ -431,7 +461,17 @@ class KernelState:
     # -- export
     def read_all(self) -> KernelState:
         """Read every part now (errors included); returns self."""
-        for part in ("vmcoreinfo", "paging", "kernel_offset", "symbols", "e820", "memblock",
-                     "nosave", "e820_checksum_matches", "log", "page_flags"):
+        for part in (
+            "vmcoreinfo",
+            "paging",
+            "kernel_offset",
+            "symbols",
+            "e820",
+            "memblock",
+            "nosave",
+            "e820_checksum_matches",
+            "log",
+            "page_flags",
+        ):
             getattr(self, part)
         return self

@@ -40,9 +40,11 @@ from swsusp_inspect.model import ArchRecord
 
 __all__ = ["KernelSymbols", "kaslr_offset_from_map"]
 
-_RECORD_ANCHORS = {"x86_64": ("restore_registers", "jump_address"),
-                   "i386": ("restore_registers", "jump_address"),
-                   "arm64": ("_cpu_resume", "reenter_kernel")}
+_RECORD_ANCHORS = {
+    "x86_64": ("restore_registers", "jump_address"),
+    "i386": ("restore_registers", "jump_address"),
+    "arm64": ("_cpu_resume", "reenter_kernel"),
+}
 
 
 def kaslr_offset_from_map(system_map: SystemMap, arch: ArchRecord | None) -> int | None:

@@ -145,7 +145,6 @@ class VmcoreInfo:
         return self.plain.get(key)
 
 
-
 def _int(value: str, base: int) -> int:
     v = value.strip()
     if v.lower().startswith(("0x", "-0x")):
@@ -153,8 +152,9 @@ def _int(value: str, base: int) -> int:
     return int(v, base)
 
 
-def parse_vmcoreinfo(text: bytes | str, *, note: bytes = b"",
-                     address: int | None = None) -> VmcoreInfo:
+def parse_vmcoreinfo(
+    text: bytes | str, *, note: bytes = b"", address: int | None = None
+) -> VmcoreInfo:
     """Parse VMCOREINFO text (``KEY=value`` lines).
 
     Lines that do not parse are listed in :attr:`VmcoreInfo.problems`; they never raise.
@@ -194,8 +194,7 @@ _BASES = {"SYMBOL": 16, "SIZE": 10, "OFFSET": 10, "LENGTH": 10, "NUMBER": 10}
 class _Lines:
     """The note's lines gathered by kind as they are parsed (the parser's working state)."""
 
-    tables: dict[str, dict[str, int]] = field(
-        default_factory=lambda: {kind: {} for kind in _BASES})
+    tables: dict[str, dict[str, int]] = field(default_factory=lambda: {kind: {} for kind in _BASES})
     configs: dict[str, str] = field(default_factory=dict)
     extra: dict[str, str] = field(default_factory=dict)  # plain KEY=value lines
     entries: list[tuple[str, str]] = field(default_factory=list)
@@ -218,12 +217,13 @@ class _Lines:
                     return
                 self.tables[key][arg] = _int(value, _BASES[key])
             elif key.startswith("CONFIG_"):
-                self.configs[key[len("CONFIG_"):]] = value
+                self.configs[key[len("CONFIG_") :]] = value
             else:
                 self.extra[key] = value
         except ValueError:
-            self.problems.append(f"VMCOREINFO line {lineno}: {key}: value is not a number: "
-                                 f"{value[:40]!r}")
+            self.problems.append(
+                f"VMCOREINFO line {lineno}: {key}: value is not a number: {value[:40]!r}"
+            )
 
     def plain_numbers(self) -> tuple[int | None, int | None, int | None]:
         """``(PAGESIZE, KERNELOFFSET, CRASHTIME)``; a bad one is a problem line."""
@@ -239,8 +239,7 @@ class _Lines:
         except ValueError as exc:
             self.problems.append(f"VMCOREINFO: {exc}")
         if page_size is not None and (page_size <= 0 or page_size & (page_size - 1)):
-            self.problems.append(
-                f"VMCOREINFO: PAGESIZE: expected a power of two, got {page_size}")
+            self.problems.append(f"VMCOREINFO: PAGESIZE: expected a power of two, got {page_size}")
             page_size = None
         return page_size, kernel_offset, crashtime
 
@@ -252,28 +251,47 @@ def parse_note(data: bytes, address: int | None = None) -> VmcoreInfo:
         KernelDataError: the header is not a VMCOREINFO note, or ``n_descsz`` is absurd.
     """
     if len(data) < _NOTE_HEAD:
-        raise KernelDataError("VMCOREINFO note", address, "header", f"{_NOTE_HEAD} bytes",
-                              f"{len(data)} bytes", space="phys")
+        raise KernelDataError(
+            "VMCOREINFO note",
+            address,
+            "header",
+            f"{_NOTE_HEAD} bytes",
+            f"{len(data)} bytes",
+            space="phys",
+        )
     namesz, descsz, ntype = struct.unpack_from("<III", data)
     if namesz != len(NOTE_NAME) or data[12:_NOTE_HEAD] != _NAME_PADDED:
-        raise KernelDataError("VMCOREINFO note", address, "n_namesz/name",
-                              "11, 'VMCOREINFO'", f"{namesz}, {data[12:23]!r}", space="phys")
+        raise KernelDataError(
+            "VMCOREINFO note",
+            address,
+            "n_namesz/name",
+            "11, 'VMCOREINFO'",
+            f"{namesz}, {data[12:23]!r}",
+            space="phys",
+        )
     if ntype != 0:
         raise KernelDataError("VMCOREINFO note", address, "n_type", 0, ntype, space="phys")
     if descsz == 0 or descsz > MAX_DESC:
-        raise KernelDataError("VMCOREINFO note", address, "n_descsz",
-                              f"1..{MAX_DESC:#x}", descsz, space="phys")
+        raise KernelDataError(
+            "VMCOREINFO note", address, "n_descsz", f"1..{MAX_DESC:#x}", descsz, space="phys"
+        )
     end = _NOTE_HEAD + descsz
     if len(data) < end:
-        raise KernelDataError("VMCOREINFO note", address, "n_descsz",
-                              f"<= {len(data) - _NOTE_HEAD:#x} (the bytes read)", descsz,
-                              space="phys")
+        raise KernelDataError(
+            "VMCOREINFO note",
+            address,
+            "n_descsz",
+            f"<= {len(data) - _NOTE_HEAD:#x} (the bytes read)",
+            descsz,
+            space="phys",
+        )
     padded = _NOTE_HEAD + ((descsz + 3) & ~3)
     desc = data[_NOTE_HEAD:end]
-    info = parse_vmcoreinfo(desc, note=bytes(data[:min(padded, len(data))]), address=address)
+    info = parse_vmcoreinfo(desc, note=bytes(data[: min(padded, len(data))]), address=address)
     if info.osrelease is None:
-        raise KernelDataError("VMCOREINFO note", address, "OSRELEASE", "an OSRELEASE= line",
-                              "none", space="phys")
+        raise KernelDataError(
+            "VMCOREINFO note", address, "OSRELEASE", "an OSRELEASE= line", "none", space="phys"
+        )
     return info
 
 
@@ -344,10 +362,13 @@ def _page_aligned_note(mem: PhysicalMemory) -> tuple[VmcoreInfo | None, int]:
         if not count:
             continue
         heads = np.frombuffer(data, dtype="<u4", count=count * n // 4).reshape(count, n // 4)
-        hits = np.flatnonzero((heads[:, 0] == 11) & (heads[:, 2] == 0)
-                              & (heads[:, 3] == _NAME_WORDS[0])
-                              & (heads[:, 4] == _NAME_WORDS[1])
-                              & (heads[:, 5] == _NAME_WORDS[2]))
+        hits = np.flatnonzero(
+            (heads[:, 0] == 11)
+            & (heads[:, 2] == 0)
+            & (heads[:, 3] == _NAME_WORDS[0])
+            & (heads[:, 4] == _NAME_WORDS[1])
+            & (heads[:, 5] == _NAME_WORDS[2])
+        )
         for h in hits.tolist():
             found = _candidate(mem, int(pfns[h]) * n)
             if found is not None:

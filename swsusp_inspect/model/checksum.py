@@ -13,8 +13,14 @@ import enum
 
 from swsusp_inspect.model.serialize import record
 
-__all__ = ["INCONSISTENT_MAP", "BootChoice", "ChecksumVerdict", "diff_text", "image_text",
-           "verdict"]
+__all__ = [
+    "INCONSISTENT_MAP",
+    "BootChoice",
+    "ChecksumVerdict",
+    "diff_text",
+    "image_text",
+    "verdict",
+]
 
 INCONSISTENT_MAP = "Hibernate inconsistent memory map detected!"
 
@@ -51,19 +57,23 @@ def _value(kind: str | None, v: int | None) -> str:
     return "-" if v is None else f"{v:#010x}" if kind == "crc32" else f"{v:#034x}"
 
 
-def image_text(v: ChecksumVerdict, *, kind: str | None, image: int | None, found: int | None,
-               fmt: str) -> str:
+def image_text(
+    v: ChecksumVerdict, *, kind: str | None, image: int | None, found: int | None, fmt: str
+) -> str:
     """A map against an image (``info --map``, ``audit --map``)."""
     if v is ChecksumVerdict.MATCH:
-        return (f"e820 {kind} {_value(kind, found)} equals the image's: the map it was "
-                "made with")
+        return f"e820 {kind} {_value(kind, found)} equals the image's: the map it was made with"
     if v is ChecksumVerdict.MISMATCH:
-        return (f"e820 {kind} {_value(kind, found)} differs from the image's "
-                f"{_value(kind, image)}: the kernel that wrote the image would refuse to resume "
-                f"on this map (\"{INCONSISTENT_MAP}\")")
+        return (
+            f"e820 {kind} {_value(kind, found)} differs from the image's "
+            f"{_value(kind, image)}: the kernel that wrote the image would refuse to resume "
+            f'on this map ("{INCONSISTENT_MAP}")'
+        )
     if v is ChecksumVerdict.UNVERIFIABLE:
-        return (f"this map ({fmt}) is the kernel's view, not the firmware table: no e820 "
-                "checksum to compare with the image's (the boot log has it)")
+        return (
+            f"this map ({fmt}) is the kernel's view, not the firmware table: no e820 "
+            "checksum to compare with the image's (the boot log has it)"
+        )
     return "the image carries no e820 checksum to compare"
 
 
@@ -72,9 +82,13 @@ def diff_text(v: ChecksumVerdict, *, old: int, new: int, sources: tuple[str, ...
     if v is ChecksumVerdict.MATCH:
         return f"checksum unchanged: crc32 {old:#010x} (an image resumes across these maps)"
     if v is ChecksumVerdict.MISMATCH:
-        return (f"checksum changed: crc32 {old:#010x} -> {new:#010x} (resume would refuse an "
-                "image written on the other map)")
+        return (
+            f"checksum changed: crc32 {old:#010x} -> {new:#010x} (resume would refuse an "
+            "image written on the other map)"
+        )
     names = " and ".join(sources)
     verb = "is" if len(sources) == 1 else "are"
-    return (f"checksum not comparable: {names} {verb} the kernel's view, not the firmware "
-            "table (the boot log has it)")
+    return (
+        f"checksum not comparable: {names} {verb} the kernel's view, not the firmware "
+        "table (the boot log has it)"
+    )

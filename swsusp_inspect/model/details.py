@@ -51,7 +51,6 @@ class HighmemNote:
     note: str
 
 
-
 @record
 class LegacyDetails:
     """How an image of the 2.4/2.5 patches, pmdisk or 2.6.x-2.6.19 was read (None: the era

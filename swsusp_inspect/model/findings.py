@@ -108,8 +108,15 @@ class FlagDisagreement:
     only_image: int
 
 
-FindingDetails = (NoDetails | DescentDetails | NonRamDetails | NosaveSources | EvidenceCounts
-                  | ErrorLines | FlagDisagreement)
+FindingDetails = (
+    NoDetails
+    | DescentDetails
+    | NonRamDetails
+    | NosaveSources
+    | EvidenceCounts
+    | ErrorLines
+    | FlagDisagreement
+)
 
 
 @record

@@ -75,7 +75,8 @@ class ArchRecord:
     layout: str  # which kernel era's record
     magic: int | None
     e820_checksum: int | None = json_field(
-        default=None, doc="CRC32, or the MD5 digest as an integer (e820_checksum_kind)")
+        default=None, doc="CRC32, or the MD5 digest as an integer (e820_checksum_kind)"
+    )
     e820_checksum_kind: str | None = None  # "crc32" | "md5" | None
     jump_address: int | None = None
     jump_address_phys: int | None = None
@@ -130,7 +131,6 @@ class Banner:
     physical_address: int
 
 
-
 @record
 class Crc32Result:
     """The image CRC32 (``swsusp_header.crc32``) and, once verified, the computed one."""
@@ -140,6 +140,5 @@ class Crc32Result:
     ok: bool | None = json_field(init=False, default=None)
 
     def __post_init__(self) -> None:
-        ok = None if self.computed is None or self.stored is None else \
-            self.computed == self.stored
+        ok = None if self.computed is None or self.stored is None else self.computed == self.stored
         object.__setattr__(self, "ok", ok)

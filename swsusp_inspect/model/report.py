@@ -52,8 +52,6 @@ class MapInput:
     boot: BootChoice | None = None  # the boot read from a log of several, and why
 
 
-
-
 @record
 class MapChecksum:
     kind: str | None  # "crc32" | "md5" | None
@@ -155,8 +153,12 @@ class LabelCounts:
     nosave: int
 
     def items(self) -> list[tuple[str, int]]:
-        return [("normal", self.normal), ("reserved-ram", self.reserved_ram),
-                ("reserved-non-ram", self.reserved_non_ram), ("nosave", self.nosave)]
+        return [
+            ("normal", self.normal),
+            ("reserved-ram", self.reserved_ram),
+            ("reserved-non-ram", self.reserved_non_ram),
+            ("nosave", self.nosave),
+        ]
 
 
 @record
@@ -186,8 +188,12 @@ class StripColumn:
     ram_pages: int
 
     def label(self, name: str) -> int:
-        return {"normal": self.normal, "reserved-ram": self.reserved_ram,
-                "reserved-non-ram": self.reserved_non_ram, "nosave": self.nosave}[name]
+        return {
+            "normal": self.normal,
+            "reserved-ram": self.reserved_ram,
+            "reserved-non-ram": self.reserved_non_ram,
+            "nosave": self.nosave,
+        }[name]
 
 
 @record
@@ -315,10 +321,15 @@ class BatchSummary:
     @classmethod
     def of(cls, rows: list[BatchRow], skipped: SkippedFiles) -> BatchSummary:
         codes = [r.exit_code for r in rows]
-        return cls(len(rows), codes.count(0), codes.count(1),
-                   sum(1 for c in codes if c >= 2),
-                   sum(1 for r in rows if r.error is None and not r.has_map),
-                   max(codes, default=0), skipped)
+        return cls(
+            len(rows),
+            codes.count(0),
+            codes.count(1),
+            sum(1 for c in codes if c >= 2),
+            sum(1 for r in rows if r.error is None and not r.has_map),
+            max(codes, default=0),
+            skipped,
+        )
 
 
 @record(kw_only=True)

@@ -115,8 +115,10 @@ def to_data(obj: Any) -> Any:  # noqa: PLR0911 - one return per kind of value
     if isinstance(obj, Mapping):
         return {str(to_data(k)): to_data(v) for k, v in obj.items()}
     if _is_numpy(obj):
-        raise TypeError(f"numpy value {obj!r} ({type(obj).__name__}) in the model: convert it "
-                        "with int()/float() where the model object is built")
+        raise TypeError(
+            f"numpy value {obj!r} ({type(obj).__name__}) in the model: convert it "
+            "with int()/float() where the model object is built"
+        )
     raise TypeError(f"not JSON model data: {type(obj).__name__}")
 
 

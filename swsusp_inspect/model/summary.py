@@ -6,12 +6,7 @@ and the JSON stays one flat object (docs/json.md): each part's keys are merged i
 
 from __future__ import annotations
 
-from swsusp_inspect.model.checksum import (
-    INCONSISTENT_MAP,
-    BootChoice,
-    ChecksumVerdict,
-    image_text,
-)
+from swsusp_inspect.model.checksum import INCONSISTENT_MAP, BootChoice, ChecksumVerdict, image_text
 from swsusp_inspect.model.details import FormatDetails
 from swsusp_inspect.model.export import UnreadableSpan
 from swsusp_inspect.model.image import ArchRecord, Crc32Result, Utsname
@@ -30,6 +25,7 @@ __all__ = [
     "MemoryFacts",
     "StreamFacts",
 ]
+
 
 @record
 class InputFacts:
@@ -142,9 +138,17 @@ class MapCheck:
     def __post_init__(self) -> None:
         match = {ChecksumVerdict.MATCH: True, ChecksumVerdict.MISMATCH: False}
         object.__setattr__(self, "matches", match.get(self.verdict))
-        object.__setattr__(self, "explanation", image_text(
-            self.verdict, kind=self.kind, image=self.image_value, found=self.map_value,
-            fmt=self.format))
+        object.__setattr__(
+            self,
+            "explanation",
+            image_text(
+                self.verdict,
+                kind=self.kind,
+                image=self.image_value,
+                found=self.map_value,
+                fmt=self.format,
+            ),
+        )
 
 
 @record

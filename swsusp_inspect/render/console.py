@@ -33,10 +33,5 @@ def make_console(
 ) -> Console:
     color = not no_color and "NO_COLOR" not in os.environ
     return Console(
-        stderr=stderr,
-        file=file,
-        theme=THEME,
-        no_color=not color,
-        highlight=False,
-        soft_wrap=False,
+        stderr=stderr, file=file, theme=THEME, no_color=not color, highlight=False, soft_wrap=False
     )

@@ -30,9 +30,14 @@ def csv_rows(report: Report) -> Iterator[tuple[int, int, int, str, str, str]]:
         area_index = int(t.area[int(r.interval[i])])
         area = t.areas[area_index] if area_index >= 0 else None
         label = CODE_LABEL[code] if (t.has_map or code != NORMAL) else ""
-        yield (int(r.start[i]), int(r.end[i]), int(r.count[i]), label,
-               area.describe() if area else "",
-               "" if area is None or area.type is None else str(area.type))
+        yield (
+            int(r.start[i]),
+            int(r.end[i]),
+            int(r.count[i]),
+            label,
+            area.describe() if area else "",
+            "" if area is None or area.type is None else str(area.type),
+        )
 
 
 def write_csv(report: Report, out: IO[str]) -> None:

@@ -16,8 +16,11 @@ __all__ = ["KEY_WIDTH", "columns", "grid", "hanging", "indented"]
 KEY_WIDTH = 11  # "compression", the longest key of the header grids
 
 
-def grid(rows: Sequence[tuple[str | Text, RenderableType]], key_width: int = KEY_WIDTH,
-         key_style: str = "key") -> Table:
+def grid(
+    rows: Sequence[tuple[str | Text, RenderableType]],
+    key_width: int = KEY_WIDTH,
+    key_style: str = "key",
+) -> Table:
     """Keys in a column of their own, values wrapping under their first line."""
     t = Table.grid(padding=(0, 2))
     t.add_column(style=key_style, no_wrap=True, min_width=key_width)
@@ -40,8 +43,14 @@ def indented(r: RenderableType, indent: int) -> Padding:
     return Padding(r, (0, 0, 0, indent))
 
 
-def columns(header: Sequence[str], rows: Sequence[Sequence[str]], *, right: Sequence[bool],
-            width: int, header_style: str = "dim") -> Text:
+def columns(
+    header: Sequence[str],
+    rows: Sequence[Sequence[str]],
+    *,
+    right: Sequence[bool],
+    width: int,
+    header_style: str = "dim",
+) -> Text:
     """Columns two spaces apart (one when that fits ``width`` and two do not); when a row is
     still wider, its last cell goes on the next line, indented by two (its words wrap there,
     nothing is cut)."""
@@ -51,8 +60,10 @@ def columns(header: Sequence[str], rows: Sequence[Sequence[str]], *, right: Sequ
     gap = 2 if sum(widths) + 2 * (n - 1) + last <= width else 1
 
     def line(cells: Sequence[str]) -> str:
-        out = [c.rjust(w) if r else c.ljust(w)
-               for c, w, r in zip(cells[:-1], widths, right, strict=False)]
+        out = [
+            c.rjust(w) if r else c.ljust(w)
+            for c, w, r in zip(cells[:-1], widths, right, strict=False)
+        ]
         return (" " * gap).join([*out, cells[-1]]).rstrip()
 
     lead = sum(widths) + gap * (n - 1)

@@ -21,11 +21,16 @@ class ProgressBar:
 
     def __init__(self, total: int, description: str) -> None:
         # counted in pages or images, or in bytes (a decompression: "decompressing ...")
-        count = DownloadColumn() if description.startswith("decompressing") \
-            else MofNCompleteColumn()
+        count = (
+            DownloadColumn() if description.startswith("decompressing") else MofNCompleteColumn()
+        )
         self._progress = Progress(
-            TextColumn("{task.description}"), BarColumn(), count,
-            TimeRemainingColumn(), console=make_console(stderr=True), transient=True,
+            TextColumn("{task.description}"),
+            BarColumn(),
+            count,
+            TimeRemainingColumn(),
+            console=make_console(stderr=True),
+            transient=True,
         )
         self._task = self._progress.add_task(description, total=total)
 
@@ -33,8 +38,9 @@ class ProgressBar:
         self._progress.start()
         return self
 
-    def __exit__(self, t: type[BaseException] | None, e: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self._progress.stop()
 
     def __call__(self, advance: int) -> None:

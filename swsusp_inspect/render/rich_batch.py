@@ -17,10 +17,18 @@ from swsusp_inspect.render.layout import hanging
 __all__ = ["render_batch", "summary_words"]
 
 VERDICT = {0: ("ok", "ok"), 1: ("UNSAFE", "bad"), 2: ("ERROR", "bad"), 3: ("BUG", "bad")}
-LABELS = (("normal", "normal"), ("reserved-ram", "res-RAM"),
-          ("reserved-non-ram", "non-RAM"), ("nosave", "nosave"))
-MAP = {ChecksumVerdict.MATCH: ("match", "ok"), ChecksumVerdict.MISMATCH: ("MISMATCH", "bad"),
-       ChecksumVerdict.UNVERIFIABLE: ("n/a", "dim"), ChecksumVerdict.ABSENT: ("n/a", "dim")}
+LABELS = (
+    ("normal", "normal"),
+    ("reserved-ram", "res-RAM"),
+    ("reserved-non-ram", "non-RAM"),
+    ("nosave", "nosave"),
+)
+MAP = {
+    ChecksumVerdict.MATCH: ("match", "ok"),
+    ChecksumVerdict.MISMATCH: ("MISMATCH", "bad"),
+    ChecksumVerdict.UNVERIFIABLE: ("n/a", "dim"),
+    ChecksumVerdict.ABSENT: ("n/a", "dim"),
+}
 HEAD = ("#", "verdict", "unsafe", *(h for _, h in LABELS), "map")
 
 
@@ -31,12 +39,19 @@ def _cells(i: int, r: BatchRow) -> list[tuple[str, str]]:
     if not isinstance(rep, Report):
         return [(str(i), "dim"), verdict, *([("", "")] * (len(HEAD) - 2))]
     labels = dict(rep.labels.items()) if rep.labels else {}
-    counts = [(f"{labels[k]:,}" if k in labels else "-", f"label.{k}" if k in labels else "dim")
-              for k, _ in LABELS]
+    counts = [
+        (f"{labels[k]:,}" if k in labels else "-", f"label.{k}" if k in labels else "dim")
+        for k, _ in LABELS
+    ]
     if rep.map is None:
         return [(str(i), "dim"), verdict, ("-", "dim"), *counts, ("NONE", "bad")]
-    return [(str(i), "dim"), verdict, (f"{rep.unsafe_pages:,}", ""), *counts,
-            MAP[rep.map.checksum_verdict]]
+    return [
+        (str(i), "dim"),
+        verdict,
+        (f"{rep.unsafe_pages:,}", ""),
+        *counts,
+        MAP[rep.map.checksum_verdict],
+    ]
 
 
 def _base(rows: list[BatchRow]) -> str:
@@ -82,17 +97,27 @@ def _table(rows: list[BatchRow], base: str, width: int) -> Text:
 
 
 def summary_words(s: BatchSummary) -> str:
-    parts = [f"{plural(s.images, 'image')}: {s.ok:,} ok, {s.unsafe:,} unsafe, "
-             f"{plural(s.errors, 'error')}"]
+    parts = [
+        f"{plural(s.images, 'image')}: {s.ok:,} ok, {s.unsafe:,} unsafe, "
+        f"{plural(s.errors, 'error')}"
+    ]
     if s.without_map:
-        parts.append(f"{s.without_map:,} audited without a memory map (no labels: unsafe saves "
-                     "not checked; give --map, or a sidecar such as host1.dmesg or console.log "
-                     "beside an image alone in its directory)")
+        parts.append(
+            f"{s.without_map:,} audited without a memory map (no labels: unsafe saves "
+            "not checked; give --map, or a sidecar such as host1.dmesg or console.log "
+            "beside an image alone in its directory)"
+        )
     sk = s.skipped
     if sk.total:
-        kinds = [plural(sk.not_images, "file") + " that "
-                 + agree(sk.not_images, "is not an image", "are not images")] \
-            if sk.not_images else []
+        kinds = (
+            [
+                plural(sk.not_images, "file")
+                + " that "
+                + agree(sk.not_images, "is not an image", "are not images")
+            ]
+            if sk.not_images
+            else []
+        )
         if sk.plain_swap_areas:
             kinds.append(plural(sk.plain_swap_areas, "plain swap area") + " (no image)")
         if sk.unreadable:
@@ -104,19 +129,26 @@ def summary_words(s: BatchSummary) -> str:
 def render_batch(rows: list[BatchRow], summary: BatchSummary, console: Console) -> None:
     """The table, then errors and sidecars left out by row number, then the summary."""
     base = _base(rows)
-    title = f"{plural(len(rows), 'image')}" + (f" in {base}/" if base else "") + \
-        " (labels in pages)"
+    title = (
+        f"{plural(len(rows), 'image')}" + (f" in {base}/" if base else "") + " (labels in pages)"
+    )
     console.print(Text(title, style="key"))
     if rows:
         console.print(_table(rows, base, console.width))
     indent = len(str(len(rows))) + 2
     for i, r in enumerate(rows, 1):
         if r.error is not None:
-            console.print(hanging(Text(f"#{i}", style="bad"),
-                                  f"{_shown(r.path, base)}: {r.error}", indent))
+            console.print(
+                hanging(Text(f"#{i}", style="bad"), f"{_shown(r.path, base)}: {r.error}", indent)
+            )
         for g in r.inputs.ignored:
-            console.print(hanging(Text(f"#{i}", style="dim"),
-                                  f"left out {_shown(g.file, base)}: {g.error}", indent),
-                          style="dim")
+            console.print(
+                hanging(
+                    Text(f"#{i}", style="dim"),
+                    f"left out {_shown(g.file, base)}: {g.error}",
+                    indent,
+                ),
+                style="dim",
+            )
     console.print(hanging(Text("summary", style="key"), summary_words(summary), 9))
     console.print(f"worst exit code: {summary.worst_exit_code}")

@@ -43,12 +43,23 @@ def _file_rows(s: ImageSummary) -> list[tuple[str, RenderableType]]:
     if inp.transport:
         kind += f" ({inp.transport}-compressed input)"
     rows: list[tuple[str, RenderableType]] = [
-        ("file", Text.assemble(inp.path, (f"  {inp.file_size:,} bytes, {kind}", "dim")))]
+        ("file", Text.assemble(inp.path, (f"  {inp.file_size:,} bytes, {kind}", "dim")))
+    ]
     if lay.container == "swap":
         layout = lay.header.layout if lay.header else None
-        rows.append(("signature", Text.assemble(lay.signature or "-", (
-            f"  orig_sig {lay.orig_sig}, header layout {layout}, page size {lay.page_size}",
-            "dim"))))
+        rows.append(
+            (
+                "signature",
+                Text.assemble(
+                    lay.signature or "-",
+                    (
+                        f"  orig_sig {lay.orig_sig}, header layout {layout}, "
+                        f"page size {lay.page_size}",
+                        "dim",
+                    ),
+                ),
+            )
+        )
         rows.append(("flags", f"{_hex(lay.flags_value)}  {', '.join(lay.flags) or 'none'}"))
     else:
         sig = f"  signature {lay.signature}" if lay.signature else ""
@@ -61,17 +72,25 @@ def _format_rows(s: ImageSummary) -> list[tuple[str, RenderableType]]:
     usw = d if isinstance(d, UswsuspDetails) else None
     rows: list[tuple[str, RenderableType]] = []
     if lay.era not in ("2.6.20+", "stream"):
-        rows.append(("format", Text.assemble(lay.era, (f"  {usw.header_layout}" if usw else "",
-                                                       "dim"))))
+        rows.append(
+            ("format", Text.assemble(lay.era, (f"  {usw.header_layout}" if usw else "", "dim")))
+        )
     chunks = s.integrity.chunks
     if usw is not None and usw.compression != "none" and lay.compression == "none":
         # uswsusp compresses the kernel's raw stream itself
         blocks = f"  {plural(usw.blocks, 'block')}" if usw.blocks else ""
-        rows.append(("compression", Text.assemble(f"{usw.compression} (userland)",
-                                                  (blocks, "dim"))))
+        rows.append(
+            ("compression", Text.assemble(f"{usw.compression} (userland)", (blocks, "dim")))
+        )
     else:
-        rows.append(("compression", Text.assemble(
-            lay.compression, (f"  {plural(chunks, 'chunk')}" if chunks else "", "dim"))))
+        rows.append(
+            (
+                "compression",
+                Text.assemble(
+                    lay.compression, (f"  {plural(chunks, 'chunk')}" if chunks else "", "dim")
+                ),
+            )
+        )
     if usw is not None and usw.encryption:
         rows.append(("encryption", usw.encryption))
     elif isinstance(d, LegacyDetails) and d.encryption is not None:
@@ -82,18 +101,32 @@ def _format_rows(s: ImageSummary) -> list[tuple[str, RenderableType]]:
 def _kernel_rows(s: ImageSummary) -> list[tuple[str, RenderableType]]:
     k = s.kernel
     rows: list[tuple[str, RenderableType]] = [
-        ("kernel", s.kernel_release or Text("unknown", style="dim"))]
+        ("kernel", s.kernel_release or Text("unknown", style="dim"))
+    ]
     if k.error:
         rows.append(("", Text(f"banner search stopped: {k.error}", style="bad")))
     if k.banner is not None:
         rows.append(("", Text(k.banner, style="dim")))
-        rows.append(("", Text(f"banner at PFN {_hex(k.found_at_pfn)} "
-                              f"(phys {_hex(k.physical_address)})", style="dim")))
+        rows.append(
+            (
+                "",
+                Text(
+                    f"banner at PFN {_hex(k.found_at_pfn)} (phys {_hex(k.physical_address)})",
+                    style="dim",
+                ),
+            )
+        )
     if k.expected_physical_address is not None:
         ok = k.banner is not None and k.physical_address == k.expected_physical_address
-        rows.append(("", Text.assemble(
-            (f"System.map linux_banner at phys {k.expected_physical_address:#x} ", "dim"),
-            ("matches", "ok") if ok else ("differs", "bad"))))
+        rows.append(
+            (
+                "",
+                Text.assemble(
+                    (f"System.map linux_banner at phys {k.expected_physical_address:#x} ", "dim"),
+                    ("matches", "ok") if ok else ("differs", "bad"),
+                ),
+            )
+        )
     return rows
 
 
@@ -136,8 +169,7 @@ def counts_table(s: ImageSummary) -> Table:
     t.add_row("PFN range", f"{_hex(d.pfn_min)} .. {_hex(d.pfn_max)}")
     beyond = s.integrity.pages_beyond_eof
     if beyond:
-        t.add_row("pages past end of file", f"{beyond:,} [dim](trimmed dump: "
-                  "read as zeros)[/]")
+        t.add_row("pages past end of file", f"{beyond:,} [dim](trimmed dump: read as zeros)[/]")
     return t
 
 
@@ -147,8 +179,10 @@ def _unreadable_text(s: ImageSummary) -> Text:
     spans = i.unreadable
     where = ", ".join(f"{u.start_pfn:#x}-{u.end_pfn:#x}" for u in spans[:3])
     more = f", ... ({len(spans)} ranges)" if len(spans) > 3 else ""
-    text = Text.from_markup(f"[bad]UNREADABLE[/] {i.unreadable_pages:,} saved pages (PFN "
-                            f"{where}{more}); no CRC32 over what is missing\n")
+    text = Text.from_markup(
+        f"[bad]UNREADABLE[/] {i.unreadable_pages:,} saved pages (PFN "
+        f"{where}{more}); no CRC32 over what is missing\n"
+    )
     text.append(spans[0].reason if spans else "", style="dim")
     return text
 
@@ -164,8 +198,9 @@ def integrity_text(s: ImageSummary) -> Text:
         # uswsusp: MD5 over the whole uncompressed stream
         if checksum.ok:
             return Text.from_markup(f"[ok]MD5 OK[/] {checksum.computed}")
-        return Text.from_markup(f"[bad]MD5 MISMATCH[/] stored {checksum.stored}, "
-                                f"computed {checksum.computed}")
+        return Text.from_markup(
+            f"[bad]MD5 MISMATCH[/] stored {checksum.stored}, computed {checksum.computed}"
+        )
     i = s.integrity
     crc = i.crc32
     if not i.verified:
@@ -177,14 +212,16 @@ def integrity_text(s: ImageSummary) -> Text:
     if crc.ok:
         return Text.from_markup(f"[ok]CRC32 OK[/] {_crc(crc.computed)}")
     return Text.from_markup(
-        f"[bad]CRC32 MISMATCH[/] stored {crc.stored:#010x}, computed {_hex(crc.computed)}")
+        f"[bad]CRC32 MISMATCH[/] stored {crc.stored:#010x}, computed {_hex(crc.computed)}"
+    )
 
 
 VERDICT_STYLE = {ChecksumVerdict.MATCH: "ok", ChecksumVerdict.MISMATCH: "bad"}
 
 
-def map_rows(inputs: list[tuple[str, str, BootChoice | None]], verdict: ChecksumVerdict,
-             explanation: str) -> list[tuple[str, RenderableType]]:
+def map_rows(
+    inputs: list[tuple[str, str, BootChoice | None]], verdict: ChecksumVerdict, explanation: str
+) -> list[tuple[str, RenderableType]]:
     """The map files (with the boot read from a log of several, and why), then the one
     checksum verdict ``info``, ``audit`` and ``map diff`` share."""
     rows: list[tuple[str, RenderableType]] = []
@@ -206,20 +243,40 @@ def memory_rows(s: ImageSummary) -> list[tuple[str, RenderableType]]:
     if m.osrelease is None:
         rows.append(("memory", Text("no VMCOREINFO read from the image", style="dim")))
     else:
-        rows.append(("memory", Text.assemble(f"VMCOREINFO {m.osrelease}", (
-            f"  at phys {_hex(m.vmcoreinfo_address)}, build-id {m.build_id or '-'}", "dim"))))
+        rows.append(
+            (
+                "memory",
+                Text.assemble(
+                    f"VMCOREINFO {m.osrelease}",
+                    (
+                        f"  at phys {_hex(m.vmcoreinfo_address)}, build-id {m.build_id or '-'}",
+                        "dim",
+                    ),
+                ),
+            )
+        )
         slide = "none" if m.kernel_offset == 0 else _hex(m.kernel_offset)
-        rows.append(("", Text(f"KASLR offset {slide}, {m.paging or 'no page tables'} from "
-                              f"{_hex(m.page_table_root)}, symbols: "
-                              f"{m.symbols_source or 'none'}", style="dim")))
+        rows.append(
+            (
+                "",
+                Text(
+                    f"KASLR offset {slide}, {m.paging or 'no page tables'} from "
+                    f"{_hex(m.page_table_root)}, symbols: "
+                    f"{m.symbols_source or 'none'}",
+                    style="dim",
+                ),
+            )
+        )
         log = "-" if m.log_records is None else plural(m.log_records, "record")
-        e820 = {True: "matches the record", False: "DIFFERS from the record",
-                None: "not compared"}[m.e820_checksum_matches]
+        e820 = {True: "matches the record", False: "DIFFERS from the record", None: "not compared"}[
+            m.e820_checksum_matches
+        ]
         rows.append(("", Text(f"log {log}; the e820 table it held {e820}", style="dim")))
     rows += [("", Text(line, style="dim")) for line in m.errors[:4]]
     if len(m.errors) > 4:
-        rows.append(("", Text(f"... {plural(len(m.errors) - 4, 'more error')} (--json)",
-                              style="dim")))
+        rows.append(
+            ("", Text(f"... {plural(len(m.errors) - 4, 'more error')} (--json)", style="dim"))
+        )
     return rows
 
 
@@ -228,6 +285,5 @@ def render_summary(s: ImageSummary, console: Console) -> None:
     for m in s.maps:
         rows += map_rows([(m.source, m.format, m.boot)], m.verdict, m.explanation)
     rows += memory_rows(s)
-    parts: list[RenderableType] = [header_table(s), Text(""), counts_table(s), Text(""),
-                                   grid(rows)]
+    parts: list[RenderableType] = [header_table(s), Text(""), counts_table(s), Text(""), grid(rows)]
     console.print(Panel(Group(*parts), title="swsusp image", title_align="left", expand=False))

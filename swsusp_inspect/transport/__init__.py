@@ -210,13 +210,21 @@ def _cached(spath: str, image: Any, transport: str) -> Source:
         raise
 
 
-def _stream(raw: IO[bytes], head: bytes, transport: str | None, *, fifo: bool, total: int,
-            progress: Callable[[int, int], None] | None) -> tuple[str, Iterator[bytes]]:
+def _stream(
+    raw: IO[bytes],
+    head: bytes,
+    transport: str | None,
+    *,
+    fifo: bool,
+    total: int,
+    progress: Callable[[int, int], None] | None,
+) -> tuple[str, Iterator[bytes]]:
     """The label and the expanded blocks of a compressed file or a pipe."""
     if fifo:
         label = f"{transport} stream in a pipe" if transport else "pipe"
-        return label, expand_blocks(transport, cast(IO[bytes], Prefixed(head, raw))) \
-            if transport else raw_blocks(raw, head)
+        return label, expand_blocks(
+            transport, cast(IO[bytes], Prefixed(head, raw))
+        ) if transport else raw_blocks(raw, head)
     raw.seek(0)
     assert transport is not None
     src: Any = raw if progress is None else _Counted(raw, progress, total)
@@ -224,7 +232,9 @@ def _stream(raw: IO[bytes], head: bytes, transport: str | None, *, fifo: bool, t
 
 
 def open_source(
-    path: str | os.PathLike[str], *, max_expanded: int = DEFAULT_MAX_EXPANDED,
+    path: str | os.PathLike[str],
+    *,
+    max_expanded: int = DEFAULT_MAX_EXPANDED,
     expansion: Expansion | None = None,
 ) -> Source:
     """Open ``path`` read-only and map it; expand xz/gzip/zstd transports and pipes into a
@@ -260,8 +270,9 @@ def open_source(
             if hit is not None:
                 raw.close()
                 return _cached(spath, hit, transport)
-        label, blocks = _stream(raw, head, transport, fifo=fifo, total=st.st_size,
-                                progress=exp.progress)
+        label, blocks = _stream(
+            raw, head, transport, fifo=fifo, total=st.st_size, progress=exp.progress
+        )
         source = _expand(spath, label, transport, blocks, entry=entry, max_expanded=max_expanded)
         raw.close()
         return source
@@ -270,23 +281,31 @@ def open_source(
         raise
 
 
-def _expand(spath: str, label: str, transport: str | None, blocks: Iterator[bytes], *,
-            entry: Entry | None, max_expanded: int) -> Source:
+def _expand(
+    spath: str,
+    label: str,
+    transport: str | None,
+    blocks: Iterator[bytes],
+    *,
+    entry: Entry | None,
+    max_expanded: int,
+) -> Source:
     """Spool ``blocks`` into a private temporary file, or into the cache entry (then
     published and mapped from there)."""
-    out = entry.partial() if entry is not None else \
-        tempfile.TemporaryFile(prefix="swsusp-inspect-")  # noqa: SIM115 - lives with the map
+    out = entry.partial() if entry is not None else tempfile.TemporaryFile(prefix="swsusp-inspect-")  # noqa: SIM115 - lives with the map
     try:
         spool(spath, label, transport, blocks, out, max_expanded=max_expanded)
         size = out.seek(0, os.SEEK_END)
         if size == 0 and transport is None:
-            raise NotAnImageError(f"no hibernation image: {spath} is an empty pipe (no "
-                                  "writer?) (ends at 0x0)")
+            raise NotAnImageError(
+                f"no hibernation image: {spath} is an empty pipe (no writer?) (ends at 0x0)"
+            )
         if entry is None:
             return _mapped(spath, out, transport, [out])
         if size == 0:
-            raise NotAnImageError(f"no hibernation image: {spath} decompresses to nothing "
-                                  "(ends at 0x0)")
+            raise NotAnImageError(
+                f"no hibernation image: {spath} decompresses to nothing (ends at 0x0)"
+            )
         assert transport is not None
         publish(entry, out, spath, size)
     except BaseException:
@@ -297,6 +316,3 @@ def _expand(spath: str, label: str, transport: str | None, blocks: Iterator[byte
         raise
     out.close()
     return _cached(spath, entry.image, transport)
-
-
-

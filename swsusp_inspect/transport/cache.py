@@ -27,6 +27,7 @@ __all__ = ["CACHE_ENV", "Entry", "discard", "entry_for", "publish"]
 CACHE_ENV = "SWSUSP_INSPECT_CACHE"
 _HEAD = 1 << 16
 
+
 @dataclass(frozen=True)
 class Entry:
     """The cache entry of one input: where its expanded copy is, and what it must match."""
@@ -51,8 +52,7 @@ class Entry:
         return open(f"{self.image}.{os.getpid()}.partial", "w+b")
 
 
-def entry_for(spath: str, fd: int, st: os.stat_result, cache_dir: str,
-              transport: str) -> Entry:
+def entry_for(spath: str, fd: int, st: os.stat_result, cache_dir: str, transport: str) -> Entry:
     """The entry ``spath`` (open as ``fd``, ``st`` its stat) has in ``cache_dir``."""
     d = Path(cache_dir)
     try:
@@ -60,13 +60,19 @@ def entry_for(spath: str, fd: int, st: os.stat_result, cache_dir: str,
     except OSError as exc:
         raise CacheError(f"cache {cache_dir}: cannot be created ({exc.strerror})") from None
     if d.resolve() == Path(spath).resolve().parent:
-        raise CacheError(f"cache {cache_dir}: the input's own directory; the evidence's "
-                         "directory is never written: give another")
+        raise CacheError(
+            f"cache {cache_dir}: the input's own directory; the evidence's "
+            "directory is never written: give another"
+        )
     head = os.pread(fd, _HEAD, 0)
     identity: dict[str, int | str] = {
-        "device": st.st_dev, "inode": st.st_ino, "size": st.st_size,
-        "mtime_ns": st.st_mtime_ns, "head_sha256": hashlib.sha256(head).hexdigest(),
-        "transport": transport}
+        "device": st.st_dev,
+        "inode": st.st_ino,
+        "size": st.st_size,
+        "mtime_ns": st.st_mtime_ns,
+        "head_sha256": hashlib.sha256(head).hexdigest(),
+        "transport": transport,
+    }
     key = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:32]
     return Entry(d / f"{key}.img", d / f"{key}.json", identity)
 

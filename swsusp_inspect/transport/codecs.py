@@ -11,16 +11,22 @@ from typing import IO, Any
 
 from swsusp_inspect.errors import FormatError, SwsuspError
 
-__all__ = ["BLOCK", "MAGICS", "Prefixed", "codec_errors", "expand_blocks", "open_expanded",
-           "raw_blocks", "read_expanded", "read_head", "sniff_transport"]
+__all__ = [
+    "BLOCK",
+    "MAGICS",
+    "Prefixed",
+    "codec_errors",
+    "expand_blocks",
+    "open_expanded",
+    "raw_blocks",
+    "read_expanded",
+    "read_head",
+    "sniff_transport",
+]
 
 BLOCK = 1 << 20
 
-MAGICS = (
-    (b"\xfd7zXZ\x00", "xz"),
-    (b"\x1f\x8b", "gzip"),
-    (b"\x28\xb5\x2f\xfd", "zstd"),
-)
+MAGICS = ((b"\xfd7zXZ\x00", "xz"), (b"\x1f\x8b", "gzip"), (b"\x28\xb5\x2f\xfd", "zstd"))
 
 
 def sniff_transport(head: bytes) -> str | None:
@@ -121,8 +127,12 @@ def codec_errors(transport: str | None) -> tuple[type[BaseException], ...]:
     import lzma
     import zlib
 
-    errors: tuple[type[BaseException], ...] = (lzma.LZMAError, zlib.error, EOFError,
-                                               gzip.BadGzipFile)
+    errors: tuple[type[BaseException], ...] = (
+        lzma.LZMAError,
+        zlib.error,
+        EOFError,
+        gzip.BadGzipFile,
+    )
     if transport == "zstd":
         import zstandard
 
@@ -161,8 +171,9 @@ def open_expanded(raw: IO[bytes], transport: str | None) -> IO[bytes]:
     return io.BufferedReader(_Expanded(transport, raw), buffer_size=BLOCK)
 
 
-def read_expanded(path: str, limit: int, refuse: Callable[[str], SwsuspError], *,
-                  what: str) -> tuple[bytes, str | None]:
+def read_expanded(
+    path: str, limit: int, refuse: Callable[[str], SwsuspError], *, what: str
+) -> tuple[bytes, str | None]:
     """The content of ``path`` (``what`` names it in errors) and its transport: decompressed
     when it is xz, gzip or zstd; at most ``limit`` bytes read from the file and at most
     ``limit`` bytes expanded (else ``refuse``).
@@ -182,11 +193,18 @@ def read_expanded(path: str, limit: int, refuse: Callable[[str], SwsuspError], *
         for block in expand_blocks(transport, io.BytesIO(data)):
             got += len(block)
             if got > limit:
-                raise refuse(f"{transport}-compressed, more than {limit} bytes ({limit >> 20} "
-                             "MiB) expanded: not read further")
+                raise refuse(
+                    f"{transport}-compressed, more than {limit} bytes ({limit >> 20} "
+                    "MiB) expanded: not read further"
+                )
             parts.append(block)
     except codec_errors(transport) as exc:
-        raise FormatError(f"{what} {transport} stream", 0, None, f"a complete {transport} "
-                          f"stream", f"corrupt after {got:#x} decompressed bytes ({exc})",
-                          path=os.fspath(path)) from exc
+        raise FormatError(
+            f"{what} {transport} stream",
+            0,
+            None,
+            f"a complete {transport} stream",
+            f"corrupt after {got:#x} decompressed bytes ({exc})",
+            path=os.fspath(path),
+        ) from exc
     return b"".join(parts), transport

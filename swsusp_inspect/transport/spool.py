@@ -10,16 +10,19 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import IO
 
-from swsusp_inspect.errors import (
-    FormatError,
-    NotAnImageError,
-    SwsuspError,
-    UnsupportedFormatError,
-)
+from swsusp_inspect.errors import FormatError, NotAnImageError, SwsuspError, UnsupportedFormatError
 from swsusp_inspect.transport.codecs import codec_errors
 
-__all__ = ["DEFAULT_MAX_EXPANDED", "HEAD_BYTES", "SPARSE_GRAIN", "TMP_RESERVE",
-           "ZERO_HEAD_LIMIT", "Bound", "sniff_bound", "spool"]
+__all__ = [
+    "DEFAULT_MAX_EXPANDED",
+    "HEAD_BYTES",
+    "SPARSE_GRAIN",
+    "TMP_RESERVE",
+    "ZERO_HEAD_LIMIT",
+    "Bound",
+    "sniff_bound",
+    "spool",
+]
 
 # A stream with nothing recognisable at its start may expand to at most this many bytes.
 DEFAULT_MAX_EXPANDED = 1 << 40
@@ -48,19 +51,23 @@ def sniff_bound(spath: str, label: str, head: bytes, max_expanded: int) -> Bound
     if signatures.is_tuxonice(head, 0):
         raise UnsupportedFormatError(
             "TuxOnIce hibernation image (magic ed c3 02 e9 98 56 e5 0c at offset 0x0): "
-            f"recognised, not supported ({spath}, {label})")
+            f"recognised, not supported ({spath}, {label})"
+        )
     hit = signatures.sniff(head, 0)
     if hit is not None and hit.signature.kind == "swap":
         raise NotAnImageError(
             f"no hibernation image: page 0 ends with {hit.raw.decode('ascii', 'replace')!r} at "
-            f"{hit.offset:#x} (plain swap area; {spath}, {label}, read no further)")
+            f"{hit.offset:#x} (plain swap area; {spath}, {label}, read no further)"
+        )
     if hit is not None and len(head) >= 0x408:
         version, last_page = struct.unpack_from("<II", head, 0x400)  # union swap_header.info
         if version == 1 and last_page:
             limit = (last_page + 1) * hit.page_size
-            return Bound(min(limit, max_expanded),
-                          f"the swap area's end: swap header last_page {last_page:#x}, "
-                          f"{hit.page_size}-byte pages")
+            return Bound(
+                min(limit, max_expanded),
+                f"the swap area's end: swap header last_page {last_page:#x}, "
+                f"{hit.page_size}-byte pages",
+            )
     if hit is None:
         with contextlib.suppress(SwsuspError, ValueError, OverflowError):
             stream = snapshot.sniff_stream(head)
@@ -68,12 +75,15 @@ def sniff_bound(spath: str, label: str, head: bytes, max_expanded: int) -> Bound
                 page_size, word = stream
                 info = snapshot.swsusp_info_struct(word).parse(head)
                 limit = int(info.pages) * page_size
-                return Bound(min(limit, max_expanded),
-                              f"the stream's end: swsusp_info.pages {int(info.pages):#x}")
+                return Bound(
+                    min(limit, max_expanded),
+                    f"the stream's end: swsusp_info.pages {int(info.pages):#x}",
+                )
     if hit is None and head.count(0) == len(head):
         return None
-    return Bound(max_expanded, f"the limit for streams without a swap header "
-                                f"({max_expanded >> 30} GiB)")
+    return Bound(
+        max_expanded, f"the limit for streams without a swap header ({max_expanded >> 30} GiB)"
+    )
 
 
 def _tmp_free(out: IO[bytes]) -> int | None:
@@ -103,8 +113,15 @@ def _write_sparse(out: IO[bytes], block: bytes, at: int) -> int:
     return written
 
 
-def spool(spath: str, label: str, transport: str | None, blocks: Iterator[bytes],
-          out: IO[bytes], *, max_expanded: int) -> None:
+def spool(
+    spath: str,
+    label: str,
+    transport: str | None,
+    blocks: Iterator[bytes],
+    out: IO[bytes],
+    *,
+    max_expanded: int,
+) -> None:
     """Write ``blocks`` into ``out`` (holes for zero blocks), deciding from the head how far
     the stream may go."""
     total = 0
@@ -124,30 +141,51 @@ def spool(spath: str, label: str, transport: str | None, blocks: Iterator[bytes]
                             raise NotAnImageError(
                                 f"no hibernation image: {spath} ({label}): its first "
                                 f"{ZERO_HEAD_LIMIT >> 20} MiB are zeros, no signature, no "
-                                "swsusp_info (read no further)")
-                        bound = Bound(max_expanded, "the limit for streams without a swap "
-                                                     f"header ({max_expanded >> 30} GiB)")
+                                "swsusp_info (read no further)"
+                            )
+                        bound = Bound(
+                            max_expanded,
+                            "the limit for streams without a swap "
+                            f"header ({max_expanded >> 30} GiB)",
+                        )
             total += len(block)
             limit = bound.limit if bound is not None else max_expanded
             if total > limit:
                 why = bound.why if bound is not None else "the limit"
-                raise FormatError(label, 0, None, f"at most {limit:#x} bytes expanded ({why})",
-                                  f"more (read no further than {total:#x})", path=spath)
+                raise FormatError(
+                    label,
+                    0,
+                    None,
+                    f"at most {limit:#x} bytes expanded ({why})",
+                    f"more (read no further than {total:#x})",
+                    path=spath,
+                )
             written += _write_sparse(out, block, total - len(block))
             if room is not None and written > room:
-                raise FormatError(label, 0, None,
-                                  f"at most {room:#x} bytes of data in $TMPDIR (its free "
-                                  f"space less {TMP_RESERVE >> 20} MiB)",
-                                  f"more (read no further than {total:#x})", path=spath)
+                raise FormatError(
+                    label,
+                    0,
+                    None,
+                    f"at most {room:#x} bytes of data in $TMPDIR (its free "
+                    f"space less {TMP_RESERVE >> 20} MiB)",
+                    f"more (read no further than {total:#x})",
+                    path=spath,
+                )
         if bound is None and total:
             bound = sniff_bound(spath, label, bytes(head), max_expanded)
             if bound is None:
-                raise NotAnImageError(f"no hibernation image: {spath} ({label}) holds only "
-                                      f"zeros (ends at {total:#x})")
+                raise NotAnImageError(
+                    f"no hibernation image: {spath} ({label}) holds only zeros (ends at {total:#x})"
+                )
         out.truncate(total)
     except codec_errors(transport) as exc:
         # the stream starts at file offset 0; where decoding stopped is given as a decompressed
         # count (the compressed read position is buffered, not exact)
-        raise FormatError(label, 0, None, f"a complete {transport} stream",
-                          f"corrupt after {total:#x} decompressed bytes ({exc})",
-                          path=spath) from exc
+        raise FormatError(
+            label,
+            0,
+            None,
+            f"a complete {transport} stream",
+            f"corrupt after {total:#x} decompressed bytes ({exc})",
+            path=spath,
+        ) from exc

@@ -29,24 +29,39 @@ SEED = SAMPLES / "forged-seed-2004"
 CRC32_LAYOUT = "5.13+ (CRC32 e820 checksum)"
 
 # 1 GiB machine: RAM 0-0x9fbff, EBDA, BIOS, RAM 1 MiB - 1 GiB, ACPI data at the top of RAM
-E820 = [(0x0, 0x9FBFF, "usable"), (0x9FC00, 0x9FFFF, "reserved"), (0xF0000, 0xFFFFF, "reserved"),
-        (0x100000, 0x3FFEFFFF, "usable"), (0x3FFF0000, 0x3FFFFFFF, "ACPI data")]
+E820 = [
+    (0x0, 0x9FBFF, "usable"),
+    (0x9FC00, 0x9FFFF, "reserved"),
+    (0xF0000, 0xFFFFF, "reserved"),
+    (0x100000, 0x3FFEFFFF, "usable"),
+    (0x3FFF0000, 0x3FFFFFFF, "ACPI data"),
+]
 
 
 def dmesg(entries: list[tuple[int, int, str]]) -> str:
-    return "".join(f"[    0.000000] BIOS-e820: [mem {a:#018x}-{b:#018x}] {t}\n"
-                   for a, b, t in entries)
+    return "".join(
+        f"[    0.000000] BIOS-e820: [mem {a:#018x}-{b:#018x}] {t}\n" for a, b, t in entries
+    )
 
 
-def forged(tmp_path: Path, pfns: list[int] | np.ndarray, *, entries: list | None = None,
-           checksum: bool = True, **spec: Any) -> tuple[Path, MemoryMap]:
+def forged(
+    tmp_path: Path,
+    pfns: list[int] | np.ndarray,
+    *,
+    entries: list | None = None,
+    checksum: bool = True,
+    **spec: Any,
+) -> tuple[Path, MemoryMap]:
     mpath = tmp_path / "dmesg.txt"
     mpath.write_text(dmesg(E820 if entries is None else entries))
     m = load_memory_map(mpath)
     if "arch_record" not in spec:
         spec["arch_record"] = build_restore_record(
-            CRC32_LAYOUT, jump_address=0xFFFFFFFF81800000, jump_address_phys=0x1800000,
-            e820_checksum=m.checksum_crc32() if checksum else 0)
+            CRC32_LAYOUT,
+            jump_address=0xFFFFFFFF81800000,
+            jump_address_phys=0x1800000,
+            e820_checksum=m.checksum_crc32() if checksum else 0,
+        )
     f = forge_to(tmp_path, "image", pfns=np.asarray(pfns, dtype=np.uint64), **spec)
     return Path(f.path), m
 
@@ -80,8 +95,12 @@ def test_seed_scenario_flags_exactly_the_bios_and_mmio_ranges() -> None:
 def test_clean_forged_image_exits_0(tmp_path: Path) -> None:
     path, m = forged(tmp_path, list(range(1, 0x9F)) + list(range(0x100, 0x400)))
     r = run(path, maps=[m])
-    assert to_data(r.labels) == {"normal": 0x9E + 0x300, "reserved-ram": 0, "reserved-non-ram": 0,
-                        "nosave": 0}
+    assert to_data(r.labels) == {
+        "normal": 0x9E + 0x300,
+        "reserved-ram": 0,
+        "reserved-non-ram": 0,
+        "nosave": 0,
+    }
     assert r.findings == () and r.exit_code(strict=True) == 0
     assert to_data(r.evidence)["reserved-ram"]["source"] is None
     assert "cannot be told" in to_data(r.evidence)["reserved-ram"]["cannot_see"]
@@ -116,8 +135,9 @@ def test_beyond_map_and_nosave_and_acpi(tmp_path: Path) -> None:
 
 
 def test_log_nosave_lines_win_over_derived_rules(tmp_path: Path) -> None:
-    lines = dmesg(E820) + ("[    0.043012] PM: hibernation: Registered nosave memory: "
-                           "[mem 0x00000000-0x00000fff]\n")
+    lines = dmesg(E820) + (
+        "[    0.043012] PM: hibernation: Registered nosave memory: [mem 0x00000000-0x00000fff]\n"
+    )
     path, _ = forged(tmp_path, [0, 1, 2])
     mpath = tmp_path / "dmesg-nosave.txt"
     mpath.write_text(lines)
@@ -131,10 +151,12 @@ def test_log_nosave_lines_win_over_derived_rules(tmp_path: Path) -> None:
 def test_system_map_nosave_section(tmp_path: Path) -> None:
     # restore_registers at phys 0x1800000; .data..nosave one page at +0x400000
     smap = tmp_path / "System.map"
-    smap.write_text("ffffffff81000000 T _text\n"
-                    "ffffffff81800000 T restore_registers\n"
-                    "ffffffff81c00000 D __nosave_begin\n"
-                    "ffffffff81c01000 D __nosave_end\n")
+    smap.write_text(
+        "ffffffff81000000 T _text\n"
+        "ffffffff81800000 T restore_registers\n"
+        "ffffffff81c00000 D __nosave_begin\n"
+        "ffffffff81c01000 D __nosave_end\n"
+    )
     path, m = forged(tmp_path, [0x1BFF, 0x1C00, 0x1C01])
     r = run(path, maps=[m], system_map=load_system_map(smap))
     (f,) = r.findings_with("saved-nosave")
@@ -149,9 +171,11 @@ def test_system_map_nosave_section(tmp_path: Path) -> None:
 def test_reserved_ram_evidence_iomem_then_kpageflags(tmp_path: Path) -> None:
     path, m = forged(tmp_path, [*range(0x1000, 0x1010), 0x5000, 0x5001])
     iomem = tmp_path / "iomem.txt"
-    iomem.write_text("00000000-0009fbff : System RAM\n"
-                     "00100000-3ffeffff : System RAM\n  01000000-01007fff : Kernel code\n"
-                     "  01008000-01008fff : Kernel data\n")
+    iomem.write_text(
+        "00000000-0009fbff : System RAM\n"
+        "00100000-3ffeffff : System RAM\n  01000000-01007fff : Kernel code\n"
+        "  01008000-01008fff : Kernel data\n"
+    )
     r = run(path, maps=[m, load_memory_map(iomem)])
     (f,) = r.findings_with("saved-reserved-ram")
     assert to_data(f.details)["by_evidence"] == {"Kernel code": 8, "Kernel data": 1}
@@ -270,32 +294,46 @@ def test_damaged_data_chunk_is_an_error_finding_not_a_crash(tmp_path: Path) -> N
         assert r.labels is not None and to_data(r.labels)["normal"] == 300 and r.exit_code() == 1
 
 
-@pytest.mark.parametrize(("word", "machine", "version", "registered", "sector"), [
-    (4, "i686", 0x020616, False, 8),  # i386 2.6.22 (CONFIG_LBD: the 2.6.20+ header layout)
-    (4, "i686", 0x020617, True, 8),   # i386 2.6.23: e820_mark_nosave_regions()
-    (4, "i686", 0x020617, True, 4),   # the same without CONFIG_LBD: a 4-byte sector_t
-    (8, "x86_64", 0x020616, True, 8),  # x86_64 registered them from 2.6.19
-])
+@pytest.mark.parametrize(
+    ("word", "machine", "version", "registered", "sector"),
+    [
+        (4, "i686", 0x020616, False, 8),  # i386 2.6.22 (CONFIG_LBD: the 2.6.20+ header layout)
+        (4, "i686", 0x020617, True, 8),  # i386 2.6.23: e820_mark_nosave_regions()
+        (4, "i686", 0x020617, True, 4),  # the same without CONFIG_LBD: a 4-byte sector_t
+        (8, "x86_64", 0x020616, True, 8),  # x86_64 registered them from 2.6.19
+    ],
+)
 def test_e820_nosave_registration_follows_the_writers_version(
-        tmp_path: Path, word: int, machine: str, version: int, registered: bool,
-        sector: int) -> None:
+    tmp_path: Path, word: int, machine: str, version: int, registered: bool, sector: int
+) -> None:
     from swsusp_inspect.forge.legacy import uts_bytes
 
     release = f"2.6.{version & 0xFF}"
-    path, m = forged(tmp_path, list(range(0x9D, 0x200)), compression="none", arch_record=b"",
-                     uts=uts_bytes(release, machine), version_code=version, word_size=word,
-                     sector_size=sector)
+    path, m = forged(
+        tmp_path,
+        list(range(0x9D, 0x200)),
+        compression="none",
+        arch_record=b"",
+        uts=uts_bytes(release, machine),
+        version_code=version,
+        word_size=word,
+        sector_size=sector,
+    )
     r = run(path, maps=[m]).to_dict()
     assert (r["image"]["word_size"], r["image"]["era"]) == (
-        word, "2.6.20+" if sector == 8 else "2.6.23-5.1, 4-byte sector_t")
+        word,
+        "2.6.20+" if sector == 8 else "2.6.23-5.1, 4-byte sector_t",
+    )
     (ev,) = [e for e in r["evidence"]["nosave"] if e["file"] == m.source]
     if registered:
         assert (ev["source"], ev["usable"]) == ("post-2025 rules", True)
         assert [(x["start_pfn"], x["end_pfn"]) for x in ev["ranges"]][:1] == [(0x9F, 0xFF)]
     else:
         assert (ev["source"], ev["usable"], ev["ranges"]) == ("none", False, [])
-        assert ev["what"] == (f"i386 {release} (before 2.6.23, by swsusp_info.version_code) "
-                              "registered no e820 nosave regions")
+        assert ev["what"] == (
+            f"i386 {release} (before 2.6.23, by swsusp_info.version_code) "
+            "registered no e820 nosave regions"
+        )
     # either way the BIOS hole 0xa0-0xef and the partly-RAM page 0x9f are non-RAM saves
     assert r["labels"]["reserved-non-ram"] == 0x100 - 0x9F
 
@@ -305,5 +343,7 @@ def test_legacy_eras_registered_no_e820_nosave() -> None:
     r = run(d / "swap.img.xz", maps=[load_memory_map(d / "dmesg.txt")]).to_dict()
     (ev,) = r["evidence"]["nosave"]
     assert (ev["source"], ev["usable"], ev["ranges"]) == ("none", False, [])
-    assert ev["what"] == ("this kernel era (2.4/2.5 patch (SUSP1R/SUSP2R, link.next)) "
-                          "registered no e820 nosave regions")
+    assert ev["what"] == (
+        "this kernel era (2.4/2.5 patch (SUSP1R/SUSP2R, link.next)) "
+        "registered no e820 nosave regions"
+    )

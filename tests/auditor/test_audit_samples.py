@@ -42,8 +42,11 @@ REAL = real_samples()
 # as the kernel wrote them, data payloads zeroed.  The audit reads PFNs, not page contents.
 HEADS = Path(__file__).resolve().parents[1] / "data" / "real-heads"
 # (s2disk's head is not among them: its reader decodes the whole stream when opening)
-HEAD_ONLY = sorted(p.name for p in HEADS.iterdir() if p.is_dir() and p.name not in REAL
-                   and provenance(p.name).get("writer", "kernel") == "kernel")
+HEAD_ONLY = sorted(
+    p.name
+    for p in HEADS.iterdir()
+    if p.is_dir() and p.name not in REAL and provenance(p.name).get("writer", "kernel") == "kernel"
+)
 AUDITED = REAL + HEAD_ONLY
 KPF_RESERVED = 32
 
@@ -83,16 +86,20 @@ class Truth:
             self.ram = [(a, b) for a, b, t in self.e820 if t in RAM_NAMES]
         else:
             self.ram = [(int(a, 16), int(b, 16)) for a, b in _NODE.findall(self.dmesg)]
-        self.nosave = [(int(a, 16) >> self.shift, int(b, 16) >> self.shift)
-                       for a, b in _NOSAVE.findall(self.dmesg)]
+        self.nosave = [
+            (int(a, 16) >> self.shift, int(b, 16) >> self.shift)
+            for a, b in _NOSAVE.findall(self.dmesg)
+        ]
         self.passphrase: str | None = prov.get("passphrase")  # an encrypted s2disk sample
         self.kaslr_offset = kaslr_offset(prov)
         self.head = name in HEAD_ONLY
         self.image = (HEADS / name / "heads.img.xz") if self.head else d / "swap.img.xz"
-        self.system_map = (HEADS / name / "System.map-excerpt") if self.head \
-            else SAMPLES / prov["system_map"]
-        sym = _symbols(self.system_map, "_text", "_stext", "__init_begin", "__nosave_begin",
-                       "__nosave_end")
+        self.system_map = (
+            (HEADS / name / "System.map-excerpt") if self.head else SAMPLES / prov["system_map"]
+        )
+        sym = _symbols(
+            self.system_map, "_text", "_stext", "__init_begin", "__nosave_begin", "__nosave_end"
+        )
         anchor = kernel_code_anchor(self.arch, (d / "iomem.txt").read_text(), sym)
         kcode = int(_KCODE.search((d / "iomem.txt").read_text()).group(1), 16)  # type: ignore[union-attr]
         self.kernel_code = kcode
@@ -106,9 +113,13 @@ class Truth:
 
     def non_ram_pfns(self, pfns: np.ndarray) -> set[int]:
         """Those of ``pfns`` not fully inside a RAM line of the log."""
-        return {p for p in pfns.tolist()
-                if not any(a <= p << self.shift and ((p + 1) << self.shift) - 1 <= b
-                           for a, b in self.ram)}
+        return {
+            p
+            for p in pfns.tolist()
+            if not any(
+                a <= p << self.shift and ((p + 1) << self.shift) - 1 <= b for a, b in self.ram
+            )
+        }
 
 
 def _warnings(r: Report, truth: Truth) -> list[str]:
@@ -128,9 +139,12 @@ def real(request: pytest.FixtureRequest) -> tuple[Truth, HibernationImage, Repor
     truth = Truth(request.param)
     img = open_image(truth.image, passphrase=truth.passphrase)
     request.addfinalizer(img.close)
-    report = audit(img, maps=[load_memory_map(truth.dir / "dmesg.txt")],
-                   kpageflags=truth.dir / "kpageflags.bin.xz",
-                   system_map=load_system_map(truth.system_map))
+    report = audit(
+        img,
+        maps=[load_memory_map(truth.dir / "dmesg.txt")],
+        kpageflags=truth.dir / "kpageflags.bin.xz",
+        system_map=load_system_map(truth.system_map),
+    )
     return truth, img, report
 
 
@@ -140,8 +154,9 @@ def test_real_samples_present() -> None:
     assert {"deb12-6.1-i386-lzo", "deb12-6.1-arm64-lzo"} <= set(AUDITED)
 
 
-def test_kernel_saved_no_non_ram_and_no_nosave(real: tuple[Truth, HibernationImage,
-                                                           Report]) -> None:
+def test_kernel_saved_no_non_ram_and_no_nosave(
+    real: tuple[Truth, HibernationImage, Report],
+) -> None:
     _truth, img, r = real
     assert r.labels is not None
     assert to_data(r.labels)["reserved-non-ram"] == 0
@@ -159,9 +174,9 @@ def test_kernel_saved_no_non_ram_and_no_nosave(real: tuple[Truth, HibernationIma
     partial = [f for f in r.findings if f.code == "kernel-memory-partial"]
     assert all("compressed chunk" in f.message for f in partial) and (partial == [] or _truth.head)
     # with KASLR, System.map's restore_registers is not the image's jump_address: said as info
-    assert sorted(f.code for f in r.findings
-                  if f.code not in ("chunk-unreadable", "kernel-memory-partial")) == [
-        "saved-reserved-ram"] + (["system-map-mismatch"] if _truth.kaslr_offset else [])
+    assert sorted(
+        f.code for f in r.findings if f.code not in ("chunk-unreadable", "kernel-memory-partial")
+    ) == ["saved-reserved-ram"] + (["system-map-mismatch"] if _truth.kaslr_offset else [])
 
 
 def test_reserved_ram_equals_kpageflags(real: tuple[Truth, HibernationImage, Report]) -> None:
@@ -209,7 +224,7 @@ def test_every_reserved_page_left_out_is_nosave_or_non_ram(
 
 
 def test_altered_map_flags_exactly_the_redeclared_range(
-    real: tuple[Truth, HibernationImage, Report], tmp_path: Path,
+    real: tuple[Truth, HibernationImage, Report], tmp_path: Path
 ) -> None:
     """A RAM range of the log redeclared not RAM: exactly the saved PFNs in it are flagged.
 
@@ -223,20 +238,20 @@ def test_altered_map_flags_exactly_the_redeclared_range(
     a, b = next((a, b) for a, b in truth.ram if a <= lo and hi <= b)
     if truth.e820:
         # the line as this kernel printed it (separator and type names differ in 7.x)
-        m = re.search(rf"\[mem {a:#018x}-{b:#018x}\](\s+)(usable|System RAM)$", truth.dmesg,
-                      re.M)
+        m = re.search(rf"\[mem {a:#018x}-{b:#018x}\](\s+)(usable|System RAM)$", truth.dmesg, re.M)
         assert m is not None
         sep, ram = m.group(1), m.group(2)
         res = "reserved" if ram == "usable" else "device reserved"
         old = m.group(0)
-        pieces = ([f"[mem {a:#018x}-{lo - 1:#018x}]{sep}{ram}"] if a < lo else []) + [
-            f"[mem {lo:#018x}-{hi:#018x}]{sep}{res}"] + (
-            [f"[mem {hi + 1:#018x}-{b:#018x}]{sep}{ram}"] if hi < b else [])
+        pieces = (
+            ([f"[mem {a:#018x}-{lo - 1:#018x}]{sep}{ram}"] if a < lo else [])
+            + [f"[mem {lo:#018x}-{hi:#018x}]{sep}{res}"]
+            + ([f"[mem {hi + 1:#018x}-{b:#018x}]{sep}{ram}"] if hi < b else [])
+        )
         new = "\n[    0.000000] BIOS-e820: ".join(pieces)
         region = f"reserved {lo:#x}-{hi:#x}"
     else:
-        old = next(m.group(0) for m in _NODE.finditer(truth.dmesg)
-                   if int(m.group(1), 16) == a)
+        old = next(m.group(0) for m in _NODE.finditer(truth.dmesg) if int(m.group(1), 16) == a)
         assert a == lo and hi < b  # the guest's RAM starts at the kernel's 16 MiB
         new = old.replace(f"{a:#018x}", f"{hi + 1:#018x}")
         region = f"hole {0:#x}-{hi:#x}"
@@ -265,14 +280,21 @@ def test_iomem_evidence_sees_only_the_kernel_image(
     sections touch, counted here from iomem.txt with a regex."""
     truth, img, _ = real
     iomem = (truth.dir / "iomem.txt").read_text()
-    secs = [(int(a, 16), int(b, 16)) for a, b, name in
-            re.findall(r"^\s+([0-9a-f]+)-([0-9a-f]+) : (Kernel \w+|Crash kernel)$", iomem, re.M)]
+    secs = [
+        (int(a, 16), int(b, 16))
+        for a, b, name in re.findall(
+            r"^\s+([0-9a-f]+)-([0-9a-f]+) : (Kernel \w+|Crash kernel)$", iomem, re.M
+        )
+    ]
     pfns = img.pagedir.pfns
     hit = np.zeros(pfns.size, dtype=bool)
     for a, b in secs:
         hit |= (pfns >= a >> truth.shift) & (pfns <= b >> truth.shift)
-    r = audit(img, maps=[load_memory_map(truth.dir / "dmesg.txt"),
-                         load_memory_map(truth.dir / "iomem.txt")], use_image=False)
+    r = audit(
+        img,
+        maps=[load_memory_map(truth.dir / "dmesg.txt"), load_memory_map(truth.dir / "iomem.txt")],
+        use_image=False,
+    )
     assert r.labels is not None and to_data(r.labels)["reserved-ram"] == int(hit.sum()) > 0
     assert to_data(r.evidence)["reserved-ram"]["source"] == "iomem"
     assert r.map is not None

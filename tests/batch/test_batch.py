@@ -89,8 +89,7 @@ def test_manifest_csv_and_jsonl(tmp_path: Path) -> None:
     forge(ForgeSpec(pfns=pfns, compression="lzo"), tmp_path / "a.img")
     shutil.copy(SAMPLES / "forged-seed-2004" / "dmesg.txt", tmp_path / "a.dmesg.txt")
     (tmp_path / "m.csv").write_text("image,map,kpageflags,system_map\na.img,a.dmesg.txt,,\n")
-    (tmp_path / "m.jsonl").write_text(json.dumps({"image": "a.img", "map": ["a.dmesg.txt"]})
-                                      + "\n")
+    (tmp_path / "m.jsonl").write_text(json.dumps({"image": "a.img", "map": ["a.dmesg.txt"]}) + "\n")
     for name in ("m.csv", "m.jsonl"):
         jobs = batch.read_manifest(str(tmp_path / name))
         assert len(jobs) == 1
@@ -124,8 +123,9 @@ def _dying_run_job(job: batch.BatchJob) -> batch.BatchRow:
     return _real_run_job(job)
 
 
-def test_a_dying_worker_is_a_row_not_the_end(tmp_path: Path,
-                                             monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_dying_worker_is_a_row_not_the_end(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     pfns = np.arange(0x100, 0x200, dtype=np.uint64)
     names = ["a.img", "die.img", "c.img", "d.img"]
     for name in names:
@@ -144,8 +144,7 @@ def test_passphrase_applies_to_encrypted_images_and_stays_out_of_the_rows() -> N
     rows = {Path(r["path"]).name: r for r in map(json.loads, out.splitlines())}
     assert "passphrase" in rows["uswsusp-lzo-encrypted.img.xz"]["error"]
     assert code == 2
-    code, out, _ = run("batch", "--jsonl", "--jobs", "1", "--passphrase", "hibernate me",
-                       str(d))
+    code, out, _ = run("batch", "--jsonl", "--jobs", "1", "--passphrase", "hibernate me", str(d))
     assert code == 0
     assert "hibernate me" not in out
     assert all(json.loads(line)["error"] is None for line in out.splitlines())
@@ -160,9 +159,15 @@ def test_page_offset_from_the_option_and_per_manifest_row(tmp_path: Path) -> Non
     # fit reads as VMSPLIT_3G_OPT (0xb0000000); b: VMSPLIT_1G (0x40000000), pages at 512 MiB
     specs = {"a.img": (0x78000000, 0x40000), "b.img": (0x40000000, 0x20000)}
     for name, (po, first) in specs.items():
-        forge_legacy(LegacySpec("pbe", word_size=4, page_offset=po,
-                                pfns=np.arange(first, first + 16, dtype=np.uint64)),
-                     tmp_path / name)
+        forge_legacy(
+            LegacySpec(
+                "pbe",
+                word_size=4,
+                page_offset=po,
+                pfns=np.arange(first, first + 16, dtype=np.uint64),
+            ),
+            tmp_path / name,
+        )
 
     def rows_of(*args: str) -> tuple[int, list[dict]]:
         code, out, _ = run("batch", "--jsonl", "--jobs", "1", *args)
@@ -183,8 +188,9 @@ def test_page_offset_from_the_option_and_per_manifest_row(tmp_path: Path) -> Non
     code, (row,) = rows_of("--page-offset", "0xc0000000", b)
     assert code == 2 and "direct map" in row["error"] and "0xc0000000" in row["error"]
     # per image from the manifest (hex or decimal), winning over --page-offset
-    (tmp_path / "m.csv").write_text("image,map,kpageflags,system_map,page_offset\n"
-                                    f"a.img,,,,0x78000000\nb.img,,,,{0x40000000}\n")
+    (tmp_path / "m.csv").write_text(
+        f"image,map,kpageflags,system_map,page_offset\na.img,,,,0x78000000\nb.img,,,,{0x40000000}\n"
+    )
     code, rows = rows_of("--page-offset", "0xc0000000", "--manifest", str(tmp_path / "m.csv"))
     assert [r["error"] for r in rows] == [None, None]
     assert [pfns(r) for r in rows] == [(0x40000, 0x4000F), (0x20000, 0x2000F)]
@@ -192,6 +198,7 @@ def test_page_offset_from_the_option_and_per_manifest_row(tmp_path: Path) -> Non
     (tmp_path / "bad.jsonl").write_text(json.dumps({"image": "a.img", "page_offset": "0xzz"}))
     code, out, err = run("batch", "--manifest", str(tmp_path / "bad.jsonl"))
     assert code == 2 and out == ""
-    assert err.strip().endswith("manifest: page_offset '0xzz' is not a non-negative number "
-                                "(decimal or 0x...)")
+    assert err.strip().endswith(
+        "manifest: page_offset '0xzz' is not a non-negative number (decimal or 0x...)"
+    )
     assert "bad.jsonl:1" in err and len(err.splitlines()) == 1

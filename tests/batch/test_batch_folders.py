@@ -54,8 +54,9 @@ def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     a.mkdir()
     (a / "swap.img.xz").symlink_to(REAL / "swap.img.xz")
     (a / "console.log").write_text(two_boot_log())
-    (a / "evidence.tar.xz").write_bytes(_tar_xz({"notes.txt": b"taken 2026-11-30\n",
-                                                 "swap.img": bytes(8192)}))
+    (a / "evidence.tar.xz").write_bytes(
+        _tar_xz({"notes.txt": b"taken 2026-11-30\n", "swap.img": bytes(8192)})
+    )
     (a / "config.xz").write_bytes(_xz(b"CONFIG_HIBERNATION=y\nCONFIG_SWAP=y\n" * 200))
     (a / "notes.txt").write_text("chain of custody: ...\n")
     b = root / "case-b"  # the forged 2004 scenario, its map named map.dmesg
@@ -94,12 +95,16 @@ def _rows(document: tuple[int, dict[str, Any]]) -> dict[str, dict[str, Any]]:
     return {"/".join(Path(r["path"]).parts[-2:]): r for r in document[1]["images"]}
 
 
-def test_only_images_are_rows_and_the_rest_is_counted(document: tuple[int, dict[str, Any]]
-                                                      ) -> None:
+def test_only_images_are_rows_and_the_rest_is_counted(document: tuple[int, dict[str, Any]]) -> None:
     code, doc = document
     rows = _rows(document)
-    assert sorted(rows) == ["case-a/swap.img.xz", "case-b/host1.img.xz", "case-c/a.img.xz",
-                            "case-c/b.img.xz", "case-d/swap.img.xz"]
+    assert sorted(rows) == [
+        "case-a/swap.img.xz",
+        "case-b/host1.img.xz",
+        "case-c/a.img.xz",
+        "case-c/b.img.xz",
+        "case-d/swap.img.xz",
+    ]
     assert all(r["error"] is None for r in rows.values())
     # evidence.tar.xz, config.xz, notes.txt, console.log (a); map.dmesg, config-2.6.9.gz (b);
     # console.log (c); console.log (d)
@@ -109,7 +114,8 @@ def test_only_images_are_rows_and_the_rest_is_counted(document: tuple[int, dict[
 
 
 def test_a_log_of_two_boots_gives_the_boot_that_wrote_the_image(
-        document: tuple[int, dict[str, Any]]) -> None:
+    document: tuple[int, dict[str, Any]],
+) -> None:
     row = _rows(document)["case-a/swap.img.xz"]
     assert row["inputs"]["map_source"] == "sidecar"
     assert [Path(m).name for m in row["inputs"]["maps"]] == ["console.log"]
@@ -125,11 +131,13 @@ def test_a_log_of_two_boots_gives_the_boot_that_wrote_the_image(
 
 
 def test_map_named_like_users_name_it_finds_the_unsafe_saves(
-        document: tuple[int, dict[str, Any]]) -> None:
+    document: tuple[int, dict[str, Any]],
+) -> None:
     row = _rows(document)["case-b/host1.img.xz"]
     assert [Path(m).name for m in row["inputs"]["maps"]] == ["map.dmesg"]
-    code, out, _ = _run("audit", str(SEED / "swap.img.xz"), "--map", str(SEED / "dmesg.txt"),
-                        "--json")
+    code, out, _ = _run(
+        "audit", str(SEED / "swap.img.xz"), "--map", str(SEED / "dmesg.txt"), "--json"
+    )
     alone = json.loads(out)
     assert row["exit_code"] == code == 1
     assert row["unsafe_pages"] == alone["unsafe_pages"] == alone["labels"]["reserved-non-ram"]
@@ -145,15 +153,17 @@ def test_rows_without_a_map_say_so(document: tuple[int, dict[str, Any]]) -> None
 
 
 def test_a_sidecar_that_is_no_map_is_left_out_not_an_error(
-        document: tuple[int, dict[str, Any]]) -> None:
+    document: tuple[int, dict[str, Any]],
+) -> None:
     row = _rows(document)["case-d/swap.img.xz"]
     assert row["error"] is None and row["map"] is None and row["inputs"]["maps"] == []
     (ignored,) = row["inputs"]["ignored"]
     assert Path(ignored["file"]).name == "console.log" and "no memory map" in ignored["error"]
 
 
-def test_jsonl_rows_are_the_json_documents_rows(folder: Path,
-                                                document: tuple[int, dict[str, Any]]) -> None:
+def test_jsonl_rows_are_the_json_documents_rows(
+    folder: Path, document: tuple[int, dict[str, Any]]
+) -> None:
     code, out, err = _run("batch", "--jsonl", "--jobs", "2", str(folder))
     lines = [json.loads(line) for line in out.splitlines()]
     for line in lines:
@@ -162,18 +172,20 @@ def test_jsonl_rows_are_the_json_documents_rows(folder: Path,
     assert "8 files that are not images" in err and "without a memory map" in err
 
 
-def test_db_holds_one_table_per_kind_of_row(folder: Path, tmp_path: Path,
-                                           document: tuple[int, dict[str, Any]]) -> None:
+def test_db_holds_one_table_per_kind_of_row(
+    folder: Path, tmp_path: Path, document: tuple[int, dict[str, Any]]
+) -> None:
     db = tmp_path / "fleet.sqlite"
     for _ in range(2):  # a second run adds to the same database
         code, _, _ = _run("batch", "--db", str(db), "--jsonl", "--jobs", "1", str(folder))
         assert code == 1
     con = sqlite3.connect(db)
     assert con.execute("SELECT count(*) FROM runs").fetchone() == (2,)
-    rows = con.execute("SELECT path, exit_code, map_source, checksum_verdict, unsafe_pages, "
-                       "document FROM images WHERE run_id = 2 ORDER BY position").fetchall()
-    assert [json.loads(r[5])["path"] for r in rows] == [r["path"] for r in
-                                                      document[1]["images"]]
+    rows = con.execute(
+        "SELECT path, exit_code, map_source, checksum_verdict, unsafe_pages, "
+        "document FROM images WHERE run_id = 2 ORDER BY position"
+    ).fetchall()
+    assert [json.loads(r[5])["path"] for r in rows] == [r["path"] for r in document[1]["images"]]
     by_name = {"/".join(Path(r[0]).parts[-2:]): r for r in rows}
     seed = _rows(document)["case-b/host1.img.xz"]
     assert by_name["case-b/host1.img.xz"][1:5] == (1, "sidecar", "match", seed["unsafe_pages"])
@@ -182,8 +194,12 @@ def test_db_holds_one_table_per_kind_of_row(folder: Path, tmp_path: Path,
         "SELECT r.start_pfn, r.end_pfn FROM ranges r JOIN findings f ON r.finding_id = f.id "
         "JOIN images i ON f.image_id = i.id WHERE i.run_id = 2 AND f.code = 'saved-non-ram'"
     ).fetchall()
-    want = [(g["start_pfn"], g["end_pfn"]) for f in seed["findings"]
-            if f["code"] == "saved-non-ram" for g in f["ranges"]]
+    want = [
+        (g["start_pfn"], g["end_pfn"])
+        for f in seed["findings"]
+        if f["code"] == "saved-non-ram"
+        for g in f["ranges"]
+    ]
     assert ranges == want and want
     assert con.execute("SELECT kind, note FROM inputs WHERE kind = 'ignored'").fetchall()[0][1]
     tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")}
@@ -192,8 +208,12 @@ def test_db_holds_one_table_per_kind_of_row(folder: Path, tmp_path: Path,
 
 
 def test_table_reads_at_80_columns(folder: Path, document: tuple[int, dict[str, Any]]) -> None:
-    r = CliRunner().invoke(cli, ["batch", "--no-color", "--jobs", "1", str(folder)],
-                           env={"COLUMNS": "80"}, terminal_width=80)
+    r = CliRunner().invoke(
+        cli,
+        ["batch", "--no-color", "--jobs", "1", str(folder)],
+        env={"COLUMNS": "80"},
+        terminal_width=80,
+    )
     lines = r.stdout.splitlines()
     assert r.exit_code == 1
     assert max(len(line) for line in lines) <= 80 and "…" not in r.stdout
@@ -220,8 +240,9 @@ def test_long_paths_go_on_a_line_of_their_own(tmp_path: Path) -> None:
     other = tmp_path / "customer-2026-11" / "x"
     other.mkdir()
     (other / "swap.img.xz").symlink_to(REAL / "swap.img.xz")
-    r = CliRunner().invoke(cli, ["batch", "--no-color", "--jobs", "1", str(tmp_path)],
-                           terminal_width=80)
+    r = CliRunner().invoke(
+        cli, ["batch", "--no-color", "--jobs", "1", str(tmp_path)], terminal_width=80
+    )
     lines = r.stdout.splitlines()
     assert max(len(line) for line in lines) <= 80 and "…" not in r.stdout
     rel = "laptop-with-a-long-asset-tag-0042/disk0/swap-partition-copy.img.xz"  # shared dir out
@@ -236,8 +257,9 @@ def test_the_schema_is_documented() -> None:
 
 def test_manifest_boot_column(tmp_path: Path) -> None:
     (tmp_path / "two.log").write_text(two_boot_log())
-    (tmp_path / "m.csv").write_text(f"image,map,boot\n{REAL / 'swap.img.xz'},two.log,2\n"
-                                    f"{REAL / 'swap.img.xz'},two.log,\n")
+    (tmp_path / "m.csv").write_text(
+        f"image,map,boot\n{REAL / 'swap.img.xz'},two.log,2\n{REAL / 'swap.img.xz'},two.log,\n"
+    )
     code, out, _ = _run("batch", "--jsonl", "--jobs", "1", "--manifest", str(tmp_path / "m.csv"))
     given, chosen = (json.loads(line) for line in out.splitlines())
     assert given["map"]["inputs"][0]["boot"]["reason"] == "--boot 2"

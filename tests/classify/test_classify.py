@@ -57,8 +57,9 @@ def scenarios(draw: st.DrawFn) -> dict:
     page = draw(st.sampled_from([4096, 4096, 16384]))
     unit = draw(st.sampled_from([page, 0x400, 1]))
     npoints = draw(st.integers(0, 14))
-    points = sorted(set(draw(st.lists(st.integers(0, 96 * page // unit), min_size=npoints,
-                                      max_size=npoints))))
+    points = sorted(
+        set(draw(st.lists(st.integers(0, 96 * page // unit), min_size=npoints, max_size=npoints)))
+    )
     points = [p * unit for p in points]
     regions: list[tuple[int, int, int]] | None = []
     assert regions is not None
@@ -69,25 +70,34 @@ def scenarios(draw: st.DrawFn) -> dict:
     if draw(st.booleans()) and not regions:
         regions = None  # no map at all
     top = 110
-    nosave = [(a, a + d, draw(st.sampled_from(["log", "System.map"])))
-              for a, d in draw(st.lists(st.tuples(st.integers(0, top), st.integers(0, 6)),
-                                        max_size=4))]
-    reserved = [(a * unit, a * unit + d, "Kernel code")
-                for a, d in draw(st.lists(st.tuples(st.integers(0, 96 * page // unit),
-                                                    st.integers(0, 3 * page)), max_size=3))]
+    nosave = [
+        (a, a + d, draw(st.sampled_from(["log", "System.map"])))
+        for a, d in draw(st.lists(st.tuples(st.integers(0, top), st.integers(0, 6)), max_size=4))
+    ]
+    reserved = [
+        (a * unit, a * unit + d, "Kernel code")
+        for a, d in draw(
+            st.lists(
+                st.tuples(st.integers(0, 96 * page // unit), st.integers(0, 3 * page)), max_size=3
+            )
+        )
+    ]
     pfns = draw(st.lists(st.integers(0, top), max_size=120))
     if draw(st.booleans()):
         pfns = sorted(pfns)
-    return {"page": page, "regions": regions, "nosave": nosave, "reserved": reserved,
-            "pfns": pfns}
+    return {"page": page, "regions": regions, "nosave": nosave, "reserved": reserved, "pfns": pfns}
 
 
 def _table(sc: dict, reserved: bool = True) -> cl.IntervalTable:
     r = sc["regions"]
-    args = (None, None, None) if r is None else (
-        [a for a, _, _ in r], [b for _, b, _ in r], [t for _, _, t in r])
-    return cl.build_table(sc["page"], *args, nosave=sc["nosave"],
-                          reserved=sc["reserved"] if reserved else [])
+    args = (
+        (None, None, None)
+        if r is None
+        else ([a for a, _, _ in r], [b for _, b, _ in r], [t for _, _, t in r])
+    )
+    return cl.build_table(
+        sc["page"], *args, nosave=sc["nosave"], reserved=sc["reserved"] if reserved else []
+    )
 
 
 @settings(max_examples=examples(300), deadline=None)
@@ -96,22 +106,21 @@ def test_classifier_equals_oracle(sc: dict) -> None:
     t = _table(sc)
     c = cl.classify(np.array(sc["pfns"], dtype=np.uint64), t)
     assert c.pfns.tolist() == sorted(sc["pfns"])
-    want = [oracle(p, sc["page"], sc["regions"], sc["nosave"], sc["reserved"])
-            for p in c.pfns.tolist()]
+    want = [
+        oracle(p, sc["page"], sc["regions"], sc["nosave"], sc["reserved"]) for p in c.pfns.tolist()
+    ]
     assert c.labels.tolist() == want
     assert c.input_sorted == (sc["pfns"] == sorted(sc["pfns"]))
 
 
 @settings(max_examples=examples(150), deadline=None)
-@given(scenarios(), st.lists(st.sampled_from([0, 1 << 32, 1 << 10, (1 << 32) | 1]),
-                             max_size=130))
+@given(scenarios(), st.lists(st.sampled_from([0, 1 << 32, 1 << 10, (1 << 32) | 1]), max_size=130))
 def test_kpageflags_relabel_equals_oracle(sc: dict, flags: list[int]) -> None:
     t = _table(sc, reserved=False)
     c = cl.classify(np.array(sc["pfns"], dtype=np.uint64), t)
     arr = np.array(flags, dtype=np.uint64)
     stats = cl.mark_reserved_flags(c, arr, chunk=7)
-    want = [oracle(p, sc["page"], sc["regions"], sc["nosave"], [], flags)
-            for p in c.pfns.tolist()]
+    want = [oracle(p, sc["page"], sc["regions"], sc["nosave"], [], flags) for p in c.pfns.tolist()]
     assert c.labels.tolist() == want
     covered = [p for p in c.pfns.tolist() if p < len(flags)]
     assert stats.covered == len(covered)
@@ -162,8 +171,11 @@ def test_strip_counts_add_up(sc: dict, width: int) -> None:
     for i, lab in enumerate(cl.LABELS):
         assert int(s.per_label[:, i].sum()) == counts[lab]
     if sc["regions"] is not None:
-        ram_pages = sum(1 for p in range(int(s.bounds[-1]))
-                        if oracle(p, sc["page"], sc["regions"], [], []) == cl.NORMAL)
+        ram_pages = sum(
+            1
+            for p in range(int(s.bounds[-1]))
+            if oracle(p, sc["page"], sc["regions"], [], []) == cl.NORMAL
+        )
         assert int(s.ram_pages.sum()) == ram_pages
 
 
@@ -172,16 +184,36 @@ def test_real_style_map_intervals() -> None:
     starts = [0x0, 0x9FC00, 0xF0000, 0x100000, 0xBFDA000]
     ends = [0x9FBFF, 0x9FFFF, 0xFFFFF, 0xBFD9FFF, 0xBFFFFFF]
     t = cl.build_table(4096, starts, ends, [1, 2, 2, 1, 2], nosave=[(0, 0, "log")])
-    c = cl.classify(np.array([0, 1, 0x9E, 0x9F, 0xA0, 0xEF, 0xF0, 0x100, 0xBFD9, 0xBFDA,
-                              0xC000, 0x100000], dtype=np.uint64), t)
-    assert c.labels.tolist() == [cl.NOSAVE, cl.NORMAL, cl.NORMAL, cl.PARTLY_RAM, cl.NON_RAM,
-                                 cl.NON_RAM, cl.NON_RAM, cl.NORMAL, cl.NORMAL, cl.NON_RAM,
-                                 cl.BEYOND_MAP, cl.BEYOND_MAP]
+    c = cl.classify(
+        np.array(
+            [0, 1, 0x9E, 0x9F, 0xA0, 0xEF, 0xF0, 0x100, 0xBFD9, 0xBFDA, 0xC000, 0x100000],
+            dtype=np.uint64,
+        ),
+        t,
+    )
+    assert c.labels.tolist() == [
+        cl.NOSAVE,
+        cl.NORMAL,
+        cl.NORMAL,
+        cl.PARTLY_RAM,
+        cl.NON_RAM,
+        cl.NON_RAM,
+        cl.NON_RAM,
+        cl.NORMAL,
+        cl.NORMAL,
+        cl.NON_RAM,
+        cl.BEYOND_MAP,
+        cl.BEYOND_MAP,
+    ]
     r = cl.runs(c, [cl.PARTLY_RAM, cl.NON_RAM])
     described = [t.areas[int(t.area[int(k)])].describe() for k in r.interval]
-    assert described == ["reserved 0x9fc00-0x9ffff", "hole 0xa0000-0xeffff",
-                         "hole 0xa0000-0xeffff", "reserved 0xf0000-0xfffff",
-                         "reserved 0xbfda000-0xbffffff"]
+    assert described == [
+        "reserved 0x9fc00-0x9ffff",
+        "hole 0xa0000-0xeffff",
+        "hole 0xa0000-0xeffff",
+        "reserved 0xf0000-0xfffff",
+        "reserved 0xbfda000-0xbffffff",
+    ]
 
 
 def test_unsorted_and_duplicates_helpers() -> None:
@@ -200,5 +232,4 @@ def test_runs_merge_across_chunks(chunk: int) -> None:
     pfns = np.array([1, 2, 3, 4, 5, 7, 8, 9, 20], dtype=np.uint64)
     c = cl.classify(pfns, t)
     r = cl.runs(c, chunk=chunk)
-    assert list(zip(r.start.tolist(), r.end.tolist(), strict=True)) == [(1, 5), (7, 9),
-                                                                        (20, 20)]
+    assert list(zip(r.start.tolist(), r.end.tolist(), strict=True)) == [(1, 5), (7, 9), (20, 20)]

@@ -27,15 +27,26 @@ def invoke(*args: str, env: dict[str, str] | None = None) -> Result:
 
 
 def real_args(*extra: str) -> list[str]:
-    return [str(REAL / "swap.img.xz"), "--map", str(REAL / "dmesg.txt"),
-            "--kpageflags", str(REAL / "kpageflags.bin.xz"), *extra]
+    return [
+        str(REAL / "swap.img.xz"),
+        "--map",
+        str(REAL / "dmesg.txt"),
+        "--kpageflags",
+        str(REAL / "kpageflags.bin.xz"),
+        *extra,
+    ]
 
 
 def test_default_command_is_audit_and_real_sample_exits_0() -> None:
     r = invoke(*real_args("--no-color"))
     assert r.exit_code == 0, r.output
-    for part in ("swsusp audit", "Saved pages by label", "Physical memory", "saved-reserved-ram",
-                 "OK: no unsafe saves"):
+    for part in (
+        "swsusp audit",
+        "Saved pages by label",
+        "Physical memory",
+        "saved-reserved-ram",
+        "OK: no unsafe saves",
+    ):
         assert part in r.stdout
     a = invoke(*real_args("--json"))
     b = invoke("audit", *real_args("--json"))
@@ -66,7 +77,10 @@ def test_seed_scenario_exits_1_with_its_ranges() -> None:
     (f,) = doc["findings"]
     assert f["code"] == "saved-non-ram" and f["severity"] == "error" and f["pages"] == 352
     assert [(x["start_pfn"], x["end_pfn"]) for x in f["ranges"]] == [
-        (0xA0, 0xE5), (0xE6, 0xFF), (0xE0000, 0xE00FF)]
+        (0xA0, 0xE5),
+        (0xE6, 0xFF),
+        (0xE0000, 0xE00FF),
+    ]
     text = invoke("audit", SEED / "swap.img.xz", "--map", SEED / "dmesg.txt", "--no-color")
     assert text.exit_code == 1
     assert "saved-non-ram" in text.stdout and "UNSAFE" in text.stdout
@@ -86,9 +100,11 @@ def test_csv_one_row_per_run() -> None:
         inside = pfns[(pfns >= int(start)) & (pfns <= int(end))]
         assert inside.size == int(pages) == int(end) - int(start) + 1
     bad = [(int(a), int(b), reg, t) for a, b, _, lab, reg, t in body if lab == "reserved-non-ram"]
-    assert bad == [(0xA0, 0xE5, "hole 0xa0000-0xe5fff", ""),
-                   (0xE6, 0xFF, "reserved 0xe6000-0xfffff", "2"),
-                   (0xE0000, 0xE00FF, "hole 0xc0000000-0xff77ffff", "")]
+    assert bad == [
+        (0xA0, 0xE5, "hole 0xa0000-0xe5fff", ""),
+        (0xE6, 0xFF, "reserved 0xe6000-0xfffff", "2"),
+        (0xE0000, 0xE00FF, "hole 0xc0000000-0xff77ffff", ""),
+    ]
 
 
 def test_without_map_header_and_hint_exit_0(tmp_path: Path) -> None:
@@ -106,8 +122,16 @@ def test_a_real_image_alone_is_labelled_from_its_own_memory() -> None:
     """No input but the image: the map, nosave list and reserved-RAM evidence the image's own
     kernel held give the labels the boot log and kpageflags give."""
     alone = json.loads(invoke(REAL / "swap.img.xz", "--json").stdout)
-    given = json.loads(invoke(REAL / "swap.img.xz", "--json", "--map", REAL / "dmesg.txt",
-                              "--kpageflags", REAL / "kpageflags.bin.xz").stdout)
+    given = json.loads(
+        invoke(
+            REAL / "swap.img.xz",
+            "--json",
+            "--map",
+            REAL / "dmesg.txt",
+            "--kpageflags",
+            REAL / "kpageflags.bin.xz",
+        ).stdout
+    )
     assert alone["labels"] == given["labels"]
     assert alone["map"]["format"] == "image" and alone["map"]["checksum_matches_image"] is True
     assert alone["evidence"]["reserved-ram"]["source"] == "image"
@@ -132,12 +156,15 @@ def test_strict_turns_warnings_into_exit_1(tmp_path: Path) -> None:
     assert invoke(*args, "--strict").exit_code == 1
 
 
-@pytest.mark.parametrize("args", [
-    ("/nonexistent/swap.img",),
-    (str(REAL / "swap.img.xz"), "--json", "--csv"),
-    (str(REAL / "swap.img.xz"), "--map", "/nonexistent/dmesg.txt"),
-    (str(REAL / "swap.img.xz"), "--nosave-rules", "2030"),
-])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("/nonexistent/swap.img",),
+        (str(REAL / "swap.img.xz"), "--json", "--csv"),
+        (str(REAL / "swap.img.xz"), "--map", "/nonexistent/dmesg.txt"),
+        (str(REAL / "swap.img.xz"), "--nosave-rules", "2030"),
+    ],
+)
 def test_bad_input_or_usage_exits_2(args: tuple[str, ...]) -> None:
     r = invoke(*args)
     assert r.exit_code == 2, r.output
@@ -153,8 +180,13 @@ def test_bad_kpageflags_exits_2_with_one_line(tmp_path: Path) -> None:
 
 
 def test_verify_and_resume_offset(tmp_path: Path) -> None:
-    f = forge_to(tmp_path, "img", pfns=np.arange(0x100, 0x140, dtype=np.uint64),
-                 resume_offset=3, crc32_override=0xDEADBEEF)
+    f = forge_to(
+        tmp_path,
+        "img",
+        pfns=np.arange(0x100, 0x140, dtype=np.uint64),
+        resume_offset=3,
+        crc32_override=0xDEADBEEF,
+    )
     assert invoke(f.path, "--resume-offset", "3", "--json").exit_code == 0
     r = invoke(f.path, "--resume-offset", "3", "--verify", "--json")
     assert r.exit_code == 1

@@ -63,8 +63,9 @@ def test_diff_exit_codes() -> None:
     same = str(REAL / "lkml-2017-precision5810-2.dmesg.txt")
     code, out, _ = run("diff", same, same)
     assert code == 0 and "checksum unchanged" in out
-    code, out, _ = run("diff", str(MAPS / "acpi-slide-before.dmesg.txt"),
-                       str(MAPS / "acpi-slide-after.dmesg.txt"))
+    code, out, _ = run(
+        "diff", str(MAPS / "acpi-slide-before.dmesg.txt"), str(MAPS / "acpi-slide-after.dmesg.txt")
+    )
     assert code == 1
     assert "ACPI data moved down 14 pages" in out
     code, _, err = run("diff", same, str(MAPS / "bad-nomap.txt"))
@@ -72,8 +73,12 @@ def test_diff_exit_codes() -> None:
 
 
 def test_diff_json() -> None:
-    code, out, _ = run("diff", "--json", str(MAPS / "acpi-slide-before.dmesg.txt"),
-                       str(MAPS / "acpi-slide-after.dmesg.txt"))
+    code, out, _ = run(
+        "diff",
+        "--json",
+        str(MAPS / "acpi-slide-before.dmesg.txt"),
+        str(MAPS / "acpi-slide-after.dmesg.txt"),
+    )
     assert code == 1
     doc = json.loads(out)
     assert doc["schema_version"] == 1 and doc["checksum_changed"] is True
@@ -82,7 +87,9 @@ def test_diff_json() -> None:
     moved = [c for c in doc["changes"] if c["kind"] == "moved"]
     # reserved 0x87def2000 -> 0x87dee4000 and ACPI data 0x87def3000 -> 0x87dee5000
     assert sorted((c["old"]["start"], c["new"]["start"]) for c in moved) == [
-        (0x87DEF2000, 0x87DEE4000), (0x87DEF3000, 0x87DEE5000)]
+        (0x87DEF2000, 0x87DEE4000),
+        (0x87DEF3000, 0x87DEE5000),
+    ]
 
 
 def test_help() -> None:

@@ -32,11 +32,16 @@ def _table_crc(log: Path) -> int:
     import struct
 
     types = {"usable": 1, "reserved": 2, "ACPI data": 3, "ACPI NVS": 4}
-    entries = [(int(a, 16), int(b, 16) - int(a, 16) + 1, types[t]) for a, b, t in re.findall(
-        r"BIOS-e820: \[mem (0x[0-9a-f]+)-(0x[0-9a-f]+)\] (usable|reserved|ACPI data|ACPI NVS)",
-        log.read_text())]
-    return zlib.crc32(struct.pack("<I", len(entries))
-                      + b"".join(struct.pack("<QQI", *e) for e in entries))
+    entries = [
+        (int(a, 16), int(b, 16) - int(a, 16) + 1, types[t])
+        for a, b, t in re.findall(
+            r"BIOS-e820: \[mem (0x[0-9a-f]+)-(0x[0-9a-f]+)\] (usable|reserved|ACPI data|ACPI NVS)",
+            log.read_text(),
+        )
+    ]
+    return zlib.crc32(
+        struct.pack("<I", len(entries)) + b"".join(struct.pack("<QQI", *e) for e in entries)
+    )
 
 
 @pytest.fixture(scope="module")
@@ -55,8 +60,9 @@ def test_checksums_computed_here_tell_the_boots_apart() -> None:
 
 
 @pytest.mark.parametrize(("log", "boot", "count"), [("first", 1, 2), ("middle", 2, 3)])
-def test_info_and_audit_read_the_boot_with_the_images_checksum(logs: dict[str, Path], log: str,
-                                                               boot: int, count: int) -> None:
+def test_info_and_audit_read_the_boot_with_the_images_checksum(
+    logs: dict[str, Path], log: str, boot: int, count: int
+) -> None:
     crc = _table_crc(REAL / "console.log")
     (check,) = _json("info", IMAGE, "--map", str(logs[log]))["maps"]
     assert (check["boot"]["index"], check["boot"]["count"]) == (boot, count)
@@ -83,31 +89,53 @@ def test_boot_option_wherever_a_map_is_read(logs: dict[str, Path]) -> None:
     assert check["checksum_verdict"] == "mismatch"
     audit = _json("audit", IMAGE, "--map", str(logs["first"]), "--boot", "-1")
     assert audit["map"]["inputs"][0]["boot"]["index"] == 2
-    d = _json("map", "diff", str(logs["first"]), str(logs["first"]), "--old-boot", "1",
-              "--new-boot", "2", code=1)
-    assert d["checksum_verdict"] == "mismatch" and d["checksum"]["old_crc32"] == check[
-        "image_value"]
-    rows = CliRunner().invoke(cli, ["batch", "--jsonl", "--map", str(logs["first"]), "--boot",
-                                    "2", IMAGE]).stdout
+    d = _json(
+        "map",
+        "diff",
+        str(logs["first"]),
+        str(logs["first"]),
+        "--old-boot",
+        "1",
+        "--new-boot",
+        "2",
+        code=1,
+    )
+    assert (
+        d["checksum_verdict"] == "mismatch" and d["checksum"]["old_crc32"] == check["image_value"]
+    )
+    rows = (
+        CliRunner()
+        .invoke(cli, ["batch", "--jsonl", "--map", str(logs["first"]), "--boot", "2", IMAGE])
+        .stdout
+    )
     assert json.loads(rows)["map"]["inputs"][0]["boot"]["reason"] == "--boot 2"
 
 
-@pytest.mark.parametrize(("name", "verdict"), [("dmesg.txt", "match"), ("iomem.txt",
-                                               "unverifiable"), ("other", "mismatch")])
+@pytest.mark.parametrize(
+    ("name", "verdict"),
+    [("dmesg.txt", "match"), ("iomem.txt", "unverifiable"), ("other", "mismatch")],
+)
 def test_one_verdict_in_info_audit_and_map_diff(name: str, verdict: str) -> None:
     path = str(OTHER / "dmesg.txt") if name == "other" else str(REAL / name)
     info = _json("info", IMAGE, "--map", path)["maps"][0]
     audit = _json("audit", IMAGE, "--map", path)["map"]
-    diff = _json("map", "diff", str(REAL / "dmesg.txt"), path,
-                 code=0 if verdict == "match" else 1)
-    assert info["checksum_verdict"] == audit["checksum_verdict"] == diff[
-        "checksum_verdict"] == verdict
-    words = {"match": "equals|unchanged", "mismatch": "refuse",
-             "unverifiable": "not the firmware table"}
-    texts = [CliRunner().invoke(cli, args, terminal_width=200).stdout for args in (
-        ["info", "--no-color", IMAGE, "--map", path],
-        ["audit", "--no-color", IMAGE, "--map", path],
-        ["map", "diff", "--no-color", str(REAL / "dmesg.txt"), path])]
+    diff = _json("map", "diff", str(REAL / "dmesg.txt"), path, code=0 if verdict == "match" else 1)
+    assert (
+        info["checksum_verdict"] == audit["checksum_verdict"] == diff["checksum_verdict"] == verdict
+    )
+    words = {
+        "match": "equals|unchanged",
+        "mismatch": "refuse",
+        "unverifiable": "not the firmware table",
+    }
+    texts = [
+        CliRunner().invoke(cli, args, terminal_width=200).stdout
+        for args in (
+            ["info", "--no-color", IMAGE, "--map", path],
+            ["audit", "--no-color", IMAGE, "--map", path],
+            ["map", "diff", "--no-color", str(REAL / "dmesg.txt"), path],
+        )
+    ]
     for t in texts:
         assert any(w in " ".join(t.split()) for w in words[verdict].split("|"))
     if verdict == "unverifiable":  # nobody says resume would refuse the image

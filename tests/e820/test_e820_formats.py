@@ -64,7 +64,13 @@ def test_journald_boots_last_and_chosen() -> None:
 def test_every_prefix_flavour() -> None:
     m = load_memory_map(MAPS / "prefixes.dmesg.txt")
     assert [e[0] for e in m.firmware_entries()] == [
-        0x0, 0x9FC00, 0xF0000, 0x100000, 0x1FFE0000, 0xFFFC0000]
+        0x0,
+        0x9FC00,
+        0xF0000,
+        0x100000,
+        0x1FFE0000,
+        0xFFFC0000,
+    ]
 
 
 def test_newest_kernel_names_and_gap_lines() -> None:
@@ -88,11 +94,15 @@ def test_extended_map_over_128_entries(tmp_path: Path) -> None:
         for i in range(n):
             start = i * 0x2000
             name = "usable" if i % 2 == 0 else "reserved"
-            out.append(f"[    0.000000] {who}: [mem {start:#018x}-{start + 0x1fff:#018x}] {name}")
+            out.append(f"[    0.000000] {who}: [mem {start:#018x}-{start + 0x1FFF:#018x}] {name}")
         return out
 
-    text = ["[    0.000000] BIOS-provided physical RAM map:", *lines("BIOS-e820", 128),
-            "[    0.000000] extended physical RAM map:", *lines("extended", 130)]
+    text = [
+        "[    0.000000] BIOS-provided physical RAM map:",
+        *lines("BIOS-e820", 128),
+        "[    0.000000] extended physical RAM map:",
+        *lines("extended", 130),
+    ]
     f = tmp_path / "ext.txt"
     f.write_text("\n".join(text) + "\n")
     m = load_memory_map(f)
@@ -111,13 +121,16 @@ def test_checksums_are_zlib_and_md5_of_the_table() -> None:
     assert m.checksum_md5() == hashlib.md5(raw).digest()
 
 
-@pytest.mark.parametrize(("name", "line", "words"), [
-    ("bad-overflow.dmesg.txt", 2, "64 bits"),
-    ("bad-end-before-start.dmesg.txt", 3, "before start"),
-    ("bad-type.dmesg.txt", 2, "unknown e820 type name 'rezerved'"),
-    ("bad-nomap.txt", 1, "no memory map"),
-    ("bad-iomem.iomem.txt", 3, "not an iomem line"),
-])
+@pytest.mark.parametrize(
+    ("name", "line", "words"),
+    [
+        ("bad-overflow.dmesg.txt", 2, "64 bits"),
+        ("bad-end-before-start.dmesg.txt", 3, "before start"),
+        ("bad-type.dmesg.txt", 2, "unknown e820 type name 'rezerved'"),
+        ("bad-nomap.txt", 1, "no memory map"),
+        ("bad-iomem.iomem.txt", 3, "not an iomem line"),
+    ],
+)
 def test_bad_inputs(name: str, line: int, words: str) -> None:
     with pytest.raises(MapError) as info:
         load_memory_map(MAPS / name)
@@ -129,8 +142,10 @@ def test_bad_inputs(name: str, line: int, words: str) -> None:
 def test_zero_size_inclusive_entry_is_a_finding(tmp_path: Path) -> None:
     # the kernel prints addr + size - 1, so a zero-size entry prints its end one below its start
     f = tmp_path / "z.txt"
-    f.write_text("BIOS-e820: [mem 0x0000000000000000-0x000000000009ffff] usable\n"
-                 "BIOS-e820: [mem 0x00000000000a0000-0x000000000009ffff] reserved\n")
+    f.write_text(
+        "BIOS-e820: [mem 0x0000000000000000-0x000000000009ffff] usable\n"
+        "BIOS-e820: [mem 0x00000000000a0000-0x000000000009ffff] reserved\n"
+    )
     m = load_memory_map(f)
     assert [x.code for x in m.findings if x.code == "zero-size"] == ["zero-size"]
     assert len(m.starts) == 1
@@ -194,14 +209,16 @@ def test_sysfs_directory_tar_and_grep(tmp_path: Path) -> None:
     assert load_memory_map(tar_path).firmware_entries() == QEMU_TABLE
     # grep output in glob order: 10 sorts before 2 once there are more than 10 entries
     grep = tmp_path / "grep.txt"
-    grep.write_text("".join(f"/sys/firmware/memmap/{k}:{v}"
-                            for k, v in sorted(_sysfs_files().items())))
+    grep.write_text(
+        "".join(f"/sys/firmware/memmap/{k}:{v}" for k, v in sorted(_sysfs_files().items()))
+    )
     assert load_memory_map(grep).firmware_entries() == QEMU_TABLE
 
 
 def test_json_round_trip(tmp_path: Path) -> None:
-    m = load_memory_map(Path(__file__).parent.parent / "data" / "realworld"
-                        / "lkml-2017-precision5810-2.dmesg.txt")
+    m = load_memory_map(
+        Path(__file__).parent.parent / "data" / "realworld" / "lkml-2017-precision5810-2.dmesg.txt"
+    )
     f = tmp_path / "m.json"
     f.write_text(m.document().to_json())
     back = load_memory_map(f)

@@ -10,15 +10,22 @@ from swsusp_inspect.e820.nosave import merge_calls, nosave_calls
 
 
 def _t(entries: list[tuple[int, int, int]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    return (np.array([a for a, _, _ in entries], dtype=np.uint64),
-            np.array([b + 1 for _, b, _ in entries], dtype=np.uint64),
-            np.array([t for _, _, t in entries], dtype=np.uint32))
+    return (
+        np.array([a for a, _, _ in entries], dtype=np.uint64),
+        np.array([b + 1 for _, b, _ in entries], dtype=np.uint64),
+        np.array([t for _, _, t in entries], dtype=np.uint32),
+    )
 
 
 # the QEMU sample table after "e820: update [mem 0x00000000-0x00000fff] usable ==> reserved"
 QEMU_EDITED = [
-    (0x0, 0xFFF, 2), (0x1000, 0x9FBFF, 1), (0x9FC00, 0x9FFFF, 2), (0xF0000, 0xFFFFF, 2),
-    (0x100000, 0xBFD9FFF, 1), (0xBFDA000, 0xBFFFFFF, 2), (0xFFFC0000, 0xFFFFFFFF, 2),
+    (0x0, 0xFFF, 2),
+    (0x1000, 0x9FBFF, 1),
+    (0x9FC00, 0x9FFFF, 2),
+    (0xF0000, 0xFFFFF, 2),
+    (0x100000, 0xBFD9FFF, 1),
+    (0xBFDA000, 0xBFFFFFF, 2),
+    (0xFFFC0000, 0xFFFFFFFF, 2),
     (0xFD00000000, 0xFFFFFFFFFF, 2),
 ]
 LIMIT = 0xBFDA  # PFN_DOWN(0xbfda000): e820__end_of_ram_pfn
@@ -67,12 +74,14 @@ def test_subpage_split_between_ram_entries() -> None:
     # setup_data carved out of RAM at non-page bounds (E820_RESERVED_KERN, as in the
     # "...017/...018" splits of ahuang007-linux-command-1): the old loop tracks the end by PFN
     # and finds a hole that is not there; the April 2025 fix does not
-    table = [(0x100000, 0x7F53B017, 1), (0x7F53B018, 0x7F54BE57, 128),
-             (0x7F54BE58, 0x7FFFFFFF, 1)]
+    table = [(0x100000, 0x7F53B017, 1), (0x7F53B018, 0x7F54BE57, 128), (0x7F54BE58, 0x7FFFFFFF, 1)]
     # pre-2025, entry 2: pfn = PFN_DOWN(0x7f53b018) = 0x7f53b < PFN_UP(0x7f53b018) = 0x7f53c
     # entry 3: pfn = PFN_DOWN(0x7f54be58) = 0x7f54b < PFN_UP(0x7f54be58) = 0x7f54c
     assert nosave_calls(*_t(table), 0x80000, "pre-2025") == [
-        (0, 0x100), (0x7F53B, 0x7F53C), (0x7F54B, 0x7F54C)]
+        (0, 0x100),
+        (0x7F53B, 0x7F53C),
+        (0x7F54B, 0x7F54C),
+    ]
     assert nosave_calls(*_t(table), 0x80000, "post-2025") == [(0, 0x100)]
 
 

@@ -198,24 +198,30 @@ def test_iomem_captures() -> None:
     assert sum(1 for r in avml2.raw_entries if r.type == E820Type.UNKNOWN) == 6
     kmem = load_memory_map(DATA / "nvdimm-2020-dax-kmem-3.iomem.txt")
     # kmem "System RAM" under dax0.0 under "Persistent Memory" is not an e820 entry
-    assert [(int(s), int(e), int(t)) for s, e, t in
-            zip(kmem.starts, kmem.ends, kmem.types, strict=True)] == [(0x140000000, 0x33FFFFFFF, 7)]
+    assert [
+        (int(s), int(e), int(t)) for s, e, t in zip(kmem.starts, kmem.ends, kmem.types, strict=True)
+    ] == [(0x140000000, 0x33FFFFFFF, 7)]
 
 
 def test_pmem_pair_diff() -> None:
-    d = diff_maps(load_memory_map(DATA / "pmem-docs-1.dmesg.txt"),
-                  load_memory_map(DATA / "pmem-docs-2.dmesg.txt"))
+    d = diff_maps(
+        load_memory_map(DATA / "pmem-docs-1.dmesg.txt"),
+        load_memory_map(DATA / "pmem-docs-2.dmesg.txt"),
+    )
     assert [c.kind for c in d.changes] == ["retyped"]
     assert d.changes[0].new is not None and d.changes[0].new.type == 12
     assert "usable to persistent (type 12)" in d.changes[0].text
 
 
 def test_nvdimm_kexec_leak_diff() -> None:
-    d = diff_maps(load_memory_map(DATA / "nvdimm-2020-dax-kmem-2.memmap.txt"),
-                  load_memory_map(DATA / "nvdimm-2020-dax-kmem-1.memmap.txt"))
+    d = diff_maps(
+        load_memory_map(DATA / "nvdimm-2020-dax-kmem-2.memmap.txt"),
+        load_memory_map(DATA / "nvdimm-2020-dax-kmem-1.memmap.txt"),
+    )
     # "0000000150000000-0000000340000000 (System RAM)", exclusive end
     assert [(c.kind, c.new.start, c.new.end) for c in d.changes if c.new] == [
-        ("added", 0x150000000, 0x33FFFFFFF)]
+        ("added", 0x150000000, 0x33FFFFFFF)
+    ]
     assert d.checksum_changed
 
 

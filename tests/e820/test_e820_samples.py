@@ -23,8 +23,11 @@ from swsusp_inspect.e820 import load_memory_map
 
 SAMPLES = Path(__file__).resolve().parents[2] / "samples"
 # real-kernel samples only (forged ones have no provenance.json from a guest run)
-DIRS = sorted(p for p in SAMPLES.glob("*")
-              if (p / "dmesg.txt").is_file() and (p / "provenance.json").is_file())
+DIRS = sorted(
+    p
+    for p in SAMPLES.glob("*")
+    if (p / "dmesg.txt").is_file() and (p / "provenance.json").is_file()
+)
 # x86 guests have an e820 map (and /sys/firmware/memmap); arm64 has neither
 X86 = [p for p in DIRS if provenance(p.name)["arch"] != "arm64"]
 ARM64 = [p for p in DIRS if p not in X86]
@@ -35,8 +38,14 @@ pytestmark = pytest.mark.skipif(not DIRS, reason="samples/ not generated in this
 RE_E820 = re.compile(r"BIOS-e820: \[mem (0x[0-9a-f]+)-(0x[0-9a-f]+)\] (.+)$")
 RE_NOSAVE = re.compile(r"Registered nosave memory: \[mem (0x[0-9a-f]+)-(0x[0-9a-f]+)\]")
 # 7.x kernels print "System RAM" and "device reserved" for types 1 and 2 (sid-7-lzo)
-NAMES = {"usable": 1, "reserved": 2, "ACPI data": 3, "ACPI NVS": 4, "System RAM": 1,
-         "device reserved": 2}
+NAMES = {
+    "usable": 1,
+    "reserved": 2,
+    "ACPI data": 3,
+    "ACPI NVS": 4,
+    "System RAM": 1,
+    "device reserved": 2,
+}
 
 
 def _ids(p: Path) -> str:
@@ -87,8 +96,10 @@ def test_iomem_shows_the_edited_table(sample: Path) -> None:
 
 @pytest.mark.parametrize("sample", X86, ids=_ids)
 def test_derived_nosave_equals_log_lines(sample: Path) -> None:
-    lines = [(int(a, 16) >> 12, (int(b, 16) + 1) >> 12)
-             for a, b in RE_NOSAVE.findall((sample / "dmesg.txt").read_text())]
+    lines = [
+        (int(a, 16) >> 12, (int(b, 16) + 1) >> 12)
+        for a, b in RE_NOSAVE.findall((sample / "dmesg.txt").read_text())
+    ]
     assert lines
     m = load_memory_map(sample / "dmesg.txt")
     assert m.nosave_log_calls == lines
@@ -107,8 +118,10 @@ def test_arm64_log_map_is_the_node_ranges(sample: Path, name: str) -> None:
     # no e820 on arm64: RAM is what "Early memory node ranges" printed, and /proc/iomem agrees
     text = (sample / name).read_text()
     nodes = [(int(a, 16), int(b, 16)) for a, b in RE_NODE.findall(text)]
-    iomem = [(int(a, 16), int(b, 16))
-             for a, b in RE_IOMEM_RAM.findall((sample / "iomem.txt").read_text())]
+    iomem = [
+        (int(a, 16), int(b, 16))
+        for a, b in RE_IOMEM_RAM.findall((sample / "iomem.txt").read_text())
+    ]
     assert nodes and nodes == iomem
     m = load_memory_map(sample / name)
     assert (m.format, m.has_checksum) == ("node-ranges", False)

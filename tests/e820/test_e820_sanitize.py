@@ -81,11 +81,14 @@ def test_documented_example() -> None:
     assert got == [(0, 0x2000, 1), (0x2000, 0x1000, 2), (0x3000, 0x6000, 1)]
     # PRAM neighbours are never merged
     assert numpy_sanitize([(0, 0x1000, PRAM), (0x1000, 0x1000, PRAM)]) == [
-        (0, 0x1000, PRAM), (0x1000, 0x1000, PRAM)]
+        (0, 0x1000, PRAM),
+        (0x1000, 0x1000, PRAM),
+    ]
 
 
-def _paint(entries: list[tuple[int, int, int]], lo: int, hi: int, old: int,
-           new: int | None) -> list[tuple[int, int, int]]:
+def _paint(
+    entries: list[tuple[int, int, int]], lo: int, hi: int, old: int, new: int | None
+) -> list[tuple[int, int, int]]:
     """Reference edit on a 1 KiB grid: retype (new) or drop (new None) old-typed cells."""
     cells: dict[int, int] = {}
     for a, z, t in numpy_sanitize(entries):
@@ -102,12 +105,15 @@ def _paint(entries: list[tuple[int, int, int]], lo: int, hi: int, old: int,
 
 @settings(max_examples=examples(200), deadline=None)
 @given(maps_no_pram, st.integers(0, 80), st.integers(0, 30), st.sampled_from([1, 2]))
-def test_edits_equal_painting(entries: list[tuple[int, int, int]], lo: int, n: int,
-                              old: int) -> None:
+def test_edits_equal_painting(
+    entries: list[tuple[int, int, int]], lo: int, n: int, old: int
+) -> None:
     lo_a, hi_a = lo * 0x400, (lo + n) * 0x400
-    s, e, t = sanitize(np.array([x[0] for x in entries], dtype=np.uint64),
-                       np.array([x[0] + x[1] for x in entries], dtype=np.uint64),
-                       np.array([x[2] for x in entries], dtype=np.uint32))
+    s, e, t = sanitize(
+        np.array([x[0] for x in entries], dtype=np.uint64),
+        np.array([x[0] + x[1] for x in entries], dtype=np.uint64),
+        np.array([x[2] for x in entries], dtype=np.uint32),
+    )
     us, ue, ut = apply_update(s, e, t, lo_a, hi_a, old=old, new=4)
     got = [(int(a), int(b) - int(a), int(c)) for a, b, c in zip(us, ue, ut, strict=True)]
     assert got == _paint(entries, lo_a, hi_a, old, 4)

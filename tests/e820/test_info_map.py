@@ -49,7 +49,8 @@ def test_other_machines_map_mismatches_with_explanation(sample: Path) -> None:
     assert check["checksum_matches_image"] is False
     assert INCONSISTENT_MAP in check["explanation"]
     r = CliRunner(env=env(sample)).invoke(
-        cli, ["info", "--no-color", str(sample / "swap.img.xz"), "--map", str(OTHER)])
+        cli, ["info", "--no-color", str(sample / "swap.img.xz"), "--map", str(OTHER)]
+    )
     words = " ".join(r.stdout.replace("│", " ").split())  # the panel's borders out
     assert "refuse to resume on this map" in words
     assert "Hibernate inconsistent memory map detected!" in words

@@ -56,8 +56,11 @@ class Extracted:
 
 
 @pytest.fixture(scope="module", params=PARAMS)
-def extracted(request: pytest.FixtureRequest, plain_sample: Callable[[str], Path],
-              tmp_path_factory: pytest.TempPathFactory) -> Extracted:
+def extracted(
+    request: pytest.FixtureRequest,
+    plain_sample: Callable[[str], Path],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Extracted:
     return Extracted(request.param, plain_sample(request.param), tmp_path_factory.mktemp("out"))
 
 
@@ -133,8 +136,9 @@ def test_zero_pages_are_memory_without_file_bytes(extracted: Extracted) -> None:
     (seg,) = [s for s in segs if s[0] == 1 and s[2] <= zero_pfn * n < s[2] + s[4]]
     assert seg[3] == 0  # p_filesz: no bytes in the file
     assert read_at(extracted, "lime", zero_pfn * n) == bytes(n)
-    unsaved = next(p for p in range(int(extracted.pfns.max())) if p not in set(
-        extracted.pfns.tolist()))
+    unsaved = next(
+        p for p in range(int(extracted.pfns.max())) if p not in set(extracted.pfns.tolist())
+    )
     assert elf_page(extracted.paths["elf"], unsaved * n, n) is None  # not saved: no segment
 
 
@@ -155,7 +159,7 @@ def test_elf_identity(extracted: Extracted) -> None:
     assert (cls, machine) == {"amd64": (64, 62), "arm64": (64, 183), "i386": (32, 3)}[arch]
     assert note[12:23] == b"VMCOREINFO\0"
     assert f"OSRELEASE={extracted.prov['kernel_release']}\n".encode() in note
-    address = (SAMPLES / extracted.name / "vmcoreinfo.txt")
+    address = SAMPLES / extracted.name / "vmcoreinfo.txt"
     if address.exists():  # the guest's /sys/kernel/vmcoreinfo
         phys = int(address.read_text().split()[0], 16)
         assert extracted.records["elf"]["elf"]["vmcoreinfo"]["physical_address"] == phys
@@ -221,9 +225,24 @@ def test_drgn_reads_markers_by_physical_address(extracted: Extracted) -> None:
 def test_volatility_finds_the_banner_in_lime(extracted: Extracted, tmp_path: Path) -> None:
     pytest.importorskip("volatility3")
     code = "import sys; from volatility3.cli import main; sys.argv[0] = 'vol'; main()"
-    r = subprocess.run([sys.executable, "-c", code, "-q", "-r", "json", "-f",
-                        str(extracted.paths["lime"]), "banners.Banners"],
-                       capture_output=True, text=True, check=False, cwd=tmp_path, timeout=600)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            code,
+            "-q",
+            "-r",
+            "json",
+            "-f",
+            str(extracted.paths["lime"]),
+            "banners.Banners",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=tmp_path,
+        timeout=600,
+    )
     assert r.returncode == 0, r.stderr[-2000:]
     rows = json.loads(r.stdout)
     assert extracted.banner is not None

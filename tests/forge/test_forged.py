@@ -33,8 +33,9 @@ def expected_page(pfn: int, zero: bool, page_size: int) -> bytes:
     return bytes(page_size) if zero else pattern_pages(np.array([pfn], np.uint64), page_size)
 
 
-def check_every_page(img: HibernationImage, pfn_arr: np.ndarray, zero: np.ndarray | None,
-                     page_size: int) -> None:
+def check_every_page(
+    img: HibernationImage, pfn_arr: np.ndarray, zero: np.ndarray | None, page_size: int
+) -> None:
     """read_page of every PFN equals the pattern (zeros for zero pages)."""
     zero_arr = np.zeros(pfn_arr.size, bool) if zero is None else zero
     assert img.pagedir.pfns.tolist() == pfn_arr.tolist()
@@ -58,15 +59,19 @@ def check_verify(img: HibernationImage, forged: Forged) -> None:
 @pytest.mark.parametrize("compression", COMPRESSIONS)
 @pytest.mark.parametrize("with_zero", [False, True], ids=["no-zero", "zero-pages"])
 @pytest.mark.parametrize("scatter", [False, True], ids=["contiguous", "scattered"])
-def test_forged_reads_back(forged_image: Forger, compression: str, with_zero: bool,
-                           scatter: bool) -> None:
+def test_forged_reads_back(
+    forged_image: Forger, compression: str, with_zero: bool, scatter: bool
+) -> None:
     pfn_arr = np.concatenate([pfns(0x10, 0x60), pfns(0x1000, 0x1030), pfns(0x80000, 0x80003)])
     zero = (pfn_arr % 5 == 0) if with_zero else None
     forged = forged_image(pfns=pfn_arr, zero=zero, compression=compression, scatter=scatter)
     with open_image(forged.path) as img:
         assert (img.container, img.compression, img.page_size) == ("swap", compression, 4096)
-        assert img.info.image_pages == forged.image_pages == pfn_arr.size - (
-            int(zero.sum()) if zero is not None else 0)
+        assert (
+            img.info.image_pages
+            == forged.image_pages
+            == pfn_arr.size - (int(zero.sum()) if zero is not None else 0)
+        )
         assert img.pagedir.zero_pages == (int(zero.sum()) if zero is not None else 0)
         if scatter:
             assert (np.diff(img.entries.astype(np.int64)) != 1).any()
@@ -80,17 +85,25 @@ def test_forged_reads_back(forged_image: Forger, compression: str, with_zero: bo
 def forge_specs(draw: st.DrawFn) -> dict[str, object]:
     values = draw(st.lists(st.integers(0, 2**36), min_size=1, max_size=120, unique=True))
     pfn_arr = np.array(sorted(values), np.uint64)
-    zero = np.array(draw(st.lists(st.booleans(), min_size=pfn_arr.size,
-                                  max_size=pfn_arr.size)), bool)
+    zero = np.array(
+        draw(st.lists(st.booleans(), min_size=pfn_arr.size, max_size=pfn_arr.size)), bool
+    )
     if zero.all():
         zero[0] = False  # at least one data page keeps the chunk maths non-trivial
-    return {"pfns": pfn_arr, "zero": zero if draw(st.booleans()) else None,
-            "compression": draw(st.sampled_from(COMPRESSIONS)), "scatter": draw(st.booleans())}
+    return {
+        "pfns": pfn_arr,
+        "zero": zero if draw(st.booleans()) else None,
+        "compression": draw(st.sampled_from(COMPRESSIONS)),
+        "scatter": draw(st.booleans()),
+    }
 
 
 @given(spec=forge_specs())
-@settings(max_examples=examples(25), deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=examples(25),
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
 def test_forged_property(tmp_path: Path, spec: dict[str, object]) -> None:
     forged = forge_to(tmp_path, "prop", **spec)
     zero = spec["zero"]
@@ -142,14 +155,22 @@ def test_pfn_directory_one_short_of_full_is_terminated(forged_image: Forger) -> 
 # -- page sizes ---------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("page_size", "compression"), [  # LZO at 64 KiB: -m slow
-    pytest.param(p, c, id=f"{c}-{p}", marks=pytest.mark.slow if (c, p) == ("lzo", 65536) else ())
-    for p in (16384, 65536) for c in COMPRESSIONS])
+@pytest.mark.parametrize(
+    ("page_size", "compression"),
+    [  # LZO at 64 KiB: -m slow
+        pytest.param(
+            p, c, id=f"{c}-{p}", marks=pytest.mark.slow if (c, p) == ("lzo", 65536) else ()
+        )
+        for p in (16384, 65536)
+        for c in COMPRESSIONS
+    ],
+)
 def test_large_pages(forged_image: Forger, page_size: int, compression: str) -> None:
     pfn_arr = np.concatenate([pfns(0x40, 0x70), pfns(0x900, 0x905)])
     zero = pfn_arr % 6 == 0
-    forged = forged_image(pfns=pfn_arr, zero=zero, page_size=page_size, compression=compression,
-                          scatter=True)
+    forged = forged_image(
+        pfns=pfn_arr, zero=zero, page_size=page_size, compression=compression, scatter=True
+    )
     with open_image(forged.path) as img:
         assert img.page_size == page_size
         assert img.header is not None
@@ -203,8 +224,9 @@ def test_resume_offset(forged_image: Forger, compression: str) -> None:
 def test_trimmed_and_padded_files(forged_image: Forger, compression: str) -> None:
     pfn_arr = pfns(0x300, 0x360)
     trimmed = forged_image("trimmed", pfns=pfn_arr, compression=compression, device_pages=4000)
-    padded = forged_image("padded", pfns=pfn_arr, compression=compression, device_pages=4000,
-                          trim=False)
+    padded = forged_image(
+        "padded", pfns=pfn_arr, compression=compression, device_pages=4000, trim=False
+    )
     with open_image(trimmed.path) as img:
         last_used = max(int(img.entries.max()), *img.map_pages)
     assert os.path.getsize(trimmed.path) == (last_used + 1) * 4096  # ends after the data
@@ -216,8 +238,9 @@ def test_trimmed_and_padded_files(forged_image: Forger, compression: str) -> Non
             check_verify(img, forged)
 
 
-def test_file_ending_inside_a_trimmed_page_keeps_its_bytes(forged_image: Forger,
-                                                           tmp_path: Path) -> None:
+def test_file_ending_inside_a_trimmed_page_keeps_its_bytes(
+    forged_image: Forger, tmp_path: Path
+) -> None:
     # a dump trimmed after its last non-zero page reads the missing pages as zeros; a page the
     # file ends inside keeps the bytes that are there
     pfn_arr = pfns(0x10, 0x30)
@@ -250,14 +273,18 @@ def test_2_6_20_header_layout(forged_image: Forger, tmp_path: Path) -> None:
     forged = forged_image(pfns=pfn_arr, compression="none", scatter=True)
     data = bytearray(Path(forged.path).read_bytes())
     last_page = int.from_bytes(data[0x404:0x408], "little")
-    data[:4096] = swap.build_header(4096, image=forged.map_pages[0], last_page=last_page,
-                                    layout="2.6.20-2.6.22")
+    data[:4096] = swap.build_header(
+        4096, image=forged.map_pages[0], last_page=last_page, layout="2.6.20-2.6.22"
+    )
     old = tmp_path / "old"
     old.write_bytes(bytes(data))
     with open_image(old) as img:
         assert img.header is not None
         assert (img.header.layout, img.header.image, img.header.flags) == (
-            "2.6.20-2.6.22", forged.map_pages[0], None)
+            "2.6.20-2.6.22",
+            forged.map_pages[0],
+            None,
+        )
         assert img.compression == "none"
         check_every_page(img, pfn_arr, None, 4096)
 
@@ -266,16 +293,18 @@ def test_2_6_20_header_layout(forged_image: Forger, tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("transport", ["xz", "gzip", "zstd"])
-def test_compressed_copies_open_directly(forged_image: Forger, tmp_path: Path,
-                                         transport: str) -> None:
+def test_compressed_copies_open_directly(
+    forged_image: Forger, tmp_path: Path, transport: str
+) -> None:
     pfn_arr = pfns(0x100, 0x150)
     zero = pfn_arr % 3 == 0
-    forged = forged_image(pfns=pfn_arr, zero=zero, compression="lz4", device_pages=3000,
-                          trim=False)
+    forged = forged_image(pfns=pfn_arr, zero=zero, compression="lz4", device_pages=3000, trim=False)
     raw = Path(forged.path).read_bytes()
-    packed = {"xz": lambda b: lzma.compress(b, preset=0),
-              "gzip": lambda b: gzip.compress(b, 1),
-              "zstd": lambda b: zstandard.ZstdCompressor(level=1).compress(b)}[transport](raw)
+    packed = {
+        "xz": lambda b: lzma.compress(b, preset=0),
+        "gzip": lambda b: gzip.compress(b, 1),
+        "zstd": lambda b: zstandard.ZstdCompressor(level=1).compress(b),
+    }[transport](raw)
     copy = tmp_path / f"image.{transport}"
     copy.write_bytes(packed)
     with open_image(copy) as img:
@@ -315,8 +344,9 @@ def _is_hole(fd: int, offset: int, length: int) -> bool:
 
 
 @pytest.mark.parametrize("compression", COMPRESSIONS)
-def test_extract_places_pages_and_leaves_holes(forged_image: Forger, tmp_path: Path,
-                                               compression: str) -> None:
+def test_extract_places_pages_and_leaves_holes(
+    forged_image: Forger, tmp_path: Path, compression: str
+) -> None:
     pfn_arr = np.concatenate([pfns(0x10, 0x40), pfns(0x400, 0x420)])
     zero = pfn_arr % 4 == 0
     forged = forged_image(pfns=pfn_arr, zero=zero, compression=compression, scatter=True)
@@ -355,9 +385,26 @@ def test_info_json_carries_the_numbers(forged_image: Forger) -> None:
     assert result.exit_code == 0, result.stderr
     doc = json.loads(result.stdout)
     assert (doc["container"], doc["compression"], doc["page_size"], doc["word_size"]) == (
-        "swap", "lz4", 4096, 8)
-    assert (doc["image_pages"], doc["pages"], doc["meta_pages"], doc["saved_pfns"],
-            doc["zero_pages"], doc["pfn_min"], doc["pfn_max"]) == (
-        forged.image_pages, forged.pages, forged.meta_pages, pfn_arr.size, int(zero.sum()),
-        0x500, 0x57F)
+        "swap",
+        "lz4",
+        4096,
+        8,
+    )
+    assert (
+        doc["image_pages"],
+        doc["pages"],
+        doc["meta_pages"],
+        doc["saved_pfns"],
+        doc["zero_pages"],
+        doc["pfn_min"],
+        doc["pfn_max"],
+    ) == (
+        forged.image_pages,
+        forged.pages,
+        forged.meta_pages,
+        pfn_arr.size,
+        int(zero.sum()),
+        0x500,
+        0x57F,
+    )
     assert doc["crc32"]["stored"] == forged.crc32

@@ -74,38 +74,55 @@ def test_riscv32_header_hexdump() -> None:
     arch = snapshot.decode_arch(unhex(4096, RISCV32_HDR), 4)
     assert arch is not None
     assert arch.name == "riscv32"
-    assert (arch_extra(arch)["satp_mode"], arch_extra(arch)["page_table_root"],
-            arch_extra(arch)["restore_cpu_addr"]) == ("sv32", 0x81234000, 0xC0002000)
+    assert (
+        arch_extra(arch)["satp_mode"],
+        arch_extra(arch)["page_table_root"],
+        arch_extra(arch)["restore_cpu_addr"],
+    ) == ("sv32", 0x81234000, 0xC0002000)
 
 
 @pytest.mark.parametrize(("word", "size"), [(8, 96), (4, 80)])
-@given(version=st.text(st.characters(min_codepoint=0x20, max_codepoint=0x7E), max_size=63),
-       hartid=st.integers(0, 2**32 - 1), mode=st.sampled_from([8, 9, 10]),
-       ppn=st.integers(0, 2**44 - 1), addr=st.integers(0, 2**32 - 1))
+@given(
+    version=st.text(st.characters(min_codepoint=0x20, max_codepoint=0x7E), max_size=63),
+    hartid=st.integers(0, 2**32 - 1),
+    mode=st.sampled_from([8, 9, 10]),
+    ppn=st.integers(0, 2**44 - 1),
+    addr=st.integers(0, 2**32 - 1),
+)
 @HYP
-def test_riscv_header_round_trip(word: int, size: int, version: str, hartid: int, mode: int,
-                                 ppn: int, addr: int) -> None:
+def test_riscv_header_round_trip(
+    word: int, size: int, version: str, hartid: int, mode: int, ppn: int, addr: int
+) -> None:
     fmt = snapshot.riscv_hdr_struct(word)
     satp = (mode << 60 | ppn) if word == 8 else (1 << 31 | ppn & 0x3FFFFF)
-    obj = {"uts_version": ("#" + version).encode().ljust(65, b"\0"), "hartid": hartid,
-           "saved_satp": satp, "restore_cpu_addr": addr}
+    obj = {
+        "uts_version": ("#" + version).encode().ljust(65, b"\0"),
+        "hartid": hartid,
+        "saved_satp": satp,
+        "restore_cpu_addr": addr,
+    }
     data = fmt.build(obj)
     assert fmt.parse(data) == obj
     assert fmt.sizeof() == size == len(data)
     arch = snapshot.decode_arch(data.ljust(394, b"\0"), word)
     assert arch is not None and arch.name == ("riscv64" if word == 8 else "riscv32")
     x = arch_extra(arch)
-    assert (x["uts_version"], x["hartid"], x["saved_satp"]) == (
-        "#" + version, hartid, satp)
+    assert (x["uts_version"], x["hartid"], x["saved_satp"]) == ("#" + version, hartid, satp)
 
 
 @given(ttbr=u64, reenter=st.integers(0xFFFF000000000000, 2**64 - 1), hyp=u64, mpidr=u64)
 @HYP
 def test_arm64_is_never_taken_for_riscv(ttbr: int, reenter: int, hyp: int, mpidr: int) -> None:
     # offset 80 holds reenter_kernel on arm64, a TTBR1 address: top nibble 0xf, no satp.MODE
-    data = snapshot.arm64_hdr.build({"uts_version": b"#1 SMP".ljust(65, b"\0"),
-                                     "ttbr1_el1": ttbr, "reenter_kernel": reenter,
-                                     "__hyp_stub_vectors": hyp, "sleep_cpu_mpidr": mpidr})
+    data = snapshot.arm64_hdr.build(
+        {
+            "uts_version": b"#1 SMP".ljust(65, b"\0"),
+            "ttbr1_el1": ttbr,
+            "reenter_kernel": reenter,
+            "__hyp_stub_vectors": hyp,
+            "sleep_cpu_mpidr": mpidr,
+        }
+    )
     arch = snapshot.decode_arch(data.ljust(394, b"\0"), 8)
     assert arch is not None and arch.name == "arm64"
 
@@ -144,11 +161,21 @@ def test_generic_header_hexdump() -> None:
     info = snapshot.decode_info(unhex(4096, GENERIC_ARM32), 0, 4096, 4)
     assert info.arch is None
     assert info.uts is not None
-    assert (info.uts.sysname, info.uts.nodename, info.uts.release, info.uts.version,
-            info.uts.machine, info.uts.domainname) == (
-        "Linux", "beagle", "5.10.0-30-armmp", "#1 SMP Debian 5.10.218-1", "armv7l", "(none)")
-    assert (info.version_code, info.num_physpages, info.image_pages, info.pages,
-            info.meta_pages) == (0x50A00, 0x20000, 0x2710, 0x2725, 20)
+    assert (
+        info.uts.sysname,
+        info.uts.nodename,
+        info.uts.release,
+        info.uts.version,
+        info.uts.machine,
+        info.uts.domainname,
+    ) == ("Linux", "beagle", "5.10.0-30-armmp", "#1 SMP Debian 5.10.218-1", "armv7l", "(none)")
+    assert (
+        info.version_code,
+        info.num_physpages,
+        info.image_pages,
+        info.pages,
+        info.meta_pages,
+    ) == (0x50A00, 0x20000, 0x2710, 0x2725, 20)
 
 
 def _uts(sysname: str, release: str, version: str, machine: str) -> bytes:
@@ -163,9 +190,14 @@ def test_generic_header_in_a_forged_image(tmp_path: Path) -> None:
         s = summarize(img, find_banner=False)
     assert s.arch is None
     assert s.uts is not None
-    assert vars(s.uts) == {"sysname": "Linux", "nodename": "host", "release": "6.6.0-loong",
-                           "version": "#1 SMP PREEMPT 2024", "machine": "loongarch64",
-                           "domainname": "(none)"}
+    assert vars(s.uts) == {
+        "sysname": "Linux",
+        "nodename": "host",
+        "release": "6.6.0-loong",
+        "version": "#1 SMP PREEMPT 2024",
+        "machine": "loongarch64",
+        "domainname": "(none)",
+    }
     assert s.kernel_release == "6.6.0-loong"
     out = run_cli("info", "--json", str(forged.path))
     assert out.exit_code == 0, out.stderr
@@ -176,22 +208,33 @@ def test_generic_header_in_a_forged_image(tmp_path: Path) -> None:
 
 # -- arm64 with 4, 16 and 64 KiB pages -----------------------------------------------------------
 
-BANNER = (b"Linux version 6.1.0-99-arm64 (debian-kernel@lists.debian.org) (gcc-12) "
-          b"#1 SMP Debian 6.1.999-1 (2026-01-01)\n\0")
+BANNER = (
+    b"Linux version 6.1.0-99-arm64 (debian-kernel@lists.debian.org) (gcc-12) "
+    b"#1 SMP Debian 6.1.999-1 (2026-01-01)\n\0"
+)
 
 
 def arm64_record(ttbr1: int) -> bytes:
-    data: bytes = snapshot.arm64_hdr.build({
-        "uts_version": b"#1 SMP Debian 6.1.999-1 (2026-01-01)".ljust(65, b"\0"),
-        "ttbr1_el1": ttbr1, "reenter_kernel": 0xFFFF8000080320DC,
-        "__hyp_stub_vectors": 0, "sleep_cpu_mpidr": 0x80000000})
+    data: bytes = snapshot.arm64_hdr.build(
+        {
+            "uts_version": b"#1 SMP Debian 6.1.999-1 (2026-01-01)".ljust(65, b"\0"),
+            "ttbr1_el1": ttbr1,
+            "reenter_kernel": 0xFFFF8000080320DC,
+            "__hyp_stub_vectors": 0,
+            "sleep_cpu_mpidr": 0x80000000,
+        }
+    )
     return data
 
 
-@pytest.mark.parametrize(("page_size", "compression"), [  # LZO at 16 and 64 KiB: -m slow
-    pytest.param(p, c, id=f"{c}-{p}",
-                 marks=pytest.mark.slow if c == "lzo" and p > 4096 else ())
-    for c in ("lzo", "lz4", "none") for p in (4096, 16384, 65536)])
+@pytest.mark.parametrize(
+    ("page_size", "compression"),
+    [  # LZO at 16 and 64 KiB: -m slow
+        pytest.param(p, c, id=f"{c}-{p}", marks=pytest.mark.slow if c == "lzo" and p > 4096 else ())
+        for c in ("lzo", "lz4", "none")
+        for p in (4096, 16384, 65536)
+    ],
+)
 def test_arm64_page_sizes(tmp_path: Path, page_size: int, compression: str) -> None:
     # RAM from 0x40000000 (QEMU virt); linux_banner at physical 0x410f3be0 as on the real image
     ram = 0x40000000 // page_size
@@ -208,8 +251,14 @@ def test_arm64_page_sizes(tmp_path: Path, page_size: int, compression: str) -> N
         return bytes(data)
 
     ttbr1 = 0x40000000 + 50 * page_size
-    forged = forge_to(tmp_path, pfns=pfn_arr, page_size=page_size, compression=compression,
-                      arch_record=arm64_record(ttbr1), content=content)
+    forged = forge_to(
+        tmp_path,
+        pfns=pfn_arr,
+        page_size=page_size,
+        compression=compression,
+        arch_record=arm64_record(ttbr1),
+        content=content,
+    )
     with open_image(forged.path) as img:
         assert img.page_size == page_size
         arch = img.info.arch
@@ -229,7 +278,8 @@ def test_arm64_page_sizes(tmp_path: Path, page_size: int, compression: str) -> N
             f"{text:016x} T _text\n"
             f"{text + 50 * page_size:016x} T swapper_pg_dir\n"
             f"{text + 37 * page_size + 0xBE0:016x} D linux_banner\n"
-            "ffff8000080320dc T _cpu_resume\n")
+            "ffff8000080320dc T _cpu_resume\n"
+        )
         smap = load_system_map(smap_path)
         with_map = summarize(img, system_map=smap)
         assert with_map.kernel.expected_physical_address == banner_phys
@@ -248,10 +298,17 @@ def _map(tmp_path: Path, lines: str) -> Any:
 
 def test_x86_anchor_prefers_the_global_symbol(tmp_path: Path) -> None:
     # i386 6.1: a static restore_registers (ACPI S3 wakeup code) is listed before the global
-    smap = _map(tmp_path, "c1055403 t restore_registers\nc18bf000 T restore_registers\n"
-                          "c1a2c180 D linux_banner\n")
-    arch = ArchRecord("i386", "5.13+ (CRC32 e820 checksum)", 0x12345679,
-                      jump_address=0xC18BF000, jump_address_phys=0x018BF000)
+    smap = _map(
+        tmp_path,
+        "c1055403 t restore_registers\nc18bf000 T restore_registers\nc1a2c180 D linux_banner\n",
+    )
+    arch = ArchRecord(
+        "i386",
+        "5.13+ (CRC32 e820 checksum)",
+        0x12345679,
+        jump_address=0xC18BF000,
+        jump_address_phys=0x018BF000,
+    )
     assert smap["restore_registers"] == 0xC18BF000
     assert smap.physical("linux_banner", arch) == 0x01A2C180
     assert smap.matches(arch) is True
@@ -263,18 +320,25 @@ def test_a_global_listed_first_is_kept(tmp_path: Path) -> None:
 
 
 def test_x86_anchor_moves_with_kaslr(tmp_path: Path) -> None:
-    smap = _map(tmp_path, "ffffffff81a00000 T restore_registers\n"
-                          "ffffffff82000100 D linux_banner\n")
+    smap = _map(tmp_path, "ffffffff81a00000 T restore_registers\nffffffff82000100 D linux_banner\n")
     # KASLR: the running kernel sat 0x1e000000 higher, physically at 0x40a00000
-    arch = ArchRecord("x86_64", "5.13+ (CRC32 e820 checksum)", 0x23456789ABCDEF02,
-                      jump_address=0xFFFFFFFF9FA00000, jump_address_phys=0x40A00000)
+    arch = ArchRecord(
+        "x86_64",
+        "5.13+ (CRC32 e820 checksum)",
+        0x23456789ABCDEF02,
+        jump_address=0xFFFFFFFF9FA00000,
+        jump_address_phys=0x40A00000,
+    )
     assert smap.physical("linux_banner", arch) == 0x41000100
     assert smap.matches(arch) is False
 
 
 def test_no_physical_anchor(tmp_path: Path) -> None:
-    smap = _map(tmp_path, "ffffffff80c31000 T __hibernate_cpu_resume\n"
-                          "ffffffff81000000 D linux_banner\nffffffff81a00000 T restore_registers\n")
+    smap = _map(
+        tmp_path,
+        "ffffffff80c31000 T __hibernate_cpu_resume\n"
+        "ffffffff81000000 D linux_banner\nffffffff81a00000 T restore_registers\n",
+    )
     riscv = snapshot.decode_arch(unhex(4096, RISCV64_HDR), 8)
     assert smap.physical("linux_banner", riscv) is None
     assert smap.matches(riscv) is True

@@ -62,43 +62,62 @@ def swap_page(signature: bytes, *, pages: int = 4) -> bytearray:
 
 
 def test_empty_file(tmp_path: Path) -> None:
-    line = assert_error_line(run_cli("info", write(tmp_path / "empty", b"")),
-                             "no hibernation image", "empty", expected_vs_found=False)
+    line = assert_error_line(
+        run_cli("info", write(tmp_path / "empty", b"")),
+        "no hibernation image",
+        "empty",
+        expected_vs_found=False,
+    )
     assert "0x0" in line
 
 
 def test_random_bytes(tmp_path: Path) -> None:
     noise = random.Random(7).randbytes(5 * N)
     for cmd in ("info", "verify"):
-        assert_error_line(run_cli(cmd, write(tmp_path / "noise", noise)),
-                          "no hibernation image", "0xff6", expected_vs_found=False)
+        assert_error_line(
+            run_cli(cmd, write(tmp_path / "noise", noise)),
+            "no hibernation image",
+            "0xff6",
+            expected_vs_found=False,
+        )
 
 
 def test_short_file(tmp_path: Path) -> None:
-    assert_error_line(run_cli("info", write(tmp_path / "short", b"\1" * 100)),
-                      "no hibernation image", "0x64", expected_vs_found=False)
+    assert_error_line(
+        run_cli("info", write(tmp_path / "short", b"\1" * 100)),
+        "no hibernation image",
+        "0x64",
+        expected_vs_found=False,
+    )
 
 
 @pytest.mark.parametrize("magic", [b"SWAPSPACE2", b"SWAP-SPACE"])
 def test_plain_swap_area(tmp_path: Path, magic: bytes) -> None:
-    line = assert_error_line(run_cli("info", write(tmp_path / "swap", swap_page(magic))),
-                             "no hibernation image", "0xff6", "(plain swap area)",
-                             expected_vs_found=False)
+    line = assert_error_line(
+        run_cli("info", write(tmp_path / "swap", swap_page(magic))),
+        "no hibernation image",
+        "0xff6",
+        "(plain swap area)",
+        expected_vs_found=False,
+    )
     assert magic.decode() in line
 
 
-@pytest.mark.parametrize(("signature", "name", "says"), [
-    # read by formats/uswsusp.py and formats/legacy.py: a signature page with nothing behind
-    # it is a damaged image of that format, named with the structure that is missing
-    (b"ULSUSPEND\0", "ULSUSPEND", "uswsusp swsusp_header"),
-    (b"S1SUSP\x05\0\0\0", "S1SUSP", "suspend_header"),  # i386: link.next in the last 4 bytes
-    (b"S2SUSP\x05\0\0\0", "S2SUSP", "suspend_header"),
-    (b"SUSP1R\x05\0\0\0", "SUSP1R", "SUSP1R"),
-    (b"SUSP2R\x05\0\0\0", "SUSP2R", "SUSP2R"),
-    (b"pmdisk-swa", "pmdisk", "pmdisk_header"),
-    # recognised only
-    (b"S2SUSPEND\0", "S2SUSPEND", "not readable"),
-])
+@pytest.mark.parametrize(
+    ("signature", "name", "says"),
+    [
+        # read by formats/uswsusp.py and formats/legacy.py: a signature page with nothing behind
+        # it is a damaged image of that format, named with the structure that is missing
+        (b"ULSUSPEND\0", "ULSUSPEND", "uswsusp swsusp_header"),
+        (b"S1SUSP\x05\0\0\0", "S1SUSP", "suspend_header"),  # i386: link.next in the last 4 bytes
+        (b"S2SUSP\x05\0\0\0", "S2SUSP", "suspend_header"),
+        (b"SUSP1R\x05\0\0\0", "SUSP1R", "SUSP1R"),
+        (b"SUSP2R\x05\0\0\0", "SUSP2R", "SUSP2R"),
+        (b"pmdisk-swa", "pmdisk", "pmdisk_header"),
+        # recognised only
+        (b"S2SUSPEND\0", "S2SUSPEND", "not readable"),
+    ],
+)
 def test_other_format_signature(tmp_path: Path, signature: bytes, name: str, says: str) -> None:
     path = write(tmp_path / "sig", swap_page(signature))
     for cmd in ("info", "verify"):
@@ -108,15 +127,20 @@ def test_other_format_signature(tmp_path: Path, signature: bytes, name: str, say
 def test_tuxonice(tmp_path: Path) -> None:
     area = swap_page(b"SWAPSPACE2")  # TuxOnIce keeps a valid swap signature
     area[:8] = b"\xed\xc3\x02\xe9\x98\x56\xe5\x0c"
-    assert_error_line(run_cli("info", write(tmp_path / "toi", area)), "TuxOnIce", "0x0",
-                      expected_vs_found=False)
+    assert_error_line(
+        run_cli("info", write(tmp_path / "toi", area)), "TuxOnIce", "0x0", expected_vs_found=False
+    )
 
 
 def test_unsupported_signature_with_large_pages(tmp_path: Path) -> None:
     area = bytearray(64 * 1024)
     area[0xFFF6:0x10000] = b"ULSUSPEND\0"
-    assert_error_line(run_cli("info", write(tmp_path / "ul64", area)), "ULSUSPEND", "0xfff6",
-                      expected_vs_found=False)
+    assert_error_line(
+        run_cli("info", write(tmp_path / "ul64", area)),
+        "ULSUSPEND",
+        "0xfff6",
+        expected_vs_found=False,
+    )
 
 
 # -- truncation at every structure boundary ---------------------------------------------------
@@ -142,8 +166,7 @@ def lzo_cuts(forged: Forged, size: int) -> Iterator[tuple[int, tuple[str, ...]]]
 
 
 @pytest.mark.parametrize("compression", ["lzo", "lz4"])
-def test_truncated_compressed_image(forged_image: Forger, tmp_path: Path,
-                                    compression: str) -> None:
+def test_truncated_compressed_image(forged_image: Forger, tmp_path: Path, compression: str) -> None:
     forged = forged_image(pfns=pfns(0x100, 0x100 + 90), zero=None, compression=compression)
     data = Path(forged.path).read_bytes()
     assert len(forged.chunk_pages) == 3
@@ -151,8 +174,12 @@ def test_truncated_compressed_image(forged_image: Forger, tmp_path: Path,
         path = write(tmp_path / "cut", data[:cut])
         # chunk 0 holds the PFN directory: without it nothing can be placed
         data_lost = names[0].startswith("compressed chunk") and "chunk 0 " not in names[0]
-        line = assert_error_line(run_cli("verify", path), *names, exit_code=1 + (not data_lost),
-                                 expected_vs_found=names[0] != "no hibernation image")
+        line = assert_error_line(
+            run_cli("verify", path),
+            *names,
+            exit_code=1 + (not data_lost),
+            expected_vs_found=names[0] != "no hibernation image",
+        )
         assert f"end of file at {cut:#x}" in line or "no hibernation image" in line
 
 
@@ -178,8 +205,9 @@ def test_truncated_uncompressed_image(forged_image: Forger, tmp_path: Path) -> N
         cuts.append((page * N + 0x800, ("image data page", hex(page * N))))
     for cut, names in cuts:
         code = 2 if any((p + 1) * N > cut for p in needed) else 1
-        line = assert_error_line(run_cli("verify", write(tmp_path / "cut", data[:cut])), *names,
-                                 exit_code=code)
+        line = assert_error_line(
+            run_cli("verify", write(tmp_path / "cut", data[:cut])), *names, exit_code=code
+        )
         assert f"end of file at {cut:#x}" in line
 
 
@@ -188,8 +216,12 @@ def test_truncated_stream(forged_image: Forger, tmp_path: Path) -> None:
     data = Path(forged.path).read_bytes()
     for cut in (N + 8, 2 * N, len(data) - N, len(data) - 1):
         # stream page 1 is the PFN directory (exit 2); data pages are read around (exit 1)
-        line = assert_error_line(run_cli("verify", write(tmp_path / "cut", data[:cut])),
-                                 "image", hex(cut // N * N), exit_code=2 if cut < 2 * N else 1)
+        line = assert_error_line(
+            run_cli("verify", write(tmp_path / "cut", data[:cut])),
+            "image",
+            hex(cut // N * N),
+            exit_code=2 if cut < 2 * N else 1,
+        )
         assert f"end of file at {cut:#x}" in line
 
 
@@ -212,46 +244,70 @@ def test_swap_map_loop_to_itself(forged_image: Forger, tmp_path: Path) -> None:
     data = bytearray(Path(forged.path).read_bytes())
     m = forged.map_pages[0]
     put_u64(data, next_swap_at(m), m)
-    assert_error_line(run_cli("info", write(tmp_path / "loop", data)), "swap map page",
-                      hex(m * N), "next_swap", "loops")
+    assert_error_line(
+        run_cli("info", write(tmp_path / "loop", data)),
+        "swap map page",
+        hex(m * N),
+        "next_swap",
+        "loops",
+    )
 
 
 def test_swap_map_loop_back(two_map_pages: tuple[Forged, bytearray], tmp_path: Path) -> None:
     forged, data = two_map_pages
     first, second = forged.map_pages
     put_u64(data, next_swap_at(second), first)
-    line = assert_error_line(run_cli("info", write(tmp_path / "loop", data)), "swap map page",
-                             hex(second * N), "next_swap", "loops")
+    line = assert_error_line(
+        run_cli("info", write(tmp_path / "loop", data)),
+        "swap map page",
+        hex(second * N),
+        "next_swap",
+        "loops",
+    )
     assert f"got {first:#x}" in line
 
 
-def test_next_swap_past_the_device(two_map_pages: tuple[Forged, bytearray],
-                                   tmp_path: Path) -> None:
+def test_next_swap_past_the_device(two_map_pages: tuple[Forged, bytearray], tmp_path: Path) -> None:
     forged, data = two_map_pages
     device_pages = struct.unpack_from("<I", data, LAST_PAGE)[0] + 1
     first = forged.map_pages[0]
     put_u64(data, next_swap_at(first), device_pages)
-    line = assert_error_line(run_cli("info", write(tmp_path / "past", data)), "swap map page",
-                             hex(first * N), "next_swap", f"< {device_pages:#x} (device pages)")
+    line = assert_error_line(
+        run_cli("info", write(tmp_path / "past", data)),
+        "swap map page",
+        hex(first * N),
+        "next_swap",
+        f"< {device_pages:#x} (device pages)",
+    )
     assert f"got {device_pages:#x}" in line
 
 
-def test_next_swap_past_the_end_of_the_file(two_map_pages: tuple[Forged, bytearray],
-                                            tmp_path: Path) -> None:
+def test_next_swap_past_the_end_of_the_file(
+    two_map_pages: tuple[Forged, bytearray], tmp_path: Path
+) -> None:
     forged, data = two_map_pages
     struct.pack_into("<I", data, LAST_PAGE, 0)  # device size unknown: only the file bounds it
     target = len(data) // N + 5
     put_u64(data, next_swap_at(forged.map_pages[0]), target)
-    assert_error_line(run_cli("info", write(tmp_path / "past", data)), "swap map page",
-                      hex(target * N), f"end of file at {len(data):#x}")
+    assert_error_line(
+        run_cli("info", write(tmp_path / "past", data)),
+        "swap map page",
+        hex(target * N),
+        f"end of file at {len(data):#x}",
+    )
 
 
 def test_image_pointer_past_the_device(forged_image: Forger, tmp_path: Path) -> None:
     forged = forged_image()
     data = bytearray(Path(forged.path).read_bytes())
     put_u64(data, 0xFE0, 0x7FFFFFFF)  # swsusp_header.image
-    assert_error_line(run_cli("info", write(tmp_path / "img", data)), "swsusp_header", "0xfe0",
-                      "image", "(device pages)")
+    assert_error_line(
+        run_cli("info", write(tmp_path / "img", data)),
+        "swsusp_header",
+        "0xfe0",
+        "image",
+        "(device pages)",
+    )
 
 
 @pytest.mark.parametrize("compression", ["none", "lzo"])
@@ -263,28 +319,41 @@ def test_entry_past_the_device(forged_image: Forger, tmp_path: Path, compression
     put_u64(data, m * N + 3 * 8, device_pages + 10)
     # entry 3 is a data page uncompressed (read around: exit 1), in chunk 0 (the PFN
     # directory) compressed (exit 2)
-    line = assert_error_line(run_cli("verify", write(tmp_path / "entry", data)),
-                             "swap map page", hex(m * N + 3 * 8), "entries[3]",
-                             f"< {device_pages:#x}", exit_code=1 if compression == "none" else 2)
+    line = assert_error_line(
+        run_cli("verify", write(tmp_path / "entry", data)),
+        "swap map page",
+        hex(m * N + 3 * 8),
+        "entries[3]",
+        f"< {device_pages:#x}",
+        exit_code=1 if compression == "none" else 2,
+    )
     assert f"got {device_pages + 10:#x}" in line
 
 
-@pytest.mark.parametrize(("compression", "entry", "structure"), [
-    ("none", 3, "image data page"),
-    ("lzo", 1, "compressed chunk 0 header"),
-    ("lzo", 2, "compressed chunk 0 at"),
-])
-def test_entry_past_the_end_of_the_file(forged_image: Forger, tmp_path: Path, compression: str,
-                                        entry: int, structure: str) -> None:
+@pytest.mark.parametrize(
+    ("compression", "entry", "structure"),
+    [
+        ("none", 3, "image data page"),
+        ("lzo", 1, "compressed chunk 0 header"),
+        ("lzo", 2, "compressed chunk 0 at"),
+    ],
+)
+def test_entry_past_the_end_of_the_file(
+    forged_image: Forger, tmp_path: Path, compression: str, entry: int, structure: str
+) -> None:
     forged = forged_image(compression=compression)
     data = bytearray(Path(forged.path).read_bytes())
     struct.pack_into("<I", data, LAST_PAGE, 0)
     target = len(data) // N + 3
     put_u64(data, forged.map_pages[0] * N + entry * 8, target)
     # a data page is read around (exit 1); chunk 0 holds the PFN directory (exit 2)
-    assert_error_line(run_cli("verify", write(tmp_path / "entry", data)), structure,
-                      hex(target * N), f"end of file at {len(data):#x}",
-                      exit_code=1 if compression == "none" else 2)
+    assert_error_line(
+        run_cli("verify", write(tmp_path / "entry", data)),
+        structure,
+        hex(target * N),
+        f"end of file at {len(data):#x}",
+        exit_code=1 if compression == "none" else 2,
+    )
 
 
 def test_swap_map_ends_before_the_data(forged_image: Forger, tmp_path: Path) -> None:
@@ -294,23 +363,31 @@ def test_swap_map_ends_before_the_data(forged_image: Forger, tmp_path: Path) -> 
     first_of_chunk_2 = 1 + forged.chunk_pages[2] - forged.chunk_pages[0]
     # clear entries[first_of_chunk_2:]: the map now ends before chunk 2
     data[m * N + first_of_chunk_2 * 8 : m * N + 511 * 8] = bytes(8 * (511 - first_of_chunk_2))
-    line = assert_error_line(run_cli("verify", write(tmp_path / "short", data)),
-                             "swap map page", hex(m * N + first_of_chunk_2 * 8),
-                             "compressed chunk 2", exit_code=1)
+    line = assert_error_line(
+        run_cli("verify", write(tmp_path / "short", data)),
+        "swap map page",
+        hex(m * N + first_of_chunk_2 * 8),
+        "compressed chunk 2",
+        exit_code=1,
+    )
     assert "end of the swap map" in line
 
 
 # -- chunk headers and data -----------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("cmp_len", "shown"), [
-    (0, "got 0x0"),
-    (chunks.worst_compress(N) + 1, f"got {chunks.worst_compress(N) + 1:#x}"),
-    (2**64 - 1, "got 0xffffffffffffffff"),
-])
+@pytest.mark.parametrize(
+    ("cmp_len", "shown"),
+    [
+        (0, "got 0x0"),
+        (chunks.worst_compress(N) + 1, f"got {chunks.worst_compress(N) + 1:#x}"),
+        (2**64 - 1, "got 0xffffffffffffffff"),
+    ],
+)
 @pytest.mark.parametrize("k", [0, 1])
-def test_bad_cmp_len(forged_image: Forger, tmp_path: Path, cmp_len: int, shown: str,
-                     k: int) -> None:
+def test_bad_cmp_len(
+    forged_image: Forger, tmp_path: Path, cmp_len: int, shown: str, k: int
+) -> None:
     forged = forged_image(compression="lzo")
     data = bytearray(Path(forged.path).read_bytes())
     at = forged.chunk_pages[k] * N
@@ -319,8 +396,14 @@ def test_bad_cmp_len(forged_image: Forger, tmp_path: Path, cmp_len: int, shown: 
     # chunk 0 holds the PFN directory, which `info` needs; chunk 1 is data, which only
     # `verify` (and the banner search, on the report's kernel line) reads
     for cmd in ("info", "verify") if k == 0 else ("verify",):
-        line = assert_error_line(run_cli(cmd, path), f"compressed chunk {k} at", hex(at),
-                                 "cmp_len", shown, exit_code=1 if k and cmd == "verify" else 2)
+        line = assert_error_line(
+            run_cli(cmd, path),
+            f"compressed chunk {k} at",
+            hex(at),
+            "cmp_len",
+            shown,
+            exit_code=1 if k and cmd == "verify" else 2,
+        )
         assert f"1..{chunks.worst_compress(N):#x}" in line
     if k:
         result = run_cli("info", "--json", path)
@@ -334,9 +417,14 @@ def test_last_chunk_longer_than_the_map(forged_image: Forger, tmp_path: Path) ->
     data = bytearray(Path(forged.path).read_bytes())
     at = forged.chunk_pages[-1] * N
     put_u64(data, at, chunks.worst_compress(N))  # legal length, but more pages than listed
-    assert_error_line(run_cli("verify", write(tmp_path / "long", data)),
-                      f"compressed chunk {len(forged.chunk_pages) - 1} at", hex(at), "cmp_len",
-                      "swap-map entries left", exit_code=1)
+    assert_error_line(
+        run_cli("verify", write(tmp_path / "long", data)),
+        f"compressed chunk {len(forged.chunk_pages) - 1} at",
+        hex(at),
+        "cmp_len",
+        "swap-map entries left",
+        exit_code=1,
+    )
 
 
 def incompressible(pfn_arr: np.ndarray) -> bytes:
@@ -358,8 +446,9 @@ def flip_outcome(compression: str, payload: bytes, original: bytes) -> int:
 
 
 @pytest.mark.parametrize("compression", ["lzo", "lz4"])
-def test_bit_flip_in_compressed_data(forged_image: Forger, tmp_path: Path,
-                                     compression: str) -> None:
+def test_bit_flip_in_compressed_data(
+    forged_image: Forger, tmp_path: Path, compression: str
+) -> None:
     pfn_arr = pfns(0x100, 0x100 + 70)
     forged = forged_image(pfns=pfn_arr, compression=compression, content=incompressible)
     data = Path(forged.path).read_bytes()
@@ -371,14 +460,14 @@ def test_bit_flip_in_compressed_data(forged_image: Forger, tmp_path: Path,
     for pos in (0, 1, 2, 17, cmp_len // 3, cmp_len // 2, cmp_len - 3, cmp_len - 1):
         flipped = bytearray(data)
         flipped[at + 8 + pos] ^= 0x04
-        expected = flip_outcome(compression, bytes(flipped[at + 8 : at + 8 + cmp_len]),
-                                original)
+        expected = flip_outcome(compression, bytes(flipped[at + 8 : at + 8 + cmp_len]), original)
         assert expected in (1, 2), pos  # a flip that changes nothing would test nothing
         seen.add(expected)
         result = run_cli("verify", "--json", write(tmp_path / "flip", flipped))
         if expected == 2:  # the chunk's 32 pages are read around and named
-            assert_error_line(result, "compressed chunk 1 at", hex(at), "32 saved pages",
-                              exit_code=1)
+            assert_error_line(
+                result, "compressed chunk 1 at", hex(at), "32 saved pages", exit_code=1
+            )
             assert json.loads(result.stdout)["unreadable_pages"] == 32
         else:
             assert result.exit_code == 1, (pos, result.stderr)
@@ -411,8 +500,14 @@ def test_pfn_directory_without_terminator(forged_image: Forger, tmp_path: Path) 
     at = second_meta * N + (600 - 512) * 8  # where BM_END_OF_MAP is
     assert data[at : at + 8] == b"\xff" * 8
     put_u64(data, at, 0x5000)
-    line = assert_error_line(run_cli("info", write(tmp_path / "noterm", data)), "PFN directory",
-                             f"at {at:#x}", "entry 600", "BM_END_OF_MAP", "got 0x5000")
+    line = assert_error_line(
+        run_cli("info", write(tmp_path / "noterm", data)),
+        "PFN directory",
+        f"at {at:#x}",
+        "entry 600",
+        "BM_END_OF_MAP",
+        "got 0x5000",
+    )
     assert "image_pages" in line
 
 
@@ -423,12 +518,19 @@ def test_pfn_directory_garbage_after_terminator(forged_image: Forger, tmp_path: 
         second_meta = int(img.entries[2])
     at = second_meta * N + (603 - 512) * 8
     put_u64(data, at, 7)
-    assert_error_line(run_cli("info", write(tmp_path / "garbage", data)), "PFN directory",
-                      f"at {at:#x}", "entry 603", "0 after BM_END_OF_MAP", "got 0x7")
+    assert_error_line(
+        run_cli("info", write(tmp_path / "garbage", data)),
+        "PFN directory",
+        f"at {at:#x}",
+        "entry 603",
+        "0 after BM_END_OF_MAP",
+        "got 0x7",
+    )
 
 
-def test_pfn_directory_without_terminator_compressed(forged_image: Forger,
-                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+def test_pfn_directory_without_terminator_compressed(
+    forged_image: Forger, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from swsusp_inspect.forge import kernel as forge_module
 
     real_build = forge_module.fpagedir.build
@@ -443,8 +545,15 @@ def test_pfn_directory_without_terminator_compressed(forged_image: Forger,
     forged = forged_image(pfns=pfns(0x100, 0x100 + 100), compression="lzo")
     monkeypatch.undo()
     at = forged.chunk_pages[0] * N
-    assert_error_line(run_cli("info", forged.path), "PFN directory", "stream page 1 + 0x320",
-                      "compressed chunk 0", f"at {at:#x}", "entry 100", "got 0x4242")
+    assert_error_line(
+        run_cli("info", forged.path),
+        "PFN directory",
+        "stream page 1 + 0x320",
+        "compressed chunk 0",
+        f"at {at:#x}",
+        "entry 100",
+        "got 0x4242",
+    )
 
 
 @pytest.mark.parametrize("pfn", [2**63 - 1, 2**40])
@@ -453,8 +562,9 @@ def test_pfn_beyond_physical_addresses(forged_image: Forger, tmp_path: Path, pfn
     forged = forged_image(pfns=np.array([5, 6, pfn], np.uint64), compression="none")
     meta = forged.info_page + 1  # contiguous layout: the metadata page follows swsusp_info
     for args in (["info", forged.path], ["extract", forged.path, "-o", str(tmp_path / "o")]):
-        assert_error_line(run_cli(*args), "PFN directory", f"at {meta * N + 16:#x}",
-                          "entry 2", f"got {pfn:#x}")
+        assert_error_line(
+            run_cli(*args), "PFN directory", f"at {meta * N + 16:#x}", "entry 2", f"got {pfn:#x}"
+        )
 
 
 def test_swsusp_info_counts(forged_image: Forger, tmp_path: Path) -> None:
@@ -463,8 +573,13 @@ def test_swsusp_info_counts(forged_image: Forger, tmp_path: Path) -> None:
     data = bytearray(Path(forged.path).read_bytes())
     put_u64(data, info + 424, 2)  # pages < image_pages + 1
     put_u64(data, info + 432, 2 * N)
-    assert_error_line(run_cli("info", write(tmp_path / "counts", data)), "swsusp_info",
-                      hex(info + 424), "pages", "image_pages")
+    assert_error_line(
+        run_cli("info", write(tmp_path / "counts", data)),
+        "swsusp_info",
+        hex(info + 424),
+        "pages",
+        "image_pages",
+    )
 
 
 # -- compressed transports ------------------------------------------------------------------
@@ -473,8 +588,12 @@ def test_swsusp_info_counts(forged_image: Forger, tmp_path: Path) -> None:
 @functools.cache
 def small_image_bytes(compression: str = "lzo") -> bytes:
     with tempfile.TemporaryDirectory() as tmp:
-        forged = forge_to(Path(tmp), pfns=pfns(0x100, 0x100 + 40), compression=compression,
-                          zero=pfns(0, 40) % 9 == 4)
+        forged = forge_to(
+            Path(tmp),
+            pfns=pfns(0x100, 0x100 + 40),
+            compression=compression,
+            zero=pfns(0, 40) % 9 == 4,
+        )
         return Path(forged.path).read_bytes()
 
 
@@ -499,15 +618,19 @@ def test_bad_transport(tmp_path: Path, transport: str, damage: str) -> None:
         packed = packed[:6] + bytearray(random.Random(3).randbytes(300))
     path = write(tmp_path / f"image{suffix}", packed)
     for cmd in ("info", "verify"):
-        line = assert_error_line(run_cli(cmd, path), f"{transport} stream at 0x0",
-                                 f"a complete {transport} stream")
+        line = assert_error_line(
+            run_cli(cmd, path), f"{transport} stream at 0x0", f"a complete {transport} stream"
+        )
         assert path in line
 
 
 # -- robustness properties ------------------------------------------------------------------
 
-ROBUST = settings(max_examples=examples(60), deadline=None,
-                  suppress_health_check=[HealthCheck.function_scoped_fixture])
+ROBUST = settings(
+    max_examples=examples(60),
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
 
 
 def read_everything(path: Path) -> None:
@@ -532,8 +655,9 @@ def work_budget(path: Path) -> Iterator[None]:
     counts = {"gathered": 0, "decompressed": 0}
     gather, decompress = chunks.gather, HibernationImage.decompress_chunk
 
-    def counted_gather(buf: object, entries: np.ndarray, first: int, count: int,
-                       *args: object, **kwargs: object) -> object:
+    def counted_gather(
+        buf: object, entries: np.ndarray, first: int, count: int, *args: object, **kwargs: object
+    ) -> object:
         counts["gathered"] += count
         assert counts["gathered"] <= 8 * file_pages, counts
         return gather(buf, entries, first, count, *args, **kwargs)  # type: ignore[arg-type]
@@ -557,8 +681,12 @@ def only_swsusp_errors(path: Path) -> None:
 @st.composite
 def structural_offsets(draw: st.DrawFn, size: int) -> int:
     """Bytes that matter more often than the data bulk: header tail, map, info, chunk heads."""
-    hot = st.one_of(st.integers(0xFC0, 0xFFF), st.integers(N, 2 * N - 1),
-                    st.integers(2 * N, 2 * N + 0x1C0), st.integers(3 * N, 3 * N + 16))
+    hot = st.one_of(
+        st.integers(0xFC0, 0xFFF),
+        st.integers(N, 2 * N - 1),
+        st.integers(2 * N, 2 * N + 0x1C0),
+        st.integers(3 * N, 3 * N + 16),
+    )
     return draw(st.one_of(hot, st.integers(0, size - 1)))
 
 
@@ -595,11 +723,13 @@ def test_stream_truncate_and_flip(tmp_path: Path, cut: int, flip: int, value: in
 # -- memory stays bounded -----------------------------------------------------------------
 
 
-def hostile(tmp_path: Path, *, compression: str, pages: int, image_pages: int,
-            stream: bool = False) -> Path:
+def hostile(
+    tmp_path: Path, *, compression: str, pages: int, image_pages: int, stream: bool = False
+) -> Path:
     with tempfile.TemporaryDirectory() as tmp:
-        forged = forge_to(Path(tmp), pfns=pfns(0x100, 0x100 + 40), compression=compression,
-                          stream=stream)
+        forged = forge_to(
+            Path(tmp), pfns=pfns(0x100, 0x100 + 40), compression=compression, stream=stream
+        )
         data = bytearray(Path(forged.path).read_bytes())
     info = 0 if stream else forged.info_page * N
     # image_pages, pages, size = pages << 12: a self-consistent swsusp_info that lies
@@ -607,17 +737,23 @@ def hostile(tmp_path: Path, *, compression: str, pages: int, image_pages: int,
     return Path(write(tmp_path / "hostile", data))
 
 
-@pytest.mark.parametrize(("compression", "stream"), [
-    ("lzo", False), ("lz4", False), ("none", False), ("none", True)])
-@pytest.mark.parametrize(("pages", "image_pages"), [
-    (2**40, 5),  # a header claiming 2**40 pages: 2**40 - 6 metadata pages
-    (2**40, 2**40 - 2),  # a PFN directory claiming 2**40 data pages
-    (2**30, 2**29),
-])
-def test_memory_stays_bounded(tmp_path: Path, compression: str, stream: bool, pages: int,
-                              image_pages: int) -> None:
-    path = hostile(tmp_path, compression=compression, pages=pages, image_pages=image_pages,
-                   stream=stream)
+@pytest.mark.parametrize(
+    ("compression", "stream"), [("lzo", False), ("lz4", False), ("none", False), ("none", True)]
+)
+@pytest.mark.parametrize(
+    ("pages", "image_pages"),
+    [
+        (2**40, 5),  # a header claiming 2**40 pages: 2**40 - 6 metadata pages
+        (2**40, 2**40 - 2),  # a PFN directory claiming 2**40 data pages
+        (2**30, 2**29),
+    ],
+)
+def test_memory_stays_bounded(
+    tmp_path: Path, compression: str, stream: bool, pages: int, image_pages: int
+) -> None:
+    path = hostile(
+        tmp_path, compression=compression, pages=pages, image_pages=image_pages, stream=stream
+    )
     tracemalloc.start()
     try:
         with work_budget(path), pytest.raises(SwsuspError) as exc:
@@ -654,13 +790,18 @@ def test_huge_device_and_chain_stay_bounded(tmp_path: Path) -> None:
 
 def fingerprint(path: Path) -> tuple[str, int, int, int]:
     st_ = path.stat()
-    return (hashlib.sha256(path.read_bytes()).hexdigest(), st_.st_mtime_ns, st_.st_size,
-            st_.st_mode)
+    return (
+        hashlib.sha256(path.read_bytes()).hexdigest(),
+        st_.st_mtime_ns,
+        st_.st_size,
+        st_.st_mode,
+    )
 
 
 @pytest.mark.parametrize("transport", [None, "xz"])
-def test_evidence_untouched(forged_image: Forger, tmp_path: Path,
-                            monkeypatch: pytest.MonkeyPatch, transport: str | None) -> None:
+def test_evidence_untouched(
+    forged_image: Forger, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, transport: str | None
+) -> None:
     forged = forged_image(pfns=pfns(0x100, 0x100 + 80), zero=pfns(0, 80) % 5 == 0)
     evidence_dir = tmp_path / "evidence"
     evidence_dir.mkdir()
@@ -681,8 +822,11 @@ def test_evidence_untouched(forged_image: Forger, tmp_path: Path,
 
     monkeypatch.setattr(os, "open", spy)
     try:
-        for args in (["info", str(evidence)], ["verify", str(evidence)],
-                     ["extract", str(evidence), "-o", str(tmp_path / "out.raw")]):
+        for args in (
+            ["info", str(evidence)],
+            ["verify", str(evidence)],
+            ["extract", str(evidence), "-o", str(tmp_path / "out.raw")],
+        ):
             result = run_cli(*args)
             assert result.exit_code == 0, (args, result.stderr)
     finally:
@@ -726,19 +870,18 @@ def damaged_chunk_30(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 
 @pytest.mark.parametrize("jobs", ["1", "2"])
-def test_damaged_chunk_with_parallel_workers_is_one_line(damaged_chunk_30: str,
-                                                         jobs: str) -> None:
+def test_damaged_chunk_with_parallel_workers_is_one_line(damaged_chunk_30: str, jobs: str) -> None:
     # forked workers' errors must come back whole (pickled) and end as the same one line as
     # the serial sweep's
     k, path = 30, damaged_chunk_30
     result = run_cli("verify", "--jobs", jobs, path)
-    line = assert_error_line(result, f"compressed chunk {k}", expected_vs_found=False,
-                             exit_code=1)
+    line = assert_error_line(result, f"compressed chunk {k}", expected_vs_found=False, exit_code=1)
     assert "Traceback" not in result.output and path in line
 
 
 def test_an_unanticipated_exception_is_one_line_and_exit_3(
-        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     """A bug is neither a finding (1) nor bad input (2): one line naming the command and its
     input, exit code 3; --debug gives the traceback."""
     from swsusp_inspect import summary
@@ -760,7 +903,8 @@ def test_an_unanticipated_exception_is_one_line_and_exit_3(
 
 
 def test_batch_row_of_an_unanticipated_exception_is_exit_3(
-        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     from swsusp_inspect import batch
 
     def broken(job: object) -> None:

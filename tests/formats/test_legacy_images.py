@@ -28,16 +28,37 @@ from swsusp_inspect.summary import summarize
 
 N = 4096
 # low memory, a kernel, and a run crossing pbe/map page boundaries
-PFNS = np.unique(np.concatenate([np.arange(1, 0x40), np.arange(0x100, 0x100 + 300),
-                                 np.arange(0x2000, 0x2000 + 40)])).astype(np.uint64)
+PFNS = np.unique(
+    np.concatenate(
+        [np.arange(1, 0x40), np.arange(0x100, 0x100 + 300), np.arange(0x2000, 0x2000 + 40)]
+    )
+).astype(np.uint64)
 
-ERA_NAME = {"patch": lg.ERA_LINK_PATCH, "link26": lg.ERA_LINK_26, "pmdisk": lg.ERA_PMDISK,
-            "pbe": lg.ERA_PBE, "2.6.16": lg.ERA_2616, "2.6.17": lg.ERA_2617_VA,
-            "2.6.19": lg.ERA_2619}
+ERA_NAME = {
+    "patch": lg.ERA_LINK_PATCH,
+    "link26": lg.ERA_LINK_26,
+    "pmdisk": lg.ERA_PMDISK,
+    "pbe": lg.ERA_PBE,
+    "2.6.16": lg.ERA_2616,
+    "2.6.17": lg.ERA_2617_VA,
+    "2.6.19": lg.ERA_2619,
+}
 # every era in every word size x86 used (the 2.4 patch was i386 only; 64-bit 2.6.19 is the
 # 2.6.20+ layout, tested below)
-ERAS = [("patch", 4), ("link26", 4), ("link26", 8), ("pmdisk", 4), ("pmdisk", 8), ("pbe", 4),
-        ("pbe", 8), ("2.6.16", 4), ("2.6.16", 8), ("2.6.17", 4), ("2.6.17", 8), ("2.6.19", 4)]
+ERAS = [
+    ("patch", 4),
+    ("link26", 4),
+    ("link26", 8),
+    ("pmdisk", 4),
+    ("pmdisk", 8),
+    ("pbe", 4),
+    ("pbe", 8),
+    ("2.6.16", 4),
+    ("2.6.16", 8),
+    ("2.6.17", 4),
+    ("2.6.17", 8),
+    ("2.6.19", 4),
+]
 IDS = [f"{e}-{w * 8}" for e, w in ERAS]
 
 
@@ -91,8 +112,7 @@ def test_cli_every_command(tmp_path: Path, era: str, w: int) -> None:
     r = run_cli("info", "--json", f.path)
     assert r.exit_code == 0, r.stderr
     doc = json.loads(r.stdout)
-    assert (doc["era"], doc["saved_pfns"], doc["compression"]) == (ERA_NAME[era], PFNS.size,
-                                                                  "none")
+    assert (doc["era"], doc["saved_pfns"], doc["compression"]) == (ERA_NAME[era], PFNS.size, "none")
     assert doc["details"]["verify"].startswith("no checksum")
     r = run_cli("verify", "--json", f.path)
     assert r.exit_code == 0, r.stderr
@@ -125,11 +145,14 @@ def test_i386_2620_without_lbd(tmp_path: Path) -> None:
         assert img.details.highmem is None  # 2.6.20 lists highmem PFNs
 
 
-@pytest.mark.parametrize(("era", "encoding", "version", "sig"), [
-    ("patch", lg.ENC_I386_PTE, 0, "SUSP1R"),
-    ("patch", lg.ENC_SWP_ENTRY, 1, "SUSP2R"),  # 2.5.19 - 2.5.47: generic swp_entry_t
-    ("link26", lg.ENC_SWP_ENTRY, 0, "S1SUSP"),
-])
+@pytest.mark.parametrize(
+    ("era", "encoding", "version", "sig"),
+    [
+        ("patch", lg.ENC_I386_PTE, 0, "SUSP1R"),
+        ("patch", lg.ENC_SWP_ENTRY, 1, "SUSP2R"),  # 2.5.19 - 2.5.47: generic swp_entry_t
+        ("link26", lg.ENC_SWP_ENTRY, 0, "S1SUSP"),
+    ],
+)
 def test_link_variants(tmp_path: Path, era: str, encoding: str, version: int, sig: str) -> None:
     f = forge(tmp_path, era, 4, encoding=encoding, swap_version=version, swap_type=3)
     with open_image(f.path) as img:
@@ -165,13 +188,16 @@ def test_resume_offset(tmp_path: Path, era: str, w: int) -> None:
 # -- PAGE_OFFSET ----------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("era", "w", "page_offset"), [
-    ("pbe", 4, 0x78000000),  # VMSPLIT_2G
-    ("2.6.17", 4, 0x40000000),  # VMSPLIT_1G
-    ("2.6.16", 4, 0xB0000000),  # VMSPLIT_3G_OPT
-    ("link26", 8, 1 << 40),  # x86_64 before 2.6.11
-    ("pbe", 8, 0xFFFF810000000000),
-])
+@pytest.mark.parametrize(
+    ("era", "w", "page_offset"),
+    [
+        ("pbe", 4, 0x78000000),  # VMSPLIT_2G
+        ("2.6.17", 4, 0x40000000),  # VMSPLIT_1G
+        ("2.6.16", 4, 0xB0000000),  # VMSPLIT_3G_OPT
+        ("link26", 8, 1 << 40),  # x86_64 before 2.6.11
+        ("pbe", 8, 0xFFFF810000000000),
+    ],
+)
 def test_page_offset_inferred(tmp_path: Path, era: str, w: int, page_offset: int) -> None:
     f = forge(tmp_path, era, w, page_offset=page_offset)
     with open_image(f.path) as img:
@@ -183,8 +209,7 @@ def test_page_offset_inferred(tmp_path: Path, era: str, w: int, page_offset: int
 def test_page_offset_assumed_without_low_pages(tmp_path: Path) -> None:
     f = forge(tmp_path, "pbe", 4, pfns=np.arange(0x20000, 0x20010, dtype=np.uint64))
     with open_image(f.path) as img:
-        assert (img.details.page_offset, img.details.page_offset_how) == (0xC0000000,
-                                                                                "assumed")
+        assert (img.details.page_offset, img.details.page_offset_how) == (0xC0000000, "assumed")
 
 
 def test_page_offset_given(tmp_path: Path) -> None:
@@ -216,9 +241,19 @@ def test_unaligned_address(tmp_path: Path) -> None:
     assert_error_line(run_cli("info", f.path), "pbe 3", "orig_address", "page-aligned")
 
 
-@pytest.mark.parametrize(("era", "w", "highmem"), [
-    ("pbe", 4, True), ("2.6.16", 4, True), ("2.6.17", 4, True), ("2.6.19", 4, True),
-    ("link26", 4, True), ("pmdisk", 4, False), ("patch", 4, False), ("pbe", 8, False)])
+@pytest.mark.parametrize(
+    ("era", "w", "highmem"),
+    [
+        ("pbe", 4, True),
+        ("2.6.16", 4, True),
+        ("2.6.17", 4, True),
+        ("2.6.19", 4, True),
+        ("link26", 4, True),
+        ("pmdisk", 4, False),
+        ("patch", 4, False),
+        ("pbe", 8, False),
+    ],
+)
 def test_highmem_report(tmp_path: Path, era: str, w: int, highmem: bool) -> None:
     f = forge(tmp_path, era, w, num_physpages=0x40000)  # 1 GiB: 0x8000 pages of highmem
     with open_image(f.path) as img:
@@ -258,8 +293,9 @@ def test_aes_ciphertext_beyond_the_file(tmp_path: Path) -> None:
     put_word(f.path, f.meta_pages[0] * N + 5 * 16 + 8, 0xF00, 4)
     with open_image(f.path) as img, pytest.raises(SwsuspError, match="encrypted data page"):
         img.read_page(int(PFNS[5]))
-    assert_error_line(run_cli("verify", f.path), "encrypted data page", "bytes before end",
-                      exit_code=2)
+    assert_error_line(
+        run_cli("verify", f.path), "encrypted data page", "bytes before end", exit_code=2
+    )
 
 
 def test_aes_without_cryptography(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -281,8 +317,7 @@ def test_x86_64_pagedir_overflow(tmp_path: Path) -> None:
     f = forge(tmp_path, "pbe", 8, pfns=pfns, zero_data=True)
     with open_image(f.path) as img:
         ov = to_data(img.details.pagedir_overflow)
-        assert (ov["pagedir_pages"], ov["slots_on_disk"], ov["pbes_unreachable"]) == (460, 457,
-                                                                                      300)
+        assert (ov["pagedir_pages"], ov["slots_on_disk"], ov["pbes_unreachable"]) == (460, 457, 300)
         assert img.details.image_pages_declared == count
         assert img.info.image_pages == 457 * 128
         assert img.pagedir.pfns.tolist() == pfns[: 457 * 128].tolist()
@@ -347,8 +382,13 @@ def test_data_page_past_the_end_of_the_file(tmp_path: Path, era: str, w: int) ->
     assert run_cli("verify", f.path).exit_code == 0
     put_word(f.path, 0x404, 0, 4)  # forget last_page: now the file is cut short
     # verify reads around the lost data page and names it (exit 1)
-    assert_error_line(run_cli("verify", f.path), "image data page", "bytes before end of file",
-                      "1 saved pages unreadable", exit_code=1)
+    assert_error_line(
+        run_cli("verify", f.path),
+        "image data page",
+        "bytes before end of file",
+        "1 saved pages unreadable",
+        exit_code=1,
+    )
 
 
 @pytest.mark.parametrize(("era", "w"), [("patch", 4), ("link26", 8), ("link26", 4)])
@@ -434,8 +474,11 @@ def test_data_pointer_beyond_the_device(tmp_path: Path, era: str, w: int) -> Non
     assert_error_line(run_cli("info", f.path), *names, "last_page")
     put_word(f.path, at, 0, w)
     # pbe pointers must be nonzero; a 0 in a swap map ends it (too early)
-    assert_error_line(run_cli("info", f.path), names[0].rstrip(" 0"),
-                      "nonzero" if era in ("patch", "pmdisk", "pbe") else "more entries")
+    assert_error_line(
+        run_cli("info", f.path),
+        names[0].rstrip(" 0"),
+        "nonzero" if era in ("patch", "pmdisk", "pbe") else "more entries",
+    )
 
 
 def test_metadata_garbage_after_the_addresses(tmp_path: Path) -> None:
@@ -452,8 +495,11 @@ def test_not_a_link_chain(tmp_path: Path) -> None:
 
 
 SMALL = np.arange(0x100, 0x100 + 40, dtype=np.uint64)
-FUZZ = settings(max_examples=examples(15), deadline=None,
-                suppress_health_check=[HealthCheck.function_scoped_fixture])
+FUZZ = settings(
+    max_examples=examples(15),
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
 
 
 def _survive(path: Path) -> None:

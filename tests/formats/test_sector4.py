@@ -42,8 +42,11 @@ from swsusp_inspect.image import HibernationImage, open_image
 N = 4096
 ERA = "2.6.23-5.1, 4-byte sector_t"
 UTS = uts_bytes("4.19.0", "armv7l")  # ARM kept the generic header (no arch record)
-HYP = settings(max_examples=examples(40), deadline=None,
-               suppress_health_check=[HealthCheck.function_scoped_fixture])
+HYP = settings(
+    max_examples=examples(40),
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
 
 
 def forge4(directory: Path, name: str = "image", **spec: Any) -> Forged:
@@ -108,23 +111,30 @@ HEADER_2_6_20_S4 = """
 @pytest.mark.parametrize(
     ("dump", "page_size", "expected"),
     [
-        (HEADER_3_2_S4, N,
-         {"image": 0x3C1, "flags": 5, "crc32": 0x89ABCDEF, "orig_sig": "SWAPSPACE2"}),
-        (HEADER_3_2_S4_64K, 65536,
-         {"image": 3, "flags": 4, "crc32": 0x12345678, "orig_sig": "SWAPSPACE2"}),
-        (HEADER_2_6_23_S4, N,
-         {"image": 0x2710, "flags": 3, "crc32": None, "orig_sig": "SWAP-SPACE"}),
+        (
+            HEADER_3_2_S4,
+            N,
+            {"image": 0x3C1, "flags": 5, "crc32": 0x89ABCDEF, "orig_sig": "SWAPSPACE2"},
+        ),
+        (
+            HEADER_3_2_S4_64K,
+            65536,
+            {"image": 3, "flags": 4, "crc32": 0x12345678, "orig_sig": "SWAPSPACE2"},
+        ),
+        (
+            HEADER_2_6_23_S4,
+            N,
+            {"image": 0x2710, "flags": 3, "crc32": None, "orig_sig": "SWAP-SPACE"},
+        ),
     ],
     ids=["3.2-5.1", "3.2-5.1-64K", "2.6.23-3.1"],
 )
 def test_header_hexdump(dump: str, page_size: int, expected: dict[str, Any]) -> None:
     page = unhex(page_size, dump)
     (hdr,) = swap.decode_headers(page, 0, page_size)  # the only plausible reading
-    got = {"image": hdr.image, "flags": hdr.flags, "crc32": hdr.crc32,
-           "orig_sig": hdr.orig_sig}
+    got = {"image": hdr.image, "flags": hdr.flags, "crc32": hdr.crc32, "orig_sig": hdr.orig_sig}
     assert got == expected
-    assert (hdr.sector_size, hdr.layout, hdr.hw_sig, hdr.sig) == (4, "2.6.23+", None,
-                                                                  "S1SUSPEND")
+    assert (hdr.sector_size, hdr.layout, hdr.hw_sig, hdr.sig) == (4, "2.6.23+", None, "S1SUSPEND")
     assert swap.decode_header(page, 0, page_size) == hdr
     assert swap.decode_header(page, 0, page_size, sector_size=4) == hdr
 
@@ -147,15 +157,24 @@ REAL_4_19_MAP_PAGE = """
 """
 
 
-@pytest.mark.parametrize(("crc_bytes", "crc32"), [
-    ("72 f6 06 d8", 0xD806F672),  # i386: main refused it, "got 0x1d806f672"
-    ("23 66 46 d9", 0xD9466623),  # armv7l: main refused it, "got 0x1d9466623"
-], ids=["i386", "arm"])
+@pytest.mark.parametrize(
+    ("crc_bytes", "crc32"),
+    [
+        ("72 f6 06 d8", 0xD806F672),  # i386: main refused it, "got 0x1d806f672"
+        ("23 66 46 d9", 0xD9466623),  # armv7l: main refused it, "got 0x1d9466623"
+    ],
+    ids=["i386", "arm"],
+)
 def test_real_4_19_without_lbdaf(crc_bytes: str, crc32: int) -> None:
     page = unhex(N, REAL_4_19_HEADER.format(crc=crc_bytes))
     (hdr,) = swap.decode_headers(page, 0, N)
     assert (hdr.sector_size, hdr.layout, hdr.image, hdr.flags, hdr.crc32) == (
-        4, "2.6.23+", 1, 4, crc32)
+        4,
+        "2.6.23+",
+        1,
+        4,
+        crc32,
+    )
     # what the 8-byte reading made of it: "swsusp_header at 0xfe0: image: expected < 0x4000
     # (device pages), got 0x1...": main before this change, run on the real images
     assert swap.decode_header(page, 0, N, sector_size=8).image == 1 << 32 | crc32
@@ -187,41 +206,56 @@ def test_2_6_20_header_is_left_to_the_legacy_reader() -> None:
     # 8-byte 2.6.23+ reading's empty image slot is the complaint (formats/legacy reads it)
     page = unhex(N, HEADER_2_6_20_S4)
     hdr = swap.decode_header(page, 0, N, sector_size=4)
-    assert (hdr.sector_size, hdr.layout, hdr.image, hdr.flags) == (4, "2.6.20-2.6.22", 0x2A,
-                                                                   None)
+    assert (hdr.sector_size, hdr.layout, hdr.image, hdr.flags) == (4, "2.6.20-2.6.22", 0x2A, None)
     with pytest.raises(FormatError) as exc:
         swap.decode_headers(page, 0, N)
     assert (exc.value.offset, exc.value.field) == (0xFE0, "image")
 
 
 @pytest.mark.parametrize("page_size", [4096, 16384, 65536])
-@given(image=st.integers(1, 2**32 - 1), flags=st.integers(0, swap.S4_FLAGS),
-       crc32=st.integers(0, 2**32 - 1))
+@given(
+    image=st.integers(1, 2**32 - 1),
+    flags=st.integers(0, swap.S4_FLAGS),
+    crc32=st.integers(0, 2**32 - 1),
+)
 @HYP
 def test_header_round_trip(page_size: int, image: int, flags: int, crc32: int) -> None:
     fmt = swap.swsusp_header_struct(page_size, 4, "2.6.23+")
     # reserved[] is the swap header the kernel read back: any bytes must survive
     reserved = (bytes(range(256)) * (page_size // 256))[: page_size - 20 - 12]
-    obj = {"reserved": reserved, "crc32": crc32, "image": image, "flags": flags,
-           "orig_sig": b"SWAPSPACE2", "sig": b"S1SUSPEND\0"}
+    obj = {
+        "reserved": reserved,
+        "crc32": crc32,
+        "image": image,
+        "flags": flags,
+        "orig_sig": b"SWAPSPACE2",
+        "sig": b"S1SUSPEND\0",
+    }
     round_trip(fmt, obj, page_size)
     page = swap.build_header(page_size, image=image, flags=flags, crc32=crc32, sector_size=4)
     readings = swap.decode_headers(page, 0, page_size)
     ours = [h for h in readings if h.sector_size == 4]
     assert [(h.layout, h.image, h.flags, h.crc32) for h in ours] == [
-        ("2.6.23+", image, flags, crc32 if flags & 4 else None)]
+        ("2.6.23+", image, flags, crc32 if flags & 4 else None)
+    ]
     # first unless the bytes are also the 8-byte 2.6.20 header (flags 0, crc32 slot empty)
     assert (readings[0] is ours[0]) == bool(flags or crc32)
 
 
-@given(image=st.integers(1, 2**32 - 1), flags=st.integers(0, 0x1F),
-       crc32=st.integers(0, 2**32 - 1), hw_sig=st.integers(0, 2**32 - 1))
+@given(
+    image=st.integers(1, 2**32 - 1),
+    flags=st.integers(0, 0x1F),
+    crc32=st.integers(0, 2**32 - 1),
+    hw_sig=st.integers(0, 2**32 - 1),
+)
 @HYP
-def test_8_byte_headers_are_never_read_as_4_byte(image: int, flags: int, crc32: int,
-                                                 hw_sig: int) -> None:
+def test_8_byte_headers_are_never_read_as_4_byte(
+    image: int, flags: int, crc32: int, hw_sig: int
+) -> None:
     for layout in swap.LAYOUTS:
-        page = swap.build_header(N, image=image, flags=flags, crc32=crc32, hw_sig=hw_sig,
-                                 layout=layout)
+        page = swap.build_header(
+            N, image=image, flags=flags, crc32=crc32, hw_sig=hw_sig, layout=layout
+        )
         (hdr, *_) = swap.decode_headers(page, 0, N)
         assert (hdr.sector_size, hdr.layout, hdr.image) == (8, layout, image)
 
@@ -263,8 +297,7 @@ def test_chunk_length_is_a_4_byte_size_t() -> None:
     table = chunks.build_table(bytes(buf), entries, N, 4, stream_pages=2)
     assert (table.cmp_len.tolist(), table.n_pages.tolist()) == ([len(cmp)], [1])
     data = bytes(buf[2 * N + 4 : 2 * N + 4 + len(cmp)])
-    assert chunks.Decompressor("lzo", N).decompress(data, 1, where="chunk 0",
-                                                    offset=2 * N) == page
+    assert chunks.Decompressor("lzo", N).decompress(data, 1, where="chunk 0", offset=2 * N) == page
     # an 8-byte size_t reads the first 4 data bytes into cmp_len's high half
     with pytest.raises(FormatError):
         chunks.build_table(bytes(buf), entries, N, 8, stream_pages=2)
@@ -278,7 +311,11 @@ def check_image(img: HibernationImage, forged: Forged, pfn_arr: np.ndarray) -> N
     n = img.page_size
     assert img.header is not None
     assert (img.era, img.header.sector_size, img.header.layout, img.word_size) == (
-        ERA, 4, "2.6.23+", 4)
+        ERA,
+        4,
+        "2.6.23+",
+        4,
+    )
     assert img.header.image == forged.map_pages[0]
     assert list(img.map_pages) == forged.map_pages
     # the map pages really are 4-byte sector_t arrays: 1023 entries (at 4 KiB) and the link
@@ -299,23 +336,28 @@ def check_image(img: HibernationImage, forged: Forged, pfn_arr: np.ndarray) -> N
         assert result.crc32.computed == forged.crc32
 
 
-@pytest.mark.parametrize(("compression", "crc32_mode", "scatter"), [
-    # 2.6.37+ nocompress (and every 2.6.23-2.6.36 image)
-    pytest.param("none", True, False, id="contiguous-none-True"),
-    pytest.param("none", True, True, id="scattered-none-True"),
-    # 3.2-5.1: LZO with the image CRC32
-    pytest.param("lzo", True, True, id="scattered-lzo-True"),
-    pytest.param("lzo", True, False, id="contiguous-lzo-True", marks=pytest.mark.slow),
-    # 2.6.37-3.1: LZO, no CRC32 (flags 0: also an 8-byte 2.6.20 header)
-    pytest.param("lzo", False, False, id="contiguous-lzo-False"),
-    pytest.param("lzo", False, True, id="scattered-lzo-False", marks=pytest.mark.slow),
-])
-def test_forged_reads_back(tmp_path: Path, compression: str, crc32_mode: bool,
-                           scatter: bool) -> None:
+@pytest.mark.parametrize(
+    ("compression", "crc32_mode", "scatter"),
+    [
+        # 2.6.37+ nocompress (and every 2.6.23-2.6.36 image)
+        pytest.param("none", True, False, id="contiguous-none-True"),
+        pytest.param("none", True, True, id="scattered-none-True"),
+        # 3.2-5.1: LZO with the image CRC32
+        pytest.param("lzo", True, True, id="scattered-lzo-True"),
+        pytest.param("lzo", True, False, id="contiguous-lzo-True", marks=pytest.mark.slow),
+        # 2.6.37-3.1: LZO, no CRC32 (flags 0: also an 8-byte 2.6.20 header)
+        pytest.param("lzo", False, False, id="contiguous-lzo-False"),
+        pytest.param("lzo", False, True, id="scattered-lzo-False", marks=pytest.mark.slow),
+    ],
+)
+def test_forged_reads_back(
+    tmp_path: Path, compression: str, crc32_mode: bool, scatter: bool
+) -> None:
     # 0x500 PFNs: more entries than one map page holds (1023) when uncompressed
     pfn_arr = np.concatenate([pfns(0x10, 0x200), pfns(0x1000, 0x1300), pfns(0x3FF00, 0x40000)])
-    forged = forge4(tmp_path, pfns=pfn_arr, compression=compression, crc32_mode=crc32_mode,
-                    scatter=scatter)
+    forged = forge4(
+        tmp_path, pfns=pfn_arr, compression=compression, crc32_mode=crc32_mode, scatter=scatter
+    )
     with open_image(forged.path) as img:
         assert img.compression == compression
         assert img.flags == (2 if compression == "none" else 4 if crc32_mode else 0)
@@ -363,9 +405,18 @@ def test_info_and_verify_json(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.stderr
     doc = json.loads(result.stdout)
     assert (doc["era"], doc["word_size"], doc["flags"], doc["compression"]) == (
-        ERA, 4, ["SF_CRC32_MODE"], "lzo")
-    assert doc["header"] == {"layout": "2.6.23+", "offset": 0, "image": forged.map_pages[0],
-                             "hw_sig": None, "map_pages": 1}
+        ERA,
+        4,
+        ["SF_CRC32_MODE"],
+        "lzo",
+    )
+    assert doc["header"] == {
+        "layout": "2.6.23+",
+        "offset": 0,
+        "image": forged.map_pages[0],
+        "hw_sig": None,
+        "map_pages": 1,
+    }
     assert (doc["uts"]["machine"], doc["crc32"]["stored"]) == ("armv7l", forged.crc32)
     result = run_cli("verify", "--json", forged.path)
     assert result.exit_code == 0, result.stderr
@@ -376,13 +427,17 @@ def test_info_and_verify_json(tmp_path: Path) -> None:
 # -- 2.6.20-2.6.22 without CONFIG_LBD (formats/legacy): named and shaped the same way ----------
 
 
-@pytest.mark.parametrize(("version", "era"), [
-    (0x020615, "2.6.20-2.6.22, 4-byte sector_t"),
-    (0x020613, legacy.ERA_2619),  # the same bytes written by 2.6.19 (swp_entry_t header)
-])
+@pytest.mark.parametrize(
+    ("version", "era"),
+    [
+        (0x020615, "2.6.20-2.6.22, 4-byte sector_t"),
+        (0x020613, legacy.ERA_2619),  # the same bytes written by 2.6.19 (swp_entry_t header)
+    ],
+)
 def test_2_6_20_without_lbd(tmp_path: Path, version: int, era: str) -> None:
-    f = forge_legacy(LegacySpec("2.6.19", pfns(0x100, 0x140), word_size=4,
-                                version_code=version), tmp_path / "i")
+    f = forge_legacy(
+        LegacySpec("2.6.19", pfns(0x100, 0x140), word_size=4, version_code=version), tmp_path / "i"
+    )
     raw = Path(f.path).read_bytes()
     with open_image(f.path) as img:
         assert img.era == era
@@ -393,10 +448,15 @@ def test_2_6_20_without_lbd(tmp_path: Path, version: int, era: str) -> None:
             # the current reader's own header, decoded by the current layout's definitions
             assert img.header.layout == "2.6.20-2.6.22"
             mine = swap.decode_header(raw, 0, N, sector_size=4)
-            assert (mine.layout, mine.image, mine.flags) == (img.header.layout,
-                                                             img.header.image, None)
+            assert (mine.layout, mine.image, mine.flags) == (
+                img.header.layout,
+                img.header.image,
+                None,
+            )
             assert (img.details.swap_type, img.details.pointers) == (
-                None, legacy.swapmaps.POINTERS_2620)
+                None,
+                legacy.swapmaps.POINTERS_2620,
+            )
         else:
             assert img.header.layout.startswith("swsusp_header (4-byte swp_entry_t image)")
             assert img.details.swap_type == 0
@@ -417,8 +477,9 @@ def damaged(tmp_path: Path, forged: Forged, offset: int, value: int) -> str:
 def test_image_pointer_past_the_device(tmp_path: Path, crc32_mode: bool) -> None:
     forged = forge4(tmp_path, compression="lzo", crc32_mode=crc32_mode)
     path = damaged(tmp_path, forged, 0xFE4, 0x7FFFFFFF)  # swsusp_header.image (N-24-S)
-    assert_error_line(run_cli("info", path), "swsusp_header", "0xfe4", "image",
-                      "(device pages)", "got 0x7fffffff")
+    assert_error_line(
+        run_cli("info", path), "swsusp_header", "0xfe4", "image", "(device pages)", "got 0x7fffffff"
+    )
 
 
 @pytest.mark.parametrize("crc32_mode", [True, False], ids=["3.2-5.1", "2.6.37-3.1"])
@@ -438,8 +499,9 @@ def test_entry_past_the_device(tmp_path: Path, compression: str) -> None:
     path = damaged(tmp_path, forged, m * N + 3 * 4, device_pages + 10)
     where = ("swap map page", hex(m * N + 3 * 4), "entries[3]", f"< {device_pages:#x}")
     if compression == "none":  # verify reads around the one page lost, names it (exit 1)
-        line = assert_error_line(run_cli("verify", path), "1 saved pages unreadable", *where,
-                                 exit_code=1)
+        line = assert_error_line(
+            run_cli("verify", path), "1 saved pages unreadable", *where, exit_code=1
+        )
     else:  # entry 3 is in chunk 0, which holds the PFN directory: nothing can be read
         line = assert_error_line(run_cli("verify", path), *where)
     assert f"got {device_pages + 10:#x}" in line
@@ -456,8 +518,7 @@ def test_bad_cmp_len(tmp_path: Path) -> None:
     forged = forge4(tmp_path, compression="lzo")
     at = forged.chunk_pages[0] * N  # the 4-byte size_t cmp_len of chunk 0
     path = damaged(tmp_path, forged, at, 0)
-    assert_error_line(run_cli("verify", path), "compressed chunk 0", hex(at), "cmp_len",
-                      "got 0x0")
+    assert_error_line(run_cli("verify", path), "compressed chunk 0", hex(at), "cmp_len", "got 0x0")
 
 
 def test_truncated_in_the_data(tmp_path: Path) -> None:
@@ -467,22 +528,30 @@ def test_truncated_in_the_data(tmp_path: Path) -> None:
     path = tmp_path / "cut"
     path.write_bytes(data[:cut])
     # the chunks before the cut are read; the rest are named unreadable (exit 1)
-    assert_error_line(run_cli("verify", str(path)), "saved pages unreadable",
-                      "compressed chunk 3", f"{cut:#x}", exit_code=1)
+    assert_error_line(
+        run_cli("verify", str(path)),
+        "saved pages unreadable",
+        "compressed chunk 3",
+        f"{cut:#x}",
+        exit_code=1,
+    )
 
 
-@pytest.mark.parametrize("crc32_mode", [
-    pytest.param(True, id="3.2-5.1"),
-    pytest.param(False, id="2.6.37-3.1", marks=pytest.mark.slow)])
+@pytest.mark.parametrize(
+    "crc32_mode",
+    [
+        pytest.param(True, id="3.2-5.1"),
+        pytest.param(False, id="2.6.37-3.1", marks=pytest.mark.slow),
+    ],
+)
 @given(data=st.data())
 @HYP
-def test_flip_or_truncate_anywhere(tmp_path: Path, crc32_mode: bool,
-                                   data: st.DataObject) -> None:
-    forged = forge4(tmp_path, pfns=pfns(0x100, 0x140), compression="lzo",
-                    crc32_mode=crc32_mode)
+def test_flip_or_truncate_anywhere(tmp_path: Path, crc32_mode: bool, data: st.DataObject) -> None:
+    forged = forge4(tmp_path, pfns=pfns(0x100, 0x140), compression="lzo", crc32_mode=crc32_mode)
     image = bytearray(Path(forged.path).read_bytes())
-    hot = st.one_of(st.integers(0xFD0, 0xFFF), st.integers(N, 2 * N - 1),
-                    st.integers(0, len(image) - 1))
+    hot = st.one_of(
+        st.integers(0xFD0, 0xFFF), st.integers(N, 2 * N - 1), st.integers(0, len(image) - 1)
+    )
     at = data.draw(hot)
     if data.draw(st.booleans()):
         image[at] ^= data.draw(st.integers(1, 255))

@@ -49,27 +49,49 @@ u64 = st.integers(0, 2**64 - 1)
 
 @pytest.mark.parametrize("page_size", PAGE_SIZES)
 @pytest.mark.parametrize("layout", swap.LAYOUTS)
-@given(image=st.integers(1, 2**32 - 1), flags=u32, crc32=u32, hw_sig=u32,
-       orig=st.sampled_from([b"SWAPSPACE2", b"SWAP-SPACE"]))
+@given(
+    image=st.integers(1, 2**32 - 1),
+    flags=u32,
+    crc32=u32,
+    hw_sig=u32,
+    orig=st.sampled_from([b"SWAPSPACE2", b"SWAP-SPACE"]),
+)
 @HYP
-def test_swsusp_header_round_trip(page_size: int, layout: str, image: int, flags: int,
-                                  crc32: int, hw_sig: int, orig: bytes) -> None:
+def test_swsusp_header_round_trip(
+    page_size: int, layout: str, image: int, flags: int, crc32: int, hw_sig: int, orig: bytes
+) -> None:
     fmt = swap.swsusp_header_struct(page_size, 8, layout)
     tail = 20 if layout == "2.6.23+" else 8  # hw_sig + crc32 + image + flags, or image
     # reserved[] is the swap header the kernel read back: any bytes must survive
     reserved = (bytes(range(256)) * (page_size // 256))[: page_size - 20 - tail]
-    obj: dict[str, Any] = {"reserved": reserved,
-                           "image": image, "orig_sig": orig, "sig": b"S1SUSPEND\0"}
+    obj: dict[str, Any] = {
+        "reserved": reserved,
+        "image": image,
+        "orig_sig": orig,
+        "sig": b"S1SUSPEND\0",
+    }
     if layout == "2.6.23+":
         obj.update(hw_sig=hw_sig, crc32=crc32, flags=flags)
     data = fmt.build(obj)
     round_trip(fmt, obj, page_size, data)
 
-    page = swap.build_header(page_size, image=image, flags=flags, crc32=crc32, hw_sig=hw_sig,
-                             orig_sig=orig, last_page=0x1234, layout=layout)
+    page = swap.build_header(
+        page_size,
+        image=image,
+        flags=flags,
+        crc32=crc32,
+        hw_sig=hw_sig,
+        orig_sig=orig,
+        last_page=0x1234,
+        layout=layout,
+    )
     hdr = swap.decode_header(page, 0, page_size)
-    assert (hdr.layout, hdr.image, hdr.sig, hdr.orig_sig) == (layout, image, "S1SUSPEND",
-                                                              orig.decode())
+    assert (hdr.layout, hdr.image, hdr.sig, hdr.orig_sig) == (
+        layout,
+        image,
+        "S1SUSPEND",
+        orig.decode(),
+    )
     if layout == "2.6.23+":
         assert hdr.flags == flags
         assert hdr.crc32 == (crc32 if flags & 4 else None)
@@ -151,21 +173,71 @@ SWSUSP_HEADER_5_17_64K = """
 @pytest.mark.parametrize(
     ("dump", "page_size", "expected"),
     [
-        (SWSUSP_HEADER_5_17, 4096,
-         {"layout": "2.6.23+", "image": 0x185, "flags": 0x1C, "crc32": 0xDEADBEEF,
-          "hw_sig": 0x12345678, "orig_sig": "SWAPSPACE2", "version": 1}),
-        (SWSUSP_HEADER_3_2, 4096,
-         {"layout": "2.6.23+", "image": 1, "flags": 4, "crc32": 0x0BADF00D, "hw_sig": None,
-          "orig_sig": "SWAPSPACE2", "version": 1}),
-        (SWSUSP_HEADER_2_6_23, 4096,
-         {"layout": "2.6.23+", "image": 0x2710, "flags": 3, "crc32": None, "hw_sig": None,
-          "orig_sig": "SWAP-SPACE", "version": 0}),
-        (SWSUSP_HEADER_2_6_20, 4096,
-         {"layout": "2.6.20-2.6.22", "image": 0x2A, "flags": None, "crc32": None,
-          "hw_sig": None, "orig_sig": "SWAPSPACE2", "version": 1}),
-        (SWSUSP_HEADER_5_17_64K, 65536,
-         {"layout": "2.6.23+", "image": 3, "flags": 4, "crc32": 0x11223344, "hw_sig": None,
-          "orig_sig": "SWAPSPACE2", "version": 1}),
+        (
+            SWSUSP_HEADER_5_17,
+            4096,
+            {
+                "layout": "2.6.23+",
+                "image": 0x185,
+                "flags": 0x1C,
+                "crc32": 0xDEADBEEF,
+                "hw_sig": 0x12345678,
+                "orig_sig": "SWAPSPACE2",
+                "version": 1,
+            },
+        ),
+        (
+            SWSUSP_HEADER_3_2,
+            4096,
+            {
+                "layout": "2.6.23+",
+                "image": 1,
+                "flags": 4,
+                "crc32": 0x0BADF00D,
+                "hw_sig": None,
+                "orig_sig": "SWAPSPACE2",
+                "version": 1,
+            },
+        ),
+        (
+            SWSUSP_HEADER_2_6_23,
+            4096,
+            {
+                "layout": "2.6.23+",
+                "image": 0x2710,
+                "flags": 3,
+                "crc32": None,
+                "hw_sig": None,
+                "orig_sig": "SWAP-SPACE",
+                "version": 0,
+            },
+        ),
+        (
+            SWSUSP_HEADER_2_6_20,
+            4096,
+            {
+                "layout": "2.6.20-2.6.22",
+                "image": 0x2A,
+                "flags": None,
+                "crc32": None,
+                "hw_sig": None,
+                "orig_sig": "SWAPSPACE2",
+                "version": 1,
+            },
+        ),
+        (
+            SWSUSP_HEADER_5_17_64K,
+            65536,
+            {
+                "layout": "2.6.23+",
+                "image": 3,
+                "flags": 4,
+                "crc32": 0x11223344,
+                "hw_sig": None,
+                "orig_sig": "SWAPSPACE2",
+                "version": 1,
+            },
+        ),
     ],
     ids=["5.17+", "3.2-5.16", "2.6.23-3.1", "2.6.20-2.6.22", "5.17+-64K"],
 )
@@ -173,12 +245,21 @@ def test_swsusp_header_hexdump(dump: str, page_size: int, expected: dict[str, An
     page = unhex(page_size, dump)
     hit = signatures.sniff(page)
     assert hit is not None
-    assert (hit.signature.name, hit.page_size, hit.offset) == ("S1SUSPEND", page_size,
-                                                               page_size - 10)
+    assert (hit.signature.name, hit.page_size, hit.offset) == (
+        "S1SUSPEND",
+        page_size,
+        page_size - 10,
+    )
     hdr = swap.decode_header(page, 0, page_size)
-    got = {"layout": hdr.layout, "image": hdr.image, "flags": hdr.flags, "crc32": hdr.crc32,
-           "hw_sig": hdr.hw_sig, "orig_sig": hdr.orig_sig,
-           "version": swap.decode_swap_info(page, 0)[0]}
+    got = {
+        "layout": hdr.layout,
+        "image": hdr.image,
+        "flags": hdr.flags,
+        "crc32": hdr.crc32,
+        "hw_sig": hdr.hw_sig,
+        "orig_sig": hdr.orig_sig,
+        "version": swap.decode_swap_info(page, 0)[0],
+    }
     assert got == expected
     assert hdr.sig == "S1SUSPEND"
 
@@ -260,41 +341,96 @@ def test_entry_offset_points_at_the_slot() -> None:
 # -- swsusp_info -----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("word", "size", "offsets"), [
-    (8, 440, {"version_code": 392, "num_physpages": 400, "cpus": 408, "image_pages": 416,
-              "pages": 424, "size": 432}),
-    (4, 416, {"version_code": 392, "num_physpages": 396, "cpus": 400, "image_pages": 404,
-              "pages": 408, "size": 412}),
-])
-@given(uts=st.binary(min_size=390, max_size=390), version_code=u32,
-       num_physpages=st.integers(0, 2**32 - 1), cpus=st.integers(-(2**31), 2**31 - 1),
-       image_pages=st.integers(0, 2**31), extra=st.integers(1, 2**20))
+@pytest.mark.parametrize(
+    ("word", "size", "offsets"),
+    [
+        (
+            8,
+            440,
+            {
+                "version_code": 392,
+                "num_physpages": 400,
+                "cpus": 408,
+                "image_pages": 416,
+                "pages": 424,
+                "size": 432,
+            },
+        ),
+        (
+            4,
+            416,
+            {
+                "version_code": 392,
+                "num_physpages": 396,
+                "cpus": 400,
+                "image_pages": 404,
+                "pages": 408,
+                "size": 412,
+            },
+        ),
+    ],
+)
+@given(
+    uts=st.binary(min_size=390, max_size=390),
+    version_code=u32,
+    num_physpages=st.integers(0, 2**32 - 1),
+    cpus=st.integers(-(2**31), 2**31 - 1),
+    image_pages=st.integers(0, 2**31),
+    extra=st.integers(1, 2**20),
+)
 @HYP
-def test_swsusp_info_round_trip(word: int, size: int, offsets: dict[str, int], uts: bytes,
-                                version_code: int, num_physpages: int, cpus: int,
-                                image_pages: int, extra: int) -> None:
+def test_swsusp_info_round_trip(
+    word: int,
+    size: int,
+    offsets: dict[str, int],
+    uts: bytes,
+    version_code: int,
+    num_physpages: int,
+    cpus: int,
+    image_pages: int,
+    extra: int,
+) -> None:
     fmt = snapshot.swsusp_info_struct(word)
     pages = image_pages + extra
-    obj = {"uts": uts, "version_code": version_code, "num_physpages": num_physpages,
-           "cpus": cpus, "image_pages": image_pages, "pages": pages,
-           "size": (pages * 4096) % 2 ** (8 * word)}
+    obj = {
+        "uts": uts,
+        "version_code": version_code,
+        "num_physpages": num_physpages,
+        "cpus": cpus,
+        "image_pages": image_pages,
+        "pages": pages,
+        "size": (pages * 4096) % 2 ** (8 * word),
+    }
     data = fmt.build(obj)
     round_trip(fmt, obj, size, data)
     for name, off in offsets.items():
         width = 4 if name in ("version_code", "cpus") else word
-        assert int.from_bytes(data[off : off + width], "little", signed=name == "cpus") == \
-            obj[name]
+        assert int.from_bytes(data[off : off + width], "little", signed=name == "cpus") == obj[name]
 
 
 @pytest.mark.parametrize("word", [8, 4])
 def test_swsusp_info_build_decode(word: int) -> None:
-    page = snapshot.build_info(page_size=4096, num_physpages=0x40000, image_pages=100,
-                               pages=102, word_size=word, uts=b"Linux", version_code=0x20617,
-                               cpus=1)
+    page = snapshot.build_info(
+        page_size=4096,
+        num_physpages=0x40000,
+        image_pages=100,
+        pages=102,
+        word_size=word,
+        uts=b"Linux",
+        version_code=0x20617,
+        cpus=1,
+    )
     info = snapshot.decode_info(page, 0, 4096, word)
-    assert (info.word_size, info.num_physpages, info.image_pages, info.pages, info.size,
-            info.meta_pages, info.version_code, info.cpus) == (
-        word, 0x40000, 100, 102, 102 * 4096, 1, 0x20617, 1)
+    assert (
+        info.word_size,
+        info.num_physpages,
+        info.image_pages,
+        info.pages,
+        info.size,
+        info.meta_pages,
+        info.version_code,
+        info.cpus,
+    ) == (word, 0x40000, 100, 102, 102 * 4096, 1, 0x20617, 1)
     assert info.uts is not None
     assert info.uts.sysname == "Linux"
 
@@ -337,24 +473,47 @@ def test_swsusp_info_hexdump_x86_64_generic() -> None:
     info = snapshot.decode_info(unhex(4096, SWSUSP_INFO_X86_64_GENERIC), 0, 4096, 8)
     assert info.arch is None
     assert info.uts is not None
-    assert (info.uts.sysname, info.uts.nodename, info.uts.release, info.uts.version,
-            info.uts.machine, info.uts.domainname) == (
-        "Linux", "host", "2.6.23", "#1 SMP", "x86_64", "(none)")
-    assert (info.version_code, info.num_physpages, info.cpus, info.image_pages, info.pages,
-            info.size, info.meta_pages) == (
-        0x20617, 0x3FF00, 2, 0x1234, 0x123F, 0x123F000, 10)
+    assert (
+        info.uts.sysname,
+        info.uts.nodename,
+        info.uts.release,
+        info.uts.version,
+        info.uts.machine,
+        info.uts.domainname,
+    ) == ("Linux", "host", "2.6.23", "#1 SMP", "x86_64", "(none)")
+    assert (
+        info.version_code,
+        info.num_physpages,
+        info.cpus,
+        info.image_pages,
+        info.pages,
+        info.size,
+        info.meta_pages,
+    ) == (0x20617, 0x3FF00, 2, 0x1234, 0x123F, 0x123F000, 10)
 
 
 def test_swsusp_info_hexdump_i386_crc32() -> None:
     info = snapshot.decode_info(unhex(4096, SWSUSP_INFO_I386_CRC32), 0, 4096, 4)
     assert info.uts is None
-    assert (info.num_physpages, info.cpus, info.image_pages, info.pages, info.size,
-            info.meta_pages) == (0x7F700, 0, 0x3000, 0x300D, 0x300D000, 12)
+    assert (
+        info.num_physpages,
+        info.cpus,
+        info.image_pages,
+        info.pages,
+        info.size,
+        info.meta_pages,
+    ) == (0x7F700, 0, 0x3000, 0x300D, 0x300D000, 12)
     arch = info.arch
     assert arch is not None
-    assert (arch.name, arch.magic, arch.jump_address, arch.jump_address_phys, arch.cr3,
-            arch.e820_checksum_kind, arch.e820_checksum) == (
-        "i386", 0x12345679, 0xC1A2B3C0, 0x01A2B3C0, 0x01D3C000, "crc32", 0x9ABCDEF0)
+    assert (
+        arch.name,
+        arch.magic,
+        arch.jump_address,
+        arch.jump_address_phys,
+        arch.cr3,
+        arch.e820_checksum_kind,
+        arch.e820_checksum,
+    ) == ("i386", 0x12345679, 0xC1A2B3C0, 0x01A2B3C0, 0x01D3C000, "crc32", 0x9ABCDEF0)
 
 
 def test_swsusp_info_counts_are_checked() -> None:
@@ -414,12 +573,16 @@ RECORDS = {
     """,
 }
 RECORD_SIZES = {
-    ("x86_64", "2.6.24-4.6"): 24, ("x86_64", "4.7-4.9"): 32,
-    ("x86_64", "4.9-5.12 (MD5 e820 digest)"): 48, ("x86_64", "5.13+ (CRC32 e820 checksum)"): 40,
-    ("i386", "4.20-5.12 (MD5 e820 digest)"): 32, ("i386", "5.13+ (CRC32 e820 checksum)"): 20,
+    ("x86_64", "2.6.24-4.6"): 24,
+    ("x86_64", "4.7-4.9"): 32,
+    ("x86_64", "4.9-5.12 (MD5 e820 digest)"): 48,
+    ("x86_64", "5.13+ (CRC32 e820 checksum)"): 40,
+    ("i386", "4.20-5.12 (MD5 e820 digest)"): 32,
+    ("i386", "5.13+ (CRC32 e820 checksum)"): 20,
 }
 RECORD_MAGICS = {  # RESTORE_MAGIC of each file/version, as written in the hexdumps above
-    ("x86_64", "2.6.24-4.6"): 0x0123456789ABCDEF, ("x86_64", "4.7-4.9"): 0x123456789ABCDEF0,
+    ("x86_64", "2.6.24-4.6"): 0x0123456789ABCDEF,
+    ("x86_64", "4.7-4.9"): 0x123456789ABCDEF0,
     ("x86_64", "4.9-5.12 (MD5 e820 digest)"): 0x23456789ABCDEF01,
     ("x86_64", "5.13+ (CRC32 e820 checksum)"): 0x23456789ABCDEF02,
     ("i386", "4.20-5.12 (MD5 e820 digest)"): 0x12345678,
@@ -436,8 +599,11 @@ def test_restore_record_hexdump(key: tuple[str, str]) -> None:
     arch = snapshot.decode_arch(page, word)
     assert arch is not None
     assert (arch.name, arch.layout) == (name, layout)
-    va, phys, cr3 = ((0xFFFFFFFF81234560, 0x1234560, 0x1C0E000) if word == 8
-                     else (0xC1A2B3C0, 0x01A2B3C0, 0x01D3C000))
+    va, phys, cr3 = (
+        (0xFFFFFFFF81234560, 0x1234560, 0x1C0E000)
+        if word == 8
+        else (0xC1A2B3C0, 0x01A2B3C0, 0x01D3C000)
+    )
     assert arch.jump_address == va
     assert arch.cr3 == cr3
     assert arch.jump_address_phys == (None if layout == "2.6.24-4.6" else phys)
@@ -453,8 +619,9 @@ def test_restore_record_hexdump(key: tuple[str, str]) -> None:
 @pytest.mark.parametrize("key", list(RECORDS), ids=[f"{a} {b}" for a, b in RECORDS])
 @given(jump=u32, phys=u32, cr3=u32, extra=st.binary(min_size=16, max_size=16), csum=u32)
 @HYP
-def test_restore_record_round_trip(key: tuple[str, str], jump: int, phys: int, cr3: int,
-                                   extra: bytes, csum: int) -> None:
+def test_restore_record_round_trip(
+    key: tuple[str, str], jump: int, phys: int, cr3: int, extra: bytes, csum: int
+) -> None:
     name, layout = key
     word = 8 if name == "x86_64" else 4
     fmt = snapshot.restore_record_struct(word, layout)
@@ -507,14 +674,25 @@ def test_arm64_header_hexdump() -> None:
 KERNEL_VA = st.integers(0xF << 60, 2**64 - 1)
 
 
-@given(version=st.text(st.characters(min_codepoint=0x20, max_codepoint=0x7E), max_size=63),
-       ttbr=u64, reenter=KERNEL_VA, hyp=u64, mpidr=u64)
+@given(
+    version=st.text(st.characters(min_codepoint=0x20, max_codepoint=0x7E), max_size=63),
+    ttbr=u64,
+    reenter=KERNEL_VA,
+    hyp=u64,
+    mpidr=u64,
+)
 @HYP
-def test_arm64_header_round_trip(version: str, ttbr: int, reenter: int, hyp: int,
-                                 mpidr: int) -> None:
+def test_arm64_header_round_trip(
+    version: str, ttbr: int, reenter: int, hyp: int, mpidr: int
+) -> None:
     fmt = snapshot.arm64_hdr
-    obj = {"uts_version": ("#" + version).encode().ljust(65, b"\0"), "ttbr1_el1": ttbr,
-           "reenter_kernel": reenter, "__hyp_stub_vectors": hyp, "sleep_cpu_mpidr": mpidr}
+    obj = {
+        "uts_version": ("#" + version).encode().ljust(65, b"\0"),
+        "ttbr1_el1": ttbr,
+        "reenter_kernel": reenter,
+        "__hyp_stub_vectors": hyp,
+        "sleep_cpu_mpidr": mpidr,
+    }
     data = fmt.build(obj)
     round_trip(fmt, obj, 104, data)
     arch = snapshot.decode_arch(data.ljust(4096, b"\0"), 8)
@@ -524,12 +702,15 @@ def test_arm64_header_round_trip(version: str, ttbr: int, reenter: int, hyp: int
     assert (arch_extra(arch)["ttbr1_el1"], arch_extra(arch)["sleep_cpu_mpidr"]) == (ttbr, mpidr)
 
 
-@pytest.mark.parametrize(("word_at_80", "name"), [
-    (0xFFFF800008F6C000, "arm64"),  # reenter_kernel, 48-bit VA
-    (0xFFFFFF8008F6C000, "arm64"),  # 39-bit VA
-    (0x8000000000080A3F, "riscv64"),  # saved_satp, MODE 8 (Sv39)
-    (0xA000000000080A3F, "riscv64"),  # MODE 10 (Sv57)
-])
+@pytest.mark.parametrize(
+    ("word_at_80", "name"),
+    [
+        (0xFFFF800008F6C000, "arm64"),  # reenter_kernel, 48-bit VA
+        (0xFFFFFF8008F6C000, "arm64"),  # 39-bit VA
+        (0x8000000000080A3F, "riscv64"),  # saved_satp, MODE 8 (Sv39)
+        (0xA000000000080A3F, "riscv64"),  # MODE 10 (Sv57)
+    ],
+)
 def test_arm64_and_riscv_told_apart_by_the_word_at_80(word_at_80: int, name: str) -> None:
     head = b"#1 SMP PREEMPT".ljust(72, b"\0")
     page = head + (0x41858000).to_bytes(8, "little") + word_at_80.to_bytes(8, "little")
@@ -562,8 +743,9 @@ def directories(draw: st.DrawFn, word: int) -> tuple[np.ndarray, np.ndarray]:
     top = 2**40 if word == 8 else 2**31 - 1
     values = draw(st.lists(st.integers(0, top - 1), min_size=1, max_size=1200, unique=True))
     pfn_arr = np.array(sorted(values), dtype=np.uint64)
-    zero = np.array(draw(st.lists(st.booleans(), min_size=pfn_arr.size,
-                                  max_size=pfn_arr.size)), dtype=bool)
+    zero = np.array(
+        draw(st.lists(st.booleans(), min_size=pfn_arr.size, max_size=pfn_arr.size)), dtype=bool
+    )
     return pfn_arr, zero
 
 
@@ -588,7 +770,7 @@ def test_pfn_directory_round_trip(page_size: int, word: int, data: st.DataObject
 def test_pfn_directory_exactly_full_has_no_terminator(word: int, page_size: int) -> None:
     per_page = page_size // word
     pfn_arr = np.arange(7, 7 + 2 * per_page, dtype=np.uint64)  # two pages, both full
-    zero = (pfn_arr % 3 == 0)
+    zero = pfn_arr % 3 == 0
     built = pagedir.build(pfn_arr, zero, word, page_size)
     assert len(built) == 2 * page_size
     words = np.frombuffer(built, "<u8" if word == 8 else "<u4")
@@ -622,8 +804,9 @@ def test_pfn_directory_without_terminator_is_an_error() -> None:
 def test_pfn_directory_rejects_impossible_pfns(page_size: int, limit: int) -> None:
     # a PFN whose physical address needs more than 52 bits cannot be a page frame
     good = pagedir.build(np.array([1, limit - 1], np.uint64), None, 8, page_size)
-    assert pagedir.decode(np.frombuffer(good, np.uint8), 8, 2,
-                          page_size=page_size).pfns.tolist() == [1, limit - 1]
+    assert pagedir.decode(
+        np.frombuffer(good, np.uint8), 8, 2, page_size=page_size
+    ).pfns.tolist() == [1, limit - 1]
     bad = pagedir.build(np.array([1, limit], np.uint64), None, 8, page_size)
     with pytest.raises(FormatError) as exc:
         pagedir.decode(np.frombuffer(bad, np.uint8), 8, 2, offset=0x9000, page_size=page_size)

@@ -42,19 +42,28 @@ from swsusp_inspect.model import to_data
 from swsusp_inspect.summary import summarize
 
 N = 4096
-HYP = settings(max_examples=examples(40), deadline=None,
-               suppress_health_check=[HealthCheck.function_scoped_fixture])
+HYP = settings(
+    max_examples=examples(40),
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
 
 
 def kernel_stream(pfn_arr: np.ndarray, word: int = 8, page_size: int = N) -> bytes:
     """A /dev/snapshot stream as the kernel's snapshot_read_next() yields it."""
     meta = pagedir.build(pfn_arr, None, word, page_size)
     pages = 1 + len(meta) // page_size + pfn_arr.size
-    record = snapshot.build_restore_record("5.13+ (CRC32 e820 checksum)", word,
-                                           jump_address_phys=0x1000000)
-    info = snapshot.build_info(page_size=page_size, num_physpages=0x8000,
-                               image_pages=int(pfn_arr.size), pages=pages, arch_record=record,
-                               word_size=word)
+    record = snapshot.build_restore_record(
+        "5.13+ (CRC32 e820 checksum)", word, jump_address_phys=0x1000000
+    )
+    info = snapshot.build_info(
+        page_size=page_size,
+        num_physpages=0x8000,
+        image_pages=int(pfn_arr.size),
+        pages=pages,
+        arch_record=record,
+        word_size=word,
+    )
     return info + meta + pattern_pages(pfn_arr, page_size)
 
 
@@ -70,32 +79,104 @@ def write(tmp_path: Path, built: forge_uswsusp.Built, name: str = "swap.img") ->
 # -- struct sizes and round trips ---------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("word", "encrypt", "size", "offsets"), [
-    (8, False, 64, {"flags": 8, "map_start": 16, "image_data_size": 24, "checksum": 32,
-                    "writeout_time": 48, "resume_pause": 56}),
-    (8, True, 2432, {"flags": 8, "map_start": 16, "image_data_size": 24, "checksum": 32,
-                     "salt": 48, "rsa": 56, "key": 1896, "writeout_time": 2416,
-                     "resume_pause": 2424}),
-    (4, False, 52, {"flags": 4, "map_start": 8, "image_data_size": 16, "checksum": 24,
-                    "writeout_time": 40, "resume_pause": 48}),
-    (4, True, 2416, {"flags": 4, "map_start": 8, "image_data_size": 16, "checksum": 24,
-                     "salt": 40, "rsa": 48, "key": 1888, "writeout_time": 2404,
-                     "resume_pause": 2412}),
-])
-def test_image_header_info_layouts(word: int, encrypt: bool, size: int,
-                                   offsets: dict[str, int]) -> None:
+@pytest.mark.parametrize(
+    ("word", "encrypt", "size", "offsets"),
+    [
+        (
+            8,
+            False,
+            64,
+            {
+                "flags": 8,
+                "map_start": 16,
+                "image_data_size": 24,
+                "checksum": 32,
+                "writeout_time": 48,
+                "resume_pause": 56,
+            },
+        ),
+        (
+            8,
+            True,
+            2432,
+            {
+                "flags": 8,
+                "map_start": 16,
+                "image_data_size": 24,
+                "checksum": 32,
+                "salt": 48,
+                "rsa": 56,
+                "key": 1896,
+                "writeout_time": 2416,
+                "resume_pause": 2424,
+            },
+        ),
+        (
+            4,
+            False,
+            52,
+            {
+                "flags": 4,
+                "map_start": 8,
+                "image_data_size": 16,
+                "checksum": 24,
+                "writeout_time": 40,
+                "resume_pause": 48,
+            },
+        ),
+        (
+            4,
+            True,
+            2416,
+            {
+                "flags": 4,
+                "map_start": 8,
+                "image_data_size": 16,
+                "checksum": 24,
+                "salt": 40,
+                "rsa": 48,
+                "key": 1888,
+                "writeout_time": 2404,
+                "resume_pause": 2412,
+            },
+        ),
+    ],
+)
+def test_image_header_info_layouts(
+    word: int, encrypt: bool, size: int, offsets: dict[str, int]
+) -> None:
     st_ = uswsusp.image_header_info_struct(word, encrypt)
     assert st_.sizeof() == size
     # each field where gcc puts it: build with one field set to a marker, find the marker
-    base: dict[str, Any] = {"pages": 0, "flags": 0, "map_start": 0, "image_data_size": 0,
-                            "checksum": bytes(16), "writeout_time": 0.0, "resume_pause": 0}
+    base: dict[str, Any] = {
+        "pages": 0,
+        "flags": 0,
+        "map_start": 0,
+        "image_data_size": 0,
+        "checksum": bytes(16),
+        "writeout_time": 0.0,
+        "resume_pause": 0,
+    }
     if encrypt:
-        base.update(salt=bytes(8), rsa={"field": [b"\0\0"] * 6, "size": [0] * 6,
-                                        "key_test": bytes(8), "data": bytes(1808)},
-                    key={"size": 0, "data": bytes(512)})
-    markers = {"flags": 0x1F, "map_start": 0x7E57000, "image_data_size": 0x7E57000,
-               "checksum": b"\xc5" * 16, "writeout_time": 2.5, "resume_pause": 0x3C,
-               "salt": b"\xc5" * 8}
+        base.update(
+            salt=bytes(8),
+            rsa={
+                "field": [b"\0\0"] * 6,
+                "size": [0] * 6,
+                "key_test": bytes(8),
+                "data": bytes(1808),
+            },
+            key={"size": 0, "data": bytes(512)},
+        )
+    markers = {
+        "flags": 0x1F,
+        "map_start": 0x7E57000,
+        "image_data_size": 0x7E57000,
+        "checksum": b"\xc5" * 16,
+        "writeout_time": 2.5,
+        "resume_pause": 0x3C,
+        "salt": b"\xc5" * 8,
+    }
     for name, off in offsets.items():
         obj = dict(base)
         if name == "rsa":
@@ -130,13 +211,18 @@ def test_extents_page_round_trip(page_size: int) -> None:
     fmt = uswsusp.extents_page_struct(page_size)
     assert fmt.sizeof() == page_size
     slots = page_size // 16 - 1
-    obj = {"extents": [{"start": (2 * i + 1) * page_size, "end": (2 * i + 2) * page_size}
-                       for i in range(slots)], "next": 0x123 * page_size}
+    obj = {
+        "extents": [
+            {"start": (2 * i + 1) * page_size, "end": (2 * i + 2) * page_size} for i in range(slots)
+        ],
+        "next": 0x123 * page_size,
+    }
     data = fmt.build(obj)
     parsed = fmt.parse(data)
     assert parsed.next == obj["next"]
-    assert [(e.start, e.end) for e in parsed.extents] == [(e["start"], e["end"])
-                                                           for e in obj["extents"]]
+    assert [(e.start, e.end) for e in parsed.extents] == [
+        (e["start"], e["end"]) for e in obj["extents"]
+    ]
     assert int.from_bytes(data[page_size - 16 : page_size - 8], "little") == obj["next"]
 
 
@@ -191,16 +277,28 @@ def test_whole_image_hexdump(tmp_path: Path) -> None:
         assert img.pagedir.pfns.tolist() == [0x1234]
         assert img.read_page(0x1234) == pattern_pages(pfn_arr, N)
         d = to_data(img.details)
-        assert (d["signature"], d["orig_sig"], d["image"], d["map_start"],
-                d["image_data_size"], d["pages"]) == ("ULSUSPEND", "SWAPSPACE2", 0x1000,
-                                                      0x2000, 0x3000, 3)
+        assert (
+            d["signature"],
+            d["orig_sig"],
+            d["image"],
+            d["map_start"],
+            d["image_data_size"],
+            d["pages"],
+        ) == ("ULSUSPEND", "SWAPSPACE2", 0x1000, 0x2000, 0x3000, 3)
         assert d["header_layout"] == "x86_64 without CONFIG_ENCRYPT (64 bytes)"
         assert (d["flags"], d["flag_names"], d["compression"], d["encryption"]) == (
-            1, ["IMAGE_CHECKSUM"], "none", None)
-        assert (d["writeout_time"], d["resume_pause"], d["extents_pages"]) == (2.5, 7,
-                                                                             [0x2000])
-        assert d["checksum"] == {"kind": "md5", "stored": hashlib.md5(stream).hexdigest(),
-                                 "computed": hashlib.md5(stream).hexdigest(), "ok": True}
+            1,
+            ["IMAGE_CHECKSUM"],
+            "none",
+            None,
+        )
+        assert (d["writeout_time"], d["resume_pause"], d["extents_pages"]) == (2.5, 7, [0x2000])
+        assert d["checksum"] == {
+            "kind": "md5",
+            "stored": hashlib.md5(stream).hexdigest(),
+            "computed": hashlib.md5(stream).hexdigest(),
+            "ok": True,
+        }
         assert img.verify().ok
     # one changed byte of the data page: the MD5 no longer matches, verify says so
     dev[0x7000] ^= 0xFF
@@ -237,19 +335,46 @@ HEADER_X86_64_ENCRYPT_PLAIN = """
 """
 
 
-@pytest.mark.parametrize(("dump", "expected"), [
-    (HEADER_I386_ENCRYPT, {"word_size": 4, "encrypt_layout": True, "size": 2416,
-                           "pages": 0x1234, "flags": 0x17, "map_start": 0x2000,
-                           "image_data_size": 0x25000, "writeout_time": 1.5,
-                           "resume_pause": 60, "salt": bytes.fromhex("5a17c0de01020304"),
-                           "checksum": bytes.fromhex("00112233445566778899aabbccddeeff"),
-                           "encryption": "blowfish-cfb/passphrase"}),
-    (HEADER_X86_64_ENCRYPT_PLAIN, {"word_size": 8, "encrypt_layout": True, "size": 2432,
-                                   "pages": 0x100, "flags": 3, "map_start": 0x2000,
-                                   "image_data_size": 0xA000, "writeout_time": 4.0,
-                                   "resume_pause": 2, "salt": bytes(8),
-                                   "checksum": bytes(16), "encryption": None}),
-], ids=["i386-encrypt", "x86_64-encrypt-layout-plain"])
+@pytest.mark.parametrize(
+    ("dump", "expected"),
+    [
+        (
+            HEADER_I386_ENCRYPT,
+            {
+                "word_size": 4,
+                "encrypt_layout": True,
+                "size": 2416,
+                "pages": 0x1234,
+                "flags": 0x17,
+                "map_start": 0x2000,
+                "image_data_size": 0x25000,
+                "writeout_time": 1.5,
+                "resume_pause": 60,
+                "salt": bytes.fromhex("5a17c0de01020304"),
+                "checksum": bytes.fromhex("00112233445566778899aabbccddeeff"),
+                "encryption": "blowfish-cfb/passphrase",
+            },
+        ),
+        (
+            HEADER_X86_64_ENCRYPT_PLAIN,
+            {
+                "word_size": 8,
+                "encrypt_layout": True,
+                "size": 2432,
+                "pages": 0x100,
+                "flags": 3,
+                "map_start": 0x2000,
+                "image_data_size": 0xA000,
+                "writeout_time": 4.0,
+                "resume_pause": 2,
+                "salt": bytes(8),
+                "checksum": bytes(16),
+                "encryption": None,
+            },
+        ),
+    ],
+    ids=["i386-encrypt", "x86_64-encrypt-layout-plain"],
+)
 def test_image_header_info_hexdump(dump: str, expected: dict[str, Any]) -> None:
     hdr = uswsusp.decode_image_header_info(unhex(N, dump), 0, N, 0x100000)
     got = {name: getattr(hdr, name) for name in expected}
@@ -307,7 +432,11 @@ def test_forged_reads_back(tmp_path: Path, case: str) -> None:
         assert s.integrity.verify_ok is True
         lay = s.layout
         assert (lay.signature, lay.orig_sig, lay.era, lay.container) == (
-            "ULSUSPEND", "SWAPSPACE2", "uswsusp", "stream")
+            "ULSUSPEND",
+            "SWAPSPACE2",
+            "uswsusp",
+            "stream",
+        )
         assert s.stream.image_pages == PFNS.size and s.directory.saved_pfns == PFNS.size
 
 
@@ -327,9 +456,14 @@ def test_no_passphrase_names_the_header(tmp_path: Path) -> None:
     with pytest.raises(uswsusp.PassphraseRequired) as exc:
         open_image(path)
     msg = str(exc.value)
-    for fact in ("image_header_info at 0x1000", "IMAGE_ENCRYPTED", "extents at 0x2000",
-                 f"image_data_size {built.image_data_size:#x}", "blowfish-cfb/passphrase",
-                 "data pages need the passphrase"):
+    for fact in (
+        "image_header_info at 0x1000",
+        "IMAGE_ENCRYPTED",
+        "extents at 0x2000",
+        f"image_data_size {built.image_data_size:#x}",
+        "blowfish-cfb/passphrase",
+        "data pages need the passphrase",
+    ):
         assert fact in msg, fact
     result = run_cli("info", str(path))
     assert_error_line(result, "passphrase", "IMAGE_ENCRYPTED", expected_vs_found=False)
@@ -402,8 +536,14 @@ def test_rsa_mode(tmp_path: Path) -> None:
     priv = rsa.generate_private_key(public_exponent=65537, key_size=1024)
     nums = priv.private_numbers()
     p, q = sorted((nums.p, nums.q))
-    fields = {"n": nums.public_numbers.n, "e": nums.public_numbers.e, "d": nums.d, "p": p,
-              "q": q, "u": pow(p, -1, q)}  # libgcrypt: p < q, u = p^-1 mod q
+    fields = {
+        "n": nums.public_numbers.n,
+        "e": nums.public_numbers.e,
+        "d": nums.d,
+        "p": p,
+        "q": q,
+        "u": pow(p, -1, q),
+    }  # libgcrypt: p < q, u = p^-1 mod q
     key, iv = bytes(range(1, 17)), bytes(range(100, 108))
     stream = kernel_stream(PFNS)
     built = forge_uswsusp.build_image(stream, passphrase=b"unlock", rsa=(fields, key, iv))
@@ -428,8 +568,9 @@ def _libgcrypt() -> Any:
     return lib
 
 
-@pytest.mark.parametrize(("algo", "key_size", "block"), [(4, 16, 8), (7, 16, 16)],
-                         ids=["blowfish", "aes128"])
+@pytest.mark.parametrize(
+    ("algo", "key_size", "block"), [(4, 16, 8), (7, 16, 16)], ids=["blowfish", "aes128"]
+)
 def test_cfb_equals_libgcrypt(algo: int, key_size: int, block: int) -> None:
     """Independent truth for the cipher: libgcrypt itself (GCRY_CIPHER_MODE_CFB = 2, as
     s2disk opens it), fed in page-sized pieces like encrypt_and_save_page()."""
@@ -445,8 +586,12 @@ def test_cfb_equals_libgcrypt(algo: int, key_size: int, block: int) -> None:
         theirs = b""
         for i in range(0, len(data), N):
             out = ctypes.create_string_buffer(N)
-            assert lib.gcry_cipher_encrypt(hd, out, ctypes.c_size_t(N), data[i : i + N],
-                                           ctypes.c_size_t(N)) == 0
+            assert (
+                lib.gcry_cipher_encrypt(
+                    hd, out, ctypes.c_size_t(N), data[i : i + N], ctypes.c_size_t(N)
+                )
+                == 0
+            )
             theirs += out.raw
     finally:
         lib.gcry_cipher_close(hd)
@@ -461,14 +606,17 @@ def test_cfb_equals_libgcrypt(algo: int, key_size: int, block: int) -> None:
 @pytest.fixture(scope="module")
 def small_images(tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
     stream = kernel_stream(PFNS[:40])
-    return {"lzo": forge_uswsusp.build_image(stream).data,
-            "enc": forge_uswsusp.build_image(stream, passphrase=b"pw").data}
+    return {
+        "lzo": forge_uswsusp.build_image(stream).data,
+        "enc": forge_uswsusp.build_image(stream, passphrase=b"pw").data,
+    }
 
 
 @given(data=st.data())
 @HYP
-def test_flipped_or_cut_images_fail_cleanly(tmp_path: Path, small_images: dict[str, bytes],
-                                            data: st.DataObject) -> None:
+def test_flipped_or_cut_images_fail_cleanly(
+    tmp_path: Path, small_images: dict[str, bytes], data: st.DataObject
+) -> None:
     kind = data.draw(st.sampled_from(sorted(small_images)))
     dev = bytearray(small_images[kind])
     if data.draw(st.booleans()):
@@ -542,9 +690,10 @@ def test_cli_passphrase_everywhere(tmp_path: Path, monkeypatch: pytest.MonkeyPat
 SAMPLES = Path(__file__).resolve().parents[2] / "samples" / "forged-uswsusp"
 
 
-@pytest.mark.parametrize(("name", "passphrase"), [("uswsusp-lzo.img.xz", None),
-                                                  ("uswsusp-lzo-encrypted.img.xz",
-                                                   "hibernate me")])
+@pytest.mark.parametrize(
+    ("name", "passphrase"),
+    [("uswsusp-lzo.img.xz", None), ("uswsusp-lzo-encrypted.img.xz", "hibernate me")],
+)
 def test_committed_samples(name: str, passphrase: str | None) -> None:
     facts = json.loads((SAMPLES / "facts.json").read_text())[name]
     path = SAMPLES / name
@@ -554,7 +703,11 @@ def test_committed_samples(name: str, passphrase: str | None) -> None:
         assert s.integrity.verify_ok is True
         assert img.details.checksum.stored == facts["md5"]
         assert (s.stream.image_pages, s.stream.pages, s.directory.pfn_min, s.directory.pfn_max) == (
-            facts["image_pages"], facts["pages"], facts["pfn_min"], facts["pfn_max"])
+            facts["image_pages"],
+            facts["pages"],
+            facts["pfn_min"],
+            facts["pfn_max"],
+        )
         assert s.kernel_release == facts["release"]
     raw = lzma.decompress(path.read_bytes())
     assert hashlib.sha256(raw).hexdigest() == facts["sha256"]

@@ -58,8 +58,15 @@ def test_another_boots_map_and_kpageflags_are_findings() -> None:
     both sides."""
     other = SAMPLES / "sid-7-lzo"
     kpf = SAMPLES / "deb12-6.1-lzo" / "kpageflags.bin.xz"
-    r = run_cli("audit", "--json", image("deb13-6.12-lz4"), "--map", str(other / "dmesg.txt"),
-                "--kpageflags", str(kpf))
+    r = run_cli(
+        "audit",
+        "--json",
+        image("deb13-6.12-lz4"),
+        "--map",
+        str(other / "dmesg.txt"),
+        "--kpageflags",
+        str(kpf),
+    )
     doc = json.loads(r.stdout)
     codes = {f["code"]: f for f in doc["findings"]}
     assert "map-differs-from-image" in codes and "map-checksum-mismatch" in codes
@@ -69,8 +76,13 @@ def test_another_boots_map_and_kpageflags_are_findings() -> None:
     assert kpf["pages"] == d["only_kpageflags"] + d["only_image"] > 0
     assert doc["evidence"]["reserved-ram"]["source"] == "kpageflags"  # the input given wins
     assert doc["evidence"]["reserved-ram"]["page_flags"]["covered"] == doc["pfns"]["saved"]
-    assert r.exit_code == 0 and run_cli("audit", image("deb13-6.12-lz4"), "--strict", "--map",
-                                        str(other / "dmesg.txt")).exit_code == 1
+    assert (
+        r.exit_code == 0
+        and run_cli(
+            "audit", image("deb13-6.12-lz4"), "--strict", "--map", str(other / "dmesg.txt")
+        ).exit_code
+        == 1
+    )
 
 
 def test_an_image_without_kernel_memory_gives_no_map(tmp_path: Path) -> None:

@@ -69,19 +69,25 @@ class Pristine:
         """PFNs whose data sits in the entries marked ``bad`` (a chunk: any of its pages)."""
         if not self.compressed:
             return self.stream_pfns(np.flatnonzero(bad))
-        hit = [k for k, (f, c) in enumerate(zip(self.first_entry, self.n_pages, strict=True))
-               if bad[f : f + c].any()]
+        hit = [
+            k
+            for k, (f, c) in enumerate(zip(self.first_entry, self.n_pages, strict=True))
+            if bad[f : f + c].any()
+        ]
         return self.chunk_pfns(hit)
 
 
-@pytest.fixture(scope="module", params=[
-    "deb12-6.1-lzo", pytest.param("deb12-6.1-nocompress", marks=pytest.mark.slow)])
+@pytest.fixture(
+    scope="module",
+    params=["deb12-6.1-lzo", pytest.param("deb12-6.1-nocompress", marks=pytest.mark.slow)],
+)
 def pristine(request: pytest.FixtureRequest, plain_sample: Callable[[str], Path]) -> Pristine:
     return Pristine(plain_sample(request.param))
 
 
-def salvaged(p: Pristine, damaged: bytes | bytearray, tmp: Path, expected: set[int],
-             fmt: str = "raw") -> dict[str, object]:
+def salvaged(
+    p: Pristine, damaged: bytes | bytearray, tmp: Path, expected: set[int], fmt: str = "raw"
+) -> dict[str, object]:
     """Extract the damaged copy; check the exit code, the one stderr line, the named pages
     and every other page against the pristine extraction."""
     img, out = tmp / "damaged.img", tmp / f"out.{fmt}"
@@ -95,8 +101,9 @@ def salvaged(p: Pristine, damaged: bytes | bytearray, tmp: Path, expected: set[i
     assert rec["pages_written"] == p.data_pfns.size - len(expected)
     if expected:
         (line,) = r.stderr.splitlines()
-        assert line.startswith(f"swsusp-inspect: error: {img}: {len(expected)} saved pages "
-                               "unreadable (PFN 0x")
+        assert line.startswith(
+            f"swsusp-inspect: error: {img}: {len(expected)} saved pages unreadable (PFN 0x"
+        )
         assert all(s["reason"] and " at 0x" in s["reason"] for s in rec["unreadable"])
     if fmt == "raw":
         got = np.memmap(out, np.uint8, "r").reshape(-1, p.n)
@@ -126,8 +133,7 @@ def test_a_chunk_overwritten(pristine: Pristine, tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("fmt", ["elf", pytest.param("lime", marks=pytest.mark.slow)])
-def test_a_corrupt_chunk_under_a_sound_header(pristine: Pristine, tmp_path: Path,
-                                              fmt: str) -> None:
+def test_a_corrupt_chunk_under_a_sound_header(pristine: Pristine, tmp_path: Path, fmt: str) -> None:
     """Found only by decompressing: the file is laid out again without it, and equals what
     a stream (checked before its headers go out) gets."""
     if not pristine.compressed:
@@ -143,13 +149,14 @@ def test_a_corrupt_chunk_under_a_sound_header(pristine: Pristine, tmp_path: Path
     assert streamed.exit_code == 1
     assert streamed.stdout_bytes == (tmp_path / f"out.{fmt}").read_bytes()
     if fmt == "elf":
-        for pfn in sorted(expected)[:: 7]:
+        for pfn in sorted(expected)[::7]:
             assert elf_page(tmp_path / "out.elf", pfn * pristine.n, pristine.n) is None
 
 
 @pytest.mark.parametrize("which", ["header", pytest.param("data", marks=pytest.mark.slow)])
-def test_one_bad_map_entry_loses_its_page_or_chunk(pristine: Pristine, tmp_path: Path,
-                                                    which: str) -> None:
+def test_one_bad_map_entry_loses_its_page_or_chunk(
+    pristine: Pristine, tmp_path: Path, which: str
+) -> None:
     """An entry past the device in a sound map page: its slot is known, so only the page (or
     the chunk) it names is lost; a chunk's header entry loses the chunk, found again after."""
     if pristine.compressed:
@@ -166,7 +173,8 @@ def test_one_bad_map_entry_loses_its_page_or_chunk(pristine: Pristine, tmp_path:
     assert len(expected) == (32 if pristine.compressed else 1)
     rec = salvaged(pristine, damaged, tmp_path, expected)
     assert rec["unreadable"][0]["reason"].startswith(
-        f"swap map page at {at:#x}: entries[{i % PER_MAP_PAGE}]: expected < ")
+        f"swap map page at {at:#x}: entries[{i % PER_MAP_PAGE}]: expected < "
+    )
 
 
 def _map_page_index(p: Pristine) -> int:
@@ -184,8 +192,9 @@ def test_a_map_page_broken(pristine: Pristine, tmp_path: Path, how: str) -> None
     i = _map_page_index(pristine)
     at = pristine.map_pages[i] * pristine.n
     damaged = bytearray(pristine.data)
-    damaged[at : at + pristine.n] = (random.Random(3).randbytes(pristine.n)
-                                     if how == "overwritten" else bytes(pristine.n))
+    damaged[at : at + pristine.n] = (
+        random.Random(3).randbytes(pristine.n) if how == "overwritten" else bytes(pristine.n)
+    )
     expected = pristine.lost_with_entries(_entries_of_map_page(pristine, i))
     rec = salvaged(pristine, damaged, tmp_path, expected)
     assert any("chain continued at map page" in x for x in rec["problems"])
@@ -196,8 +205,9 @@ def test_a_broken_next_swap_loses_nothing(pristine: Pristine, tmp_path: Path) ->
     damaged = bytearray(pristine.data)
     struct.pack_into("<Q", damaged, at, 0xDEADBEEF)
     rec = salvaged(pristine, damaged, tmp_path, set())
-    assert rec["problems"][0].startswith(f"swap map page at {at - pristine.n + 8:#x}: "
-                                         "next_swap: expected < ")
+    assert rec["problems"][0].startswith(
+        f"swap map page at {at - pristine.n + 8:#x}: next_swap: expected < "
+    )
 
 
 def test_the_file_cut_in_half(pristine: Pristine, tmp_path: Path) -> None:
@@ -211,8 +221,7 @@ def test_the_file_cut_in_half(pristine: Pristine, tmp_path: Path) -> None:
     salvaged(pristine, pristine.data[: cut * pristine.n], tmp_path, expected)
 
 
-def test_verify_and_audit_name_the_unreadable_pages(pristine: Pristine,
-                                                    tmp_path: Path) -> None:
+def test_verify_and_audit_name_the_unreadable_pages(pristine: Pristine, tmp_path: Path) -> None:
     i = _map_page_index(pristine)
     at = pristine.map_pages[i] * pristine.n
     damaged = bytearray(pristine.data)

@@ -47,6 +47,8 @@ def test_a_salvaging_sweep_goes_around_lost_chunks() -> None:
     with open_image(head / "heads.img.xz", salvage=True) as image:
         found, _ = _page_aligned_note(PhysicalMemory(image))
         assert found is not None and found.address == recorded
-    with open_image(head / "heads.img.xz") as image, pytest.raises(FormatError,
-                                                                   match="compressed chunk"):
+    with (
+        open_image(head / "heads.img.xz") as image,
+        pytest.raises(FormatError, match="compressed chunk"),
+    ):
         _page_aligned_note(PhysicalMemory(image))

@@ -18,7 +18,8 @@ from swsusp_inspect.image.parallel import PARALLEL_MIN_BYTES, auto_jobs, free_co
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = ROOT / "samples"
 REAL = sorted(p for p in SAMPLES.glob("deb*/swap.img.xz")) + sorted(
-    SAMPLES.glob("sid*/swap.img.xz"))
+    SAMPLES.glob("sid*/swap.img.xz")
+)
 
 
 def test_info_json_imports_only_what_it_needs() -> None:
@@ -33,16 +34,22 @@ def test_info_json_imports_only_what_it_needs() -> None:
         "         'swsusp_inspect.e820', 'swsusp_inspect.auditor', 'swsusp_inspect.model.report')\n"
         "print('LOADED', [n for n in names if n in sys.modules], file=sys.stderr)\n"
     )
-    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                       cwd=ROOT)
+    r = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT
+    )
     assert "LOADED []" in r.stderr
 
 
 # one sample in the default run, every real one with -m slow (each expands 20-80 MB first)
-@pytest.mark.parametrize("image", [
-    pytest.param(p, id=p.parent.name,
-                 marks=() if p.parent.name == "deb12-6.1-lzo" else pytest.mark.slow)
-    for p in REAL])
+@pytest.mark.parametrize(
+    "image",
+    [
+        pytest.param(
+            p, id=p.parent.name, marks=() if p.parent.name == "deb12-6.1-lzo" else pytest.mark.slow
+        )
+        for p in REAL
+    ],
+)
 def test_banner_search_stops_at_the_real_banner(image: Path) -> None:
     """Stopping at the first banner with a build number finds what the whole window holds."""
     with open_image(image) as img:
@@ -50,8 +57,12 @@ def test_banner_search_stops_at_the_real_banner(image: Path) -> None:
         start = fbanner.search_windows(img)[0][0]
         first = int(img.pagedir.data_pfns.searchsorted(start))
         stop = start + fbanner.WINDOW // img.page_size
-        everything = [b for pfns, data in img.iter_data_pages(first) if int(pfns[0]) < stop
-                      for b in fbanner.search(pfns, data, img.page_size)]
+        everything = [
+            b
+            for pfns, data in img.iter_data_pages(first)
+            if int(pfns[0]) < stop
+            for b in fbanner.search(pfns, data, img.page_size)
+        ]
     assert found is not None and found == fbanner.best_banner(everything)
     assert fbanner.has_build_number(found)
 

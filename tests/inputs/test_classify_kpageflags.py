@@ -46,8 +46,9 @@ def test_limit_bounds_what_is_held(tmp_path: Path, kind: str) -> None:
     assert k.file_pfns == (1 << 16 if kind == "raw" else None)  # not read to its end
 
 
-@pytest.mark.parametrize("data", [b"", b"\0" * 12, lzma.compress(b"\0" * 12),
-                                  lzma.compress(b"\0" * 64)[:-8]])
+@pytest.mark.parametrize(
+    "data", [b"", b"\0" * 12, lzma.compress(b"\0" * 12), lzma.compress(b"\0" * 64)[:-8]]
+)
 def test_bad_files_are_format_errors(tmp_path: Path, data: bytes) -> None:
     path = tmp_path / "kpf"
     path.write_bytes(data)

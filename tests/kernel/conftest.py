@@ -12,13 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from kernel_helpers import (
-    EXCERPTS,
-    needs_system_map,
-    sample_dir,
-    system_map,
-    system_map_path,
-)
+from kernel_helpers import EXCERPTS, needs_system_map, sample_dir, system_map, system_map_path
 
 from swsusp_inspect import open_image
 from swsusp_inspect.kernel import KernelState, load_excerpt, read_kernel
@@ -51,8 +45,9 @@ class _Cache:
             smap = system_map_path(d) if needs_system_map(d) else None
             if needs_system_map(d) and smap is None:
                 pytest.skip(f"{name}: no System.map for its data symbols")
-            state = read_kernel(img, None if smap is None else system_map(smap),
-                                source=str(d / "swap.img.xz"))
+            state = read_kernel(
+                img, None if smap is None else system_map(smap), source=str(d / "swap.img.xz")
+            )
             self.items[key] = Real(name, d, img, state, "image")
         return self.items[key]
 

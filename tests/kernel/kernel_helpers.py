@@ -22,15 +22,20 @@ from swsusp_inspect.model import ArchRecord
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = ROOT / "samples"
 # more sample directories with their images (e.g. a copy of git-ignored images kept elsewhere)
-SCRATCH = Path(os.environ["SWSUSP_EXTRA_SAMPLES"]) if "SWSUSP_EXTRA_SAMPLES" in os.environ \
-    else None
+SCRATCH = Path(os.environ["SWSUSP_EXTRA_SAMPLES"]) if "SWSUSP_EXTRA_SAMPLES" in os.environ else None
 EXCERPTS = ROOT / "tests" / "data" / "kernel"
 
 # every real sample a kernel layer test may use (images in place or not)
 KNOWN = (
-    "deb12-6.1-lzo", "deb12-6.1-nocompress", "deb13-6.12-lz4", "deb13-6.12-kaslr-lzo",
-    "deb12-6.1-i386-lzo", "deb12-6.1-i386-nonpae-lzo", "deb12-6.1-arm64-lzo",
-    "deb13-6.12-arm64-16k-lzo", "sid-7-lzo",
+    "deb12-6.1-lzo",
+    "deb12-6.1-nocompress",
+    "deb13-6.12-lz4",
+    "deb13-6.12-kaslr-lzo",
+    "deb12-6.1-i386-lzo",
+    "deb12-6.1-i386-nonpae-lzo",
+    "deb12-6.1-arm64-lzo",
+    "deb13-6.12-arm64-16k-lzo",
+    "sid-7-lzo",
 )
 
 
@@ -82,6 +87,7 @@ def needs_system_map(d: Path) -> bool:
 
 # -- what the guest recorded -------------------------------------------------------------------
 
+
 def read_text(d: Path, name: str) -> str:
     """A record of the sample, plain or (in the excerpt directories) xz-compressed."""
     if (d / name).is_file():
@@ -104,8 +110,7 @@ def dmesg_map(d: Path):  # type: ignore[no-untyped-def]
 def struct_pages_recorded(d: Path) -> int | None:
     """For an excerpt that keeps only part of the struct pages: how many saved PFNs have
     theirs (None: all of them)."""
-    prov = json.loads((d / "excerpt.json").read_text()) if (d / "excerpt.json").is_file() \
-        else None
+    prov = json.loads((d / "excerpt.json").read_text()) if (d / "excerpt.json").is_file() else None
     if prov is None:
         return None
     sp = prov.get("struct_pages")
@@ -155,6 +160,7 @@ def kallsyms_excerpt(d: Path) -> list[tuple[int, str, str]] | None:
 
 # -- synthetic kernel memory -----------------------------------------------------------------
 
+
 @dataclass
 class SynthInfo:
     arch: ArchRecord | None = None
@@ -197,7 +203,7 @@ class SynthImage:
         self.sweeps += 1
         keys = sorted(self.pages)
         for k in range(0, len(keys), 32):
-            run = keys[k:k + 32]
+            run = keys[k : k + 32]
             yield np.array(run, dtype=np.uint64), b"".join(bytes(self.pages[p]) for p in run)
 
     def write(self, phys: int, data: bytes) -> None:
@@ -212,7 +218,7 @@ class SynthImage:
         n = self.page_size
         assert phys % n == 0
         for k in range(0, len(data), n):
-            chunk = data[k:k + n]
+            chunk = data[k : k + n]
             self.pages[(phys + k) // n] = bytearray(chunk + bytes(n - len(chunk)))
 
 
@@ -287,8 +293,9 @@ class SynthKernel:
         return self._vm
 
 
-def note(text: bytes, *, name: bytes = b"VMCOREINFO\0", ntype: int = 0,
-         descsz: int | None = None) -> bytes:
+def note(
+    text: bytes, *, name: bytes = b"VMCOREINFO\0", ntype: int = 0, descsz: int | None = None
+) -> bytes:
     """An ELF note as kernel/vmcore_info.c append_elf_note() writes it, plus final_note()."""
     namesz = len(name)
     head = struct.pack("<III", namesz, len(text) if descsz is None else descsz, ntype)

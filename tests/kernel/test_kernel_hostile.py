@@ -54,8 +54,13 @@ class Patched:
     def iter_data_pages(self) -> Iterator[tuple[np.ndarray, bytes]]:
         n = self.page_size
         for pfns, data in self.base.iter_data_pages():
-            yield pfns, b"".join(self._apply(int(p), bytes(data[i * n:(i + 1) * n]))
-                                 for i, p in enumerate(pfns.tolist()))
+            yield (
+                pfns,
+                b"".join(
+                    self._apply(int(p), bytes(data[i * n : (i + 1) * n]))
+                    for i, p in enumerate(pfns.tolist())
+                ),
+            )
 
 
 @pytest.fixture(scope="module")
@@ -101,8 +106,9 @@ def test_no_vmcoreinfo(excerpt, sound):
     with_map = run(broken, SYSTEM_MAP)
     assert with_map.symbols_source == "system-map"
     assert with_map.kernel_offset == sound.kernel_offset  # jump_address - restore_registers
-    assert image_memory_map(with_map).firmware_entries() == \
-        image_memory_map(sound).firmware_entries()
+    assert (
+        image_memory_map(with_map).firmware_entries() == image_memory_map(sound).firmware_entries()
+    )
     assert with_map.e820_checksum_matches is True
     assert with_map.nosave == sound.nosave
 
@@ -115,8 +121,9 @@ def test_cr3_in_an_unsaved_page_falls_back_to_init_top_pgt(kernel_cache):
     saved = set(image.pagedir.pfns.tolist())
     hole = next(p for p in range(1, 1 << 20) if p not in saved)
     state = run(Patched(image, {}, arch=dataclasses.replace(rec, cr3=hole * 4096)))
-    assert any("cr3" in e and "not in the image" in e and "used init_top_pgt" in e
-               for e in state.errors), state.errors
+    assert any(
+        "cr3" in e and "not in the image" in e and "used init_top_pgt" in e for e in state.errors
+    ), state.errors
     info = sound.vmcoreinfo
     top = (info.symbol("init_top_pgt") - 0xFFFFFFFF80000000 + info.number("phys_base")) % 2**64
     assert state.page_table_root == top != sound.page_table_root
@@ -132,15 +139,18 @@ def test_kernel_half_of_both_roots_broken(excerpt, sound, entry):
     top = (info.symbol("init_top_pgt") - 0xFFFFFFFF80000000 + info.number("phys_base")) % 2**64
     patches = {}
     for root in {sound.page_table_root, top}:
-        value = {"loop": root | 0x63, "absurd": (1 << 50) | 0x63,
-                 "unsaved": 0x7FFFF000 | 0x63}[entry]
+        value = {"loop": root | 0x63, "absurd": (1 << 50) | 0x63, "unsaved": 0x7FFFF000 | 0x63}[
+            entry
+        ]
         patches[root + 511 * 8] = struct.pack("<Q", value)
     state = run(Patched(excerpt, patches))
     assert state.paging is None
     # a loop gives addresses that do not check out, or that lead off the saved pages
-    says = {"loop": ("translates to", "not in the image"),
-            "absurd": ("past the largest physical address",),
-            "unsaved": ("not in the image",)}[entry]
+    says = {
+        "loop": ("translates to", "not in the image"),
+        "absurd": ("past the largest physical address",),
+        "unsaved": ("not in the image",),
+    }[entry]
     assert any(e.startswith("paging: ") and any(s in e for s in says) for e in state.errors)
     assert state.log is None and image_memory_map(state) is None and state.page_flags is None
 
@@ -155,8 +165,7 @@ def test_log_ring_with_garbage_indices(excerpt, sound):
     head = _phys(sound, rb + info.offset("prb_desc_ring", "head_id"))
     state = run(Patched(excerpt, {head: struct.pack("<Q", 0x3FFFFFFFFFFFFFF0)}))
     assert state.log is None
-    assert any(e.startswith("log: prb_desc_ring") and "tail_id..head_id" in e
-               for e in state.errors)
+    assert any(e.startswith("log: prb_desc_ring") and "tail_id..head_id" in e for e in state.errors)
     assert state.page_flags is not None and image_memory_map(state) is not None  # the rest is read
 
 
@@ -178,20 +187,30 @@ def test_corrupt_kallsyms(excerpt, sound):
     assert state.symbols is None and image_memory_map(state) is None
     with_map = run(broken, SYSTEM_MAP)
     assert with_map.symbols_source == "system-map"
-    assert image_memory_map(with_map).firmware_entries() == \
-        image_memory_map(sound).firmware_entries()
+    assert (
+        image_memory_map(with_map).firmware_entries() == image_memory_map(sound).firmware_entries()
+    )
 
 
 def test_nosave_list_loop_and_e820_count(excerpt, sound):
     head = sound.lookup("nosave_regions")
     first = sound.vm.read_word(head)
     fw_ptr = sound.vm.read_word(sound.lookup("e820_table_firmware"))
-    state = run(Patched(excerpt, {_phys(sound, first): struct.pack("<Q", first),
-                                  _phys(sound, fw_ptr): struct.pack("<I", 99999)}))
-    assert any(e.startswith("nosave: nosave_regions") and "loop" in e for e in state.errors), \
+    state = run(
+        Patched(
+            excerpt,
+            {
+                _phys(sound, first): struct.pack("<Q", first),
+                _phys(sound, fw_ptr): struct.pack("<I", 99999),
+            },
+        )
+    )
+    assert any(e.startswith("nosave: nosave_regions") and "loop" in e for e in state.errors), (
         state.errors
-    assert any(e.startswith("e820: e820_table_firmware") and "nr_entries" in e
-               for e in state.errors)
+    )
+    assert any(
+        e.startswith("e820: e820_table_firmware") and "nr_entries" in e for e in state.errors
+    )
     assert state.nosave is None and image_memory_map(state) is None
     assert state.log is not None and state.page_flags is not None
 
@@ -206,12 +225,14 @@ def test_struct_pages_not_mapped(excerpt, sound):
     state = run(Patched(excerpt, {vm_at + text.index(old): new}))
     flags = state.page_flags
     assert flags is not None and not flags.readable.any()
-    assert any("struct page of" in e and "not in the image or unmapped" in e
-               for e in state.errors)
+    assert any("struct page of" in e and "not in the image or unmapped" in e for e in state.errors)
 
 
-@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow,
-                                                                  HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=12,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
 @given(st.data())
 def test_random_damage_never_raises(excerpt, sound, data):
     """Random bytes in the pages the layer reads: only error lines, never an exception."""
@@ -237,7 +258,9 @@ def test_a_32_bit_image_without_an_arch_record_is_paged_by_its_machine(machine, 
     state = run(image)
     assert state.arch == walker
     if walker is None:
-        assert f"paging: no page-table walker for '{machine}' (x86_64, i386 and arm64 are read)" \
+        assert (
+            f"paging: no page-table walker for '{machine}' (x86_64, i386 and arm64 are read)"
             in state.errors
+        )
     else:
         assert not [e for e in state.errors if "no page-table walker" in e]

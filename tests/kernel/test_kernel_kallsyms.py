@@ -61,13 +61,20 @@ def encode(kind: str, name: str) -> bytes:
 
 def symbols() -> list[tuple[int, str, str]]:
     """(address, type, name) sorted by address, > 256 of them, one 'big' name."""
-    syms = [(BASE, "T", "_stext"), (BASE, "T", "_text"), (BASE + 0x40, "T", "startup_64"),
-            (BASE + 0x80, "t", "__init_cpu"), (BASE + 0xC0, "t", "event_function")]
-    syms += [(BASE + 0x1000 + 0x10 * i, "T" if i % 3 else "t", f"sym_{i:04d}")
-             for i in range(600)]
-    syms += [(BASE + 0x9000, "T", "x" * 150),  # 151 tokens: a two-byte length (6.1+)
-             (BASE + 0x100000, "D", "linux_banner"), (BASE + 0x100100, "D", "event_function"),
-             (BASE + 0x100200, "d", "nosave_regions")]
+    syms = [
+        (BASE, "T", "_stext"),
+        (BASE, "T", "_text"),
+        (BASE + 0x40, "T", "startup_64"),
+        (BASE + 0x80, "t", "__init_cpu"),
+        (BASE + 0xC0, "t", "event_function"),
+    ]
+    syms += [(BASE + 0x1000 + 0x10 * i, "T" if i % 3 else "t", f"sym_{i:04d}") for i in range(600)]
+    syms += [
+        (BASE + 0x9000, "T", "x" * 150),  # 151 tokens: a two-byte length (6.1+)
+        (BASE + 0x100000, "D", "linux_banner"),
+        (BASE + 0x100100, "D", "event_function"),
+        (BASE + 0x100200, "d", "nosave_regions"),
+    ]
     return syms
 
 
@@ -120,24 +127,33 @@ class Rodata:
         # scripts/kallsyms.c record_relative_base(): the lowest non-absolute address
         relative_base = min(a for a, t, _n in syms if t != "A")
         if mode == "relative":
-            self.label("offsets", b"".join(struct.pack("<I", a - relative_base)
-                                           for a, _t, _n in syms))
+            self.label(
+                "offsets", b"".join(struct.pack("<I", a - relative_base) for a, _t, _n in syms)
+            )
         elif mode == "absolute-percpu":
             vals = [a if t == "A" else relative_base - 1 - a for a, t, _n in syms]
             self.label("offsets", b"".join(struct.pack("<i", v) for v in vals))
         elif mode == "pc-relative":
             self.label("offsets", b"")
             start = self.where["offsets"]
-            self.blob.extend(b"".join(struct.pack("<i", a - (start + 4 * i))
-                                      for i, (a, _t, _n) in enumerate(syms)))
+            self.blob.extend(
+                b"".join(
+                    struct.pack("<i", a - (start + 4 * i)) for i, (a, _t, _n) in enumerate(syms)
+                )
+            )
         else:
             self.label("addresses", b"".join(struct.pack("<Q", a) for a, _t, _n in syms))
         if mode in ("relative", "absolute-percpu"):
             self.label("relative_base", struct.pack("<Q", relative_base))
 
 
-def build(mode: str = "relative", layout: str = "6.2", *, seqs: bool = True,
-          syms: list[tuple[int, str, str]] | None = None) -> tuple[SynthKernel, KallsymsLocation]:
+def build(
+    mode: str = "relative",
+    layout: str = "6.2",
+    *,
+    seqs: bool = True,
+    syms: list[tuple[int, str, str]] | None = None,
+) -> tuple[SynthKernel, KallsymsLocation]:
     """Lay the arrays out at AT as write_src() does; returns the kernel and where they are."""
     syms = syms or symbols()
     names, markers = compressed_names(syms)
@@ -159,11 +175,16 @@ def build(mode: str = "relative", layout: str = "6.2", *, seqs: bool = True,
     k = SynthKernel()
     k.place(AT, bytes(ro.blob))
     where = ro.where
-    loc = KallsymsLocation(num_syms=where["num_syms"], names=where["names"],
-                           token_table=where["token_table"], token_index=where["token_index"],
-                           offsets=where.get("offsets"),
-                           relative_base=where.get("relative_base"),
-                           addresses=where.get("addresses"), names_end=where["markers"])
+    loc = KallsymsLocation(
+        num_syms=where["num_syms"],
+        names=where["names"],
+        token_table=where["token_table"],
+        token_index=where["token_index"],
+        offsets=where.get("offsets"),
+        relative_base=where.get("relative_base"),
+        addresses=where.get("addresses"),
+        names_end=where["markers"],
+    )
     return k, loc
 
 
@@ -172,8 +193,7 @@ def build(mode: str = "relative", layout: str = "6.2", *, seqs: bool = True,
 def test_lookups_and_whole_table(mode, layout):
     syms = symbols()
     if mode == "absolute-percpu":  # per-CPU symbols first, absolute (type A), low values
-        syms = [(0x0, "A", "fixed_percpu_data"), (0x2000, "A", "irq_stack_backing_store"),
-                *syms]
+        syms = [(0x0, "A", "fixed_percpu_data"), (0x2000, "A", "irq_stack_backing_store"), *syms]
     k, loc = build(mode, layout, syms=syms)
     ks = Kallsyms(k.vm, loc)
     assert ks.count == len(syms)
@@ -207,8 +227,7 @@ def test_without_seqs_of_names_a_lookup_decodes_the_whole_table():
 def test_found_by_its_shape(layout):
     k, loc = build("relative", layout)
     found = find_kallsyms(k.vm, AT, 1 << 20, word_size=8)
-    for field in ("num_syms", "names", "token_table", "token_index", "offsets",
-                  "relative_base"):
+    for field in ("num_syms", "names", "token_table", "token_index", "offsets", "relative_base"):
         assert getattr(found, field) == getattr(loc, field), field
     assert found.found_by == "structure"
     assert read_kallsyms(k.vm, found).names[:3] == ("_stext", "_text", "startup_64")
@@ -228,12 +247,15 @@ def test_decode_names_directly():
     assert got == ["sym_init", "__lin"] and types == "Td" and used == len(names)
 
 
-@pytest.mark.parametrize(("patch", "says"), [
-    ("num_syms=0", "kallsyms_num_syms"),
-    ("num_syms=0x7fffffff", "kallsyms_num_syms"),
-    ("token_index", "kallsyms_token_index"),
-    ("empty_token", "kallsyms_token_table"),
-])
+@pytest.mark.parametrize(
+    ("patch", "says"),
+    [
+        ("num_syms=0", "kallsyms_num_syms"),
+        ("num_syms=0x7fffffff", "kallsyms_num_syms"),
+        ("token_index", "kallsyms_token_index"),
+        ("empty_token", "kallsyms_token_table"),
+    ],
+)
 def test_corrupt_headers(patch, says):
     k, loc = build()
     mem = k.vm.phys

@@ -13,20 +13,16 @@ import pytest
 from kernel_helpers import SynthImage
 
 from swsusp_inspect.kernel import KernelDataError, PhysicalMemory, TranslationError
-from swsusp_inspect.kernel.pagetables import (
-    VirtualMemory,
-    arm64_paging,
-    i386_paging,
-    x86_64_paging,
-)
+from swsusp_inspect.kernel.pagetables import VirtualMemory, arm64_paging, i386_paging, x86_64_paging
 
 P, RW, PS = 0x1, 0x2, 0x80
 
 
 def put(img: SynthImage, phys: int, value: int, size: int = 8) -> None:
     img.pages.setdefault(phys // img.page_size, bytearray(img.page_size))
-    struct.pack_into("<Q" if size == 8 else "<I", img.pages[phys // img.page_size],
-                     phys % img.page_size, value)
+    struct.pack_into(
+        "<Q" if size == 8 else "<I", img.pages[phys // img.page_size], phys % img.page_size, value
+    )
 
 
 def x86_64_image() -> SynthImage:
@@ -61,19 +57,31 @@ def test_x86_64_large_and_small_pages():
     assert pg.translate_leaf(0xFFFF888000000000)[1] == 30
     assert pg.translate(0xFFFFC90000001234) == 0x7234
     # the vector walk agrees with the scalar one
-    vas = np.array([0xFFFFFFFF81000000, 0xFFFFFFFF811ABCDE, 0xFFFF888000000000 + 0x3ABCDEF1,
-                    0xFFFFC90000001234, 0xFFFFC90000002000, 0x00007F0000000000,
-                    0x0000800000000000], dtype=np.uint64)
+    vas = np.array(
+        [
+            0xFFFFFFFF81000000,
+            0xFFFFFFFF811ABCDE,
+            0xFFFF888000000000 + 0x3ABCDEF1,
+            0xFFFFC90000001234,
+            0xFFFFC90000002000,
+            0x00007F0000000000,
+            0x0000800000000000,
+        ],
+        dtype=np.uint64,
+    )
     phys, ok = pg.translate_many(vas)
     assert ok.tolist() == [True, True, True, True, False, False, False]
     assert phys[:4].tolist() == [0x1000000, 0x11ABCDE, 0x3ABCDEF1, 0x7234]
 
 
-@pytest.mark.parametrize(("va", "says"), [
-    (0xFFFFC90000002000, "PT entry 0x3010: entry not present"),
-    (0x00007F0000000000, "PML4 entry 0x17f0: entry not present"),
-    (0x0000800000000000, "outside the translated range"),  # not canonical
-])
+@pytest.mark.parametrize(
+    ("va", "says"),
+    [
+        (0xFFFFC90000002000, "PT entry 0x3010: entry not present"),
+        (0x00007F0000000000, "PML4 entry 0x17f0: entry not present"),
+        (0x0000800000000000, "outside the translated range"),  # not canonical
+    ],
+)
 def test_x86_64_unmapped(va, says):
     pg = x86_64_paging(PhysicalMemory(x86_64_image()), 0x1000)
     with pytest.raises(TranslationError, match=says):
@@ -85,8 +93,9 @@ def test_x86_64_table_not_in_the_image_and_absurd_entries():
     put(img, 0x1000 + 300 * 8, 0x9000000 | P)  # a PDPT in a page the image did not save
     put(img, 0x1000 + 301 * 8, (1 << 47) | P)  # past MAX_PHYSMEM_BITS = 46
     pg = x86_64_paging(PhysicalMemory(img), 0x1000, max_physmem_bits=46)
-    with pytest.raises(TranslationError, match="PDPT entry 0x9000000: page-table page not "
-                                               "in the image"):
+    with pytest.raises(
+        TranslationError, match="PDPT entry 0x9000000: page-table page not in the image"
+    ):
         pg.translate(0xFFFF960000000000)
     with pytest.raises(TranslationError, match="past the largest physical address"):
         pg.translate(0xFFFF968000000000)
@@ -98,8 +107,9 @@ def test_x86_64_loops_end():
     img = SynthImage()
     img.pages[1] = bytearray(struct.pack("<Q", 0x1000 | P | RW) * 512)
     pg = x86_64_paging(PhysicalMemory(img), 0x1000)
-    phys, ok = pg.translate_many(np.arange(10000, dtype=np.uint64) * np.uint64(0x10000000)
-                                 | np.uint64(0xFFFF800000000000))
+    phys, ok = pg.translate_many(
+        np.arange(10000, dtype=np.uint64) * np.uint64(0x10000000) | np.uint64(0xFFFF800000000000)
+    )
     assert ok.all() and set((phys >> np.uint64(12)).tolist()) == {1}
     vm = VirtualMemory(pg)
     assert vm.read(0xFFFF800000000000, 8) == struct.pack("<Q", 0x1000 | P | RW)
@@ -166,14 +176,17 @@ def test_i386_two_level_with_pse36():
         pg.translate(0xC1408000)
 
 
-@pytest.mark.parametrize(("page_size", "va_bits", "levels"), [
-    (4096, 48, ["L0", "L1", "L2", "L3"]),
-    (4096, 39, ["L1", "L2", "L3"]),
-    (16384, 47, ["L1", "L2", "L3"]),
-    (16384, 48, ["L0", "L1", "L2", "L3"]),
-    (65536, 48, ["L1", "L2", "L3"]),
-    (65536, 52, ["L1", "L2", "L3"]),
-])
+@pytest.mark.parametrize(
+    ("page_size", "va_bits", "levels"),
+    [
+        (4096, 48, ["L0", "L1", "L2", "L3"]),
+        (4096, 39, ["L1", "L2", "L3"]),
+        (16384, 47, ["L1", "L2", "L3"]),
+        (16384, 48, ["L0", "L1", "L2", "L3"]),
+        (65536, 48, ["L1", "L2", "L3"]),
+        (65536, 52, ["L1", "L2", "L3"]),
+    ],
+)
 def test_arm64_granules(page_size, va_bits, levels):
     img = SynthImage(page_size=page_size)
     pg0 = arm64_paging(PhysicalMemory(img), page_size, page_size=page_size, va_bits=va_bits)
@@ -232,11 +245,11 @@ def test_bad_roots():
 def test_virtual_reads_cross_mappings_and_refuse_unsaved_pages():
     img = x86_64_image()
     img.fill(0x1000000, bytes(range(256)) * 16)
-    img.fill(0x1001000, b"\xAA" * 4096)
+    img.fill(0x1001000, b"\xaa" * 4096)
     vm = VirtualMemory(x86_64_paging(PhysicalMemory(img), 0x1000))
-    assert vm.read(0xFFFFFFFF81000FFE, 4) == b"\xFE\xFF\xAA\xAA"
+    assert vm.read(0xFFFFFFFF81000FFE, 4) == b"\xfe\xff\xaa\xaa"
     data = vm.read(0xFFFFFFFF81000000, 8192)  # > 4 pages path? no: 2 pages
-    assert data[4096:] == b"\xAA" * 4096
+    assert data[4096:] == b"\xaa" * 4096
     from swsusp_inspect.kernel import NotInImageError
 
     with pytest.raises(NotInImageError, match="0x1002"):

@@ -54,10 +54,16 @@ SV_SHIFT = 62  # DESC_FLAGS_SHIFT = BITS_PER_LONG - 2
 COMMITTED, FINALIZED, REUSABLE = 1, 2, 3
 
 
-def ring(*, count_bits: int = 2, size_bits: int = 8, head: int = 8, tail: int = 5,
-         descs: list[tuple[int, int, int, int]] | None = None,
-         say_count_bits: int | None = None,
-         say_size_bits: int | None = None) -> tuple[SynthKernel, object]:
+def ring(
+    *,
+    count_bits: int = 2,
+    size_bits: int = 8,
+    head: int = 8,
+    tail: int = 5,
+    descs: list[tuple[int, int, int, int]] | None = None,
+    say_count_bits: int | None = None,
+    say_size_bits: int | None = None,
+) -> tuple[SynthKernel, object]:
     """Four descriptors (ids 5..8 -> indices 1, 2, 3, 0) over a 256-byte text ring;
     ``say_*`` write other sizes into the ring's header than the arrays have."""
     k = SynthKernel()
@@ -71,7 +77,7 @@ def ring(*, count_bits: int = 2, size_bits: int = 8, head: int = 8, tail: int = 
         if idx + need > size:  # wraps: the block is written at offset 0
             data[0:need] = struct.pack("<Q", ident) + text
             return (begin - idx) + size + -(-need // 8) * 8
-        data[idx:idx + need] = struct.pack("<Q", ident) + text
+        data[idx : idx + need] = struct.pack("<Q", ident) + text
         return begin + -(-need // 8) * 8
 
     n5 = block(256 + 64, b"Linux version 6.12.0 (x)", 5)
@@ -90,12 +96,20 @@ def ring(*, count_bits: int = 2, size_bits: int = 8, head: int = 8, tail: int = 
         i = ident & ((1 << count_bits) - 1)
         struct.pack_into("<QQQ", raw_descs, 24 * i, (state << SV_SHIFT) | ident, begin, nxt)
         # seq, ts_nsec, text_len, facility, flags:5 level:3, caller_id (0x80000000 | cpu)
-        struct.pack_into("<QQHBBI", raw_infos, 88 * i, ident - 5, 1_234_567_000 * (ident - 5),
-                         texts.get(ident, 0), 0, (6 << 5), 0x80000000 if ident == 8 else 1)
+        struct.pack_into(
+            "<QQHBBI",
+            raw_infos,
+            88 * i,
+            ident - 5,
+            1_234_567_000 * (ident - 5),
+            texts.get(ident, 0),
+            0,
+            (6 << 5),
+            0x80000000 if ident == 8 else 1,
+        )
     k.place(PRB & ~0xFFF, bytes(PRB & 0xFFF) + struct.pack("<Q", RB))
     rb = bytearray(88)
-    struct.pack_into("<IxxxxQQQQ", rb, 0, say_count_bits or count_bits, DESCS, INFOS, head,
-                     tail)
+    struct.pack_into("<IxxxxQQQQ", rb, 0, say_count_bits or count_bits, DESCS, INFOS, head, tail)
     struct.pack_into("<IxxxxQQQ", rb, 48, say_size_bits or size_bits, DATA, 0, 0)
     k.place(RB, bytes(rb))
     k.place(DESCS, bytes(raw_descs))
@@ -128,13 +142,16 @@ def test_descriptor_of_another_id_is_skipped():
     assert [r.seq for r in records] == [0]
 
 
-@pytest.mark.parametrize(("kw", "says"), [
-    ({"say_count_bits": 30}, "count_bits"),
-    ({"say_size_bits": 40}, "size_bits"),
-    ({"say_count_bits": 20}, "all the memory the image saved"),  # 16 MiB of descriptors
-    ({"head": 5 + 100, "tail": 5}, "tail_id..head_id"),
-    ({"head": 1, "tail": 2}, "tail_id..head_id"),  # head behind tail
-])
+@pytest.mark.parametrize(
+    ("kw", "says"),
+    [
+        ({"say_count_bits": 30}, "count_bits"),
+        ({"say_size_bits": 40}, "size_bits"),
+        ({"say_count_bits": 20}, "all the memory the image saved"),  # 16 MiB of descriptors
+        ({"head": 5 + 100, "tail": 5}, "tail_id..head_id"),
+        ({"head": 1, "tail": 2}, "tail_id..head_id"),  # head behind tail
+    ],
+)
 def test_garbage_indices(kw, says):
     k, info = ring(**kw)
     with pytest.raises(KernelDataError, match=says):
@@ -168,23 +185,29 @@ def printk_log(*, caller: bool = True, first: int = 0xA0, corrupt: str | None = 
     buf = bytearray(256)
     one, two = rec(0, b"one", 5), rec(1_000_000, b"two", 6, cpu=1)
     three = rec(2_500_000_000, b"three", 4)
-    buf[0xA0:0xA0 + len(one)] = one
+    buf[0xA0 : 0xA0 + len(one)] = one
     pos = 0xA0 + len(one)
-    buf[pos:pos + len(two)] = two
+    buf[pos : pos + len(two)] = two
     pos += len(two)
-    buf[pos:pos + hdr] = bytes(hdr)  # len == 0: the next record is at index 0
-    buf[0:len(three)] = three
+    buf[pos : pos + hdr] = bytes(hdr)  # len == 0: the next record is at index 0
+    buf[0 : len(three)] = three
     nxt = len(three)
     k = SynthKernel()
     k.place(LOGBUF, bytes(buf))
     # log_buf, log_buf_len, log_first_idx, log_next_idx, (pad), u64 log_first_seq at +24
     k.place(LOGBUF_VAR, struct.pack("<QIIIIQ", LOGBUF, 256, first, nxt, 0, 41))
-    lines = [f"SYMBOL(log_buf)={LOGBUF_VAR:x}", f"SYMBOL(log_buf_len)={LOGBUF_VAR + 8:x}",
-             f"SYMBOL(log_first_idx)={LOGBUF_VAR + 12:x}",
-             f"SYMBOL(log_next_idx)={LOGBUF_VAR + 16:x}", f"SYMBOL(clear_idx)={LOGBUF_VAR:x}",
-             f"SIZE(printk_log)={hdr}", "OFFSET(printk_log.ts_nsec)=0",
-             "OFFSET(printk_log.len)=8", "OFFSET(printk_log.text_len)=10",
-             "OFFSET(printk_log.dict_len)=12"]
+    lines = [
+        f"SYMBOL(log_buf)={LOGBUF_VAR:x}",
+        f"SYMBOL(log_buf_len)={LOGBUF_VAR + 8:x}",
+        f"SYMBOL(log_first_idx)={LOGBUF_VAR + 12:x}",
+        f"SYMBOL(log_next_idx)={LOGBUF_VAR + 16:x}",
+        f"SYMBOL(clear_idx)={LOGBUF_VAR:x}",
+        f"SIZE(printk_log)={hdr}",
+        "OFFSET(printk_log.ts_nsec)=0",
+        "OFFSET(printk_log.len)=8",
+        "OFFSET(printk_log.text_len)=10",
+        "OFFSET(printk_log.dict_len)=12",
+    ]
     if caller:
         lines.append("OFFSET(printk_log.caller_id)=16")
     return k, parse_vmcoreinfo("\n".join(lines) + "\n")
@@ -192,22 +215,25 @@ def printk_log(*, caller: bool = True, first: int = 0xA0, corrupt: str | None = 
 
 def test_printk_log_records_wrap_at_the_zero_length_marker():
     k, info = printk_log()
-    records, fmt = read_log(k.vm, info, lambda n: LOGBUF_VAR + 24 if n == "log_first_seq"
-                            else None)
+    records, fmt = read_log(k.vm, info, lambda n: LOGBUF_VAR + 24 if n == "log_first_seq" else None)
     assert fmt == "printk_log"
-    assert records == [LogRecord(41, 0, 5, 0, "C0", "one"),
-                       LogRecord(42, 1_000_000, 6, 0, "C1", "two"),
-                       LogRecord(43, 2_500_000_000, 4, 0, "C0", "three")]
+    assert records == [
+        LogRecord(41, 0, 5, 0, "C0", "one"),
+        LogRecord(42, 1_000_000, 6, 0, "C1", "two"),
+        LogRecord(43, 2_500_000_000, 4, 0, "C0", "three"),
+    ]
     k, info = printk_log(caller=False)
     records, _ = read_log(k.vm, info)
     assert [(r.seq, r.caller, r.text) for r in records] == [
-        (None, None, "one"), (None, None, "two"), (None, None, "three")]
+        (None, None, "one"),
+        (None, None, "two"),
+        (None, None, "three"),
+    ]
 
 
-@pytest.mark.parametrize(("kw", "says"), [
-    ({"corrupt": "len"}, "printk_log.len"),
-    ({"first": 0x1000}, "log_first_idx"),
-])
+@pytest.mark.parametrize(
+    ("kw", "says"), [({"corrupt": "len"}, "printk_log.len"), ({"first": 0x1000}, "log_first_idx")]
+)
 def test_printk_log_garbage(kw, says):
     k, info = printk_log(**kw)
     with pytest.raises(KernelDataError, match=says):
@@ -215,6 +241,7 @@ def test_printk_log_garbage(kw, says):
 
 
 # -- before 3.5: plain text ----------------------------------------------------------------
+
 
 def test_legacy_text_log_wraps():
     text = b"<6>[    0.000000] Linux version 3.2.0\n<4>[    1.500000] PM: Need to copy 5 pages\n"
@@ -226,13 +253,17 @@ def test_legacy_text_log_wraps():
     k = SynthKernel()
     k.place(LOGBUF, bytes(buf))
     k.place(LOGBUF_VAR, struct.pack("<QIII", LOGBUF, 128, end, len(text)))
-    info = parse_vmcoreinfo(f"SYMBOL(log_buf)={LOGBUF_VAR:x}\nSYMBOL(log_buf_len)="
-                           f"{LOGBUF_VAR + 8:x}\nSYMBOL(log_end)={LOGBUF_VAR + 12:x}\n"
-                           f"SYMBOL(logged_chars)={LOGBUF_VAR + 16:x}\n")
+    info = parse_vmcoreinfo(
+        f"SYMBOL(log_buf)={LOGBUF_VAR:x}\nSYMBOL(log_buf_len)="
+        f"{LOGBUF_VAR + 8:x}\nSYMBOL(log_end)={LOGBUF_VAR + 12:x}\n"
+        f"SYMBOL(logged_chars)={LOGBUF_VAR + 16:x}\n"
+    )
     records, fmt = read_log(k.vm, info)
     assert fmt == "text"
-    assert records == [LogRecord(None, 0, 6, None, None, "Linux version 3.2.0"),
-                       LogRecord(None, 1_500_000_000, 4, None, None, "PM: Need to copy 5 pages")]
+    assert records == [
+        LogRecord(None, 0, 6, None, None, "Linux version 3.2.0"),
+        LogRecord(None, 1_500_000_000, 4, None, None, "PM: Need to copy 5 pages"),
+    ]
 
 
 def test_no_log_described():

@@ -49,14 +49,15 @@ from swsusp_inspect.summary import memory_facts
 # the whole-table checks decode every name and parse a whole System.map: one committed
 # sample in the default suite, every sample with -m slow
 DEFAULT_WHOLE = "deb13-6.12-lz4"
-WHOLE = [pytest.param(n, id=n, marks=() if n == DEFAULT_WHOLE else pytest.mark.slow)
-         for n in KNOWN]
+WHOLE = [pytest.param(n, id=n, marks=() if n == DEFAULT_WHOLE else pytest.mark.slow) for n in KNOWN]
 
 # deb12-6.1-nocompress is deb12-6.1-lzo's kernel saved without compression: -m slow
-CASES = [pytest.param(("image", n), id=f"image-{n}",
-                      marks=pytest.mark.slow if n == "deb12-6.1-nocompress" else ())
-         for n in KNOWN] + [
-    pytest.param(("excerpt", n), id=f"excerpt-{n}") for n in excerpt_names()]
+CASES = [
+    pytest.param(
+        ("image", n), id=f"image-{n}", marks=pytest.mark.slow if n == "deb12-6.1-nocompress" else ()
+    )
+    for n in KNOWN
+] + [pytest.param(("excerpt", n), id=f"excerpt-{n}") for n in excerpt_names()]
 
 
 @pytest.fixture(params=CASES)
@@ -78,13 +79,25 @@ def test_reads_everything_without_errors(real):
         assert state.errors == []
     else:
         unread = real.image.pagedir.pfns.size - partial
-        assert state.errors == [f"page_flags: struct page of {unread} of "
-                                f"{real.image.pagedir.pfns.size} saved PFNs not in the image "
-                                "or unmapped"]
+        assert state.errors == [
+            f"page_flags: struct page of {unread} of "
+            f"{real.image.pagedir.pfns.size} saved PFNs not in the image "
+            "or unmapped"
+        ]
     d = to_data(memory_facts(state))
-    assert set(d) == {"osrelease", "build_id", "page_size", "kernel_offset", "page_table_root",
-                      "paging", "symbols_source", "vmcoreinfo_address", "e820_checksum_matches",
-                      "log_records", "errors"}
+    assert set(d) == {
+        "osrelease",
+        "build_id",
+        "page_size",
+        "kernel_offset",
+        "page_table_root",
+        "paging",
+        "symbols_source",
+        "vmcoreinfo_address",
+        "e820_checksum_matches",
+        "log_records",
+        "errors",
+    }
     assert all(type(v) in (int, str, bool, list, type(None)) for v in d.values())
 
 
@@ -107,7 +120,7 @@ def test_vmcoreinfo_is_the_kernels(real):
     # the raw note: header, name, text, padded as append_elf_note() writes it
     assert info.note[:4] == (11).to_bytes(4, "little")
     assert info.note[12:24] == b"VMCOREINFO\0\0"
-    assert info.note[24:24 + len(info.text)] == info.text
+    assert info.note[24 : 24 + len(info.text)] == info.text
 
 
 def test_page_tables_translate_the_arch_records_addresses(real):
@@ -120,8 +133,10 @@ def test_page_tables_translate_the_arch_records_addresses(real):
         assert paging.translate(rec.jump_address) == rec.jump_address_phys
         assert state.page_table_root == rec.cr3 & ~0xFFF
         # PAE exactly when VMCOREINFO says CONFIG_X86_PAE (vmcore_info_32.c)
-        expected = {"x86_64": "x86_64 4-level", "i386": "i386 PAE"
-                    if state.vmcoreinfo.configs.get("X86_PAE") == "y" else "i386"}[rec.name]
+        expected = {
+            "x86_64": "x86_64 4-level",
+            "i386": "i386 PAE" if state.vmcoreinfo.configs.get("X86_PAE") == "y" else "i386",
+        }[rec.name]
         assert paging.name == expected
     else:
         info = state.vmcoreinfo
@@ -160,8 +175,14 @@ def test_symbols_equal_the_guests_kallsyms(real):
     seen = {}
     for addr, _t, name in excerpt:
         seen.setdefault(name, set()).add(addr)
-    names = ["_text", "_stext", "linux_banner", "init_uts_ns", "e820_table_firmware",
-             "nosave_regions"]
+    names = [
+        "_text",
+        "_stext",
+        "linux_banner",
+        "init_uts_ns",
+        "e820_table_firmware",
+        "nosave_regions",
+    ]
     checked = 0
     for name in names:
         if name in seen:
@@ -199,11 +220,17 @@ def test_whole_kallsyms_table_equals_system_map_or_guest(name, kernel_cache):
         # scripts/kallsyms.c make_percpus_absolute(): per-CPU symbols become type 'A'
         # (CONFIG_KALLSYMS_ABSOLUTE_PERCPU), whatever System.map says
         anytype = {(a, n) for a, _t, n in lines}
-        extra = [(hex(a), t, n) for a, t, n in table if (a, t, n) not in lines
-                 and not (t == "A" and table.mode == "absolute-percpu" and (a, n) in anytype)]
+        extra = [
+            (hex(a), t, n)
+            for a, t, n in table
+            if (a, t, n) not in lines
+            and not (t == "A" and table.mode == "absolute-percpu" and (a, n) in anytype)
+        ]
         assert extra == []
-        assert len(table) > 0.9 * len({n for _a, _t, n in lines if not n.startswith("$")}) \
-            or real.image.info.arch.name != "x86_64"  # amd64 has CONFIG_KALLSYMS_ALL
+        assert (
+            len(table) > 0.9 * len({n for _a, _t, n in lines if not n.startswith("$")})
+            or real.image.info.arch.name != "x86_64"
+        )  # amd64 has CONFIG_KALLSYMS_ALL
 
 
 @pytest.mark.parametrize("name", WHOLE)
@@ -213,10 +240,16 @@ def test_kallsyms_found_by_its_shape_is_the_one_vmcoreinfo_names(name, kernel_ca
     real = kernel_cache.image(name)
     state = real.state
     loc = kallsyms_location(state.vmcoreinfo)
-    found = find_kallsyms(state.vm, state._kernel_text(), 96 << 20,
-                          word_size=real.image.word_size)
-    for field in ("num_syms", "names", "token_table", "token_index", "offsets",
-                  "relative_base", "addresses"):
+    found = find_kallsyms(state.vm, state._kernel_text(), 96 << 20, word_size=real.image.word_size)
+    for field in (
+        "num_syms",
+        "names",
+        "token_table",
+        "token_index",
+        "offsets",
+        "relative_base",
+        "addresses",
+    ):
         assert getattr(found, field) == getattr(loc, field), field
     ks = Kallsyms(state.vm, found)
     assert ks.lookup("_stext") == state.vmcoreinfo.symbol("_stext")
@@ -365,10 +398,14 @@ class _WithShortlist(_CountSweeps):
         self.pages_holding = image.pages_holding
 
 
-@pytest.mark.parametrize("name", [
-    "deb12-6.1-lzo",
-    pytest.param("deb12-6.1-nocompress", marks=pytest.mark.slow),
-    pytest.param("deb13-6.12-lz4", marks=pytest.mark.slow)])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "deb12-6.1-lzo",
+        pytest.param("deb12-6.1-nocompress", marks=pytest.mark.slow),
+        pytest.param("deb13-6.12-lz4", marks=pytest.mark.slow),
+    ],
+)
 def test_the_files_shortlist_finds_the_note_the_sweep_finds(name, kernel_cache):
     """Searched in the file (the compressed chunk holds the note's name literally), the note
     is found with no sweep at all, and it is the note a whole sweep finds."""

@@ -14,10 +14,7 @@ from swsusp_inspect.e820.image import e820_memory_map, memblock_memory_map
 from swsusp_inspect.errors import FormatError
 from swsusp_inspect.kernel import KernelDataError, PhysicalMemory, load_excerpt, write_excerpt
 from swsusp_inspect.kernel.btf import btf_enum_value, enum_value_in
-from swsusp_inspect.kernel.memmap import (
-    read_e820_tables,
-    read_memblock,
-)
+from swsusp_inspect.kernel.memmap import read_e820_tables, read_memblock
 from swsusp_inspect.kernel.nosave import read_nosave_regions
 from swsusp_inspect.kernel.pageflags import read_page_flags
 from swsusp_inspect.kernel.vmcoreinfo import parse_vmcoreinfo
@@ -26,9 +23,15 @@ VARS = 0xFFFFFFFF82E20000  # kernel .data holding the symbols
 HEAP = 0xFFFF888004000000  # kmalloc / memblock memory
 
 # a QEMU pc machine's firmware table (the deb13-6.12-lz4 sample's BIOS-e820 lines)
-FIRMWARE = [(0x0, 0x9FC00, 1), (0x9FC00, 0x400, 2), (0xF0000, 0x10000, 2),
-            (0x100000, 0xBEDA000, 1), (0xBFDA000, 0x26000, 2),
-            (0xFFFC0000, 0x40000, 2), (0xFD00000000, 0x300000000, 2)]
+FIRMWARE = [
+    (0x0, 0x9FC00, 1),
+    (0x9FC00, 0x400, 2),
+    (0xF0000, 0x10000, 2),
+    (0x100000, 0xBEDA000, 1),
+    (0xBFDA000, 0x26000, 2),
+    (0xFFFC0000, 0x40000, 2),
+    (0xFD00000000, 0x300000000, 2),
+]
 
 
 def e820_bytes(entries: list[tuple[int, int, int]]) -> bytes:
@@ -86,8 +89,9 @@ def test_e820_corrupt():
         read_e820_tables(k.vm, lookup_in({"e820_table_firmware": VARS + 0x1000}))
 
 
-def nosave_list(regions: list[tuple[int, int]], *, loop: bool = False,
-                bad: bool = False) -> tuple[SynthKernel, dict[str, int]]:
+def nosave_list(
+    regions: list[tuple[int, int]], *, loop: bool = False, bad: bool = False
+) -> tuple[SynthKernel, dict[str, int]]:
     """static LIST_HEAD(nosave_regions) -> struct nosave_region {list_head; start_pfn;
     end_pfn (exclusive)}."""
     k = SynthKernel()
@@ -112,8 +116,7 @@ def test_nosave_list():
     assert read_nosave_regions(k.vm, lookup_in(syms)) == []
 
 
-@pytest.mark.parametrize(("kw", "says"), [({"loop": True}, "loop"),
-                                          ({"bad": True}, "start < end")])
+@pytest.mark.parametrize(("kw", "says"), [({"loop": True}, "loop"), ({"bad": True}, "start < end")])
 def test_nosave_list_corrupt(kw, says):
     k, syms = nosave_list([(0, 1), (0x9F, 0x100)], **kw)
     with pytest.raises(KernelDataError, match=says):
@@ -123,8 +126,9 @@ def test_nosave_list_corrupt(kw, says):
 def test_memblock_regions():
     k = SynthKernel()
     regions = struct.pack("<QQIi", 0x40000000, 0x10000000, 0, 0)  # base, size, flags, nid
-    reserved = (struct.pack("<QQIi", 0x40210000, 0x2000000, 0, 0)
-                + struct.pack("<QQIi", 0x4FF00000, 0x100000, 4, 0))
+    reserved = struct.pack("<QQIi", 0x40210000, 0x2000000, 0, 0) + struct.pack(
+        "<QQIi", 0x4FF00000, 0x100000, 4, 0
+    )
     k.place(HEAP, regions.ljust(0x100, b"\0") + reserved)
     # bool bottom_up; phys_addr_t current_limit; memblock_type memory, reserved
     mb = struct.pack("<?7xQ", False, 0xFFFFFFFFFFFFFFFF)
@@ -134,7 +138,9 @@ def test_memblock_regions():
     got = read_memblock(k.vm, lookup_in({"memblock": VARS}))
     assert [(r.base, r.size) for r in got.memory] == [(0x40000000, 0x10000000)]
     assert [(r.base, r.size, r.flags) for r in got.reserved] == [
-        (0x40210000, 0x2000000, 0), (0x4FF00000, 0x100000, 4)]
+        (0x40210000, 0x2000000, 0),
+        (0x4FF00000, 0x100000, 4),
+    ]
     mm = memblock_memory_map(got, source="img", nosave=[])
     assert mm.ram_ranges() == [(0x40000000, 0x4FFFFFFF)] and not mm.has_checksum
     k.place(VARS + 0x1000, struct.pack("<?7xQ", False, 0) + struct.pack("<QQQQQ", 9, 2, 0, 0, 0))
@@ -167,12 +173,14 @@ def test_page_flags_through_vmemmap_and_mem_section():
     struct.pack_into("<Q", sec, 0, VMEMMAP | 0x3 | (1 << 3))  # section 0 (PFNs 0..0x7fff)
     struct.pack_into("<Q", sec, 32, VMEMMAP | 0x3)  # section 1: mem_map - 0x8000 pages
     k.place(sections, bytes(sec))
-    common = ("SIZE(page)=64\nOFFSET(page.flags)=0\nNUMBER(PG_private)=13\n")
+    common = "SIZE(page)=64\nOFFSET(page.flags)=0\nNUMBER(PG_private)=13\n"
     by_vmemmap = parse_vmcoreinfo(common + f"SYMBOL(vmemmap)={VMEMMAP:x}\n")
-    by_section = parse_vmcoreinfo(common + f"SYMBOL(mem_section)={roots:x}\n"
-                                  "LENGTH(mem_section)=4096\nSIZE(mem_section)=32\n"
-                                  "OFFSET(mem_section.section_mem_map)=0\n"
-                                  "NUMBER(SECTION_SIZE_BITS)=27\nNUMBER(MAX_PHYSMEM_BITS)=46\n")
+    by_section = parse_vmcoreinfo(
+        common + f"SYMBOL(mem_section)={roots:x}\n"
+        "LENGTH(mem_section)=4096\nSIZE(mem_section)=32\n"
+        "OFFSET(mem_section.section_mem_map)=0\n"
+        "NUMBER(SECTION_SIZE_BITS)=27\nNUMBER(MAX_PHYSMEM_BITS)=46\n"
+    )
     for info, kind in ((by_vmemmap, "vmemmap"), (by_section, "sparse")):
         pf = read_page_flags(k.vm, info, pfns, page_size=4096)
         assert pf.memmap == kind
@@ -180,8 +188,9 @@ def test_page_flags_through_vmemmap_and_mem_section():
         assert pf.pg_reserved == 12 and pf.pg_reserved_source.startswith("VMCOREINFO")
         assert pf.reserved.tolist() == [True, False, True, False]
     # a PFN whose section has no mem_map reads as unreadable, not as zero flags
-    pf = read_page_flags(k.vm, by_section, np.array([0x10, 0x20000], dtype=np.uint64),
-                         page_size=4096)
+    pf = read_page_flags(
+        k.vm, by_section, np.array([0x10, 0x20000], dtype=np.uint64), page_size=4096
+    )
     assert pf.readable.tolist() == [True, False]
 
 
@@ -203,17 +212,21 @@ def test_no_memory_model():
 
 # -- BTF -----------------------------------------------------------------------------------
 
+
 def btf(enum_kind: int = 6) -> bytes:
     """struct btf_header + an INT type + enum pageflags {PG_locked = 0, ..., PG_reserved =
     12} + the string section (include/uapi/linux/btf.h)."""
     strings = b"\0int\0pageflags\0PG_locked\0PG_reserved\0"
-    off = {s: strings.index(b"\0" + s.encode() + b"\0") + 1
-           for s in ("int", "pageflags", "PG_locked", "PG_reserved")}
+    off = {
+        s: strings.index(b"\0" + s.encode() + b"\0") + 1
+        for s in ("int", "pageflags", "PG_locked", "PG_reserved")
+    }
     types = struct.pack("<III", off["int"], 1 << 24, 4) + struct.pack("<I", 32)  # BTF_KIND_INT
     if enum_kind == 6:
         types += struct.pack("<III", off["pageflags"], (6 << 24) | 2, 4)
-        types += struct.pack("<Ii", off["PG_locked"], 0) + struct.pack("<Ii", off["PG_reserved"],
-                                                                         12)
+        types += struct.pack("<Ii", off["PG_locked"], 0) + struct.pack(
+            "<Ii", off["PG_reserved"], 12
+        )
     else:  # BTF_KIND_ENUM64: {name_off, val_lo32, val_hi32}
         types += struct.pack("<III", off["pageflags"], (19 << 24) | 2, 8)
         types += struct.pack("<III", off["PG_locked"], 0, 0)
@@ -230,8 +243,9 @@ def test_btf_enum(kind):
     assert enum_value_in(blob, "pageflags", "PG_nothing") is None
     k = SynthKernel()
     k.place(VARS, blob)
-    assert btf_enum_value(k.vm, VARS, VARS + len(blob), "pageflags", "PG_reserved",
-                          step=16) == 12  # read 16 bytes at a time
+    assert (
+        btf_enum_value(k.vm, VARS, VARS + len(blob), "pageflags", "PG_reserved", step=16) == 12
+    )  # read 16 bytes at a time
 
 
 def test_btf_bad_header():
@@ -244,6 +258,7 @@ def test_btf_bad_header():
 
 
 # -- excerpt file ----------------------------------------------------------------------------
+
 
 def test_excerpt_round_trip(tmp_path):
     img = SynthImage()
@@ -285,6 +300,7 @@ def test_excerpt_garbage(tmp_path):
 
 # -- physical memory -------------------------------------------------------------------------
 
+
 def test_physical_reads_cache_zero_pages_and_holes():
     from swsusp_inspect.kernel import NotInImageError
 
@@ -299,8 +315,9 @@ def test_physical_reads_cache_zero_pages_and_holes():
         assert mem.read_u32(2 * 4096) == 0x11111111
     assert img.reads == reads
     assert mem.read(4 * 4096, 8) == bytes(8)  # saved as a zero page: zeros are its data
-    with pytest.raises(NotInImageError, match="physical address 0x5000: page frame 0x5 is "
-                                              "not in the image"):
+    with pytest.raises(
+        NotInImageError, match="physical address 0x5000: page frame 0x5 is not in the image"
+    ):
         mem.read(4 * 4096 + 4090, 8)  # runs into PFN 5, never saved
     assert mem.is_saved([2, 3, 4, 5]).tolist() == [True, True, True, False]
     values, ok = mem.gather([2 * 4096, 3 * 4096 + 8, 5 * 4096, 4 * 4096 + 4092], "<u8")

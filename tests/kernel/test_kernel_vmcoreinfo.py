@@ -46,8 +46,7 @@ def test_every_kind_of_line():
 
 
 def test_bad_lines_are_problems_not_errors():
-    info = parse_vmcoreinfo("OSRELEASE=6.1\nSYMBOL(x)=zz\ngarbage line\nPAGESIZE=4095\n"
-                            "WHAT(x)=1\n")
+    info = parse_vmcoreinfo("OSRELEASE=6.1\nSYMBOL(x)=zz\ngarbage line\nPAGESIZE=4095\nWHAT(x)=1\n")
     assert info.osrelease == "6.1"
     assert info.page_size is None
     assert len(info.problems) == 4
@@ -65,19 +64,22 @@ def test_the_note_bytes():
     info = parse_note(raw, address=0x5140000)
     assert info.osrelease == "6.1.0-56-amd64"
     assert info.address == 0x5140000
-    assert info.note == raw[:24 + len(body) + (-len(body) % 4)]
+    assert info.note == raw[: 24 + len(body) + (-len(body) % 4)]
     assert info.text == body
 
 
-@pytest.mark.parametrize(("raw", "says"), [
-    (note(b"OSRELEASE=6.1\n", name=b"VMCOREINF0\0"), "n_namesz/name"),
-    (note(b"OSRELEASE=6.1\n", ntype=1), "n_type: expected 0x0, got 0x1"),
-    (note(b"OSRELEASE=6.1\n", descsz=0), "n_descsz"),
-    (note(b"OSRELEASE=6.1\n", descsz=0x10001), "n_descsz"),
-    (note(b"OSRELEASE=6.1\n", descsz=0x100)[:0x80], "n_descsz"),
-    (note(b"PAGESIZE=4096\n"), "OSRELEASE"),
-    (b"\x0b\0\0\0", "header"),
-])
+@pytest.mark.parametrize(
+    ("raw", "says"),
+    [
+        (note(b"OSRELEASE=6.1\n", name=b"VMCOREINF0\0"), "n_namesz/name"),
+        (note(b"OSRELEASE=6.1\n", ntype=1), "n_type: expected 0x0, got 0x1"),
+        (note(b"OSRELEASE=6.1\n", descsz=0), "n_descsz"),
+        (note(b"OSRELEASE=6.1\n", descsz=0x10001), "n_descsz"),
+        (note(b"OSRELEASE=6.1\n", descsz=0x100)[:0x80], "n_descsz"),
+        (note(b"PAGESIZE=4096\n"), "OSRELEASE"),
+        (b"\x0b\0\0\0", "header"),
+    ],
+)
 def test_bad_notes(raw, says):
     with pytest.raises(KernelDataError, match=says) as exc:
         parse_note(raw, address=0x1000)

@@ -25,17 +25,26 @@ def _case(name: str, *extra: str) -> list[str]:
 
 
 CASES = {
-    "x86_64": _case("deb12-6.1-lzo", "--map", str(SAMPLES / "deb12-6.1-lzo" / "console.log"),
-                    "--kpageflags", str(SAMPLES / "deb12-6.1-lzo" / "kpageflags.bin.xz")),
-    "x86_64 iomem": _case("deb12-6.1-lzo", "--map",
-                          str(SAMPLES / "deb12-6.1-lzo" / "iomem.txt")),
-    "arm64": _case("deb12-6.1-arm64-lzo", "--map",
-                   str(SAMPLES / "deb12-6.1-arm64-lzo" / "dmesg.txt"), "--map",
-                   str(SAMPLES / "deb12-6.1-arm64-lzo" / "iomem.txt"), "--kpageflags",
-                   str(SAMPLES / "deb12-6.1-arm64-lzo" / "kpageflags.bin.xz"), "--system-map",
-                   str(SYSTEMMAP / "System.map-6.1.0-57-arm64.xz")),
-    "seed": _case("forged-seed-2004", "--map",
-                  str(SAMPLES / "forged-seed-2004" / "dmesg.txt")),
+    "x86_64": _case(
+        "deb12-6.1-lzo",
+        "--map",
+        str(SAMPLES / "deb12-6.1-lzo" / "console.log"),
+        "--kpageflags",
+        str(SAMPLES / "deb12-6.1-lzo" / "kpageflags.bin.xz"),
+    ),
+    "x86_64 iomem": _case("deb12-6.1-lzo", "--map", str(SAMPLES / "deb12-6.1-lzo" / "iomem.txt")),
+    "arm64": _case(
+        "deb12-6.1-arm64-lzo",
+        "--map",
+        str(SAMPLES / "deb12-6.1-arm64-lzo" / "dmesg.txt"),
+        "--map",
+        str(SAMPLES / "deb12-6.1-arm64-lzo" / "iomem.txt"),
+        "--kpageflags",
+        str(SAMPLES / "deb12-6.1-arm64-lzo" / "kpageflags.bin.xz"),
+        "--system-map",
+        str(SYSTEMMAP / "System.map-6.1.0-57-arm64.xz"),
+    ),
+    "seed": _case("forged-seed-2004", "--map", str(SAMPLES / "forged-seed-2004" / "dmesg.txt")),
 }
 
 
@@ -80,8 +89,11 @@ def test_findings_wrap_under_their_words(report: tuple[str, dict[str, Any], str]
     for f in doc["findings"]:
         assert " ".join(f["message"].split()) in joined
         for g in f["ranges"][:8]:  # every range shown whole, on one line
-            pfn = (f"{g['start_pfn']:#x}" if g["start_pfn"] == g["end_pfn"]
-                   else f"{g['start_pfn']:#x}-{g['end_pfn']:#x}")
+            pfn = (
+                f"{g['start_pfn']:#x}"
+                if g["start_pfn"] == g["end_pfn"]
+                else f"{g['start_pfn']:#x}-{g['end_pfn']:#x}"
+            )
             phys = f"{g['start_address']:#x}-{g['end_address']:#x}"
             assert any(re.search(rf"^\s+{pfn}\s+{phys}\s", line) for line in body), pfn
 
@@ -90,13 +102,27 @@ def test_map_lines_wrap_under_the_key(report: tuple[str, dict[str, Any], str]) -
     _, _, text = report
     inside = [line[2:-2] for line in text.splitlines() if line.startswith("│")]
     for line in inside:  # the panel's rows: a key, or the key column left blank
-        keys = ("file", "signature", "flags", "compression", "kernel", "arch", "integrity",
-                "map", "page size", "format", "encryption", "uts", "memory")
+        keys = (
+            "file",
+            "signature",
+            "flags",
+            "compression",
+            "kernel",
+            "arch",
+            "integrity",
+            "map",
+            "page size",
+            "format",
+            "encryption",
+            "uts",
+            "memory",
+        )
         assert line.startswith(("  ", *(k + " " for k in keys))) or not line.strip(), line
 
 
 def test_strip_without_colour_has_a_letter_per_label(
-        report: tuple[str, dict[str, Any], str]) -> None:
+    report: tuple[str, dict[str, Any], str],
+) -> None:
     _name, doc, text = report
     lines = text.splitlines()
     i = lines.index("Physical memory")
@@ -107,8 +133,17 @@ def test_strip_without_colour_has_a_letter_per_label(
     assert shown <= present and "normal" in shown | {"reserved-ram"}
     if doc["labels"]["reserved-non-ram"]:  # an unsafe label wins its column
         assert "x" in saved.lower()
-    assert legend.split() == ["saved", "N", "normal", "R", "reserved-ram", "X",
-                              "reserved-non-ram", "S", "nosave"]
+    assert legend.split() == [
+        "saved",
+        "N",
+        "normal",
+        "R",
+        "reserved-ram",
+        "X",
+        "reserved-non-ram",
+        "S",
+        "nosave",
+    ]
     assert not set(saved) & set("░▒▓█")
 
 
@@ -129,8 +164,9 @@ def test_arm64_strip_spans_the_ram(report: tuple[str, dict[str, Any], str]) -> N
 
 
 def test_s2disk_image_is_named_so() -> None:
-    code, text = _run(["info", "--no-color", str(SAMPLES / "forged-uswsusp" /
-                                                  "uswsusp-lzo.img.xz")])
+    code, text = _run(
+        ["info", "--no-color", str(SAMPLES / "forged-uswsusp" / "uswsusp-lzo.img.xz")]
+    )
     assert code == 0 and "s2disk (uswsusp) image" in " ".join(text.split())
     file_row = " ".join(text.split("signature")[0].split())
     assert "stream" not in file_row
@@ -141,11 +177,13 @@ def test_one_saved_page_is(tmp_path: Path) -> None:
     from helpers import forge_to, pfns
 
     # usable ends inside page 0x9f (the real 0x9fbff of QEMU's map): page 0x9f is partly RAM
-    log = ("BIOS-e820: [mem 0x0000000000000000-0x000000000009fbff] usable\n"
-           "BIOS-e820: [mem 0x000000000009fc00-0x000000000009ffff] reserved\n"
-           "BIOS-e820: [mem 0x0000000000100000-0x0000000007ffffff] usable\n")
+    log = (
+        "BIOS-e820: [mem 0x0000000000000000-0x000000000009fbff] usable\n"
+        "BIOS-e820: [mem 0x000000000009fc00-0x000000000009ffff] reserved\n"
+        "BIOS-e820: [mem 0x0000000000100000-0x0000000007ffffff] usable\n"
+    )
     (tmp_path / "dmesg.txt").write_text(log)
-    forged = forge_to(tmp_path, pfns=np.concatenate([pfns(0x90, 0xa0), pfns(0x100, 0x120)]))
+    forged = forge_to(tmp_path, pfns=np.concatenate([pfns(0x90, 0xA0), pfns(0x100, 0x120)]))
     _code, doc = _run(["audit", str(forged.path), "--map", str(tmp_path / "dmesg.txt"), "--json"])
     (f,) = [f for f in json.loads(doc)["findings"] if f["code"] == "saved-partly-ram"]
     assert f["pages"] == 1 and f["message"] == "1 saved page is only partly RAM"
@@ -156,26 +194,52 @@ def test_global_options_after_the_command() -> None:
     a = CliRunner().invoke(cli, ["--no-color", "info", seed]).stdout
     b = CliRunner().invoke(cli, ["info", seed, "--no-color"]).stdout
     assert a == b and "\x1b[" not in a
-    r = CliRunner().invoke(cli, ["info", str(SAMPLES / "forged-seed-2004" / "dmesg.txt"),
-                                 "--debug"])
+    r = CliRunner().invoke(
+        cli, ["info", str(SAMPLES / "forged-seed-2004" / "dmesg.txt"), "--debug"]
+    )
     assert r.exit_code != 0 and r.exception is not None  # --debug: the exception, not a line
-    r = CliRunner().invoke(cli, ["map", "diff", str(SAMPLES / "forged-seed-2004" / "dmesg.txt"),
-                                 str(SAMPLES / "forged-seed-2004" / "dmesg.txt"), "--debug",
-                                 "--no-color"])
+    r = CliRunner().invoke(
+        cli,
+        [
+            "map",
+            "diff",
+            str(SAMPLES / "forged-seed-2004" / "dmesg.txt"),
+            str(SAMPLES / "forged-seed-2004" / "dmesg.txt"),
+            "--debug",
+            "--no-color",
+        ],
+    )
     assert r.exit_code == 0 and "checksum unchanged" in r.stdout
 
 
-@pytest.mark.parametrize("args", [
-    ["info", str(SAMPLES / "deb12-6.1-arm64-lzo" / "swap.img.xz"), "--map",
-     str(SAMPLES / "deb12-6.1-arm64-lzo" / "iomem.txt")],
-    ["info", str(SAMPLES / "deb12-6.1-lzo" / "swap.img.xz"), "--map",
-     str(SAMPLES / "deb12-6.1-lzo" / "iomem.txt"), "--map",
-     str(SAMPLES / "sid-7-lzo" / "console.log")],
-    ["map", str(SAMPLES / "deb12-6.1-lzo" / "console.log")],
-    ["map", "diff", str(SAMPLES / "deb12-6.1-lzo" / "console.log"),
-     str(SAMPLES / "sid-7-lzo" / "iomem.txt")],
-    ["batch", str(SAMPLES / "forged-legacy")],
-], ids=["info arm64", "info two maps", "map", "map diff", "batch"])
+@pytest.mark.parametrize(
+    "args",
+    [
+        [
+            "info",
+            str(SAMPLES / "deb12-6.1-arm64-lzo" / "swap.img.xz"),
+            "--map",
+            str(SAMPLES / "deb12-6.1-arm64-lzo" / "iomem.txt"),
+        ],
+        [
+            "info",
+            str(SAMPLES / "deb12-6.1-lzo" / "swap.img.xz"),
+            "--map",
+            str(SAMPLES / "deb12-6.1-lzo" / "iomem.txt"),
+            "--map",
+            str(SAMPLES / "sid-7-lzo" / "console.log"),
+        ],
+        ["map", str(SAMPLES / "deb12-6.1-lzo" / "console.log")],
+        [
+            "map",
+            "diff",
+            str(SAMPLES / "deb12-6.1-lzo" / "console.log"),
+            str(SAMPLES / "sid-7-lzo" / "iomem.txt"),
+        ],
+        ["batch", str(SAMPLES / "forged-legacy")],
+    ],
+    ids=["info arm64", "info two maps", "map", "map diff", "batch"],
+)
 def test_other_views_at_80_columns(args: list[str]) -> None:
     first = next(a for a in args[1:] if a.startswith("/"))
     if not Path(first).exists():
@@ -185,9 +249,34 @@ def test_other_views_at_80_columns(args: list[str]) -> None:
     lines = text.splitlines()
     assert "…" not in text and max(len(line) for line in lines) <= 80
     # a line that starts at column 0 starts a thing of its own, never the rest of a sentence
-    starts = ("╭", "│", "╰", "samples/", "/", "-> ", "boot ", "info:", "warning:", "error:",
-              "e820 ", "kernel-edited", "nosave ", "checksum ", "same ", "#", " ", "start",
-              "━", "worst ", "summary ", *(f"{n} images" for n in range(1, 30)))
+    starts = (
+        "╭",
+        "│",
+        "╰",
+        "samples/",
+        "/",
+        "-> ",
+        "boot ",
+        "info:",
+        "warning:",
+        "error:",
+        "e820 ",
+        "kernel-edited",
+        "nosave ",
+        "checksum ",
+        "same ",
+        "#",
+        " ",
+        "start",
+        "━",
+        "worst ",
+        "summary ",
+        *(f"{n} images" for n in range(1, 30)),
+    )
     for line in lines:
-        assert not line or line.startswith(starts) or line[0].isspace() or \
-            line.lstrip("0123456789 ").startswith(("ok", "UNSAFE", "ERROR")), line
+        assert (
+            not line
+            or line.startswith(starts)
+            or line[0].isspace()
+            or line.lstrip("0123456789 ").startswith(("ok", "UNSAFE", "ERROR"))
+        ), line

@@ -61,24 +61,52 @@ def test_maps_read_the_same_compressed(tmp_path: Path, name: str, ext: str) -> N
     assert packed == plain
 
 
-@pytest.mark.parametrize("ext", [  # every transport reads the maps above; one here
-    "gz", pytest.param("xz", marks=pytest.mark.slow), pytest.param("zst", marks=pytest.mark.slow)])
+@pytest.mark.parametrize(
+    "ext",
+    [  # every transport reads the maps above; one here
+        "gz",
+        pytest.param("xz", marks=pytest.mark.slow),
+        pytest.param("zst", marks=pytest.mark.slow),
+    ],
+)
 def test_audit_with_compressed_side_inputs(tmp_path: Path, ext: str) -> None:
-    args = ["--map", str(_compressed(tmp_path, REAL / "console.log", ext)),
-            "--kpageflags", str(_compressed(tmp_path, REAL / "kpageflags.bin", ext,
-                                            _unxz(REAL / "kpageflags.bin.xz"))),
-            "--system-map", str(_compressed(tmp_path, REAL / "System.map", ext, _unxz(
-                ROOT / "samples" / "systemmap" / "System.map-6.1.0-56-amd64.xz")))]
+    args = [
+        "--map",
+        str(_compressed(tmp_path, REAL / "console.log", ext)),
+        "--kpageflags",
+        str(_compressed(tmp_path, REAL / "kpageflags.bin", ext, _unxz(REAL / "kpageflags.bin.xz"))),
+        "--system-map",
+        str(
+            _compressed(
+                tmp_path,
+                REAL / "System.map",
+                ext,
+                _unxz(ROOT / "samples" / "systemmap" / "System.map-6.1.0-56-amd64.xz"),
+            )
+        ),
+    ]
     packed = _json("audit", str(REAL / "swap.img.xz"), *args)
-    plain = _json("audit", str(REAL / "swap.img.xz"), "--map", str(REAL / "console.log"),
-                  "--kpageflags", str(REAL / "kpageflags.bin.xz"), "--system-map",
-                  str(ROOT / "samples" / "systemmap" / "System.map-6.1.0-56-amd64.xz"))
+    plain = _json(
+        "audit",
+        str(REAL / "swap.img.xz"),
+        "--map",
+        str(REAL / "console.log"),
+        "--kpageflags",
+        str(REAL / "kpageflags.bin.xz"),
+        "--system-map",
+        str(ROOT / "samples" / "systemmap" / "System.map-6.1.0-56-amd64.xz"),
+    )
     assert packed["map"]["checksum_verdict"] == "match"
     assert packed["labels"] == plain["labels"] and packed["unsafe_pages"] == 0
-    assert packed["evidence"]["reserved-ram"]["kpageflags"]["reserved"] == \
-        plain["evidence"]["reserved-ram"]["kpageflags"]["reserved"]
-    assert packed["image"]["kernel"]["expected_physical_address"] == \
-        plain["image"]["kernel"]["expected_physical_address"] is not None
+    assert (
+        packed["evidence"]["reserved-ram"]["kpageflags"]["reserved"]
+        == plain["evidence"]["reserved-ram"]["kpageflags"]["reserved"]
+    )
+    assert (
+        packed["image"]["kernel"]["expected_physical_address"]
+        == plain["image"]["kernel"]["expected_physical_address"]
+        is not None
+    )
 
 
 def test_side_inputs_in_zstd_read_as_plain(tmp_path: Path) -> None:
@@ -86,14 +114,14 @@ def test_side_inputs_in_zstd_read_as_plain(tmp_path: Path) -> None:
     k = load_kpageflags(_compressed(tmp_path, REAL / "kpageflags.bin", "zst", raw))
     assert k.transport == "zstd" and k.flags.tobytes() == raw
     xz = ROOT / "samples" / "systemmap" / "System.map-6.1.0-56-amd64.xz"
-    sm = load_system_map(_compressed(tmp_path, REAL / "System.map", "zst",
-                                     _unxz(xz)))
+    sm = load_system_map(_compressed(tmp_path, REAL / "System.map", "zst", _unxz(xz)))
     assert sm.get("linux_banner") is not None
     assert sm.symbols == load_system_map(xz).symbols
 
 
 def test_a_compressed_map_is_bounded_and_a_damaged_one_is_one_line(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from swsusp_inspect.e820 import readers
 
     monkeypatch.setattr(readers, "_MAX_TEXT", 64 << 10)
@@ -116,9 +144,14 @@ def test_batch_takes_compressed_sidecars(tmp_path: Path) -> None:
     assert row.error is None and row.exit_code == 1 and row.inputs.ignored == ()
 
 
-@pytest.mark.parametrize("path", [  # the seed's 24 KiB; a real sample's 13 MB with -m slow
-    SEED / "swap.img.xz", pytest.param(REAL / "swap.img.xz", marks=pytest.mark.slow)],
-    ids=["seed", "real"])
+@pytest.mark.parametrize(
+    "path",
+    [  # the seed's 24 KiB; a real sample's 13 MB with -m slow
+        SEED / "swap.img.xz",
+        pytest.param(REAL / "swap.img.xz", marks=pytest.mark.slow),
+    ],
+    ids=["seed", "real"],
+)
 def test_decompression_reports_its_progress(path: Path) -> None:
     seen: list[tuple[int, int]] = []
     with open_source(path, expansion=Expansion(progress=lambda n, t: seen.append((n, t)))):
@@ -132,8 +165,7 @@ def _sha(p: Path) -> str:
     return hashlib.sha256(p.read_bytes()).hexdigest()
 
 
-def test_cache_pays_the_decompression_once(tmp_path: Path,
-                                           monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cache_pays_the_decompression_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     image = tmp_path / "evidence" / "swap.img.xz"
     image.parent.mkdir()
     image.write_bytes((SEED / "swap.img.xz").read_bytes())
@@ -149,8 +181,9 @@ def test_cache_pays_the_decompression_once(tmp_path: Path,
         raise AssertionError("decompressed again")
 
     monkeypatch.setattr(transport, "spool", no_expanding)
-    again = CliRunner().invoke(cli, ["info", str(image), "--json"],
-                               env={"SWSUSP_INSPECT_CACHE": str(cache)})
+    again = CliRunner().invoke(
+        cli, ["info", str(image), "--json"], env={"SWSUSP_INSPECT_CACHE": str(cache)}
+    )
     assert again.exit_code == 0 and json.loads(again.stdout) == first
     assert first["transport"] == "xz"
     monkeypatch.undo()

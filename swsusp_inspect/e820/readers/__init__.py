@@ -60,8 +60,11 @@ def load(path: str | Path, fmt: str | None = None, boot: int | None = None) -> M
             raise MapError(source, None, f"a directory can only be read as sysfs, not {fmt}")
         return read_sysfs_dir(p)
     data, _transport = read_expanded(
-        source, _MAX_TEXT, lambda why: MapError(source, None, f"{why}: not a memory map"),
-        what="memory map")
+        source,
+        _MAX_TEXT,
+        lambda why: MapError(source, None, f"{why}: not a memory map"),
+        what="memory map",
+    )
     if fmt in (None, "sysfs") and _is_tar(data):
         return read_sysfs_tar(p, data)
     if fmt in ("boot_params", "e820_raw"):
@@ -80,9 +83,13 @@ def _binary(source: str, data: bytes, fmt: str | None) -> MemoryMap:
         return read_boot_params(source, data)
     if fmt == "e820_raw" or (len(data) % 20 == 0 and data):
         return read_e820_raw(source, data)
-    raise MapError(source, None, f"binary file of {len(data)} bytes: not a 4096-byte "
-                                 "boot_params page, and not a multiple of 20 (a raw e820 "
-                                 "table)")
+    raise MapError(
+        source,
+        None,
+        f"binary file of {len(data)} bytes: not a 4096-byte "
+        "boot_params page, and not a multiple of 20 (a raw e820 "
+        "table)",
+    )
 
 
 def _text(source: str, text: str, fmt: str | None, boot: int | None) -> MemoryMap:
@@ -96,8 +103,9 @@ def _text(source: str, text: str, fmt: str | None, boot: int | None) -> MemoryMa
     if fmt == "dmesg" or looks_like_log(text):
         return read_log(source, text, boot)
     first = next((i for i, ln in enumerate(text.splitlines(), 1) if ln.strip()), None)
-    raise MapError(source, first, "no memory map: not a kernel log, iomem, sysfs memmap or JSON "
-                                  "map")
+    raise MapError(
+        source, first, "no memory map: not a kernel log, iomem, sysfs memmap or JSON map"
+    )
 
 
 def _is_tar(data: bytes) -> bool:

@@ -31,11 +31,7 @@ __all__ = [
 E820_MAX_ENTRIES_ZEROPAGE = 128
 BOOT_PARAMS_SIZE = 4096
 
-boot_e820_entry = Struct(
-    "addr" / Int64ul,
-    "size" / Int64ul,
-    "type" / Int32ul,
-)
+boot_e820_entry = Struct("addr" / Int64ul, "size" / Int64ul, "type" / Int32ul)
 
 # The fields of struct boot_params this reader needs; the rest is skipped by offset.
 boot_params_e820 = Struct(
@@ -49,8 +45,11 @@ boot_params_e820 = Struct(
 
 
 def looks_like_boot_params(data: bytes) -> bool:
-    return (len(data) == BOOT_PARAMS_SIZE and data[0x202:0x206] == b"HdrS"
-            and data[0x1E8] <= E820_MAX_ENTRIES_ZEROPAGE)
+    return (
+        len(data) == BOOT_PARAMS_SIZE
+        and data[0x202:0x206] == b"HdrS"
+        and data[0x1E8] <= E820_MAX_ENTRIES_ZEROPAGE
+    )
 
 
 def _entries(source: str, table: list[dict[str, int]], base: int) -> list[RawEntry]:
@@ -59,8 +58,11 @@ def _entries(source: str, table: list[dict[str, int]], base: int) -> list[RawEnt
         addr, size, typ = int(e["addr"]), int(e["size"]), int(e["type"])
         offset = base + 20 * i  # 20 = sizeof(struct boot_e820_entry)
         if size and addr + size - 1 >= 1 << 64:
-            raise MapError(source, None, f"e820 entry {i} at {offset:#x}: addr {addr:#x} + size "
-                                         f"{size:#x} overflows 64 bits")
+            raise MapError(
+                source,
+                None,
+                f"e820 entry {i} at {offset:#x}: addr {addr:#x} + size {size:#x} overflows 64 bits",
+            )
         out.append(RawEntry(addr, size, typ, dmesg_name(typ), source, None))
     return out
 
@@ -68,16 +70,18 @@ def _entries(source: str, table: list[dict[str, int]], base: int) -> list[RawEnt
 def read_boot_params(source: str, data: bytes) -> MemoryMap:
     """A zero page (``struct boot_params``) into a MemoryMap (format "boot_params")."""
     if len(data) < 0x2D0 + 20 * E820_MAX_ENTRIES_ZEROPAGE:
-        raise MapError(source, None, f"boot_params: expected {BOOT_PARAMS_SIZE} bytes, got "
-                                     f"{len(data)}")
+        raise MapError(
+            source, None, f"boot_params: expected {BOOT_PARAMS_SIZE} bytes, got {len(data)}"
+        )
     try:
         bp = boot_params_e820.parse(data)
     except ConstructError as exc:
         raise MapError(source, None, f"boot_params: {exc}") from exc
     n = int(bp.e820_entries)
     if n > E820_MAX_ENTRIES_ZEROPAGE:
-        raise MapError(source, None, f"boot_params at 0x1e8: e820_entries: expected <= 128, "
-                                     f"got {n:#x}")
+        raise MapError(
+            source, None, f"boot_params at 0x1e8: e820_entries: expected <= 128, got {n:#x}"
+        )
     if n == 0:
         raise MapError(source, None, "no memory map: boot_params e820_entries is 0")
     return MemoryMap(source, "boot_params", _entries(source, list(bp.e820_table[:n]), 0x2D0))
@@ -88,8 +92,12 @@ def read_e820_raw(source: str, data: bytes) -> MemoryMap:
     if not data:
         raise MapError(source, None, "no memory map: empty file")
     if len(data) % 20:
-        raise MapError(source, None, f"raw e820 table: size {len(data):#x} is not a multiple of "
-                                     "20 (sizeof(struct boot_e820_entry))")
+        raise MapError(
+            source,
+            None,
+            f"raw e820 table: size {len(data):#x} is not a multiple of "
+            "20 (sizeof(struct boot_e820_entry))",
+        )
     try:
         table = Array(len(data) // 20, boot_e820_entry).parse(data)
     except ConstructError as exc:
@@ -101,13 +109,15 @@ def build_boot_params(entries: list[tuple[int, int, int]]) -> bytes:
     """A zero page holding ``entries`` (addr, size, type); the rest zero, header "HdrS"."""
     table = [{"addr": a, "size": z, "type": t} for a, z, t in entries]
     table += [{"addr": 0, "size": 0, "type": 0}] * (E820_MAX_ENTRIES_ZEROPAGE - len(table))
-    page: bytes = boot_params_e820.build({"e820_entries": len(entries), "header": b"HdrS",
-                                          "e820_table": table})
+    page: bytes = boot_params_e820.build(
+        {"e820_entries": len(entries), "header": b"HdrS", "e820_table": table}
+    )
     return page + bytes(BOOT_PARAMS_SIZE - len(page))
 
 
 def build_e820_raw(entries: list[tuple[int, int, int]]) -> bytes:
     """Raw 20-byte records for ``entries`` (addr, size, type)."""
     data: bytes = Array(len(entries), boot_e820_entry).build(
-        [{"addr": a, "size": z, "type": t} for a, z, t in entries])
+        [{"addr": a, "size": z, "type": t} for a, z, t in entries]
+    )
     return data

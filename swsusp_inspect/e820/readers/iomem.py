@@ -46,20 +46,42 @@ def read_iomem(source: str, text: str) -> MemoryMap:
     if not parsed:
         raise MapError(source, len(lines) or None, "no memory map: no iomem lines")
     if all(p.start == 0 and p.end == 0 for p in parsed):
-        raise MapError(source, parsed[0].line, "every address is 0: /proc/iomem was read "
-                                               "without CAP_SYS_ADMIN (read it as root)")
+        raise MapError(
+            source,
+            parsed[0].line,
+            "every address is 0: /proc/iomem was read without CAP_SYS_ADMIN (read it as root)",
+        )
     entries, evidence, placeholders = _e820_resources(source, parsed)
     if placeholders:
-        findings.append(Finding(Severity.INFO, "placeholder",
-                                f"{placeholders} 00000000-00000000 placeholder lines skipped"))
+        findings.append(
+            Finding(
+                Severity.INFO,
+                "placeholder",
+                f"{placeholders} 00000000-00000000 placeholder lines skipped",
+            )
+        )
     if not entries:
-        raise MapError(source, parsed[-1].line, "no memory map: no e820 resource (System RAM, "
-                                                "Reserved, ACPI ...) in this iomem")
-    findings.append(Finding(Severity.INFO, "not-firmware-table",
-                            "iomem shows the kernel's resources, not the firmware table: the "
-                            "checksum is a guess; use the boot log for it"))
-    return MemoryMap(source, "iomem", entries, reserved_ram_evidence=evidence,
-                     findings=findings, has_checksum=False)
+        raise MapError(
+            source,
+            parsed[-1].line,
+            "no memory map: no e820 resource (System RAM, Reserved, ACPI ...) in this iomem",
+        )
+    findings.append(
+        Finding(
+            Severity.INFO,
+            "not-firmware-table",
+            "iomem shows the kernel's resources, not the firmware table: the "
+            "checksum is a guess; use the boot log for it",
+        )
+    )
+    return MemoryMap(
+        source,
+        "iomem",
+        entries,
+        reserved_ram_evidence=evidence,
+        findings=findings,
+        has_checksum=False,
+    )
 
 
 @dataclass(frozen=True)
@@ -95,8 +117,9 @@ def _parse(source: str, lines: list[str], findings: list[Finding]) -> list[_Reso
     return parsed
 
 
-def _e820_resources(source: str, parsed: list[_Resource]
-                    ) -> tuple[list[RawEntry], list[ReservedRam], int]:
+def _e820_resources(
+    source: str, parsed: list[_Resource]
+) -> tuple[list[RawEntry], list[ReservedRam], int]:
     """Walk the resource tree: the e820-named resources with no e820-named ancestor, the
     kernel's own ranges inside RAM (evidence of reserved RAM), and the count of
     ``00000000-00000000`` placeholders."""
@@ -117,8 +140,9 @@ def _e820_resources(source: str, parsed: list[_Resource]
             continue
         under_e820 = any(is_e820 for _, is_e820 in stack)
         if code is not None and not under_e820:
-            entries.append(RawEntry(p.start, p.end - p.start + 1, code, dmesg_name(code), source,
-                                    p.line))
+            entries.append(
+                RawEntry(p.start, p.end - p.start + 1, code, dmesg_name(code), source, p.line)
+            )
         if p.name in _EVIDENCE:
             evidence.append(ReservedRam(p.start, p.end, p.name))
         stack.append((depth, code is not None))

@@ -54,28 +54,32 @@ def _entries(source: str, items: Any, key: str) -> list[RawEntry]:
         if not (0 <= start < 1 << 64 and -1 <= end < 1 << 64 and 0 <= typ < 1 << 32):
             raise MapError(source, None, f"JSON {key}[{i}]: value out of range")
         if end + 1 < start:
-            raise MapError(source, None, f"JSON {key}[{i}]: end {end:#x} is before start "
-                                         f"{start:#x}")
+            raise MapError(
+                source, None, f"JSON {key}[{i}]: end {end:#x} is before start {start:#x}"
+            )
         out.append(RawEntry(start, end - start + 1, typ, dmesg_name(typ), source, None))
     return out
 
 
 def read_json(source: str, text: str) -> MemoryMap:
     try:
-        doc = json.loads(text, parse_int=_parse_int, parse_float=_parse_float,
-                         parse_constant=_parse_constant)
+        doc = json.loads(
+            text, parse_int=_parse_int, parse_float=_parse_float, parse_constant=_parse_constant
+        )
     except json.JSONDecodeError as exc:
         raise MapError(source, exc.lineno, f"not JSON: {exc.msg}") from exc
     except _Refused as exc:
         raise MapError(source, None, f"JSON: {exc}") from None
     except RecursionError:
-        raise MapError(source, None, "JSON nested too deeply (a map export nests 3 levels)") \
-            from None
+        raise MapError(
+            source, None, "JSON nested too deeply (a map export nests 3 levels)"
+        ) from None
     if not isinstance(doc, dict) or "entries" not in doc:
         raise MapError(source, 1, "no memory map: JSON has no 'entries'")
     if doc.get("schema_version", 1) != 1:
-        raise MapError(source, 1, f"unsupported schema_version "
-                                  f"{clip(repr(doc.get('schema_version')))}")
+        raise MapError(
+            source, 1, f"unsupported schema_version {clip(repr(doc.get('schema_version')))}"
+        )
     entries = _entries(source, doc["entries"], "entries")
     modified = None
     if doc.get("modified"):
@@ -84,12 +88,15 @@ def read_json(source: str, text: str) -> MemoryMap:
     if doc.get("nosave_source") == "log" and isinstance(doc.get("nosave"), list):
         pairs: list[tuple[Any, Any]] = [
             (r.get("start_pfn"), r.get("end_pfn")) if isinstance(r, dict) else (None, None)
-            for r in doc["nosave"]]
+            for r in doc["nosave"]
+        ]
         for i, (a, b) in enumerate(pairs):
             if not (_is_int(a) and _is_int(b) and 0 <= a <= b < _PFN_LIMIT):
-                raise MapError(source, None, f"JSON nosave[{i}]: needs integer start_pfn <= "
-                                             f"end_pfn below {_PFN_LIMIT:#x}")
+                raise MapError(
+                    source,
+                    None,
+                    f"JSON nosave[{i}]: needs integer start_pfn <= end_pfn below {_PFN_LIMIT:#x}",
+                )
         ranges = tuple((int(a), int(b)) for a, b in pairs)
         nosave = NosaveLog(None, ranges, "registered")
-    return MemoryMap(source, "json", entries, printed=True, modified=modified,
-                     nosave_log=nosave)
+    return MemoryMap(source, "json", entries, printed=True, modified=modified, nosave_log=nosave)

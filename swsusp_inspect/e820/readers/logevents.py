@@ -96,11 +96,14 @@ def _complete(text: str) -> bool:
     if has.edit and RE_UPDATE_HEAD.search(text):
         m = RE_UPDATE.search(text)
         if m is not None:
-            return (type_from_log_name(m.group("old")) is not None
-                    and type_from_log_name(m.group("new")) is not None)
+            return (
+                type_from_log_name(m.group("old")) is not None
+                and type_from_log_name(m.group("new")) is not None
+            )
         m = RE_REMOVE.search(text)
-        return m is not None and (not m.group("old") or type_from_log_name(m.group("old"))
-                                  is not None)
+        return m is not None and (
+            not m.group("old") or type_from_log_name(m.group("old")) is not None
+        )
     if has.nosave and RE_NOSAVE_HEAD.search(text):
         return RE_NOSAVE_NEW.search(text) is not None
     return True
@@ -115,8 +118,9 @@ def _type_code(source: str, line: int, name: str) -> int:
     return code
 
 
-def _either(text: str, inclusive: re.Pattern[str], exclusive: re.Pattern[str]
-            ) -> tuple[re.Match[str] | None, bool]:
+def _either(
+    text: str, inclusive: re.Pattern[str], exclusive: re.Pattern[str]
+) -> tuple[re.Match[str] | None, bool]:
     """The newer ``[mem a-b]`` form (inclusive end), else the older one (exclusive end):
     the match and whether its end is exclusive."""
     m = inclusive.search(text)
@@ -135,8 +139,12 @@ def _range(source: str, line: int, a: str, b: str, *, exclusive: bool) -> tuple[
     if start + size > U64_MAX:
         # the exclusive end (2**64 at the most) must fit a u64: the kernel's e820 code adds
         # addr + size in u64, and e820__update_table() refuses a table where that wraps
-        raise MapError(source, line, f"range {clip(a)}-{clip(b)} reaches the end of the 64-bit "
-                                     "address space: addr + size wraps")
+        raise MapError(
+            source,
+            line,
+            f"range {clip(a)}-{clip(b)} reaches the end of the 64-bit "
+            "address space: addr + size wraps",
+        )
     return start, size
 
 
@@ -164,12 +172,17 @@ def _skip(source: str, lineno: int, raw: str) -> bool:
     """True for a line to pass over unread, one longer than any kernel log line; refuses such a
     line when it may hold a map line, and a unified diff hunk."""
     if RE_HUNK.match(raw):
-        raise MapError(source, lineno,
-                       "a unified diff hunk, not a kernel log: give each side as its own file")
+        raise MapError(
+            source, lineno, "a unified diff hunk, not a kernel log: give each side as its own file"
+        )
     if len(raw) > MAX_LINE:
         if maybe(raw):
-            raise MapError(source, lineno, f"line of {len(raw)} characters: longer than any "
-                                           f"kernel log line ({MAX_LINE} at most), not read")
+            raise MapError(
+                source,
+                lineno,
+                f"line of {len(raw)} characters: longer than any "
+                f"kernel log line ({MAX_LINE} at most), not read",
+            )
         return True
     return False
 
@@ -201,14 +214,19 @@ def _event(source: str, lineno: int, text: str) -> Event | None:
             name = m.group("type")
             code = _type_code(source, lineno, name)
             start, size = _range(source, lineno, m.group("a"), m.group("b"), exclusive=exclusive)
-            return Event("entry", lineno, who=m.group("who"), start=start, size=size,
-                         type=code, name=name)
+            return Event(
+                "entry", lineno, who=m.group("who"), start=start, size=size, type=code, name=name
+            )
         if RE_GAP.search(text):
             return None  # "[gap ...]" between table lines (7.x): nothing to read
         if RE_HEAD.search(text):
             _refuse_table_line(source, lineno, text)
-    return (_xen_event(source, lineno, text, has) or _edit_event(source, lineno, text, has)
-            or _nosave_event(source, lineno, text, has) or _node_event(source, lineno, text, has))
+    return (
+        _xen_event(source, lineno, text, has)
+        or _edit_event(source, lineno, text, has)
+        or _nosave_event(source, lineno, text, has)
+        or _node_event(source, lineno, text, has)
+    )
 
 
 def _refuse_table_line(source: str, lineno: int, text: str) -> NoReturn:
@@ -227,8 +245,9 @@ def _xen_event(source: str, lineno: int, text: str, has: Has) -> Event | None:
         return None
     code = _type_code(source, lineno, m.group("type"))
     start, size = _range(source, lineno, m.group("a"), m.group("b"), exclusive=m.re is RE_XEN_OLD)
-    return Event("xen", lineno, who="(XEN)", start=start, size=size, type=code,
-                 name=m.group("type"))
+    return Event(
+        "xen", lineno, who="(XEN)", start=start, size=size, type=code, name=m.group("type")
+    )
 
 
 def _edit_event(source: str, lineno: int, text: str, has: Has) -> Event | None:
@@ -262,8 +281,9 @@ def _nosave_event(source: str, lineno: int, text: str, has: Has) -> Event | None
     if m is not None:
         start, size = _range(source, lineno, m.group("a"), m.group("b"), exclusive=exclusive)
         kind = "marking" if m.group("kind").startswith("Marking") else "registered"
-        return Event("nosave", lineno, start=start, size=size, nosave_kind=kind,
-                     exclusive=exclusive)
+        return Event(
+            "nosave", lineno, start=start, size=size, nosave_kind=kind, exclusive=exclusive
+        )
     if RE_NOSAVE_HEAD.search(text):
         raise MapError(source, lineno, "nosave line cannot be read")
     return None

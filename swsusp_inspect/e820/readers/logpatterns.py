@@ -64,8 +64,7 @@ RE_NEW = _first(
 )
 RE_GAP = re.compile(_B + _WHO + r":\s*\[gap\s")
 RE_OLD = _first(
-    _B + _WHO + r":\s+(?P<a>" + _HEX + r")\s+-\s+(?P<b>" + _HEX + r")\s+\(",
-    r"(?P<type>.*)\)\s*$",
+    _B + _WHO + r":\s+(?P<a>" + _HEX + r")\s+-\s+(?P<b>" + _HEX + r")\s+\(", r"(?P<type>.*)\)\s*$"
 )
 RE_HEAD = re.compile(_B + _WHO + r":\s*(?:\[mem\b|[0-9a-fA-F]{8,}\s+-)")
 RE_XEN_OLD = _first(
@@ -83,13 +82,15 @@ RE_UPDATE = _first(
 )
 RE_UPDATE_HEAD = re.compile(r"e820: (?:update|remove) \[mem")
 RE_REMOVE = _first(
-    r"e820: remove \[mem\s+(?P<a>0x" + _HEX + r")-(?P<b>0x" + _HEX + r")\]",
-    r"\s*(?P<old>.*?)\s*$",
+    r"e820: remove \[mem\s+(?P<a>0x" + _HEX + r")-(?P<b>0x" + _HEX + r")\]", r"\s*(?P<old>.*?)\s*$"
 )
 RE_KEXEC_ONLY = re.compile(r"update e820_table_kexec for e820__memblock_alloc_reserved")
 RE_NOSAVE_NEW = re.compile(
-    r"(?P<kind>Registered nosave memory|Marking nosave pages):\s*\[mem\s+(?P<a>0x" + _HEX
-    + r")-(?P<b>0x" + _HEX + r")\]"
+    r"(?P<kind>Registered nosave memory|Marking nosave pages):\s*\[mem\s+(?P<a>0x"
+    + _HEX
+    + r")-(?P<b>0x"
+    + _HEX
+    + r")\]"
 )
 RE_NOSAVE_OLD = re.compile(
     r"(?P<kind>Registered nosave memory(?: region)?|Marking nosave pages|Nosave address range):"
@@ -111,13 +112,23 @@ RE_QUOTE = re.compile(r"^(?:>\s?)+")
 # words a map line starts with (then it is a damaged log, not one to guess through).
 MAX_LINE = 4096
 # every message this reader reads holds one of these; other lines skip the regular expressions
-TRIGGERS = ("BIOS-", "Xen", "(XEN)", "extended", "user", "modified", "reserve setup_data",
-             "e820", "nosave", "Nosave", "node", "physical RAM map")
+TRIGGERS = (
+    "BIOS-",
+    "Xen",
+    "(XEN)",
+    "extended",
+    "user",
+    "modified",
+    "reserve setup_data",
+    "e820",
+    "nosave",
+    "Nosave",
+    "node",
+    "physical RAM map",
+)
 # Kernels before 2.6.18 stamped early messages with a bogus pre-timer value (~17179569 s);
 # a drop from it to 0 is not a reboot.
 BOGUS_PRE_TIMER = 17_000_000
-
-
 
 
 def maybe(text: str) -> bool:
@@ -141,8 +152,13 @@ class Has:
 
     @classmethod
     def of(cls, text: str) -> Has:
-        return cls(any(w in text for w in WHO_COLON), "e820: " in text,
-                   "osave " in text, "(XEN)" in text, "node" in text)
+        return cls(
+            any(w in text for w in WHO_COLON),
+            "e820: " in text,
+            "osave " in text,
+            "(XEN)" in text,
+            "node" in text,
+        )
 
 
 def looks_like_log(text: str) -> bool:
@@ -151,9 +167,11 @@ def looks_like_log(text: str) -> bool:
         if len(line) > MAX_LINE or not maybe(line):
             continue
         has = Has.of(line)
-        if ((has.who and (RE_NEW.search(line) or RE_OLD.search(line) or RE_HEAD.search(line)))
-                or (has.nosave and (RE_NOSAVE_NEW.search(line) or RE_NOSAVE_OLD.search(line)))
-                or (has.xen and (RE_XEN_OLD.search(line) or RE_XEN_NEW.search(line)))
-                or (has.node and RE_NODE.search(line))):
+        if (
+            (has.who and (RE_NEW.search(line) or RE_OLD.search(line) or RE_HEAD.search(line)))
+            or (has.nosave and (RE_NOSAVE_NEW.search(line) or RE_NOSAVE_OLD.search(line)))
+            or (has.xen and (RE_XEN_OLD.search(line) or RE_XEN_NEW.search(line)))
+            or (has.node and RE_NODE.search(line))
+        ):
             return True
     return False

@@ -41,7 +41,8 @@ def looks_like_sysfs(text: str) -> bool:
     if not lines:
         return False
     return all(RE_GREP.match(ln) for ln in lines[:20]) or all(
-        RE_SCRIPT.match(ln) for ln in lines[:20])
+        RE_SCRIPT.match(ln) for ln in lines[:20]
+    )
 
 
 def _value(source: str, line: int | None, text: str) -> int:
@@ -68,18 +69,29 @@ def _build(source: str, fields: dict[int, dict[str, tuple[str, int | None]]]) ->
         start = _value(source, f["start"][1], f["start"][0])
         end = _value(source, f["end"][1], f["end"][0])
         if end + 1 < start:
-            raise MapError(source, f["end"][1], f"memmap entry {idx}: end {end:#x} is before "
-                                                f"start {start:#x}")
+            raise MapError(
+                source, f["end"][1], f"memmap entry {idx}: end {end:#x} is before start {start:#x}"
+            )
         name = f["type"][0].strip()
         code = type_from_iomem_name(name)
         if code is None:
             raise MapError(source, f["type"][1], f"memmap entry {idx}: unknown type {clip(name)!r}")
-        entries.append(RawEntry(start, end - start + 1, code, dmesg_name(code), source,
-                                f["start"][1]))
-    return MemoryMap(source, "sysfs", entries, findings=[Finding(
-        Severity.INFO, "not-firmware-table",
-        "sysfs follows the kexec table, which kexec-time edits may change: prefer the boot log "
-        "for the checksum")])
+        entries.append(
+            RawEntry(start, end - start + 1, code, dmesg_name(code), source, f["start"][1])
+        )
+    return MemoryMap(
+        source,
+        "sysfs",
+        entries,
+        findings=[
+            Finding(
+                Severity.INFO,
+                "not-firmware-table",
+                "sysfs follows the kexec table, which kexec-time edits may change: "
+                "prefer the boot log for the checksum",
+            )
+        ],
+    )
 
 
 def read_sysfs_text(source: str, text: str) -> MemoryMap:
@@ -122,15 +134,18 @@ def read_sysfs_dir(path: Path) -> MemoryMap:
     fields: dict[int, dict[str, tuple[str, int | None]]] = {}
     for seen, sub in enumerate(path.iterdir(), 1):
         if seen > MAX_ENTRIES:
-            raise MapError(source, None, f"more than {MAX_ENTRIES} names: not a "
-                                         "/sys/firmware/memmap directory")
+            raise MapError(
+                source, None, f"more than {MAX_ENTRIES} names: not a /sys/firmware/memmap directory"
+            )
         if RE_INDEX.fullmatch(sub.name) and sub.is_dir():
             for name in ("start", "end", "type"):
                 f = sub / name
                 if f.is_file():
                     value = read_capped(str(f), _FIELD_BYTES, _refuse_field(str(f)))
                     fields.setdefault(int(sub.name), {})[name] = (
-                        value.decode("ascii", "replace"), None)
+                        value.decode("ascii", "replace"),
+                        None,
+                    )
     return _build(source, fields)
 
 
@@ -145,8 +160,11 @@ def read_sysfs_tar(path: Path, data: bytes | None = None) -> MemoryMap:
         with tarfile.open(fileobj=io.BytesIO(data), mode="r:") as tar:
             for count, member in enumerate(tar, 1):
                 if count > 3 * MAX_ENTRIES:
-                    raise MapError(source, None, f"more than {3 * MAX_ENTRIES} tar members: not "
-                                                 "a /sys/firmware/memmap tar")
+                    raise MapError(
+                        source,
+                        None,
+                        f"more than {3 * MAX_ENTRIES} tar members: not a /sys/firmware/memmap tar",
+                    )
                 m = RE_TAR_MEMBER.search(member.name)
                 if m is None or not member.isfile():
                     continue

@@ -45,12 +45,13 @@ I386_PAGE_OFFSETS: tuple[tuple[int, str], ...] = (
 )
 X86_64_PAGE_OFFSETS: tuple[tuple[int, int, str], ...] = (
     # (PAGE_OFFSET, size of the direct map, where it is defined)
-    (0xFFFF880000000000, 1 << 46,
-     "x86_64 __PAGE_OFFSET 2.6.27+ (include/asm-x86/page_64.h)"),
-    (0xFFFF810000000000, 1 << 46,
-     "x86_64 __PAGE_OFFSET 2.6.11-2.6.26 (include/asm-x86_64/page.h)"),
-    (0x0000010000000000, 1 << 40,
-     "x86_64 __PAGE_OFFSET 2.6.0-2.6.10, '1 << 40' (include/asm-x86_64/page.h)"),
+    (0xFFFF880000000000, 1 << 46, "x86_64 __PAGE_OFFSET 2.6.27+ (include/asm-x86/page_64.h)"),
+    (0xFFFF810000000000, 1 << 46, "x86_64 __PAGE_OFFSET 2.6.11-2.6.26 (include/asm-x86_64/page.h)"),
+    (
+        0x0000010000000000,
+        1 << 40,
+        "x86_64 __PAGE_OFFSET 2.6.0-2.6.10, '1 << 40' (include/asm-x86_64/page.h)",
+    ),
 )
 # the kernel image (loaded at 1 MiB on i386, 1 MiB or 2 MiB on x86_64) is always saved: the
 # lowest address of a real image lies within a few MiB of PAGE_OFFSET
@@ -72,9 +73,12 @@ class Translation:
     kernel_text: int  # addresses translated through __START_KERNEL_map (x86_64)
 
     def to_details(self) -> dict[str, Any]:
-        return {"page_offset": self.page_offset, "page_offset_how": self.how,
-                "page_offset_reason": self.reason,
-                "kernel_text_addresses": self.kernel_text}
+        return {
+            "page_offset": self.page_offset,
+            "page_offset_how": self.how,
+            "page_offset_reason": self.reason,
+            "kernel_text_addresses": self.kernel_text,
+        }
 
 
 Locate = Callable[[int], tuple[str, int]]
@@ -91,8 +95,10 @@ def _choose_i386(direct: np.ndarray, page_size: int) -> tuple[int, str, str]:
         if value <= lo and hi - value < i386_lowmem_pages(value, page_size) * page_size:
             near = lo - value < _NEAR
             how = "inferred" if near else "assumed"
-            why = (f"{source}: the lowest saved address {lo:#x} lies "
-                   f"{(lo - value) >> 10:,} KiB above it")
+            why = (
+                f"{source}: the lowest saved address {lo:#x} lies "
+                f"{(lo - value) >> 10:,} KiB above it"
+            )
             if not near:
                 why += " (no page near the start of the direct map was saved)"
             return value, how, why
@@ -132,10 +138,12 @@ def translate(
     misaligned = np.flatnonzero(vas & np.uint64(page_size - 1))
     if misaligned.size:
         i = int(misaligned[0])
-        raise _error(locate, i, f"a page-aligned kernel address (multiple of {page_size:#x})",
-                     int(vas[i]))
-    text = vas >= np.uint64(X86_64_START_KERNEL_MAP) if word_size == 8 else \
-        np.zeros(vas.shape, bool)
+        raise _error(
+            locate, i, f"a page-aligned kernel address (multiple of {page_size:#x})", int(vas[i])
+        )
+    text = (
+        vas >= np.uint64(X86_64_START_KERNEL_MAP) if word_size == 8 else np.zeros(vas.shape, bool)
+    )
     direct = vas[~text]
     how, reason = "given", "--page-offset"
     if page_offset is None:
@@ -143,33 +151,48 @@ def translate(
             page_offset, how, reason = 0, "assumed", "no direct-map address to infer it from"
         else:
             try:
-                page_offset, how, reason = (_choose_x86_64(direct) if word_size == 8
-                                            else _choose_i386(direct, page_size))
+                page_offset, how, reason = (
+                    _choose_x86_64(direct) if word_size == 8 else _choose_i386(direct, page_size)
+                )
             except ValueError:
                 i = int(np.flatnonzero(~text)[int(np.argmin(direct))])
-                known = ", ".join(f"{v:#x}" for v, *_ in (
-                    X86_64_PAGE_OFFSETS if word_size == 8 else I386_PAGE_OFFSETS))
-                raise _error(locate, i, f"a kernel direct-map address (PAGE_OFFSET {known}; "
-                             "give --page-offset for another)", int(vas[i])) from None
+                known = ", ".join(
+                    f"{v:#x}"
+                    for v, *_ in (X86_64_PAGE_OFFSETS if word_size == 8 else I386_PAGE_OFFSETS)
+                )
+                raise _error(
+                    locate,
+                    i,
+                    f"a kernel direct-map address (PAGE_OFFSET {known}; "
+                    "give --page-offset for another)",
+                    int(vas[i]),
+                ) from None
     if word_size == 8:
         limit = next((size for v, size, _ in X86_64_PAGE_OFFSETS if v == page_offset), 1 << 46)
     else:
         limit = i386_lowmem_pages(page_offset, page_size) * page_size
-    bad = np.flatnonzero(~text & ((vas < np.uint64(page_offset))
-                                  | (vas - np.uint64(page_offset) >= np.uint64(limit))))
+    bad = np.flatnonzero(
+        ~text
+        & ((vas < np.uint64(page_offset)) | (vas - np.uint64(page_offset) >= np.uint64(limit)))
+    )
     if bad.size:
         i = int(bad[0])
-        raise _error(locate, i, f"an address in the direct map {page_offset:#x} .. "
-                     f"{page_offset + limit - 1:#x} (PAGE_OFFSET {how})", int(vas[i]))
+        raise _error(
+            locate,
+            i,
+            f"an address in the direct map {page_offset:#x} .. "
+            f"{page_offset + limit - 1:#x} (PAGE_OFFSET {how})",
+            int(vas[i]),
+        )
     shift = page_size.bit_length() - 1
-    phys = np.where(text, vas - np.uint64(X86_64_START_KERNEL_MAP),
-                    vas - np.uint64(page_offset))
+    phys = np.where(text, vas - np.uint64(X86_64_START_KERNEL_MAP), vas - np.uint64(page_offset))
     pfns = (phys >> np.uint64(shift)).astype(np.uint64)
     return pfns, Translation(page_offset, how, reason, int(np.count_nonzero(text)))
 
 
-def highmem_note(word_size: int, page_size: int, page_offset: int,
-                 num_physpages: int) -> HighmemNote | None:
+def highmem_note(
+    word_size: int, page_size: int, page_offset: int, num_physpages: int
+) -> HighmemNote | None:
     """Facts about i386 highmem for eras that copied it with ``save_highmem()`` (else None).
 
     ``num_physpages`` is the highest PFN + 1 on i386 (``highend_pfn`` with highmem): pages at or
@@ -187,5 +210,7 @@ def highmem_note(word_size: int, page_size: int, page_offset: int,
             f"highmem PFNs {lowmem:#x}..{num_physpages - 1:#x} (at most {above:,} pages in use) "
             "were copied into lowmem buffers by save_highmem(): their contents are in this "
             "image under the PFNs of those buffers, their own PFNs are not recorded"
-            if above else "no highmem: num_physpages ends inside lowmem"),
+            if above
+            else "no highmem: num_physpages ends inside lowmem"
+        ),
     )

@@ -45,8 +45,15 @@ class Ctx:
     def word_at(self, offset: int) -> int:
         return int.from_bytes(bytes(self.buf[offset : offset + self.word]), "little")
 
-    def pointer(self, value: int, encoding: str, where: tuple[str, int, str], target: str, *,
-                in_file: bool = True) -> int:
+    def pointer(
+        self,
+        value: int,
+        encoding: str,
+        where: tuple[str, int, str],
+        target: str,
+        *,
+        in_file: bool = True,
+    ) -> int:
         """Absolute page a pointer names; errors name the pointer's own location."""
         structure, at, fld = where
         off = swp_offset(value, self.word, encoding)
@@ -54,20 +61,25 @@ class Ctx:
             raise FormatError(structure, at, fld, f"a nonzero swap page ({target})", value)
         page = self.base_page + off
         if self.device_pages is not None and page >= self.device_pages:
-            raise FormatError(structure, at, fld,
-                              f"a swap page below {self.device_pages - self.base_page:#x} "
-                              f"(swap header last_page + 1; {target})", off)
+            raise FormatError(
+                structure,
+                at,
+                fld,
+                f"a swap page below {self.device_pages - self.base_page:#x} "
+                f"(swap header last_page + 1; {target})",
+                off,
+            )
         if in_file and page >= self.file_pages:
             raise TruncatedError(target, page * self.n, self.n, len(self.buf))
         return page
 
     def words(self, page: int) -> np.ndarray:
-        return np.frombuffer(self.buf, dtype=self.dtype, count=self.n // self.word,
-                             offset=page * self.n)
+        return np.frombuffer(
+            self.buf, dtype=self.dtype, count=self.n // self.word, offset=page * self.n
+        )
 
     def gather(self, pages: list[int]) -> np.ndarray:
-        return np.concatenate([self.words(p) for p in pages]) if pages else \
-            np.zeros(0, self.dtype)
+        return np.concatenate([self.words(p) for p in pages]) if pages else np.zeros(0, self.dtype)
 
 
 def swap_info(buf: Any, base: int, n: int) -> tuple[int | None, int | None]:
@@ -113,18 +125,31 @@ class Read:
 def opened(r: Read, ctx: Ctx) -> OpenedImage:
     """The image one era's reader found (its PFN directory decoded already)."""
     return OpenedImage(
-        container="swap", era=r.era, page_size=ctx.n, buf=ctx.buf, header=r.header,
-        info=r.info, entries=r.entries, map_pages=r.map_pages, device_pages=ctx.device_pages,
-        pagedir=fpagedir.PfnDirectory(r.pfns.astype(np.uint64), np.zeros(r.pfns.size, bool),
-                                      True),
-        transform=r.transform, details=LegacyDetails(**r.details))
+        container="swap",
+        era=r.era,
+        page_size=ctx.n,
+        buf=ctx.buf,
+        header=r.header,
+        info=r.info,
+        entries=r.entries,
+        map_pages=r.map_pages,
+        device_pages=ctx.device_pages,
+        pagedir=fpagedir.PfnDirectory(r.pfns.astype(np.uint64), np.zeros(r.pfns.size, bool), True),
+        transform=r.transform,
+        details=LegacyDetails(**r.details),
+    )
 
 
-def translate(ctx: Ctx, vas: np.ndarray, locate: addresses.Locate,
-               num_physpages: int, details: dict[str, Any], *,
-               highmem_copied: bool) -> np.ndarray:
-    pfns, tr = addresses.translate(vas, ctx.word, ctx.n, page_offset=ctx.page_offset,
-                                     locate=locate)
+def translate(
+    ctx: Ctx,
+    vas: np.ndarray,
+    locate: addresses.Locate,
+    num_physpages: int,
+    details: dict[str, Any],
+    *,
+    highmem_copied: bool,
+) -> np.ndarray:
+    pfns, tr = addresses.translate(vas, ctx.word, ctx.n, page_offset=ctx.page_offset, locate=locate)
     details.update(tr.to_details())
     details["metadata"] = "kernel virtual addresses (pbe->orig_address), PA = VA - PAGE_OFFSET"
     if highmem_copied:
@@ -135,16 +160,32 @@ def translate(ctx: Ctx, vas: np.ndarray, locate: addresses.Locate,
 
 
 def make_header(ctx: Ctx, layout: str, sig: str, orig_sig: str, image: int) -> SwsuspHeader:
-    return SwsuspHeader(offset=ctx.base, page_size=ctx.n, sector_size=ctx.word, layout=layout,
-                        sig=sig, orig_sig=orig_sig, flags=None, image=image, crc32=None,
-                        hw_sig=None)
+    return SwsuspHeader(
+        offset=ctx.base,
+        page_size=ctx.n,
+        sector_size=ctx.word,
+        layout=layout,
+        sig=sig,
+        orig_sig=orig_sig,
+        flags=None,
+        image=image,
+        crc32=None,
+        hw_sig=None,
+    )
 
 
 NO_CHECKSUM = "no checksum in this era: verify reads every page"
 
 
-def check_data(ctx: Ctx, raw: np.ndarray, encoding: str, want_type: int | None,
-                locate: Callable[[int], tuple[str, int]], *, fld: str) -> np.ndarray:
+def check_data(
+    ctx: Ctx,
+    raw: np.ndarray,
+    encoding: str,
+    want_type: int | None,
+    locate: Callable[[int], tuple[str, int]],
+    *,
+    fld: str,
+) -> np.ndarray:
     """Absolute pages of data-page pointers ``raw`` (bounds, type)."""
     offs = swp_offsets(raw, ctx.word, encoding)
     zero = np.flatnonzero(offs == 0)
@@ -158,17 +199,23 @@ def check_data(ctx: Ctx, raw: np.ndarray, encoding: str, want_type: int | None,
         if other.size:
             i = int(other[0])
             s, at = locate(i)
-            raise FormatError(s, at, fld, f"swap type {want_type} (the resume device)",
-                              int(types[i]))
+            raise FormatError(
+                s, at, fld, f"swap type {want_type} (the resume device)", int(types[i])
+            )
     pages = offs + np.uint64(ctx.base_page)
     if ctx.device_pages is not None:
         over = np.flatnonzero(pages >= np.uint64(ctx.device_pages))
         if over.size:
             i = int(over[0])
             s, at = locate(i)
-            raise FormatError(s, at, fld,
-                              f"a swap page below {ctx.device_pages - ctx.base_page:#x} "
-                              "(swap header last_page + 1)", int(offs[i]))
+            raise FormatError(
+                s,
+                at,
+                fld,
+                f"a swap page below {ctx.device_pages - ctx.base_page:#x} "
+                "(swap header last_page + 1)",
+                int(offs[i]),
+            )
     return pages
 
 

@@ -44,24 +44,34 @@ from swsusp_inspect.model.image import SnapshotInfo, Utsname
 def _link_header(ctx: Ctx, encoding: str) -> tuple[int, Any, int]:
     """``(header page, parsed suspend_header, pagedir pages)`` or FormatError."""
     at = ctx.base + ctx.n - ctx.word
-    hp = ctx.pointer(ctx.word_at(at), encoding, ("swap header", at, "link.next"),
-                     "suspend_header page")
+    hp = ctx.pointer(
+        ctx.word_at(at), encoding, ("swap header", at, "link.next"), "suspend_header page"
+    )
     off = hp * ctx.n
     sh = parse_at(suspend_header_struct(ctx.word), ctx.buf, off, "suspend_header")
     ps_at = off + (48 if ctx.word == 8 else 40)
     if sh.page_size != ctx.n:
         raise FormatError("suspend_header", ps_at, "page_size", ctx.n, int(sh.page_size))
     if not plausible_version(int(sh.version_code)):
-        raise FormatError("suspend_header", off, "version_code",
-                          "a 2.4/2.5/2.6 LINUX_VERSION_CODE", int(sh.version_code))
+        raise FormatError(
+            "suspend_header",
+            off,
+            "version_code",
+            "a 2.4/2.5/2.6 LINUX_VERSION_CODE",
+            int(sh.version_code),
+        )
     nd_at = off + (64 if ctx.word == 8 else 48)
     num = int(sh.num_pbes)
     pbe_size = 4 * ctx.word
     npd = num * pbe_size // ctx.n + 1  # SUSPEND_PD_PAGES()
     if num == 0 or npd > ctx.file_pages:
-        raise FormatError("suspend_header", nd_at, "num_pbes",
-                          f"1..{ctx.file_pages * ctx.n // pbe_size:#x} (pbes the file can hold)",
-                          num)
+        raise FormatError(
+            "suspend_header",
+            nd_at,
+            "num_pbes",
+            f"1..{ctx.file_pages * ctx.n // pbe_size:#x} (pbes the file can hold)",
+            num,
+        )
     return hp, sh, npd
 
 
@@ -77,8 +87,12 @@ def _read_link(ctx: Ctx, encoding: str, sig_raw: bytes, era: str) -> Read:
     for k in range(npd):
         page = ctx.pointer(nxt, encoding, where, f"pagedir page {npd - 1 - k} of {npd}")
         if page in seen:
-            raise FormatError(*where, "a page not yet visited", page - ctx.base_page,
-                              detail="the link.next chain loops")
+            raise FormatError(
+                *where,
+                "a page not yet visited",
+                page - ctx.base_page,
+                detail="the link.next chain loops",
+            )
         seen.add(page)
         chain.append(page)
         where = (f"pagedir page {npd - 1 - k}", page * n + n - w, "link.next")
@@ -92,8 +106,10 @@ def _read_link(ctx: Ctx, encoding: str, sig_raw: bytes, era: str) -> Read:
     htype = swp_type(ctx.word_at(ctx.base + n - w), w, encoding)
 
     def locate(i: int, col: int = 2) -> tuple[str, int]:
-        return (f"pbe {i} (pagedir page {i // per})",
-                pages[i // per] * n + (i % per) * 4 * w + col * w)
+        return (
+            f"pbe {i} (pagedir page {i // per})",
+            pages[i // per] * n + (i % per) * 4 * w + col * w,
+        )
 
     data = check_data(ctx, pbes[:, 2], encoding, htype, locate, fld="swap_address")
     details: dict[str, Any] = {
@@ -108,23 +124,42 @@ def _read_link(ctx: Ctx, encoding: str, sig_raw: bytes, era: str) -> Read:
         "pagedir_pages": npd,
         "verify": NO_CHECKSUM,
     }
-    pfns = translate(ctx, pbes[:, 1], lambda i: locate(i, 1), int(sh.num_physpages), details,
-                      highmem_copied=era == ERA_LINK_26)
+    pfns = translate(
+        ctx,
+        pbes[:, 1],
+        lambda i: locate(i, 1),
+        int(sh.num_physpages),
+        details,
+        highmem_copied=era == ERA_LINK_26,
+    )
     visible = cstring(sig_raw[: 10 - w])
     orig = "SWAP-SPACE" if visible[1:2] == "1" or visible[4:5] == "1" else "SWAPSPACE2"
-    info = SnapshotInfo(offset=hdr_off, word_size=w, num_physpages=int(sh.num_physpages),
-                        cpus=int(sh.num_cpus), image_pages=num, pages=num + 1,
-                        size=(num + 1) * n, version_code=int(sh.version_code),
-                        uts=Utsname("", "", "", cstring(bytes(sh.version)),
-                                    cstring(bytes(sh.machine)), ""), arch=None)
-    header = make_header(ctx, f"link.next ({w}-byte {encoding} in the last bytes of page 0)",
-                     visible, orig, hp - ctx.base_page)
+    info = SnapshotInfo(
+        offset=hdr_off,
+        word_size=w,
+        num_physpages=int(sh.num_physpages),
+        cpus=int(sh.num_cpus),
+        image_pages=num,
+        pages=num + 1,
+        size=(num + 1) * n,
+        version_code=int(sh.version_code),
+        uts=Utsname("", "", "", cstring(bytes(sh.version)), cstring(bytes(sh.machine)), ""),
+        arch=None,
+    )
+    header = make_header(
+        ctx,
+        f"link.next ({w}-byte {encoding} in the last bytes of page 0)",
+        visible,
+        orig,
+        hp - ctx.base_page,
+    )
     entries = np.concatenate([[np.uint64(hp)], data]).astype(np.uint64)
     return Read(era, header, info, entries, pfns, tuple(pages), details)
 
 
-def open_link_era(buf: Any, hit: SignatureHit | None, base: int, options: OpenOptions, *,
-                  probe: bool = False) -> OpenedImage | None:
+def open_link_era(
+    buf: Any, hit: SignatureHit | None, base: int, options: OpenOptions, *, probe: bool = False
+) -> OpenedImage | None:
     """``SUSP1R``/``SUSP2R``/``S1SUSP``/``S2SUSP`` with six visible letters: 4-byte link.next."""
     if hit is None:
         return None
@@ -144,15 +179,20 @@ def open_link_era(buf: Any, hit: SignatureHit | None, base: int, options: OpenOp
             if probe:
                 return None
             _link_header(ctx, encodings[0])  # raises the first encoding's complaint
-        r = first_working([lambda e=enc: _read_link(ctx, e, hit.raw, era)  # type: ignore[misc]
-                            for enc in plausible])
+        r = first_working(
+            [
+                lambda e=enc: _read_link(ctx, e, hit.raw, era)  # type: ignore[misc]
+                for enc in plausible
+            ]
+        )
     except FormatError as exc:
         raise under_signature(exc, hit, era) from None
     return opened(r, ctx)
 
 
-def open_link_era_short(buf: Any, hit: SignatureHit | None, base: int, options: OpenOptions,
-                        *, probe: bool = True) -> OpenedImage | None:
+def open_link_era_short(
+    buf: Any, hit: SignatureHit | None, base: int, options: OpenOptions, *, probe: bool = True
+) -> OpenedImage | None:
     """64-bit 2.5/2.6.0-2.6.8: ``link.next`` (8 bytes) leaves only ``S1``/``S2`` of the magic.
 
     No signature table can match two letters, so this probe runs when nothing else matched;
@@ -177,5 +217,3 @@ def open_link_era_short(buf: Any, hit: SignatureHit | None, base: int, options: 
     if probe:
         return None
     raise FormatError("swap header", base, "sig", "S1/S2 followed by link.next", None)
-
-

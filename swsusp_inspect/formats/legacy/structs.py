@@ -67,8 +67,9 @@ def pbe_struct(word_size: int) -> Any:
     return cs.Struct("address" / u, "orig_address" / u, "swap_address" / u, "dummy" / u)
 
 
-def swsusp_header_struct(page_size: int, word_size: int, *, pointer: str = "swsusp_info",
-                         key_iv: bool = False) -> Any:
+def swsusp_header_struct(
+    page_size: int, word_size: int, *, pointer: str = "swsusp_info", key_iv: bool = False
+) -> Any:
     """The 2.6.0-2.6.19 header page: ``pmdisk_header`` (pointer ``pmdisk_info``),
     ``swsusp_header`` of 2.6.9-2.6.15 (``swsusp_info``, 2.6.14-15 with ``key_iv``) and
     2.6.16-2.6.19 (``image``).  ``reserved`` is the swap header kept as read."""
@@ -106,17 +107,24 @@ def pbe_info_struct(page_size: int, word_size: int, *, pmdisk: bool = False) -> 
     head = pbe_info_fields(word_size, pmdisk=pmdisk)
     slots = (page_size - head.sizeof()) // word_size
     rest = page_size - head.sizeof() - slots * word_size
-    return cs.Struct(*head.subcons, "pagedir" / cs.Array(slots, ulong(word_size)),
-                     cs.Padding(rest))
+    return cs.Struct(*head.subcons, "pagedir" / cs.Array(slots, ulong(word_size)), cs.Padding(rest))
 
 
 def info_2616_struct(word_size: int) -> Any:
     """``struct swsusp_info`` of 2.6.16 (``pages``, no ``size``)."""
     pad = 4 if word_size == 8 else 0
     u = ulong(word_size)
-    return cs.Struct("uts" / cs.Bytes(6 * UTS_LEN), cs.Padding(2),
-                     "version_code" / cs.Int32ul, cs.Padding(pad), "num_physpages" / u,
-                     "cpus" / cs.Int32sl, cs.Padding(pad), "image_pages" / u, "pages" / u)
+    return cs.Struct(
+        "uts" / cs.Bytes(6 * UTS_LEN),
+        cs.Padding(2),
+        "version_code" / cs.Int32ul,
+        cs.Padding(pad),
+        "num_physpages" / u,
+        "cpus" / cs.Int32sl,
+        cs.Padding(pad),
+        "image_pages" / u,
+        "pages" / u,
+    )
 
 
 def swap_map_struct(page_size: int, word_size: int, layout: str) -> Any:
@@ -181,5 +189,3 @@ def swp_types(values: np.ndarray, word_size: int, encoding: str) -> np.ndarray |
     if encoding == ENC_SWP_ENTRY:
         return v >> np.uint64(8 * word_size - MAX_SWAPFILES_SHIFT)
     return None
-
-

@@ -52,12 +52,15 @@ from swsusp_inspect.model.image import SnapshotInfo
 POINTERS = "swap-area page offsets, relative to the swap header page"
 # 2.6.20 made them block-device pages (sector_t, swapdev_block()): the same numbers for a swap
 # partition, whose area starts the device
-POINTERS_2620 = ("block-device pages (sector_t), read as 2.6.19's swap-area offsets: the same "
-                 "numbers when the swap area starts the device")
+POINTERS_2620 = (
+    "block-device pages (sector_t), read as 2.6.19's swap-area offsets: the same "
+    "numbers when the swap area starts the device"
+)
 
 
-def _walk_map(ctx: Ctx, first: int, layout: str, where: tuple[str, int, str]
-              ) -> tuple[np.ndarray, list[int]]:
+def _walk_map(
+    ctx: Ctx, first: int, layout: str, where: tuple[str, int, str]
+) -> tuple[np.ndarray, list[int]]:
     """Raw entry values (up to the first 0) and the map pages, bounded and cycle-checked."""
     per, nxt_slot = map_geometry(ctx.n, ctx.word, layout)
     enc = ENC_SWP_ENTRY if layout == "2.6.16" else ENC_PLAIN
@@ -67,8 +70,12 @@ def _walk_map(ctx: Ctx, first: int, layout: str, where: tuple[str, int, str]
     page = first
     while True:
         if page in seen:
-            raise FormatError(*where, "a swap-map page not yet visited",
-                              page - ctx.base_page, detail="the swap-map chain loops")
+            raise FormatError(
+                *where,
+                "a swap-map page not yet visited",
+                page - ctx.base_page,
+                detail="the swap-map chain loops",
+            )
         seen.add(page)
         pages.append(page)
         words = ctx.words(page)
@@ -87,15 +94,17 @@ def _map_info(ctx: Ctx, layout: str) -> tuple[int, np.ndarray, list[int], Snapsh
     """Header pointer -> map chain -> swsusp_info, with the counts checked."""
     n, w = ctx.n, ctx.word
     at = ctx.base + n - 20 - w
-    first = ctx.pointer(ctx.word_at(at), ENC_SWP_ENTRY, ("swsusp_header", at, "image"),
-                        "swap map page")
+    first = ctx.pointer(
+        ctx.word_at(at), ENC_SWP_ENTRY, ("swsusp_header", at, "image"), "swap map page"
+    )
     raw, pages = _walk_map(ctx, first, layout, ("swsusp_header", at, "image"))
     per, _ = map_geometry(n, w, layout)
     enc = ENC_SWP_ENTRY if layout == "2.6.16" else ENC_PLAIN
     if not raw.size:
         raise FormatError("swap map page", first * n, "entries[0]", "the swsusp_info page", 0)
-    ip = ctx.pointer(int(raw[0]), enc, ("swap map page", first * n, "entries[0]"),
-                     "swsusp_info page")
+    ip = ctx.pointer(
+        int(raw[0]), enc, ("swap map page", first * n, "entries[0]"), "swsusp_info page"
+    )
     off = ip * n
     if layout == "2.6.16":
         st = info_2616_struct(w)
@@ -103,13 +112,22 @@ def _map_info(ctx: Ctx, layout: str) -> tuple[int, np.ndarray, list[int], Snapsh
         size_at = off + st.sizeof()
         stray = ctx.word_at(size_at)
         if stray:
-            raise FormatError("swsusp_info", size_at, "(after pages)",
-                              "0 (2.6.16 has no size field)", stray)
+            raise FormatError(
+                "swsusp_info", size_at, "(after pages)", "0 (2.6.16 has no size field)", stray
+            )
         image_pages, pages_n = int(fi.image_pages), int(fi.pages)
-        info = SnapshotInfo(offset=off, word_size=w, num_physpages=int(fi.num_physpages),
-                            cpus=int(fi.cpus), image_pages=image_pages, pages=pages_n,
-                            size=pages_n * n, version_code=int(fi.version_code),
-                            uts=utsname(bytes(fi.uts)), arch=None)
+        info = SnapshotInfo(
+            offset=off,
+            word_size=w,
+            num_physpages=int(fi.num_physpages),
+            cpus=int(fi.cpus),
+            image_pages=image_pages,
+            pages=pages_n,
+            size=pages_n * n,
+            version_code=int(fi.version_code),
+            uts=utsname(bytes(fi.uts)),
+            arch=None,
+        )
         pages_at = off + (424 if w == 8 else 408)
     else:
         info = snapshot.decode_info(ctx.buf, off, n, w)
@@ -117,14 +135,22 @@ def _map_info(ctx: Ctx, layout: str) -> tuple[int, np.ndarray, list[int], Snapsh
         pages_at = off + (424 if w == 8 else 408)
     meta = -(-image_pages * w // n)
     if pages_n != image_pages + meta + 1:
-        raise FormatError("swsusp_info", pages_at, "pages",
-                          f"image_pages + {meta} metadata pages + 1 = "
-                          f"{image_pages + meta + 1:#x}", pages_n)
+        raise FormatError(
+            "swsusp_info",
+            pages_at,
+            "pages",
+            f"image_pages + {meta} metadata pages + 1 = {image_pages + meta + 1:#x}",
+            pages_n,
+        )
     if raw.size < pages_n:
         last = pages[-1] * n + per * w
-        raise FormatError("swap map page", last, "next_swap",
-                          f"more entries ({pages_n:#x} stream pages in swsusp_info.pages)",
-                          f"0 after {raw.size:#x} entries")
+        raise FormatError(
+            "swap map page",
+            last,
+            "next_swap",
+            f"more entries ({pages_n:#x} stream pages in swsusp_info.pages)",
+            f"0 after {raw.size:#x} entries",
+        )
     return ip, raw[:pages_n], pages, info
 
 
@@ -157,21 +183,33 @@ def _metadata_kind(
     if after is None:
         return "pfn" if int(words.max(initial=0)) < (1 << (30 if w == 4 else 40)) else "va"
     at = locate_meta(ip_count)
-    raise FormatError(at[0], at[1], f"entry {ip_count}",
-                      f"0 (end of orig_address list) or BM_END_OF_MAP after "
-                      f"{ip_count:#x} entries (swsusp_info.image_pages)", after)
+    raise FormatError(
+        at[0],
+        at[1],
+        f"entry {ip_count}",
+        f"0 (end of orig_address list) or BM_END_OF_MAP after "
+        f"{ip_count:#x} entries (swsusp_info.image_pages)",
+        after,
+    )
 
 
 def _pfn_list(
-    ctx: Ctx, info: SnapshotInfo, words: np.ndarray, locate_meta: Locate,
-    details: dict[str, Any],
+    ctx: Ctx, info: SnapshotInfo, words: np.ndarray, locate_meta: Locate, details: dict[str, Any]
 ) -> tuple[np.ndarray, str]:
     """2.6.19 (and 2.6.20-2.6.22 i386) PFN metadata: the PFNs and the era."""
     n, w = ctx.n, ctx.word
-    pd = fpagedir.decode(words.view(np.uint8).copy(), w, info.image_pages,
-                         locate=lambda pos: locate_meta(pos // w), page_size=n)
-    era = ERA_2620_S4 if (info.version_code >> 8) == 0x0206 and \
-        0x14 <= info.version_code & 0xFF <= 0x16 else ERA_2619
+    pd = fpagedir.decode(
+        words.view(np.uint8).copy(),
+        w,
+        info.image_pages,
+        locate=lambda pos: locate_meta(pos // w),
+        page_size=n,
+    )
+    era = (
+        ERA_2620_S4
+        if (info.version_code >> 8) == 0x0206 and 0x14 <= info.version_code & 0xFF <= 0x16
+        else ERA_2619
+    )
     details["metadata"] = "PFNs ending in BM_END_OF_MAP (pack_pfns)"
     if era == ERA_2619:  # save_highmem() until 2.6.19; 2.6.20 lists highmem PFNs
         po = ctx.page_offset or addresses.I386_PAGE_OFFSETS[0][0]
@@ -182,7 +220,12 @@ def _pfn_list(
 
 
 def _orig_addresses(
-    ctx: Ctx, layout: str, info: SnapshotInfo, words: np.ndarray, locate_meta: Locate, *,
+    ctx: Ctx,
+    layout: str,
+    info: SnapshotInfo,
+    words: np.ndarray,
+    locate_meta: Locate,
+    *,
     details: dict[str, Any],
 ) -> tuple[np.ndarray, str]:
     """2.6.16-2.6.18 orig_address metadata (zero padded): the PFNs and the era."""
@@ -191,11 +234,16 @@ def _orig_addresses(
     if tail.size:
         i = ip_count + int(tail[0])
         at = locate_meta(i)
-        raise FormatError(at[0], at[1], f"entry {i}",
-                          "0 (pack_orig_addresses() zero-pads the last page)",
-                          int(words[i]))
-    pfns = translate(ctx, words[:ip_count], locate_meta, info.num_physpages, details,
-                      highmem_copied=True)
+        raise FormatError(
+            at[0],
+            at[1],
+            f"entry {i}",
+            "0 (pack_orig_addresses() zero-pads the last page)",
+            int(words[i]),
+        )
+    pfns = translate(
+        ctx, words[:ip_count], locate_meta, info.num_physpages, details, highmem_copied=True
+    )
     return pfns, ERA_2616 if layout == "2.6.16" else ERA_2617_VA
 
 
@@ -216,8 +264,9 @@ def _read_map(ctx: Ctx, layout: str, sig_raw: bytes, orig_raw: bytes) -> Read | 
     def locate_entry(i: int) -> tuple[str, int]:
         return (f"swap map page {i // per}", pages[i // per] * n + (i % per) * w)
 
-    stream = check_data(ctx, raw, enc, htype if enc == ENC_SWP_ENTRY else None,
-                         locate_entry, fld="entries")
+    stream = check_data(
+        ctx, raw, enc, htype if enc == ENC_SWP_ENTRY else None, locate_entry, fld="entries"
+    )
     meta_pages, words = _metadata_words(ctx, stream, info.meta_pages)
 
     def locate_meta(i: int) -> tuple[str, int]:
@@ -229,8 +278,11 @@ def _read_map(ctx: Ctx, layout: str, sig_raw: bytes, orig_raw: bytes) -> Read | 
     details: dict[str, Any] = {
         "pointers": POINTERS,
         "swap_type": htype,
-        "map_pages_order": ("written last, in reverse; next_swap names the following page"
-                            if layout == "2.6.16" else "interleaved with the data, in order"),
+        "map_pages_order": (
+            "written last, in reverse; next_swap names the following page"
+            if layout == "2.6.16"
+            else "interleaved with the data, in order"
+        ),
         "release_from_version_code": release(info.version_code),
         "verify": NO_CHECKSUM,
     }
@@ -238,12 +290,15 @@ def _read_map(ctx: Ctx, layout: str, sig_raw: bytes, orig_raw: bytes) -> Read | 
         pfns, era = _pfn_list(ctx, info, words, locate_meta, details)
     else:
         pfns, era = _orig_addresses(ctx, layout, info, words, locate_meta, details=details)
-    hdr_layout = (f"swsusp_header ({w}-byte swp_entry_t image), "
-                  f"{'swp_entry_t' if layout == '2.6.16' else 'unsigned long'} swap map")
+    hdr_layout = (
+        f"swsusp_header ({w}-byte swp_entry_t image), "
+        f"{'swp_entry_t' if layout == '2.6.16' else 'unsigned long'} swap map"
+    )
     if era == ERA_2620_S4:  # the current layout's own 2.6.20 header, with S = 4
         hdr_layout, details["pointers"], details["swap_type"] = LAYOUTS[1], POINTERS_2620, None
-    header = make_header(ctx, hdr_layout, cstring(sig_raw), cstring(orig_raw),
-                     pages[0] - ctx.base_page)
+    header = make_header(
+        ctx, hdr_layout, cstring(sig_raw), cstring(orig_raw), pages[0] - ctx.base_page
+    )
     return Read(era, header, info, stream, pfns, tuple(pages), details)
 
 
@@ -274,8 +329,11 @@ def _classify(ctx: Ctx) -> list[Callable[[], Read | None]]:
 def _looks_like_uts(page: bytes) -> bool:
     """``uts.sysname`` at the start of a page: printable text, then NULs to 65 bytes."""
     name = page[:UTS_LEN].split(b"\0", 1)[0]
-    return 0 < len(name) < UTS_LEN and all(0x20 <= c < 0x7F for c in name) and \
-        not any(page[len(name) : UTS_LEN])
+    return (
+        0 < len(name) < UTS_LEN
+        and all(0x20 <= c < 0x7F for c in name)
+        and not any(page[len(name) : UTS_LEN])
+    )
 
 
 def _s4_map(buf: Any, page: bytes, n: int, file_pages: int) -> bool:
@@ -285,8 +343,9 @@ def _s4_map(buf: Any, page: bytes, n: int, file_pages: int) -> bool:
     return 0 < info < file_pages and any(buf[info * n + 412 : info * n + 416])
 
 
-def _diagnose(buf: Any, base: int, n: int, device_pages: int | None,
-              page_offset: int | None) -> None:
+def _diagnose(
+    buf: Any, base: int, n: int, device_pages: int | None, page_offset: int | None
+) -> None:
     """Raise the legacy reader's own error for an S1SUSPEND header no layout fully fits.
 
     Only headers that are legacy beyond doubt: the 4-byte layout (the 2.6.23+ ``image`` slot
@@ -297,14 +356,17 @@ def _diagnose(buf: Any, base: int, n: int, device_pages: int | None,
     if base + n > len(buf):
         return
     i386 = any(buf[base + n - 24 : base + n - 20]) and not any(buf[base + n - 32 : base + n - 24])
-    for w in ((4, 8) if i386 else (8,)):
+    for w in (4, 8) if i386 else (8,):
         ctx = Ctx(buf, base, n, w, device_pages, page_offset)
         at = base + n - 20 - w
         value = ctx.word_at(at)
         if w == 4:
-            target = ctx.pointer(value, ENC_SWP_ENTRY, ("swsusp_header", at,
-                                                        "swsusp_info / image"),
-                                 "swsusp_info or swap map page (2.6.9-2.6.19 i386 header)")
+            target = ctx.pointer(
+                value,
+                ENC_SWP_ENTRY,
+                ("swsusp_header", at, "swsusp_info / image"),
+                "swsusp_info or swap map page (2.6.9-2.6.19 i386 header)",
+            )
         else:
             try:
                 target = ctx.pointer(value, ENC_SWP_ENTRY, ("swsusp_header", at, "image"), "")
@@ -312,24 +374,36 @@ def _diagnose(buf: Any, base: int, n: int, device_pages: int | None,
                 return
         page = bytes(buf[target * n : (target + 1) * n])
         if _looks_like_uts(page):
-            read_pbe(ctx, pmdisk=False, sig_raw=bytes(buf[base + n - 10 : base + n]),
-                      orig_raw=bytes(buf[base + n - 20 : base + n - 10]))
+            read_pbe(
+                ctx,
+                pmdisk=False,
+                sig_raw=bytes(buf[base + n - 10 : base + n]),
+                orig_raw=bytes(buf[base + n - 20 : base + n - 10]),
+            )
             return
         first = int.from_bytes(page[:w], "little")
         info = base // n + swp_offset(first, w, ENC_SWP_ENTRY)
-        sized = first > 0 and info < ctx.file_pages and any(
-            buf[info * n + (432 if w == 8 else 412) : info * n + (440 if w == 8 else 416)])
+        sized = (
+            first > 0
+            and info < ctx.file_pages
+            and any(buf[info * n + (432 if w == 8 else 412) : info * n + (440 if w == 8 else 416)])
+        )
         if w == 8 and (sized or _s4_map(buf, page, n, ctx.file_pages)):
             return  # a 2.6.17+ map, or a 4-byte sector_t one: the 2.6.20+ reader's own
         sig_raw = bytes(buf[base + n - 10 : base + n])
         orig_raw = bytes(buf[base + n - 20 : base + n - 10])
-        _read_map(ctx, "2.6.17" if sized or (w == 4 and not 0 < first < ctx.file_pages)
-                  else "2.6.16", sig_raw, orig_raw)
+        _read_map(
+            ctx,
+            "2.6.17" if sized or (w == 4 and not 0 < first < ctx.file_pages) else "2.6.16",
+            sig_raw,
+            orig_raw,
+        )
         return
 
 
-def open_s1suspend_legacy(buf: Any, hit: SignatureHit | None, base: int,
-                          options: OpenOptions, *, probe: bool = True) -> OpenedImage | None:
+def open_s1suspend_legacy(
+    buf: Any, hit: SignatureHit | None, base: int, options: OpenOptions, *, probe: bool = True
+) -> OpenedImage | None:
     """``S1SUSPEND`` images of 2.6.9-2.6.19 (and i386 2.6.20-2.6.22 without CONFIG_LBD).
 
     Returns None (``probe``) when no legacy layout fits, or when the image is one the 2.6.20+
@@ -348,8 +422,13 @@ def open_s1suspend_legacy(buf: Any, hit: SignatureHit | None, base: int,
         _diagnose(buf, base, n, device_pages, po)
         if probe:
             return None
-        raise FormatError("swsusp_header", base + n - 24, "swsusp_info / image",
-                          "a pointer to a 2.6.9-2.6.19 swsusp_info or swap map page", None)
+        raise FormatError(
+            "swsusp_header",
+            base + n - 24,
+            "swsusp_info / image",
+            "a pointer to a 2.6.9-2.6.19 swsusp_info or swap map page",
+            None,
+        )
     first: FormatError | None = None
     for ctx, reader in candidates:
         try:
@@ -362,5 +441,3 @@ def open_s1suspend_legacy(buf: Any, hit: SignatureHit | None, base: int,
         return opened(r, ctx)
     assert first is not None
     raise first
-
-

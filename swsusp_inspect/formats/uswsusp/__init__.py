@@ -53,11 +53,7 @@ from swsusp_inspect.formats import snapshot, swap
 from swsusp_inspect.formats.opened import OpenedImage, OpenOptions
 from swsusp_inspect.formats.parse import cstring, parse_at
 from swsusp_inspect.formats.signatures import SignatureHit
-from swsusp_inspect.formats.uswsusp.crypto import (
-    passphrase_bytes,
-    passphrase_key,
-    rsa_image_key,
-)
+from swsusp_inspect.formats.uswsusp.crypto import passphrase_bytes, passphrase_key, rsa_image_key
 from swsusp_inspect.formats.uswsusp.stream import (
     Decoded,
     PassphraseRequired,
@@ -125,9 +121,14 @@ def _image_start(buf: Any, hit: SignatureHit, base: int, image: int) -> tuple[in
         limit = max(limit, base + (last_page + 1) * n)  # a dump trimmed after its data
     image_at = base + n - SWSUSP_HEADER_SIZE
     if not (0 < image < limit and image % n == 0):
-        raise FormatError("uswsusp swsusp_header", image_at, "image",
-                          f"a page-aligned byte offset in 1..{limit:#x}", image,
-                          detail=f"under the ULSUSPEND signature at {hit.offset:#x}")
+        raise FormatError(
+            "uswsusp swsusp_header",
+            image_at,
+            "image",
+            f"a page-aligned byte offset in 1..{limit:#x}",
+            image,
+            detail=f"under the ULSUSPEND signature at {hit.offset:#x}",
+        )
     return image, limit
 
 
@@ -138,9 +139,13 @@ def _stream_info(decoded: Decoded, hdr: ImageHeaderInfo, n: int) -> SnapshotInfo
         sniffed = snapshot.sniff_stream(stream)
         if sniffed is None or sniffed[0] != n:
             hint = " (wrong passphrase?)" if hdr.flags & IMAGE_ENCRYPTED else ""
-            raise FormatError("uswsusp data", int(hdr.map_start), None,
-                              "the kernel's swsusp_info page first in the stream",
-                              f"no swsusp_info{hint}")
+            raise FormatError(
+                "uswsusp data",
+                int(hdr.map_start),
+                None,
+                "the kernel's swsusp_info page first in the stream",
+                f"no swsusp_info{hint}",
+            )
         return snapshot.decode_info(stream, 0, n, sniffed[1])
     except BaseException:
         for obj in reversed(decoded.closers):
@@ -152,15 +157,18 @@ def _details(
     buf: Any, hdr: ImageHeaderInfo, orig_sig: bytes, start: int, decoded: Decoded
 ) -> UswsuspDetails:
     stored = hdr.checksum if (hdr.flags & IMAGE_CHECKSUM or any(hdr.checksum)) else None
-    checksum = None if stored is None else Md5Check(
-        stored=stored.hex(), computed=decoded.md5.hex(), ok=stored == decoded.md5)
+    checksum = (
+        None
+        if stored is None
+        else Md5Check(stored=stored.hex(), computed=decoded.md5.hex(), ok=stored == decoded.md5)
+    )
     return UswsuspDetails(
         signature=cstring(SWSUSP_SIG),
         orig_sig=cstring(orig_sig),
         image=start,
         header_layout=f"{'x86_64' if hdr.word_size == 8 else 'i386'} "
-                      f"{'with' if hdr.encrypt_layout else 'without'} CONFIG_ENCRYPT "
-                      f"({hdr.size} bytes)",
+        f"{'with' if hdr.encrypt_layout else 'without'} CONFIG_ENCRYPT "
+        f"({hdr.size} bytes)",
         word_size=hdr.word_size,
         flags=hdr.flags,
         flag_names=tuple(flag_names(hdr.flags)),
@@ -180,8 +188,9 @@ def _details(
     )
 
 
-def open_uswsusp(buf: Any, hit: SignatureHit | None, base: int, options: OpenOptions, *,
-                 probe: bool = False) -> OpenedImage | None:
+def open_uswsusp(
+    buf: Any, hit: SignatureHit | None, base: int, options: OpenOptions, *, probe: bool = False
+) -> OpenedImage | None:
     """Read a ``ULSUSPEND`` swap area at ``base``.
 
     The kernel stream is decompressed (and decrypted) into a private temporary file and the
@@ -198,7 +207,13 @@ def open_uswsusp(buf: Any, hit: SignatureHit | None, base: int, options: OpenOpt
     info = _stream_info(decoded, hdr, n)
     stream = decoded.stream
     return OpenedImage(
-        container="stream", era="uswsusp", page_size=n, buf=stream, header=None, info=info,
+        container="stream",
+        era="uswsusp",
+        page_size=n,
+        buf=stream,
+        header=None,
+        info=info,
         entries=np.arange(min(info.pages, len(stream) // n + 1), dtype=np.uint64),
         closers=tuple(decoded.closers),  # the stream's map and temporary file
-        details=_details(buf, hdr, tail.orig_sig, start, decoded))
+        details=_details(buf, hdr, tail.orig_sig, start, decoded),
+    )

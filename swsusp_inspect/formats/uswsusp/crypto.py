@@ -31,7 +31,8 @@ def cipher(algorithm: str, key: bytes, iv: bytes) -> Any:
         from cryptography.hazmat.primitives.ciphers import Cipher
     except ImportError as exc:  # pragma: no cover - cryptography is a test dependency
         raise UnsupportedFormatError(
-            "encrypted uswsusp image: decrypting needs the 'cryptography' package") from exc
+            "encrypted uswsusp image: decrypting needs the 'cryptography' package"
+        ) from exc
     try:  # cryptography >= 48 moved CFB (and >= 43 Blowfish) to the "decrepit" module
         from cryptography.hazmat.decrepit.ciphers.modes import CFB
     except ImportError:  # pragma: no cover - older cryptography
@@ -62,8 +63,10 @@ def passphrase_key(passphrase: bytes, salt: bytes) -> tuple[bytes, bytes]:
 
 def pk_key(passphrase: bytes) -> tuple[bytes, bytes]:
     """AES key and IV protecting the RSA private key (keygen.c, ``decrypt_key()``)."""
-    return (hashlib.md5(passphrase).digest(),
-            passphrase[:PK_CIPHER_BLOCK].ljust(PK_CIPHER_BLOCK, b"\0"))
+    return (
+        hashlib.md5(passphrase).digest(),
+        passphrase[:PK_CIPHER_BLOCK].ljust(PK_CIPHER_BLOCK, b"\0"),
+    )
 
 
 def rsa_image_key(hdr: ImageHeaderInfo, passphrase: bytes) -> tuple[bytes, bytes]:
@@ -79,13 +82,23 @@ def rsa_image_key(hdr: ImageHeaderInfo, passphrase: bytes) -> tuple[bytes, bytes
     key, iv = pk_key(passphrase)
     test = cipher("aes", key, iv).encryptor().update(KEY_TEST_DATA)
     if test != rsa["key_test"]:
-        raise FormatError("image_header_info.rsa", at + 24, "key_test",
-                          f"{test.hex()} (AES-CFB of '12345678' under this passphrase)",
-                          rsa["key_test"].hex(), detail="wrong passphrase")
+        raise FormatError(
+            "image_header_info.rsa",
+            at + 24,
+            "key_test",
+            f"{test.hex()} (AES-CFB of '12345678' under this passphrase)",
+            rsa["key_test"].hex(),
+            detail="wrong passphrase",
+        )
     sizes = rsa["size"]
     if sum(sizes) > RSA_DATA_SIZE:
-        raise FormatError("image_header_info.rsa", at + 12, "size",
-                          f"fields of at most {RSA_DATA_SIZE} bytes in all", sum(sizes))
+        raise FormatError(
+            "image_header_info.rsa",
+            at + 12,
+            "size",
+            f"fields of at most {RSA_DATA_SIZE} bytes in all",
+            sum(sizes),
+        )
     dec = cipher("aes", key, iv).decryptor()
     values: dict[str, int] = {}
     pos = 0
@@ -97,14 +110,17 @@ def rsa_image_key(hdr: ImageHeaderInfo, passphrase: bytes) -> tuple[bytes, bytes
         pos += size
     n, d = values.get("n", 0), values.get("d", 0)
     if not n or not d:
-        raise FormatError("image_header_info.rsa", at, "field", "'n' and 'd'",
-                          ",".join(rsa["field"]))
+        raise FormatError(
+            "image_header_info.rsa", at, "field", "'n' and 'd'", ",".join(rsa["field"])
+        )
     plain = pow(int.from_bytes(hdr.encrypted_key, "big"), d, n)
     if plain.bit_length() > 8 * (KEY_SIZE + CIPHER_BLOCK):
-        raise FormatError("image_header_info.key", at + 1840, "data",
-                          f"an RSA-encrypted {KEY_SIZE + CIPHER_BLOCK}-byte key and IV",
-                          f"{(plain.bit_length() + 7) // 8} bytes after decryption")
+        raise FormatError(
+            "image_header_info.key",
+            at + 1840,
+            "data",
+            f"an RSA-encrypted {KEY_SIZE + CIPHER_BLOCK}-byte key and IV",
+            f"{(plain.bit_length() + 7) // 8} bytes after decryption",
+        )
     raw = plain.to_bytes(KEY_SIZE + CIPHER_BLOCK, "big")
     return raw[:KEY_SIZE], raw[KEY_SIZE:]
-
-

@@ -39,9 +39,15 @@ from swsusp_inspect.formats.uswsusp.structs import (
 # -- the data ----------------------------------------------------------------------------------
 
 
-def data_offsets(buf: Any, map_start: int, n_pages: int, page_size: int,
-                 limit: int, *, map_start_at: int | None = None
-                 ) -> tuple[np.ndarray, list[int]]:
+def data_offsets(
+    buf: Any,
+    map_start: int,
+    n_pages: int,
+    page_size: int,
+    limit: int,
+    *,
+    map_start_at: int | None = None,
+) -> tuple[np.ndarray, list[int]]:
     """Byte offsets of the ``n_pages`` swap pages holding image data, in write order, and the
     extents pages read (``load_extents_page()`` / ``find_next_image_page()``).
 
@@ -60,15 +66,27 @@ def data_offsets(buf: Any, map_start: int, n_pages: int, page_size: int,
     while got < n_pages:
         structure, at, field = where
         if page == 0:
-            raise FormatError(structure, at, field,
-                              f"another extents page ({n_pages - got:#x} of {n_pages:#x} data "
-                              "pages not yet found)", 0)
+            raise FormatError(
+                structure,
+                at,
+                field,
+                f"another extents page ({n_pages - got:#x} of {n_pages:#x} data "
+                "pages not yet found)",
+                0,
+            )
         if page in seen:
-            raise FormatError(structure, at, field, "an extents page not yet visited", page,
-                              detail="the extents chain loops")
+            raise FormatError(
+                structure,
+                at,
+                field,
+                "an extents page not yet visited",
+                page,
+                detail="the extents chain loops",
+            )
         if page < 0 or page % page_size or page >= limit:
-            raise FormatError(structure, at, field,
-                              f"a page-aligned offset below {limit:#x} (device bytes)", page)
+            raise FormatError(
+                structure, at, field, f"a page-aligned offset below {limit:#x} (device bytes)", page
+            )
         ext = parse_at(st, buf, page, "extents page")
         seen.append(page)
         before = got
@@ -77,17 +95,22 @@ def data_offsets(buf: Any, map_start: int, n_pages: int, page_size: int,
             if start >= end:
                 break  # the first empty extent ends this page's list
             if start <= 0 or start % page_size or end % page_size or end > limit:
-                raise FormatError("extents page", page + 16 * i, f"extents[{i}]",
-                                  f"page-aligned 0 < start < end <= {limit:#x}",
-                                  f"{start:#x}..{end:#x}")
+                raise FormatError(
+                    "extents page",
+                    page + 16 * i,
+                    f"extents[{i}]",
+                    f"page-aligned 0 < start < end <= {limit:#x}",
+                    f"{start:#x}..{end:#x}",
+                )
             take = min((end - start) // page_size, n_pages - got)
             out[got : got + take] = start + page_size * np.arange(take, dtype=np.int64)
             got += take
             if got == n_pages:
                 break
         if got == before:
-            raise FormatError("extents page", page, "extents[0]", "at least one extent",
-                              "none (start >= end)")
+            raise FormatError(
+                "extents page", page, "extents[0]", "at least one extent", "none (start >= end)"
+            )
         where = ("extents page", page + page_size - 16, "next")
         page = int(ext.next)
     return out, seen
@@ -96,8 +119,9 @@ def data_offsets(buf: Any, map_start: int, n_pages: int, page_size: int,
 class _Reader:
     """Data pages in write order, decrypted when needed (one CFB stream over all of them)."""
 
-    def __init__(self, buf: Any, offsets: np.ndarray, page_size: int, limit: int,
-                 decryptor: Any) -> None:
+    def __init__(
+        self, buf: Any, offsets: np.ndarray, page_size: int, limit: int, decryptor: Any
+    ) -> None:
         self.buf = buf
         self.offsets = offsets
         self.n = page_size
@@ -135,10 +159,13 @@ def _stream_pages(reader: _Reader, hdr: ImageHeaderInfo, page_size: int) -> Iter
         while remaining > 0:
             take = min(BUFFER_PAGES, remaining)
             if reader.left() < take:
-                raise FormatError("image_header_info", hdr.offset + (24 if word == 8 else 16),
-                                  "image_data_size",
-                                  f">= pages * {page_size} = {hdr.pages * page_size:#x}",
-                                  hdr.image_data_size)
+                raise FormatError(
+                    "image_header_info",
+                    hdr.offset + (24 if word == 8 else 16),
+                    "image_data_size",
+                    f">= pages * {page_size} = {hdr.pages * page_size:#x}",
+                    hdr.image_data_size,
+                )
             yield reader.read(take)
             remaining -= take
         return
@@ -150,33 +177,58 @@ def _stream_pages(reader: _Reader, hdr: ImageHeaderInfo, page_size: int) -> Iter
     k = 0
     while remaining > 0:
         if reader.left() <= 0:
-            raise FormatError("image_header_info", hdr.offset, "image_data_size",
-                              f"room for buf_block {k} ({remaining:#x} stream pages to go)",
-                              hdr.image_data_size)
+            raise FormatError(
+                "image_header_info",
+                hdr.offset,
+                "image_data_size",
+                f"room for buf_block {k} ({remaining:#x} stream pages to go)",
+                hdr.image_data_size,
+            )
         at = reader.offset()
         first = reader.read(1)
         size = int(header_st.parse(first[:word]).size)
         if not 0 < size <= limit:
-            raise FormatError(f"buf_block {k}", at, "size", f"1..{limit:#x}", size,
-                              detail=f"not a compressed block{hint}" if hint else None)
+            raise FormatError(
+                f"buf_block {k}",
+                at,
+                "size",
+                f"1..{limit:#x}",
+                size,
+                detail=f"not a compressed block{hint}" if hint else None,
+            )
         npg = -(-(word + size) // page_size)
         if npg - 1 > reader.left():
-            raise FormatError(f"buf_block {k}", at, "size",
-                              f"at most {(reader.left() + 1) * page_size - word:#x} "
-                              "(image_data_size ends sooner)", size)
+            raise FormatError(
+                f"buf_block {k}",
+                at,
+                "size",
+                f"at most {(reader.left() + 1) * page_size - word:#x} "
+                "(image_data_size ends sooner)",
+                size,
+            )
         block = first + reader.read(npg - 1)
         try:
-            out = lzo.decompress(block[word : word + size],
-                                 output_size_hint=BUFFER_PAGES * page_size)
+            out = lzo.decompress(
+                block[word : word + size], output_size_hint=BUFFER_PAGES * page_size
+            )
         except (lzallright.LZOError, lzallright.InputNotConsumed) as exc:
             reason = exc.args[0] if exc.args else type(exc).__name__
-            raise FormatError(f"buf_block {k}", at, None, "valid LZO data",
-                              f"decompression error ({reason}){hint}") from exc
+            raise FormatError(
+                f"buf_block {k}",
+                at,
+                None,
+                "valid LZO data",
+                f"decompression error ({reason}){hint}",
+            ) from exc
         n = len(out)
         if n == 0 or n > BUFFER_PAGES * page_size or n % page_size:
-            raise FormatError(f"buf_block {k}", at, "uncompressed length",
-                              f"a multiple of {page_size:#x} up to "
-                              f"{BUFFER_PAGES * page_size:#x}", n)
+            raise FormatError(
+                f"buf_block {k}",
+                at,
+                "uncompressed length",
+                f"a multiple of {page_size:#x} up to {BUFFER_PAGES * page_size:#x}",
+                n,
+            )
         yield out
         remaining -= n // page_size
         k += 1
@@ -196,8 +248,9 @@ class Decoded:
     blocks: int | None
 
 
-def _open_reader(buf: Any, hdr: ImageHeaderInfo, page_size: int, limit: int,
-                 passphrase: str | bytes | None) -> tuple[_Reader, list[int]]:
+def _open_reader(
+    buf: Any, hdr: ImageHeaderInfo, page_size: int, limit: int, passphrase: str | bytes | None
+) -> tuple[_Reader, list[int]]:
     """The data pages in write order (decrypting when needed) and the extents pages read."""
     decryptor = None
     if hdr.flags & IMAGE_ENCRYPTED:
@@ -210,15 +263,24 @@ def _open_reader(buf: Any, hdr: ImageHeaderInfo, page_size: int, limit: int,
             assert hdr.salt is not None
             key, iv = passphrase_key(secret, hdr.salt)
         decryptor = cipher("blowfish", key, iv).decryptor()
-    offsets, extents_pages = data_offsets(buf, hdr.map_start, hdr.image_data_size // page_size,
-                                          page_size, limit,
-                                          map_start_at=hdr.offset + (16 if hdr.word_size == 8
-                                                                     else 8))
+    offsets, extents_pages = data_offsets(
+        buf,
+        hdr.map_start,
+        hdr.image_data_size // page_size,
+        page_size,
+        limit,
+        map_start_at=hdr.offset + (16 if hdr.word_size == 8 else 8),
+    )
     return _Reader(buf, offsets, page_size, limit, decryptor), extents_pages
 
 
-def stream_blocks(buf: Any, hdr: ImageHeaderInfo, page_size: int, limit: int,
-                  passphrase: str | bytes | None = None) -> Iterator[bytes]:
+def stream_blocks(
+    buf: Any,
+    hdr: ImageHeaderInfo,
+    page_size: int,
+    limit: int,
+    passphrase: str | bytes | None = None,
+) -> Iterator[bytes]:
     """The kernel stream as ``s2disk`` buffered it: one uncompressed buffer (at most 32 pages)
     at a time, read lazily (decrypted and decompressed as :func:`decode_stream` does, without
     its checks of the whole image), e.g. for the head of a damaged image."""
@@ -226,8 +288,13 @@ def stream_blocks(buf: Any, hdr: ImageHeaderInfo, page_size: int, limit: int,
     yield from _stream_pages(reader, hdr, page_size)
 
 
-def decode_stream(buf: Any, hdr: ImageHeaderInfo, page_size: int, limit: int,
-                  passphrase: str | bytes | None = None) -> Decoded:
+def decode_stream(
+    buf: Any,
+    hdr: ImageHeaderInfo,
+    page_size: int,
+    limit: int,
+    passphrase: str | bytes | None = None,
+) -> Decoded:
     """Read, decrypt and decompress the data into an unlinked temporary file.
 
     The temporary file holds ``hdr.pages`` pages at most, a size checked against what
@@ -240,9 +307,14 @@ def decode_stream(buf: Any, hdr: ImageHeaderInfo, page_size: int, limit: int,
     n_data = hdr.image_data_size // page_size
     per_page = BUFFER_PAGES if hdr.flags & IMAGE_COMPRESSED else 1
     if hdr.pages > per_page * n_data:
-        raise FormatError("image_header_info", hdr.offset, "pages",
-                          f"at most {per_page * n_data:#x} (image_data_size "
-                          f"{hdr.image_data_size:#x} / {page_size} * {per_page})", hdr.pages)
+        raise FormatError(
+            "image_header_info",
+            hdr.offset,
+            "pages",
+            f"at most {per_page * n_data:#x} (image_data_size "
+            f"{hdr.image_data_size:#x} / {page_size} * {per_page})",
+            hdr.pages,
+        )
     reader, extents_pages = _open_reader(buf, hdr, page_size, limit, passphrase)
     md5 = hashlib.md5()
     tmp = tempfile.TemporaryFile(prefix="swsusp-inspect-uswsusp-")  # noqa: SIM115
@@ -264,8 +336,15 @@ def decode_stream(buf: Any, hdr: ImageHeaderInfo, page_size: int, limit: int,
     except BaseException:
         tmp.close()
         raise
-    return Decoded(hdr, stream, [tmp, stream], md5.digest(), extents_pages, reader.pos,
-                   blocks if hdr.flags & IMAGE_COMPRESSED else None)
+    return Decoded(
+        hdr,
+        stream,
+        [tmp, stream],
+        md5.digest(),
+        extents_pages,
+        reader.pos,
+        blocks if hdr.flags & IMAGE_COMPRESSED else None,
+    )
 
 
 class PassphraseRequired(UnsupportedFormatError):
@@ -277,6 +356,5 @@ class PassphraseRequired(UnsupportedFormatError):
             f"uswsusp image_header_info at {hdr.offset:#x}: flags {hdr.flags:#x} "
             f"({'|'.join(flag_names(hdr.flags))}), {hdr.pages:#x} stream pages, "
             f"image_data_size {hdr.image_data_size:#x}, extents at {hdr.map_start:#x}, "
-            f"{hdr.encryption}: encrypted: data pages need the passphrase (--passphrase)")
-
-
+            f"{hdr.encryption}: encrypted: data pages need the passphrase (--passphrase)"
+        )

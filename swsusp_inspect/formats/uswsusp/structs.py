@@ -157,8 +157,9 @@ class ImageHeaderInfo:
         return "blowfish-cfb/rsa" if self.flags & IMAGE_USE_RSA else "blowfish-cfb/passphrase"
 
 
-def _plausible(hdr: Any, raw: bytes, size: int, page_size: int, word_size: int, *,  # noqa: PLR0911 - one return per check
-               encrypt: bool, limit: int) -> bool:
+def _plausible(  # noqa: PLR0911 - one return per check
+    hdr: Any, raw: bytes, size: int, page_size: int, word_size: int, *, encrypt: bool, limit: int
+) -> bool:
     if any(raw[size:]):
         return False  # the page was zeroed before the header was filled
     if hdr.flags & ~0x1F or (hdr.flags & IMAGE_ENCRYPTED and not encrypt):
@@ -176,8 +177,7 @@ def _plausible(hdr: Any, raw: bytes, size: int, page_size: int, word_size: int, 
     return bool(0 <= hdr.resume_pause <= RESUME_PAUSE_MAX)
 
 
-def decode_image_header_info(buf: Any, offset: int, page_size: int,
-                             limit: int) -> ImageHeaderInfo:
+def decode_image_header_info(buf: Any, offset: int, page_size: int, limit: int) -> ImageHeaderInfo:
     """Decode the header page at ``offset``, finding which layout wrote it.
 
     Args:
@@ -189,8 +189,13 @@ def decode_image_header_info(buf: Any, offset: int, page_size: int,
     if offset < 0 or offset % page_size or offset + page_size > len(buf):
         if offset >= 0 and offset % page_size == 0:
             raise TruncatedError("image_header_info", offset, page_size, len(buf))
-        raise FormatError("image_header_info", offset, None,
-                          f"a page-aligned offset inside the file (< {len(buf):#x})", offset)
+        raise FormatError(
+            "image_header_info",
+            offset,
+            None,
+            f"a page-aligned offset inside the file (< {len(buf):#x})",
+            offset,
+        )
     raw = bytes(buf[offset : offset + page_size])
     for word_size, encrypt in LAYOUTS:
         st = image_header_info_struct(word_size, encrypt)
@@ -200,23 +205,35 @@ def decode_image_header_info(buf: Any, offset: int, page_size: int,
             continue
         rsa = key = None
         if encrypt:
-            rsa = {"field": [cstring(f) for f in hdr.rsa.field],
-                   "size": [int(s) for s in hdr.rsa.size],
-                   "key_test": bytes(hdr.rsa.key_test), "data": bytes(hdr.rsa.data)}
+            rsa = {
+                "field": [cstring(f) for f in hdr.rsa.field],
+                "size": [int(s) for s in hdr.rsa.size],
+                "key_test": bytes(hdr.rsa.key_test),
+                "data": bytes(hdr.rsa.data),
+            }
             key = bytes(hdr.key.data)[: min(int(hdr.key.size), KEY_DATA_SIZE)]
         return ImageHeaderInfo(
-            offset=offset, word_size=word_size, encrypt_layout=encrypt, size=size,
-            pages=int(hdr.pages), flags=int(hdr.flags), map_start=int(hdr.map_start),
-            image_data_size=int(hdr.image_data_size), checksum=bytes(hdr.checksum),
+            offset=offset,
+            word_size=word_size,
+            encrypt_layout=encrypt,
+            size=size,
+            pages=int(hdr.pages),
+            flags=int(hdr.flags),
+            map_start=int(hdr.map_start),
+            image_data_size=int(hdr.image_data_size),
+            checksum=bytes(hdr.checksum),
             salt=bytes(hdr.salt) if encrypt else None,
-            writeout_time=float(hdr.writeout_time), resume_pause=int(hdr.resume_pause),
-            rsa=rsa, encrypted_key=key,
+            writeout_time=float(hdr.writeout_time),
+            resume_pause=int(hdr.resume_pause),
+            rsa=rsa,
+            encrypted_key=key,
         )
     first = int.from_bytes(raw[:8], "little")
     raise FormatError(
-        "image_header_info", offset, None,
+        "image_header_info",
+        offset,
+        None,
         "an s2disk header (64/2432-byte x86_64 or 52/2416-byte i386 layout: pages > 0, "
         f"page-aligned map_start and image_data_size below {limit:#x}, rest of the page zero)",
-        f"none of the four layouts fits (first word {first:#x})")
-
-
+        f"none of the four layouts fits (first word {first:#x})",
+    )

@@ -76,18 +76,26 @@ class KallsymsTable:
 def token_strings(vm: VirtualMemory, loc: KallsymsLocation) -> list[bytes]:
     index = np.frombuffer(vm.read(loc.token_index, 512, "kallsyms_token_index"), dtype="<u2")
     if int(index[0]) != 0 or np.any(np.diff(index.astype(np.int64)) <= 0):
-        raise KernelDataError("kallsyms_token_index", loc.token_index, None,
-                              "256 increasing offsets from 0",
-                              f"{index[:4].tolist()}...")
+        raise KernelDataError(
+            "kallsyms_token_index",
+            loc.token_index,
+            None,
+            "256 increasing offsets from 0",
+            f"{index[:4].tolist()}...",
+        )
     size = int(index[-1]) + 256
     table = vm.read(loc.token_table, size, "kallsyms_token_table")
     tokens = []
     for i, off in enumerate(index.tolist()):
         end = table.find(b"\0", off)
         if end < 0 or end == off:
-            raise KernelDataError("kallsyms_token_table", loc.token_table + off, f"token {i}",
-                                  "a non-empty NUL-terminated string",
-                                  repr(table[off:off + 16]))
+            raise KernelDataError(
+                "kallsyms_token_table",
+                loc.token_table + off,
+                f"token {i}",
+                "a non-empty NUL-terminated string",
+                repr(table[off : off + 16]),
+            )
         tokens.append(table[off:end])
     return tokens
 
@@ -112,17 +120,27 @@ def name_offsets(names: bytes, count: int, base: int) -> tuple[list[int], list[i
             off += 1 + n
         lens.append(n)
     if len(lens) != count or off > size:
-        raise KernelDataError("kallsyms_names", base, None,
-                              f"{count} names within {size:#x} bytes",
-                              f"{len(lens)} names ending at {off:#x}")
+        raise KernelDataError(
+            "kallsyms_names",
+            base,
+            None,
+            f"{count} names within {size:#x} bytes",
+            f"{len(lens)} names ending at {off:#x}",
+        )
     if min(lens, default=1) == 0:
-        raise KernelDataError("kallsyms_names", base, None, "no empty names",
-                              f"an empty name at symbol {lens.index(0)}")
+        raise KernelDataError(
+            "kallsyms_names",
+            base,
+            None,
+            "no empty names",
+            f"an empty name at symbol {lens.index(0)}",
+        )
     return heads, lens, off
 
 
-def decode_kallsyms(names: bytes, count: int, tokens: list[bytes], *,
-                    base: int = 0) -> tuple[list[str], str, int]:
+def decode_kallsyms(
+    names: bytes, count: int, tokens: list[bytes], *, base: int = 0
+) -> tuple[list[str], str, int]:
     """Expand ``count`` compressed names: ``(names, type letters, bytes used)``.
 
     Vectorised: each length byte becomes a separator pseudo-token, every token byte is
@@ -140,26 +158,33 @@ def decode_kallsyms(names: bytes, count: int, tokens: list[bytes], *,
     out_len = tok_len[codes]
     total = int(out_len.sum())
     if total > 64 * (1 << 20):
-        raise KernelDataError("kallsyms_names", base, None, "under 64 MiB of names",
-                              f"{total} bytes")
+        raise KernelDataError(
+            "kallsyms_names", base, None, "under 64 MiB of names", f"{total} bytes"
+        )
     first = np.cumsum(out_len, dtype=np.int64).astype(np.int32) - out_len
     index = np.repeat(tok_start[codes] - first, out_len)
     index += np.arange(total, dtype=np.int32)
     parts = tok_blob[index].tobytes().split(b"\n")[1:]
     if len(parts) != count or any(not p for p in parts):
-        raise KernelDataError("kallsyms_names", base, None, "a type letter in every name",
-                              "an empty expansion")
+        raise KernelDataError(
+            "kallsyms_names", base, None, "a type letter in every name", "an empty expansion"
+        )
     types = bytes(p[0] for p in parts)
     bad = len(types) - sum(types.count(bytes([c])) for c in _TYPE_LETTERS)
     if bad > max(8, count // 100):
-        raise KernelDataError("kallsyms_names", base, None, "nm type letters",
-                              f"{bad} of {count} names without one")
-    return ([p[1:].decode("ascii", "replace") for p in parts],
-            types.decode("ascii", "replace"), used)
+        raise KernelDataError(
+            "kallsyms_names", base, None, "nm type letters", f"{bad} of {count} names without one"
+        )
+    return (
+        [p[1:].decode("ascii", "replace") for p in parts],
+        types.decode("ascii", "replace"),
+        used,
+    )
 
 
-def decode_addresses(vm: VirtualMemory, loc: KallsymsLocation, count: int) -> tuple[
-        npt.NDArray[np.uint64], str]:
+def decode_addresses(
+    vm: VirtualMemory, loc: KallsymsLocation, count: int
+) -> tuple[npt.NDArray[np.uint64], str]:
     """Every address, and the table's mode."""
     wrap = (1 << (8 * vm.word_size)) - 1
     if loc.offsets is not None and loc.relative_base is None and loc.addresses is None:
@@ -173,8 +198,11 @@ def decode_addresses(vm: VirtualMemory, loc: KallsymsLocation, count: int) -> tu
         wrap = (1 << (8 * vm.word_size)) - 1
         if np.any(offs < 0):
             neg = offs < 0
-            out = np.where(neg, (np.uint64(base - 1) - offs.astype(np.int64).astype(np.uint64)),
-                           offs.astype(np.uint64))
+            out = np.where(
+                neg,
+                (np.uint64(base - 1) - offs.astype(np.int64).astype(np.uint64)),
+                offs.astype(np.uint64),
+            )
             if vm.word_size == 4:
                 out &= np.uint64(wrap)
             return out.astype(np.uint64), "absolute-percpu"
@@ -186,6 +214,10 @@ def decode_addresses(vm: VirtualMemory, loc: KallsymsLocation, count: int) -> tu
         dt = "<u8" if vm.word_size == 8 else "<u4"
         raw = vm.read(loc.addresses, vm.word_size * count, "kallsyms_addresses")
         return np.frombuffer(raw, dtype=dt).astype(np.uint64), "absolute"
-    raise KernelDataError("kallsyms", None, None,
-                          "kallsyms_offsets + kallsyms_relative_base or kallsyms_addresses",
-                          "neither")
+    raise KernelDataError(
+        "kallsyms",
+        None,
+        None,
+        "kallsyms_offsets + kallsyms_relative_base or kallsyms_addresses",
+        "neither",
+    )

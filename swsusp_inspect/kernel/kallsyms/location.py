@@ -34,15 +34,18 @@ class KallsymsLocation:
 def kallsyms_location(info: VmcoreInfo) -> KallsymsLocation | None:
     """The arrays' addresses from VMCOREINFO (6.0+), or None when it has none."""
     sym = info.symbols
-    need = ("kallsyms_num_syms", "kallsyms_names", "kallsyms_token_table",
-            "kallsyms_token_index")
+    need = ("kallsyms_num_syms", "kallsyms_names", "kallsyms_token_table", "kallsyms_token_index")
     if not all(k in sym for k in need):
         return None
     names = sym["kallsyms_names"]
     others = [v for k, v in sym.items() if k.startswith("kallsyms_") and v > names]
     return KallsymsLocation(
-        num_syms=sym["kallsyms_num_syms"], names=names,
-        token_table=sym["kallsyms_token_table"], token_index=sym["kallsyms_token_index"],
-        offsets=sym.get("kallsyms_offsets"), relative_base=sym.get("kallsyms_relative_base"),
+        num_syms=sym["kallsyms_num_syms"],
+        names=names,
+        token_table=sym["kallsyms_token_table"],
+        token_index=sym["kallsyms_token_index"],
+        offsets=sym.get("kallsyms_offsets"),
+        relative_base=sym.get("kallsyms_relative_base"),
         addresses=sym.get("kallsyms_addresses"),
-        names_end=min(others) if others else None)
+        names_end=min(others) if others else None,
+    )

@@ -57,8 +57,9 @@ class Kallsyms:
         self.location = loc
         count = vm.read_u32(loc.num_syms, "kallsyms_num_syms")
         if not 0 < count <= MAX_SYMS:
-            raise KernelDataError("kallsyms_num_syms", loc.num_syms, None,
-                                  f"1..{MAX_SYMS:#x}", count)
+            raise KernelDataError(
+                "kallsyms_num_syms", loc.num_syms, None, f"1..{MAX_SYMS:#x}", count
+            )
         self.count = count
         self.tokens = token_strings(vm, loc)
         limit = count * (2 + 0x3FFF)
@@ -83,8 +84,13 @@ class Kallsyms:
         if start <= off and off + size <= start + len(data):
             return data[off - start : off - start + size]
         if off < 0 or off + size > self.names_limit:
-            raise KernelDataError("kallsyms_names", self.location.names + off, None,
-                                  f"within {self.names_limit:#x} bytes", f"{off + size:#x}")
+            raise KernelDataError(
+                "kallsyms_names",
+                self.location.names + off,
+                None,
+                f"within {self.names_limit:#x} bytes",
+                f"{off + size:#x}",
+            )
         take = min(max(size, 8192), self.names_limit - off)
         data = self.vm.read(self.location.names + off, take, "kallsyms_names")
         self._window = (off, data)
@@ -103,8 +109,13 @@ class Kallsyms:
             b0 = data[rel]
             if b0 & 0x80:
                 if rel + 2 > len(data):
-                    raise KernelDataError("kallsyms_names", self.location.names + off, None,
-                                          "a two-byte length", "the end of the names")
+                    raise KernelDataError(
+                        "kallsyms_names",
+                        self.location.names + off,
+                        None,
+                        "a two-byte length",
+                        "the end of the names",
+                    )
                 off += 2 + ((b0 & 0x7F) | (data[rel + 1] << 7))
             else:
                 off += 1 + b0
@@ -116,8 +127,7 @@ class Kallsyms:
         if b0 & 0x80:
             n, head = (b0 & 0x7F) | (self._names(off + 1, 1)[0] << 7), 2
         if n == 0:
-            raise KernelDataError("kallsyms_names", self.location.names + off, "length",
-                                  "> 0", 0)
+            raise KernelDataError("kallsyms_names", self.location.names + off, "length", "> 0", 0)
         text = b"".join(self.tokens[c] for c in self._names(off + head, n))
         return chr(text[0]), text[1:].decode("ascii", "replace")
 
@@ -149,11 +159,11 @@ class Kallsyms:
             if self._relative_base is None:
                 self._relative_base = vm.read_word(loc.relative_base, "kallsyms_relative_base")
                 # the mode shows in the offsets of the first symbols (per-CPU ones first)
-                first = np.frombuffer(vm.read(loc.offsets, 4 * min(self.count, 64),
-                                              "kallsyms_offsets"), dtype="<i4")
+                first = np.frombuffer(
+                    vm.read(loc.offsets, 4 * min(self.count, 64), "kallsyms_offsets"), dtype="<i4"
+                )
                 last = vm.read_s32(loc.offsets + 4 * (self.count - 1), "kallsyms_offsets")
-                self.mode = ("absolute-percpu" if (first < 0).any() or last < 0
-                             else "relative")
+                self.mode = "absolute-percpu" if (first < 0).any() or last < 0 else "relative"
             raw = vm.read_s32(loc.offsets + 4 * i, "kallsyms_offsets")
             wrap = (1 << (8 * vm.word_size)) - 1
             if self.mode == "absolute-percpu":
@@ -184,9 +194,12 @@ class Kallsyms:
         return self._seqs_at is not None
 
     def _markers_ok(self, markers: npt.NDArray[np.uint32]) -> bool:
-        if (markers.size == 0 or int(markers[0]) != 0
-                or np.any(np.diff(markers.astype(np.int64)) <= 0)
-                or int(markers[-1]) >= self.names_limit):
+        if (
+            markers.size == 0
+            or int(markers[0]) != 0
+            or np.any(np.diff(markers.astype(np.int64)) <= 0)
+            or int(markers[-1]) >= self.names_limit
+        ):
             return False
         try:  # markers[1] and the last marker must be where walking the names gets to
             for k in {1, markers.size - 1} - {0}:
@@ -233,8 +246,9 @@ class Kallsyms:
                 cands.append(_align_up(loc.addresses + ws * self.count, align))
             cands.append(_align_down(loc.token_table - 3 * self.count, align))  # 6.1.y
         n = self.count
-        probe = sorted({0, 1, 2, n // 3, n // 3 + 1, n // 2, n // 2 + 1, n - 2, n - 1} & set(
-            range(n)))
+        probe = sorted(
+            {0, 1, 2, n // 3, n // 3 + 1, n // 2, n // 2 + 1, n - 2, n - 1} & set(range(n))
+        )
         for at in dict.fromkeys(cands):
             try:
                 seqs = [self._seq(at, j) for j in probe]
@@ -300,8 +314,7 @@ class Kallsyms:
     def table(self) -> KallsymsTable:
         """Every symbol, decoded (vectorised; reads all of the names and offsets)."""
         blob = self.vm.read(self.location.names, self.names_limit, "kallsyms_names")
-        names, types, _ = decode_kallsyms(blob, self.count, self.tokens,
-                                          base=self.location.names)
+        names, types, _ = decode_kallsyms(blob, self.count, self.tokens, base=self.location.names)
         addresses = self.addresses
         assert self.mode is not None
         return KallsymsTable(tuple(names), types, addresses, self.mode, self.location)

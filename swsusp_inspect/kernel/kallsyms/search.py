@@ -23,8 +23,9 @@ __all__ = ["find_kallsyms", "replace_loc"]
 _DIGITS = b"".join(bytes([c]) + b"\0" for c in b"0123456789")
 
 
-def find_kallsyms(vm: VirtualMemory, start: int, size: int, *, word_size: int,
-                  step: int = 4 << 20) -> KallsymsLocation:
+def find_kallsyms(
+    vm: VirtualMemory, start: int, size: int, *, word_size: int, step: int = 4 << 20
+) -> KallsymsLocation:
     """Look for the kallsyms arrays in ``[start, start + size)`` of kernel virtual memory.
 
     The region is normally the kernel image (text, then .rodata); it is read ``step`` bytes
@@ -58,12 +59,19 @@ def find_kallsyms(vm: VirtualMemory, start: int, size: int, *, word_size: int,
                     return found
                 at = blob.find(_DIGITS, at + 1)
             pos += step
-    raise KernelDataError("kallsyms", start, None, "a token table with the ten digit tokens",
-                          "none", detail=f"{size:#x} bytes of kernel memory searched")
+    raise KernelDataError(
+        "kallsyms",
+        start,
+        None,
+        "a token table with the ten digit tokens",
+        "none",
+        detail=f"{size:#x} bytes of kernel memory searched",
+    )
 
 
-def _table_at(vm: VirtualMemory, blob: bytes, base: int, at: int,
-              word_size: int) -> KallsymsLocation | None:
+def _table_at(
+    vm: VirtualMemory, blob: bytes, base: int, at: int, word_size: int
+) -> KallsymsLocation | None:
     # the token index follows the table: 256 increasing u16, [0x30] = offset of "0"
     pos = at
     for _ in range(256 - 0x30):
@@ -80,30 +88,42 @@ def _table_at(vm: VirtualMemory, blob: bytes, base: int, at: int,
         table_off = at - int(index[0x30])
         if table_off < 0 or (base + table_off) % 4:
             continue
-        if any(blob[table_off + int(index[c]): table_off + int(index[c]) + 2]
-               != bytes([c]) + b"\0" for c in b"0123456789"):
+        if any(
+            blob[table_off + int(index[c]) : table_off + int(index[c]) + 2] != bytes([c]) + b"\0"
+            for c in b"0123456789"
+        ):
             continue
         head = _names_before(vm, base + table_off, word_size)
         if head is None:
             continue
         num_addr, names_addr, markers_addr, count = head
-        loc = KallsymsLocation(num_syms=num_addr, names=names_addr,
-                               token_table=base + table_off, token_index=base + idx_off,
-                               names_end=markers_addr, found_by="structure")
+        loc = KallsymsLocation(
+            num_syms=num_addr,
+            names=names_addr,
+            token_table=base + table_off,
+            token_index=base + idx_off,
+            names_end=markers_addr,
+            found_by="structure",
+        )
         return _with_addresses(vm, loc, count, word_size)
     return None
 
 
-def _names_before(vm: VirtualMemory, table: int,
-                  word_size: int) -> tuple[int, int, int, int] | None:
+def _names_before(
+    vm: VirtualMemory, table: int, word_size: int
+) -> tuple[int, int, int, int] | None:
     """``(num_syms, names, markers, count)`` before the token table at ``table``."""
     before = _read_before(vm, table, word_size)
     if before is None:
         return None
     words = before.words
     # markers[0] == 0 and markers[1] in 256..256*0x4001 (bytes of 256 names) and increasing
-    m0 = np.flatnonzero((words[:-2] == 0) & (words[1:-1] >= 512)
-                        & (words[1:-1] <= 256 * 0x4001) & (words[2:] > words[1:-1]))
+    m0 = np.flatnonzero(
+        (words[:-2] == 0)
+        & (words[1:-1] >= 512)
+        & (words[1:-1] <= 256 * 0x4001)
+        & (words[2:] > words[1:-1])
+    )
     for m in m0[::-1].tolist():  # nearest to the table first
         k = _marker_count(before, m)
         if k is None:
@@ -154,13 +174,13 @@ def _marker_count(before: _Before, m: int) -> int | None:
             continue
         gap = before.table - (markers_addr + 4 * k)
         if 0 <= gap < 2 * before.word_size or (
-                3 * 256 * (k - 1) < gap <= 3 * 256 * k + 2 * before.word_size):
+            3 * 256 * (k - 1) < gap <= 3 * 256 * k + 2 * before.word_size
+        ):
             return k
     return None
 
 
-def _head_before_markers(before: _Before, m: int,
-                         k: int) -> tuple[int, int, int, int] | None:
+def _head_before_markers(before: _Before, m: int, k: int) -> tuple[int, int, int, int] | None:
     """``(num_syms, names, markers, count)`` for the ``k`` markers at word ``m``."""
     words, lo = before.words, before.lo
     markers_addr = lo + 4 * m
@@ -170,8 +190,7 @@ def _head_before_markers(before: _Before, m: int,
     lo_names = markers_addr - last_marker - 256 * (2 + 0x3FFF)
     q_lo = max(0, (lo_names - lo) // 4)
     q_hi = max(0, (hi_names - lo) // 4)
-    cand = np.flatnonzero((words[q_lo:q_hi] > 256 * (k - 1))
-                          & (words[q_lo:q_hi] <= 256 * k)) + q_lo
+    cand = np.flatnonzero((words[q_lo:q_hi] > 256 * (k - 1)) & (words[q_lo:q_hi] <= 256 * k)) + q_lo
     for q in cand[::-1].tolist():
         num_addr = lo + 4 * q
         count = int(words[q])
@@ -187,11 +206,10 @@ def _names_fit(before: _Before, names_addr: int, count: int, m: int) -> bool:
         return False
     rel = names_addr - before.lo
     # cheap test first: 256 names from here must end where markers[1] says
-    if (count > 256
-            and _skip_names(before.blob, rel, 256, 4 * m) != rel + int(before.words[m + 1])):
+    if count > 256 and _skip_names(before.blob, rel, 256, 4 * m) != rel + int(before.words[m + 1]):
         return False
     try:
-        _, _, used = name_offsets(before.blob[rel:4 * m], count, names_addr)
+        _, _, used = name_offsets(before.blob[rel : 4 * m], count, names_addr)
     except KernelDataError:
         return False
     return before.lo + 4 * m - (names_addr + used) < before.word_size
@@ -212,16 +230,21 @@ def _skip_names(blob: bytes, off: int, n: int, end: int) -> int | None:
     return off if off <= end else None
 
 
-def _with_addresses(vm: VirtualMemory, loc: KallsymsLocation, count: int,
-                    word_size: int) -> KallsymsLocation | None:
+def _with_addresses(
+    vm: VirtualMemory, loc: KallsymsLocation, count: int, word_size: int
+) -> KallsymsLocation | None:
     """Add the offsets / relative_base (or addresses) of whichever layout checks out."""
+
     def sorted_ok(cand: KallsymsLocation) -> bool:
         try:
             addrs, _ = decode_addresses(vm, cand, count)
         except KernelMemoryError:
             return False
-        return bool(addrs.size == count and np.all(addrs[1:] >= addrs[:-1])
-                    and int(addrs[-1]) > int(addrs[0]))
+        return bool(
+            addrs.size == count
+            and np.all(addrs[1:] >= addrs[:-1])
+            and int(addrs[-1]) > int(addrs[0])
+        )
 
     def up(x: int) -> int:
         return -(-x // word_size) * word_size
@@ -243,7 +266,11 @@ def _with_addresses(vm: VirtualMemory, loc: KallsymsLocation, count: int,
     return None
 
 
-def replace_loc(loc: KallsymsLocation, *, offsets: int | None = None,
-                relative_base: int | None = None,
-                addresses: int | None = None) -> KallsymsLocation:
+def replace_loc(
+    loc: KallsymsLocation,
+    *,
+    offsets: int | None = None,
+    relative_base: int | None = None,
+    addresses: int | None = None,
+) -> KallsymsLocation:
     return replace(loc, offsets=offsets, relative_base=relative_base, addresses=addresses)

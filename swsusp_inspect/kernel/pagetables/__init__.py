@@ -52,11 +52,4 @@ from swsusp_inspect.kernel.pagetables.virtual import VirtualMemory
 from swsusp_inspect.kernel.pagetables.walk import Level, Paging
 from swsusp_inspect.kernel.pagetables.x86 import i386_paging, x86_64_paging
 
-__all__ = [
-    "Level",
-    "Paging",
-    "VirtualMemory",
-    "arm64_paging",
-    "i386_paging",
-    "x86_64_paging",
-]
+__all__ = ["Level", "Paging", "VirtualMemory", "arm64_paging", "i386_paging", "x86_64_paging"]

@@ -26,9 +26,11 @@ def _arm64_decoder(page_shift: int) -> Decoder:
     # output address bits 47..page_shift; with 64 KiB pages bits 15..12 hold PA 51..48
     oa = U64(((1 << 48) - 1) & ~((1 << page_shift) - 1))
 
-    def decode(e: npt.NDArray[np.uint64], li: int, last: bool) -> tuple[
-            npt.NDArray[np.bool_], npt.NDArray[np.bool_], npt.NDArray[np.uint64],
-            npt.NDArray[np.bool_]]:
+    def decode(
+        e: npt.NDArray[np.uint64], li: int, last: bool
+    ) -> tuple[
+        npt.NDArray[np.bool_], npt.NDArray[np.bool_], npt.NDArray[np.uint64], npt.NDArray[np.bool_]
+    ]:
         kind = e & U64(3)
         present = (kind & U64(1)) != 0
         if last:
@@ -49,8 +51,13 @@ def arm64_paging(mem: PhysicalMemory, root: int, *, page_size: int, va_bits: int
     """arm64 TTBR1 translation for ``page_size`` granule and ``va_bits`` virtual bits."""
     shift = page_size.bit_length() - 1
     if page_size not in (4096, 16384, 65536) or not 25 <= va_bits <= 52:
-        raise KernelDataError("arm64 translation regime", None, "granule / VA bits",
-                              "4/16/64 KiB and 25..52 bits", f"{page_size} / {va_bits}")
+        raise KernelDataError(
+            "arm64 translation regime",
+            None,
+            "granule / VA bits",
+            "4/16/64 KiB and 25..52 bits",
+            f"{page_size} / {va_bits}",
+        )
     per = shift - 3  # index bits per level
     n_levels = -(-(va_bits - shift) // per)
     levels = []
@@ -63,7 +70,15 @@ def arm64_paging(mem: PhysicalMemory, root: int, *, page_size: int, va_bits: int
         levels.append(Level(f"L{lvl_no}", lshift, bits, leaf_ok))
     # TTBR1_EL1.BADDR: bits 47..1 (CnP in bit 0, ASID in 63..48)
     base = root & 0x0000FFFFFFFFFFFE
-    return Paging(mem, f"arm64 {page_size // 1024}K {va_bits}-bit", base,
-                  levels=tuple(levels), entry_size=8, va_bits=va_bits,
-                  decode=_arm64_decoder(shift), max_phys=1 << 52, canonical="upper",
-                  root_align=8)
+    return Paging(
+        mem,
+        f"arm64 {page_size // 1024}K {va_bits}-bit",
+        base,
+        levels=tuple(levels),
+        entry_size=8,
+        va_bits=va_bits,
+        decode=_arm64_decoder(shift),
+        max_phys=1 << 52,
+        canonical="upper",
+        root_align=8,
+    )

@@ -47,8 +47,9 @@ class VirtualMemory:
         table[va >> shift] = phys & ~((1 << shift) - 1)
         return phys
 
-    def translate_many(self, vas: npt.ArrayLike) -> tuple[npt.NDArray[np.uint64],
-                                                           npt.NDArray[np.bool_]]:
+    def translate_many(
+        self, vas: npt.ArrayLike
+    ) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.bool_]]:
         return self.paging.translate_many(vas)
 
     def read(self, va: int, size: int, what: str | None = None) -> bytes:
@@ -65,8 +66,13 @@ class VirtualMemory:
             return b""
         n = self.phys.page_size
         if size > self.phys.saved_bytes:
-            raise KernelDataError(what or "read", va, "size", f"<= {self.phys.saved_bytes:#x} "
-                                  "(all the memory the image saved)", size)
+            raise KernelDataError(
+                what or "read",
+                va,
+                "size",
+                f"<= {self.phys.saved_bytes:#x} (all the memory the image saved)",
+                size,
+            )
         first = va - va % n
         count = (va + size - first + n - 1) // n
         if count <= 4:
@@ -124,8 +130,9 @@ class VirtualMemory:
             pos += len(chunk)
         return out
 
-    def gather(self, vas: npt.ArrayLike, dtype: npt.DTypeLike) -> tuple[
-            npt.NDArray[Any], npt.NDArray[np.bool_]]:
+    def gather(
+        self, vas: npt.ArrayLike, dtype: npt.DTypeLike
+    ) -> tuple[npt.NDArray[Any], npt.NDArray[np.bool_]]:
         """Vectorised reads of one ``dtype`` value per virtual address: ``(values, ok)``."""
         phys, ok = self.paging.translate_many(vas)
         values, got = self.phys.gather(np.where(ok, phys, U64(0)), dtype)
@@ -133,8 +140,9 @@ class VirtualMemory:
         values[~ok] = 0
         return values, ok
 
-    def gather_words(self, vas: npt.ArrayLike) -> tuple[npt.NDArray[np.uint64],
-                                                         npt.NDArray[np.bool_]]:
+    def gather_words(
+        self, vas: npt.ArrayLike
+    ) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.bool_]]:
         """Vectorised ``unsigned long`` reads at virtual addresses, widened to uint64."""
         values, ok = self.gather(vas, "<u8" if self.word_size == 8 else "<u4")
         return values.astype(np.uint64), ok

@@ -52,8 +52,12 @@ class Level:
     leaf_ok: bool  # a large page / block may end the walk here
 
 
-Decoder = Callable[[npt.NDArray[np.uint64], int, bool], tuple[
-    npt.NDArray[np.bool_], npt.NDArray[np.bool_], npt.NDArray[np.uint64], npt.NDArray[np.bool_]]]
+Decoder = Callable[
+    [npt.NDArray[np.uint64], int, bool],
+    tuple[
+        npt.NDArray[np.bool_], npt.NDArray[np.bool_], npt.NDArray[np.uint64], npt.NDArray[np.bool_]
+    ],
+]
 
 
 class Paging:
@@ -69,9 +73,20 @@ class Paging:
         max_phys: physical addresses at or above this are absurd.
     """
 
-    def __init__(self, mem: PhysicalMemory, name: str, root: int, *, levels: tuple[Level, ...],
-                 entry_size: int, va_bits: int, decode: Decoder, max_phys: int,
-                 canonical: str = "sign", root_align: int | None = None) -> None:
+    def __init__(
+        self,
+        mem: PhysicalMemory,
+        name: str,
+        root: int,
+        *,
+        levels: tuple[Level, ...],
+        entry_size: int,
+        va_bits: int,
+        decode: Decoder,
+        max_phys: int,
+        canonical: str = "sign",
+        root_align: int | None = None,
+    ) -> None:
         self.mem = mem
         self.name = name
         self.root = int(root)
@@ -84,9 +99,14 @@ class Paging:
         self._dtype = np.dtype("<u8") if entry_size == 8 else np.dtype("<u4")
         align = root_align if root_align is not None else mem.page_size
         if root < 0 or root >= max_phys or root % align:
-            raise KernelDataError(f"{name} page-table root", root, None,
-                                  f"aligned to {align:#x} below {max_phys:#x}", root,
-                                  space="phys")
+            raise KernelDataError(
+                f"{name} page-table root",
+                root,
+                None,
+                f"aligned to {align:#x} below {max_phys:#x}",
+                root,
+                space="phys",
+            )
 
     def _canonical_mask(self, va: npt.NDArray[np.uint64]) -> npt.NDArray[np.bool_]:
         if self._canonical == "none":
@@ -98,9 +118,15 @@ class Paging:
         ones = U64((1 << (64 - self.va_bits + 1)) - 1)
         return np.asarray((top == 0) | (top == ones))
 
-    def walk(self, vas: npt.ArrayLike) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.bool_],
-                                                 npt.NDArray[np.int8], npt.NDArray[np.int8],
-                                                 npt.NDArray[np.uint64]]:
+    def walk(
+        self, vas: npt.ArrayLike
+    ) -> tuple[
+        npt.NDArray[np.uint64],
+        npt.NDArray[np.bool_],
+        npt.NDArray[np.int8],
+        npt.NDArray[np.int8],
+        npt.NDArray[np.uint64],
+    ]:
         """Vectorised walk: ``(phys, ok, reason, level_index, leaf_shift)`` per address.
 
         ``reason`` is 0 where ``ok``; ``level_index`` is the level that ended the walk;
@@ -153,8 +179,9 @@ class Paging:
         ok = (reason == OK) & (leaf_shift > 0)
         return phys, ok, reason, level_at, leaf_shift
 
-    def translate_many(self, vas: npt.ArrayLike) -> tuple[npt.NDArray[np.uint64],
-                                                           npt.NDArray[np.bool_]]:
+    def translate_many(
+        self, vas: npt.ArrayLike
+    ) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.bool_]]:
         """Vectorised translation: ``(phys, ok)``; phys is 0 where not ok."""
         phys, ok, _, _, _ = self.walk(vas)
         return phys, ok
@@ -176,22 +203,32 @@ class Paging:
             try:
                 raw = read(ea)
             except NotInImageError:
-                raise TranslationError(va, f"{_REASONS[NOT_IN_IMAGE]} ({self.name})",
-                                       level=lvl.name, entry_address=ea) from None
+                raise TranslationError(
+                    va, f"{_REASONS[NOT_IN_IMAGE]} ({self.name})", level=lvl.name, entry_address=ea
+                ) from None
             e = np.array([raw], dtype=np.uint64)
             present, leaf, addr_a, bad = self._decode(e, li, li == last)
             if li != last and not lvl.leaf_ok:
                 bad = bad | leaf
             if not present[0]:
-                raise TranslationError(va, f"{_REASONS[NOT_PRESENT]} ({self.name})",
-                                       level=lvl.name, entry_address=ea)
+                raise TranslationError(
+                    va, f"{_REASONS[NOT_PRESENT]} ({self.name})", level=lvl.name, entry_address=ea
+                )
             if bad[0]:
-                raise TranslationError(va, f"{_REASONS[BAD_DESCRIPTOR]} {raw:#x} ({self.name})",
-                                       level=lvl.name, entry_address=ea)
+                raise TranslationError(
+                    va,
+                    f"{_REASONS[BAD_DESCRIPTOR]} {raw:#x} ({self.name})",
+                    level=lvl.name,
+                    entry_address=ea,
+                )
             addr = int(addr_a[0])
             if addr >= self.max_phys:
-                raise TranslationError(va, f"{_REASONS[ABSURD]}: {raw:#x} ({self.name})",
-                                       level=lvl.name, entry_address=ea)
+                raise TranslationError(
+                    va,
+                    f"{_REASONS[ABSURD]}: {raw:#x} ({self.name})",
+                    level=lvl.name,
+                    entry_address=ea,
+                )
             if li == last or leaf[0]:
                 off = (1 << lvl.shift) - 1
                 return (addr & ~off) | (va & off), lvl.shift

@@ -28,9 +28,11 @@ _X86_PS = U64(0x80)
 def _x86_decoder(addr_mask: int) -> Decoder:
     mask = U64(addr_mask)
 
-    def decode(e: npt.NDArray[np.uint64], li: int, last: bool) -> tuple[
-            npt.NDArray[np.bool_], npt.NDArray[np.bool_], npt.NDArray[np.uint64],
-            npt.NDArray[np.bool_]]:
+    def decode(
+        e: npt.NDArray[np.uint64], li: int, last: bool
+    ) -> tuple[
+        npt.NDArray[np.bool_], npt.NDArray[np.bool_], npt.NDArray[np.uint64], npt.NDArray[np.bool_]
+    ]:
         present = (e & _X86_P) != 0
         leaf = (e & _X86_PS) != 0
         return present, leaf, e & mask, np.zeros(e.shape, dtype=bool)
@@ -38,8 +40,14 @@ def _x86_decoder(addr_mask: int) -> Decoder:
     return decode
 
 
-def x86_64_paging(mem: PhysicalMemory, root: int, *, five_level: bool = False,
-                  sme_mask: int = 0, max_physmem_bits: int = 52) -> Paging:
+def x86_64_paging(
+    mem: PhysicalMemory,
+    root: int,
+    *,
+    five_level: bool = False,
+    sme_mask: int = 0,
+    max_physmem_bits: int = 52,
+) -> Paging:
     """x86_64 4- or 5-level paging from the top-level table at physical ``root``."""
     levels: tuple[Level, ...] = (
         Level("PML4", 39, 9, False),
@@ -50,14 +58,23 @@ def x86_64_paging(mem: PhysicalMemory, root: int, *, five_level: bool = False,
     if five_level:
         levels = (Level("PML5", 48, 9, False), *levels)
     mask = 0x000FFFFFFFFFF000 & ~sme_mask
-    return Paging(mem, "x86_64 5-level" if five_level else "x86_64 4-level", root & mask,
-                  levels=levels, entry_size=8, va_bits=57 if five_level else 48,
-                  decode=_x86_decoder(mask), max_phys=1 << max_physmem_bits)
+    return Paging(
+        mem,
+        "x86_64 5-level" if five_level else "x86_64 4-level",
+        root & mask,
+        levels=levels,
+        entry_size=8,
+        va_bits=57 if five_level else 48,
+        decode=_x86_decoder(mask),
+        max_phys=1 << max_physmem_bits,
+    )
 
 
-def _i386_nonpae_decode(e: npt.NDArray[np.uint64], li: int, last: bool) -> tuple[
-        npt.NDArray[np.bool_], npt.NDArray[np.bool_], npt.NDArray[np.uint64],
-        npt.NDArray[np.bool_]]:
+def _i386_nonpae_decode(
+    e: npt.NDArray[np.uint64], li: int, last: bool
+) -> tuple[
+    npt.NDArray[np.bool_], npt.NDArray[np.bool_], npt.NDArray[np.uint64], npt.NDArray[np.bool_]
+]:
     present = (e & _X86_P) != 0
     leaf = (e & _X86_PS) != 0 if li == 0 else np.ones(e.shape, dtype=bool)
     table = e & U64(0xFFFFF000)
@@ -71,15 +88,29 @@ def i386_paging(mem: PhysicalMemory, root: int, *, pae: bool) -> Paging:
     """i386 paging: PAE (3 levels, 8-byte entries) or the classic 2-level format."""
     levels: tuple[Level, ...]
     if pae:
-        levels = (
-            Level("PDPT", 30, 2, False),
-            Level("PD", 21, 9, True),
-            Level("PT", 12, 9, False),
-        )
+        levels = (Level("PDPT", 30, 2, False), Level("PD", 21, 9, True), Level("PT", 12, 9, False))
         mask = 0x000FFFFFFFFFF000
-        return Paging(mem, "i386 PAE", root & 0xFFFFFFE0, levels=levels, entry_size=8,
-                      va_bits=32, decode=_x86_decoder(mask), max_phys=1 << 52,
-                      canonical="none", root_align=32)
+        return Paging(
+            mem,
+            "i386 PAE",
+            root & 0xFFFFFFE0,
+            levels=levels,
+            entry_size=8,
+            va_bits=32,
+            decode=_x86_decoder(mask),
+            max_phys=1 << 52,
+            canonical="none",
+            root_align=32,
+        )
     levels = (Level("PD", 22, 10, True), Level("PT", 12, 10, False))
-    return Paging(mem, "i386", root & 0xFFFFF000, levels=levels, entry_size=4, va_bits=32,
-                  decode=_i386_nonpae_decode, max_phys=1 << 40, canonical="none")
+    return Paging(
+        mem,
+        "i386",
+        root & 0xFFFFF000,
+        levels=levels,
+        entry_size=4,
+        va_bits=32,
+        decode=_i386_nonpae_decode,
+        max_phys=1 << 40,
+        canonical="none",
+    )

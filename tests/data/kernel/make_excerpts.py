@@ -37,15 +37,36 @@ from swsusp_inspect.kernel.pageflags import page_addresses, read_page_flags  # n
 
 HERE = Path(__file__).resolve().parent
 # more sample directories with their images (e.g. a copy of git-ignored images kept elsewhere)
-SCRATCH = Path(os.environ["SWSUSP_EXTRA_SAMPLES"]) if "SWSUSP_EXTRA_SAMPLES" in os.environ \
-    else None
-SAMPLES = ("deb12-6.1-i386-lzo", "deb12-6.1-i386-nonpae-lzo", "deb12-6.1-arm64-lzo",
-           "deb13-6.12-arm64-16k-lzo", "deb13-6.12-kaslr-lzo", "sid-7-lzo")
+SCRATCH = Path(os.environ["SWSUSP_EXTRA_SAMPLES"]) if "SWSUSP_EXTRA_SAMPLES" in os.environ else None
+SAMPLES = (
+    "deb12-6.1-i386-lzo",
+    "deb12-6.1-i386-nonpae-lzo",
+    "deb12-6.1-arm64-lzo",
+    "deb13-6.12-arm64-16k-lzo",
+    "deb13-6.12-kaslr-lzo",
+    "sid-7-lzo",
+)
 # symbols the facade may resolve from a System.map (data symbols and KASLR anchors)
-MAP_NAMES = ("_text", "_stext", "restore_registers", "_cpu_resume", "e820_table_firmware",
-             "e820_table", "e820_table_kexec", "e820_saved", "e820", "nosave_regions",
-             "memblock", "__start_BTF", "__stop_BTF", "vmcoreinfo_note", "log_first_seq",
-             "linux_banner", "init_uts_ns", "swapper_pg_dir")
+MAP_NAMES = (
+    "_text",
+    "_stext",
+    "restore_registers",
+    "_cpu_resume",
+    "e820_table_firmware",
+    "e820_table",
+    "e820_table_kexec",
+    "e820_saved",
+    "e820",
+    "nosave_regions",
+    "memblock",
+    "__start_BTF",
+    "__stop_BTF",
+    "vmcoreinfo_note",
+    "log_first_seq",
+    "linux_banner",
+    "init_uts_ns",
+    "swapper_pg_dir",
+)
 
 
 def sample_dir(name: str) -> Path | None:
@@ -87,8 +108,14 @@ def map_excerpt(path: Path, out: Path) -> int:
     return len(lines)
 
 
-EVIDENCE = ("provenance.json", "cmdline.txt", "kpageflags.bin.xz", "kallsyms.txt.xz",
-            "vmcoreinfo.txt", "vmcoreinfo-note.txt")
+EVIDENCE = (
+    "provenance.json",
+    "cmdline.txt",
+    "kpageflags.bin.xz",
+    "kallsyms.txt.xz",
+    "vmcoreinfo.txt",
+    "vmcoreinfo-note.txt",
+)
 EVIDENCE_XZ = ("dmesg.txt", "console.log")  # stored xz-compressed, unchanged inside
 # samples whose struct pages and BTF would take most of the ~2 MB budget: only the struct
 # pages of the saved PFNs on the first N pages of the memory map are recorded (the tests then
@@ -110,8 +137,9 @@ def record(name: str) -> dict | None:
         if (d / ev).is_file():
             (outdir / ev).write_bytes((d / ev).read_bytes())
     for ev in EVIDENCE_XZ:
-        (outdir / f"{ev}.xz").write_bytes(lzma.compress((d / ev).read_bytes(),
-                                                        preset=9 | lzma.PRESET_EXTREME))
+        (outdir / f"{ev}.xz").write_bytes(
+            lzma.compress((d / ev).read_bytes(), preset=9 | lzma.PRESET_EXTREME)
+        )
     map_file = None
     if prov.get("arch") in ("i386", "arm64") and smap is not None:
         map_file = outdir / "System.map"
@@ -122,8 +150,18 @@ def record(name: str) -> dict | None:
     with open_image(d / "swap.img.xz") as img:
         mem = PhysicalMemory(img, record=True)
         k = read_kernel(img, str(map_file) if map_file else None, memory=mem)
-        for part in ("vmcoreinfo", "paging", "kernel_offset", "symbols", "e820", "memblock",
-                     "nosave", "memory_map", "e820_checksum_matches", "log"):
+        for part in (
+            "vmcoreinfo",
+            "paging",
+            "kernel_offset",
+            "symbols",
+            "e820",
+            "memblock",
+            "nosave",
+            "memory_map",
+            "e820_checksum_matches",
+            "log",
+        ):
             getattr(k, part)
         k.dmesg()
         for sym in ("linux_banner", "init_uts_ns", "_text", "__start_BTF", "__stop_BTF"):
@@ -151,17 +189,22 @@ def record(name: str) -> dict | None:
             "system_map": prov.get("system_map"),
             "system_map_sha256": None if smap is None else sha256(smap),
             "recorded_by": "tests/data/kernel/make_excerpts.py",
-            "struct_pages": "all" if flags_pfns is None else {
-                "recorded_for_saved_pfns": flags_pfns["count"],
-                "up_to_pfn": flags_pfns["max"]},
+            "struct_pages": "all"
+            if flags_pfns is None
+            else {"recorded_for_saved_pfns": flags_pfns["count"], "up_to_pfn": flags_pfns["max"]},
         }
         out = outdir / "memory.kexc.xz"
         size = write_excerpt(out, img, mem.reads, provenance=provenance)
-        (outdir / "excerpt.json").write_text(json.dumps(provenance, indent=1, sort_keys=True)
-                                             + "\n")
+        (outdir / "excerpt.json").write_text(
+            json.dumps(provenance, indent=1, sort_keys=True) + "\n"
+        )
     print(f"{name}: {len(mem.reads)} pages -> {out} ({size} bytes)")
-    return {**provenance, "pages": len(mem.reads), "bytes": size,
-            "evidence": sorted(p.name for p in outdir.iterdir())}
+    return {
+        **provenance,
+        "pages": len(mem.reads),
+        "bytes": size,
+        "evidence": sorted(p.name for p in outdir.iterdir()),
+    }
 
 
 def main(argv: list[str]) -> int:

@@ -42,28 +42,85 @@ N = 4096
 UNC_PAGES = 32
 SAMPLES = {
     # sample directory: the System.map symbols the tests use
-    "deb12-6.1-i386-lzo": ("restore_registers", "linux_banner", "_text", "__nosave_begin",
-                           "__nosave_end"),
-    "deb12-6.1-arm64-lzo": ("swapper_pg_dir", "_cpu_resume", "linux_banner", "_text", "_stext",
-                            "__nosave_begin", "__nosave_end", "__init_begin"),
-    "deb12-6.1-i386-uswsusp-lzo": ("restore_registers", "linux_banner", "_text",
-                                   "__nosave_begin", "__nosave_end"),
-    "deb12-6.1-i386-uswsusp-lzo-encrypted": ("restore_registers", "linux_banner", "_text",
-                                             "__nosave_begin", "__nosave_end"),
-    "sid-7-lzo": ("restore_registers", "linux_banner", "_text", "__nosave_begin",
-                  "__nosave_end"),
-    "deb13-6.12-kaslr-lzo": ("restore_registers", "linux_banner", "_text", "_stext",
-                             "__nosave_begin", "__nosave_end"),
-    "deb12-6.1-i386-nonpae-lzo": ("restore_registers", "linux_banner", "_text",
-                                  "__nosave_begin", "__nosave_end", "swapper_pg_dir"),
-    "deb13-6.12-arm64-16k-lzo": ("swapper_pg_dir", "_cpu_resume", "linux_banner", "_text",
-                                 "_stext", "__nosave_begin", "__nosave_end", "__init_begin"),
-    "deb12-6.1-uswsusp-lzo": ("restore_registers", "linux_banner", "_text", "__nosave_begin",
-                              "__nosave_end"),
-    "deb12-6.1-uswsusp-lzo-encrypted": ("restore_registers", "linux_banner", "_text",
-                                        "__nosave_begin", "__nosave_end"),
-    "deb12-6.1-uswsusp-lzo-rsa": ("restore_registers", "linux_banner", "_text",
-                                  "__nosave_begin", "__nosave_end"),
+    "deb12-6.1-i386-lzo": (
+        "restore_registers",
+        "linux_banner",
+        "_text",
+        "__nosave_begin",
+        "__nosave_end",
+    ),
+    "deb12-6.1-arm64-lzo": (
+        "swapper_pg_dir",
+        "_cpu_resume",
+        "linux_banner",
+        "_text",
+        "_stext",
+        "__nosave_begin",
+        "__nosave_end",
+        "__init_begin",
+    ),
+    "deb12-6.1-i386-uswsusp-lzo": (
+        "restore_registers",
+        "linux_banner",
+        "_text",
+        "__nosave_begin",
+        "__nosave_end",
+    ),
+    "deb12-6.1-i386-uswsusp-lzo-encrypted": (
+        "restore_registers",
+        "linux_banner",
+        "_text",
+        "__nosave_begin",
+        "__nosave_end",
+    ),
+    "sid-7-lzo": ("restore_registers", "linux_banner", "_text", "__nosave_begin", "__nosave_end"),
+    "deb13-6.12-kaslr-lzo": (
+        "restore_registers",
+        "linux_banner",
+        "_text",
+        "_stext",
+        "__nosave_begin",
+        "__nosave_end",
+    ),
+    "deb12-6.1-i386-nonpae-lzo": (
+        "restore_registers",
+        "linux_banner",
+        "_text",
+        "__nosave_begin",
+        "__nosave_end",
+        "swapper_pg_dir",
+    ),
+    "deb13-6.12-arm64-16k-lzo": (
+        "swapper_pg_dir",
+        "_cpu_resume",
+        "linux_banner",
+        "_text",
+        "_stext",
+        "__nosave_begin",
+        "__nosave_end",
+        "__init_begin",
+    ),
+    "deb12-6.1-uswsusp-lzo": (
+        "restore_registers",
+        "linux_banner",
+        "_text",
+        "__nosave_begin",
+        "__nosave_end",
+    ),
+    "deb12-6.1-uswsusp-lzo-encrypted": (
+        "restore_registers",
+        "linux_banner",
+        "_text",
+        "__nosave_begin",
+        "__nosave_end",
+    ),
+    "deb12-6.1-uswsusp-lzo-rsa": (
+        "restore_registers",
+        "linux_banner",
+        "_text",
+        "__nosave_begin",
+        "__nosave_end",
+    ),
 }
 
 
@@ -79,21 +136,24 @@ def kept_pages(raw: bytes, keep: set[int], n: int = N) -> bytearray:
     return out
 
 
-def pfn_directory(raw: bytes, entries: list[int], chunks: list[tuple[int, int]], word: int,
-                  meta: int, n: int = N) -> tuple[list[int], list[int]]:
+def pfn_directory(
+    raw: bytes, entries: list[int], chunks: list[tuple[int, int]], word: int, meta: int, n: int = N
+) -> tuple[list[int], list[int]]:
     """PFNs with a data page, in data-page order, decoded from the PFN directory (stream
     pages 1..meta, in the first chunks): ~0 ends it; 6.6+ flags all-zero pages (no data page)
     with the top bit (kernel/power/snapshot.c, ENCODED_PFN_ZERO_FLAG)."""
-    stream = b"".join(chunk_pages(raw, entries, c, word, n)
-                      for c in chunks[: -(-meta // UNC_PAGES)])
+    stream = b"".join(
+        chunk_pages(raw, entries, c, word, n) for c in chunks[: -(-meta // UNC_PAGES)]
+    )
     words = struct.unpack_from(f"<{meta * n // word}{'Q' if word == 8 else 'I'}", stream, 0)
     end, flag = (1 << 8 * word) - 1, 1 << (8 * word - 1)
     listed = list(words[: words.index(end)] if end in words else words)
     return [w for w in listed if not w & flag], [w & ~flag for w in listed]
 
 
-def chunk_pages(raw: bytes, entries: list[int], chunk: tuple[int, int], word: int,
-                n: int = N) -> bytes:
+def chunk_pages(
+    raw: bytes, entries: list[int], chunk: tuple[int, int], word: int, n: int = N
+) -> bytes:
     """The uncompressed pages of one kernel LZO chunk ([long cmp_len][LZO1X data])."""
     import lzallright
 
@@ -103,8 +163,9 @@ def chunk_pages(raw: bytes, entries: list[int], chunk: tuple[int, int], word: in
     return bytes(lzallright.LZOCompressor.decompress(data[word : word + size]))
 
 
-def cut(raw: bytes, keep_phys: tuple[int, int] | None = None,
-        n: int = N) -> tuple[bytearray, dict[str, object]]:
+def cut(
+    raw: bytes, keep_phys: tuple[int, int] | None = None, n: int = N
+) -> tuple[bytearray, dict[str, object]]:
     assert raw[n - 10 : n] == b"S1SUSPEND\0", raw[n - 10 : n]
     image = u64(raw, n - 32)  # n - 32 (0xfe0): sector_t image (5.17+ header)
     entries: list[int] = []
@@ -144,9 +205,14 @@ def cut(raw: bytes, keep_phys: tuple[int, int] | None = None,
         # data page k is stream page 1 + meta + k, in chunk (stream page - 1) // 32
         found = [(p, (meta + data_pfns.index(p)) // UNC_PAGES) for p in pfns if p in data_pfns]
         whole.update(c for _p, c in found)
-        extra = {"vmcoreinfo_note": {"phys_addr": at, "bytes": size,
-                                     "pfns_saved": [p for p, _c in found],
-                                     "chunks_kept_whole": sorted({c for _p, c in found})}}
+        extra = {
+            "vmcoreinfo_note": {
+                "phys_addr": at,
+                "bytes": size,
+                "pfns_saved": [p for p, _c in found],
+                "chunks_kept_whole": sorted({c for _p, c in found}),
+            }
+        }
     keep = {0, *map_pages, entries[0]}
     for k in sorted(whole):
         first, npg = chunks[k]
@@ -157,19 +223,30 @@ def cut(raw: bytes, keep_phys: tuple[int, int] | None = None,
             off = entries[first] * n
             out[off : off + word] = raw[off : off + word]
     facts = {
-        "image": image, "map_pages": map_pages, "map_entries": len(entries),
-        "swsusp_info_page": entries[0], "word_size": word, "pages": pages,
-        "image_pages": image_pages, "meta_pages": meta, "chunks": len(chunks),
-        "chunks_kept_whole": meta_chunks, "pages_kept_whole": sorted(keep),
+        "image": image,
+        "map_pages": map_pages,
+        "map_entries": len(entries),
+        "swsusp_info_page": entries[0],
+        "word_size": word,
+        "pages": pages,
+        "image_pages": image_pages,
+        "meta_pages": meta,
+        "chunks": len(chunks),
+        "chunks_kept_whole": meta_chunks,
+        "pages_kept_whole": sorted(keep),
         # the PFN directory as decoded here (lzallright + struct, not the reader)
-        "first_pfn": listed[0], "last_pfn": listed[-1], "pfns_listed": len(listed),
-        "zero_pages": len(listed) - len(data_pfns), **extra,
+        "first_pfn": listed[0],
+        "last_pfn": listed[-1],
+        "pfns_listed": len(listed),
+        "zero_pages": len(listed) - len(data_pfns),
+        **extra,
     }
     return out, facts
 
 
-def cut_uswsusp(raw: bytes, passphrase: str | None,
-                word: int = 8) -> tuple[bytearray, dict[str, object]]:
+def cut_uswsusp(
+    raw: bytes, passphrase: str | None, word: int = 8
+) -> tuple[bytearray, dict[str, object]]:
     """s2disk's layout (suspend-utils swsusp.h, load.c): ``loff_t image`` (a byte offset) at
     N - 28; the image_header_info page there (x86_64: pages at 0, flags at 8, map_start at
     16, image_data_size at 24; i386, 4-byte long and 4-byte aligned loff_t: 0, 4, 8, 16);
@@ -198,8 +275,14 @@ def cut_uswsusp(raw: bytes, passphrase: str | None,
     offsets = offsets[: data_size // N]
     if flags & 4:  # IMAGE_ENCRYPTED: block sizes are inside the Blowfish-CFB stream
         assert passphrase is not None, "an encrypted image needs the sample's passphrase"
-        facts = {"image_byte_offset": image, "pages": pages, "flags": flags,
-                 "map_start": map_start, "image_data_size": data_size, "extents_pages": ext_pages}
+        facts = {
+            "image_byte_offset": image,
+            "pages": pages,
+            "flags": flags,
+            "map_start": map_start,
+            "image_data_size": data_size,
+            "extents_pages": ext_pages,
+        }
         if flags & 8:  # IMAGE_USE_RSA
             return cut_rsa(raw, image, ext_pages, offsets, facts, passphrase)
         return cut_encrypted(raw, image, ext_pages, offsets, facts, passphrase, word)
@@ -226,18 +309,31 @@ def cut_uswsusp(raw: bytes, passphrase: str | None,
         off = offsets[first]
         out[off : off + word] = raw[off : off + word]
     facts = {
-        "image_byte_offset": image, "word_size": word, "pages": pages, "flags": flags,
-        "map_start": map_start, "image_data_size": data_size, "extents_pages": ext_pages,
+        "image_byte_offset": image,
+        "word_size": word,
+        "pages": pages,
+        "flags": flags,
+        "map_start": map_start,
+        "image_data_size": data_size,
+        "extents_pages": ext_pages,
         "blocks": len(blocks),
-        "blocks_kept_whole": meta_blocks, "stream_image_pages": image_pages,
-        "meta_pages": meta, "pages_kept_whole": sorted(keep),
+        "blocks_kept_whole": meta_blocks,
+        "stream_image_pages": image_pages,
+        "meta_pages": meta,
+        "pages_kept_whole": sorted(keep),
     }
     return out, facts
 
 
-def cut_encrypted(raw: bytes, image: int, ext_pages: list[int], offsets: list[int],
-                  facts: dict[str, object], passphrase: str,
-                  word: int = 8) -> tuple[bytearray, dict[str, object]]:
+def cut_encrypted(
+    raw: bytes,
+    image: int,
+    ext_pages: list[int],
+    offsets: list[int],
+    facts: dict[str, object],
+    passphrase: str,
+    word: int = 8,
+) -> tuple[bytearray, dict[str, object]]:
     """Block sizes are inside the Blowfish-CFB stream (suspend-utils encrypt_init(): key =
     MD5(passphrase), IV = the passphrase's first 8 bytes, zero-padded, XOR header.salt, the
     salt right after checksum[16]: byte 48 of the 2432-byte x86_64 header, 40 of the
@@ -268,13 +364,18 @@ def cut_encrypted(raw: bytes, image: int, ext_pages: list[int], offsets: list[in
         kept_blocks += 1
     keep = {0, image // N, *(e // N for e in ext_pages), *(o // N for o in offsets[:idx])}
     out = kept_pages(raw, keep)
-    facts.update({"blocks_kept_whole": 2, "data_pages_kept": idx,
-                  "pages_kept_whole": sorted(keep)})
+    facts.update({"blocks_kept_whole": 2, "data_pages_kept": idx, "pages_kept_whole": sorted(keep)})
     return out, facts
 
 
-def cut_rsa(raw: bytes, image: int, ext_pages: list[int], offsets: list[int],
-            facts: dict[str, object], passphrase: str) -> tuple[bytearray, dict[str, object]]:
+def cut_rsa(
+    raw: bytes,
+    image: int,
+    ext_pages: list[int],
+    offsets: list[int],
+    facts: dict[str, object],
+    passphrase: str,
+) -> tuple[bytearray, dict[str, object]]:
     """RSA mode: the Blowfish key is RSA-encrypted in the header under a private key that the
     passphrase unlocks.  Which data pages hold the first two blocks is found with the reader's
     own decryption here (the one exception to this script's independence: it only chooses
@@ -288,8 +389,9 @@ def cut_rsa(raw: bytes, image: int, ext_pages: list[int], offsets: list[int],
     next(blocks), next(blocks)
     keep = {0, image // N, *(e // N for e in ext_pages), *(o // N for o in offsets[: reader.pos])}
     out = kept_pages(raw, keep)
-    facts.update({"blocks_kept_whole": 2, "data_pages_kept": reader.pos,
-                  "pages_kept_whole": sorted(keep)})
+    facts.update(
+        {"blocks_kept_whole": 2, "data_pages_kept": reader.pos, "pages_kept_whole": sorted(keep)}
+    )
     return out, facts
 
 
@@ -323,9 +425,11 @@ def main(src: Path, names: list[str]) -> None:
         raw = lzma.decompress(packed)
         assert hashlib.sha256(packed).hexdigest() == prov["swap_img_xz_sha256"]
         assert hashlib.sha256(raw).hexdigest() == prov["swap_img_sha256"]
-        out, facts = (cut_uswsusp(raw, prov.get("passphrase"), 4 if prov["arch"] == "i386" else 8)
-                      if raw[N - 10 : N] == b"ULSUSPEND\0"
-                      else cut(raw, vmcoreinfo_note(sdir), prov.get("page_size", N)))
+        out, facts = (
+            cut_uswsusp(raw, prov.get("passphrase"), 4 if prov["arch"] == "i386" else 8)
+            if raw[N - 10 : N] == b"ULSUSPEND\0"
+            else cut(raw, vmcoreinfo_note(sdir), prov.get("page_size", N))
+        )
         facts = {
             "sample": name,
             "full_image": "swap.img.xz of the sample (not committed: too large)",
@@ -336,16 +440,24 @@ def main(src: Path, names: list[str]) -> None:
             **facts,
         }
         (dest / "heads.img.xz").write_bytes(
-            lzma.compress(bytes(out), preset=9 | lzma.PRESET_EXTREME))
+            lzma.compress(bytes(out), preset=9 | lzma.PRESET_EXTREME)
+        )
         (dest / "heads.json").write_text(json.dumps(facts, indent=1) + "\n")
         smap = lzma.decompress((src / prov["system_map"]).read_bytes()).decode()
-        wanted = [line for line in smap.splitlines()
-                  if len(line.split()) == 3 and line.split()[2] in symbols]
+        wanted = [
+            line
+            for line in smap.splitlines()
+            if len(line.split()) == 3 and line.split()[2] in symbols
+        ]
         (dest / "System.map-excerpt").write_text("".join(line + "\n" for line in wanted))
-        print(f"{name}: {len(out)} bytes -> {(dest / 'heads.img.xz').stat().st_size} (xz); "
-              f"kept {len(facts['pages_kept_whole'])} pages whole")
+        print(
+            f"{name}: {len(out)} bytes -> {(dest / 'heads.img.xz').stat().st_size} (xz); "
+            f"kept {len(facts['pages_kept_whole'])} pages whole"
+        )
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]) if len(sys.argv) > 1 else HERE.parent.parent.parent / "samples",
-         sys.argv[2:])
+    main(
+        Path(sys.argv[1]) if len(sys.argv) > 1 else HERE.parent.parent.parent / "samples",
+        sys.argv[2:],
+    )
