@@ -11,6 +11,8 @@ own layer."""
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
@@ -214,6 +216,18 @@ def test_checker_finds_lazy_and_submodule_imports() -> None:
         "def f():\n    import rich.console as c\n    return c\n"
     )
     assert imported_roots(src) == {"os", "construct", "rich"}
+
+
+@pytest.mark.parametrize(
+    "args", [("check", "."), ("format", "--check", ".")], ids=["check", "format"]
+)
+def test_ruff_keeps_the_house(args: tuple[str, ...]) -> None:
+    """`ruff check .` and `ruff format --check .` pass (the version the test group pins)."""
+    pytest.importorskip("ruff", reason="ruff is in the test dependency group")
+    done = subprocess.run(
+        [sys.executable, "-m", "ruff", *args], cwd=ROOT, capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
 
 
 @pytest.fixture(scope="module", autouse=True)
