@@ -137,6 +137,30 @@ def _first_cover(
     return names, index
 
 
+def _regions(
+    starts: Sequence[int] | U64 | None,
+    ends: Sequence[int] | U64 | None,
+    types: Sequence[int] | npt.NDArray[np.uint32] | None,
+) -> list[tuple[int, int, int]]:
+    """The map's non-empty regions as sorted Python ``(start, end, type)`` (none: no map)."""
+    if starts is None or ends is None or types is None:
+        return []
+    return sorted(
+        (int(a), int(b), int(t)) for a, b, t in zip(starts, ends, types, strict=True) if b >= a
+    )
+
+
+def _bounds(ranges: list[tuple[int, int]], beyond_lo: int | None) -> U64:
+    """The sorted distinct interval bounds: 0, PFN_LIMIT, the map's end (``beyond_lo``; None
+    without a map) and both ends of every ``[lo, hi)`` range."""
+    points: list[int] = [0, PFN_LIMIT]
+    if beyond_lo is not None:
+        points.append(beyond_lo)
+    for lo, hi in ranges:
+        points += (lo, hi)
+    return np.unique(np.array(points, dtype=np.uint64))
+
+
 def build_table(
     page_size: int,
     starts: Sequence[int] | U64 | None = None,
@@ -160,12 +184,7 @@ def build_table(
     """
     shift = page_size.bit_length() - 1
     has_map = starts is not None and ends is not None and types is not None
-    regions: list[tuple[int, int, int]] = []
-    if has_map:
-        assert starts is not None and ends is not None and types is not None
-        regions = sorted(
-            (int(a), int(b), int(t)) for a, b, t in zip(starts, ends, types, strict=True) if b >= a
-        )
+    regions = _regions(starts, ends, types)
     ram_set = {int(t) for t in ram_types}
 
     ram = _ram_ranges(regions, ram_set)
@@ -181,15 +200,9 @@ def build_table(
         if (c := _clip(int(lo) >> shift, (int(hi) >> shift) + 1))
     ]
 
-    points: list[int] = [0, PFN_LIMIT]
-    if has_map:
-        points.append(beyond_lo)
-    for lst in (full, touch, spans):
-        for lo, hi in lst:
-            points += (lo, hi)
-    for (lo, hi), _ in ns + ev:
-        points += (lo, hi)
-    bounds = np.unique(np.array(points, dtype=np.uint64))
+    bounds = _bounds(
+        [*full, *touch, *spans, *(c for c, _ in ns + ev)], beyond_lo if has_map else None
+    )
 
     if has_map:
         map_codes = _map_codes(bounds, full, touch, beyond_lo)

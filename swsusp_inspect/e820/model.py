@@ -134,6 +134,57 @@ def _arrays(
     return s, s + z, t
 
 
+def _overlap_findings(
+    s: npt.NDArray[np.uint64],
+    e: npt.NDArray[np.uint64],
+    t: npt.NDArray[np.uint32],
+    raw: Sequence[RawEntry],
+) -> list[Finding]:
+    """The first 20 entries that overlap an earlier one (in start order)."""
+    out: list[Finding] = []
+    order = np.argsort(s, kind="stable")
+    so, eo, to = s[order], e[order], t[order]
+    run_end = np.maximum.accumulate(eo)
+    overlap = np.flatnonzero(so[1:] < run_end[:-1]) + 1
+    for i in overlap[:20]:
+        j = int(order[i])
+        out.append(
+            Finding(
+                Severity.WARNING,
+                "overlap",
+                f"{dmesg_name(int(to[i]))} {int(so[i]):#x}-{int(eo[i]) - 1:#x} "
+                f"overlaps an earlier entry; the higher type wins",
+                raw[j].line,
+            )
+        )
+    return out
+
+
+def _unaligned_findings(
+    s: npt.NDArray[np.uint64],
+    e: npt.NDArray[np.uint64],
+    t: npt.NDArray[np.uint32],
+    raw: Sequence[RawEntry],
+) -> list[Finding]:
+    """The first 20 entries not page-aligned, and how many more there are."""
+    out: list[Finding] = []
+    unaligned = np.flatnonzero(((s % PAGE_SIZE) != 0) | ((e % PAGE_SIZE) != 0))
+    for i in unaligned[:20]:
+        out.append(
+            Finding(
+                Severity.INFO,
+                "unaligned",
+                f"{dmesg_name(int(t[i]))} {int(s[i]):#x}-{int(e[i]) - 1:#x} is not page-aligned",
+                raw[i].line,
+            )
+        )
+    if len(unaligned) > 20:
+        out.append(
+            Finding(Severity.INFO, "unaligned", f"{len(unaligned) - 20} more unaligned entries")
+        )
+    return out
+
+
 class MemoryMap:
     """A memory map from any source, sanitized as the kernel sanitizes it.
 
@@ -225,36 +276,8 @@ class MemoryMap:
                     raw[k].line,
                 )
             )
-        order = np.argsort(s, kind="stable")
-        so, eo, to = s[order], e[order], t[order]
-        run_end = np.maximum.accumulate(eo)
-        overlap = np.flatnonzero(so[1:] < run_end[:-1]) + 1
-        for i in overlap[:20]:
-            j = int(order[i])
-            out.append(
-                Finding(
-                    Severity.WARNING,
-                    "overlap",
-                    f"{dmesg_name(int(to[i]))} {int(so[i]):#x}-{int(eo[i]) - 1:#x} "
-                    f"overlaps an earlier entry; the higher type wins",
-                    raw[j].line,
-                )
-            )
-        unaligned = np.flatnonzero(((s % PAGE_SIZE) != 0) | ((e % PAGE_SIZE) != 0))
-        for i in unaligned[:20]:
-            out.append(
-                Finding(
-                    Severity.INFO,
-                    "unaligned",
-                    f"{dmesg_name(int(t[i]))} {int(s[i]):#x}-{int(e[i]) - 1:#x} "
-                    "is not page-aligned",
-                    raw[i].line,
-                )
-            )
-        if len(unaligned) > 20:
-            out.append(
-                Finding(Severity.INFO, "unaligned", f"{len(unaligned) - 20} more unaligned entries")
-            )
+        out += _overlap_findings(s, e, t, raw)
+        out += _unaligned_findings(s, e, t, raw)
         if self._printed and (len(self.starts) != len(raw) or not np.array_equal(self.starts, s)):
             out.append(
                 Finding(

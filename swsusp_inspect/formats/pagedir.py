@@ -51,6 +51,46 @@ class PfnDirectory:
         return out
 
 
+_Error = Callable[[int, str | None, object, object], FormatError]
+
+
+def _count_mismatch(
+    error: _Error,
+    entries: np.ndarray,
+    zero: np.ndarray,
+    *,
+    terminated: bool,
+    image_pages: int,
+    word_size: int,
+) -> FormatError:
+    """The error for a directory whose data PFNs (the entries before the terminator not
+    flagged zero) are not ``image_pages``: where BM_END_OF_MAP should have been."""
+    n = int(zero.size)
+    data = int(n - np.count_nonzero(zero))
+    if data > image_pages:
+        # the entry after the image_pages-th data PFN is where BM_END_OF_MAP belongs
+        at = int(np.flatnonzero(~zero)[image_pages])
+        return error(
+            at * word_size,
+            f"entry {at}",
+            f"BM_END_OF_MAP after {image_pages} data PFNs (swsusp_info.image_pages)",
+            int(entries[at]),
+        )
+    if not terminated:
+        return error(
+            (n - 1) * word_size if n else 0,
+            None,
+            f"BM_END_OF_MAP after {image_pages} data PFNs",
+            f"no terminator in {n} entries ({data} data PFNs)",
+        )
+    return error(
+        n * word_size,
+        f"entry {n}",
+        f"BM_END_OF_MAP after {image_pages} data PFNs (swsusp_info.image_pages)",
+        f"BM_END_OF_MAP after {data}",
+    )
+
+
 def decode(
     raw: np.ndarray,
     word_size: int,
@@ -104,27 +144,13 @@ def decode(
         pfns = (listed & dtype.type(zero_flag - 1)).astype(np.uint64)
     data = int(n - np.count_nonzero(zero))
     if data != image_pages:
-        if data > image_pages:
-            # the entry after the image_pages-th data PFN is where BM_END_OF_MAP belongs
-            at = int(np.flatnonzero(~zero)[image_pages])
-            raise error(
-                at * word_size,
-                f"entry {at}",
-                f"BM_END_OF_MAP after {image_pages} data PFNs (swsusp_info.image_pages)",
-                int(entries[at]),
-            )
-        if not terminated:
-            raise error(
-                (n - 1) * word_size if n else 0,
-                None,
-                f"BM_END_OF_MAP after {image_pages} data PFNs",
-                f"no terminator in {n} entries ({data} data PFNs)",
-            )
-        raise error(
-            n * word_size,
-            f"entry {n}",
-            f"BM_END_OF_MAP after {image_pages} data PFNs (swsusp_info.image_pages)",
-            f"BM_END_OF_MAP after {data}",
+        raise _count_mismatch(
+            error,
+            entries,
+            zero,
+            terminated=terminated,
+            image_pages=image_pages,
+            word_size=word_size,
         )
     too_high = np.flatnonzero(pfns >= np.uint64(MAX_PHYS_ADDR // page_size))
     if too_high.size:

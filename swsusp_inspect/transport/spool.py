@@ -113,6 +113,40 @@ def _write_sparse(out: IO[bytes], block: bytes, at: int) -> int:
     return written
 
 
+def _head_bound(
+    spath: str,
+    label: str,
+    head: bytes,
+    block: bytes,
+    *,
+    total: int,
+    written: int,
+    max_expanded: int,
+) -> Bound | None:
+    """The bound ``head`` sets, read when it is long enough or ``block`` (read after ``total``
+    bytes, ``written`` of them not zeros) reaches ZERO_HEAD_LIMIT; None: zeros so far, read
+    on.  Refuses a stream whose first ZERO_HEAD_LIMIT bytes are all zeros."""
+    bound = sniff_bound(spath, label, head, max_expanded)
+    if bound is None and total + len(block) >= ZERO_HEAD_LIMIT:
+        if written == 0 and block.count(0) == len(block):
+            raise NotAnImageError(
+                f"no hibernation image: {spath} ({label}): its first "
+                f"{ZERO_HEAD_LIMIT >> 20} MiB are zeros, no signature, no "
+                "swsusp_info (read no further)"
+            )
+        bound = Bound(
+            max_expanded, f"the limit for streams without a swap header ({max_expanded >> 30} GiB)"
+        )
+    return bound
+
+
+def _too_much(spath: str, label: str, expected: str, total: int) -> FormatError:
+    """The error for a stream that expands past ``expected`` (stopped after ``total`` bytes)."""
+    return FormatError(
+        label, 0, None, expected, f"more (read no further than {total:#x})", path=spath
+    )
+
+
 def spool(
     spath: str,
     label: str,
@@ -135,41 +169,28 @@ def spool(
             if bound is None:
                 head += block[: max(0, HEAD_BYTES - len(head))]
                 if len(head) >= HEAD_BYTES or total + len(block) >= ZERO_HEAD_LIMIT:
-                    bound = sniff_bound(spath, label, bytes(head), max_expanded)
-                    if bound is None and total + len(block) >= ZERO_HEAD_LIMIT:
-                        if written == 0 and block.count(0) == len(block):
-                            raise NotAnImageError(
-                                f"no hibernation image: {spath} ({label}): its first "
-                                f"{ZERO_HEAD_LIMIT >> 20} MiB are zeros, no signature, no "
-                                "swsusp_info (read no further)"
-                            )
-                        bound = Bound(
-                            max_expanded,
-                            "the limit for streams without a swap "
-                            f"header ({max_expanded >> 30} GiB)",
-                        )
+                    bound = _head_bound(
+                        spath,
+                        label,
+                        bytes(head),
+                        block,
+                        total=total,
+                        written=written,
+                        max_expanded=max_expanded,
+                    )
             total += len(block)
             limit = bound.limit if bound is not None else max_expanded
             if total > limit:
                 why = bound.why if bound is not None else "the limit"
-                raise FormatError(
-                    label,
-                    0,
-                    None,
-                    f"at most {limit:#x} bytes expanded ({why})",
-                    f"more (read no further than {total:#x})",
-                    path=spath,
-                )
+                raise _too_much(spath, label, f"at most {limit:#x} bytes expanded ({why})", total)
             written += _write_sparse(out, block, total - len(block))
             if room is not None and written > room:
-                raise FormatError(
+                raise _too_much(
+                    spath,
                     label,
-                    0,
-                    None,
                     f"at most {room:#x} bytes of data in $TMPDIR (its free "
                     f"space less {TMP_RESERVE >> 20} MiB)",
-                    f"more (read no further than {total:#x})",
-                    path=spath,
+                    total,
                 )
         if bound is None and total:
             bound = sniff_bound(spath, label, bytes(head), max_expanded)

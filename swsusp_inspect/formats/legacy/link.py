@@ -75,11 +75,11 @@ def _link_header(ctx: Ctx, encoding: str) -> tuple[int, Any, int]:
     return hp, sh, npd
 
 
-def _read_link(ctx: Ctx, encoding: str, sig_raw: bytes, era: str) -> Read:
-    hp, sh, npd = _link_header(ctx, encoding)
+def _pagedir_chain(ctx: Ctx, encoding: str, hp: int, npd: int) -> list[int]:
+    """The ``npd`` pagedir pages, first to last, walked back from the suspend_header page
+    ``hp``: header.link.next -> last pagedir page -> ... -> first (link.next = 0)."""
     n, w = ctx.n, ctx.word
     hdr_off = hp * n
-    # header.link.next -> last pagedir page -> ... -> first (link.next = 0)
     seen = {ctx.base_page, hp}
     chain: list[int] = []
     where = ("suspend_header page", hdr_off + n - w, "link.next")
@@ -99,7 +99,32 @@ def _read_link(ctx: Ctx, encoding: str, sig_raw: bytes, era: str) -> Read:
         nxt = ctx.word_at(page * n + n - w)
     if nxt:
         raise FormatError(*where, "0 (the first pagedir page ends the chain)", nxt)
-    pages = chain[::-1]
+    return chain[::-1]
+
+
+def _snapshot_info(sh: Any, hdr_off: int, w: int, n: int) -> SnapshotInfo:
+    """The snapshot facts a suspend_header at ``hdr_off`` gives (one pbe per image page, plus
+    the header page)."""
+    num = int(sh.num_pbes)
+    return SnapshotInfo(
+        offset=hdr_off,
+        word_size=w,
+        num_physpages=int(sh.num_physpages),
+        cpus=int(sh.num_cpus),
+        image_pages=num,
+        pages=num + 1,
+        size=(num + 1) * n,
+        version_code=int(sh.version_code),
+        uts=Utsname("", "", "", cstring(bytes(sh.version)), cstring(bytes(sh.machine)), ""),
+        arch=None,
+    )
+
+
+def _read_link(ctx: Ctx, encoding: str, sig_raw: bytes, era: str) -> Read:
+    hp, sh, npd = _link_header(ctx, encoding)
+    n, w = ctx.n, ctx.word
+    hdr_off = hp * n
+    pages = _pagedir_chain(ctx, encoding, hp, npd)
     num = int(sh.num_pbes)
     per = n // (4 * w)
     pbes = ctx.gather(pages).reshape(-1, 4)[:num]
@@ -134,18 +159,7 @@ def _read_link(ctx: Ctx, encoding: str, sig_raw: bytes, era: str) -> Read:
     )
     visible = cstring(sig_raw[: 10 - w])
     orig = "SWAP-SPACE" if visible[1:2] == "1" or visible[4:5] == "1" else "SWAPSPACE2"
-    info = SnapshotInfo(
-        offset=hdr_off,
-        word_size=w,
-        num_physpages=int(sh.num_physpages),
-        cpus=int(sh.num_cpus),
-        image_pages=num,
-        pages=num + 1,
-        size=(num + 1) * n,
-        version_code=int(sh.version_code),
-        uts=Utsname("", "", "", cstring(bytes(sh.version)), cstring(bytes(sh.machine)), ""),
-        arch=None,
-    )
+    info = _snapshot_info(sh, hdr_off, w, n)
     header = make_header(
         ctx,
         f"link.next ({w}-byte {encoding} in the last bytes of page 0)",

@@ -150,27 +150,59 @@ class _Reader:
         return self.decryptor.update(data) if self.decryptor is not None else data
 
 
+def _plain_buffers(reader: _Reader, hdr: ImageHeaderInfo, page_size: int) -> Iterator[bytes]:
+    """An uncompressed stream: ``hdr.pages`` pages, BUFFER_PAGES at a time."""
+    remaining = hdr.pages
+    while remaining > 0:
+        take = min(BUFFER_PAGES, remaining)
+        if reader.left() < take:
+            raise FormatError(
+                "image_header_info",
+                hdr.offset + (24 if hdr.word_size == 8 else 16),
+                "image_data_size",
+                f">= pages * {page_size} = {hdr.pages * page_size:#x}",
+                hdr.image_data_size,
+            )
+        yield reader.read(take)
+        remaining -= take
+
+
+def _decompress_block(
+    lzo: Any, data: bytes, k: int, at: int, *, page_size: int, hint: str
+) -> bytes:
+    """buf_block ``k``'s LZO data (the block at ``at``) decoded: whole pages, at most
+    BUFFER_PAGES of them."""
+    import lzallright
+
+    try:
+        out: bytes = lzo.decompress(data, output_size_hint=BUFFER_PAGES * page_size)
+    except (lzallright.LZOError, lzallright.InputNotConsumed) as exc:
+        reason = exc.args[0] if exc.args else type(exc).__name__
+        raise FormatError(
+            f"buf_block {k}", at, None, "valid LZO data", f"decompression error ({reason}){hint}"
+        ) from exc
+    n = len(out)
+    if n == 0 or n > BUFFER_PAGES * page_size or n % page_size:
+        raise FormatError(
+            f"buf_block {k}",
+            at,
+            "uncompressed length",
+            f"a multiple of {page_size:#x} up to {BUFFER_PAGES * page_size:#x}",
+            n,
+        )
+    return out
+
+
 def _stream_pages(reader: _Reader, hdr: ImageHeaderInfo, page_size: int) -> Iterator[bytes]:
     """The kernel stream, one buffer (at most 32 pages) at a time (``load_buffer()``)."""
-    word = hdr.word_size
-    remaining = hdr.pages
-    hint = " (wrong passphrase?)" if hdr.flags & IMAGE_ENCRYPTED else ""
     if not hdr.flags & IMAGE_COMPRESSED:
-        while remaining > 0:
-            take = min(BUFFER_PAGES, remaining)
-            if reader.left() < take:
-                raise FormatError(
-                    "image_header_info",
-                    hdr.offset + (24 if word == 8 else 16),
-                    "image_data_size",
-                    f">= pages * {page_size} = {hdr.pages * page_size:#x}",
-                    hdr.image_data_size,
-                )
-            yield reader.read(take)
-            remaining -= take
+        yield from _plain_buffers(reader, hdr, page_size)
         return
     import lzallright
 
+    word = hdr.word_size
+    remaining = hdr.pages
+    hint = " (wrong passphrase?)" if hdr.flags & IMAGE_ENCRYPTED else ""
     lzo = lzallright.LZOCompressor()
     limit = compress_buf_size(page_size, word) - word
     header_st = cs.Struct("size" / ulong(word))
@@ -207,30 +239,11 @@ def _stream_pages(reader: _Reader, hdr: ImageHeaderInfo, page_size: int) -> Iter
                 size,
             )
         block = first + reader.read(npg - 1)
-        try:
-            out = lzo.decompress(
-                block[word : word + size], output_size_hint=BUFFER_PAGES * page_size
-            )
-        except (lzallright.LZOError, lzallright.InputNotConsumed) as exc:
-            reason = exc.args[0] if exc.args else type(exc).__name__
-            raise FormatError(
-                f"buf_block {k}",
-                at,
-                None,
-                "valid LZO data",
-                f"decompression error ({reason}){hint}",
-            ) from exc
-        n = len(out)
-        if n == 0 or n > BUFFER_PAGES * page_size or n % page_size:
-            raise FormatError(
-                f"buf_block {k}",
-                at,
-                "uncompressed length",
-                f"a multiple of {page_size:#x} up to {BUFFER_PAGES * page_size:#x}",
-                n,
-            )
+        out = _decompress_block(
+            lzo, block[word : word + size], k, at, page_size=page_size, hint=hint
+        )
         yield out
-        remaining -= n // page_size
+        remaining -= len(out) // page_size
         k += 1
         hint = ""  # a block decoded: the key is right, and later failures are damage
 
