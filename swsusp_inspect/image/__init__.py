@@ -2,6 +2,7 @@
 
 Modules:
     hibernation   :class:`HibernationImage` and :func:`open_image` (page access)
+    directory     the PFN directory read from the metadata pages; stream pages placed by PFN
     verify        every stream page read, the kernel's CRC32
     banner        ``linux_banner`` among the saved pages
     parallel      forked workers over ranges of compressed chunks

@@ -24,6 +24,7 @@ from swsusp_inspect.formats.current import compression_of
 from swsusp_inspect.formats.detect import detect
 from swsusp_inspect.formats.opened import OpenedImage, OpenOptions, PageTransform
 from swsusp_inspect.image import banner as fbanner
+from swsusp_inspect.image import directory as fdirectory
 from swsusp_inspect.image import pages as fpages
 from swsusp_inspect.image import parallel
 from swsusp_inspect.image import salvage as fsalvage
@@ -300,70 +301,12 @@ class HibernationImage:
     @cached_property
     def pagedir(self) -> fpagedir.PfnDirectory:
         """Every saved PFN, from the metadata pages (or as the opener decoded it)."""
-        meta = self.meta_pages
-        if meta <= 0:
-            raise FormatError(
-                "swsusp_info",
-                self.info.offset,
-                "pages - image_pages - 1",
-                "at least one metadata page",
-                meta,
-            )
-        # never allocate for more metadata than the file can hold
-        if self.compression == "none":
-            if 1 + meta > self.entries.size:
-                where = "swap map lists" if self.container == "swap" else "file holds"
-                raise FormatError(
-                    "swsusp_info",
-                    self.info.offset,
-                    "pages - image_pages - 1",
-                    f"at most {self.entries.size - 1} metadata pages (the {where} "
-                    f"{self.entries.size} stream pages)",
-                    meta,
-                )
-        elif 1 + meta > 1 + fchunks.UNC_PAGES * len(self.chunk_table):  # pragma: no cover
-            raise FormatError(
-                "swsusp_info",
-                self.info.offset,
-                "pages - image_pages - 1",
-                "metadata within the compressed chunks",
-                meta,
-            )
-        # one owned, writable buffer filled a chunk at a time: decode() masks it in place,
-        # so a directory of P PFNs costs about 9 bytes per PFN at its peak
-        arr = np.empty(meta * self.page_size, dtype=np.uint8)
-        self.read_stream_into(1, meta, arr)
-        return fpagedir.decode(
-            arr,
-            self.word_size,
-            self.info.image_pages,
-            locate=self._locate_meta,
-            page_size=self.page_size,
-        )
-
-    def _locate_meta(self, pos: int) -> tuple[str, int]:
-        """``(structure, file offset)`` of byte ``pos`` of the PFN directory (for messages)."""
-        n = self.page_size
-        stream_page, within = divmod(pos, n)
-        stream_page += 1
-        if self.compression == "none":
-            return "PFN directory", int(self.entries[stream_page]) * n + within
-        k = (stream_page - 1) // fchunks.UNC_PAGES
-        # inside compressed data there is no file offset: name the chunk and the position
-        return (
-            f"PFN directory (stream page {stream_page} + {within:#x}, "
-            f"decompressed from compressed chunk {k})",
-            self.chunk_location(k)[0],
-        )
+        return fdirectory.read_directory(self)
 
     @cached_property
     def _data_lookup(self) -> tuple[np.ndarray, np.ndarray]:
         """Sorted data PFNs and, for each, its data-page index (for read_page)."""
-        pd = self.pagedir
-        pfns = pd.pfns
-        data_index = np.cumsum(~pd.zero) - 1
-        order = np.argsort(pfns, kind="stable")
-        return pfns[order], np.where(pd.zero[order], -1, data_index[order])
+        return fdirectory.data_lookup(self.pagedir)
 
     def read_page(self, pfn: int) -> bytes:
         """Contents of the saved page frame ``pfn`` (zeros for a page saved as a zero page).
@@ -371,13 +314,7 @@ class HibernationImage:
         Raises:
             KeyError: ``pfn`` is not in the image (any integer, however large or negative).
         """
-        sorted_pfns, index = self._data_lookup
-        if not 0 <= pfn < 1 << 64:
-            raise KeyError(f"PFN {pfn:#x} is not saved in this image")
-        i = int(np.searchsorted(sorted_pfns, np.uint64(pfn)))
-        if i >= sorted_pfns.size or int(sorted_pfns[i]) != pfn:
-            raise KeyError(f"PFN {pfn:#x} is not saved in this image")
-        d = int(index[i])
+        d = fdirectory.data_page_of(self._data_lookup, pfn)
         if d < 0:
             return bytes(self.page_size)
         return bytes(self.stream_pages(1 + self.meta_pages + d, 1))
@@ -389,20 +326,7 @@ class HibernationImage:
 
         ``data`` holds ``len(pfns)`` pages, each the content of the matching PFN.
         """
-        data_pfns = self.pagedir.data_pfns
-        first_stream = 1 + self.meta_pages
-        s = first_stream + start_data
-        end = self.info.pages
-        while s < end:
-            if self.compression == "none":
-                take = min(fchunks.UNC_PAGES, end - s)
-            else:
-                within = (s - 1) % fchunks.UNC_PAGES
-                take = min(fchunks.UNC_PAGES - within, end - s)
-            data = self.stream_pages(s, take)
-            d0 = s - first_stream
-            yield data_pfns[d0 : d0 + take], data
-            s += take
+        return fdirectory.iter_data_pages(self, start_data)
 
     def pages_holding(self, needle: bytes) -> np.ndarray:
         """Data PFNs (stream order) whose stored bytes hold ``needle`` literally: a shortlist
@@ -414,13 +338,7 @@ class HibernationImage:
     ) -> tuple[np.ndarray, bytes | memoryview]:
         """The data pages inside decompressed chunk ``k``: ``(pfns, their bytes)``
         (metadata pages at the start of the stream are skipped)."""
-        n = self.page_size
-        s = 1 + k * fchunks.UNC_PAGES
-        npages = len(data) // n
-        first_data = 1 + self.meta_pages
-        skip = min(npages, max(0, first_data - s))
-        d0 = s + skip - first_data
-        return (self.pagedir.data_pfns[d0 : d0 + npages - skip], memoryview(data)[skip * n :])
+        return fdirectory.chunk_data_pages(self, k, data)
 
     # -- salvaging: which pages can be read ----------------------------------------------
 

@@ -4,9 +4,10 @@ A hibernation image is a copy of the kernel's RAM.  This package reads that kern
 physical address (:mod:`.memory`), finds its VMCOREINFO note (:mod:`.vmcoreinfo`), translates
 virtual addresses through its own page tables (:mod:`.pagetables`), resolves symbols from its
 kallsyms or a System.map (:mod:`.kallsyms`, :mod:`.symbols`), and decodes the printk log
-(:mod:`.printk`), the e820 tables / memblock (:mod:`.memmap`), the nosave list
-(:mod:`.nosave`) and ``page->flags`` (:mod:`.pageflags`, with :mod:`.btf` for
-``PG_reserved``).  :func:`read_kernel` is the one entry point most callers need::
+(:mod:`.printk`; the 5.10+ ring buffer in :mod:`.printk_ringbuffer`), the e820 tables /
+memblock (:mod:`.memmap`), the nosave list (:mod:`.nosave`) and ``page->flags``
+(:mod:`.pageflags`, with :mod:`.btf` for ``PG_reserved``).  :func:`read_kernel` is the one
+entry point most callers need::
 
     from swsusp_inspect import open_image
     from swsusp_inspect.kernel import read_kernel
