@@ -10,8 +10,9 @@ Scratch files (``tmp_path``, and the package's own temporary files) go to a dire
 ``/dev/shm`` when it is a memory file system with room (8 GiB free): the suite writes a few GB
 of damaged copies and extractions, and writing them to a disk cost more system time than any
 test. ``SWSUSP_INSPECT_TEST_TMP=DIR`` names another place, ``SWSUSP_INSPECT_TEST_TMP=default``
-keeps pytest's; ``--basetemp`` wins. The directory goes when the run passes, and stays (its
-path printed) when it fails.
+keeps pytest's; ``--basetemp`` wins. The directory in ``/dev/shm`` goes when the run ends,
+failed or not (it holds memory until removed); a failing run's files stay only where
+``SWSUSP_INSPECT_TEST_TMP=DIR`` put them.
 """
 
 from __future__ import annotations
@@ -102,7 +103,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     if base is None:
         return
     tempfile.tempdir = None
-    if getattr(config, "_swsusp_failed", True):
+    if getattr(config, "_swsusp_failed", True) and os.environ.get("SWSUSP_INSPECT_TEST_TMP"):
         print(f"\ntest scratch files kept in {base}")
     else:
         shutil.rmtree(base, ignore_errors=True)
