@@ -17,7 +17,7 @@ PACKAGE = ROOT / "swsusp_inspect"
 
 # lowest first: a module may import its own layer and the layers before it, never after
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("_version", "errors", "exitcodes"),
+    ("_version", "errors", "exitcodes", "arrays"),
     ("model",),
     ("transport", "formats"),
     ("image", "inputs"),

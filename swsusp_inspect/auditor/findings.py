@@ -9,6 +9,7 @@ import numpy as np
 import numpy.typing as npt
 
 from swsusp_inspect import classify as cl
+from swsusp_inspect.arrays import unique
 from swsusp_inspect.auditor.notes import (
     NON_RAM_NOTE,
     PARTLY_NOTE,
@@ -148,7 +149,7 @@ def directory_findings(
     limit_pfn = arch_limit_pfn(arch_name, word_size, n)
     j = int(np.searchsorted(c.pfns, np.uint64(limit_pfn)))
     if j < c.pfns.size:
-        vals = np.unique(c.pfns[j:][: MAX_RANGES * 64])
+        vals = unique(c.pfns[j:][: MAX_RANGES * 64])
         rng, total = _value_ranges(vals, n)
         beyond = int(c.pfns.size) - j
         out.append(

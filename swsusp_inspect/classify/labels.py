@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from swsusp_inspect.arrays import unique
 from swsusp_inspect.classify.codes import (
     CHUNK,
     CODE_LABEL,
@@ -64,7 +65,7 @@ def duplicate_values(
             vals = x[eq][: limit - kept]
             found.append(vals)
             kept += int(vals.size)
-    vals = np.unique(np.concatenate(found)) if found else np.zeros(0, dtype=np.uint64)
+    vals = unique(np.concatenate(found)) if found else np.zeros(0, dtype=np.uint64)
     return count, vals.astype(np.uint64)
 
 

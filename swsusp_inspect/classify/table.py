@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from swsusp_inspect.arrays import unique
 from swsusp_inspect.classify.codes import (
     BEYOND_MAP,
     NON_RAM,
@@ -158,7 +159,7 @@ def _bounds(ranges: list[tuple[int, int]], beyond_lo: int | None) -> U64:
         points.append(beyond_lo)
     for lo, hi in ranges:
         points += (lo, hi)
-    return np.unique(np.array(points, dtype=np.uint64))
+    return unique(np.array(points, dtype=np.uint64))
 
 
 def build_table(

@@ -17,6 +17,7 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
+from swsusp_inspect.arrays import unique
 from swsusp_inspect.e820.types import E820Type
 
 __all__ = ["apply_remove", "apply_update", "sanitize"]
@@ -43,12 +44,12 @@ def sanitize(starts: U64, ends_excl: U64, types: U32) -> tuple[U64, U64, U32]:
     starts, ends_excl, types = starts[keep], ends_excl[keep], types[keep]
     if starts.size == 0:
         return starts, ends_excl, types
-    bounds = np.unique(np.concatenate([starts, ends_excl]))
+    bounds = unique(np.concatenate([starts, ends_excl]))
     lo = np.searchsorted(bounds, starts)
     hi = np.searchsorted(bounds, ends_excl)
     # elementary interval k is [bounds[k], bounds[k+1]); its type is the highest covering type
     best = np.zeros(bounds.size - 1, dtype=np.uint32)
-    for t in np.unique(types):
+    for t in unique(types):
         sel = types == t
         cover = np.zeros(bounds.size, dtype=np.int64)
         np.add.at(cover, lo[sel], 1)

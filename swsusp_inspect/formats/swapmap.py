@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from swsusp_inspect.arrays import unique
 from swsusp_inspect.errors import FormatError, TruncatedError
 
 
@@ -265,7 +266,7 @@ def find_continuation(
         if (
             np.isin(np.asarray(part.map_pages), cand).all()
             and not np.isin(used, known).any()
-            and np.unique(used).size == used.size
+            and unique(used).size == used.size
         ):
             chains.append(part)
     return chains[0] if len(chains) == 1 else None

@@ -16,6 +16,7 @@ from functools import cached_property
 
 import numpy as np
 
+from swsusp_inspect.arrays import unique
 from swsusp_inspect.model.export import UnreadableSpan
 
 __all__ = ["Lost", "PageStates", "pfn_ranges", "pfn_runs"]
@@ -44,7 +45,7 @@ def pfn_runs(pfns: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def pfn_ranges(pfns: np.ndarray) -> list[tuple[int, int]]:
     """Inclusive ``(start_pfn, end_pfn)`` ranges covering ``pfns`` (sorted, merged)."""
-    sorted_pfns = np.unique(pfns.astype(np.uint64))
+    sorted_pfns = unique(pfns.astype(np.uint64))
     starts, lengths = pfn_runs(sorted_pfns)
     return [
         (int(sorted_pfns[s]), int(sorted_pfns[s]) + int(c) - 1)

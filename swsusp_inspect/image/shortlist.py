@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from swsusp_inspect.arrays import unique
 from swsusp_inspect.errors import SwsuspError
 from swsusp_inspect.formats import chunks as fchunks
 
@@ -42,7 +43,7 @@ def _file_slots(buf: bytes, needle: bytes, page_size: int) -> np.ndarray:
         slots.append(pos // page_size)
         slots.append((pos + len(needle) - 1) // page_size)
         pos = buf.find(needle, pos + 1)
-    return np.unique(np.asarray(slots, np.int64))
+    return unique(np.asarray(slots, np.int64))
 
 
 def pages_holding(image: HibernationImage, needle: bytes) -> np.ndarray:
@@ -67,7 +68,8 @@ def pages_holding(image: HibernationImage, needle: bytes) -> np.ndarray:
         return _NONE
     d = stream - 1 - image.meta_pages
     d = d[(d >= 0) & (d < data_pfns.size)]
-    return data_pfns[np.unique(d)]
+    found: np.ndarray = data_pfns[unique(d)]
+    return found
 
 
 def _chunk_pages(image: HibernationImage, idx: np.ndarray) -> np.ndarray:
@@ -83,7 +85,7 @@ def _chunk_pages(image: HibernationImage, idx: np.ndarray) -> np.ndarray:
     inside = at >= 0
     at, idx = at[inside], idx[inside]
     c = chunks[at]
-    k = np.unique(c[idx < table.first_entry[c] + table.n_pages[c]])
+    k = unique(c[idx < table.first_entry[c] + table.n_pages[c]])
     step = fchunks.UNC_PAGES
     out = [np.arange(1 + j * step, 1 + j * step + int(table.unc_pages[j])) for j in k.tolist()]
     return np.concatenate(out) if out else np.empty(0, np.int64)

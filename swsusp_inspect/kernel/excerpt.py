@@ -36,6 +36,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from swsusp_inspect.arrays import unique
 from swsusp_inspect.errors import FormatError
 from swsusp_inspect.kernel.memory import ImageLike
 from swsusp_inspect.model import ArchRecord, Utsname, to_data
@@ -47,7 +48,7 @@ MAX_EXCERPT = 256 << 20  # decompressed; an excerpt is a few MiB
 
 
 def _runs(pfns: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
-    p = np.unique(np.asarray(pfns, dtype=np.uint64))
+    p = unique(np.asarray(pfns, dtype=np.uint64))
     if p.size == 0:
         return np.zeros((0, 2), dtype=np.uint64)
     brk = np.flatnonzero(np.diff(p) != 1) + 1

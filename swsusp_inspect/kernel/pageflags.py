@@ -49,6 +49,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from swsusp_inspect.arrays import unique
 from swsusp_inspect.kernel.btf import btf_enum_value
 from swsusp_inspect.kernel.memory import KernelDataError, KernelMemoryError
 from swsusp_inspect.kernel.pagetables import VirtualMemory
@@ -169,7 +170,7 @@ def _sparse(
     nr = p >> U64(sec_bits)
     unr, inverse = np.unique(nr, return_inverse=True)
     if extreme:
-        roots = np.unique(unr // U64(per_root))
+        roots = unique(unr // U64(per_root))
         if length is not None and roots.size and int(roots[-1]) >= length:
             raise KernelDataError("mem_section", base, "root", f"< {length}", int(roots[-1]))
         root_ptr, root_ok = vm.gather_words(U64(base) + roots * U64(w))

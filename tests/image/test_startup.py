@@ -9,7 +9,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
+from helpers import examples
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from swsusp_inspect.image import banner as fbanner
 from swsusp_inspect.image import open_image
@@ -31,7 +35,8 @@ def test_info_json_imports_only_what_it_needs() -> None:
         "except SystemExit:\n"
         "    pass\n"
         "names = ('rich', 'swsusp_inspect.formats.legacy', 'swsusp_inspect.formats.uswsusp',\n"
-        "         'swsusp_inspect.e820', 'swsusp_inspect.auditor', 'swsusp_inspect.model.report')\n"
+        "         'swsusp_inspect.e820', 'swsusp_inspect.auditor', 'swsusp_inspect.model.report',\n"
+        "         'numpy.ma')\n"
         "print('LOADED', [n for n in names if n in sys.modules], file=sys.stderr)\n"
     )
     r = subprocess.run(
@@ -85,3 +90,19 @@ def test_a_busy_machine_gets_one_job() -> None:
 def test_small_work_gets_one_job() -> None:
     assert auto_jobs(PARALLEL_MIN_BYTES - 1) == 1
     assert 1 <= auto_jobs(8 * PARALLEL_MIN_BYTES) <= len(os.sched_getaffinity(0))
+
+
+@given(
+    st.lists(st.integers(min_value=0, max_value=2**64 - 1), max_size=200),
+    st.sampled_from([np.uint64, np.int64, np.uint32]),
+)
+@settings(max_examples=examples(60), deadline=None)
+def test_arrays_unique_is_np_unique(values: list[int], dtype: type) -> None:
+    """The package's ``unique`` (no numpy.ma) gives what ``np.unique`` gives."""
+    from swsusp_inspect.arrays import unique
+
+    info = np.iinfo(dtype)
+    a = np.array([v for v in values if info.min <= v <= info.max], dtype=dtype)
+    got = unique(a)
+    assert got.dtype == a.dtype
+    assert np.array_equal(got, np.unique(a))
