@@ -144,10 +144,9 @@ def _open_reading(
             f"{needed:#x} entries (swsusp_info.pages = {info.pages:#x})",
             entries.size,
         )
-    era = "2.6.20+" if s == 8 else swap.ERA_S4[header.layout]
     return OpenedImage(
         container="swap",
-        era=era,
+        era=_era(header),
         page_size=n,
         buf=buf,
         header=header,
@@ -156,6 +155,11 @@ def _open_reading(
         map_pages=smap.map_pages,
         device_pages=device_pages,
     )
+
+
+def _era(header: SwsuspHeader) -> str:
+    """The era an opened swap header names: 8-byte ``sector_t`` or the 4-byte layouts."""
+    return "2.6.20+" if header.sector_size == 8 else swap.ERA_S4[header.layout]
 
 
 def _map_is_short(
@@ -232,10 +236,9 @@ def _salvaged(
         else last.entries.size % per_page != 0
     )
     map_pages = smap.map_pages if last is smap else smap.map_pages + last.map_pages
-    era = "2.6.20+" if header.sector_size == 8 else swap.ERA_S4[header.layout]
     return OpenedImage(
         container="swap",
-        era=era,
+        era=_era(header),
         page_size=n,
         buf=buf,
         header=header,
