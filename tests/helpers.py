@@ -82,6 +82,23 @@ def assert_error_line(
 
 # -- real-kernel samples (samples/<name>/, made by samples/generate.py) -----------------------
 
+# (addr, size, type) of the QEMU pc guests in samples/, as their BIOS-e820 lines
+QEMU_E820 = [
+    (0x0, 0x9FC00, 1),
+    (0x9FC00, 0x400, 2),
+    (0xF0000, 0x10000, 2),
+    (0x100000, 0xBEDA000, 1),
+    (0xBFDA000, 0x26000, 2),
+    (0xFFFC0000, 0x40000, 2),
+    (0xFD00000000, 0x300000000, 2),
+]
+
+
+def e820_table_bytes(entries: list[tuple[int, int, int]]) -> bytes:
+    """``struct e820_table``: u32 nr_entries, then packed 20-byte {u64 addr; u64 size; u32 type}."""
+    return struct.pack("<I", len(entries)) + b"".join(struct.pack("<QQI", *e) for e in entries)
+
+
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 
 

@@ -10,26 +10,13 @@ import zlib
 from pathlib import Path
 
 import pytest
+from helpers import QEMU_E820, e820_table_bytes
 
 from swsusp_inspect.e820 import E820Type, diff_maps, load_memory_map, merge_evidence
 from swsusp_inspect.e820.readers.binary import build_boot_params, build_e820_raw
 from swsusp_inspect.errors import MapError
 
 MAPS = Path(__file__).parent.parent / "data" / "maps"
-
-QEMU_TABLE = [  # (addr, size, type) of the QEMU guests in samples/, as their BIOS-e820 lines
-    (0x0, 0x9FC00, 1),
-    (0x9FC00, 0x400, 2),
-    (0xF0000, 0x10000, 2),
-    (0x100000, 0xBEDA000, 1),
-    (0xBFDA000, 0x26000, 2),
-    (0xFFFC0000, 0x40000, 2),
-    (0xFD00000000, 0x300000000, 2),
-]
-
-
-def _table_bytes(entries: list[tuple[int, int, int]]) -> bytes:
-    return struct.pack("<I", len(entries)) + b"".join(struct.pack("<QQI", *e) for e in entries)
 
 
 def test_old_format_exclusive_ends_and_old_nosave_lines() -> None:
@@ -75,8 +62,8 @@ def test_every_prefix_flavour() -> None:
 
 def test_newest_kernel_names_and_gap_lines() -> None:
     m = load_memory_map(MAPS / "newest-7.x.dmesg.txt")
-    assert m.firmware_entries() == QEMU_TABLE
-    assert m.checksum_crc32() == zlib.crc32(_table_bytes(QEMU_TABLE))
+    assert m.firmware_entries() == QEMU_E820
+    assert m.checksum_crc32() == zlib.crc32(e820_table_bytes(QEMU_E820))
 
 
 def test_arm64_node_ranges() -> None:
@@ -108,14 +95,14 @@ def test_extended_map_over_128_entries(tmp_path: Path) -> None:
     m = load_memory_map(f)
     assert len(m.raw_entries) == 130 and len(m.starts) == 130
     expected = [(i * 0x2000, 0x2000, 1 if i % 2 == 0 else 2) for i in range(130)]
-    assert m.checksum_crc32() == zlib.crc32(_table_bytes(expected))
+    assert m.checksum_crc32() == zlib.crc32(e820_table_bytes(expected))
 
 
 def test_checksums_are_zlib_and_md5_of_the_table() -> None:
     import hashlib
 
     m = load_memory_map(MAPS / "newest-7.x.dmesg.txt")
-    raw = _table_bytes(QEMU_TABLE)
+    raw = e820_table_bytes(QEMU_E820)
     assert m.firmware_table_bytes() == raw
     assert len(raw) == 4 + 20 * 7
     assert m.checksum_md5() == hashlib.md5(raw).digest()
@@ -155,23 +142,23 @@ def test_boot_params_page_from_offsets() -> None:
     # built by hand at the documented offsets, not with the reader's construct definitions
     page = bytearray(4096)
     page[0x202:0x206] = b"HdrS"
-    page[0x1E8] = len(QEMU_TABLE)
-    for i, e in enumerate(QEMU_TABLE):
+    page[0x1E8] = len(QEMU_E820)
+    for i, e in enumerate(QEMU_E820):
         struct.pack_into("<QQI", page, 0x2D0 + 20 * i, *e)
-    assert build_boot_params(QEMU_TABLE) == bytes(page)
+    assert build_boot_params(QEMU_E820) == bytes(page)
 
 
 def test_binary_readers(tmp_path: Path) -> None:
     bp = tmp_path / "boot_params.bin"
-    bp.write_bytes(build_boot_params(QEMU_TABLE))
+    bp.write_bytes(build_boot_params(QEMU_E820))
     m = load_memory_map(bp)
     assert m.format == "boot_params"
-    assert m.firmware_entries() == QEMU_TABLE
+    assert m.firmware_entries() == QEMU_E820
     raw = tmp_path / "table.bin"
-    raw.write_bytes(build_e820_raw(list(reversed(QEMU_TABLE))))
+    raw.write_bytes(build_e820_raw(list(reversed(QEMU_E820))))
     r = load_memory_map(raw)
     assert r.format == "e820_raw"
-    assert r.firmware_entries() == QEMU_TABLE  # sanitized: sorted
+    assert r.firmware_entries() == QEMU_E820  # sanitized: sorted
     assert any(f.code == "unsorted" for f in r.findings)
     bad = tmp_path / "bad.bin"
     bad.write_bytes(b"\0" * 21)
@@ -186,7 +173,7 @@ def test_binary_readers(tmp_path: Path) -> None:
 def _sysfs_files() -> dict[str, str]:
     names = {1: "System RAM", 2: "Reserved"}
     files = {}
-    for i, (a, z, t) in enumerate(QEMU_TABLE):
+    for i, (a, z, t) in enumerate(QEMU_E820):
         files[f"{i}/start"] = f"{a:#x}\n"
         files[f"{i}/end"] = f"{a + z - 1:#x}\n"
         files[f"{i}/type"] = names[t] + "\n"
@@ -198,7 +185,7 @@ def test_sysfs_directory_tar_and_grep(tmp_path: Path) -> None:
     for name, value in _sysfs_files().items():
         (d / name).parent.mkdir(parents=True, exist_ok=True)
         (d / name).write_text(value)
-    assert load_memory_map(d).firmware_entries() == QEMU_TABLE
+    assert load_memory_map(d).firmware_entries() == QEMU_E820
     tar_path = tmp_path / "memmap.tar"
     with tarfile.open(tar_path, "w") as tar:
         for name, value in _sysfs_files().items():
@@ -206,13 +193,13 @@ def test_sysfs_directory_tar_and_grep(tmp_path: Path) -> None:
             info = tarfile.TarInfo("sys/firmware/memmap/" + name)
             info.size = len(data)
             tar.addfile(info, io.BytesIO(data))
-    assert load_memory_map(tar_path).firmware_entries() == QEMU_TABLE
+    assert load_memory_map(tar_path).firmware_entries() == QEMU_E820
     # grep output in glob order: 10 sorts before 2 once there are more than 10 entries
     grep = tmp_path / "grep.txt"
     grep.write_text(
         "".join(f"/sys/firmware/memmap/{k}:{v}" for k, v in sorted(_sysfs_files().items()))
     )
-    assert load_memory_map(grep).firmware_entries() == QEMU_TABLE
+    assert load_memory_map(grep).firmware_entries() == QEMU_E820
 
 
 def test_json_round_trip(tmp_path: Path) -> None:

@@ -8,6 +8,7 @@ import zlib
 
 import numpy as np
 import pytest
+from helpers import QEMU_E820, e820_table_bytes
 from kernel_helpers import SynthImage, SynthKernel
 
 from swsusp_inspect.e820.image import e820_memory_map, memblock_memory_map
@@ -22,22 +23,6 @@ from swsusp_inspect.kernel.vmcoreinfo import parse_vmcoreinfo
 VARS = 0xFFFFFFFF82E20000  # kernel .data holding the symbols
 HEAP = 0xFFFF888004000000  # kmalloc / memblock memory
 
-# a QEMU pc machine's firmware table (the deb13-6.12-lz4 sample's BIOS-e820 lines)
-FIRMWARE = [
-    (0x0, 0x9FC00, 1),
-    (0x9FC00, 0x400, 2),
-    (0xF0000, 0x10000, 2),
-    (0x100000, 0xBEDA000, 1),
-    (0xBFDA000, 0x26000, 2),
-    (0xFFFC0000, 0x40000, 2),
-    (0xFD00000000, 0x300000000, 2),
-]
-
-
-def e820_bytes(entries: list[tuple[int, int, int]]) -> bytes:
-    # struct e820_table: u32 nr_entries, then packed 20-byte {u64 addr; u64 size; u32 type}
-    return struct.pack("<I", len(entries)) + b"".join(struct.pack("<QQI", *e) for e in entries)
-
 
 def lookup_in(table: dict[str, int]):
     return table.get
@@ -45,19 +30,19 @@ def lookup_in(table: dict[str, int]):
 
 def test_e820_pointer_era_tables_and_checksum():
     k = SynthKernel()
-    kernel = [(0x0, 0x1000, 2), (0x1000, 0x9EC00, 1), *FIRMWARE[1:]]  # e820: update [0-fff]
-    k.place(HEAP, e820_bytes(FIRMWARE).ljust(0x800, b"\0") + e820_bytes(kernel))
+    kernel = [(0x0, 0x1000, 2), (0x1000, 0x9EC00, 1), *QEMU_E820[1:]]  # e820: update [0-fff]
+    k.place(HEAP, e820_table_bytes(QEMU_E820).ljust(0x800, b"\0") + e820_table_bytes(kernel))
     k.place(VARS, struct.pack("<QQQ", HEAP, HEAP, HEAP + 0x800))
     syms = {"e820_table_firmware": VARS, "e820_table_kexec": VARS + 8, "e820_table": VARS + 16}
     tables = read_e820_tables(k.vm, lookup_in(syms))
     assert tables.era == "pointer"
-    assert list(tables.firmware.entries) == FIRMWARE
+    assert list(tables.firmware.entries) == QEMU_E820
     assert list(tables.kernel.entries) == kernel
-    assert tables.firmware.crc32 == zlib.crc32(e820_bytes(FIRMWARE))
+    assert tables.firmware.crc32 == zlib.crc32(e820_table_bytes(QEMU_E820))
     mm = e820_memory_map(tables, source="img", nosave=[(0, 0), (0x9F, 0xFF)])
     assert mm.format == "image"
-    assert mm.firmware_table_bytes() == e820_bytes(FIRMWARE)
-    assert mm.checksum_crc32() == zlib.crc32(e820_bytes(FIRMWARE))
+    assert mm.firmware_table_bytes() == e820_table_bytes(QEMU_E820)
+    assert mm.checksum_crc32() == zlib.crc32(e820_table_bytes(QEMU_E820))
     assert mm.modified.firmware_entries() == kernel
     assert mm.nosave_ranges() == ([(0, 0), (0x9F, 0xFF)], "image")
     d = mm.document().to_dict()
@@ -67,11 +52,13 @@ def test_e820_pointer_era_tables_and_checksum():
 def test_e820_struct_era_before_4_12():
     """struct e820map e820, e820_saved: the tables themselves are the variables."""
     k = SynthKernel()
-    k.place(VARS, e820_bytes(FIRMWARE).ljust(0x1000, b"\0") + e820_bytes(FIRMWARE[:3]))
+    k.place(
+        VARS, e820_table_bytes(QEMU_E820).ljust(0x1000, b"\0") + e820_table_bytes(QEMU_E820[:3])
+    )
     tables = read_e820_tables(k.vm, lookup_in({"e820_saved": VARS, "e820": VARS + 0x1000}))
     assert tables.era == "struct"
-    assert list(tables.firmware.entries) == FIRMWARE
-    assert list(tables.kernel.entries) == FIRMWARE[:3]
+    assert list(tables.firmware.entries) == QEMU_E820
+    assert list(tables.kernel.entries) == QEMU_E820[:3]
     assert tables.kexec is None
 
 
@@ -83,7 +70,7 @@ def test_e820_corrupt():
         read_e820_tables(k.vm, lookup_in({"e820_table_firmware": VARS}))
     with pytest.raises(KernelDataError, match="neither"):
         read_e820_tables(k.vm, lookup_in({}))
-    k.place(HEAP + 0x1000, e820_bytes([(0xFFFFFFFFFFFFF000, 0x2000, 1)]))
+    k.place(HEAP + 0x1000, e820_table_bytes([(0xFFFFFFFFFFFFF000, 0x2000, 1)]))
     k.place(VARS + 0x1000, struct.pack("<Q", HEAP + 0x1000))
     with pytest.raises(KernelDataError, match=r"below 2\^64"):
         read_e820_tables(k.vm, lookup_in({"e820_table_firmware": VARS + 0x1000}))
