@@ -18,6 +18,7 @@ from click.testing import CliRunner, Result
 
 from swsusp_inspect.cli import cli
 from swsusp_inspect.forge.kernel import Forged, ForgeSpec, forge, forge_stream
+from swsusp_inspect.image import HibernationImage
 
 _LINE = re.compile(r"^\s*([0-9a-fA-F]+):((?:\s+[0-9a-fA-F]{2})+)\s*(?:#.*)?$")
 
@@ -272,3 +273,13 @@ def elf_page(path: Path, phys: int, n: int) -> bytes | None:
                 f.seek(off + phys - pa)
                 return f.read(n)
     return None
+
+
+def check_verify(img: HibernationImage, forged: Forged) -> None:
+    """A forged image verifies: every stream page read, the CRC32 the forger wrote."""
+    result = img.verify()
+    assert result.ok is True
+    assert result.stream_pages_read == forged.pages - 1
+    assert result.crc32.stored == forged.crc32
+    if forged.crc32 is not None:
+        assert result.crc32.computed == forged.crc32

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import zstandard
-from helpers import examples, forge_to, pfns, run_cli, slow_but
+from helpers import check_verify, examples, forge_to, pfns, run_cli, slow_but
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -42,15 +42,6 @@ def check_every_page(
     assert img.pagedir.zero.tolist() == zero_arr.tolist()
     for pfn, z in zip(pfn_arr.tolist(), zero_arr.tolist(), strict=True):
         assert img.read_page(pfn) == expected_page(pfn, z, page_size), hex(pfn)
-
-
-def check_verify(img: HibernationImage, forged: Forged) -> None:
-    result = img.verify()
-    assert result.ok is True
-    assert result.stream_pages_read == forged.pages - 1
-    assert result.crc32.stored == forged.crc32
-    if forged.crc32 is not None:
-        assert result.crc32.computed == forged.crc32
 
 
 # -- compression, zero pages, scattered device pages ------------------------------------------
