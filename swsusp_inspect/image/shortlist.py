@@ -75,10 +75,8 @@ def pages_holding(image: HibernationImage, needle: bytes) -> np.ndarray:
 def _chunk_pages(image: HibernationImage, idx: np.ndarray) -> np.ndarray:
     """The stream pages of every chunk holding one of the swap-map entries ``idx``."""
     table = image.chunk_table.ensure_all()
-    # chunks in map order (a salvaged table may hold lost chunks with no place in the map)
-    ok = np.ones(len(table), bool)
-    ok[[c for c in table.lost if 0 <= c < len(table)]] = False
-    chunks = np.flatnonzero(ok)
+    # chunks in map order (a salvaging table marks those it could not place with -1)
+    chunks = np.flatnonzero(table.first_entry >= 0)
     chunks = chunks[np.argsort(table.first_entry[chunks], kind="stable")]
     first = table.first_entry[chunks]
     at = np.searchsorted(first, idx, side="right") - 1

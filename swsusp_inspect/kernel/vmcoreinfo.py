@@ -55,6 +55,7 @@ from types import MappingProxyType
 
 import numpy as np
 
+from swsusp_inspect.errors import FormatError
 from swsusp_inspect.kernel.memory import KernelDataError, NotInImageError, PhysicalMemory
 
 __all__ = [
@@ -336,7 +337,10 @@ def find_vmcoreinfo(mem: PhysicalMemory, *, hint: int | None = None) -> VmcoreIn
         if found is not None:
             return found
     for pfn in mem.pages_holding(NOTE_NAME).tolist():
-        found = _candidate(mem, pfn * mem.page_size)
+        try:
+            found = _candidate(mem, pfn * mem.page_size)
+        except FormatError:  # a damaged chunk: the sweep below goes around it, or says so
+            continue
         if found is not None:
             return found
     found, rejected = _page_aligned_note(mem)
