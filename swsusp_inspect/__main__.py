@@ -1,4 +1,4 @@
-from swsusp_inspect.cli import main
+from swsusp_inspect.cli import console_main
 
 if __name__ == "__main__":
-    main()
+    console_main()
