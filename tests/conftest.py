@@ -17,8 +17,14 @@ failed or not (it holds memory until removed); a failing run's files stay only w
 
 from __future__ import annotations
 
-import hashlib
 import os
+
+# numpy's OpenBLAS starts a thread per core at import, which then spins beside the tests after
+# every call into it (about 1% of the run's CPU); nothing here multiplies matrices (the CLI
+# sets the same for itself)
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+import hashlib
 import shutil
 import tempfile
 import zlib

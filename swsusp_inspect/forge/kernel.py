@@ -24,10 +24,17 @@ PageFn = Callable[[np.ndarray], bytes]
 
 
 def pattern_pages(pfns: np.ndarray, page_size: int = 4096) -> bytes:
-    """Deterministic content for ``pfns``: 8-byte word w of page p is ``p << 32 | w``."""
+    """Deterministic content for ``pfns``: the first 8-byte word of each 64-byte line of page
+    p is ``p << 32 | w`` (w: the word's index in the page), the other words are zero.
+
+    Every line of every page differs from every other, so a page or a line read from the
+    wrong place shows; the zeros keep LZO's compressor fast (a fully patterned page takes it
+    about 12 times longer, 25 ms a 32-page chunk).
+    """
     words = page_size // 8
     w = np.arange(words, dtype=np.uint64)
     arr = (pfns.astype(np.uint64)[:, None] << np.uint64(32)) | w[None, :]
+    arr[:, w % 8 != 0] = 0
     return arr.astype("<u8").tobytes()
 
 

@@ -1,7 +1,8 @@
 """Forged images for corner cases no kernel is easily made to write.
 
-Every data page is pattern-filled (``forge.pattern_pages``: word w of page p is ``p << 32 | w``),
-so what the reader returns is checked against a computed value, never eyeballed.
+Every data page is pattern-filled (``forge.pattern_pages``: the first word of each 64-byte line
+of page p is ``p << 32 | w``), so what the reader returns is checked against a computed value,
+never eyeballed.
 """
 
 from __future__ import annotations

@@ -1,6 +1,9 @@
 """Salvage: damaged copies of real samples give every other page back intact, the lost named.
 
-The uncompressed sample and the second variants of some cases run with ``-m slow``.
+Each case extracts the whole damaged sample and compares every page (about 1 CPU-second): by
+default a chunk overwritten, the file cut in half, the verdicts of verify and audit and the
+refusals run; the uncompressed sample, a corrupt chunk under a sound header, a bad map entry, a
+broken map page and a broken next_swap run with ``-m slow`` (the second CI step).
 
 Each case damages a copy of a real kernel's image (a chunk overwritten, its data corrupted
 under a sound header, a swap-map page overwritten or zeroed, its next_swap broken, the file
@@ -132,7 +135,8 @@ def test_a_chunk_overwritten(pristine: Pristine, tmp_path: Path) -> None:
     assert f"compressed chunk {k} at {at:#x}: cmp_len" in rec["unreadable"][0]["reason"]
 
 
-@pytest.mark.parametrize("fmt", ["elf", pytest.param("lime", marks=pytest.mark.slow)])
+@pytest.mark.slow
+@pytest.mark.parametrize("fmt", ["elf", "lime"])
 def test_a_corrupt_chunk_under_a_sound_header(pristine: Pristine, tmp_path: Path, fmt: str) -> None:
     """Found only by decompressing: the file is laid out again without it, and equals what
     a stream (checked before its headers go out) gets."""
@@ -153,7 +157,8 @@ def test_a_corrupt_chunk_under_a_sound_header(pristine: Pristine, tmp_path: Path
             assert elf_page(tmp_path / "out.elf", pfn * pristine.n, pristine.n) is None
 
 
-@pytest.mark.parametrize("which", ["header", pytest.param("data", marks=pytest.mark.slow)])
+@pytest.mark.slow
+@pytest.mark.parametrize("which", ["header", "data"])
 def test_one_bad_map_entry_loses_its_page_or_chunk(
     pristine: Pristine, tmp_path: Path, which: str
 ) -> None:
@@ -187,7 +192,8 @@ def _entries_of_map_page(p: Pristine, i: int) -> np.ndarray:
     return bad
 
 
-@pytest.mark.parametrize("how", ["overwritten", pytest.param("zeroed", marks=pytest.mark.slow)])
+@pytest.mark.slow
+@pytest.mark.parametrize("how", ["overwritten", "zeroed"])
 def test_a_map_page_broken(pristine: Pristine, tmp_path: Path, how: str) -> None:
     i = _map_page_index(pristine)
     at = pristine.map_pages[i] * pristine.n
@@ -200,6 +206,7 @@ def test_a_map_page_broken(pristine: Pristine, tmp_path: Path, how: str) -> None
     assert any("chain continued at map page" in x for x in rec["problems"])
 
 
+@pytest.mark.slow
 def test_a_broken_next_swap_loses_nothing(pristine: Pristine, tmp_path: Path) -> None:
     at = pristine.map_pages[_map_page_index(pristine)] * pristine.n + pristine.n - 8
     damaged = bytearray(pristine.data)
