@@ -23,6 +23,10 @@ import os
 # every call into it (about 1% of the run's CPU); nothing here multiplies matrices (the CLI
 # sets the same for itself)
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+# numpy asks for transparent huge pages for every array of 4 MiB or more; the tests make
+# thousands of short-lived ones, and the kernel zeroing a 2 MiB page for each was a fifth of
+# the salvage tests' CPU (perf: clear_page_erms under do_huge_pmd_anonymous_page)
+os.environ.setdefault("NUMPY_MADVISE_HUGEPAGE", "0")
 
 import hashlib
 import shutil
