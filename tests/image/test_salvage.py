@@ -20,6 +20,7 @@ import random
 import struct
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -267,5 +268,14 @@ def test_output_refusals(pristine: Pristine, tmp_path: Path) -> None:
     r = run_cli("extract", "-q", "-o", str(pristine.path), "--force", str(pristine.path))
     assert r.exit_code == 2 and "is the input" in r.stderr
     assert run_cli("extract", "--json", "-o", "-", str(pristine.path)).exit_code == 2
-    r = run_cli("extract", "-q", "--force", "--no-sidecar", "-o", str(out), str(pristine.path))
-    assert r.exit_code == 0 and not os.path.exists(str(out) + ".json")
+
+
+def test_no_sidecar_writes_none(forged_image: Callable[..., Any], tmp_path: Path) -> None:
+    """(A small forged image: the whole extraction runs.)"""
+    image = forged_image(pfns=np.arange(0x100, 0x140, dtype=np.uint64)).path
+    out = tmp_path / "o.raw"
+    r = run_cli("extract", "-q", "--no-sidecar", "-o", str(out), image)
+    assert r.exit_code == 0 and out.stat().st_size == 0x140 * 4096
+    assert not os.path.exists(str(out) + ".json")
+    r = run_cli("extract", "-q", "-o", str(out.with_suffix(".b")), image)
+    assert r.exit_code == 0 and os.path.exists(str(out.with_suffix(".b")) + ".json")
