@@ -176,9 +176,11 @@ def summarize(
     """
     pd = image.pagedir
     if jobs is None:
-        from swsusp_inspect.image.parallel import auto_jobs
+        from swsusp_inspect.image.parallel import auto_jobs, threads_help
 
-        jobs = auto_jobs(image.info.pages * image.page_size)
+        jobs = auto_jobs(
+            image.info.pages * image.page_size, threads=threads_help(image.compression)
+        )
     result = image.verify(progress, jobs=jobs) if verify else None
     hdr = image.header
     info = image.info

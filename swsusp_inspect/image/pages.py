@@ -13,11 +13,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from swsusp_inspect.arrays import unique
-from swsusp_inspect.model.export import UnreadableSpan
+
+if TYPE_CHECKING:
+    from swsusp_inspect.model.export import UnreadableSpan
 
 __all__ = ["Lost", "PageStates", "pfn_ranges", "pfn_runs"]
 
@@ -95,6 +98,8 @@ class PageStates:
     def unreadable_spans(self) -> tuple[UnreadableSpan, ...]:
         """The unreadable PFN ranges with their reasons, as the model reports them (ranges of
         one reason that follow one another merged)."""
+        from swsusp_inspect.model.export import UnreadableSpan
+
         merged: list[list[int | str]] = []
         for lo, hi, why in self.unreadable_by_reason():
             if merged and merged[-1][2] == why and merged[-1][1] == lo - 1:

@@ -1,7 +1,10 @@
-"""Forked workers over contiguous ranges of an image's compressed chunks.
+"""Workers over contiguous ranges of an image's compressed chunks: threads or forked processes.
 
-LZ4 holds the GIL, so threads would not help; the workers inherit the opened image (its map,
-PFN directory and chunk-table part) through ``fork`` and return small results.
+LZO's binding (lzallright) and zlib's CRC32 release the GIL, so an LZO image's chunks are
+decompressed and checksummed by threads of this process (nothing to fork, nothing to copy: two
+threads verify the 80 MB sample in 0.06 s instead of 0.09).  LZ4's binding holds it, so LZ4
+images go to forked workers, which inherit the opened image (its map, PFN directory and
+chunk-table part) through ``fork`` and return small results.
 """
 
 from __future__ import annotations
@@ -18,12 +21,27 @@ import numpy as np
 if TYPE_CHECKING:
     from swsusp_inspect.image.hibernation import HibernationImage
 
-__all__ = ["auto_jobs", "can_fork", "free_cores", "map_chunk_ranges"]
+__all__ = [
+    "auto_jobs",
+    "can_fork",
+    "free_cores",
+    "map_chunk_ranges",
+    "map_chunk_ranges_threaded",
+    "threads_help",
+]
 
 MADV_POPULATE_READ = 22  # Linux 5.14+: map the pages now instead of one fault at a time
 # stream bytes a worker must have to be worth its fork and the pool's start (about 0.05 s;
 # 64 MiB of LZO take about 0.2 s to decompress and checksum on one core)
 PARALLEL_MIN_BYTES = 64 << 20
+# stream bytes a thread must have to be worth it (starting one costs well under a millisecond;
+# 16 MiB of LZO take about 20 ms to decompress and checksum on one core)
+THREAD_MIN_BYTES = 16 << 20
+
+
+def threads_help(compression: str) -> bool:
+    """Whether threads decompress ``compression`` in parallel (the binding releases the GIL)."""
+    return compression == "lzo"
 
 
 def _running() -> int | None:
@@ -57,13 +75,15 @@ def free_cores(samples: int = 5, gap: float = 0.004) -> int:
     return max(1, min(cores, cores - others))
 
 
-def auto_jobs(stream_bytes: int) -> int:
-    """Workers for ``stream_bytes`` of stream data: one per :data:`PARALLEL_MIN_BYTES`, no
-    more than the cores free now (a busy machine gets one job: never slower than one)."""
-    by_size = stream_bytes // PARALLEL_MIN_BYTES
+def auto_jobs(stream_bytes: int, *, threads: bool = False) -> int:
+    """Workers for ``stream_bytes`` of stream data: one per :data:`PARALLEL_MIN_BYTES` (forked
+    processes) or :data:`THREAD_MIN_BYTES` (``threads``), no more than the cores free now (a
+    busy machine gets one job: never slower than one).  Threads cost too little for a wrong
+    guess to matter: one reading of the machine instead of five over 16 ms."""
+    by_size = stream_bytes // (THREAD_MIN_BYTES if threads else PARALLEL_MIN_BYTES)
     if by_size <= 1:
-        return 1  # not worth a fork, and not worth looking at the machine either
-    return max(1, min(free_cores(), by_size))
+        return 1  # not worth a worker, and not worth looking at the machine either
+    return max(1, min(free_cores(samples=1) if threads else free_cores(), by_size))
 
 
 _FORKED_IMAGE: HibernationImage | None = None
@@ -140,3 +160,28 @@ def map_chunk_ranges(image: HibernationImage, worker: Any, jobs: int, *args: Any
                 yield fut.result()
     finally:
         _FORKED_IMAGE = None
+
+
+def map_chunk_ranges_threaded(
+    image: HibernationImage, worker: Any, jobs: int, *args: Any
+) -> Iterator[Any]:
+    """Run ``worker(image, lo, hi, *args)`` over contiguous ranges of compressed chunks in
+    ``jobs`` threads of this process; results in chunk order.  The chunk headers are walked
+    first (the walk is not shared between threads); ``worker`` must only read the image
+    (:meth:`~swsusp_inspect.image.hibernation.HibernationImage.decompress_chunk` with
+    ``cache=False``).  An exception cancels the ranges not started."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    n_chunks = len(image.chunk_table.ensure_all())
+    n_ranges = max(1, min(n_chunks, 16 * jobs))  # small ranges: threads finish together
+    bounds = np.linspace(0, n_chunks, n_ranges + 1).astype(np.int64).tolist()
+    with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="swsusp-chunks") as pool:
+        futures = [
+            pool.submit(worker, image, lo, hi, *args) for lo, hi in itertools.pairwise(bounds)
+        ]
+        try:
+            for fut in futures:
+                yield fut.result()
+        finally:
+            for fut in futures:
+                fut.cancel()

@@ -20,7 +20,12 @@ from swsusp_inspect.formats import chunks as fchunks
 from swsusp_inspect.image import banner as fbanner
 from swsusp_inspect.image import salvage as fsalvage
 from swsusp_inspect.image.pages import pfn_runs
-from swsusp_inspect.image.parallel import can_fork, map_chunk_ranges
+from swsusp_inspect.image.parallel import (
+    can_fork,
+    map_chunk_ranges,
+    map_chunk_ranges_threaded,
+    threads_help,
+)
 from swsusp_inspect.model.details import UswsuspDetails
 from swsusp_inspect.model.image import Banner, Crc32Result
 
@@ -39,11 +44,11 @@ class VerifyResult:
     banners: tuple[Banner, ...] = ()  # "Linux version" banners met on the way
 
 
-def _span_forked(
+def _span(
     image: HibernationImage, lo: int, hi: int, windows: list[tuple[int, int]]
 ) -> tuple[int, int, int, list[Banner], dict[int, str]]:
-    """Worker: plain zlib CRC32 (from 0), bytes, pages and banners of chunks ``lo..hi-1``;
-    salvaging, the chunks that cannot be read and why."""
+    """Worker (a thread or a forked process): plain zlib CRC32 (from 0), bytes, pages and
+    banners of chunks ``lo..hi-1``; salvaging, the chunks that cannot be read and why."""
     crc = 0
     nbytes = 0
     npages = 0
@@ -118,9 +123,8 @@ def _parallel(
     pages_read = 0
     banners: list[Banner] = []
     mask = 0xFFFFFFFF
-    for z_range, nbytes, npages, found, failed in map_chunk_ranges(
-        image, _span_forked, jobs, windows
-    ):
+    ranges = map_chunk_ranges_threaded if threads_help(image.compression) else map_chunk_ranges
+    for z_range, nbytes, npages, found, failed in ranges(image, _span, jobs, windows):
         image.failed_chunks.update(failed)
         # kernel crc32_le(seed, B) == zlib crc32(B, seed ^ ~0) ^ ~0, and zlib's
         # crc32(B, v) == crc32_combine(v, crc32(B), len(B)) for any v
@@ -137,8 +141,9 @@ def _parallel(
 def verify(image: HibernationImage, progress: Any = None, *, jobs: int = 1) -> VerifyResult:
     """Read (and decompress) every stream page; compute the CRC32 the kernel computes.
 
-    With ``jobs > 1`` a compressed image is split into contiguous ranges of chunks that forked
-    worker processes decompress and checksum; their CRC32s are chained with zlib-ng's
+    With ``jobs > 1`` a compressed image is split into contiguous ranges of chunks that
+    workers decompress and checksum (threads for LZO, forked processes for LZ4: see
+    :mod:`~swsusp_inspect.image.parallel`); their CRC32s are chained with zlib-ng's
     ``crc32_combine``.  The kernel banner is looked for on the way, in the kernel-text window
     :func:`~swsusp_inspect.image.banner.find_banner` searches first; the fallback window only
     when that found nothing.
@@ -154,7 +159,7 @@ def verify(image: HibernationImage, progress: Any = None, *, jobs: int = 1) -> V
     windows = fbanner.search_windows(image)
     first, fallback = windows[:1], windows[1:]
     n_chunks = len(image.chunk_table) if image.compression != "none" else 0
-    if jobs > 1 and n_chunks >= 8 * jobs and can_fork():
+    if jobs > 1 and n_chunks >= 8 * jobs and (threads_help(image.compression) or can_fork()):
         crc, pages_read, banners = _parallel(image, jobs, first, progress)
     else:
         crc, pages_read, banners = _serial(image, first, progress)

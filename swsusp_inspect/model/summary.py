@@ -6,11 +6,15 @@ and the JSON stays one flat object (docs/json.md): each part's keys are merged i
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from swsusp_inspect.model.checksum import INCONSISTENT_MAP, BootChoice, ChecksumVerdict, image_text
 from swsusp_inspect.model.details import FormatDetails
-from swsusp_inspect.model.export import UnreadableSpan
 from swsusp_inspect.model.image import ArchRecord, Crc32Result, Utsname
 from swsusp_inspect.model.serialize import JsonModel, json_field, record
+
+if TYPE_CHECKING:
+    from swsusp_inspect.model.export import UnreadableSpan
 
 __all__ = [
     "INCONSISTENT_MAP",

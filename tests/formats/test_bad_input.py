@@ -858,12 +858,14 @@ def test_sf_crc32_mode_is_what_the_forged_images_carry() -> None:
     assert flags & SF_CRC32_MODE
 
 
-@pytest.fixture(scope="module")
-def damaged_chunk_30(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """40 LZO chunks (enough for `--jobs 2` to hand ranges to forked workers), chunk 30 not LZO
-    any more."""
+@pytest.fixture(scope="module", params=["lzo", "lz4"])
+def damaged_chunk_30(
+    tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> str:
+    """40 chunks (enough for `--jobs 2` to hand ranges to workers: threads for LZO, forked
+    processes for LZ4), chunk 30 not valid data any more."""
     tmp = tmp_path_factory.mktemp("damaged")
-    forged = forge_to(tmp, pfns=pfns(0x100, 0x100 + 32 * 40), compression="lzo")
+    forged = forge_to(tmp, pfns=pfns(0x100, 0x100 + 32 * 40), compression=request.param)
     data = bytearray(Path(forged.path).read_bytes())
     at = forged.chunk_pages[30] * N
     data[at + 8 : at + 8 + 256] = bytes(256)
@@ -872,8 +874,8 @@ def damaged_chunk_30(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 @pytest.mark.parametrize("jobs", ["1", "2"])
 def test_damaged_chunk_with_parallel_workers_is_one_line(damaged_chunk_30: str, jobs: str) -> None:
-    # forked workers' errors must come back whole (pickled) and end as the same one line as
-    # the serial sweep's
+    # workers' errors (a thread's, or a forked process's, pickled) must come back whole and
+    # end as the same one line as the serial sweep's
     k, path = 30, damaged_chunk_30
     result = run_cli("verify", "--jobs", jobs, path)
     line = assert_error_line(result, f"compressed chunk {k}", expected_vs_found=False, exit_code=1)
