@@ -1,9 +1,10 @@
 """Salvage: damaged copies of real samples give every other page back intact, the lost named.
 
 Each case extracts the whole damaged sample and compares every page (about 1 CPU-second): by
-default a chunk overwritten, the file cut in half, the verdicts of verify and audit and the
-refusals run; the uncompressed sample, a corrupt chunk under a sound header, a bad map entry, a
-broken map page and a broken next_swap run with ``-m slow`` (the second CI step).
+default a chunk overwritten, the verdicts of verify and audit and the refusals run; the
+uncompressed sample, a corrupt chunk under a sound header, a bad map entry, a broken map page,
+a broken next_swap and the file cut in half run with ``-m slow`` (the second CI step; cut
+files are also read by the forged-image tests of every layout).
 
 Each case damages a copy of a real kernel's image (a chunk overwritten, its data corrupted
 under a sound header, a swap-map page overwritten or zeroed, its next_swap broken, the file
@@ -218,6 +219,7 @@ def test_a_broken_next_swap_loses_nothing(pristine: Pristine, tmp_path: Path) ->
     )
 
 
+@pytest.mark.slow
 def test_the_file_cut_in_half(pristine: Pristine, tmp_path: Path) -> None:
     cut = len(pristine.data) // pristine.n // 2
     # entries past the cut, and entries listed by map pages past it, are lost
