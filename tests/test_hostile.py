@@ -287,6 +287,9 @@ def test_log_worst_lines_are_read(line: str) -> None:
 
 # -- every text reader on generated lines: a MemoryMap or a MapError, nothing else ------------
 
+# every code point UTF-8 can encode: text()'s default alphabet, which hypothesis otherwise works
+# out by encoding all 1.1 M code points on a fresh checkout (0.9 s)
+_CHAR = st.characters(exclude_categories=("Cs",))
 _U = st.one_of(
     st.integers(min_value=0, max_value=(1 << 66)),
     st.sampled_from([(1 << 64) - 1, (1 << 64) - 4096, 1 << 64, (1 << 32) - 1, 0]),
@@ -322,9 +325,9 @@ _LINE = st.one_of(
         "/sys/firmware/memmap/{}/{}:{}".format,
         st.one_of(st.integers(0, 10**8).map(str), st.just("1" * 5000)),
         st.sampled_from(["start", "end", "type"]),
-        st.one_of(_U.map(hex), _U.map(lambda v: f"-{v:#x}"), _TYPE, st.text(max_size=20)),
+        st.one_of(_U.map(hex), _U.map(lambda v: f"-{v:#x}"), _TYPE, st.text(_CHAR, max_size=20)),
     ),
-    st.text(max_size=120),
+    st.text(_CHAR, max_size=120),
 )
 
 
