@@ -29,6 +29,7 @@ from swsusp_inspect.export.record import build_record
 from swsusp_inspect.export.sink import FileSink, Sink, file_sha256, open_sink
 from swsusp_inspect.formats import chunks as fchunks
 from swsusp_inspect.image.pages import PageStates
+from swsusp_inspect.image.parallel import auto_jobs, map_chunk_ranges_threaded, threads_help
 from swsusp_inspect.model.export import ExtractRecord
 
 if TYPE_CHECKING:
@@ -117,15 +118,20 @@ def _write_range(
 def _write(
     image: HibernationImage, sink: Sink, plan: Plan, progress: Any, jobs: int
 ) -> tuple[int, list[int]]:
-    """Every readable data page at its offset; ``(pages written, note candidates)``."""
-    global _OFFSETS  # noqa: PLW0603 - inherited by forked workers, never pickled
+    """Every readable data page at its offset; ``(pages written, note candidates)``; with
+    ``jobs > 1`` ranges of chunks written by threads (LZO) or forked processes (LZ4)."""
+    global _OFFSETS  # noqa: PLW0603 - read by the workers (threads, or inherited by forks)
     n_chunks = len(image.chunk_table) if image.compression != "none" else 0
     if not isinstance(sink, FileSink) or jobs < 2 or n_chunks < 8 * jobs:
         return _write_serial(image, sink, plan, progress, plan.wants_note)
     _OFFSETS = plan.offsets
     written, candidates = 0, []
+    if threads_help(image.compression):
+        ranges = map_chunk_ranges_threaded(image, _write_range, jobs, sink.path)
+    else:
+        ranges = image.map_chunk_ranges(_write_range, jobs, sink.path)
     try:
-        for count, found, failed in image.map_chunk_ranges(_write_range, jobs, sink.path):
+        for count, found, failed in ranges:
             written += count
             candidates += found
             for k, why in failed.items():
@@ -134,6 +140,7 @@ def _write(
             if progress is not None:
                 progress(count)
     finally:
+        ranges.close()  # the threads are done (or cancelled) before the offsets go
         _OFFSETS = None
     image.swept = True
     return written, candidates
@@ -180,16 +187,15 @@ def extract(
         FormatError: the image cannot be read (a strict image: any damage).
     """
     out = os.fspath(output)
+    threads = threads_help(image.compression)
     if jobs is None:  # from the work and the cores free now
-        from swsusp_inspect.image.parallel import auto_jobs
-
-        jobs = auto_jobs(image.info.pages * image.page_size)
+        jobs = auto_jobs(image.info.pages * image.page_size, threads=threads)
     sink = open_sink(out, image.path, force=force, stdout=stdout)
     # the input's sha256 in a thread (hashlib lets go of the GIL): it overlaps the writing;
     # not next to forked workers (fork and threads do not mix)
     with ThreadPoolExecutor(max_workers=1) as pool:
         input_sha256: Future[str] = Future()
-        if jobs > 1:
+        if jobs > 1 and not threads:
             input_sha256.set_result(file_sha256(image.path))
         else:
             input_sha256 = pool.submit(file_sha256, image.path)

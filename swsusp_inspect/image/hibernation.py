@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from functools import cached_property
 from typing import Any
 
@@ -389,7 +389,7 @@ class HibernationImage:
         """The NUL-terminated string at physical address ``phys``, if that page is saved."""
         return fbanner.banner_at(self, phys, length)
 
-    def map_chunk_ranges(self, worker: Any, jobs: int, *args: Any) -> Iterator[Any]:
+    def map_chunk_ranges(self, worker: Any, jobs: int, *args: Any) -> Generator[Any, None, None]:
         """``worker(self, lo, hi, *args)`` over ranges of chunks in forked processes."""
         return parallel.map_chunk_ranges(self, worker, jobs, *args)
 

@@ -13,7 +13,7 @@ import contextlib
 import itertools
 import mmap
 import os
-from collections.abc import Iterator
+from collections.abc import Generator
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -132,7 +132,9 @@ def _prefault(image: HibernationImage, lo: int, hi: int) -> None:
         buf.madvise(MADV_POPULATE_READ, start, end - start)
 
 
-def map_chunk_ranges(image: HibernationImage, worker: Any, jobs: int, *args: Any) -> Iterator[Any]:
+def map_chunk_ranges(
+    image: HibernationImage, worker: Any, jobs: int, *args: Any
+) -> Generator[Any, None, None]:
     """Run ``worker(image, lo, hi, *args)`` over contiguous ranges of compressed chunks in
     forked processes (``jobs`` at a time); results in chunk order.
 
@@ -164,7 +166,7 @@ def map_chunk_ranges(image: HibernationImage, worker: Any, jobs: int, *args: Any
 
 def map_chunk_ranges_threaded(
     image: HibernationImage, worker: Any, jobs: int, *args: Any
-) -> Iterator[Any]:
+) -> Generator[Any, None, None]:
     """Run ``worker(image, lo, hi, *args)`` over contiguous ranges of compressed chunks in
     ``jobs`` threads of this process; results in chunk order.  The chunk headers are walked
     first (the walk is not shared between threads); ``worker`` must only read the image
