@@ -176,11 +176,9 @@ def summarize(
     """
     pd = image.pagedir
     if jobs is None:
-        from swsusp_inspect.image.parallel import auto_jobs, threads_help
+        from swsusp_inspect.image.parallel import jobs_for
 
-        jobs = auto_jobs(
-            image.info.pages * image.page_size, threads=threads_help(image.compression)
-        )
+        jobs = jobs_for(image)
     result = image.verify(progress, jobs=jobs) if verify else None
     hdr = image.header
     info = image.info

@@ -29,7 +29,7 @@ from swsusp_inspect.export.record import build_record
 from swsusp_inspect.export.sink import FileSink, Sink, file_sha256, open_sink
 from swsusp_inspect.formats import chunks as fchunks
 from swsusp_inspect.image.pages import PageStates
-from swsusp_inspect.image.parallel import auto_jobs, map_chunk_ranges_threaded, threads_help
+from swsusp_inspect.image.parallel import jobs_for, threads_help
 from swsusp_inspect.model.export import ExtractRecord
 
 if TYPE_CHECKING:
@@ -126,10 +126,7 @@ def _write(
         return _write_serial(image, sink, plan, progress, plan.wants_note)
     _OFFSETS = plan.offsets
     written, candidates = 0, []
-    if threads_help(image.compression):
-        ranges = map_chunk_ranges_threaded(image, _write_range, jobs, sink.path)
-    else:
-        ranges = image.map_chunk_ranges(_write_range, jobs, sink.path)
+    ranges = image.map_chunk_ranges(_write_range, jobs, sink.path)
     try:
         for count, found, failed in ranges:
             written += count
@@ -187,15 +184,14 @@ def extract(
         FormatError: the image cannot be read (a strict image: any damage).
     """
     out = os.fspath(output)
-    threads = threads_help(image.compression)
     if jobs is None:  # from the work and the cores free now
-        jobs = auto_jobs(image.info.pages * image.page_size, threads=threads)
+        jobs = jobs_for(image)
     sink = open_sink(out, image.path, force=force, stdout=stdout)
     # the input's sha256 in a thread (hashlib lets go of the GIL): it overlaps the writing;
     # not next to forked workers (fork and threads do not mix)
     with ThreadPoolExecutor(max_workers=1) as pool:
         input_sha256: Future[str] = Future()
-        if jobs > 1 and not threads:
+        if jobs > 1 and not threads_help(image.compression):
             input_sha256.set_result(file_sha256(image.path))
         else:
             input_sha256 = pool.submit(file_sha256, image.path)

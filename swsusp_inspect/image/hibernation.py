@@ -390,8 +390,9 @@ class HibernationImage:
         return fbanner.banner_at(self, phys, length)
 
     def map_chunk_ranges(self, worker: Any, jobs: int, *args: Any) -> Generator[Any, None, None]:
-        """``worker(self, lo, hi, *args)`` over ranges of chunks in forked processes."""
-        return parallel.map_chunk_ranges(self, worker, jobs, *args)
+        """``worker(self, lo, hi, *args)`` over ranges of chunks, in threads (LZO) or forked
+        processes (LZ4): :func:`~swsusp_inspect.image.parallel.map_ranges`."""
+        return parallel.map_ranges(self, worker, jobs, *args)
 
     # -- lifetime ------------------------------------------------------------------------
 

@@ -24,9 +24,12 @@ if TYPE_CHECKING:
 __all__ = [
     "auto_jobs",
     "can_fork",
+    "can_split",
     "free_cores",
+    "jobs_for",
     "map_chunk_ranges",
     "map_chunk_ranges_threaded",
+    "map_ranges",
     "threads_help",
 ]
 
@@ -84,6 +87,29 @@ def auto_jobs(stream_bytes: int, *, threads: bool = False) -> int:
     if by_size <= 1:
         return 1  # not worth a worker, and not worth looking at the machine either
     return max(1, min(free_cores(samples=1) if threads else free_cores(), by_size))
+
+
+def jobs_for(image: HibernationImage) -> int:
+    """:func:`auto_jobs` for the whole stream of ``image``, with the kind of worker
+    :func:`map_ranges` will give it."""
+    return auto_jobs(image.info.pages * image.page_size, threads=threads_help(image.compression))
+
+
+def can_split(image: HibernationImage) -> bool:
+    """Whether :func:`map_ranges` can run ``image``'s chunks in parallel here."""
+    return threads_help(image.compression) or can_fork()
+
+
+def map_ranges(
+    image: HibernationImage, worker: Any, jobs: int, *args: Any
+) -> Generator[Any, None, None]:
+    """``worker(image, lo, hi, *args)`` over contiguous ranges of compressed chunks, results
+    in chunk order: in threads when the compression lets go of the GIL
+    (:func:`map_chunk_ranges_threaded`), else in forked processes (:func:`map_chunk_ranges`).
+    ``worker`` must only read the image."""
+    if threads_help(image.compression):
+        return map_chunk_ranges_threaded(image, worker, jobs, *args)
+    return map_chunk_ranges(image, worker, jobs, *args)
 
 
 _FORKED_IMAGE: HibernationImage | None = None

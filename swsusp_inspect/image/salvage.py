@@ -202,9 +202,9 @@ def check_all(image: HibernationImage, jobs: int = 1) -> None:
     if not image.salvage or image.compression == "none" or image.swept:
         return
     n_chunks = len(image.chunk_table)
-    from swsusp_inspect.image.parallel import can_fork
+    from swsusp_inspect.image.parallel import can_split
 
-    if jobs > 1 and n_chunks >= 8 * jobs and can_fork():
+    if jobs > 1 and n_chunks >= 8 * jobs and can_split(image):
         for failed in image.map_chunk_ranges(_try_range, jobs):
             image.failed_chunks.update(failed)
     else:

@@ -20,12 +20,7 @@ from swsusp_inspect.formats import chunks as fchunks
 from swsusp_inspect.image import banner as fbanner
 from swsusp_inspect.image import salvage as fsalvage
 from swsusp_inspect.image.pages import pfn_runs
-from swsusp_inspect.image.parallel import (
-    can_fork,
-    map_chunk_ranges,
-    map_chunk_ranges_threaded,
-    threads_help,
-)
+from swsusp_inspect.image.parallel import can_split
 from swsusp_inspect.model.details import UswsuspDetails
 from swsusp_inspect.model.image import Banner, Crc32Result
 
@@ -123,8 +118,7 @@ def _parallel(
     pages_read = 0
     banners: list[Banner] = []
     mask = 0xFFFFFFFF
-    ranges = map_chunk_ranges_threaded if threads_help(image.compression) else map_chunk_ranges
-    for z_range, nbytes, npages, found, failed in ranges(image, _span, jobs, windows):
+    for z_range, nbytes, npages, found, failed in image.map_chunk_ranges(_span, jobs, windows):
         image.failed_chunks.update(failed)
         # kernel crc32_le(seed, B) == zlib crc32(B, seed ^ ~0) ^ ~0, and zlib's
         # crc32(B, v) == crc32_combine(v, crc32(B), len(B)) for any v
@@ -159,7 +153,7 @@ def verify(image: HibernationImage, progress: Any = None, *, jobs: int = 1) -> V
     windows = fbanner.search_windows(image)
     first, fallback = windows[:1], windows[1:]
     n_chunks = len(image.chunk_table) if image.compression != "none" else 0
-    if jobs > 1 and n_chunks >= 8 * jobs and (threads_help(image.compression) or can_fork()):
+    if jobs > 1 and n_chunks >= 8 * jobs and can_split(image):
         crc, pages_read, banners = _parallel(image, jobs, first, progress)
     else:
         crc, pages_read, banners = _serial(image, first, progress)

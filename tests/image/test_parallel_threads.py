@@ -47,10 +47,8 @@ def test_each_compression_gets_its_kind_of_worker(
         calls.append(args[2])  # jobs
         return real(*args, **kwargs)  # type: ignore[no-any-return]
 
-    from swsusp_inspect.image import verify as fverify
-
-    monkeypatch.setattr(fverify, used, counted)
-    monkeypatch.setattr(fverify, not_used, _forbid(not_used))
+    monkeypatch.setattr(parallel, used, counted)
+    monkeypatch.setattr(parallel, not_used, _forbid(not_used))
     with open_image(forged.path) as img:
         both = img.verify(jobs=2)
     assert calls == [2]
