@@ -191,7 +191,6 @@ def kernel_code_anchor(arch: str, iomem: str, symbols: dict[str, int]) -> str:
 
 
 @functools.cache
-@functools.cache
 def parsed(source: str) -> ast.Module:
     """``ast.parse(source)``, once a session (the structure and architecture tests walk every
     module of the package; the trees are only read)."""

@@ -11,11 +11,19 @@ import numpy as np
 import pytest
 from helpers import forge_to
 
+from swsusp_inspect.forge.kernel import Forged
 from swsusp_inspect.image import best_banner, open_image, parallel
 from swsusp_inspect.image.parallel import THREAD_MIN_BYTES, auto_jobs, threads_help
 
 N = 4096
 DIRECTORY_PAGES = -(-32 * 40 * 8 // N)  # the forged images' 1,280 PFNs, 8 bytes each
+
+
+def _forty_chunks(tmp_path: Path, compression: str) -> Forged:
+    """1,280 saved pages: 40 chunks, enough for two workers to get ranges."""
+    return forge_to(
+        tmp_path, pfns=np.arange(0x100, 0x100 + 32 * 40, dtype=np.uint64), compression=compression
+    )
 
 
 def _forbid(name: str) -> Callable[..., Iterator[Any]]:
@@ -35,9 +43,7 @@ def _forbid(name: str) -> Callable[..., Iterator[Any]]:
 def test_each_compression_gets_its_kind_of_worker(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, compression: str, used: str, not_used: str
 ) -> None:
-    forged = forge_to(
-        tmp_path, pfns=np.arange(0x100, 0x100 + 32 * 40, dtype=np.uint64), compression=compression
-    )
+    forged = _forty_chunks(tmp_path, compression)
     with open_image(forged.path) as img:
         serial = img.verify(jobs=1)
     calls: list[int] = []
@@ -76,9 +82,7 @@ def test_threaded_verify_of_the_real_lzo_sample_equals_the_serial_one(
 
 
 def test_a_salvaging_threaded_sweep_names_the_chunks_a_serial_one_names(tmp_path: Path) -> None:
-    forged = forge_to(
-        tmp_path, pfns=np.arange(0x100, 0x100 + 32 * 40, dtype=np.uint64), compression="lzo"
-    )
+    forged = _forty_chunks(tmp_path, "lzo")
     data = bytearray(Path(forged.path).read_bytes())
     for k in (7, 30):  # data of two chunks no longer LZO
         at = forged.chunk_pages[k] * N
@@ -107,9 +111,7 @@ def test_extract_with_threads_writes_what_one_job_writes(
     their pages in place); the file is byte for byte the one-job file."""
     from swsusp_inspect.export import extract as fextract
 
-    forged = forge_to(
-        tmp_path, pfns=np.arange(0x100, 0x100 + 32 * 40, dtype=np.uint64), compression="lzo"
-    )
+    forged = _forty_chunks(tmp_path, "lzo")
     outs = []
     for jobs in (1, 2):
         if jobs == 2:
