@@ -29,7 +29,7 @@ from swsusp_inspect.export.record import build_record
 from swsusp_inspect.export.sink import FileSink, Sink, file_sha256, open_sink
 from swsusp_inspect.formats import chunks as fchunks
 from swsusp_inspect.image.pages import PageStates
-from swsusp_inspect.image.parallel import jobs_for, threads_help
+from swsusp_inspect.image.parallel import can_split, jobs_for, threads_help
 from swsusp_inspect.model.export import ExtractRecord
 
 if TYPE_CHECKING:
@@ -121,8 +121,7 @@ def _write(
     """Every readable data page at its offset; ``(pages written, note candidates)``; with
     ``jobs > 1`` ranges of chunks written by threads (LZO) or forked processes (LZ4)."""
     global _OFFSETS  # noqa: PLW0603 - read by the workers (threads, or inherited by forks)
-    n_chunks = len(image.chunk_table) if image.compression != "none" else 0
-    if not isinstance(sink, FileSink) or jobs < 2 or n_chunks < 8 * jobs:
+    if not isinstance(sink, FileSink) or not can_split(image, jobs):
         return _write_serial(image, sink, plan, progress, plan.wants_note)
     _OFFSETS = plan.offsets
     written, candidates = 0, []

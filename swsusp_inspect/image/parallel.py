@@ -95,8 +95,11 @@ def jobs_for(image: HibernationImage) -> int:
     return auto_jobs(image.info.pages * image.page_size, threads=threads_help(image.compression))
 
 
-def can_split(image: HibernationImage) -> bool:
-    """Whether :func:`map_ranges` can run ``image``'s chunks in parallel here."""
+def can_split(image: HibernationImage, jobs: int) -> bool:
+    """Whether ``jobs`` workers of :func:`map_ranges` are worth running over ``image`` here:
+    compressed chunks, at least 8 a worker, and threads or ``fork`` to run them."""
+    if jobs < 2 or image.compression == "none" or len(image.chunk_table) < 8 * jobs:
+        return False
     return threads_help(image.compression) or can_fork()
 
 

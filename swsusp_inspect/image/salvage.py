@@ -201,14 +201,13 @@ def check_all(image: HibernationImage, jobs: int = 1) -> None:
     """Try every chunk not tried yet, so that the image knows all it cannot read."""
     if not image.salvage or image.compression == "none" or image.swept:
         return
-    n_chunks = len(image.chunk_table)
     from swsusp_inspect.image.parallel import can_split
 
-    if jobs > 1 and n_chunks >= 8 * jobs and can_split(image):
+    if can_split(image, jobs):
         for failed in image.map_chunk_ranges(_try_range, jobs):
             image.failed_chunks.update(failed)
     else:
-        image.failed_chunks.update(_try_range(image, 0, n_chunks))
+        image.failed_chunks.update(_try_range(image, 0, len(image.chunk_table)))
     image.swept = True
 
 

@@ -153,7 +153,7 @@ def verify(image: HibernationImage, progress: Any = None, *, jobs: int = 1) -> V
     windows = fbanner.search_windows(image)
     first, fallback = windows[:1], windows[1:]
     n_chunks = len(image.chunk_table) if image.compression != "none" else 0
-    if jobs > 1 and n_chunks >= 8 * jobs and can_split(image):
+    if can_split(image, jobs):
         crc, pages_read, banners = _parallel(image, jobs, first, progress)
     else:
         crc, pages_read, banners = _serial(image, first, progress)
