@@ -263,18 +263,19 @@ def test_more_program_headers_than_e_phnum_holds(tmp_path: Path) -> None:
     zero[:5] = False
     forged = forge_to(tmp_path, "many", pfns=pfns, zero=zero, compression="lzo")
     out = tmp_path / "many.elf"
-    r = run_cli("extract", "--json", "-q", "--format", "elf", "-o", str(out), forged.path)
+    # no record: 70,000 ranges make a 5.6 MB JSON document (0.3 s to write, twice with the
+    # sidecar); the counts are checked against the headers themselves
+    r = run_cli("extract", "-q", "--no-sidecar", "--format", "elf", "-o", str(out), forged.path)
     assert r.exit_code == 0, r.stderr
-    rec = json.loads(r.stdout)
     data = out.read_bytes()
     phoff, shoff = struct.unpack_from("<QQ", data, 32)
     phnum, shentsize, shnum = struct.unpack_from("<HHH", data, 56)
     assert (phnum, shnum, shentsize) == (0xFFFF, 1, 64)
     real = struct.unpack_from("<I", data, shoff + 44)[0]  # Elf64_Shdr.sh_info
-    assert real == 1 + pfns.size == 1 + rec["elf"]["load_segments"]
-    assert rec["elf"]["zero_segments"] == pfns.size - 5
+    assert real == 1 + pfns.size
     rows = [struct.unpack_from("<IIQQQQQQ", data, phoff + i * 56) for i in range(real)]
     loads = [r for r in rows if r[0] == 1]
+    assert len(loads) == pfns.size and rows[0][0] == 4  # PT_NOTE, then one PT_LOAD a run
     assert [r[4] for r in loads] == [int(p) * 4096 for p in pfns]  # p_paddr, by address
     assert all(r[5] == 0 for r in loads[5:]) and all(r[5] == 4096 for r in loads[:5])
     n = 4096
