@@ -6,6 +6,7 @@ from __future__ import annotations
 import ast
 import functools
 import json
+import mmap
 import os
 import re
 import struct
@@ -241,7 +242,11 @@ def round_trip(fmt: Any, obj: dict[str, Any], size: int, data: bytes | None = No
 
 def elf_loads(path: Path) -> tuple[int, int, list[tuple[int, int, int, int, int]], bytes]:
     """``(class, machine, [(type, offset, paddr, filesz, memsz)], note bytes)``."""
-    data = path.read_bytes()
+    with open(path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as data:
+        return _elf_loads(data)  # mapped: only the headers and the note are read
+
+
+def _elf_loads(data: mmap.mmap) -> tuple[int, int, list[tuple[int, int, int, int, int]], bytes]:
     assert data[:4] == b"\x7fELF"
     cls = 64 if data[4] == 2 else 32
     if cls == 64:

@@ -321,7 +321,8 @@ def test_x86_64_pagedir_overflow(tmp_path: Path) -> None:
         assert img.details.image_pages_declared == count
         assert img.info.image_pages == 457 * 128
         assert img.pagedir.pfns.tolist() == pfns[: 457 * 128].tolist()
-        s = summarize(img, find_banner=False)
+        # the kernel's memory is not searched: its 230 MB of holes are forged, not memory
+        s = summarize(img, find_banner=False, read_memory=False)
         assert s.directory.saved_pfns == 457 * 128
 
 
