@@ -28,7 +28,6 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 # the salvage tests' CPU (perf: clear_page_erms under do_huge_pmd_anonymous_page)
 os.environ.setdefault("NUMPY_MADVISE_HUGEPAGE", "0")
 
-import hashlib
 import shutil
 import tempfile
 import zlib
@@ -37,7 +36,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
-from helpers import SAMPLES, forge_to
+from helpers import SAMPLES, file_sha256, forge_to
 
 from swsusp_inspect.forge.kernel import Forged
 
@@ -218,16 +217,11 @@ class _Decompressed:
         key = (str(full), st.st_size, st.st_mtime_ns)
         raw = self.cache.get(key)
         if raw is None:
-            raw = self.where / f"{_sha256(full)[:32]}.raw"
+            raw = self.where / f"{file_sha256(full)[:32]}.raw"
             if not raw.exists():
                 _expand_xz(full, raw)
             self.cache[key] = raw
         return raw
-
-
-def _sha256(path: Path) -> str:
-    with open(path, "rb") as fh:
-        return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
 def _expand_xz(src: Path, raw: Path) -> None:

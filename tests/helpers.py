@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 import functools
+import hashlib
 import json
 import mmap
 import os
@@ -238,6 +239,12 @@ def round_trip(fmt: Any, obj: dict[str, Any], size: int, data: bytes | None = No
 
 
 # -- an ELF core reader independent of the package's writer (export and salvage tests) -------
+
+
+def file_sha256(path: Path) -> str:
+    """The SHA-256 of a file, read in blocks (a raw output is mostly holes, a sample 80 MB)."""
+    with open(path, "rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 def elf_loads(path: Path) -> tuple[int, int, list[tuple[int, int, int, int, int]], bytes]:

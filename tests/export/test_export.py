@@ -21,7 +21,16 @@ from typing import Any
 
 import numpy as np
 import pytest
-from helpers import SAMPLES, elf_loads, elf_page, kaslr_offset, provenance, real_samples, run_cli
+from helpers import (
+    SAMPLES,
+    elf_loads,
+    elf_page,
+    file_sha256,
+    kaslr_offset,
+    provenance,
+    real_samples,
+    run_cli,
+)
 
 from swsusp_inspect.image import open_image
 from swsusp_inspect.inputs.system_map import load_system_map
@@ -99,11 +108,6 @@ def read_at(e: Extracted, fmt: str, phys: int) -> bytes | None:
     return elf_page(path, phys, n) if fmt == "elf" else lime_page(path, phys, n)
 
 
-def _sha256(path: Path) -> str:
-    with open(path, "rb") as f:  # in blocks: the raw output is 191 MB, mostly holes
-        return hashlib.file_digest(f, "sha256").hexdigest()
-
-
 # -- every format, every sample ---------------------------------------------------------------
 
 
@@ -119,8 +123,8 @@ def test_markers_at_their_physical_addresses(extracted: Extracted, fmt: str) -> 
 def test_the_record_is_what_was_written(extracted: Extracted, fmt: str) -> None:
     rec, path = extracted.records[fmt], extracted.paths[fmt]
     assert rec["format"] == fmt and rec["output"] == str(path)
-    assert rec["output_sha256"] == _sha256(path)
-    assert rec["input_sha256"] == _sha256(extracted.image)
+    assert rec["output_sha256"] == file_sha256(path)
+    assert rec["input_sha256"] == file_sha256(extracted.image)
     assert json.loads(Path(str(path) + ".json").read_text()) == rec  # the sidecar
     data_pfns = extracted.pfns[~extracted.zero]
     assert rec["pages_written"] == data_pfns.size and rec["unreadable_pages"] == 0
