@@ -115,13 +115,18 @@ def _write_range(
         os.close(fd)
 
 
+def _splits(image: HibernationImage, sink: Sink, jobs: int) -> bool:
+    """Whether ``jobs`` workers write ranges of the output in place (a file, chunks enough)."""
+    return isinstance(sink, FileSink) and can_split(image, jobs)
+
+
 def _write(
     image: HibernationImage, sink: Sink, plan: Plan, progress: Any, jobs: int
 ) -> tuple[int, list[int]]:
     """Every readable data page at its offset; ``(pages written, note candidates)``; with
     ``jobs > 1`` ranges of chunks written by threads (LZO) or forked processes (LZ4)."""
     global _OFFSETS  # noqa: PLW0603 - read by the workers (threads, or inherited by forks)
-    if not isinstance(sink, FileSink) or not can_split(image, jobs):
+    if not _splits(image, sink, jobs):
         return _write_serial(image, sink, plan, progress, plan.wants_note)
     _OFFSETS = plan.offsets
     written, candidates = 0, []
@@ -190,7 +195,7 @@ def extract(
     # not next to forked workers (fork and threads do not mix)
     with ThreadPoolExecutor(max_workers=1) as pool:
         input_sha256: Future[str] = Future()
-        if jobs > 1 and not threads_help(image.compression):
+        if _splits(image, sink, jobs) and not threads_help(image.compression):  # forks
             input_sha256.set_result(file_sha256(image.path))
         else:
             input_sha256 = pool.submit(file_sha256, image.path)
