@@ -247,7 +247,7 @@ class Kallsyms:
             cands.append(_align_down(loc.token_table - 3 * self.count, align))  # 6.1.y
         n = self.count
         probe = sorted(
-            {0, 1, 2, n // 3, n // 3 + 1, n // 2, n // 2 + 1, n - 2, n - 1} & set(range(n))
+            j for j in {0, 1, 2, n // 3, n // 3 + 1, n // 2, n // 2 + 1, n - 2, n - 1} if j < n
         )
         for at in dict.fromkeys(cands):
             try:
