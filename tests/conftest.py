@@ -29,6 +29,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("NUMPY_MADVISE_HUGEPAGE", "0")
 
 import shutil
+import sys
 import tempfile
 import zlib
 from collections.abc import Callable, Iterator
@@ -55,7 +56,11 @@ def _read_each_system_map_once() -> None:
 
     @functools.cache
     def cached(path: str, mtime_ns: int) -> system_map.SystemMap:
-        return real(path)
+        # an xz map is read from the sample cache's copy, expanded once per machine (1 MB of
+        # xz is 0.08 s each time); the reader's own xz, gzip and zstd paths are tested on
+        # copies outside the shared folders (tests/transport/test_compressed_inputs.py)
+        where = _cache_dir() if path.endswith(".xz") else None
+        return real(path if where is None else _Decompressed(where).raw(path))
 
     def load(path: str | os.PathLike[str]) -> system_map.SystemMap:
         full = Path(path).resolve()
@@ -71,6 +76,7 @@ def _read_each_system_map_once() -> None:
 _read_each_system_map_once()
 
 _SCRATCH_ROOM = 8 << 30
+_GC_THRESHOLDS = (20_000, 50, 100)
 _SCRATCH = pytest.StashKey[Path]()
 
 
@@ -95,6 +101,12 @@ def _scratch_root() -> Path | None:
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
+    import gc
+
+    # collection's assertion rewriting builds millions of AST nodes: with CPython's default
+    # thresholds the collector ran about 1,100 times over them (0.6 CPU-seconds); see also
+    # pytest_collection_finish
+    gc.set_threshold(*_GC_THRESHOLDS)
     if config.option.basetemp or os.environ.get("PYTEST_DEBUG_TEMPROOT"):
         return
     try:
@@ -121,6 +133,28 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         shutil.rmtree(base, ignore_errors=True)
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_collection(session: pytest.Session) -> Iterator[object]:
+    """Where bytecode may not be written (``PYTHONDONTWRITEBYTECODE``), collection keeps what
+    it compiles in the tests' cache directory instead (``bytecode/``, under
+    ``sys.pycache_prefix``), never beside the sources: pytest then reads the test modules back
+    with their assertions already rewritten (rewriting 52 modules' asserts took 1-1.5
+    CPU-seconds each run) and the package's modules compiled. Only during collection: later
+    imports, and every child process, see the interpreter as it was. Nothing changes where
+    bytecode may be written (pytest keeps it in ``__pycache__`` then), nor with
+    ``SWSUSP_INSPECT_TEST_CACHE=off``."""
+    where = _cache_dir() if sys.dont_write_bytecode and sys.pycache_prefix is None else None
+    if where is None:
+        return (yield)
+    sys.pycache_prefix = str(where / "bytecode")
+    sys.dont_write_bytecode = False
+    try:
+        return (yield)
+    finally:
+        sys.dont_write_bytecode = True
+        sys.pycache_prefix = None
+
+
 def pytest_collection_finish(session: pytest.Session) -> None:
     """What collection built (test items, imported modules) lives to the end: moved out of
     the garbage collector's sight, so the full collections of the run do not walk it again
@@ -134,7 +168,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
 
     gc.collect()
     gc.freeze()
-    gc.set_threshold(20_000, 50, 100)
+    gc.set_threshold(*_GC_THRESHOLDS)
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

@@ -11,6 +11,7 @@ import mmap
 import os
 import re
 import struct
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -197,6 +198,28 @@ def parsed(source: str) -> ast.Module:
     """``ast.parse(source)``, once a session (the structure and architecture tests walk every
     module of the package; the trees are only read)."""
     return ast.parse(source)
+
+
+_BLOCKS = ("body", "orelse", "finalbody", "handlers", "cases")
+
+
+def child_statements(node: ast.AST) -> Iterator[ast.stmt]:
+    """The statements directly inside ``node``'s blocks (an ``except`` clause's or a ``case``'s
+    included): imports, functions and classes are statements, so walking these alone finds
+    them all without visiting the expressions, nine in ten of a module's nodes."""
+    for name in _BLOCKS:
+        for child in getattr(node, name, None) or ():
+            if isinstance(child, ast.ExceptHandler | ast.match_case):
+                yield from child_statements(child)
+            else:
+                yield child
+
+
+def statements(tree: ast.AST) -> Iterator[ast.stmt]:
+    """Every statement in ``tree``, nested ones included, depth first in source order."""
+    for child in child_statements(tree):
+        yield child
+        yield from statements(child)
 
 
 THOROUGH = os.environ.get("SWSUSP_INSPECT_TESTS") == "thorough"

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from helpers import parsed
+from helpers import parsed, statements
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "swsusp_inspect"
@@ -43,7 +43,7 @@ def _part(module: str) -> str | None:
 def _imports(path: Path) -> list[tuple[int, str]]:
     tree = parsed(path.read_text())
     out = []
-    for node in ast.walk(tree):
+    for node in statements(tree):
         if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             out.append((node.lineno, node.module))
             if node.module == "swsusp_inspect":

@@ -570,7 +570,7 @@ def _xz_zeros(total: int, piece: int = 32 << 20) -> bytes:
 
 @functools.cache
 def _xz_zero_piece(piece: int) -> bytes:
-    return lzma.compress(bytes(piece), preset=6)
+    return lzma.compress(bytes(piece), preset=0)  # the same 5 KB as preset 6, 3x sooner
 
 
 @pytest.fixture

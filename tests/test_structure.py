@@ -18,7 +18,7 @@ from functools import cache
 from pathlib import Path
 
 import pytest
-from helpers import parsed
+from helpers import child_statements, parsed, statements
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "swsusp_inspect"
@@ -81,7 +81,7 @@ def long_functions(source: str, module: str) -> dict[str, tuple[int, int, bool]]
     out: dict[str, tuple[int, int, bool]] = {}
 
     def visit(node: ast.AST, prefix: str) -> None:
-        for child in ast.iter_child_nodes(node):
+        for child in child_statements(node):
             if isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef):
                 name = f"{prefix}{child.name}"
                 n = body_lines(child)
@@ -113,7 +113,7 @@ def package_long_functions() -> dict[str, tuple[int, int, bool]]:
 def imported_roots(source: str) -> set[str]:
     """Top-level names of the absolute imports anywhere in ``source`` (lazy ones included)."""
     roots: set[str] = set()
-    for node in ast.walk(parsed(source)):
+    for node in statements(parsed(source)):
         if isinstance(node, ast.Import):
             roots.update(alias.name.split(".")[0] for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:

@@ -62,10 +62,10 @@ def _symbols(path: Path, *names: str) -> dict[str, int]:
     out: dict[str, int] = {}
     raw = path.read_bytes()
     text = lzma.decompress(raw).decode() if path.suffix == ".xz" else raw.decode()
-    for line in text.splitlines():
-        addr, kind, name = line.split()[:3]
-        if name in names and kind.isupper():  # the global symbol, not a local namesake
-            out.setdefault(name, int(addr, 16))
+    # the lines of ``names`` with a global type, not a local namesake's (nm: one space apart)
+    wanted = re.compile(rf"^([0-9a-f]+) [A-Z] ({'|'.join(map(re.escape, names))})$", re.M)
+    for addr, name in wanted.findall(text):
+        out.setdefault(name, int(addr, 16))
     return out
 
 

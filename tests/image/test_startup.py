@@ -76,17 +76,20 @@ def test_banner_search_stops_at_the_real_banner(image: Path) -> None:
 
 def test_a_busy_machine_gets_one_job() -> None:
     cores = len(os.sched_getaffinity(0))
-    busy = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(cores)]
+    spin = "import sys; sys.stdout.write('.'); sys.stdout.flush()\nwhile True: pass"
+    busy = [
+        subprocess.Popen([sys.executable, "-S", "-c", spin], stdout=subprocess.PIPE)
+        for _ in range(cores)
+    ]
     try:
-        import time
-
-        time.sleep(0.1)  # the spinners are running (the reading is the median of five)
+        for p in busy:  # each spinner is running once it has said so
+            assert p.stdout is not None and p.stdout.read(1) == b"."
         assert max(free_cores() for _ in range(5)) == 1
         assert auto_jobs(64 * PARALLEL_MIN_BYTES) == 1
     finally:
         for p in busy:
             p.kill()
-            p.wait()
+            p.communicate()
 
 
 def test_small_work_gets_one_job() -> None:

@@ -59,8 +59,10 @@ def system_map_lines(name: str) -> dict[str, set[int]] | None:
     if not path.is_file():
         return None
     out: dict[str, set[int]] = {}
-    for line in lzma.decompress(path.read_bytes()).decode().splitlines():
-        addr, _kind, sym = line.split()[:3]
+    text = lzma.decompress(path.read_bytes()).decode()
+    lines = re.findall(r"^([0-9a-f]+) \S (\S+)$", text, re.M)
+    assert len(lines) == text.count("\n"), "a System.map line that is not ADDRESS TYPE NAME"
+    for addr, sym in lines:
         out.setdefault(sym, set()).add(int(addr, 16))
     return out
 
