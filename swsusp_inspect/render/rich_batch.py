@@ -129,10 +129,13 @@ def summary_words(s: BatchSummary) -> str:
 def render_batch(rows: list[BatchRow], summary: BatchSummary, console: Console) -> None:
     """The table, then errors and sidecars left out by row number, then the summary."""
     base = _base(rows)
-    title = (
-        f"{plural(len(rows), 'image')}" + (f" in {base}/" if base else "") + " (labels in pages)"
-    )
-    console.print(Text(title, style="key"))
+    count = plural(len(rows), "image")
+    title = f"{count}" + (f" in {base}/" if base else "") + " (labels in pages)"
+    if base and len(title) > console.width:  # the folder on a line of its own, never split
+        console.print(Text(f"{count} (labels in pages) in", style="key"))
+        console.print(Text(f"{base}/", style="key"))
+    else:
+        console.print(Text(title, style="key"))
     if rows:
         console.print(_table(rows, base, console.width))
     indent = len(str(len(rows))) + 2

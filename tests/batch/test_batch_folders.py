@@ -221,7 +221,9 @@ def test_table_reads_at_80_columns(folder: Path, document: tuple[int, dict[str, 
     for row in document[1]["images"]:  # every path whole, relative to the folder
         rel = str(Path(row["path"]).relative_to(base))
         assert any(line.rstrip().endswith(f" {rel}") for line in lines), rel
-    assert lines[0].startswith("5 images in ") and "NONE" in r.stdout
+    header = next(i for i, line in enumerate(lines) if line.startswith("#  verdict"))
+    assert lines[0].startswith("5 images ") and f"{base}/" in "".join(lines[:header])
+    assert "NONE" in r.stdout
     assert "3 audited without a memory map" in " ".join(r.stdout.split())
     assert "left out" in r.stdout and "console.log" in r.stdout
 
@@ -245,6 +247,10 @@ def test_long_paths_go_on_a_line_of_their_own(tmp_path: Path) -> None:
     )
     lines = r.stdout.splitlines()
     assert max(len(line) for line in lines) <= 80 and "…" not in r.stdout
+    # the title's folder (the rows' shared one) on lines of its own, the sentence whole
+    header = next(i for i, line in enumerate(lines) if line.startswith("#  verdict"))
+    assert lines[0] == "2 images (labels in pages) in"
+    assert "".join(lines[1:header]) == f"{tmp_path / 'customer-2026-11'}/"
     rel = "laptop-with-a-long-asset-tag-0042/disk0/swap-partition-copy.img.xz"  # shared dir out
     assert any(line.strip() == rel for line in lines)  # whole, on its own line
     numbers = lines[lines.index(next(x for x in lines if x.strip() == rel)) + 1].split()
