@@ -28,6 +28,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 # the salvage tests' CPU (perf: clear_page_erms under do_huge_pmd_anonymous_page)
 os.environ.setdefault("NUMPY_MADVISE_HUGEPAGE", "0")
 
+import functools
 import shutil
 import sys
 import tempfile
@@ -48,7 +49,6 @@ def _read_each_system_map_once() -> None:
     """A System.map is 1-2 MB of xz read by dozens of tests: read each one once (the map is
     never changed by its users). Installed before the test modules import the function."""
     import dataclasses
-    import functools
 
     from swsusp_inspect.inputs import system_map
 
@@ -59,8 +59,8 @@ def _read_each_system_map_once() -> None:
         # an xz map is read from the sample cache's copy, expanded once per machine (1 MB of
         # xz is 0.08 s each time); the reader's own xz, gzip and zstd paths are tested on
         # copies outside the shared folders (tests/transport/test_compressed_inputs.py)
-        where = _cache_dir() if path.endswith(".xz") else None
-        return real(path if where is None else _Decompressed(where).raw(path))
+        kept = _kept() if path.endswith(".xz") else None
+        return real(path if kept is None else kept.raw(path))
 
     def load(path: str | os.PathLike[str]) -> system_map.SystemMap:
         full = Path(path).resolve()
@@ -103,9 +103,11 @@ def _scratch_root() -> Path | None:
 def pytest_configure(config: pytest.Config) -> None:
     import gc
 
-    # collection's assertion rewriting builds millions of AST nodes: with CPython's default
-    # thresholds the collector ran about 1,100 times over them (0.6 CPU-seconds); see also
-    # pytest_collection_finish
+    # The run makes millions of objects almost all freed by their reference counts (the
+    # assertion rewriter's AST nodes during collection; parsed JSON documents, construct
+    # containers, hypothesis examples in the tests): CPython's default thresholds (700, 10, 10)
+    # ran about 1,100 collections during collection and 4,500 during the tests, 2.7-3.3
+    # CPU-seconds of a run; these about 150-200, 0.7-0.8. Cycles are still collected, only less often.
     gc.set_threshold(*_GC_THRESHOLDS)
     if config.option.basetemp or os.environ.get("PYTEST_DEBUG_TEMPROOT"):
         return
@@ -158,17 +160,11 @@ def pytest_collection(session: pytest.Session) -> Iterator[object]:
 def pytest_collection_finish(session: pytest.Session) -> None:
     """What collection built (test items, imported modules) lives to the end: moved out of
     the garbage collector's sight, so the full collections of the run do not walk it again
-    and again (``gc.freeze``).
-
-    The tests then make millions of short-lived objects (parsed JSON documents, construct
-    containers, hypothesis examples), almost all freed by their reference counts: CPython's
-    default thresholds (700, 10, 10) ran about 4,500 collections over them, 2.1-2.7 CPU-seconds
-    of a run; (20000, 50, 100) about 125, 0.9. Cycles are still collected, only less often."""
+    and again (``gc.freeze``); the thresholds are pytest_configure's."""
     import gc
 
     gc.collect()
     gc.freeze()
-    gc.set_threshold(*_GC_THRESHOLDS)
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
@@ -293,9 +289,17 @@ def _cache_dir() -> Path | None:
     return where if os.access(where, os.W_OK) else None
 
 
+@functools.cache
+def _kept() -> _Decompressed | None:
+    """The expanded copies kept between runs, one for the whole session (the samples and the
+    System.maps alike); None when the cache is off or has no writable place."""
+    where = _cache_dir()
+    return None if where is None else _Decompressed(where)
+
+
 @pytest.fixture(scope="session")
 def decompressed(tmp_path_factory: pytest.TempPathFactory) -> _Decompressed:
-    return _Decompressed(_cache_dir() or tmp_path_factory.mktemp("decompressed"))
+    return _kept() or _Decompressed(tmp_path_factory.mktemp("decompressed"))
 
 
 @pytest.fixture(scope="session", autouse=True)

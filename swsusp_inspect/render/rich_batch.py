@@ -130,7 +130,7 @@ def render_batch(rows: list[BatchRow], summary: BatchSummary, console: Console) 
     """The table, then errors and sidecars left out by row number, then the summary."""
     base = _base(rows)
     count = plural(len(rows), "image")
-    title = f"{count}" + (f" in {base}/" if base else "") + " (labels in pages)"
+    title = count + (f" in {base}/" if base else "") + " (labels in pages)"
     if base and len(title) > console.width:  # the folder on a line of its own, never split
         console.print(Text(f"{count} (labels in pages) in", style="key"))
         console.print(Text(f"{base}/", style="key"))
