@@ -107,7 +107,8 @@ def pytest_configure(config: pytest.Config) -> None:
     # assertion rewriter's AST nodes during collection; parsed JSON documents, construct
     # containers, hypothesis examples in the tests): CPython's default thresholds (700, 10, 10)
     # ran about 1,100 collections during collection and 4,500 during the tests, 2.7-3.3
-    # CPU-seconds of a run; these about 150-200, 0.7-0.8. Cycles are still collected, only less often.
+    # CPU-seconds of a run; these about 150-200, 0.7-0.8. Cycles are still collected, only
+    # less often.
     gc.set_threshold(*_GC_THRESHOLDS)
     if config.option.basetemp or os.environ.get("PYTEST_DEBUG_TEMPROOT"):
         return
